@@ -1,0 +1,1 @@
+//! Web chat channel: the browser widget over a WebSocket.

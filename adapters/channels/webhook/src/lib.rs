@@ -1,0 +1,1 @@
+//! Generic webhook channel: signed JSON in, signed JSON out.

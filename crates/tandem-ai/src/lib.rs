@@ -1,0 +1,1 @@
+//! Built-in, offline AI providers: the knowledge-base bot, sentiment, summaries.

@@ -1,0 +1,187 @@
+//! The store boundary: everything Tandem persists goes through [`Store`].
+//!
+//! Implementations: `tandem-store-sqlite` (embedded default) and `tandem-store-mongo`.
+//! Both run the same scenarios with [`store_conformance!`](crate::store_conformance)
+//! (feature `testing`). The contract of each method is written on the method; the
+//! conformance suite is its executable form.
+
+mod error;
+mod types;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use types::*;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_model::{
+    ChannelId, ConversationId, CustomerId, Delivery, ExternalIdentity, InboundMessage, OutboxId,
+    Timestamp, TranscriptEntry,
+};
+
+/// A shared store handle.
+pub type DynStore = Arc<dyn Store>;
+
+/// Durable state of the gateway. Every method is safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the store answers (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Waits until every write accepted so far is durable. Called at shutdown.
+    async fn flush(&self) -> Result<(), StoreError>;
+
+    // ---- inbound log -------------------------------------------------------------------
+
+    /// Records an inbound message durably, keyed by `(msg.channel, msg.platform_message_id)`.
+    /// A second record with the same key returns the first record's `seq` with
+    /// `duplicate = true` and changes nothing. `seq` increases with every new record.
+    async fn record_inbound(
+        &self,
+        msg: &InboundMessage,
+        received_at: Timestamp,
+    ) -> Result<InboundRecord, StoreError>;
+
+    /// Up to `limit` recorded inbound messages not yet processed (see
+    /// [`Store::commit_turn`]), in `seq` order.
+    async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError>;
+
+    // ---- customers and identities ------------------------------------------------------
+
+    /// Returns the customer owning `(identity.channel, identity.subject)`, creating the
+    /// customer and the identity when unknown. Never creates two customers for one
+    /// identity, even under concurrent calls. Updates the display name when given.
+    async fn resolve_customer(
+        &self,
+        identity: &ExternalIdentity,
+        now: Timestamp,
+    ) -> Result<CustomerRecord, StoreError>;
+
+    /// A customer by id.
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError>;
+
+    /// The identities of a customer, oldest first.
+    async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError>;
+
+    // ---- conversations and transcript --------------------------------------------------
+
+    /// The customer's open conversation, or a new one opened on `channel` when there is
+    /// none. A customer has at most one open conversation, even under concurrent calls.
+    async fn open_conversation(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError>;
+
+    /// A conversation by id.
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError>;
+
+    /// Closes a conversation (status `closed`, `closed_at = now`). Returns false when it
+    /// was not open. The customer's next message opens a new one.
+    async fn close_conversation(
+        &self,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// The newest `limit` transcript entries of a conversation, oldest first (by `seq`).
+    async fn transcript(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<TranscriptEntry>, StoreError>;
+
+    /// Applies one turn atomically: all of it or nothing.
+    ///
+    /// - `turn.conversation.version` must equal the stored version, else
+    ///   [`StoreError::Conflict`]; on success the stored version becomes `version + 1` and
+    ///   the stored record equals `turn.conversation` otherwise.
+    /// - Entries are appended; `(conversation_id, seq)` is unique ([`StoreError::Conflict`]).
+    /// - When `turn.inbound_seq` is set, that inbound record must be unprocessed (else
+    ///   [`StoreError::AlreadyProcessed`]) and becomes processed.
+    /// - Escalation events and outbox entries are inserted; outbox entries become
+    ///   claimable at their `next_attempt_at`.
+    async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError>;
+
+    // ---- outbox ------------------------------------------------------------------------
+
+    /// Claims up to `limit` due entries for sending, under a lease of `lease`.
+    ///
+    /// An entry is due when it is `pending` with `next_attempt_at <= now`, or `in_flight`
+    /// with an expired lease (its sender died). Per-conversation order: only the oldest
+    /// unfinished (`pending` or `in_flight`) entry of a conversation can be claimed, so a
+    /// later message never overtakes an earlier one. A claimed entry gets a fresh
+    /// `claim` token and `attempts + 1`.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Marks a claimed entry sent. Returns false (and changes nothing) when `claim` is no
+    /// longer the entry's current claim. A sent entry is never claimed again.
+    async fn complete_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        delivery: &Delivery,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a claimed entry back for another attempt at `next_attempt_at`. Returns false
+    /// when `claim` is stale.
+    async fn retry_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a claimed entry failed for good (not retried; the conversation's next entry
+    /// becomes claimable). Returns false when `claim` is stale.
+    async fn fail_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// An outbox entry by id.
+    async fn outbox_entry(&self, id: &OutboxId) -> Result<Option<OutboxEntry>, StoreError>;
+
+    /// Number of unfinished (`pending` or `in_flight`) entries.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+
+    /// The earliest `next_attempt_at` of a pending entry, or the earliest lease expiry of an
+    /// in-flight one: when the dispatcher should look again.
+    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    // ---- escalations -------------------------------------------------------------------
+
+    /// Escalation events of a conversation, oldest first.
+    async fn escalations(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Vec<EscalationEvent>, StoreError>;
+
+    /// Number of escalation events per reason code, over the whole store.
+    async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    // ---- channel key-value space -------------------------------------------------------
+
+    /// A value of a channel's key-value space (session keys, polling offsets).
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets a value of a channel's key-value space (last write wins).
+    async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,258 @@
+//! Records the store keeps. They derive serde because stores keep some parts as JSON
+//! (conversation state, outbox message); `#[serde(default)]` keeps older rows readable.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tandem_model::{
+    ChannelId, ConversationId, CustomerId, EscalationId, InboundMessage, OutboundMessage,
+    OutboxId, Timestamp, TranscriptEntry,
+};
+
+/// The outcome of [`Store::record_inbound`](super::Store::record_inbound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundRecord {
+    /// Position in the inbound log.
+    pub seq: u64,
+    /// True when the key was already recorded.
+    pub duplicate: bool,
+}
+
+/// A recorded, unprocessed inbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingInbound {
+    /// Position in the inbound log.
+    pub seq: u64,
+    /// The message as recorded.
+    pub message: InboundMessage,
+    /// When Tandem received it.
+    pub received_at: Timestamp,
+}
+
+/// A customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerRecord {
+    /// The id.
+    pub id: CustomerId,
+    /// Display name, when known.
+    pub display_name: Option<String>,
+    /// Segment (`vip`, `free`, ...), when set.
+    pub segment: Option<String>,
+    /// Free-form attributes.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// When created.
+    pub created_at: Timestamp,
+}
+
+/// One identity of a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityRecord {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The channel instance.
+    pub channel: ChannelId,
+    /// The subject on that channel.
+    pub subject: String,
+    /// Whether the platform verified it.
+    pub verified: bool,
+    /// When first seen.
+    pub created_at: Timestamp,
+}
+
+/// Whether a conversation is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    /// Messages continue it.
+    Open,
+    /// Ended; the next message opens a new one.
+    Closed,
+}
+
+/// A conversation and its routing state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRecord {
+    /// The id.
+    pub id: ConversationId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The channel the customer last wrote on.
+    pub channel: ChannelId,
+    /// Open or closed.
+    pub status: ConversationStatus,
+    /// Routing state (owner, counters, last intent).
+    pub state: ConversationState,
+    /// The `seq` the next transcript entry gets.
+    pub next_seq: u64,
+    /// Optimistic-concurrency version, bumped by every committed turn.
+    pub version: u64,
+    /// When opened.
+    pub opened_at: Timestamp,
+    /// When last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Who may speak to the customer right now. Exactly one owner at a time; the bot
+/// sends nothing unless it owns the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Owner {
+    /// The bot answers.
+    #[default]
+    Bot,
+    /// Waiting for an agent; the bot is silent.
+    Queue,
+    /// An agent owns it; the bot is silent.
+    Agent,
+}
+
+/// Routing state of a conversation, stored as one document.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConversationState {
+    /// Current owner.
+    pub owner: Owner,
+    /// Bot fallbacks in a row (reset by an answered message).
+    pub fallback_count: u32,
+    /// Negative customer messages since the last reset.
+    pub negative_count: u32,
+    /// The last intent the bot recognised.
+    pub last_intent: Option<String>,
+    /// Set once an escalation marked the conversation for handoff.
+    pub handoff_requested: bool,
+    /// When the customer last wrote, per channel instance (messaging windows).
+    pub last_customer_message_at: BTreeMap<String, i64>,
+    /// Free-form slots the bot collected (order number, ...).
+    pub slots: BTreeMap<String, String>,
+}
+
+/// One atomic unit of work, see [`Store::commit_turn`](super::Store::commit_turn).
+#[derive(Debug, Clone)]
+pub struct Turn {
+    /// The inbound record this turn processes, if any.
+    pub inbound_seq: Option<u64>,
+    /// The conversation's new record; `version` is the version it was read at.
+    pub conversation: ConversationRecord,
+    /// Transcript entries to append, in order.
+    pub entries: Vec<TranscriptEntry>,
+    /// Escalation events to record.
+    pub escalations: Vec<EscalationEvent>,
+    /// Messages to deliver.
+    pub outbox: Vec<NewOutboxEntry>,
+}
+
+/// One fired trigger of an escalation decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Trigger code (`keyword`, `sentiment_streak`, ...).
+    pub code: String,
+    /// Category, when the trigger maps to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// What fired it (the matched keyword, the streak length).
+    pub evidence: String,
+}
+
+impl Reason {
+    /// The reason label used in metrics and events: `keyword:refund`, `sentiment_streak`.
+    pub fn label(&self) -> String {
+        if self.code == "keyword" { format!("keyword:{}", self.evidence) } else { self.code.clone() }
+    }
+}
+
+/// A recorded escalation decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalationEvent {
+    /// The id.
+    pub id: EscalationId,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// When decided.
+    pub at: Timestamp,
+    /// The transcript `seq` of the message that triggered it.
+    pub message_seq: u64,
+    /// Whether the decision was to escalate.
+    pub escalate: bool,
+    /// Every trigger that fired.
+    pub reasons: Vec<Reason>,
+    /// The chosen category.
+    pub category: Option<String>,
+    /// The chosen priority.
+    pub priority: Option<String>,
+    /// The chosen target queue.
+    pub target: Option<String>,
+    /// The policy version that decided.
+    pub policy_version: String,
+}
+
+/// A message to put in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxEntry {
+    /// The message (its `outbox_id` is the entry's id).
+    pub message: OutboundMessage,
+    /// When to first try.
+    pub next_attempt_at: Timestamp,
+}
+
+/// Where an outbox entry is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Claimed by a sender.
+    InFlight,
+    /// Delivered.
+    Sent,
+    /// Given up.
+    Failed,
+}
+
+impl OutboxStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::InFlight => "in_flight",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => OutboxStatus::Pending,
+            "in_flight" => OutboxStatus::InFlight,
+            "sent" => OutboxStatus::Sent,
+            "failed" => OutboxStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// An outbox entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// The id.
+    pub id: OutboxId,
+    /// The message.
+    pub message: OutboundMessage,
+    /// Status.
+    pub status: OutboxStatus,
+    /// Attempts started so far (a claim counts as one).
+    pub attempts: u32,
+    /// When the next attempt may start (pending).
+    pub next_attempt_at: Timestamp,
+    /// The current claim token (in flight).
+    pub claim: Option<String>,
+    /// When the current claim expires.
+    pub claim_expires_at: Option<Timestamp>,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// The platform id after a successful send.
+    pub platform_message_id: Option<String>,
+    /// When created.
+    pub created_at: Timestamp,
+}

@@ -1,0 +1,187 @@
+//! The channel side of the boundary: factory, context, adapter, inbound sink.
+
+use crate::{AdapterError, ConfigErrors};
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::Arc;
+use tandem_model::{
+    Capabilities, ChannelId, ConversationId, CustomerId, Delivery, ExternalIdentity,
+    InboundMessage, OutboundMessage, Party, TranscriptEntry,
+};
+use tokio_util::sync::CancellationToken;
+
+/// One configured channel instance, ready to send. Held as `Arc<dyn ChannelAdapter>`.
+#[async_trait]
+pub trait ChannelAdapter: Send + Sync + 'static {
+    /// What this channel can render; the core shapes replies to fit.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Delivers one message. Do not retry here: classify the failure in [`AdapterError`].
+    async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError>;
+
+    /// Shows a typing indicator to `recipient`, best effort. The default does nothing.
+    async fn typing(&self, _recipient: &str, _from: Party) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    /// Mimics what `send` needs (token valid, sender registered). Prefer false positives.
+    async fn healthcheck(&self) -> Result<(), AdapterError> {
+        Ok(())
+    }
+}
+
+/// Builds channel instances of one kind, e.g. `whatsapp`.
+pub trait ChannelFactory: Send + Sync + 'static {
+    /// The kind name, as the config section (`[channels.<KIND>]`) or `type = "<KIND>"`.
+    const KIND: &'static str;
+    /// The instance's config table; use `#[serde(deny_unknown_fields)]`.
+    type Config: DeserializeOwned + Send + Sync + 'static;
+
+    /// Pure checks only: no I/O, no env vars, no clock. Runs in `tandem check`. Paths in
+    /// the returned errors are relative to the instance's table.
+    fn validate(config: &Self::Config) -> Result<(), ConfigErrors>;
+
+    /// Builds the instance. May do I/O (API clients, webhook registration).
+    fn build(
+        config: Self::Config,
+        cx: ChannelContext,
+    ) -> impl Future<Output = Result<BuiltChannel, AdapterError>> + Send;
+}
+
+/// Everything a channel instance may use.
+#[derive(Clone, Debug)]
+pub struct ChannelContext {
+    /// The instance id (the config table name).
+    pub id: ChannelId,
+    /// Tandem's public base URL, for webhook registration and links.
+    pub public_base_url: url::Url,
+    /// Where received messages go.
+    pub inbound: InboundSink,
+    /// A shared HTTP client (timeouts and user agent set).
+    pub http: reqwest::Client,
+    /// Cancelled when Tandem shuts down; workers must end promptly.
+    pub shutdown: CancellationToken,
+}
+
+/// What a factory returns.
+pub struct BuiltChannel {
+    /// The sending half.
+    pub adapter: Arc<dyn ChannelAdapter>,
+    /// Routes merged into Tandem's HTTP server (webhooks, WebSocket), with absolute paths.
+    pub routes: Option<axum::Router>,
+    /// A background worker (e.g. long polling), supervised by the server.
+    pub worker: Option<BoxFuture<'static, Result<(), AdapterError>>>,
+}
+
+impl std::fmt::Debug for BuiltChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltChannel")
+            .field("routes", &self.routes.is_some())
+            .field("worker", &self.worker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The core's side of the inbound boundary. Implemented by `tandem-core`; adapters use it
+/// through [`InboundSink`]. Test kits implement it to observe adapters.
+#[async_trait]
+pub trait InboundHandler: Send + Sync + 'static {
+    /// Records `msg` durably (deduplicated on channel + platform message id), then
+    /// schedules its processing. Resolves only after the durable write.
+    async fn accept(&self, msg: InboundMessage) -> Result<Accepted, InboundError>;
+
+    /// Resolves the identity to a customer and its open conversation (opening one if
+    /// needed) and returns up to `history_limit` newest transcript entries, oldest first.
+    async fn resume(
+        &self,
+        identity: ExternalIdentity,
+        history_limit: usize,
+    ) -> Result<Session, InboundError>;
+
+    /// Reads a value from the channel's durable key-value space.
+    async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError>;
+
+    /// Writes a value to the channel's durable key-value space.
+    async fn kv_put(&self, channel: &ChannelId, key: &str, value: &str) -> Result<(), InboundError>;
+}
+
+/// The result of a durable inbound write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// True when this platform message id was already recorded (a redelivery): no
+    /// second effect will happen.
+    pub duplicate: bool,
+}
+
+/// A resumed session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The open conversation.
+    pub conversation_id: ConversationId,
+    /// Newest transcript entries, oldest first.
+    pub history: Vec<TranscriptEntry>,
+}
+
+/// The core could not record the message; answer the platform with 5xx so it redelivers.
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    /// The store is unavailable or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The message was refused (invalid) and will never be accepted.
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+/// A cheap handle adapters use to reach the core.
+#[derive(Clone)]
+pub struct InboundSink {
+    channel: ChannelId,
+    handler: Arc<dyn InboundHandler>,
+}
+
+impl std::fmt::Debug for InboundSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundSink").field("channel", &self.channel).finish_non_exhaustive()
+    }
+}
+
+impl InboundSink {
+    /// A sink for `channel` backed by `handler`.
+    pub fn new(channel: ChannelId, handler: Arc<dyn InboundHandler>) -> Self {
+        Self { channel, handler }
+    }
+
+    /// The channel instance this sink belongs to.
+    pub fn channel(&self) -> &ChannelId {
+        &self.channel
+    }
+
+    /// Resolves once the core has durably recorded `msg`; only then acknowledge the platform.
+    pub async fn accept(&self, msg: InboundMessage) -> Result<Accepted, InboundError> {
+        self.handler.accept(msg).await
+    }
+
+    /// See [`InboundHandler::resume`].
+    pub async fn resume(
+        &self,
+        identity: ExternalIdentity,
+        history_limit: usize,
+    ) -> Result<Session, InboundError> {
+        self.handler.resume(identity, history_limit).await
+    }
+
+    /// Reads from this channel's durable key-value space.
+    pub async fn kv_get(&self, key: &str) -> Result<Option<String>, InboundError> {
+        self.handler.kv_get(&self.channel, key).await
+    }
+
+    /// Writes to this channel's durable key-value space.
+    pub async fn kv_put(&self, key: &str, value: &str) -> Result<(), InboundError> {
+        self.handler.kv_put(&self.channel, key, value).await
+    }
+}

@@ -1,0 +1,32 @@
+//! The adapter boundary of Tandem: the only crate a third-party channel or desk author
+//! depends on (with `tandem-model`).
+//!
+//! A channel kind is a [`ChannelFactory`]; it builds one [`BuiltChannel`] per configured
+//! instance: an [`ChannelAdapter`] that sends, optional axum routes that receive, and an
+//! optional background worker. Received messages go to the core through the
+//! [`InboundSink`] of the [`ChannelContext`]; the adapter answers the platform with 2xx only
+//! after [`InboundSink::accept`] returned `Ok`.
+//!
+//! Adapters translate and nothing else: they do not retry (they classify failures in
+//! [`AdapterError`]), store state (beyond the small [`InboundSink::kv_get`] key-value space),
+//! resolve identities across channels, or decide escalations. The rules are in `SPEC.md`.
+
+mod channel;
+mod config;
+mod desk;
+mod error;
+mod secret;
+pub mod signature;
+pub mod telemetry;
+
+pub use channel::{
+    Accepted, BuiltChannel, ChannelAdapter, ChannelContext, ChannelFactory, InboundError,
+    InboundHandler, InboundSink, Session,
+};
+pub use config::{ConfigError, ConfigErrors};
+pub use desk::{AgentDesk, CloseReason, DeskCapabilities, DeskError, DeskThread};
+pub use error::{AdapterError, ErrorKind};
+pub use secret::Secret;
+
+pub use async_trait::async_trait;
+pub use tandem_model as model;

@@ -1,0 +1,1 @@
+//! The tandem binary: config, adapter registry, HTTP server, supervision.

@@ -1,0 +1,1 @@
+//! The embedded SQLite store: Tandem's default, durable, one file.

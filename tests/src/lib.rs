@@ -1,0 +1,1 @@
+//! End-to-end tests: start the real tandem binary and talk to it over sockets.
