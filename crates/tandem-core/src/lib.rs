@@ -3,7 +3,20 @@
 //! [`store::Store`] trait and the adapter traits of `tandem-sdk`.
 //!
 //! It knows nothing about HTTP, axum, SQLite or MongoDB.
+//!
+//! Layout: [`router`] (accept, resume, sharded processing), [`turn`] (what one customer
+//! message changes), [`shape`] (fit replies to a channel), [`outbox`] (delivery with
+//! retries), [`policy`] and [`ai`] (the hooks), [`store`] (the persistence boundary),
+//! [`metrics`], [`clock`].
 
 pub mod ai;
+pub mod clock;
+pub mod metrics;
+pub mod outbox;
 pub mod policy;
+pub mod router;
+pub mod shape;
 pub mod store;
+pub mod turn;
+
+pub use router::{Core, CoreConfig, CoreDeps};

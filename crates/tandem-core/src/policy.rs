@@ -65,14 +65,10 @@ impl EscalationPolicy for SeedPolicy {
         let mut reasons = Vec::new();
         let lower = input.text.to_lowercase();
         for word in lower.split(|c: char| !c.is_alphanumeric()) {
-            if let Some(k) = SEED_KEYWORDS.iter().find(|k| **k == word) {
-                if !reasons.iter().any(|r: &Reason| r.evidence == *k) {
-                    reasons.push(Reason {
-                        code: "keyword".into(),
-                        category: None,
-                        evidence: (*k).to_owned(),
-                    });
-                }
+            if let Some(k) = SEED_KEYWORDS.iter().find(|k| **k == word)
+                && !reasons.iter().any(|r: &Reason| r.evidence == *k)
+            {
+                reasons.push(Reason { code: "keyword".into(), category: None, evidence: (*k).to_owned() });
             }
         }
         if input.state.negative_count >= 2 {

@@ -1,0 +1,168 @@
+//! The outbox dispatcher: claims due entries, sends them through their channel adapter,
+//! and records the outcome. Retries with exponential backoff (or the platform's
+//! `retry_after`), keeps per-conversation order (the store only hands out a
+//! conversation's oldest unfinished entry), and survives restarts (entries whose sender
+//! died are reclaimed when their lease expires).
+//!
+//! This is the one place that logs delivery failures: WARN when retrying, ERROR when
+//! giving up.
+
+use crate::router::Core;
+use crate::store::OutboxEntry;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_sdk::{AdapterError, ErrorKind};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, error, warn};
+
+/// Outbox tunables.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// How long a claim lasts before another sender may take the entry over.
+    pub lease: Duration,
+    /// First retry delay; doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// Give up after this many attempts.
+    pub max_attempts: u32,
+    /// Longest a single `send` may take before it counts as a transient failure.
+    pub send_timeout: Duration,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            // With the defaults this spans more than 24 hours of retries.
+            max_attempts: 300,
+            send_timeout: Duration::from_secs(30),
+            concurrency: 64,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The delay before attempt `attempts + 1`, with ±20 % jitter.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let exp = self.retry_base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+        let capped = exp.min(self.retry_max);
+        let jitter = rand::rng().random_range(0.8..1.2);
+        capped.mul_f64(jitter)
+    }
+}
+
+pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
+    let config = core.inner.config.outbox.clone();
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let tracker = TaskTracker::new();
+    loop {
+        if stop.is_cancelled() {
+            break;
+        }
+        let available = permits.available_permits();
+        let mut claimed = 0usize;
+        if available > 0 {
+            let now = core.inner.clock.now();
+            match core.inner.store.claim_outbox(now, available.min(64), config.lease).await {
+                Ok(entries) => {
+                    claimed = entries.len();
+                    for entry in entries {
+                        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                        let core = core.clone();
+                        let config = config.clone();
+                        let span = tracing::debug_span!(
+                            "deliver",
+                            outbox.id = %entry.id,
+                            attempt = entry.attempts,
+                            channel.id = %entry.message.channel,
+                        );
+                        tracker.spawn(
+                            async move {
+                                deliver(&core, &config, entry).await;
+                                drop(permit);
+                                core.inner.outbox_wakeup.notify_one();
+                            }
+                            .instrument(span),
+                        );
+                    }
+                }
+                Err(e) => warn!(error = %e, "Claiming outbox entries failed."),
+            }
+        }
+        if let Ok(depth) = core.inner.store.outbox_depth().await {
+            core.inner.metrics.set_outbox_depth(depth);
+        }
+        if claimed > 0 {
+            continue;
+        }
+        let wait = match core.inner.store.next_outbox_due().await {
+            Ok(Some(due)) => {
+                let ms = (due - core.inner.clock.now()).whole_milliseconds().clamp(0, 1000);
+                Duration::from_millis(ms as u64)
+            }
+            _ => Duration::from_secs(1),
+        };
+        tokio::select! {
+            () = core.inner.outbox_wakeup.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            () = stop.cancelled() => break,
+        }
+    }
+    // Let in-flight sends finish; their outcome is recorded before we return.
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
+    let store = &core.inner.store;
+    let channel = entry.message.channel.clone();
+    let claim = entry.claim.clone().unwrap_or_default();
+    let Some(adapter) = core.adapter(&channel) else {
+        error!(channel.id = %channel, "Outbox entry targets a channel that is not configured; parked as failed.");
+        core.inner.metrics.failure(channel.as_str(), "no_channel");
+        let _ = store.fail_outbox(&entry.id, &claim, "channel not configured", core.inner.clock.now()).await;
+        return;
+    };
+    let outcome = match tokio::time::timeout(config.send_timeout, adapter.send(entry.message.clone())).await {
+        Ok(result) => result,
+        Err(_) => Err(AdapterError::transient("send timed out")),
+    };
+    let now = core.inner.clock.now();
+    let recorded = match outcome {
+        Ok(delivery) => {
+            core.inner.metrics.message_out(channel.as_str());
+            debug!("Delivered.");
+            store.complete_outbox(&entry.id, &claim, &delivery, now).await
+        }
+        Err(e) if e.is_retryable() && entry.attempts < config.max_attempts => {
+            let delay = e.retry_after().map_or_else(|| config.backoff(entry.attempts), |hint| hint.max(Duration::from_millis(100)));
+            warn!(error = %e, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, channel.id = %channel, "Delivery failed, will retry.");
+            core.inner.metrics.retry(channel.as_str());
+            let next = now + delay;
+            store.retry_outbox(&entry.id, &claim, next, &e.to_string()).await
+        }
+        Err(e) => {
+            let kind = if e.is_retryable() { "exhausted" } else { e.kind().as_str() };
+            if e.kind() == ErrorKind::Auth {
+                error!(error = %e, channel.id = %channel, "Delivery refused: channel credentials rejected; an operator must fix them.");
+            } else {
+                error!(error = %e, attempt = entry.attempts, channel.id = %channel, "Delivery failed for good.");
+            }
+            core.inner.metrics.failure(channel.as_str(), kind);
+            store.fail_outbox(&entry.id, &claim, &e.to_string(), now).await
+        }
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => warn!("Outbox claim expired before the outcome was recorded; the entry was taken over."),
+        Err(e) => warn!(error = %e, "Recording a delivery outcome failed; the entry will be retried after its lease."),
+    }
+}

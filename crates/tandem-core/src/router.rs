@@ -1,0 +1,327 @@
+//! The router: receives inbound messages from adapters, records them durably, and
+//! processes each one in order per sender on a sharded set of workers.
+//!
+//! Pipeline per message: inbound log (dedupe) → customer → conversation → transcript →
+//! escalation hook → bot hook → outbox, the last four committed as one atomic turn
+//! (see [`crate::turn`]). The outbox dispatcher ([`crate::outbox`]) then delivers.
+
+use crate::ai::{Bot, SentimentAnalyzer};
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::outbox::OutboxConfig;
+use crate::policy::EscalationPolicy;
+use crate::store::{DynStore, PendingInbound, StoreError, Turn};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tandem_model::{ChannelId, ExternalIdentity, InboundMessage, Party, TranscriptEntry};
+use tandem_sdk::{Accepted, ChannelAdapter, InboundError, InboundHandler, Session};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, warn};
+
+/// Tunables of the router.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Number of processing workers; messages of one sender always go to the same one.
+    pub shards: usize,
+    /// Transcript entries replayed on resume.
+    pub history_limit: usize,
+    /// Outbox behaviour.
+    pub outbox: OutboxConfig,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self { shards: 8, history_limit: 50, outbox: OutboxConfig::default() }
+    }
+}
+
+/// The pluggable parts of the core.
+pub struct CoreDeps {
+    /// Durable state.
+    pub store: DynStore,
+    /// The bot.
+    pub bot: Arc<dyn Bot>,
+    /// The sentiment analyzer.
+    pub sentiment: Arc<dyn SentimentAnalyzer>,
+    /// The escalation policy.
+    pub policy: Arc<dyn EscalationPolicy>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The running core. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: DynStore,
+    pub(crate) bot: Arc<dyn Bot>,
+    pub(crate) sentiment: Arc<dyn SentimentAnalyzer>,
+    pub(crate) policy: Arc<dyn EscalationPolicy>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) config: CoreConfig,
+    pub(crate) channels: RwLock<HashMap<ChannelId, Arc<dyn ChannelAdapter>>>,
+    pub(crate) outbox_wakeup: Notify,
+    shards: Vec<mpsc::Sender<PendingInbound>>,
+    receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
+}
+
+impl Core {
+    /// Builds the core. Nothing runs until [`Core::run`].
+    pub fn new(deps: CoreDeps, config: CoreConfig) -> Self {
+        let shards = config.shards.max(1);
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel(1024)).unzip();
+        Self {
+            inner: Arc::new(Inner {
+                store: deps.store,
+                bot: deps.bot,
+                sentiment: deps.sentiment,
+                policy: deps.policy,
+                clock: deps.clock,
+                metrics: deps.metrics,
+                config,
+                channels: RwLock::new(HashMap::new()),
+                outbox_wakeup: Notify::new(),
+                shards: senders,
+                receivers: std::sync::Mutex::new(receivers),
+            }),
+        }
+    }
+
+    /// Registers a built channel so that the outbox can deliver through it.
+    pub fn register_channel(&self, id: ChannelId, adapter: Arc<dyn ChannelAdapter>) {
+        self.inner.channels.write().expect("channel registry lock poisoned").insert(id, adapter);
+    }
+
+    /// The store.
+    pub fn store(&self) -> &DynStore {
+        &self.inner.store
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Runs the processing workers, the recovery sweep and the outbox dispatcher until
+    /// `shutdown` is cancelled, then drains: in-flight processing and sends finish.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let receivers = std::mem::take(&mut *self.inner.receivers.lock().expect("receivers lock poisoned"));
+        for rx in receivers {
+            let core = self.clone();
+            let stop = shutdown.clone();
+            tracker.spawn(async move { core.shard_worker(rx, stop).await });
+        }
+        {
+            let core = self.clone();
+            let stop = shutdown.clone();
+            tracker.spawn(async move { core.recovery_sweep(stop).await });
+        }
+        {
+            let core = self.clone();
+            let stop = shutdown.clone();
+            tracker.spawn(async move { crate::outbox::run_dispatcher(core, stop).await });
+        }
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    async fn shard_worker(&self, mut rx: mpsc::Receiver<PendingInbound>, stop: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                biased;
+                item = rx.recv() => item,
+                () = stop.cancelled() => None,
+            };
+            let Some(pending) = next else { break };
+            self.process_logged(pending).await;
+        }
+        // Drain what was already queued: those messages were acknowledged to platforms.
+        while let Ok(pending) = rx.try_recv() {
+            self.process_logged(pending).await;
+        }
+    }
+
+    async fn process_logged(&self, pending: PendingInbound) {
+        let span = tracing::debug_span!(
+            "inbound",
+            channel.id = %pending.message.channel,
+            message.platform_id = %pending.message.platform_message_id,
+            inbound.seq = pending.seq,
+        );
+        if let Err(error) = self.process(pending).instrument(span).await {
+            self.inner.metrics.processing_error();
+            warn!(%error, "Processing an inbound message failed; it stays pending and will be retried.");
+        }
+    }
+
+    /// Re-dispatches inbound records that were recorded but not processed: at start-up
+    /// (a crash between the durable write and the commit) and periodically after a
+    /// processing failure.
+    async fn recovery_sweep(&self, stop: CancellationToken) {
+        let mut first = true;
+        loop {
+            match self.inner.store.pending_inbound(1000).await {
+                Ok(pending) => {
+                    let now = self.inner.clock.now();
+                    for p in pending {
+                        // Fresh records are already queued by `accept`; only old ones are stuck.
+                        if first || now - p.received_at > time::Duration::seconds(10) {
+                            self.dispatch(p).await;
+                        }
+                    }
+                }
+                Err(error) => warn!(%error, "Reading pending inbound messages failed."),
+            }
+            first = false;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                () = stop.cancelled() => break,
+            }
+        }
+    }
+
+    async fn dispatch(&self, pending: PendingInbound) {
+        let shard = shard_of(&pending.message.sender, self.inner.shards.len());
+        // The receiver lives as long as the worker; after shutdown the record stays
+        // pending and is picked up at the next start.
+        let _ = self.inner.shards[shard].send(pending).await;
+    }
+
+    async fn process(&self, pending: PendingInbound) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let customer = store.resolve_customer(&pending.message.sender, now).await?;
+        for _attempt in 0..5 {
+            let conversation = store.open_conversation(&customer.id, &pending.message.channel, now).await?;
+            let plan = crate::turn::plan(self, &pending, &customer, conversation).await;
+            let reasons: Vec<String> =
+                plan.escalations.iter().flat_map(|e| e.reasons.iter().map(|r| r.label())).collect();
+            let has_outbox = !plan.outbox.is_empty();
+            match store.commit_turn(plan).await {
+                Ok(()) => {
+                    for reason in reasons {
+                        self.inner.metrics.escalation(&reason);
+                    }
+                    if has_outbox {
+                        self.inner.outbox_wakeup.notify_one();
+                    }
+                    debug!("Inbound message processed.");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::AlreadyProcessed) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict("conversation kept changing; will retry".into()))
+    }
+
+    /// Commits a turn produced outside inbound processing (greetings, agent replies).
+    pub async fn commit(&self, turn: Turn) -> Result<(), StoreError> {
+        let has_outbox = !turn.outbox.is_empty();
+        self.inner.store.commit_turn(turn).await?;
+        if has_outbox {
+            self.inner.outbox_wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn adapter(&self, channel: &ChannelId) -> Option<Arc<dyn ChannelAdapter>> {
+        self.inner.channels.read().expect("channel registry lock poisoned").get(channel).cloned()
+    }
+}
+
+fn shard_of(sender: &ExternalIdentity, shards: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    sender.channel.hash(&mut h);
+    sender.subject.hash(&mut h);
+    (h.finish() % shards as u64) as usize
+}
+
+fn unavailable(e: StoreError) -> InboundError {
+    InboundError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl InboundHandler for Core {
+    async fn accept(&self, msg: InboundMessage) -> Result<Accepted, InboundError> {
+        if msg.platform_message_id.as_str().is_empty() || msg.sender.subject.is_empty() {
+            return Err(InboundError::Rejected("platform message id and sender are required".into()));
+        }
+        let received_at = self.inner.clock.now();
+        let record = self.inner.store.record_inbound(&msg, received_at).await.map_err(unavailable)?;
+        if record.duplicate {
+            self.inner.metrics.duplicate(msg.channel.as_str());
+            debug!(channel.id = %msg.channel, "Duplicate inbound message ignored.");
+            return Ok(Accepted { duplicate: true });
+        }
+        self.inner.metrics.message_in(msg.channel.as_str());
+        self.dispatch(PendingInbound { seq: record.seq, message: msg, received_at }).await;
+        Ok(Accepted { duplicate: false })
+    }
+
+    async fn resume(&self, identity: ExternalIdentity, history_limit: usize) -> Result<Session, InboundError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let customer = store.resolve_customer(&identity, now).await.map_err(unavailable)?;
+        let mut conversation =
+            store.open_conversation(&customer.id, &identity.channel, now).await.map_err(unavailable)?;
+        if conversation.next_seq == 0 {
+            // A brand-new conversation: the greeting is part of the history the channel
+            // replays, so it needs no outbox entry.
+            if let Some(greeting) = self.inner.bot.greeting() {
+                let mut next = conversation.clone();
+                next.next_seq = 1;
+                next.updated_at = now;
+                let entry = TranscriptEntry {
+                    id: tandem_model::MessageId::generate(),
+                    conversation_id: conversation.id.clone(),
+                    customer_id: customer.id.clone(),
+                    seq: 0,
+                    from: Party::Bot,
+                    channel: identity.channel.clone(),
+                    at: now,
+                    content: tandem_model::Content::Text { text: greeting },
+                    buttons: Vec::new(),
+                    platform_message_id: None,
+                };
+                let turn =
+                    Turn { inbound_seq: None, conversation: next, entries: vec![entry], escalations: vec![], outbox: vec![] };
+                match store.commit_turn(turn).await {
+                    // Someone else wrote first: their history stands.
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(unavailable(e)),
+                }
+                conversation.next_seq = 1;
+            }
+        }
+        let history = store.transcript(&conversation.id, history_limit).await.map_err(unavailable)?;
+        Ok(Session { customer_id: customer.id, conversation_id: conversation.id, history })
+    }
+
+    async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError> {
+        self.inner.store.kv_get(channel.as_str(), key).await.map_err(unavailable)
+    }
+
+    async fn kv_put(&self, channel: &ChannelId, key: &str, value: &str) -> Result<(), InboundError> {
+        self.inner.store.kv_put(channel.as_str(), key, value).await.map_err(unavailable)
+    }
+}
