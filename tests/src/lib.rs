@@ -1,1 +1,39 @@
-//! End-to-end tests: start the real tandem binary and talk to it over sockets.
+//! The end-to-end harness: starts the real `tandem` binary on a free loopback port with a
+//! temporary data folder, and gives tests real clients (HTTP, WebSocket) and local fakes
+//! of the outside world. Nothing of Tandem is faked here.
+
+pub mod fake;
+pub mod process;
+pub mod ws;
+
+pub use fake::{FakeEndpoint, Recorded};
+pub use process::Tandem;
+pub use ws::WsClient;
+
+/// hex(HMAC-SHA256(key, parts...)).
+pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -65,14 +65,18 @@ pub struct ChannelContext {
     pub shutdown: CancellationToken,
 }
 
+/// Starts one run of a channel's background worker.
+pub type WorkerFn = Box<dyn Fn() -> BoxFuture<'static, Result<(), AdapterError>> + Send + Sync>;
+
 /// What a factory returns.
 pub struct BuiltChannel {
     /// The sending half.
     pub adapter: Arc<dyn ChannelAdapter>,
     /// Routes merged into Tandem's HTTP server (webhooks, WebSocket), with absolute paths.
     pub routes: Option<axum::Router>,
-    /// A background worker (e.g. long polling), supervised by the server.
-    pub worker: Option<BoxFuture<'static, Result<(), AdapterError>>>,
+    /// A background worker (e.g. long polling), supervised by the server: each call
+    /// starts one run; a run that fails is started again after a backoff, until shutdown.
+    pub worker: Option<WorkerFn>,
 }
 
 impl std::fmt::Debug for BuiltChannel {

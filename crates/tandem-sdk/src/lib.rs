@@ -21,7 +21,7 @@ pub mod telemetry;
 
 pub use channel::{
     Accepted, BuiltChannel, ChannelAdapter, ChannelContext, ChannelFactory, InboundError,
-    InboundHandler, InboundSink, Session,
+    InboundHandler, InboundSink, Session, WorkerFn,
 };
 pub use config::{ConfigError, ConfigErrors};
 pub use desk::{AgentDesk, CloseReason, DeskCapabilities, DeskError, DeskThread};

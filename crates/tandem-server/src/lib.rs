@@ -1,1 +1,12 @@
-//! The tandem binary: config, adapter registry, HTTP server, supervision.
+//! The `tandem` binary's library: command line ([`cli`]), configuration loading and
+//! validation ([`config`]), the adapter registry ([`registry`]), the HTTP app ([`app`])
+//! and the serve loop with supervision and graceful shutdown ([`serve`]).
+//!
+//! This is the only crate that knows every other: it wires the core to a store, the AI
+//! providers and the adapters chosen by config.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod registry;
+pub mod serve;

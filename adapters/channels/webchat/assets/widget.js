@@ -11,7 +11,7 @@
  *
  * Protocol (JSON text frames; INTERFACE.md, "Web chat WebSocket protocol"):
  *   → {type:"hello", session?, user?, user_hash?}   ← {type:"welcome", session, conversation_id, verified}
- *   → {type:"message", id, text} | {type:"postback", id, payload}   ← {type:"ack", id} once stored
+ *   → {type:"message", id, text} | {type:"postback", id, payload, title?}   ← {type:"ack", id} once stored
  *   ← {type:"message", id, from:"customer"|"bot"|"agent"|"system", text, at, buttons?}
  *       (on resume, history is replayed oldest first, before new messages)
  *   ← {type:"typing", from}   ← {type:"error", code, message}
@@ -281,7 +281,7 @@
       const chip = el('button', 'tandem-chip', label, { type: 'button' });
       chip.addEventListener('click', () => {
         box.querySelectorAll('button').forEach((x) => { x.disabled = true; });
-        post({ type: 'postback', id: newId(), payload: String(b.payload) }, label);
+        post({ type: 'postback', id: newId(), payload: String(b.payload), title: label }, label);
       });
       box.appendChild(chip);
     });

@@ -1,0 +1,46 @@
+//! `[channels.webchat]` configuration.
+
+use serde::Deserialize;
+use tandem_sdk::{ConfigErrors, Secret};
+
+/// Configuration of the web chat channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebChatConfig {
+    /// HMAC-SHA256 key for verified web users: a `hello` whose `user_hash` equals
+    /// hex(HMAC-SHA256(identity_secret, user.id)) is verified; otherwise the visitor is
+    /// anonymous. When absent, every visitor is anonymous.
+    pub identity_secret: Option<Secret>,
+    /// Origins allowed to open the WebSocket (`https://shop.example`); empty allows any.
+    pub allowed_origins: Vec<String>,
+    /// Transcript entries replayed on resume (default 50).
+    pub history_limit: Option<usize>,
+    /// Seconds a client has to send `hello` after connecting (default 30).
+    pub hello_timeout_secs: Option<u64>,
+}
+
+impl WebChatConfig {
+    /// Pure checks.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        if self.identity_secret.as_ref().is_some_and(Secret::is_empty) {
+            errors.push("identity_secret", "must not be empty (remove the key to disable verified users)");
+        }
+        for (i, origin) in self.allowed_origins.iter().enumerate() {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                errors.push(format!("allowed_origins[{i}]"), "must start with http:// or https://");
+            }
+        }
+        if self.history_limit == Some(0) {
+            errors.push("history_limit", "must be at least 1");
+        }
+        if self.hello_timeout_secs == Some(0) {
+            errors.push("hello_timeout_secs", "must be at least 1");
+        }
+        errors.into_result()
+    }
+
+    pub(crate) fn history_limit(&self) -> usize {
+        self.history_limit.unwrap_or(50)
+    }
+}

@@ -1,0 +1,299 @@
+//! Receiving: the WebSocket endpoint, the widget and the demo page.
+
+use crate::config::WebChatConfig;
+use crate::hub::Hub;
+use crate::outbound::party_name;
+use crate::protocol::{ButtonFrame, ClientFrame, MAX_ID_LEN, ServerFrame, User};
+use crate::session::SessionSigner;
+use crate::MAX_FRAME_BYTES;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_sdk::model::{Content, ExternalIdentity, InboundMessage, PlatformMessageId};
+use tandem_sdk::signature::verify_hmac_sha256_hex;
+use tandem_sdk::{InboundError, InboundSink};
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+const WIDGET_JS: &str = include_str!("../assets/widget.js");
+const DEMO_HTML: &str = include_str!("../assets/demo.html");
+
+/// Hard limit of the WebSocket layer; frames between [`MAX_FRAME_BYTES`] and this get a
+/// polite `frame_too_large`, larger ones end the connection at the protocol level.
+const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub(crate) struct WsState {
+    pub(crate) config: Arc<WebChatConfig>,
+    pub(crate) sessions: SessionSigner,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) sink: InboundSink,
+    pub(crate) shutdown: CancellationToken,
+}
+
+pub(crate) fn routes(state: WsState) -> Router {
+    Router::new()
+        .route("/webchat/ws", get(upgrade))
+        .route("/webchat/widget.js", get(widget))
+        .route("/", get(demo))
+        .with_state(state)
+}
+
+async fn widget() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        WIDGET_JS,
+    )
+        .into_response()
+}
+
+async fn demo() -> Html<&'static str> {
+    Html(DEMO_HTML)
+}
+
+async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if !state.config.allowed_origins.is_empty() {
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !state.config.allowed_origins.iter().any(|o| o == origin) {
+            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        }
+    }
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| handle_socket(state, socket))
+}
+
+/// Who the visitor is, once `hello` was read.
+struct Visitor {
+    subject: String,
+    identity: ExternalIdentity,
+    verified: bool,
+}
+
+async fn handle_socket(state: WsState, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<ServerFrame>(256);
+    // The writer owns the sending half; everything (acks, errors, pushes) goes through
+    // `tx`, so frames keep their order.
+    let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                frame = rx.recv() => {
+                    let Some(frame) = frame else { break };
+                    if sink.send(Message::Text(frame.to_json().into())).await.is_err() {
+                        break;
+                    }
+                }
+                close = close_rx.recv() => {
+                    // Flush what was queued before the close.
+                    while let Ok(frame) = rx.try_recv() {
+                        let _ = sink.send(Message::Text(frame.to_json().into())).await;
+                    }
+                    let _ = sink.send(Message::Close(close)).await;
+                    break;
+                }
+            }
+        }
+    });
+
+    let hello_timeout = Duration::from_secs(state.config.hello_timeout_secs.unwrap_or(30));
+    let mut visitor: Option<(Visitor, u64)> = None;
+    let deadline = tokio::time::sleep(hello_timeout);
+    tokio::pin!(deadline);
+    loop {
+        let next = tokio::select! {
+            msg = stream.next() => msg,
+            () = &mut deadline, if visitor.is_none() => {
+                let _ = tx.send(ServerFrame::error("hello_timeout", "send a hello frame first")).await;
+                let _ = close_tx.send(CloseFrame { code: close_code::POLICY, reason: "hello timeout".into() }).await;
+                break;
+            }
+            () = state.shutdown.cancelled() => {
+                let _ = close_tx.send(CloseFrame { code: close_code::AWAY, reason: "server shutting down".into() }).await;
+                break;
+            }
+        };
+        let Some(Ok(msg)) = next else { break };
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Binary(b) => {
+                if b.len() > MAX_FRAME_BYTES {
+                    too_large(&tx, &close_tx).await;
+                    break;
+                }
+                match String::from_utf8(b.to_vec()) {
+                    Ok(_) => {
+                        let _ = tx.send(ServerFrame::error("binary_not_supported", "send JSON as text frames")).await;
+                    }
+                    Err(_) => {
+                        let _ = tx.send(ServerFrame::error("invalid_utf8", "frames must be UTF-8 JSON text")).await;
+                    }
+                }
+                continue;
+            }
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            too_large(&tx, &close_tx).await;
+            break;
+        }
+        let frame: ClientFrame = match serde_json::from_str(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                let code = if serde_json::from_str::<serde_json::Value>(&text).is_err() {
+                    "bad_json"
+                } else if e.to_string().contains("unknown variant") {
+                    "unknown_type"
+                } else {
+                    "bad_frame"
+                };
+                let _ = tx.send(ServerFrame::error(code, frame_error_message(code, &e))).await;
+                continue;
+            }
+        };
+        match (frame, &visitor) {
+            (ClientFrame::Hello { session, user, user_hash }, None) => {
+                let v = identify(&state, session.as_deref(), user, user_hash.as_deref());
+                match state.sink.resume(v.identity.clone(), state.config.history_limit()).await {
+                    Ok(resumed) => {
+                        let id = state.hub.register(&v.subject, tx.clone());
+                        let welcome = ServerFrame::Welcome {
+                            session: state.sessions.issue(&v.subject),
+                            conversation_id: resumed.conversation_id.to_string(),
+                            verified: v.verified,
+                        };
+                        let _ = tx.send(welcome).await;
+                        let own_prefix = format!("{}/", v.subject);
+                        for entry in resumed.history {
+                            let content = entry.outbound_content();
+                            // Customer messages come back under the id the client chose,
+                            // so the widget recognises what it already shows.
+                            let id = entry
+                                .platform_message_id
+                                .as_ref()
+                                .and_then(|p| p.as_str().strip_prefix(&own_prefix))
+                                .map_or_else(|| entry.id.to_string(), str::to_owned);
+                            let _ = tx
+                                .send(ServerFrame::Message {
+                                    id,
+                                    from: party_name(entry.from),
+                                    text: content.text,
+                                    at: entry.at.format(&Rfc3339).unwrap_or_default(),
+                                    buttons: content
+                                        .buttons
+                                        .into_iter()
+                                        .map(|b| ButtonFrame { title: b.title, payload: b.payload })
+                                        .collect(),
+                                })
+                                .await;
+                        }
+                        debug!(channel.id = %state.sink.channel(), "Web chat session started.");
+                        visitor = Some((v, id));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(ServerFrame::error("unavailable", "try again shortly")).await;
+                        debug!(error = %e, "Resume failed.");
+                    }
+                }
+            }
+            (ClientFrame::Hello { .. }, Some(_)) => {
+                let _ = tx.send(ServerFrame::error("already_greeted", "hello was already received")).await;
+            }
+            (_, None) => {
+                let _ = tx.send(ServerFrame::error("hello_required", "send a hello frame first")).await;
+            }
+            (ClientFrame::Message { id, text }, Some((v, _))) => {
+                accept(&state, &tx, v, id, Content::Text { text }).await;
+            }
+            (ClientFrame::Postback { id, payload, title }, Some((v, _))) => {
+                accept(&state, &tx, v, id, Content::Postback { payload, title }).await;
+            }
+            (ClientFrame::Typing {}, Some(_)) => {}
+        }
+    }
+    if let Some((v, id)) = visitor {
+        state.hub.unregister(&v.subject, id);
+    }
+    drop(tx);
+    drop(close_tx);
+    let _ = writer.await;
+}
+
+async fn too_large(tx: &mpsc::Sender<ServerFrame>, close_tx: &mpsc::Sender<CloseFrame>) {
+    let _ = tx
+        .send(ServerFrame::error("frame_too_large", format!("frames are limited to {MAX_FRAME_BYTES} bytes")))
+        .await;
+    let _ = close_tx.send(CloseFrame { code: close_code::SIZE, reason: "frame too large".into() }).await;
+}
+
+fn frame_error_message(code: &str, e: &serde_json::Error) -> String {
+    match code {
+        "bad_json" => "frame is not valid JSON".to_owned(),
+        "unknown_type" => "unknown frame type (expected hello, message, postback or typing)".to_owned(),
+        // serde's message names the missing or mistyped field, never user content.
+        _ => format!("invalid frame: {e}"),
+    }
+}
+
+fn identify(state: &WsState, session: Option<&str>, user: Option<User>, user_hash: Option<&str>) -> Visitor {
+    let channel = state.sink.channel().clone();
+    let user = user.unwrap_or_default();
+    let verified_user = match (&state.config.identity_secret, user.id.as_deref(), user_hash) {
+        (Some(secret), Some(id), Some(hash)) if !id.is_empty() => {
+            verify_hmac_sha256_hex(secret.expose().as_bytes(), &[id.as_bytes()], hash).then(|| id.to_owned())
+        }
+        _ => None,
+    };
+    if let Some(id) = verified_user {
+        let subject = format!("user:{id}");
+        let mut identity = ExternalIdentity::new(channel, subject.clone());
+        identity.verified = true;
+        identity.verified_email = user.email.filter(|e| !e.is_empty());
+        identity.display_name = user.name;
+        return Visitor { subject, identity, verified: true };
+    }
+    let subject = session
+        .and_then(|token| state.sessions.verify(token))
+        .filter(|s| s.starts_with("anon:"))
+        .unwrap_or_else(|| format!("anon:{}", uuid::Uuid::new_v4().simple()));
+    let mut identity = ExternalIdentity::new(channel, subject.clone());
+    // An unverified name is only a display hint.
+    identity.display_name = user.name;
+    Visitor { subject, identity, verified: false }
+}
+
+async fn accept(state: &WsState, tx: &mpsc::Sender<ServerFrame>, v: &Visitor, id: String, content: Content) {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        let _ = tx.send(ServerFrame::error("bad_frame", format!("id must be 1 to {MAX_ID_LEN} characters"))).await;
+        return;
+    }
+    let msg = InboundMessage {
+        channel: state.sink.channel().clone(),
+        // Client ids are only unique per visitor.
+        platform_message_id: PlatformMessageId::new(format!("{}/{}", v.subject, id)),
+        sender: v.identity.clone(),
+        sent_at: tandem_sdk::model::now(),
+        content,
+    };
+    match state.sink.accept(msg).await {
+        Ok(_) => {
+            let _ = tx.send(ServerFrame::Ack { id }).await;
+        }
+        Err(InboundError::Rejected(reason)) => {
+            let _ = tx.send(ServerFrame::error("rejected", reason)).await;
+        }
+        Err(InboundError::Unavailable(_)) => {
+            let _ = tx.send(ServerFrame::error("unavailable", "not recorded; send it again with the same id")).await;
+        }
+    }
+}

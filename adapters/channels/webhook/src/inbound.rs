@@ -1,0 +1,83 @@
+//! `POST /webhooks/generic`: verify, parse, accept, answer.
+
+use crate::api::InboundBody;
+use crate::config::WebhookChannelConfig;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use std::sync::Arc;
+use tandem_sdk::model::{Content, ExternalIdentity, InboundMessage, PlatformMessageId};
+use tandem_sdk::signature::verify_hmac_sha256_hex;
+use tandem_sdk::{InboundError, InboundSink};
+
+/// Largest clock skew accepted on `X-Tandem-Timestamp`.
+const MAX_SKEW_SECS: i64 = 300;
+
+#[derive(Clone)]
+struct InState {
+    config: Arc<WebhookChannelConfig>,
+    sink: InboundSink,
+}
+
+pub(crate) fn routes(config: Arc<WebhookChannelConfig>, sink: InboundSink) -> Router {
+    Router::new().route("/webhooks/generic", post(receive)).with_state(InState { config, sink })
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(serde_json::json!({"error": code, "message": message}))).into_response()
+}
+
+/// Checks `X-Tandem-Timestamp` and `X-Tandem-Signature` over `body`.
+pub(crate) fn verify(secret: &[u8], headers: &HeaderMap, body: &[u8], now_unix: i64) -> bool {
+    let Some(ts) = headers.get("x-tandem-timestamp").and_then(|v| v.to_str().ok()) else { return false };
+    let Ok(ts_num) = ts.parse::<i64>() else { return false };
+    if (now_unix - ts_num).abs() > MAX_SKEW_SECS {
+        return false;
+    }
+    let Some(sig) = headers
+        .get("x-tandem-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+    else {
+        return false;
+    };
+    verify_hmac_sha256_hex(secret, &[ts.as_bytes(), b".", body], sig)
+}
+
+async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = tandem_sdk::model::now();
+    if !verify(st.config.secret.expose().as_bytes(), &headers, &body, now.unix_timestamp()) {
+        return error(StatusCode::UNAUTHORIZED, "bad_signature", "missing or invalid X-Tandem-Signature");
+    }
+    let parsed: InboundBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", &e.to_string()),
+    };
+    if parsed.id.is_empty() || parsed.from.id.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "bad_body", "id and from.id are required");
+    }
+    let content = match (parsed.text, parsed.postback) {
+        (Some(text), None) => Content::Text { text },
+        (None, Some(p)) => Content::Postback { payload: p.payload, title: p.title },
+        _ => return error(StatusCode::BAD_REQUEST, "bad_body", "exactly one of text or postback is required"),
+    };
+    let mut sender = ExternalIdentity::new(st.sink.channel().clone(), parsed.from.id);
+    sender.display_name = parsed.from.name;
+    let msg = InboundMessage {
+        channel: st.sink.channel().clone(),
+        platform_message_id: PlatformMessageId::new(parsed.id),
+        sender,
+        sent_at: now,
+        content,
+    };
+    match st.sink.accept(msg).await {
+        Ok(a) => (StatusCode::OK, Json(serde_json::json!({"ok": true, "duplicate": a.duplicate}))).into_response(),
+        Err(InboundError::Rejected(reason)) => error(StatusCode::BAD_REQUEST, "rejected", &reason),
+        Err(InboundError::Unavailable(_)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "not recorded; deliver it again")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The command line: `tandem serve`, `tandem check`.
+
+use crate::config::{self, LoadedConfig};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Tandem: an omnichannel gateway where bots and human agents work in tandem.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Config file (default: $TANDEM_CONFIG, then config/tandem.toml, then the built-in demo).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config without doing any I/O beyond reading it; reports every problem.
+    Check {
+        /// Config file (same default as `serve`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(config),
+        Command::Serve { config } => {
+            let loaded = match load_or_report(config) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            crate::serve::init_tracing();
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(crate::serve::serve(loaded)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn load_or_report(path: Option<PathBuf>) -> Result<LoadedConfig, ExitCode> {
+    match config::load(path.as_deref()) {
+        Ok(loaded) => Ok(loaded),
+        Err(errors) => {
+            eprintln!("error: the configuration has {} problem(s):", errors.0.len());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn check(path: Option<PathBuf>) -> ExitCode {
+    match load_or_report(path) {
+        Ok(loaded) => {
+            println!("{}: OK", loaded.source);
+            let kinds: Vec<String> = loaded.channels.iter().map(|c| format!("{} ({})", c.id, c.kind)).collect();
+            println!("  channels: {}", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
+            println!("  store: {}", loaded.config.store.describe());
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}

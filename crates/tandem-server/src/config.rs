@@ -1,0 +1,431 @@
+//! Configuration: find the file, parse TOML, expand `${VAR}`, check every section and
+//! every adapter table, and report **all** problems with their dotted paths.
+//!
+//! Two phases, like every adapter: [`load`] is pure apart from reading the file and the
+//! environment (it is what `tandem check` runs); building things happens in `serve`.
+
+use crate::registry::Registry;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tandem_sdk::{ConfigErrors, Secret};
+
+/// The built-in demo configuration used when no config file exists.
+pub const DEMO_CONFIG: &str = r#"
+# Built-in demo: embedded store under ./tandem-data/, web chat on, built-in bot.
+[server]
+listen = "127.0.0.1:8080"
+
+[store]
+kind = "sqlite"
+path = "tandem-data/tandem.db"
+
+[channels.webchat]
+"#;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[channels.<id>]` tables, checked by the registry.
+    pub channels: BTreeMap<String, toml::Value>,
+    /// `[desks.<id>]` tables, checked by the registry.
+    pub desks: BTreeMap<String, toml::Value>,
+    /// `[ai]`.
+    pub ai: AiConfig,
+    /// `[bot]`.
+    pub bot: BotConfig,
+    /// `[policy]`.
+    pub policy: PolicyConfig,
+    /// `[admin]`.
+    pub admin: AdminConfig,
+    /// `[outbox]`.
+    pub outbox: OutboxSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:8080`; `TANDEM_LISTEN` overrides).
+    pub listen: Option<String>,
+    /// Public base URL for webhook registration and links (default from `listen`).
+    pub public_url: Option<String>,
+    /// Largest webhook body accepted, in bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// `sqlite` (default) or `mongodb`.
+    pub kind: String,
+    /// SQLite file (default `tandem-data/tandem.db`; `TANDEM_DATA_DIR` overrides the folder).
+    pub path: Option<String>,
+    /// MongoDB connection string.
+    pub uri: Option<Secret>,
+    /// MongoDB database name.
+    pub database: Option<String>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { kind: "sqlite".into(), path: None, uri: None, database: None }
+    }
+}
+
+impl StoreConfig {
+    /// The SQLite file to use, after `TANDEM_DATA_DIR`.
+    pub fn sqlite_path(&self) -> PathBuf {
+        if let Ok(dir) = std::env::var("TANDEM_DATA_DIR")
+            && !dir.is_empty()
+        {
+            return Path::new(&dir).join("tandem.db");
+        }
+        PathBuf::from(self.path.clone().unwrap_or_else(|| "tandem-data/tandem.db".into()))
+    }
+
+    /// A one-line description (no secrets).
+    pub fn describe(&self) -> String {
+        match self.kind.as_str() {
+            "sqlite" => format!("sqlite at {}", self.sqlite_path().display()),
+            other => other.to_owned(),
+        }
+    }
+}
+
+/// `[ai]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AiConfig {
+    /// `builtin` (default) or `openai`.
+    pub provider: String,
+    /// OpenAI-compatible base URL.
+    pub base_url: Option<String>,
+    /// API key.
+    pub api_key: Option<Secret>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Request timeout in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self { provider: "builtin".into(), base_url: None, api_key: None, model: None, timeout_ms: None }
+    }
+}
+
+/// `[bot]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BotConfig {
+    /// Knowledge base file (default: the built-in sample `config/knowledge.toml`).
+    pub knowledge: Option<String>,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PolicyConfig {
+    /// Policy file.
+    pub path: Option<String>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AdminConfig {
+    /// Bearer tokens accepted by the admin API.
+    pub tokens: Vec<Secret>,
+}
+
+/// `[outbox]`: delivery tuning.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OutboxSection {
+    /// Seconds a claimed entry stays with its sender before another may take it (default 60).
+    pub lease_secs: Option<u64>,
+    /// First retry delay in milliseconds (default 1000), doubling per attempt.
+    pub retry_base_ms: Option<u64>,
+    /// Longest retry delay in milliseconds (default 300000).
+    pub retry_max_ms: Option<u64>,
+    /// Attempts before giving up (default 300, more than 24 h with the defaults).
+    pub max_attempts: Option<u32>,
+}
+
+/// One channel or desk instance selected by config.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The instance id (the table name).
+    pub id: String,
+    /// The kind (`type = ".."`, or the table name).
+    pub kind: String,
+    /// The table, `type` removed, variables expanded.
+    pub table: toml::Value,
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// Where it came from (a path or "built-in demo config").
+    pub source: String,
+    /// The parsed file.
+    pub config: Config,
+    /// Channel instances, checked.
+    pub channels: Vec<Instance>,
+    /// The address to listen on, after `TANDEM_LISTEN`.
+    pub listen: SocketAddr,
+    /// The public base URL.
+    pub public_url: url::Url,
+}
+
+/// Finds, reads and checks the config: `path`, else `$TANDEM_CONFIG`, else
+/// `config/tandem.toml` if present, else the built-in demo.
+pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigErrors> {
+    let env_path = std::env::var_os("TANDEM_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let chosen = path.map(Path::to_path_buf).or(env_path).or_else(|| {
+        let default = PathBuf::from("config/tandem.toml");
+        default.exists().then_some(default)
+    });
+    let (source, text) = match chosen {
+        Some(p) => match std::fs::read_to_string(&p) {
+            Ok(t) => (p.display().to_string(), t),
+            Err(e) => {
+                let mut errors = ConfigErrors::default();
+                errors.push(p.display().to_string(), format!("cannot read: {e}"));
+                return Err(errors);
+            }
+        },
+        None => ("built-in demo config".to_owned(), DEMO_CONFIG.to_owned()),
+    };
+    parse(&source, &text, &|name| std::env::var(name).ok(), &Registry::builtin())
+}
+
+/// Parses and checks config text. `env` resolves `${VAR}`.
+pub fn parse(
+    source: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    registry: &Registry,
+) -> Result<LoadedConfig, ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let mut root: toml::Value = match text.parse::<toml::Table>() {
+        Ok(t) => toml::Value::Table(t),
+        Err(e) => {
+            errors.push(source, format!("not valid TOML: {}", e.message()));
+            return Err(errors);
+        }
+    };
+    interpolate(&mut root, "", env, &mut errors);
+
+    let config: Config = {
+        let mut unknown = Vec::new();
+        let result = serde_ignored::deserialize(root.clone(), |path| unknown.push(path.to_string()));
+        for path in unknown {
+            errors.push(path, "unknown key");
+        }
+        match result {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(error_path(&e.to_string()), e.to_string());
+                return Err(errors);
+            }
+        }
+    };
+
+    let listen_text = std::env::var("TANDEM_LISTEN")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| config.server.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = match listen_text.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            errors.push("server.listen", format!("not a socket address: {listen_text:?} (e.g. 127.0.0.1:8080)"));
+            None
+        }
+    };
+    let public_text = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", listen.map_or(listen_text.clone(), |a| a.to_string())));
+    let public_url = match url::Url::parse(&public_text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        _ => {
+            errors.push("server.public_url", "must be an http(s) URL");
+            None
+        }
+    };
+    if config.server.max_body_bytes == Some(0) {
+        errors.push("server.max_body_bytes", "must be at least 1");
+    }
+    match config.store.kind.as_str() {
+        "sqlite" => {
+            if config.store.path.as_deref() == Some("") {
+                errors.push("store.path", "must not be empty");
+            }
+        }
+        "mongodb" => errors.push("store.kind", "\"mongodb\" is not available in this build yet; use \"sqlite\""),
+        other => errors.push("store.kind", format!("unknown store {other:?} (expected \"sqlite\" or \"mongodb\")")),
+    }
+    match config.ai.provider.as_str() {
+        "builtin" => {}
+        "openai" => errors.push("ai.provider", "\"openai\" is not available in this build yet; use \"builtin\""),
+        other => errors.push("ai.provider", format!("unknown provider {other:?} (expected \"builtin\" or \"openai\")")),
+    }
+    if config.policy.path.is_some() {
+        errors.push("policy.path", "policy files are not supported by this build yet (it uses the seed policy)");
+    }
+    for (i, t) in config.admin.tokens.iter().enumerate() {
+        if t.expose().len() < 16 {
+            errors.push(format!("admin.tokens[{i}]"), "must be at least 16 characters");
+        }
+    }
+    if config.outbox.max_attempts == Some(0) {
+        errors.push("outbox.max_attempts", "must be at least 1");
+    }
+    if config.outbox.lease_secs == Some(0) {
+        errors.push("outbox.lease_secs", "must be at least 1");
+    }
+
+    let mut channels = Vec::new();
+    for (id, table) in &config.channels {
+        let path = format!("channels.{id}");
+        let Some(instance) = instance(id, table, &path, &mut errors) else { continue };
+        match registry.validate_channel(&instance.kind, &instance.table) {
+            None => errors.push(
+                format!("{path}.type"),
+                format!("unknown channel kind {:?} (known: {})", instance.kind, registry.channel_kinds().join(", ")),
+            ),
+            Some(Err(errs)) => errors.0.extend(errs.0.into_iter().map(|e| e.under(&path))),
+            Some(Ok(())) => channels.push(instance),
+        }
+    }
+    for id in config.desks.keys() {
+        errors.push(format!("desks.{id}"), "agent desks are not available in this build yet");
+    }
+
+    match (errors.is_empty(), listen, public_url) {
+        (true, Some(listen), Some(public_url)) => {
+            Ok(LoadedConfig { source: source.to_owned(), config, channels, listen, public_url })
+        }
+        _ => Err(errors),
+    }
+}
+
+fn instance(id: &str, table: &toml::Value, path: &str, errors: &mut ConfigErrors) -> Option<Instance> {
+    let toml::Value::Table(t) = table else {
+        errors.push(path, "must be a table");
+        return None;
+    };
+    let mut t = t.clone();
+    let kind = match t.remove("type") {
+        None => id.to_owned(),
+        Some(toml::Value::String(s)) => s,
+        Some(_) => {
+            errors.push(format!("{path}.type"), "must be a string");
+            return None;
+        }
+    };
+    Some(Instance { id: id.to_owned(), kind, table: toml::Value::Table(t) })
+}
+
+/// Expands `${VAR}` in every string; `$${` is a literal `${`. Missing variables are
+/// reported with the path of the key that uses them.
+fn interpolate(value: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option<String>, errors: &mut ConfigErrors) {
+    match value {
+        toml::Value::String(s) if s.contains('$') => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(pos) = rest.find('$') {
+                out.push_str(&rest[..pos]);
+                let tail = &rest[pos..];
+                if let Some(t) = tail.strip_prefix("$${") {
+                    out.push_str("${");
+                    rest = t;
+                } else if let Some(t) = tail.strip_prefix("${") {
+                    match t.find('}') {
+                        Some(end) => {
+                            let name = &t[..end];
+                            match env(name) {
+                                Some(v) => out.push_str(&v),
+                                None => errors.push(path, format!("environment variable {name} is not set")),
+                            }
+                            rest = &t[end + 1..];
+                        }
+                        None => {
+                            errors.push(path, "unterminated ${ (write $${ for a literal)");
+                            out.push_str(tail);
+                            rest = "";
+                        }
+                    }
+                } else {
+                    out.push('$');
+                    rest = &tail[1..];
+                }
+            }
+            out.push_str(rest);
+            *s = out;
+        }
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                interpolate(v, &p, env, errors);
+            }
+        }
+        toml::Value::Array(a) => {
+            for (i, v) in a.iter_mut().enumerate() {
+                interpolate(v, &format!("{path}[{i}]"), env, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Best-effort path from a serde message (`missing field `x``).
+fn error_path(message: &str) -> String {
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Deserializes an adapter table, reporting unknown keys and the first type error with
+/// paths relative to the table.
+pub fn deserialize_table<T: serde::de::DeserializeOwned>(table: &toml::Value) -> Result<T, ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let mut unknown = Vec::new();
+    let result: Result<T, _> = serde_ignored::deserialize(table.clone(), |p| unknown.push(p.to_string()));
+    for p in unknown {
+        errors.push(p, "unknown key");
+    }
+    match result {
+        Ok(v) if errors.is_empty() => Ok(v),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            let msg = e.to_string();
+            let path = error_path(&msg);
+            if msg.starts_with("missing field") {
+                errors.push(path, "missing");
+            } else if msg.starts_with("unknown field") {
+                errors.push(path, "unknown key");
+            } else {
+                errors.push(path, msg.trim().to_owned());
+            }
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

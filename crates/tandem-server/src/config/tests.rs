@@ -1,0 +1,77 @@
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "SECRET" => Some("s3cr3t".into()),
+        _ => None,
+    }
+}
+
+fn check(text: &str) -> Result<LoadedConfig, ConfigErrors> {
+    parse("test.toml", text, &env, &Registry::builtin())
+}
+
+fn paths(errors: &ConfigErrors) -> Vec<String> {
+    errors.0.iter().map(|e| e.path.clone()).collect()
+}
+
+#[test]
+fn demo_config_is_valid() {
+    let loaded = check(DEMO_CONFIG).expect("demo config parses");
+    assert_eq!(loaded.channels.len(), 1);
+    assert_eq!(loaded.channels[0].kind, "webchat");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let text = r#"
+        [server]
+        listen = "not an address"
+        colour = "blue"
+
+        [store]
+        kind = "cassandra"
+
+        [channels.webhook]
+        url = "ftp://x"
+        secret = "${MISSING_SECRET}"
+
+        [channels.fax]
+    "#;
+    let errors = check(text).expect_err("config has mistakes");
+    let p = paths(&errors);
+    for expected in ["server.listen", "server.colour", "store.kind", "channels.webhook.url", "channels.webhook.secret", "channels.fax.type"] {
+        assert!(p.iter().any(|x| x == expected), "missing {expected} in {errors}");
+    }
+}
+
+#[test]
+fn variables_are_expanded_and_dollar_escapes_kept() {
+    let text = r#"
+        [channels.webhook]
+        url = "http://127.0.0.1:9/x?a=$${literal}"
+        secret = "${SECRET}"
+    "#;
+    let loaded = check(text).expect("valid");
+    let table = &loaded.channels[0].table;
+    assert_eq!(table.get("secret").and_then(|v| v.as_str()), Some("s3cr3t"));
+    assert_eq!(table.get("url").and_then(|v| v.as_str()), Some("http://127.0.0.1:9/x?a=${literal}"));
+}
+
+#[test]
+fn typed_instances_and_unknown_adapter_keys() {
+    let text = r#"
+        [channels.site]
+        type = "webchat"
+        identity_secret = "k"
+        colour = "red"
+    "#;
+    let errors = check(text).expect_err("unknown key");
+    assert_eq!(paths(&errors), vec!["channels.site.colour".to_owned()]);
+}
+
+#[test]
+fn invalid_toml_is_reported_not_panicked() {
+    let errors = check("[server\nlisten=").expect_err("bad toml");
+    assert!(errors.to_string().contains("not valid TOML"));
+}

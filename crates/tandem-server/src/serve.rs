@@ -1,0 +1,230 @@
+//! `tandem serve`: open the store, build the core and the adapters, serve HTTP, supervise
+//! workers, and shut down gracefully.
+//!
+//! Shutdown order (SIGTERM or SIGINT): stop accepting connections and close web chat
+//! sockets; wait for in-flight HTTP requests (so every acknowledged message is recorded);
+//! then stop the core, which finishes queued processing and in-flight sends; then flush
+//! the store; exit 0.
+
+use crate::config::LoadedConfig;
+use crate::registry::Registry;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_core::clock::SystemClock;
+use tandem_core::metrics::Metrics;
+use tandem_core::outbox::OutboxConfig;
+use tandem_core::policy::SeedPolicy;
+use tandem_core::store::DynStore;
+use tandem_core::{Core, CoreConfig, CoreDeps};
+use tandem_model::ChannelId;
+use tandem_sdk::{ChannelContext, InboundSink, WorkerFn};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+/// Installs the log subscriber: `TANDEM_LOG` (or `RUST_LOG`) filter, default `info`;
+/// `TANDEM_LOG_FORMAT=json` for JSON lines. Logs go to stderr.
+pub fn init_tracing() {
+    let filter = std::env::var("TANDEM_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if std::env::var("TANDEM_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    // Already installed (tests): keep the existing one.
+    drop(result);
+}
+
+/// Runs the gateway until SIGTERM/SIGINT.
+pub async fn serve(loaded: LoadedConfig) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            info!("Shutdown requested; draining.");
+            shutdown.cancel();
+        });
+    }
+    run(loaded, shutdown).await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the gateway until `shutdown` is cancelled.
+pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    info!(source = %loaded.source, "Configuration loaded.");
+
+    let store: DynStore = {
+        let path = config.store.sqlite_path();
+        let store = tandem_store_sqlite::SqliteStore::open(&path)
+            .with_context(|| format!("cannot open the store at {}", path.display()))?;
+        info!(path = %path.display(), "Embedded store opened.");
+        Arc::new(store)
+    };
+
+    let kb = match &config.bot.knowledge {
+        None => tandem_ai::KnowledgeBase::builtin(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read bot.knowledge {path}"))?;
+            tandem_ai::KnowledgeBase::from_toml_str(&text).map_err(|errors| {
+                let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("bot.knowledge {path} has problems:\n  {}", list.join("\n  "))
+            })?
+        }
+    };
+
+    let metrics = Arc::new(Metrics::new());
+    match store.escalation_counts().await {
+        Ok(counts) => {
+            for (reason, n) in counts {
+                metrics.escalation_add(&reason, n);
+            }
+        }
+        Err(e) => warn!(error = %e, "Could not restore escalation counts."),
+    }
+    let defaults = OutboxConfig::default();
+    let outbox = OutboxConfig {
+        lease: config.outbox.lease_secs.map_or(defaults.lease, Duration::from_secs),
+        retry_base: config.outbox.retry_base_ms.map_or(defaults.retry_base, Duration::from_millis),
+        retry_max: config.outbox.retry_max_ms.map_or(defaults.retry_max, Duration::from_millis),
+        max_attempts: config.outbox.max_attempts.unwrap_or(defaults.max_attempts),
+        ..defaults
+    };
+    let core = Core::new(
+        CoreDeps {
+            store: store.clone(),
+            bot: Arc::new(tandem_ai::KnowledgeBot::new(kb)),
+            sentiment: Arc::new(tandem_ai::Vader::new()),
+            policy: Arc::new(SeedPolicy),
+            clock: Arc::new(SystemClock),
+            metrics,
+        },
+        CoreConfig { outbox, ..CoreConfig::default() },
+    );
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")?;
+
+    let registry = Registry::builtin();
+    let http_shutdown = shutdown.child_token();
+    let workers = TaskTracker::new();
+    let mut routes = Vec::new();
+    for instance in &loaded.channels {
+        let id = ChannelId::new(instance.id.clone());
+        let cx = ChannelContext {
+            id: id.clone(),
+            public_base_url: loaded.public_url.clone(),
+            inbound: InboundSink::new(id.clone(), Arc::new(core.clone())),
+            http: http.clone(),
+            shutdown: http_shutdown.clone(),
+        };
+        let build = registry
+            .build_channel(&instance.kind, instance.table.clone(), cx)
+            .with_context(|| format!("unknown channel kind {}", instance.kind))?;
+        let built = build.await.with_context(|| format!("cannot start channel {}", instance.id))?;
+        core.register_channel(id.clone(), built.adapter);
+        if let Some(r) = built.routes {
+            routes.push(r);
+        }
+        if let Some(worker) = built.worker {
+            workers.spawn(supervise(instance.id.clone(), worker, http_shutdown.clone()));
+        }
+        info!(channel.id = %instance.id, channel.kind = %instance.kind, "Channel started.");
+    }
+
+    let app = crate::app::app(core.clone(), routes, config.server.max_body_bytes.unwrap_or(1024 * 1024));
+    let listener = tokio::net::TcpListener::bind(loaded.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", loaded.listen))?;
+    let addr = listener.local_addr().context("listener has no address")?;
+    // Printed on stdout, one per line, for people and for scripts that start Tandem.
+    println!("Tandem listening on http://{addr}");
+    if loaded.channels.iter().any(|c| c.kind == "webchat") {
+        println!("  demo page:   http://{addr}/");
+        println!("  web chat:    ws://{addr}/webchat/ws");
+    }
+    println!("  metrics:     http://{addr}/metrics");
+    println!("  health:      http://{addr}/healthz");
+
+    let core_stop = CancellationToken::new();
+    let core_task = {
+        let core = core.clone();
+        let stop = core_stop.clone();
+        tokio::spawn(async move { core.run(stop).await })
+    };
+
+    let server_stop = http_shutdown.clone();
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move { server_stop.cancelled().await }).await;
+    if let Err(e) = served {
+        error!(error = %e, "HTTP server failed.");
+    }
+    // HTTP is drained: no more inbound messages can arrive. Stop workers, then the core.
+    http_shutdown.cancel();
+    workers.close();
+    if tokio::time::timeout(Duration::from_secs(10), workers.wait()).await.is_err() {
+        warn!("Channel workers did not stop within 10 s.");
+    }
+    core_stop.cancel();
+    if tokio::time::timeout(Duration::from_secs(30), core_task).await.is_err() {
+        warn!("Core did not drain within 30 s; unsent messages stay in the outbox.");
+    }
+    store.flush().await.context("flushing the store")?;
+    info!("Stopped.");
+    Ok(())
+}
+
+/// Runs a channel worker until shutdown, starting it again with exponential backoff
+/// (1 s doubling to 60 s) whenever a run fails.
+async fn supervise(id: String, worker: WorkerFn, shutdown: CancellationToken) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let run = worker();
+        tokio::select! {
+            result = run => match result {
+                Ok(()) => {
+                    info!(channel.id = %id, "Channel worker stopped.");
+                    return;
+                }
+                Err(e) => error!(channel.id = %id, error = %e, delay_s = delay.as_secs(), "Channel worker failed; restarting."),
+            },
+            () = shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.cancelled() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}

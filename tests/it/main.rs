@@ -1,0 +1,16 @@
+//! End-to-end tests: each starts the real `tandem` binary (see `tandem_e2e::Tandem`) on a
+//! free loopback port with its own data folder, and talks to it over real sockets.
+
+mod cli;
+mod escalation;
+mod outbox;
+mod webchat;
+mod webchat_input;
+
+/// A config with web chat only.
+pub(crate) const WEBCHAT_ONLY: &str = r#"
+[store]
+kind = "sqlite"
+
+[channels.webchat]
+"#;

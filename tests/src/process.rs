@@ -1,0 +1,149 @@
+//! Starting and stopping the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running `tandem serve`.
+pub struct Tandem {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    stderr_path: PathBuf,
+}
+
+/// The `tandem` binary: `$TANDEM_BIN`, else built once with the cargo running the tests
+/// (same profile and target folder as the test binary).
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TANDEM_BIN") {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/it-xxxx → target/<profile>
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps layout").to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "tandem-server", "--bin", "tandem"]);
+        if release {
+            cmd.arg("--release");
+        }
+        if let Some(target) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let status = cmd.status().expect("running cargo build for the tandem binary");
+        assert!(status.success(), "building the tandem binary failed");
+        profile_dir.join(format!("tandem{}", std::env::consts::EXE_SUFFIX))
+    })
+    .clone()
+}
+
+impl Tandem {
+    /// Starts `tandem serve --config <dir>/tandem.toml` with `TANDEM_DATA_DIR=<dir>` on a
+    /// free port and waits until it listens.
+    pub async fn start(dir: &Path, config: &str) -> Tandem {
+        let config_path = dir.join("tandem.toml");
+        std::fs::write(&config_path, config).expect("writing the config");
+        Self::spawn(dir, &["serve", "--config", config_path.to_str().expect("utf-8 path")], &[]).await
+    }
+
+    /// Starts the binary with `args` in working directory `dir`.
+    pub async fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Tandem {
+        let stderr_path = dir.join(format!("stderr-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr log file");
+        let mut cmd = Command::new(binary());
+        cmd.args(args)
+            .current_dir(dir)
+            .env("TANDEM_LISTEN", "127.0.0.1:0")
+            .env("TANDEM_DATA_DIR", dir)
+            .env("TANDEM_LOG", "debug,hyper=info,reqwest=info")
+            .env_remove("TANDEM_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting tandem");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.strip_prefix("Tandem listening on http://") {
+                    return Some(rest.trim().to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(addr) = addr else {
+            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            panic!("tandem did not start listening; stderr:\n{log}");
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Tandem { child, base: format!("http://{addr}"), addr, stderr_path }
+    }
+
+    /// A URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the process logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub async fn kill9(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// SIGTERM, then waits for the exit code (panics after 40 s).
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.pid().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        tokio::time::timeout(Duration::from_secs(40), self.child.wait())
+            .await
+            .expect("tandem did not exit within 40 s of SIGTERM")
+            .expect("waiting for tandem")
+    }
+
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics")).await.expect("GET /metrics").text().await.expect("metrics body")
+    }
+
+    /// The value of one metric line (`name{labels}`), 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_value(&self.metrics().await, series)
+    }
+}
+
+/// The value of `series` (`name{labels}` exactly as exposed) in a metrics text.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().split(' ').next()?.parse().ok()))
+        .unwrap_or(0.0)
+}
