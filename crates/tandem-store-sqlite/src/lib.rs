@@ -1,1 +1,301 @@
 //! The embedded SQLite store: Tandem's default, durable, one file.
+//!
+//! [`SqliteStore`] implements [`tandem_core::store::Store`] on one SQLite database in WAL
+//! mode with `synchronous = FULL`: a write's future resolves once the write is on disk.
+//!
+//! # Layout
+//!
+//! - `writer`: one OS thread owns the only write connection. Commands
+//!   queue on a channel; the thread runs everything queued (up to 256 commands) in one
+//!   transaction with a savepoint per command and commits once (group commit: one fsync
+//!   per batch, not per message). Claiming outbox entries happens there too, so selecting
+//!   and marking them is atomic.
+//! - `pool`: a few read connections, used from tokio's blocking threads;
+//!   WAL lets them read while the writer writes.
+//! - `schema`: connection settings and numbered migrations
+//!   (`src/migrations/*.sql`, tracked in `PRAGMA user_version`).
+//! - `writes`, `outbox`, `reads`: the SQL
+//!   of each operation; `rows`: row and JSON conversions.
+//!
+//! Timestamps are stored as unix milliseconds; documents (messages, conversation state,
+//! content) as JSON. Stored data that does not parse is reported as
+//! [`StoreError::Corrupt`], never a panic.
+
+mod outbox;
+mod pool;
+mod reads;
+mod rows;
+mod schema;
+mod writer;
+mod writes;
+
+pub use schema::SCHEMA_VERSION;
+pub use writer::WriteStats;
+
+use async_trait::async_trait;
+use pool::ReadPool;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_core::store::{
+    ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord, InboundRecord,
+    OutboxEntry, PendingInbound, Store, StoreError, Turn,
+};
+use tandem_model::{
+    ChannelId, ConversationId, CustomerId, Delivery, ExternalIdentity, InboundMessage, OutboxId,
+    Timestamp, TranscriptEntry,
+};
+use writer::Writer;
+use writes::{EncodedInbound, EncodedTurn};
+
+/// Read connections per store.
+const READ_CONNECTIONS: usize = 4;
+
+/// The SQLite implementation of [`Store`]. Cheap to share behind an `Arc`; dropping it
+/// finishes the queued writes and stops the writer thread.
+pub struct SqliteStore {
+    path: PathBuf,
+    // Declared before `writer` so that readers close first; the writer then checkpoints.
+    reads: Arc<ReadPool>,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`, creating parent directories, and applies
+    /// pending migrations. Blocks while it does so.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("creating directory {}: {e}", parent.display()))
+            })?;
+        }
+        let mut conn = rusqlite::Connection::open(&path).map_err(rows::sql_error)?;
+        schema::configure_writer(&conn)?;
+        schema::migrate(&mut conn)?;
+        let reads = Arc::new(ReadPool::new(path.clone(), READ_CONNECTIONS));
+        reads.warm_up()?;
+        let writer = Writer::spawn(conn)?;
+        tracing::debug!(path = %path.display(), "Opened the SQLite store.");
+        Ok(SqliteStore {
+            path,
+            reads,
+            writer,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Group-commit counters of the writer.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.stats()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.reads
+            .call(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(rows::sql_error)
+            })
+            .await?;
+        self.writer.flush().await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.writer.flush().await
+    }
+
+    async fn record_inbound(
+        &self,
+        msg: &InboundMessage,
+        received_at: Timestamp,
+    ) -> Result<InboundRecord, StoreError> {
+        let encoded = EncodedInbound::new(msg, received_at)?;
+        self.writer
+            .call(move |c| writes::record_inbound(c, &encoded))
+            .await
+    }
+
+    async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError> {
+        self.reads
+            .call(move |c| reads::pending_inbound(c, limit))
+            .await
+    }
+
+    async fn resolve_customer(
+        &self,
+        identity: &ExternalIdentity,
+        now: Timestamp,
+    ) -> Result<CustomerRecord, StoreError> {
+        let identity = identity.clone();
+        self.writer
+            .call(move |c| writes::resolve_customer(c, &identity, now))
+            .await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+        let id = id.clone();
+        self.reads.call(move |c| reads::customer(c, &id)).await
+    }
+
+    async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError> {
+        let customer = customer.clone();
+        self.reads
+            .call(move |c| reads::identities(c, &customer))
+            .await
+    }
+
+    async fn open_conversation(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        let (customer, channel) = (customer.clone(), channel.clone());
+        self.writer
+            .call(move |c| writes::open_conversation(c, &customer, &channel, now))
+            .await
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        let id = id.clone();
+        self.reads.call(move |c| reads::conversation(c, &id)).await
+    }
+
+    async fn close_conversation(
+        &self,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.writer
+            .call(move |c| writes::close_conversation(c, &id, now))
+            .await
+    }
+
+    async fn transcript(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<TranscriptEntry>, StoreError> {
+        let conversation = conversation.clone();
+        self.reads
+            .call(move |c| reads::transcript(c, &conversation, limit))
+            .await
+    }
+
+    async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
+        let encoded = EncodedTurn::new(turn)?;
+        self.writer
+            .call(move |c| writes::commit_turn(c, &encoded))
+            .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.writer
+            .call(move |c| outbox::claim(c, now, limit, lease))
+            .await
+    }
+
+    async fn complete_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        delivery: &Delivery,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (id, claim, delivery) = (id.clone(), claim.to_owned(), delivery.clone());
+        self.writer
+            .call(move |c| outbox::complete(c, &id, &claim, &delivery, now))
+            .await
+    }
+
+    async fn retry_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, claim, error) = (id.clone(), claim.to_owned(), error.to_owned());
+        self.writer
+            .call(move |c| outbox::retry(c, &id, &claim, next_attempt_at, &error))
+            .await
+    }
+
+    async fn fail_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (id, claim, error) = (id.clone(), claim.to_owned(), error.to_owned());
+        self.writer
+            .call(move |c| outbox::fail(c, &id, &claim, &error, now))
+            .await
+    }
+
+    async fn outbox_entry(&self, id: &OutboxId) -> Result<Option<OutboxEntry>, StoreError> {
+        let id = id.clone();
+        self.reads.call(move |c| outbox::entry(c, &id)).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.reads.call(outbox::depth).await
+    }
+
+    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.reads.call(outbox::next_due).await
+    }
+
+    async fn escalations(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Vec<EscalationEvent>, StoreError> {
+        let conversation = conversation.clone();
+        self.reads
+            .call(move |c| reads::escalations(c, &conversation))
+            .await
+    }
+
+    async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reads.call(reads::escalation_counts).await
+    }
+
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.reads
+            .call(move |c| reads::kv_get(c, &namespace, &key))
+            .await
+    }
+
+    async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        let (namespace, key, value) = (namespace.to_owned(), key.to_owned(), value.to_owned());
+        self.writer
+            .call(move |c| writes::kv_put(c, &namespace, &key, &value))
+            .await
+    }
+}

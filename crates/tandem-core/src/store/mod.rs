@@ -163,7 +163,8 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
 
     /// The earliest `next_attempt_at` of a pending entry, or the earliest lease expiry of an
-    /// in-flight one: when the dispatcher should look again.
+    /// in-flight one: when the dispatcher should look again. Only the oldest unfinished
+    /// entry of each conversation counts (the others cannot be claimed before it finishes).
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     // ---- escalations -------------------------------------------------------------------

@@ -1,0 +1,125 @@
+//! Read queries. Each takes any connection: the read pool's for the `Store` read
+//! methods, the writer's when a write command needs to return a record.
+
+use crate::rows::{self, col, col_u64, limit, query_all, query_opt, sql_error};
+use rusqlite::{Connection, OptionalExtension, params};
+use tandem_core::store::{
+    ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord, PendingInbound, StoreError,
+};
+use tandem_model::{ConversationId, CustomerId, TranscriptEntry};
+
+/// Unprocessed inbound records, in `seq` order.
+pub(crate) fn pending_inbound(
+    conn: &Connection,
+    max: usize,
+) -> Result<Vec<PendingInbound>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM inbound WHERE processed_at IS NULL ORDER BY seq LIMIT ?1",
+        rows::INBOUND_COLUMNS
+    );
+    query_all(conn, &sql, params![limit(max)], rows::pending_inbound)
+}
+
+/// A customer by id.
+pub(crate) fn customer(
+    conn: &Connection,
+    id: &CustomerId,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM customers WHERE id = ?1",
+        rows::CUSTOMER_COLUMNS
+    );
+    query_opt(conn, &sql, params![id.as_str()], rows::customer)
+}
+
+/// A customer's identities, oldest first.
+pub(crate) fn identities(
+    conn: &Connection,
+    customer: &CustomerId,
+) -> Result<Vec<IdentityRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM identities WHERE customer_id = ?1 ORDER BY id",
+        rows::IDENTITY_COLUMNS
+    );
+    query_all(conn, &sql, params![customer.as_str()], rows::identity)
+}
+
+/// A conversation by id.
+pub(crate) fn conversation(
+    conn: &Connection,
+    id: &ConversationId,
+) -> Result<Option<ConversationRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM conversations WHERE id = ?1",
+        rows::CONVERSATION_COLUMNS
+    );
+    query_opt(conn, &sql, params![id.as_str()], rows::conversation)
+}
+
+/// The customer's open conversation, if any.
+pub(crate) fn open_conversation(
+    conn: &Connection,
+    customer: &CustomerId,
+) -> Result<Option<ConversationRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM conversations WHERE customer_id = ?1 AND status = 'open'",
+        rows::CONVERSATION_COLUMNS
+    );
+    query_opt(conn, &sql, params![customer.as_str()], rows::conversation)
+}
+
+/// The newest `max` transcript entries, oldest first.
+pub(crate) fn transcript(
+    conn: &Connection,
+    conversation: &ConversationId,
+    max: usize,
+) -> Result<Vec<TranscriptEntry>, StoreError> {
+    let sql = format!(
+        "SELECT {cols} FROM (
+             SELECT {cols} FROM transcript WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2
+         ) ORDER BY seq",
+        cols = rows::TRANSCRIPT_COLUMNS
+    );
+    query_all(
+        conn,
+        &sql,
+        params![conversation.as_str(), limit(max)],
+        rows::transcript_entry,
+    )
+}
+
+/// A conversation's escalation events, oldest first.
+pub(crate) fn escalations(
+    conn: &Connection,
+    conversation: &ConversationId,
+) -> Result<Vec<EscalationEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM escalations WHERE conversation_id = ?1 ORDER BY at, seq",
+        rows::ESCALATION_COLUMNS
+    );
+    query_all(conn, &sql, params![conversation.as_str()], rows::escalation)
+}
+
+/// Escalation events per reason label, by label.
+pub(crate) fn escalation_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
+    query_all(
+        conn,
+        "SELECT label, COUNT(*) FROM escalation_labels GROUP BY label ORDER BY label",
+        [],
+        |row| Ok((col(row, 0)?, col_u64(row, 1)?)),
+    )
+}
+
+/// A key-value entry.
+pub(crate) fn kv_get(
+    conn: &Connection,
+    namespace: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![namespace, key], |row| row.get(0))
+                .optional()
+        })
+        .map_err(sql_error)
+}
