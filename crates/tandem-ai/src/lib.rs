@@ -1,1 +1,24 @@
-//! Built-in, offline AI providers: the knowledge-base bot, sentiment, summaries.
+//! Built-in, offline AI providers: the knowledge-base bot and sentiment analysis.
+//!
+//! Nothing here downloads a model or calls the network:
+//! * [`KnowledgeBot`] implements [`tandem_core::ai::Bot`] over a [`KnowledgeBase`] of
+//!   intents (training phrases, answers, buttons, needed slots) loaded from TOML; the
+//!   shipped sample is `config/knowledge.toml` ([`KnowledgeBase::builtin`]). Messages are
+//!   matched by TF-IDF cosine similarity after normalisation (see `index.rs`).
+//! * [`Vader`] implements [`tandem_core::ai::SentimentAnalyzer`] with a port of VADER and
+//!   its lexicon.
+
+mod bot;
+mod index;
+mod kb;
+mod slots;
+mod text;
+mod vader;
+
+pub use bot::{KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
+pub use kb::{BUILTIN_TOML, DEFAULT_THRESHOLD, Intent, KbError, KnowledgeBase};
+pub use slots::{SlotKind, extract_slots};
+pub use vader::{Polarity, Vader};
+
+#[cfg(test)]
+mod tests;
