@@ -1,4 +1,4 @@
-//! The store conformance suite: the executable form of the [`Store`] contract.
+//! The store conformance suite: the executable form of the [`Store`](super::Store) contract.
 //!
 //! Every scenario is a `pub async fn(DynStore)` that panics, with a message naming the
 //! broken rule, when the store misbehaves. A backend runs all of them with one macro call
