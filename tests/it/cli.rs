@@ -28,14 +28,20 @@ url = "http://127.0.0.1:9/x"
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "exit 1; stderr: {stderr}");
-    for path in ["server.listen:", "store.kind:", "channels.webhook.secret: missing"] {
+    for path in [
+        "server.listen:",
+        "store.kind:",
+        "channels.webhook.secret: missing",
+    ] {
         assert!(stderr.contains(path), "{path} reported in:\n{stderr}");
     }
 }
 
 #[test]
 fn check_accepts_the_shipped_examples() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let mut files = vec![root.join("config/tandem.example.toml")];
     for entry in std::fs::read_dir(root.join("config/examples")).unwrap() {
         files.push(entry.unwrap().path());
@@ -48,7 +54,12 @@ fn check_accepts_the_shipped_examples() {
             .env("TANDEM_ADMIN_TOKEN", "example-admin-token-0123456789")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{} fails check:\n{}", file.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{} fails check:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -59,11 +70,24 @@ async fn serve_without_config_runs_the_demo_and_stops_cleanly() {
     let page = reqwest::get(tandem.url("/")).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/webchat/widget.js"));
-    let js = reqwest::get(tandem.url("/webchat/widget.js")).await.unwrap();
+    let js = reqwest::get(tandem.url("/webchat/widget.js"))
+        .await
+        .unwrap();
     assert_eq!(js.status(), 200);
-    assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
-    assert_eq!(reqwest::get(tandem.url("/readyz")).await.unwrap().status(), 200);
-    assert!(dir.path().join("tandem-data/tandem.db").exists(), "demo store under ./tandem-data/");
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert_eq!(
+        reqwest::get(tandem.url("/readyz")).await.unwrap().status(),
+        200
+    );
+    assert!(
+        dir.path().join("tandem-data/tandem.db").exists(),
+        "demo store under ./tandem-data/"
+    );
     let status = tandem.terminate().await;
     assert_eq!(status.code(), Some(0));
 }

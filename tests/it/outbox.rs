@@ -22,7 +22,11 @@ retry_max_ms = 500
 
 async fn post_message(tandem: &Tandem, id: &str, from: &str, text: &str) -> u16 {
     let body = serde_json::to_vec(&json!({"id": id, "from": {"id": from}, "text": text})).unwrap();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
     reqwest::Client::new()
         .post(tandem.url("/webhooks/generic"))
@@ -45,13 +49,23 @@ async fn kill9_with_unsent_replies_then_every_reply_delivered_once() {
     let customers = ["alice", "bob", "carol"];
     for (i, who) in customers.iter().enumerate() {
         for n in 0..2 {
-            let status = post_message(&tandem, &format!("{who}-{n}"), who, "what are your opening hours?").await;
+            let status = post_message(
+                &tandem,
+                &format!("{who}-{n}"),
+                who,
+                "what are your opening hours?",
+            )
+            .await;
             assert_eq!(status, 200, "message {i}/{n} accepted");
         }
     }
     // Replies exist and are failing.
     eventually(20, "failing delivery attempts", || async {
-        (endpoint.requests().len() >= 3 && tandem.metric("tandem_outbox_retries_total{channel=\"webhook\"}").await >= 3.0)
+        (endpoint.requests().len() >= 3
+            && tandem
+                .metric("tandem_outbox_retries_total{channel=\"webhook\"}")
+                .await
+                >= 3.0)
             .then_some(())
     })
     .await;
@@ -60,14 +74,28 @@ async fn kill9_with_unsent_replies_then_every_reply_delivered_once() {
 
     endpoint.set_status(200);
     let tandem = Tandem::start(dir.path(), &config(&endpoint.url)).await;
-    eventually(30, "six replies delivered", || async { (endpoint.delivered().len() >= 6).then_some(()) }).await;
+    eventually(30, "six replies delivered", || async {
+        (endpoint.delivered().len() >= 6).then_some(())
+    })
+    .await;
     // Give any duplicate a chance to show up.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let delivered = endpoint.delivered();
-    assert_eq!(delivered.len(), 6, "exactly one delivery per reply: {delivered:?}");
+    assert_eq!(
+        delivered.len(),
+        6,
+        "exactly one delivery per reply: {delivered:?}"
+    );
     let ids: HashSet<String> = delivered
         .iter()
-        .map(|r| r.headers.get("x-tandem-delivery").unwrap().to_str().unwrap().to_owned())
+        .map(|r| {
+            r.headers
+                .get("x-tandem-delivery")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(ids.len(), 6, "six distinct outbox entries");
     let mut per_customer: HashMap<String, usize> = HashMap::new();
@@ -75,10 +103,28 @@ async fn kill9_with_unsent_replies_then_every_reply_delivered_once() {
         let body = r.json();
         assert_eq!(body["from"], "bot");
         // Signed like every Tandem webhook.
-        let ts = r.headers.get("x-tandem-timestamp").unwrap().to_str().unwrap();
-        let sig = r.headers.get("x-tandem-signature").unwrap().to_str().unwrap();
-        assert_eq!(sig, format!("sha256={}", hmac_hex(b"shh", &[ts.as_bytes(), b".", &r.body])));
-        *per_customer.entry(body["to"].as_str().unwrap().to_owned()).or_default() += 1;
+        let ts = r
+            .headers
+            .get("x-tandem-timestamp")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let sig = r
+            .headers
+            .get("x-tandem-signature")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(
+            sig,
+            format!(
+                "sha256={}",
+                hmac_hex(b"shh", &[ts.as_bytes(), b".", &r.body])
+            )
+        );
+        *per_customer
+            .entry(body["to"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     for who in customers {
         assert_eq!(per_customer.get(who), Some(&2), "two replies for {who}");
@@ -92,7 +138,10 @@ async fn redelivered_webhook_has_one_effect_and_forged_is_refused() {
     let endpoint = FakeEndpoint::start(200).await;
     let tandem = Tandem::start(dir.path(), &config(&endpoint.url)).await;
     for _ in 0..3 {
-        assert_eq!(post_message(&tandem, "same-id", "dave", "how do I reset my password?").await, 200);
+        assert_eq!(
+            post_message(&tandem, "same-id", "dave", "how do I reset my password?").await,
+            200
+        );
     }
     let forged = reqwest::Client::new()
         .post(tandem.url("/webhooks/generic"))
@@ -103,9 +152,22 @@ async fn redelivered_webhook_has_one_effect_and_forged_is_refused() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
-    eventually(10, "one reply", || async { (!endpoint.delivered().is_empty()).then_some(()) }).await;
+    eventually(10, "one reply", || async {
+        (!endpoint.delivered().is_empty()).then_some(())
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(endpoint.delivered().len(), 1);
-    assert_eq!(tandem.metric("tandem_messages_in_total{channel=\"webhook\"}").await, 1.0);
-    assert_eq!(tandem.metric("tandem_inbound_duplicates_total{channel=\"webhook\"}").await, 2.0);
+    assert_eq!(
+        tandem
+            .metric("tandem_messages_in_total{channel=\"webhook\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        tandem
+            .metric("tandem_inbound_duplicates_total{channel=\"webhook\"}")
+            .await,
+        2.0
+    );
 }

@@ -11,20 +11,45 @@ async fn hello_message_answer_and_fallback() {
     let (mut c, welcome) = WsClient::hello(&tandem.addr, None).await;
     assert_eq!(welcome["verified"], false);
     assert!(welcome["session"].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(welcome["conversation_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        welcome["conversation_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(
+        c.history
+            .iter()
+            .any(|f| f["type"] == "message" && f["from"] == "bot"),
+        "a new visitor is greeted: {:?}",
+        c.history
+    );
 
     c.say("m1", "what are your opening hours?").await;
     let answer = c.recv_reply().await;
     assert_eq!(answer["from"], "bot");
     let text = answer["text"].as_str().unwrap().to_lowercase();
-    assert!(text.contains("open") || text.contains("hours"), "an opening-hours answer, got {text:?}");
-    assert!(answer["at"].as_str().is_some_and(|s| s.contains('T')), "RFC 3339 time");
+    assert!(
+        text.contains("open") || text.contains("hours"),
+        "an opening-hours answer, got {text:?}"
+    );
+    assert!(
+        answer["at"].as_str().is_some_and(|s| s.contains('T')),
+        "RFC 3339 time"
+    );
 
     c.say("m2", "the purple elephant sings quantum jazz").await;
     let fallback = c.recv_reply().await;
     let text = fallback["text"].as_str().unwrap().to_lowercase();
-    assert!(text.contains("sorry") || text.contains("didn't"), "a fallback reply, got {text:?}");
-    assert_eq!(tandem.metric("tandem_messages_in_total{channel=\"webchat\"}").await, 2.0);
+    assert!(
+        text.contains("sorry") || text.contains("didn't"),
+        "a fallback reply, got {text:?}"
+    );
+    assert_eq!(
+        tandem
+            .metric("tandem_messages_in_total{channel=\"webchat\"}")
+            .await,
+        2.0
+    );
 }
 
 #[tokio::test]
@@ -41,10 +66,16 @@ async fn resume_after_restart_replays_history() {
 
     let tandem = Tandem::start(dir.path(), WEBCHAT_ONLY).await;
     let (mut c, welcome) = WsClient::hello(&tandem.addr, Some(&session)).await;
-    assert_eq!(welcome["conversation_id"], conversation, "same conversation after restart");
-    let history = c.drain(1).await;
+    assert!(c.drain(1).await.is_empty(), "nothing after the replay");
+    assert_eq!(
+        welcome["conversation_id"], conversation,
+        "same conversation after restart"
+    );
+    let history = std::mem::take(&mut c.history);
     let messages: Vec<_> = history.iter().filter(|f| f["type"] == "message").collect();
-    let question = messages.iter().position(|f| f["from"] == "customer" && f["text"] == "how do I reset my password?");
+    let question = messages
+        .iter()
+        .position(|f| f["from"] == "customer" && f["text"] == "how do I reset my password?");
     let reply = messages.iter().position(|f| f["id"] == answer["id"]);
     assert!(question.is_some(), "customer message replayed: {history:?}");
     assert!(reply.is_some(), "bot answer replayed: {history:?}");
@@ -63,10 +94,23 @@ async fn same_client_id_twice_has_one_effect() {
     c.say("dup", "where is my order #12345?").await;
     c.say("dup", "where is my order #12345?").await;
     let frames = c.drain(2).await;
-    let replies: Vec<_> = frames.iter().filter(|f| f["type"] == "message" && f["from"] != "customer").collect();
+    let replies: Vec<_> = frames
+        .iter()
+        .filter(|f| f["type"] == "message" && f["from"] != "customer")
+        .collect();
     assert_eq!(replies.len(), 1, "exactly one bot reply, got {frames:?}");
-    assert_eq!(tandem.metric("tandem_messages_in_total{channel=\"webchat\"}").await, 1.0);
-    assert_eq!(tandem.metric("tandem_inbound_duplicates_total{channel=\"webchat\"}").await, 1.0);
+    assert_eq!(
+        tandem
+            .metric("tandem_messages_in_total{channel=\"webchat\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        tandem
+            .metric("tandem_inbound_duplicates_total{channel=\"webchat\"}")
+            .await,
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -81,7 +125,8 @@ async fn verified_web_user() {
     assert_eq!(welcome["verified"], true);
 
     let mut c = WsClient::connect(&tandem.addr).await;
-    c.send(json!({"type":"hello","user":{"id":"user-42"},"user_hash": "00".repeat(32)})).await;
+    c.send(json!({"type":"hello","user":{"id":"user-42"},"user_hash": "00".repeat(32)}))
+        .await;
     let forged = c.recv_type("welcome").await;
     assert_eq!(forged["verified"], false, "a wrong hash is anonymous");
     assert_ne!(forged["conversation_id"], welcome["conversation_id"]);

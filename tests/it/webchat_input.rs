@@ -12,7 +12,8 @@ async fn malformed_frames_get_errors_and_the_socket_survives() {
     let mut tandem = Tandem::start(dir.path(), WEBCHAT_ONLY).await;
     let mut c = WsClient::connect(&tandem.addr).await;
 
-    c.send(json!({"type":"message","id":"x","text":"before hello"})).await;
+    c.send(json!({"type":"message","id":"x","text":"before hello"}))
+        .await;
     assert_eq!(c.recv_type("error").await["code"], "hello_required");
     c.send(json!({"type":"hello"})).await;
     c.recv_type("welcome").await;
@@ -23,9 +24,11 @@ async fn malformed_frames_get_errors_and_the_socket_survives() {
     assert_eq!(c.recv_type("error").await["code"], "unknown_type");
     c.send(json!({"type":"message","text":"no id"})).await;
     assert_eq!(c.recv_type("error").await["code"], "bad_frame");
-    c.send(json!({"type":"message","id":"","text":"empty id"})).await;
+    c.send(json!({"type":"message","id":"","text":"empty id"}))
+        .await;
     assert_eq!(c.recv_type("error").await["code"], "bad_frame");
-    c.send_raw(Message::Binary(vec![0xff, 0xfe, 0x00, 0xc3].into())).await;
+    c.send_raw(Message::Binary(vec![0xff, 0xfe, 0x00, 0xc3].into()))
+        .await;
     assert_eq!(c.recv_type("error").await["code"], "invalid_utf8");
     c.send(json!({"type":"hello"})).await;
     assert_eq!(c.recv_type("error").await["code"], "already_greeted");
@@ -48,10 +51,13 @@ async fn malformed_frames_get_errors_and_the_socket_survives() {
     assert_eq!(closed_with, Some(CloseCode::Size));
 
     // Invalid UTF-8 inside a text frame is a protocol violation: the connection ends
-    // (RFC 6455 §8.1), the process does not.
-    let mut raw = WsClient::connect(&tandem.addr).await;
-    raw.send_raw(Message::Text(unsafe_free_invalid_text())).await;
-    let _ = raw.next_raw(2).await;
+    // (RFC 6455 §8.1, close 1007 or a dropped connection), the process does not.
+    let answer = send_invalid_utf8_text_frame(&tandem.addr).await;
+    // A close frame (0x88) whose status code is 1007 (0x03 0xef).
+    assert!(
+        answer.len() >= 4 && answer[0] == 0x88 && answer[2..4] == [0x03, 0xef],
+        "close 1007, got {answer:?}"
+    );
 
     assert!(tandem.is_running(), "process alive");
     let health = reqwest::get(tandem.url("/healthz")).await.unwrap();
@@ -59,10 +65,41 @@ async fn malformed_frames_get_errors_and_the_socket_survives() {
     assert!(!tandem.logs().contains("panicked"), "no panic in logs");
 }
 
-/// A text frame whose payload is not UTF-8 cannot be built through the safe API, so send
-/// the closest thing the client allows: a lone surrogate escape that JSON rejects.
-fn unsafe_free_invalid_text() -> tokio_tungstenite::tungstenite::Utf8Bytes {
-    "{\"type\":\"message\",\"id\":\"u\",\"text\":\"\\ud800\"}".into()
+/// Opens a WebSocket by hand (the client library refuses to send invalid UTF-8 as text),
+/// sends one masked text frame whose payload is not UTF-8, and returns what the server
+/// sent back before closing.
+async fn send_invalid_utf8_text_frame(addr: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /webchat/ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "upgraded: {}",
+        String::from_utf8_lossy(&head)
+    );
+    let payload = [0xffu8, 0xfe, 0xfd];
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&frame).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tcp.read_to_end(&mut answer),
+    )
+    .await;
+    answer
 }
 
 #[tokio::test]
@@ -75,7 +112,11 @@ secret = "s"
 "#;
     let mut tandem = Tandem::start(dir.path(), config).await;
     let client = reqwest::Client::new();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let body = b"{not json".to_vec();
     let sig = tandem_e2e::hmac_hex(b"s", &[ts.as_bytes(), b".", &body]);
     let r = client
@@ -87,12 +128,25 @@ secret = "s"
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let r = client.post(tandem.url("/webhooks/generic")).body(vec![b'x'; 2 * 1024 * 1024]).send().await;
+    let r = client
+        .post(tandem.url("/webhooks/generic"))
+        .body(vec![b'x'; 2 * 1024 * 1024])
+        .send()
+        .await;
     // Either 413 or a reset connection for a body this large; never a crash.
     if let Ok(r) = r {
         assert!(r.status() == 413 || r.status() == 401, "got {}", r.status());
     }
-    let r = client.post(tandem.url("/webhooks/generic")).body(vec![0xff, 0xfe]).send().await.unwrap();
-    assert_eq!(r.status(), 401, "unsigned bodies are refused before parsing");
+    let r = client
+        .post(tandem.url("/webhooks/generic"))
+        .body(vec![0xff, 0xfe])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "unsigned bodies are refused before parsing"
+    );
     assert!(tandem.is_running());
 }

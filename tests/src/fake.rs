@@ -45,14 +45,24 @@ pub struct FakeEndpoint {
 impl FakeEndpoint {
     /// Starts answering `status` to every POST on `/hook`.
     pub async fn start(status: u16) -> FakeEndpoint {
-        let inner = Arc::new(Inner { requests: Mutex::new(Vec::new()), status: AtomicU16::new(status) });
-        let app = Router::new().route("/hook", post(record)).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
+        let inner = Arc::new(Inner {
+            requests: Mutex::new(Vec::new()),
+            status: AtomicU16::new(status),
+        });
+        let app = Router::new()
+            .route("/hook", post(record))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake");
         let addr = listener.local_addr().expect("fake addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeEndpoint { inner, url: format!("http://{addr}/hook") }
+        FakeEndpoint {
+            inner,
+            url: format!("http://{addr}/hook"),
+        }
     }
 
     /// Changes the status answered from now on.
@@ -67,12 +77,19 @@ impl FakeEndpoint {
 
     /// Requests answered with 2xx.
     pub fn delivered(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| (200..300).contains(&r.status)).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .collect()
     }
 }
 
 async fn record(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let status = inner.status.load(Ordering::SeqCst);
-    inner.requests.lock().expect("lock").push(Recorded { headers, body, status });
+    inner.requests.lock().expect("lock").push(Recorded {
+        headers,
+        body,
+        status,
+    });
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -27,7 +27,11 @@ pub fn binary() -> PathBuf {
         }
         let exe = std::env::current_exe().expect("test binary path");
         // target/<profile>/deps/it-xxxx → target/<profile>
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps layout").to_path_buf();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps layout")
+            .to_path_buf();
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
@@ -38,7 +42,9 @@ pub fn binary() -> PathBuf {
         if let Some(target) = profile_dir.parent() {
             cmd.env("CARGO_TARGET_DIR", target);
         }
-        let status = cmd.status().expect("running cargo build for the tandem binary");
+        let status = cmd
+            .status()
+            .expect("running cargo build for the tandem binary");
         assert!(status.success(), "building the tandem binary failed");
         profile_dir.join(format!("tandem{}", std::env::consts::EXE_SUFFIX))
     })
@@ -51,12 +57,27 @@ impl Tandem {
     pub async fn start(dir: &Path, config: &str) -> Tandem {
         let config_path = dir.join("tandem.toml");
         std::fs::write(&config_path, config).expect("writing the config");
-        Self::spawn(dir, &["serve", "--config", config_path.to_str().expect("utf-8 path")], &[]).await
+        Self::spawn(
+            dir,
+            &[
+                "serve",
+                "--config",
+                config_path.to_str().expect("utf-8 path"),
+            ],
+            &[],
+        )
+        .await
     }
 
     /// Starts the binary with `args` in working directory `dir`.
     pub async fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Tandem {
-        let stderr_path = dir.join(format!("stderr-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let stderr_path = dir.join(format!(
+            "stderr-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr log file");
         let mut cmd = Command::new(binary());
         cmd.args(args)
@@ -92,7 +113,12 @@ impl Tandem {
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Tandem { child, base: format!("http://{addr}"), addr, stderr_path }
+        Tandem {
+            child,
+            base: format!("http://{addr}"),
+            addr,
+            stderr_path,
+        }
     }
 
     /// A URL on this server.
@@ -123,7 +149,9 @@ impl Tandem {
     /// SIGTERM, then waits for the exit code (panics after 40 s).
     pub async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.pid().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         tokio::time::timeout(Duration::from_secs(40), self.child.wait())
             .await
             .expect("tandem did not exit within 40 s of SIGTERM")
@@ -132,7 +160,12 @@ impl Tandem {
 
     /// The text of `/metrics`.
     pub async fn metrics(&self) -> String {
-        reqwest::get(self.url("/metrics")).await.expect("GET /metrics").text().await.expect("metrics body")
+        reqwest::get(self.url("/metrics"))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
     }
 
     /// The value of one metric line (`name{labels}`), 0 when absent.
@@ -144,6 +177,9 @@ impl Tandem {
 /// The value of `series` (`name{labels}` exactly as exposed) in a metrics text.
 pub fn metric_value(text: &str, series: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().split(' ').next()?.parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().split(' ').next()?.parse().ok())
+        })
         .unwrap_or(0.0)
 }

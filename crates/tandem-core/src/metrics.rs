@@ -44,25 +44,41 @@ impl Metrics {
         let failures = Family::<Labels, Counter>::default();
         let outbox_depth = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         let processing_errors = Counter::<u64, AtomicU64>::default();
-        registry.register("messages_in", "Customer messages received, by channel", messages_in.clone());
+        registry.register(
+            "messages_in",
+            "Customer messages received, by channel",
+            messages_in.clone(),
+        );
         registry.register(
             "inbound_duplicates",
             "Redelivered inbound messages ignored, by channel",
             duplicates.clone(),
         );
-        registry.register("messages_out", "Messages delivered, by channel", messages_out.clone());
+        registry.register(
+            "messages_out",
+            "Messages delivered, by channel",
+            messages_out.clone(),
+        );
         registry.register(
             "escalations",
             "Escalation triggers that fired, by reason",
             escalations.clone(),
         );
-        registry.register("outbox_retries", "Delivery attempts scheduled for retry, by channel", retries.clone());
+        registry.register(
+            "outbox_retries",
+            "Delivery attempts scheduled for retry, by channel",
+            retries.clone(),
+        );
         registry.register(
             "outbox_failures",
             "Deliveries given up, by channel and error kind",
             failures.clone(),
         );
-        registry.register("outbox_depth", "Unfinished outbox entries", outbox_depth.clone());
+        registry.register(
+            "outbox_depth",
+            "Unfinished outbox entries",
+            outbox_depth.clone(),
+        );
         registry.register(
             "processing_errors",
             "Inbound messages whose processing failed and will be retried",
@@ -83,44 +99,60 @@ impl Metrics {
 
     /// A customer message was recorded.
     pub fn message_in(&self, channel: &str) {
-        self.messages_in.get_or_create(&vec![("channel", channel.to_owned())]).inc();
+        self.messages_in
+            .get_or_create(&vec![("channel", channel.to_owned())])
+            .inc();
     }
 
     /// A redelivery was ignored.
     pub fn duplicate(&self, channel: &str) {
-        self.duplicates.get_or_create(&vec![("channel", channel.to_owned())]).inc();
+        self.duplicates
+            .get_or_create(&vec![("channel", channel.to_owned())])
+            .inc();
     }
 
     /// A message was delivered.
     pub fn message_out(&self, channel: &str) {
-        self.messages_out.get_or_create(&vec![("channel", channel.to_owned())]).inc();
+        self.messages_out
+            .get_or_create(&vec![("channel", channel.to_owned())])
+            .inc();
     }
 
     /// An escalation trigger fired (`keyword:refund`, `sentiment_streak`).
     pub fn escalation(&self, reason: &str) {
-        self.escalations.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+        self.escalations
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
     }
 
     /// Adds `n` to an escalation reason (used to restore counts at start-up).
     pub fn escalation_add(&self, reason: &str, n: u64) {
-        self.escalations.get_or_create(&vec![("reason", reason.to_owned())]).inc_by(n);
+        self.escalations
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc_by(n);
     }
 
     /// A delivery will be retried.
     pub fn retry(&self, channel: &str) {
-        self.retries.get_or_create(&vec![("channel", channel.to_owned())]).inc();
+        self.retries
+            .get_or_create(&vec![("channel", channel.to_owned())])
+            .inc();
     }
 
     /// A delivery was given up.
     pub fn failure(&self, channel: &str, kind: &str) {
         self.failures
-            .get_or_create(&vec![("channel", channel.to_owned()), ("kind", kind.to_owned())])
+            .get_or_create(&vec![
+                ("channel", channel.to_owned()),
+                ("kind", kind.to_owned()),
+            ])
             .inc();
     }
 
     /// Sets the outbox depth gauge.
     pub fn set_outbox_depth(&self, depth: u64) {
-        self.outbox_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+        self.outbox_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// A processing attempt failed.

@@ -52,7 +52,9 @@ impl Default for OutboxConfig {
 impl OutboxConfig {
     /// The delay before attempt `attempts + 1`, with ±20 % jitter.
     pub fn backoff(&self, attempts: u32) -> Duration {
-        let exp = self.retry_base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+        let exp = self
+            .retry_base
+            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
         let capped = exp.min(self.retry_max);
         let jitter = rand::rng().random_range(0.8..1.2);
         capped.mul_f64(jitter)
@@ -71,11 +73,18 @@ pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
         let mut claimed = 0usize;
         if available > 0 {
             let now = core.inner.clock.now();
-            match core.inner.store.claim_outbox(now, available.min(64), config.lease).await {
+            match core
+                .inner
+                .store
+                .claim_outbox(now, available.min(64), config.lease)
+                .await
+            {
                 Ok(entries) => {
                     claimed = entries.len();
                     for entry in entries {
-                        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            break;
+                        };
                         let core = core.clone();
                         let config = config.clone();
                         let span = tracing::debug_span!(
@@ -105,7 +114,9 @@ pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
         }
         let wait = match core.inner.store.next_outbox_due().await {
             Ok(Some(due)) => {
-                let ms = (due - core.inner.clock.now()).whole_milliseconds().clamp(0, 1000);
+                let ms = (due - core.inner.clock.now())
+                    .whole_milliseconds()
+                    .clamp(0, 1000);
                 Duration::from_millis(ms as u64)
             }
             _ => Duration::from_secs(1),
@@ -128,10 +139,22 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
     let Some(adapter) = core.adapter(&channel) else {
         error!(channel.id = %channel, "Outbox entry targets a channel that is not configured; parked as failed.");
         core.inner.metrics.failure(channel.as_str(), "no_channel");
-        let _ = store.fail_outbox(&entry.id, &claim, "channel not configured", core.inner.clock.now()).await;
+        let _ = store
+            .fail_outbox(
+                &entry.id,
+                &claim,
+                "channel not configured",
+                core.inner.clock.now(),
+            )
+            .await;
         return;
     };
-    let outcome = match tokio::time::timeout(config.send_timeout, adapter.send(entry.message.clone())).await {
+    let outcome = match tokio::time::timeout(
+        config.send_timeout,
+        adapter.send(entry.message.clone()),
+    )
+    .await
+    {
         Ok(result) => result,
         Err(_) => Err(AdapterError::transient("send timed out")),
     };
@@ -140,29 +163,46 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
         Ok(delivery) => {
             core.inner.metrics.message_out(channel.as_str());
             debug!("Delivered.");
-            store.complete_outbox(&entry.id, &claim, &delivery, now).await
+            store
+                .complete_outbox(&entry.id, &claim, &delivery, now)
+                .await
         }
         Err(e) if e.is_retryable() && entry.attempts < config.max_attempts => {
-            let delay = e.retry_after().map_or_else(|| config.backoff(entry.attempts), |hint| hint.max(Duration::from_millis(100)));
+            let delay = e.retry_after().map_or_else(
+                || config.backoff(entry.attempts),
+                |hint| hint.max(Duration::from_millis(100)),
+            );
             warn!(error = %e, attempt = entry.attempts, delay_ms = delay.as_millis() as u64, channel.id = %channel, "Delivery failed, will retry.");
             core.inner.metrics.retry(channel.as_str());
             let next = now + delay;
-            store.retry_outbox(&entry.id, &claim, next, &e.to_string()).await
+            store
+                .retry_outbox(&entry.id, &claim, next, &e.to_string())
+                .await
         }
         Err(e) => {
-            let kind = if e.is_retryable() { "exhausted" } else { e.kind().as_str() };
+            let kind = if e.is_retryable() {
+                "exhausted"
+            } else {
+                e.kind().as_str()
+            };
             if e.kind() == ErrorKind::Auth {
                 error!(error = %e, channel.id = %channel, "Delivery refused: channel credentials rejected; an operator must fix them.");
             } else {
                 error!(error = %e, attempt = entry.attempts, channel.id = %channel, "Delivery failed for good.");
             }
             core.inner.metrics.failure(channel.as_str(), kind);
-            store.fail_outbox(&entry.id, &claim, &e.to_string(), now).await
+            store
+                .fail_outbox(&entry.id, &claim, &e.to_string(), now)
+                .await
         }
     };
     match recorded {
         Ok(true) => {}
-        Ok(false) => warn!("Outbox claim expired before the outcome was recorded; the entry was taken over."),
-        Err(e) => warn!(error = %e, "Recording a delivery outcome failed; the entry will be retried after its lease."),
+        Ok(false) => {
+            warn!("Outbox claim expired before the outcome was recorded; the entry was taken over.")
+        }
+        Err(e) => {
+            warn!(error = %e, "Recording a delivery outcome failed; the entry will be retried after its lease.")
+        }
     }
 }

@@ -68,7 +68,11 @@ impl EscalationPolicy for SeedPolicy {
             if let Some(k) = SEED_KEYWORDS.iter().find(|k| **k == word)
                 && !reasons.iter().any(|r: &Reason| r.evidence == *k)
             {
-                reasons.push(Reason { code: "keyword".into(), category: None, evidence: (*k).to_owned() });
+                reasons.push(Reason {
+                    code: "keyword".into(),
+                    category: None,
+                    evidence: (*k).to_owned(),
+                });
             }
         }
         if input.state.negative_count >= 2 {

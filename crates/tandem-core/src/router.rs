@@ -36,7 +36,11 @@ pub struct CoreConfig {
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        Self { shards: 8, history_limit: 50, outbox: OutboxConfig::default() }
+        Self {
+            shards: 8,
+            history_limit: 50,
+            outbox: OutboxConfig::default(),
+        }
     }
 }
 
@@ -86,7 +90,8 @@ impl Core {
     /// Builds the core. Nothing runs until [`Core::run`].
     pub fn new(deps: CoreDeps, config: CoreConfig) -> Self {
         let shards = config.shards.max(1);
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards).map(|_| mpsc::channel(1024)).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..shards).map(|_| mpsc::channel(1024)).unzip();
         Self {
             inner: Arc::new(Inner {
                 store: deps.store,
@@ -106,7 +111,11 @@ impl Core {
 
     /// Registers a built channel so that the outbox can deliver through it.
     pub fn register_channel(&self, id: ChannelId, adapter: Arc<dyn ChannelAdapter>) {
-        self.inner.channels.write().expect("channel registry lock poisoned").insert(id, adapter);
+        self.inner
+            .channels
+            .write()
+            .expect("channel registry lock poisoned")
+            .insert(id, adapter);
     }
 
     /// The store.
@@ -123,7 +132,13 @@ impl Core {
     /// `shutdown` is cancelled, then drains: in-flight processing and sends finish.
     pub async fn run(&self, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
-        let receivers = std::mem::take(&mut *self.inner.receivers.lock().expect("receivers lock poisoned"));
+        let receivers = std::mem::take(
+            &mut *self
+                .inner
+                .receivers
+                .lock()
+                .expect("receivers lock poisoned"),
+        );
         for rx in receivers {
             let core = self.clone();
             let stop = shutdown.clone();
@@ -210,10 +225,15 @@ impl Core {
         let now = self.inner.clock.now();
         let customer = store.resolve_customer(&pending.message.sender, now).await?;
         for _attempt in 0..5 {
-            let conversation = store.open_conversation(&customer.id, &pending.message.channel, now).await?;
+            let conversation = store
+                .open_conversation(&customer.id, &pending.message.channel, now)
+                .await?;
             let plan = crate::turn::plan(self, &pending, &customer, conversation).await;
-            let reasons: Vec<String> =
-                plan.escalations.iter().flat_map(|e| e.reasons.iter().map(|r| r.label())).collect();
+            let reasons: Vec<String> = plan
+                .escalations
+                .iter()
+                .flat_map(|e| e.reasons.iter().map(|r| r.label()))
+                .collect();
             let has_outbox = !plan.outbox.is_empty();
             match store.commit_turn(plan).await {
                 Ok(()) => {
@@ -231,7 +251,9 @@ impl Core {
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::Conflict("conversation kept changing; will retry".into()))
+        Err(StoreError::Conflict(
+            "conversation kept changing; will retry".into(),
+        ))
     }
 
     /// Commits a turn produced outside inbound processing (greetings, agent replies).
@@ -245,7 +267,12 @@ impl Core {
     }
 
     pub(crate) fn adapter(&self, channel: &ChannelId) -> Option<Arc<dyn ChannelAdapter>> {
-        self.inner.channels.read().expect("channel registry lock poisoned").get(channel).cloned()
+        self.inner
+            .channels
+            .read()
+            .expect("channel registry lock poisoned")
+            .get(channel)
+            .cloned()
     }
 }
 
@@ -264,26 +291,47 @@ fn unavailable(e: StoreError) -> InboundError {
 impl InboundHandler for Core {
     async fn accept(&self, msg: InboundMessage) -> Result<Accepted, InboundError> {
         if msg.platform_message_id.as_str().is_empty() || msg.sender.subject.is_empty() {
-            return Err(InboundError::Rejected("platform message id and sender are required".into()));
+            return Err(InboundError::Rejected(
+                "platform message id and sender are required".into(),
+            ));
         }
         let received_at = self.inner.clock.now();
-        let record = self.inner.store.record_inbound(&msg, received_at).await.map_err(unavailable)?;
+        let record = self
+            .inner
+            .store
+            .record_inbound(&msg, received_at)
+            .await
+            .map_err(unavailable)?;
         if record.duplicate {
             self.inner.metrics.duplicate(msg.channel.as_str());
             debug!(channel.id = %msg.channel, "Duplicate inbound message ignored.");
             return Ok(Accepted { duplicate: true });
         }
         self.inner.metrics.message_in(msg.channel.as_str());
-        self.dispatch(PendingInbound { seq: record.seq, message: msg, received_at }).await;
+        self.dispatch(PendingInbound {
+            seq: record.seq,
+            message: msg,
+            received_at,
+        })
+        .await;
         Ok(Accepted { duplicate: false })
     }
 
-    async fn resume(&self, identity: ExternalIdentity, history_limit: usize) -> Result<Session, InboundError> {
+    async fn resume(
+        &self,
+        identity: ExternalIdentity,
+        history_limit: usize,
+    ) -> Result<Session, InboundError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
-        let customer = store.resolve_customer(&identity, now).await.map_err(unavailable)?;
-        let mut conversation =
-            store.open_conversation(&customer.id, &identity.channel, now).await.map_err(unavailable)?;
+        let customer = store
+            .resolve_customer(&identity, now)
+            .await
+            .map_err(unavailable)?;
+        let mut conversation = store
+            .open_conversation(&customer.id, &identity.channel, now)
+            .await
+            .map_err(unavailable)?;
         if conversation.next_seq == 0 {
             // A brand-new conversation: the greeting is part of the history the channel
             // replays, so it needs no outbox entry.
@@ -303,8 +351,13 @@ impl InboundHandler for Core {
                     buttons: Vec::new(),
                     platform_message_id: None,
                 };
-                let turn =
-                    Turn { inbound_seq: None, conversation: next, entries: vec![entry], escalations: vec![], outbox: vec![] };
+                let turn = Turn {
+                    inbound_seq: None,
+                    conversation: next,
+                    entries: vec![entry],
+                    escalations: vec![],
+                    outbox: vec![],
+                };
                 match store.commit_turn(turn).await {
                     // Someone else wrote first: their history stands.
                     Ok(()) | Err(StoreError::Conflict(_)) => {}
@@ -313,15 +366,35 @@ impl InboundHandler for Core {
                 conversation.next_seq = 1;
             }
         }
-        let history = store.transcript(&conversation.id, history_limit).await.map_err(unavailable)?;
-        Ok(Session { customer_id: customer.id, conversation_id: conversation.id, history })
+        let history = store
+            .transcript(&conversation.id, history_limit)
+            .await
+            .map_err(unavailable)?;
+        Ok(Session {
+            customer_id: customer.id,
+            conversation_id: conversation.id,
+            history,
+        })
     }
 
     async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError> {
-        self.inner.store.kv_get(channel.as_str(), key).await.map_err(unavailable)
+        self.inner
+            .store
+            .kv_get(channel.as_str(), key)
+            .await
+            .map_err(unavailable)
     }
 
-    async fn kv_put(&self, channel: &ChannelId, key: &str, value: &str) -> Result<(), InboundError> {
-        self.inner.store.kv_put(channel.as_str(), key, value).await.map_err(unavailable)
+    async fn kv_put(
+        &self,
+        channel: &ChannelId,
+        key: &str,
+        value: &str,
+    ) -> Result<(), InboundError> {
+        self.inner
+            .store
+            .kv_put(channel.as_str(), key, value)
+            .await
+            .map_err(unavailable)
     }
 }

@@ -31,8 +31,10 @@ pub fn shape(content: &OutboundContent, caps: &Capabilities) -> Vec<OutboundCont
             }
         }
     }
-    let mut parts: Vec<OutboundContent> =
-        split_text(&text, caps.max_text_len.max(1)).into_iter().map(OutboundContent::text).collect();
+    let mut parts: Vec<OutboundContent> = split_text(&text, caps.max_text_len.max(1))
+        .into_iter()
+        .map(OutboundContent::text)
+        .collect();
     if let Some(last) = parts.last_mut() {
         last.buttons = buttons;
     }
@@ -83,15 +85,25 @@ mod tests {
     use super::*;
 
     fn caps(max_text_len: usize, max_buttons: usize) -> Capabilities {
-        Capabilities { max_buttons, max_button_title_len: 20, ..Capabilities::text_only(max_text_len) }
+        Capabilities {
+            max_buttons,
+            max_button_title_len: 20,
+            ..Capabilities::text_only(max_text_len)
+        }
     }
 
     fn two_buttons() -> OutboundContent {
         OutboundContent::with_buttons(
             "Pick one",
             vec![
-                Button { title: "Yes".into(), payload: "yes".into() },
-                Button { title: "Talk to a person".into(), payload: "human".into() },
+                Button {
+                    title: "Yes".into(),
+                    payload: "yes".into(),
+                },
+                Button {
+                    title: "Talk to a person".into(),
+                    payload: "human".into(),
+                },
             ],
         )
     }

@@ -35,9 +35,10 @@ pub(crate) async fn plan(
     let mut next = conversation.clone();
     next.channel = msg.channel.clone();
     next.updated_at = now;
-    next.state
-        .last_customer_message_at
-        .insert(msg.channel.as_str().to_owned(), (msg.sent_at.unix_timestamp_nanos() / 1_000_000) as i64);
+    next.state.last_customer_message_at.insert(
+        msg.channel.as_str().to_owned(),
+        (msg.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
+    );
 
     let mut seq = conversation.next_seq;
     let mut entries = vec![TranscriptEntry {
@@ -137,16 +138,30 @@ pub(crate) async fn plan(
             from,
             channel: msg.channel.clone(),
             at: now,
-            content: Content::Text { text: content.text.clone() },
+            content: Content::Text {
+                text: content.text.clone(),
+            },
             buttons: content.buttons.clone(),
             platform_message_id: None,
         };
         seq += 1;
-        outbox.extend(outbox_entries(&entry, &msg.sender.subject, &content, caps.as_ref(), now));
+        outbox.extend(outbox_entries(
+            &entry,
+            &msg.sender.subject,
+            &content,
+            caps.as_ref(),
+            now,
+        ));
         entries.push(entry);
     }
     next.next_seq = seq;
-    Turn { inbound_seq: Some(pending.seq), conversation: next, entries, escalations, outbox }
+    Turn {
+        inbound_seq: Some(pending.seq),
+        conversation: next,
+        entries,
+        escalations,
+        outbox,
+    }
 }
 
 fn bot_reply(answer: BotAnswer) -> OutboundContent {
@@ -187,5 +202,8 @@ pub fn outbox_entries(
 
 /// A "talk to a person" button, offered by policies that suggest a handoff.
 pub fn human_button() -> Button {
-    Button { title: "Talk to a person".into(), payload: "talk_to_human".into() }
+    Button {
+        title: "Talk to a person".into(),
+        payload: "talk_to_human".into(),
+    }
 }

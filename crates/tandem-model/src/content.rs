@@ -135,11 +135,17 @@ pub struct OutboundContent {
 impl OutboundContent {
     /// A plain text message.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: text.into(), buttons: Vec::new() }
+        Self {
+            text: text.into(),
+            buttons: Vec::new(),
+        }
     }
 
     /// A text with buttons.
     pub fn with_buttons(text: impl Into<String>, buttons: Vec<Button>) -> Self {
-        Self { text: text.into(), buttons }
+        Self {
+            text: text.into(),
+            buttons,
+        }
     }
 }

@@ -18,7 +18,8 @@ pub fn now() -> Timestamp {
 /// `t` with sub-millisecond digits dropped.
 pub fn truncate_to_millis(t: Timestamp) -> Timestamp {
     let nanos = t.nanosecond();
-    t.replace_nanosecond(nanos - nanos % 1_000_000).expect("a smaller nanosecond value is valid")
+    t.replace_nanosecond(nanos - nanos % 1_000_000)
+        .expect("a smaller nanosecond value is valid")
 }
 
 /// What a platform asserts about the sender of an inbound message. Adapters report; the

@@ -108,7 +108,8 @@ pub trait InboundHandler: Send + Sync + 'static {
     async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError>;
 
     /// Writes a value to the channel's durable key-value space.
-    async fn kv_put(&self, channel: &ChannelId, key: &str, value: &str) -> Result<(), InboundError>;
+    async fn kv_put(&self, channel: &ChannelId, key: &str, value: &str)
+    -> Result<(), InboundError>;
 }
 
 /// The result of a durable inbound write.
@@ -150,7 +151,9 @@ pub struct InboundSink {
 
 impl std::fmt::Debug for InboundSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundSink").field("channel", &self.channel).finish_non_exhaustive()
+        f.debug_struct("InboundSink")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
     }
 }
 

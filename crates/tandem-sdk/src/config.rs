@@ -14,12 +14,19 @@ pub struct ConfigError {
 impl ConfigError {
     /// A problem at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// The same problem under a parent path (`channels.webchat` + `identity_secret`).
     pub fn under(mut self, parent: &str) -> Self {
-        self.path = if self.path.is_empty() { parent.to_owned() } else { format!("{parent}.{}", self.path) };
+        self.path = if self.path.is_empty() {
+            parent.to_owned()
+        } else {
+            format!("{parent}.{}", self.path)
+        };
         self
     }
 }

@@ -14,7 +14,11 @@ pub trait AgentDesk: Send + Sync + 'static {
 
     /// Opens a thread for a handoff. Idempotent on `handoff_id`: a retried open returns
     /// the same thread. `body` is the handoff-v1 JSON document.
-    async fn open(&self, handoff_id: &str, body: &serde_json::Value) -> Result<DeskThread, DeskError>;
+    async fn open(
+        &self,
+        handoff_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<DeskThread, DeskError>;
 
     /// Appends a later customer message (a handoff-v1 `handoff.message` document).
     async fn append(&self, thread: &DeskThread, body: &serde_json::Value) -> Result<(), DeskError>;

@@ -57,7 +57,11 @@ impl ErrorKind {
 impl AdapterError {
     /// An error of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, message: message.into(), source: None }
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause.
@@ -108,7 +112,10 @@ impl AdapterError {
 
     /// Whether the outbox should try again.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Transient | ErrorKind::RateLimited { .. })
+        matches!(
+            self.kind,
+            ErrorKind::Transient | ErrorKind::RateLimited { .. }
+        )
     }
 
     /// The platform's retry hint, if any.
@@ -120,7 +127,11 @@ impl AdapterError {
     }
 
     /// Classifies an HTTP status the way most platform APIs use it.
-    pub fn from_status(status: u16, retry_after: Option<Duration>, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn from_status(
+        status: u16,
+        retry_after: Option<Duration>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         match status {
             429 => Self::new(ErrorKind::RateLimited { retry_after }, message),
             401 | 403 => Self::auth(message),
@@ -142,8 +153,14 @@ mod tests {
             AdapterError::from_status(429, Some(Duration::from_secs(2)), "x").retry_after(),
             Some(Duration::from_secs(2))
         );
-        assert_eq!(AdapterError::from_status(401, None, "x").kind(), ErrorKind::Auth);
+        assert_eq!(
+            AdapterError::from_status(401, None, "x").kind(),
+            ErrorKind::Auth
+        );
         assert!(!AdapterError::from_status(401, None, "x").is_retryable());
-        assert_eq!(AdapterError::from_status(400, None, "x").kind(), ErrorKind::Rejected);
+        assert_eq!(
+            AdapterError::from_status(400, None, "x").kind(),
+            ErrorKind::Rejected
+        );
     }
 }

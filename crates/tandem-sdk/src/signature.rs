@@ -42,9 +42,20 @@ mod tests {
     fn rfc4231_case_2() {
         // RFC 4231 test case 2.
         let sig = hmac_sha256_hex(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
-        assert_eq!(sig, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-        assert!(verify_hmac_sha256_hex(b"Jefe", &[b"what do ya want for nothing?"], &sig.to_uppercase()));
-        assert!(!verify_hmac_sha256_hex(b"Jefe", &[b"what do ya want for nothing!"], &sig));
+        assert_eq!(
+            sig,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(verify_hmac_sha256_hex(
+            b"Jefe",
+            &[b"what do ya want for nothing?"],
+            &sig.to_uppercase()
+        ));
+        assert!(!verify_hmac_sha256_hex(
+            b"Jefe",
+            &[b"what do ya want for nothing!"],
+            &sig
+        ));
         assert!(!verify_hmac_sha256_hex(b"Jefe", &[b"x"], "zz"));
     }
 

@@ -43,12 +43,19 @@ async fn metrics(State(core): State<Core>) -> Response {
         core.metrics().set_outbox_depth(depth);
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         core.metrics().render(),
     )
         .into_response()
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found"}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"error": "not_found"})),
+    )
+        .into_response()
 }

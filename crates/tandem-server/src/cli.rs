@@ -40,7 +40,10 @@ pub fn main() -> ExitCode {
                 Err(code) => return code,
             };
             crate::serve::init_tracing();
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
@@ -62,7 +65,10 @@ fn load_or_report(path: Option<PathBuf>) -> Result<LoadedConfig, ExitCode> {
     match config::load(path.as_deref()) {
         Ok(loaded) => Ok(loaded),
         Err(errors) => {
-            eprintln!("error: the configuration has {} problem(s):", errors.0.len());
+            eprintln!(
+                "error: the configuration has {} problem(s):",
+                errors.0.len()
+            );
             for e in &errors.0 {
                 eprintln!("  {e}");
             }
@@ -75,8 +81,19 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     match load_or_report(path) {
         Ok(loaded) => {
             println!("{}: OK", loaded.source);
-            let kinds: Vec<String> = loaded.channels.iter().map(|c| format!("{} ({})", c.id, c.kind)).collect();
-            println!("  channels: {}", if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") });
+            let kinds: Vec<String> = loaded
+                .channels
+                .iter()
+                .map(|c| format!("{} ({})", c.id, c.kind))
+                .collect();
+            println!(
+                "  channels: {}",
+                if kinds.is_empty() {
+                    "none".to_owned()
+                } else {
+                    kinds.join(", ")
+                }
+            );
             println!("  store: {}", loaded.config.store.describe());
             ExitCode::SUCCESS
         }

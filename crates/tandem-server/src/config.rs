@@ -76,7 +76,12 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { kind: "sqlite".into(), path: None, uri: None, database: None }
+        Self {
+            kind: "sqlite".into(),
+            path: None,
+            uri: None,
+            database: None,
+        }
     }
 }
 
@@ -88,7 +93,11 @@ impl StoreConfig {
         {
             return Path::new(&dir).join("tandem.db");
         }
-        PathBuf::from(self.path.clone().unwrap_or_else(|| "tandem-data/tandem.db".into()))
+        PathBuf::from(
+            self.path
+                .clone()
+                .unwrap_or_else(|| "tandem-data/tandem.db".into()),
+        )
     }
 
     /// A one-line description (no secrets).
@@ -118,7 +127,13 @@ pub struct AiConfig {
 
 impl Default for AiConfig {
     fn default() -> Self {
-        Self { provider: "builtin".into(), base_url: None, api_key: None, model: None, timeout_ms: None }
+        Self {
+            provider: "builtin".into(),
+            base_url: None,
+            api_key: None,
+            model: None,
+            timeout_ms: None,
+        }
     }
 }
 
@@ -189,7 +204,9 @@ pub struct LoadedConfig {
 /// Finds, reads and checks the config: `path`, else `$TANDEM_CONFIG`, else
 /// `config/tandem.toml` if present, else the built-in demo.
 pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigErrors> {
-    let env_path = std::env::var_os("TANDEM_CONFIG").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let env_path = std::env::var_os("TANDEM_CONFIG")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
     let chosen = path.map(Path::to_path_buf).or(env_path).or_else(|| {
         let default = PathBuf::from("config/tandem.toml");
         default.exists().then_some(default)
@@ -205,7 +222,12 @@ pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigErrors> {
         },
         None => ("built-in demo config".to_owned(), DEMO_CONFIG.to_owned()),
     };
-    parse(&source, &text, &|name| std::env::var(name).ok(), &Registry::builtin())
+    parse(
+        &source,
+        &text,
+        &|name| std::env::var(name).ok(),
+        &Registry::builtin(),
+    )
 }
 
 /// Parses and checks config text. `env` resolves `${VAR}`.
@@ -227,7 +249,8 @@ pub fn parse(
 
     let config: Config = {
         let mut unknown = Vec::new();
-        let result = serde_ignored::deserialize(root.clone(), |path| unknown.push(path.to_string()));
+        let result =
+            serde_ignored::deserialize(root.clone(), |path| unknown.push(path.to_string()));
         for path in unknown {
             errors.push(path, "unknown key");
         }
@@ -248,15 +271,19 @@ pub fn parse(
     let listen = match listen_text.parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
-            errors.push("server.listen", format!("not a socket address: {listen_text:?} (e.g. 127.0.0.1:8080)"));
+            errors.push(
+                "server.listen",
+                format!("not a socket address: {listen_text:?} (e.g. 127.0.0.1:8080)"),
+            );
             None
         }
     };
-    let public_text = config
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", listen.map_or(listen_text.clone(), |a| a.to_string())));
+    let public_text = config.server.public_url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            listen.map_or(listen_text.clone(), |a| a.to_string())
+        )
+    });
     let public_url = match url::Url::parse(&public_text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
         _ => {
@@ -273,20 +300,38 @@ pub fn parse(
                 errors.push("store.path", "must not be empty");
             }
         }
-        "mongodb" => errors.push("store.kind", "\"mongodb\" is not available in this build yet; use \"sqlite\""),
-        other => errors.push("store.kind", format!("unknown store {other:?} (expected \"sqlite\" or \"mongodb\")")),
+        "mongodb" => errors.push(
+            "store.kind",
+            "\"mongodb\" is not available in this build yet; use \"sqlite\"",
+        ),
+        other => errors.push(
+            "store.kind",
+            format!("unknown store {other:?} (expected \"sqlite\" or \"mongodb\")"),
+        ),
     }
     match config.ai.provider.as_str() {
         "builtin" => {}
-        "openai" => errors.push("ai.provider", "\"openai\" is not available in this build yet; use \"builtin\""),
-        other => errors.push("ai.provider", format!("unknown provider {other:?} (expected \"builtin\" or \"openai\")")),
+        "openai" => errors.push(
+            "ai.provider",
+            "\"openai\" is not available in this build yet; use \"builtin\"",
+        ),
+        other => errors.push(
+            "ai.provider",
+            format!("unknown provider {other:?} (expected \"builtin\" or \"openai\")"),
+        ),
     }
     if config.policy.path.is_some() {
-        errors.push("policy.path", "policy files are not supported by this build yet (it uses the seed policy)");
+        errors.push(
+            "policy.path",
+            "policy files are not supported by this build yet (it uses the seed policy)",
+        );
     }
     for (i, t) in config.admin.tokens.iter().enumerate() {
         if t.expose().len() < 16 {
-            errors.push(format!("admin.tokens[{i}]"), "must be at least 16 characters");
+            errors.push(
+                format!("admin.tokens[{i}]"),
+                "must be at least 16 characters",
+            );
         }
     }
     if config.outbox.max_attempts == Some(0) {
@@ -299,29 +344,47 @@ pub fn parse(
     let mut channels = Vec::new();
     for (id, table) in &config.channels {
         let path = format!("channels.{id}");
-        let Some(instance) = instance(id, table, &path, &mut errors) else { continue };
+        let Some(instance) = instance(id, table, &path, &mut errors) else {
+            continue;
+        };
         match registry.validate_channel(&instance.kind, &instance.table) {
             None => errors.push(
                 format!("{path}.type"),
-                format!("unknown channel kind {:?} (known: {})", instance.kind, registry.channel_kinds().join(", ")),
+                format!(
+                    "unknown channel kind {:?} (known: {})",
+                    instance.kind,
+                    registry.channel_kinds().join(", ")
+                ),
             ),
             Some(Err(errs)) => errors.0.extend(errs.0.into_iter().map(|e| e.under(&path))),
             Some(Ok(())) => channels.push(instance),
         }
     }
     for id in config.desks.keys() {
-        errors.push(format!("desks.{id}"), "agent desks are not available in this build yet");
+        errors.push(
+            format!("desks.{id}"),
+            "agent desks are not available in this build yet",
+        );
     }
 
     match (errors.is_empty(), listen, public_url) {
-        (true, Some(listen), Some(public_url)) => {
-            Ok(LoadedConfig { source: source.to_owned(), config, channels, listen, public_url })
-        }
+        (true, Some(listen), Some(public_url)) => Ok(LoadedConfig {
+            source: source.to_owned(),
+            config,
+            channels,
+            listen,
+            public_url,
+        }),
         _ => Err(errors),
     }
 }
 
-fn instance(id: &str, table: &toml::Value, path: &str, errors: &mut ConfigErrors) -> Option<Instance> {
+fn instance(
+    id: &str,
+    table: &toml::Value,
+    path: &str,
+    errors: &mut ConfigErrors,
+) -> Option<Instance> {
     let toml::Value::Table(t) = table else {
         errors.push(path, "must be a table");
         return None;
@@ -335,12 +398,21 @@ fn instance(id: &str, table: &toml::Value, path: &str, errors: &mut ConfigErrors
             return None;
         }
     };
-    Some(Instance { id: id.to_owned(), kind, table: toml::Value::Table(t) })
+    Some(Instance {
+        id: id.to_owned(),
+        kind,
+        table: toml::Value::Table(t),
+    })
 }
 
 /// Expands `${VAR}` in every string; `$${` is a literal `${`. Missing variables are
 /// reported with the path of the key that uses them.
-fn interpolate(value: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option<String>, errors: &mut ConfigErrors) {
+fn interpolate(
+    value: &mut toml::Value,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut ConfigErrors,
+) {
     match value {
         toml::Value::String(s) if s.contains('$') => {
             let mut out = String::with_capacity(s.len());
@@ -357,7 +429,8 @@ fn interpolate(value: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option
                             let name = &t[..end];
                             match env(name) {
                                 Some(v) => out.push_str(&v),
-                                None => errors.push(path, format!("environment variable {name} is not set")),
+                                None => errors
+                                    .push(path, format!("environment variable {name} is not set")),
                             }
                             rest = &t[end + 1..];
                         }
@@ -377,7 +450,11 @@ fn interpolate(value: &mut toml::Value, path: &str, env: &dyn Fn(&str) -> Option
         }
         toml::Value::Table(t) => {
             for (k, v) in t.iter_mut() {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 interpolate(v, &p, env, errors);
             }
         }
@@ -402,10 +479,13 @@ fn error_path(message: &str) -> String {
 
 /// Deserializes an adapter table, reporting unknown keys and the first type error with
 /// paths relative to the table.
-pub fn deserialize_table<T: serde::de::DeserializeOwned>(table: &toml::Value) -> Result<T, ConfigErrors> {
+pub fn deserialize_table<T: serde::de::DeserializeOwned>(
+    table: &toml::Value,
+) -> Result<T, ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let mut unknown = Vec::new();
-    let result: Result<T, _> = serde_ignored::deserialize(table.clone(), |p| unknown.push(p.to_string()));
+    let result: Result<T, _> =
+        serde_ignored::deserialize(table.clone(), |p| unknown.push(p.to_string()));
     for p in unknown {
         errors.push(p, "unknown key");
     }

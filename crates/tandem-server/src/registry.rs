@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use tandem_sdk::{AdapterError, BuiltChannel, ChannelContext, ChannelFactory, ConfigErrors};
 
 type ValidateFn = fn(&toml::Value) -> Result<(), ConfigErrors>;
-type BuildFn = fn(toml::Value, ChannelContext) -> BoxFuture<'static, Result<BuiltChannel, AdapterError>>;
+type BuildFn =
+    fn(toml::Value, ChannelContext) -> BoxFuture<'static, Result<BuiltChannel, AdapterError>>;
 
 struct ChannelEntry {
     validate: ValidateFn,
@@ -23,7 +24,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("channels", &self.channel_kinds()).finish()
+        f.debug_struct("Registry")
+            .field("channels", &self.channel_kinds())
+            .finish()
     }
 }
 
@@ -59,7 +62,13 @@ impl Registry {
                 F::build(config, cx).await
             })
         }
-        self.channels.insert(F::KIND, ChannelEntry { validate: validate::<F>, build: build::<F> });
+        self.channels.insert(
+            F::KIND,
+            ChannelEntry {
+                validate: validate::<F>,
+                build: build::<F>,
+            },
+        );
     }
 
     /// The registered kinds, sorted.
@@ -68,7 +77,11 @@ impl Registry {
     }
 
     /// Checks a table for `kind`; `None` when the kind is unknown.
-    pub fn validate_channel(&self, kind: &str, table: &toml::Value) -> Option<Result<(), ConfigErrors>> {
+    pub fn validate_channel(
+        &self,
+        kind: &str,
+        table: &toml::Value,
+    ) -> Option<Result<(), ConfigErrors>> {
         self.channels.get(kind).map(|e| (e.validate)(table))
     }
 

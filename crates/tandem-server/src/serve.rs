@@ -31,7 +31,9 @@ pub fn init_tracing() {
         .unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if std::env::var("TANDEM_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
     } else {
@@ -59,7 +61,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}
@@ -93,10 +98,14 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     let kb = match &config.bot.knowledge {
         None => tandem_ai::KnowledgeBase::builtin(),
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read bot.knowledge {path}"))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read bot.knowledge {path}"))?;
             tandem_ai::KnowledgeBase::from_toml_str(&text).map_err(|errors| {
                 let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                anyhow::anyhow!("bot.knowledge {path} has problems:\n  {}", list.join("\n  "))
+                anyhow::anyhow!(
+                    "bot.knowledge {path} has problems:\n  {}",
+                    list.join("\n  ")
+                )
             })?
         }
     };
@@ -112,9 +121,18 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     }
     let defaults = OutboxConfig::default();
     let outbox = OutboxConfig {
-        lease: config.outbox.lease_secs.map_or(defaults.lease, Duration::from_secs),
-        retry_base: config.outbox.retry_base_ms.map_or(defaults.retry_base, Duration::from_millis),
-        retry_max: config.outbox.retry_max_ms.map_or(defaults.retry_max, Duration::from_millis),
+        lease: config
+            .outbox
+            .lease_secs
+            .map_or(defaults.lease, Duration::from_secs),
+        retry_base: config
+            .outbox
+            .retry_base_ms
+            .map_or(defaults.retry_base, Duration::from_millis),
+        retry_max: config
+            .outbox
+            .retry_max_ms
+            .map_or(defaults.retry_max, Duration::from_millis),
         max_attempts: config.outbox.max_attempts.unwrap_or(defaults.max_attempts),
         ..defaults
     };
@@ -127,7 +145,10 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             clock: Arc::new(SystemClock),
             metrics,
         },
-        CoreConfig { outbox, ..CoreConfig::default() },
+        CoreConfig {
+            outbox,
+            ..CoreConfig::default()
+        },
     );
 
     let http = reqwest::Client::builder()
@@ -153,18 +174,28 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         let build = registry
             .build_channel(&instance.kind, instance.table.clone(), cx)
             .with_context(|| format!("unknown channel kind {}", instance.kind))?;
-        let built = build.await.with_context(|| format!("cannot start channel {}", instance.id))?;
+        let built = build
+            .await
+            .with_context(|| format!("cannot start channel {}", instance.id))?;
         core.register_channel(id.clone(), built.adapter);
         if let Some(r) = built.routes {
             routes.push(r);
         }
         if let Some(worker) = built.worker {
-            workers.spawn(supervise(instance.id.clone(), worker, http_shutdown.clone()));
+            workers.spawn(supervise(
+                instance.id.clone(),
+                worker,
+                http_shutdown.clone(),
+            ));
         }
         info!(channel.id = %instance.id, channel.kind = %instance.kind, "Channel started.");
     }
 
-    let app = crate::app::app(core.clone(), routes, config.server.max_body_bytes.unwrap_or(1024 * 1024));
+    let app = crate::app::app(
+        core.clone(),
+        routes,
+        config.server.max_body_bytes.unwrap_or(1024 * 1024),
+    );
     let listener = tokio::net::TcpListener::bind(loaded.listen)
         .await
         .with_context(|| format!("cannot listen on {}", loaded.listen))?;
@@ -186,18 +217,26 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     };
 
     let server_stop = http_shutdown.clone();
-    let served = axum::serve(listener, app).with_graceful_shutdown(async move { server_stop.cancelled().await }).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { server_stop.cancelled().await })
+        .await;
     if let Err(e) = served {
         error!(error = %e, "HTTP server failed.");
     }
     // HTTP is drained: no more inbound messages can arrive. Stop workers, then the core.
     http_shutdown.cancel();
     workers.close();
-    if tokio::time::timeout(Duration::from_secs(10), workers.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), workers.wait())
+        .await
+        .is_err()
+    {
         warn!("Channel workers did not stop within 10 s.");
     }
     core_stop.cancel();
-    if tokio::time::timeout(Duration::from_secs(30), core_task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), core_task)
+        .await
+        .is_err()
+    {
         warn!("Core did not drain within 30 s; unsent messages stay in the outbox.");
     }
     store.flush().await.context("flushing the store")?;

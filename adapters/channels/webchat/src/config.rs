@@ -24,11 +24,17 @@ impl WebChatConfig {
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::default();
         if self.identity_secret.as_ref().is_some_and(Secret::is_empty) {
-            errors.push("identity_secret", "must not be empty (remove the key to disable verified users)");
+            errors.push(
+                "identity_secret",
+                "must not be empty (remove the key to disable verified users)",
+            );
         }
         for (i, origin) in self.allowed_origins.iter().enumerate() {
             if !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                errors.push(format!("allowed_origins[{i}]"), "must start with http:// or https://");
+                errors.push(
+                    format!("allowed_origins[{i}]"),
+                    "must start with http:// or https://",
+                );
             }
         }
         if self.history_limit == Some(0) {

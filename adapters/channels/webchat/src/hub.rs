@@ -7,17 +7,25 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
+/// One live socket: its id and the queue its writer drains.
+type Socket = (u64, mpsc::Sender<ServerFrame>);
+
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
     next_id: AtomicU64,
-    sockets: Mutex<HashMap<String, Vec<(u64, mpsc::Sender<ServerFrame>)>>>,
+    sockets: Mutex<HashMap<String, Vec<Socket>>>,
 }
 
 impl Hub {
     /// Registers a socket; returns its id for [`Hub::unregister`].
     pub(crate) fn register(&self, subject: &str, tx: mpsc::Sender<ServerFrame>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.sockets.lock().expect("hub lock poisoned").entry(subject.to_owned()).or_default().push((id, tx));
+        self.sockets
+            .lock()
+            .expect("hub lock poisoned")
+            .entry(subject.to_owned())
+            .or_default()
+            .push((id, tx));
         id
     }
 
@@ -40,6 +48,9 @@ impl Hub {
             .get(subject)
             .map(|list| list.iter().map(|(_, tx)| tx.clone()).collect())
             .unwrap_or_default();
-        targets.iter().filter(|tx| tx.try_send(frame.clone()).is_ok()).count()
+        targets
+            .iter()
+            .filter(|tx| tx.try_send(frame.clone()).is_ok())
+            .count()
     }
 }

@@ -1,17 +1,17 @@
 //! Receiving: the WebSocket endpoint, the widget and the demo page.
 
+use crate::MAX_FRAME_BYTES;
 use crate::config::WebChatConfig;
 use crate::hub::Hub;
 use crate::outbound::party_name;
 use crate::protocol::{ButtonFrame, ClientFrame, MAX_ID_LEN, ServerFrame, User};
 use crate::session::SessionSigner;
-use crate::MAX_FRAME_BYTES;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +49,13 @@ pub(crate) fn routes(state: WsState) -> Router {
 
 async fn widget() -> Response {
     (
-        [(header::CONTENT_TYPE, "application/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
         WIDGET_JS,
     )
         .into_response()
@@ -59,9 +65,16 @@ async fn demo() -> Html<&'static str> {
     Html(DEMO_HTML)
 }
 
-async fn upgrade(State(state): State<WsState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<WsState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if !state.config.allowed_origins.is_empty() {
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !state.config.allowed_origins.iter().any(|o| o == origin) {
             return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
         }
@@ -85,24 +98,31 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
     // `tx`, so frames keep their order.
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
     let writer = tokio::spawn(async move {
-        loop {
+        let close = loop {
             tokio::select! {
-                frame = rx.recv() => {
-                    let Some(frame) = frame else { break };
-                    if sink.send(Message::Text(frame.to_json().into())).await.is_err() {
-                        break;
+                frame = rx.recv() => match frame {
+                    Some(frame) => {
+                        if sink.send(Message::Text(frame.to_json().into())).await.is_err() {
+                            return;
+                        }
                     }
-                }
-                close = close_rx.recv() => {
-                    // Flush what was queued before the close.
-                    while let Ok(frame) = rx.try_recv() {
-                        let _ = sink.send(Message::Text(frame.to_json().into())).await;
-                    }
-                    let _ = sink.send(Message::Close(close)).await;
-                    break;
-                }
+                    // The reader is done; it may have asked for a close just before.
+                    None => break close_rx.try_recv().ok(),
+                },
+                close = close_rx.recv() => break close,
+            }
+        };
+        // Frames queued before the close go out first.
+        while let Ok(frame) = rx.try_recv() {
+            if sink
+                .send(Message::Text(frame.to_json().into()))
+                .await
+                .is_err()
+            {
+                return;
             }
         }
+        let _ = sink.send(Message::Close(close)).await;
     });
 
     let hello_timeout = Duration::from_secs(state.config.hello_timeout_secs.unwrap_or(30));
@@ -122,7 +142,27 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                 break;
             }
         };
-        let Some(Ok(msg)) = next else { break };
+        let msg = match next {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => {
+                // A protocol violation (e.g. a text frame that is not UTF-8): fail the
+                // connection with the RFC 6455 code; the error text names no user data.
+                let code = if e.to_string().to_lowercase().contains("utf") {
+                    close_code::INVALID
+                } else {
+                    close_code::PROTOCOL
+                };
+                debug!(error = %e, "Web chat protocol error; closing.");
+                let _ = close_tx
+                    .send(CloseFrame {
+                        code,
+                        reason: "protocol error".into(),
+                    })
+                    .await;
+                break;
+            }
+            None => break,
+        };
         let text = match msg {
             Message::Text(t) => t.to_string(),
             Message::Binary(b) => {
@@ -132,10 +172,20 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                 }
                 match String::from_utf8(b.to_vec()) {
                     Ok(_) => {
-                        let _ = tx.send(ServerFrame::error("binary_not_supported", "send JSON as text frames")).await;
+                        let _ = tx
+                            .send(ServerFrame::error(
+                                "binary_not_supported",
+                                "send JSON as text frames",
+                            ))
+                            .await;
                     }
                     Err(_) => {
-                        let _ = tx.send(ServerFrame::error("invalid_utf8", "frames must be UTF-8 JSON text")).await;
+                        let _ = tx
+                            .send(ServerFrame::error(
+                                "invalid_utf8",
+                                "frames must be UTF-8 JSON text",
+                            ))
+                            .await;
                     }
                 }
                 continue;
@@ -157,14 +207,27 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                 } else {
                     "bad_frame"
                 };
-                let _ = tx.send(ServerFrame::error(code, frame_error_message(code, &e))).await;
+                let _ = tx
+                    .send(ServerFrame::error(code, frame_error_message(code, &e)))
+                    .await;
                 continue;
             }
         };
         match (frame, &visitor) {
-            (ClientFrame::Hello { session, user, user_hash }, None) => {
+            (
+                ClientFrame::Hello {
+                    session,
+                    user,
+                    user_hash,
+                },
+                None,
+            ) => {
                 let v = identify(&state, session.as_deref(), user, user_hash.as_deref());
-                match state.sink.resume(v.identity.clone(), state.config.history_limit()).await {
+                match state
+                    .sink
+                    .resume(v.identity.clone(), state.config.history_limit())
+                    .await
+                {
                     Ok(resumed) => {
                         let id = state.hub.register(&v.subject, tx.clone());
                         let welcome = ServerFrame::Welcome {
@@ -192,7 +255,10 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                                     buttons: content
                                         .buttons
                                         .into_iter()
-                                        .map(|b| ButtonFrame { title: b.title, payload: b.payload })
+                                        .map(|b| ButtonFrame {
+                                            title: b.title,
+                                            payload: b.payload,
+                                        })
                                         .collect(),
                                 })
                                 .await;
@@ -201,16 +267,28 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                         visitor = Some((v, id));
                     }
                     Err(e) => {
-                        let _ = tx.send(ServerFrame::error("unavailable", "try again shortly")).await;
+                        let _ = tx
+                            .send(ServerFrame::error("unavailable", "try again shortly"))
+                            .await;
                         debug!(error = %e, "Resume failed.");
                     }
                 }
             }
             (ClientFrame::Hello { .. }, Some(_)) => {
-                let _ = tx.send(ServerFrame::error("already_greeted", "hello was already received")).await;
+                let _ = tx
+                    .send(ServerFrame::error(
+                        "already_greeted",
+                        "hello was already received",
+                    ))
+                    .await;
             }
             (_, None) => {
-                let _ = tx.send(ServerFrame::error("hello_required", "send a hello frame first")).await;
+                let _ = tx
+                    .send(ServerFrame::error(
+                        "hello_required",
+                        "send a hello frame first",
+                    ))
+                    .await;
             }
             (ClientFrame::Message { id, text }, Some((v, _))) => {
                 accept(&state, &tx, v, id, Content::Text { text }).await;
@@ -231,26 +309,42 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
 
 async fn too_large(tx: &mpsc::Sender<ServerFrame>, close_tx: &mpsc::Sender<CloseFrame>) {
     let _ = tx
-        .send(ServerFrame::error("frame_too_large", format!("frames are limited to {MAX_FRAME_BYTES} bytes")))
+        .send(ServerFrame::error(
+            "frame_too_large",
+            format!("frames are limited to {MAX_FRAME_BYTES} bytes"),
+        ))
         .await;
-    let _ = close_tx.send(CloseFrame { code: close_code::SIZE, reason: "frame too large".into() }).await;
+    let _ = close_tx
+        .send(CloseFrame {
+            code: close_code::SIZE,
+            reason: "frame too large".into(),
+        })
+        .await;
 }
 
 fn frame_error_message(code: &str, e: &serde_json::Error) -> String {
     match code {
         "bad_json" => "frame is not valid JSON".to_owned(),
-        "unknown_type" => "unknown frame type (expected hello, message, postback or typing)".to_owned(),
+        "unknown_type" => {
+            "unknown frame type (expected hello, message, postback or typing)".to_owned()
+        }
         // serde's message names the missing or mistyped field, never user content.
         _ => format!("invalid frame: {e}"),
     }
 }
 
-fn identify(state: &WsState, session: Option<&str>, user: Option<User>, user_hash: Option<&str>) -> Visitor {
+fn identify(
+    state: &WsState,
+    session: Option<&str>,
+    user: Option<User>,
+    user_hash: Option<&str>,
+) -> Visitor {
     let channel = state.sink.channel().clone();
     let user = user.unwrap_or_default();
     let verified_user = match (&state.config.identity_secret, user.id.as_deref(), user_hash) {
         (Some(secret), Some(id), Some(hash)) if !id.is_empty() => {
-            verify_hmac_sha256_hex(secret.expose().as_bytes(), &[id.as_bytes()], hash).then(|| id.to_owned())
+            verify_hmac_sha256_hex(secret.expose().as_bytes(), &[id.as_bytes()], hash)
+                .then(|| id.to_owned())
         }
         _ => None,
     };
@@ -260,7 +354,11 @@ fn identify(state: &WsState, session: Option<&str>, user: Option<User>, user_has
         identity.verified = true;
         identity.verified_email = user.email.filter(|e| !e.is_empty());
         identity.display_name = user.name;
-        return Visitor { subject, identity, verified: true };
+        return Visitor {
+            subject,
+            identity,
+            verified: true,
+        };
     }
     let subject = session
         .and_then(|token| state.sessions.verify(token))
@@ -269,12 +367,27 @@ fn identify(state: &WsState, session: Option<&str>, user: Option<User>, user_has
     let mut identity = ExternalIdentity::new(channel, subject.clone());
     // An unverified name is only a display hint.
     identity.display_name = user.name;
-    Visitor { subject, identity, verified: false }
+    Visitor {
+        subject,
+        identity,
+        verified: false,
+    }
 }
 
-async fn accept(state: &WsState, tx: &mpsc::Sender<ServerFrame>, v: &Visitor, id: String, content: Content) {
+async fn accept(
+    state: &WsState,
+    tx: &mpsc::Sender<ServerFrame>,
+    v: &Visitor,
+    id: String,
+    content: Content,
+) {
     if id.is_empty() || id.len() > MAX_ID_LEN {
-        let _ = tx.send(ServerFrame::error("bad_frame", format!("id must be 1 to {MAX_ID_LEN} characters"))).await;
+        let _ = tx
+            .send(ServerFrame::error(
+                "bad_frame",
+                format!("id must be 1 to {MAX_ID_LEN} characters"),
+            ))
+            .await;
         return;
     }
     let msg = InboundMessage {
@@ -293,7 +406,12 @@ async fn accept(state: &WsState, tx: &mpsc::Sender<ServerFrame>, v: &Visitor, id
             let _ = tx.send(ServerFrame::error("rejected", reason)).await;
         }
         Err(InboundError::Unavailable(_)) => {
-            let _ = tx.send(ServerFrame::error("unavailable", "not recorded; send it again with the same id")).await;
+            let _ = tx
+                .send(ServerFrame::error(
+                    "unavailable",
+                    "not recorded; send it again with the same id",
+                ))
+                .await;
         }
     }
 }

@@ -31,7 +31,9 @@ impl ChannelAdapter for WebChatAdapter {
 
     async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {
         if msg.content.buttons.len() > self.caps.max_buttons {
-            return Err(AdapterError::unsupported("more buttons than web chat renders"));
+            return Err(AdapterError::unsupported(
+                "more buttons than web chat renders",
+            ));
         }
         let frame = ServerFrame::Message {
             id: msg.message_id.to_string(),
@@ -42,18 +44,33 @@ impl ChannelAdapter for WebChatAdapter {
                 .content
                 .buttons
                 .into_iter()
-                .map(|b| ButtonFrame { title: b.title, payload: b.payload })
+                .map(|b| ButtonFrame {
+                    title: b.title,
+                    payload: b.payload,
+                })
                 .collect(),
         };
         let reached = self.hub.send(&msg.recipient, &frame);
         // With no live socket the message is still in the transcript, which is replayed
         // when the visitor comes back: it is stored, not lost.
-        let state = if reached > 0 { DeliveryState::Delivered } else { DeliveryState::Stored };
-        Ok(Delivery { platform_message_id: None, state })
+        let state = if reached > 0 {
+            DeliveryState::Delivered
+        } else {
+            DeliveryState::Stored
+        };
+        Ok(Delivery {
+            platform_message_id: None,
+            state,
+        })
     }
 
     async fn typing(&self, recipient: &str, from: Party) -> Result<(), AdapterError> {
-        self.hub.send(recipient, &ServerFrame::Typing { from: party_name(from) });
+        self.hub.send(
+            recipient,
+            &ServerFrame::Typing {
+                from: party_name(from),
+            },
+        );
         Ok(())
     }
 }

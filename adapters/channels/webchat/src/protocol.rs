@@ -41,11 +41,28 @@ pub(crate) struct User {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ServerFrame {
-    Welcome { session: String, conversation_id: String, verified: bool },
-    Ack { id: String },
-    Message { id: String, from: &'static str, text: String, at: String, buttons: Vec<ButtonFrame> },
-    Typing { from: &'static str },
-    Error { code: &'static str, message: String },
+    Welcome {
+        session: String,
+        conversation_id: String,
+        verified: bool,
+    },
+    Ack {
+        id: String,
+    },
+    Message {
+        id: String,
+        from: &'static str,
+        text: String,
+        at: String,
+        buttons: Vec<ButtonFrame>,
+    },
+    Typing {
+        from: &'static str,
+    },
+    Error {
+        code: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +73,10 @@ pub(crate) struct ButtonFrame {
 
 impl ServerFrame {
     pub(crate) fn error(code: &'static str, message: impl Into<String>) -> Self {
-        ServerFrame::Error { code, message: message.into() }
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn to_json(&self) -> String {

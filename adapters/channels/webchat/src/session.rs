@@ -8,7 +8,9 @@ use tandem_sdk::{AdapterError, InboundSink};
 const KEY_NAME: &str = "session_signing_key";
 
 pub(crate) async fn load_or_create_key(sink: &InboundSink) -> Result<Vec<u8>, AdapterError> {
-    let unavailable = |e: tandem_sdk::InboundError| AdapterError::transient("session key unavailable").with_source(e);
+    let unavailable = |e: tandem_sdk::InboundError| {
+        AdapterError::transient("session key unavailable").with_source(e)
+    };
     if let Some(hex_key) = sink.kv_get(KEY_NAME).await.map_err(unavailable)?
         && let Ok(key) = hex::decode(hex_key)
         && key.len() == 32
@@ -16,7 +18,9 @@ pub(crate) async fn load_or_create_key(sink: &InboundSink) -> Result<Vec<u8>, Ad
         return Ok(key);
     }
     let key: [u8; 32] = rand::random();
-    sink.kv_put(KEY_NAME, &hex::encode(key)).await.map_err(unavailable)?;
+    sink.kv_put(KEY_NAME, &hex::encode(key))
+        .await
+        .map_err(unavailable)?;
     Ok(key.to_vec())
 }
 

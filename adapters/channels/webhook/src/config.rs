@@ -23,7 +23,10 @@ impl WebhookChannelConfig {
         let mut errors = ConfigErrors::default();
         if self.url.is_empty() {
             errors.push("url", "missing");
-        } else if url::Url::parse(&self.url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+        } else if url::Url::parse(&self.url)
+            .map(|u| !matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(true)
+        {
             errors.push("url", "must be an http(s) URL");
         }
         if self.secret.is_empty() {

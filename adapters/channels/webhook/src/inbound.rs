@@ -23,17 +23,30 @@ struct InState {
 }
 
 pub(crate) fn routes(config: Arc<WebhookChannelConfig>, sink: InboundSink) -> Router {
-    Router::new().route("/webhooks/generic", post(receive)).with_state(InState { config, sink })
+    Router::new()
+        .route("/webhooks/generic", post(receive))
+        .with_state(InState { config, sink })
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(serde_json::json!({"error": code, "message": message}))).into_response()
+    (
+        status,
+        Json(serde_json::json!({"error": code, "message": message})),
+    )
+        .into_response()
 }
 
 /// Checks `X-Tandem-Timestamp` and `X-Tandem-Signature` over `body`.
 pub(crate) fn verify(secret: &[u8], headers: &HeaderMap, body: &[u8], now_unix: i64) -> bool {
-    let Some(ts) = headers.get("x-tandem-timestamp").and_then(|v| v.to_str().ok()) else { return false };
-    let Ok(ts_num) = ts.parse::<i64>() else { return false };
+    let Some(ts) = headers
+        .get("x-tandem-timestamp")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Ok(ts_num) = ts.parse::<i64>() else {
+        return false;
+    };
     if (now_unix - ts_num).abs() > MAX_SKEW_SECS {
         return false;
     }
@@ -49,20 +62,42 @@ pub(crate) fn verify(secret: &[u8], headers: &HeaderMap, body: &[u8], now_unix: 
 
 async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> Response {
     let now = tandem_sdk::model::now();
-    if !verify(st.config.secret.expose().as_bytes(), &headers, &body, now.unix_timestamp()) {
-        return error(StatusCode::UNAUTHORIZED, "bad_signature", "missing or invalid X-Tandem-Signature");
+    if !verify(
+        st.config.secret.expose().as_bytes(),
+        &headers,
+        &body,
+        now.unix_timestamp(),
+    ) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "missing or invalid X-Tandem-Signature",
+        );
     }
     let parsed: InboundBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", &e.to_string()),
     };
     if parsed.id.is_empty() || parsed.from.id.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "bad_body", "id and from.id are required");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "id and from.id are required",
+        );
     }
     let content = match (parsed.text, parsed.postback) {
         (Some(text), None) => Content::Text { text },
-        (None, Some(p)) => Content::Postback { payload: p.payload, title: p.title },
-        _ => return error(StatusCode::BAD_REQUEST, "bad_body", "exactly one of text or postback is required"),
+        (None, Some(p)) => Content::Postback {
+            payload: p.payload,
+            title: p.title,
+        },
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "exactly one of text or postback is required",
+            );
+        }
     };
     let mut sender = ExternalIdentity::new(st.sink.channel().clone(), parsed.from.id);
     sender.display_name = parsed.from.name;
@@ -74,10 +109,16 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
         content,
     };
     match st.sink.accept(msg).await {
-        Ok(a) => (StatusCode::OK, Json(serde_json::json!({"ok": true, "duplicate": a.duplicate}))).into_response(),
+        Ok(a) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"ok": true, "duplicate": a.duplicate})),
+        )
+            .into_response(),
         Err(InboundError::Rejected(reason)) => error(StatusCode::BAD_REQUEST, "rejected", &reason),
-        Err(InboundError::Unavailable(_)) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "not recorded; deliver it again")
-        }
+        Err(InboundError::Unavailable(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "not recorded; deliver it again",
+        ),
     }
 }

@@ -17,7 +17,10 @@ pub(crate) struct WebhookAdapter {
 }
 
 impl WebhookAdapter {
-    pub(crate) fn new(config: Arc<WebhookChannelConfig>, http: reqwest::Client) -> Result<Self, AdapterError> {
+    pub(crate) fn new(
+        config: Arc<WebhookChannelConfig>,
+        http: reqwest::Client,
+    ) -> Result<Self, AdapterError> {
         let caps = Capabilities {
             max_buttons: config.max_buttons.unwrap_or(3),
             max_button_title_len: 64,
@@ -45,12 +48,24 @@ impl ChannelAdapter for WebhookAdapter {
             to: &msg.recipient,
             from: msg.from.as_str(),
             text: &msg.content.text,
-            buttons: msg.content.buttons.iter().map(|b| ButtonDto { title: &b.title, payload: &b.payload }).collect(),
+            buttons: msg
+                .content
+                .buttons
+                .iter()
+                .map(|b| ButtonDto {
+                    title: &b.title,
+                    payload: &b.payload,
+                })
+                .collect(),
             at: msg.created_at.format(&Rfc3339).unwrap_or_default(),
         };
-        let raw = serde_json::to_vec(&body).map_err(|e| AdapterError::unsupported("unserializable message").with_source(e))?;
+        let raw = serde_json::to_vec(&body)
+            .map_err(|e| AdapterError::unsupported("unserializable message").with_source(e))?;
         let ts = tandem_sdk::model::now().unix_timestamp().to_string();
-        let sig = hmac_sha256_hex(self.config.secret.expose().as_bytes(), &[ts.as_bytes(), b".", &raw]);
+        let sig = hmac_sha256_hex(
+            self.config.secret.expose().as_bytes(),
+            &[ts.as_bytes(), b".", &raw],
+        );
         let response = self
             .http
             .post(&self.config.url)
@@ -64,7 +79,10 @@ impl ChannelAdapter for WebhookAdapter {
             .map_err(|e| AdapterError::transient("request failed").with_source(e))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(Delivery { platform_message_id: None, state: DeliveryState::Sent });
+            return Ok(Delivery {
+                platform_message_id: None,
+                state: DeliveryState::Sent,
+            });
         }
         let retry_after = response
             .headers()
@@ -72,6 +90,10 @@ impl ChannelAdapter for WebhookAdapter {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        Err(AdapterError::from_status(status.as_u16(), retry_after, format!("endpoint answered {status}")))
+        Err(AdapterError::from_status(
+            status.as_u16(),
+            retry_after,
+            format!("endpoint answered {status}"),
+        ))
     }
 }

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tandem_model::{
-    ChannelId, ConversationId, CustomerId, EscalationId, InboundMessage, OutboundMessage,
-    OutboxId, Timestamp, TranscriptEntry,
+    ChannelId, ConversationId, CustomerId, EscalationId, InboundMessage, OutboundMessage, OutboxId,
+    Timestamp, TranscriptEntry,
 };
 
 /// The outcome of [`Store::record_inbound`](super::Store::record_inbound).
@@ -155,7 +155,11 @@ pub struct Reason {
 impl Reason {
     /// The reason label used in metrics and events: `keyword:refund`, `sentiment_streak`.
     pub fn label(&self) -> String {
-        if self.code == "keyword" { format!("keyword:{}", self.evidence) } else { self.code.clone() }
+        if self.code == "keyword" {
+            format!("keyword:{}", self.evidence)
+        } else {
+            self.code.clone()
+        }
     }
 }
 

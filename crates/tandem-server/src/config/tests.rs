@@ -40,8 +40,18 @@ fn every_problem_is_reported_with_its_path() {
     "#;
     let errors = check(text).expect_err("config has mistakes");
     let p = paths(&errors);
-    for expected in ["server.listen", "server.colour", "store.kind", "channels.webhook.url", "channels.webhook.secret", "channels.fax.type"] {
-        assert!(p.iter().any(|x| x == expected), "missing {expected} in {errors}");
+    for expected in [
+        "server.listen",
+        "server.colour",
+        "store.kind",
+        "channels.webhook.url",
+        "channels.webhook.secret",
+        "channels.fax.type",
+    ] {
+        assert!(
+            p.iter().any(|x| x == expected),
+            "missing {expected} in {errors}"
+        );
     }
 }
 
@@ -55,7 +65,10 @@ fn variables_are_expanded_and_dollar_escapes_kept() {
     let loaded = check(text).expect("valid");
     let table = &loaded.channels[0].table;
     assert_eq!(table.get("secret").and_then(|v| v.as_str()), Some("s3cr3t"));
-    assert_eq!(table.get("url").and_then(|v| v.as_str()), Some("http://127.0.0.1:9/x?a=${literal}"));
+    assert_eq!(
+        table.get("url").and_then(|v| v.as_str()),
+        Some("http://127.0.0.1:9/x?a=${literal}")
+    );
 }
 
 #[test]
