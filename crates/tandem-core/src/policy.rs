@@ -22,6 +22,8 @@ pub struct PolicyInput<'a> {
     pub customer: &'a CustomerRecord,
     /// The bot's answer to this message.
     pub bot: &'a BotAnswer,
+    /// When the message is evaluated (time-based triggers use it; never the system clock).
+    pub now: tandem_model::Timestamp,
 }
 
 /// A policy decision with every trigger that fired.

@@ -2,16 +2,16 @@
 //! escalation decision and the replies to send. Pure apart from calling the bot and
 //! sentiment hooks; the router commits the result atomically.
 
-use crate::ai::{BotAnswer, BotQuestion};
-use crate::policy::PolicyInput;
+use crate::ai::{Bot, BotAnswer, BotQuestion, SentimentAnalyzer};
+use crate::policy::{Decision, EscalationPolicy, PolicyInput};
 use crate::router::Core;
 use crate::shape::shape;
 use crate::store::{
-    ConversationRecord, CustomerRecord, EscalationEvent, NewOutboxEntry, Owner, PendingInbound,
+    ConversationRecord, ConversationState, CustomerRecord, EscalationEvent, NewOutboxEntry, Owner, PendingInbound,
     Turn,
 };
 use tandem_model::{
-    Button, Capabilities, Content, EscalationId, MessageId, OutboundContent, OutboundMessage,
+    Button, Capabilities, ChannelId, Content, EscalationId, MessageId, OutboundContent, OutboundMessage,
     OutboxId, Party, Timestamp, TranscriptEntry,
 };
 
@@ -65,35 +65,17 @@ pub(crate) async fn plan(
 
     match text {
         Some(text) if !text.trim().is_empty() => {
-            let sentiment = inner.sentiment.analyze(&text).await;
-            if sentiment.compound < inner.policy.negative_threshold() {
-                next.state.negative_count += 1;
-            }
-            let answer = inner
-                .bot
-                .answer(BotQuestion {
-                    text: &text,
-                    slots: &conversation.state.slots,
-                    last_intent: conversation.state.last_intent.as_deref(),
-                })
-                .await;
-            for (k, v) in &answer.slots {
-                next.state.slots.insert(k.clone(), v.clone());
-            }
-            if answer.fallback {
-                next.state.fallback_count += 1;
-            } else {
-                next.state.fallback_count = 0;
-                next.state.last_intent = answer.intent.clone();
-            }
-            let decision = inner.policy.evaluate(&PolicyInput {
-                text: &text,
-                channel: &msg.channel,
-                sentiment: sentiment.compound,
-                state: &next.state,
+            let understanding =
+                understand(inner.bot.as_ref(), inner.sentiment.as_ref(), &conversation.state, &text).await;
+            let decision = decide(
+                inner.policy.as_ref(),
+                &mut next.state,
                 customer,
-                bot: &answer,
-            });
+                &msg.channel,
+                &text,
+                &understanding,
+                now,
+            );
             let bot_owns = next.state.owner == Owner::Bot;
             if decision.escalate {
                 escalations.push(EscalationEvent {
@@ -115,7 +97,7 @@ pub(crate) async fn plan(
                     next.state.handoff_requested = true;
                     replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
                 } else {
-                    replies.push((Party::Bot, bot_reply(answer)));
+                    replies.push((Party::Bot, bot_reply(understanding.answer)));
                 }
             }
         }
@@ -162,6 +144,65 @@ pub(crate) async fn plan(
         escalations,
         outbox,
     }
+}
+
+/// What the hooks say about one customer message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Understanding {
+    /// Sentiment compound score in [-1, 1].
+    pub sentiment: f32,
+    /// The bot's answer (intent, confidence, reply, slots).
+    pub answer: BotAnswer,
+}
+
+/// Asks the sentiment analyzer and the bot about `text`, given the conversation so far.
+pub async fn understand(
+    bot: &dyn Bot,
+    sentiment: &dyn SentimentAnalyzer,
+    state: &ConversationState,
+    text: &str,
+) -> Understanding {
+    let score = sentiment.analyze(text).await;
+    let answer = bot
+        .answer(BotQuestion { text, slots: &state.slots, last_intent: state.last_intent.as_deref() })
+        .await;
+    Understanding { sentiment: score.compound, answer }
+}
+
+/// Applies one customer message to the conversation state (negative and fallback
+/// counters, slots, last intent), then asks the policy. Pure: the gateway and
+/// `tandem policy test` both decide through this function, so they decide alike.
+pub fn decide(
+    policy: &dyn EscalationPolicy,
+    state: &mut ConversationState,
+    customer: &CustomerRecord,
+    channel: &ChannelId,
+    text: &str,
+    understanding: &Understanding,
+    now: Timestamp,
+) -> Decision {
+    if understanding.sentiment < policy.negative_threshold() {
+        state.negative_count += 1;
+    }
+    let answer = &understanding.answer;
+    for (k, v) in &answer.slots {
+        state.slots.insert(k.clone(), v.clone());
+    }
+    if answer.fallback {
+        state.fallback_count += 1;
+    } else {
+        state.fallback_count = 0;
+        state.last_intent = answer.intent.clone();
+    }
+    policy.evaluate(&PolicyInput {
+        text,
+        channel,
+        sentiment: understanding.sentiment,
+        state,
+        customer,
+        bot: answer,
+        now,
+    })
 }
 
 fn bot_reply(answer: BotAnswer) -> OutboundContent {

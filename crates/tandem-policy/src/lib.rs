@@ -1,0 +1,1 @@
+//! The escalation policy engine: declarative, explainable, versioned.

@@ -1,0 +1,1 @@
+//! The MongoDB store for Tandem (official driver).

@@ -1,0 +1,1 @@
+//! Adapter conformance kit and local fakes of the platforms Tandem talks to.
