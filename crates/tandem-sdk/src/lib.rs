@@ -15,6 +15,7 @@ mod channel;
 mod config;
 mod desk;
 mod error;
+pub mod handoff;
 mod secret;
 pub mod signature;
 pub mod telemetry;
