@@ -1,63 +1,210 @@
-//! The desk side of the boundary: where handoffs go to human agents.
+//! The desk side of the boundary: where handoffs go to human agents (Slack, Chatwoot, a
+//! signed webhook, the console).
 //!
-//! The handoff lifecycle and the desk adapters are built on this trait; the shapes here
-//! are the stable part (open is idempotent on the handoff id; append; close).
+//! A desk kind is a [`DeskFactory`]; each configured instance is a [`BuiltDesk`]: an
+//! [`AgentDesk`] that receives deliveries from the core's outbox (open a thread, append a
+//! customer message, close), optional routes for the desk's callbacks (agent replies,
+//! button clicks), and an optional worker. Agent actions go back to the core through the
+//! [`DeskEventSink`], which records them durably before the desk's webhook is answered.
+//!
+//! Like channel adapters, desks translate and classify errors ([`AdapterError`]); they do
+//! not retry (the outbox does), and keep only their own thread references (through the
+//! sink's key-value space).
 
+use crate::channel::WorkerFn;
+use crate::handoff::{Agent, HandoffClosed, HandoffMessage, HandoffRequested};
+use crate::{AdapterError, ConfigErrors, InboundError};
 use async_trait::async_trait;
-use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
-/// An agent desk (Slack, Chatwoot, a signed webhook, the console).
+/// One configured desk instance. Held as `Arc<dyn AgentDesk>`.
 #[async_trait]
 pub trait AgentDesk: Send + Sync + 'static {
     /// What the desk supports.
     fn capabilities(&self) -> &DeskCapabilities;
 
-    /// Opens a thread for a handoff. Idempotent on `handoff_id`: a retried open returns
-    /// the same thread. `body` is the handoff-v1 JSON document.
-    async fn open(
-        &self,
-        handoff_id: &str,
-        body: &serde_json::Value,
-    ) -> Result<DeskThread, DeskError>;
-
-    /// Appends a later customer message (a handoff-v1 `handoff.message` document).
-    async fn append(&self, thread: &DeskThread, body: &serde_json::Value) -> Result<(), DeskError>;
-
-    /// Closes the thread.
-    async fn close(&self, thread: &DeskThread, reason: CloseReason) -> Result<(), DeskError>;
+    /// Performs one delivery. `Open` must be idempotent on the handoff id (a retried open
+    /// returns the same thread). Do not retry here: classify the failure.
+    async fn deliver(&self, delivery: DeskDelivery) -> Result<DeskReceipt, AdapterError>;
 }
 
-/// What a desk supports.
+/// Builds desk instances of one kind, e.g. `slack`.
+pub trait DeskFactory: Send + Sync + 'static {
+    /// The kind name, as the config section (`[desks.<KIND>]`) or `type = "<KIND>"`.
+    const KIND: &'static str;
+    /// The instance's config table; use `#[serde(deny_unknown_fields)]`.
+    type Config: serde::de::DeserializeOwned + Send + Sync + 'static;
+
+    /// Pure checks only (runs in `tandem check`); paths relative to the table.
+    fn validate(config: &Self::Config) -> Result<(), ConfigErrors>;
+
+    /// Builds the instance. May do I/O.
+    fn build(
+        config: Self::Config,
+        cx: DeskContext,
+    ) -> impl Future<Output = Result<BuiltDesk, AdapterError>> + Send;
+}
+
+/// Everything a desk instance may use.
+#[derive(Clone, Debug)]
+pub struct DeskContext {
+    /// The instance id (the config table name).
+    pub id: String,
+    /// Tandem's public base URL.
+    pub public_base_url: url::Url,
+    /// Where agent actions go.
+    pub events: DeskEventSink,
+    /// A shared HTTP client.
+    pub http: reqwest::Client,
+    /// Cancelled at shutdown.
+    pub shutdown: CancellationToken,
+}
+
+/// What a desk factory returns.
+pub struct BuiltDesk {
+    /// The delivering half.
+    pub desk: Arc<dyn AgentDesk>,
+    /// Routes merged into Tandem's HTTP server (callbacks), with absolute paths.
+    pub routes: Option<axum::Router>,
+    /// A background worker, supervised like a channel's.
+    pub worker: Option<WorkerFn>,
+}
+
+impl std::fmt::Debug for BuiltDesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltDesk").field("routes", &self.routes.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// One delivery from the core to a desk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskDelivery {
+    /// Stable across retries of this delivery: send it as an idempotency key.
+    pub id: String,
+    /// What to do.
+    pub op: DeskOp,
+}
+
+/// The operations a desk performs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeskOp {
+    /// Open a thread/ticket for a new handoff, with its briefing.
+    Open(Box<HandoffRequested>),
+    /// Append a later customer message to the handoff's thread.
+    Append(HandoffMessage),
+    /// Tandem closed the handoff (timed out, released by policy).
+    Close(HandoffClosed),
+}
+
+impl DeskOp {
+    /// The handoff the operation is about.
+    pub fn handoff_id(&self) -> &str {
+        match self {
+            DeskOp::Open(h) => &h.handoff_id,
+            DeskOp::Append(m) => &m.handoff_id,
+            DeskOp::Close(c) => &c.handoff_id,
+        }
+    }
+}
+
+/// What a desk reports after a delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeskReceipt {
+    /// The desk's reference of the thread (Slack ts, Chatwoot conversation id), if any.
+    pub thread: Option<String>,
+}
+
+/// What the desk supports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeskCapabilities {
-    /// Whether agents can accept a handoff explicitly.
+    /// Whether agents accept handoffs explicitly (otherwise the first reply accepts).
     pub accept: bool,
 }
 
-/// A desk's reference to the thread/ticket of one handoff.
+/// An agent action reported by a desk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeskThread {
-    /// The desk's id for it (Slack `ts`, Chatwoot conversation id, delivery id).
-    pub reference: String,
-}
-
-/// Why a handoff thread is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// An agent resolved it.
-    Resolved,
-    /// An agent gave it back to the bot.
-    Released,
-    /// Nobody accepted it in time.
-    TimedOut,
-}
-
-/// A desk failure, classified like [`crate::AdapterError`].
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct DeskError {
-    /// Whether a retry may succeed.
-    pub retryable: bool,
+pub struct DeskEvent {
+    /// The handoff it is about.
+    pub handoff_id: String,
     /// What happened.
-    pub message: Cow<'static, str>,
+    pub kind: DeskEventKind,
+    /// The agent acting, when known.
+    pub agent: Option<Agent>,
+}
+
+/// Kinds of agent actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeskEventKind {
+    /// An agent took the handoff.
+    Accepted,
+    /// An agent wrote to the customer.
+    AgentMessage {
+        /// The text.
+        text: String,
+    },
+    /// An agent resolved it: back to the bot, then CSAT.
+    Resolved,
+    /// An agent gave it back to the bot without resolving.
+    Released,
+}
+
+/// The core's side of the desk boundary. Implemented by `tandem-core`.
+#[async_trait]
+pub trait DeskEventHandler: Send + Sync + 'static {
+    /// Records an agent action durably, deduplicated on `(desk, dedupe_key)`, then
+    /// schedules its processing. Answer the desk 2xx only after `Ok`.
+    async fn desk_event(
+        &self,
+        desk: &str,
+        dedupe_key: &str,
+        event: DeskEvent,
+    ) -> Result<crate::Accepted, InboundError>;
+
+    /// Reads from the desk's durable key-value space (thread references).
+    async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError>;
+
+    /// Writes to the desk's durable key-value space.
+    async fn kv_put(&self, desk: &str, key: &str, value: &str) -> Result<(), InboundError>;
+}
+
+/// A cheap handle desks use to reach the core.
+#[derive(Clone)]
+pub struct DeskEventSink {
+    desk: String,
+    handler: Arc<dyn DeskEventHandler>,
+}
+
+impl std::fmt::Debug for DeskEventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskEventSink").field("desk", &self.desk).finish_non_exhaustive()
+    }
+}
+
+impl DeskEventSink {
+    /// A sink for desk instance `desk`.
+    pub fn new(desk: impl Into<String>, handler: Arc<dyn DeskEventHandler>) -> Self {
+        Self { desk: desk.into(), handler }
+    }
+
+    /// The desk instance id.
+    pub fn desk(&self) -> &str {
+        &self.desk
+    }
+
+    /// See [`DeskEventHandler::desk_event`].
+    pub async fn submit(&self, dedupe_key: &str, event: DeskEvent) -> Result<crate::Accepted, InboundError> {
+        self.handler.desk_event(&self.desk, dedupe_key, event).await
+    }
+
+    /// Reads from this desk's key-value space.
+    pub async fn kv_get(&self, key: &str) -> Result<Option<String>, InboundError> {
+        self.handler.kv_get(&self.desk, key).await
+    }
+
+    /// Writes to this desk's key-value space.
+    pub async fn kv_put(&self, key: &str, value: &str) -> Result<(), InboundError> {
+        self.handler.kv_put(&self.desk, key, value).await
+    }
 }

@@ -25,7 +25,10 @@ pub use channel::{
     InboundHandler, InboundSink, Session, WorkerFn,
 };
 pub use config::{ConfigError, ConfigErrors};
-pub use desk::{AgentDesk, CloseReason, DeskCapabilities, DeskError, DeskThread};
+pub use desk::{
+    AgentDesk, BuiltDesk, DeskCapabilities, DeskContext, DeskDelivery, DeskEvent, DeskEventHandler,
+    DeskEventKind, DeskEventSink, DeskFactory, DeskOp, DeskReceipt,
+};
 pub use error::{AdapterError, ErrorKind};
 pub use secret::Secret;
 
