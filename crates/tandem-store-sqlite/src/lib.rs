@@ -201,6 +201,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
+        self.writer
+            .call(move |c| writes::mark_inbound_processed(c, seq, now))
+            .await
+    }
+
     async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
         let encoded = EncodedTurn::new(turn)?;
         self.writer

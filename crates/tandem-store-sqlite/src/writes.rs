@@ -230,6 +230,22 @@ impl EncodedTurn {
     }
 }
 
+/// Marks an unprocessed inbound record processed; false when already processed or unknown.
+pub(crate) fn mark_inbound_processed(
+    conn: &Connection,
+    seq: u64,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let seq = to_i64(seq)?;
+    let marked = conn
+        .prepare_cached(
+            "UPDATE inbound SET processed_at = ?2 WHERE seq = ?1 AND processed_at IS NULL",
+        )
+        .and_then(|mut stmt| stmt.execute(params![seq, to_ms(now)]))
+        .map_err(sql_error)?;
+    Ok(marked == 1)
+}
+
 /// Applies a turn: inbound check, version check, then every insert. The caller's
 /// savepoint makes it all-or-nothing.
 pub(crate) fn commit_turn(conn: &Connection, encoded: &EncodedTurn) -> Result<(), StoreError> {

@@ -89,6 +89,7 @@ macro_rules! store_conformance {
             inbound_dedupe,
             pending_inbound_order_and_limit,
             commit_turn_processes_inbound_once,
+            mark_inbound_processed_without_turn,
             customer_resolution,
             conversation_lifecycle,
             commit_turn_applies_everything,
@@ -465,6 +466,49 @@ pub async fn pending_inbound_order_and_limit(store: DynStore) {
 
 /// A turn with `inbound_seq` marks it processed; a second turn for it is
 /// `AlreadyProcessed` and applies nothing.
+/// `mark_inbound_processed` takes a record out of pending once; unknown seqs are false.
+pub async fn mark_inbound_processed_without_turn(store: DynStore) {
+    let m1 = store
+        .record_inbound(&inbound(web(), "m1", "alice", "one"), now())
+        .await
+        .must("record");
+    assert!(
+        store
+            .mark_inbound_processed(m1.seq, now())
+            .await
+            .must("mark"),
+        "first mark applies"
+    );
+    assert!(
+        !store
+            .mark_inbound_processed(m1.seq, now())
+            .await
+            .must("mark again"),
+        "second mark is a no-op"
+    );
+    assert!(
+        !store
+            .mark_inbound_processed(m1.seq + 1000, now())
+            .await
+            .must("mark unknown"),
+        "unknown seq"
+    );
+    assert!(
+        store.pending_inbound(10).await.must("pending").is_empty(),
+        "marked record is not pending"
+    );
+    let conv = conversation_for(&store, "alice").await;
+    let mut turn = turn_of(&conv);
+    turn.inbound_seq = Some(m1.seq);
+    assert!(
+        matches!(
+            store.commit_turn(turn).await,
+            Err(StoreError::AlreadyProcessed)
+        ),
+        "a turn for a marked record is refused"
+    );
+}
+
 pub async fn commit_turn_processes_inbound_once(store: DynStore) {
     let m1 = store
         .record_inbound(&inbound(web(), "m1", "alice", "one"), now())
@@ -733,6 +777,7 @@ pub async fn commit_turn_applies_everything(store: DynStore) {
         handoff_requested: true,
         last_customer_message_at: BTreeMap::from([("web".to_owned(), 1_700_000_000_123)]),
         slots: BTreeMap::from([("order_number".to_owned(), "A-42".to_owned())]),
+        ..ConversationState::default()
     };
     let mut customer_entry = entry(&turn.conversation, 0, Party::Customer, text("refund"));
     customer_entry.platform_message_id = Some(PlatformMessageId::new("m1"));

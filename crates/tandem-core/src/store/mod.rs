@@ -45,6 +45,11 @@ pub trait Store: Send + Sync + 'static {
         received_at: Timestamp,
     ) -> Result<InboundRecord, StoreError>;
 
+    /// Marks an inbound record processed without a turn (an event that changes nothing,
+    /// e.g. for a handoff that no longer exists). Returns false when it was already
+    /// processed or is unknown.
+    async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError>;
+
     /// Up to `limit` recorded inbound messages not yet processed (see
     /// [`Store::commit_turn`]), in `seq` order.
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError>;

@@ -123,6 +123,137 @@ pub struct ConversationState {
     pub last_customer_message_at: BTreeMap<String, i64>,
     /// Free-form slots the bot collected (order number, ...).
     pub slots: BTreeMap<String, String>,
+    /// Sentiment compound scores of the newest customer messages, oldest first (at most 10).
+    pub sentiment_history: Vec<f32>,
+    /// The open handoff, while a human is involved.
+    pub handoff: Option<HandoffState>,
+    /// Closed handoffs of this conversation, oldest first (the newest 10 are kept).
+    pub past_handoffs: Vec<HandoffState>,
+    /// A satisfaction survey waiting for the customer's answer.
+    pub csat_pending: Option<CsatPending>,
+}
+
+/// Where a handoff is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffStatus {
+    /// Decided; the desk has not confirmed yet.
+    Requested,
+    /// The desk has it; waiting for an agent.
+    Queued,
+    /// An agent took it.
+    Accepted,
+    /// An agent resolved it.
+    Resolved,
+    /// An agent gave it back to the bot.
+    Released,
+    /// Nobody accepted it in time.
+    TimedOut,
+}
+
+impl HandoffStatus {
+    /// Whether the handoff is over.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            HandoffStatus::Resolved | HandoffStatus::Released | HandoffStatus::TimedOut
+        )
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffStatus::Requested => "requested",
+            HandoffStatus::Queued => "queued",
+            HandoffStatus::Accepted => "accepted",
+            HandoffStatus::Resolved => "resolved",
+            HandoffStatus::Released => "released",
+            HandoffStatus::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// A handoff of a conversation to a human desk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffState {
+    /// Stable id (the desk's idempotency key).
+    pub id: String,
+    /// The desk instance it went to.
+    pub desk: String,
+    /// Current status.
+    pub status: HandoffStatus,
+    /// Category of the escalation.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Priority of the escalation.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// Target queue.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The agent who owns it, once accepted.
+    #[serde(default)]
+    pub agent: Option<AgentRef>,
+    /// Every transition, oldest first.
+    #[serde(default)]
+    pub transitions: Vec<HandoffTransition>,
+    /// The customer's satisfaction answer, after resolution.
+    #[serde(default)]
+    pub csat: Option<Csat>,
+}
+
+/// An agent as a desk names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    /// The desk's id.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One transition of a handoff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffTransition {
+    /// The new status.
+    pub status: HandoffStatus,
+    /// Who caused it: `policy`, `desk:<id>`, `agent:<id>`, `customer`, `system`.
+    pub actor: String,
+    /// When, unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// A satisfaction answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Csat {
+    /// 1 (bad) to 5 (great).
+    pub score: Option<u8>,
+    /// Free-text follow-up for low scores.
+    pub comment: Option<String>,
+    /// Why the survey was not sent (e.g. `window_closed`).
+    pub skipped: Option<String>,
+    /// When answered or skipped, unix milliseconds.
+    pub at_ms: Option<i64>,
+}
+
+/// A survey waiting for the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsatPending {
+    /// The handoff it is about (in `past_handoffs`).
+    pub handoff_id: String,
+    /// What we are waiting for.
+    pub awaiting: CsatStage,
+}
+
+/// What a pending survey waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CsatStage {
+    /// The 1–5 score.
+    Score,
+    /// The free-text comment after a low score.
+    Comment,
 }
 
 /// One atomic unit of work, see [`Store::commit_turn`](super::Store::commit_turn).
