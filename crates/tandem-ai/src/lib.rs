@@ -7,17 +7,21 @@
 //!   matched by TF-IDF cosine similarity after normalisation (see `index.rs`).
 //! * [`Vader`] implements [`tandem_core::ai::SentimentAnalyzer`] with a port of VADER and
 //!   its lexicon.
+//! * [`BuiltinSummarizer`] implements [`tandem_core::ai::Summarizer`]: the deterministic
+//!   handoff briefing.
 
 mod bot;
 mod index;
 mod kb;
 mod slots;
+mod summary;
 mod text;
 mod vader;
 
 pub use bot::{KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
 pub use kb::{BUILTIN_TOML, DEFAULT_THRESHOLD, Intent, KbError, KnowledgeBase};
 pub use slots::{SlotKind, extract_slots};
+pub use summary::{BuiltinSummarizer, summarize};
 pub use vader::{Polarity, Vader};
 
 #[cfg(test)]

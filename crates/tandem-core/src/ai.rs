@@ -60,3 +60,39 @@ pub trait SentimentAnalyzer: Send + Sync + 'static {
     /// Scores one message.
     async fn analyze(&self, text: &str) -> Sentiment;
 }
+
+/// What a summarizer reads to brief an agent.
+#[derive(Debug, Clone, Copy)]
+pub struct BriefingInput<'a> {
+    /// The newest transcript entries, oldest first (including the triggering message).
+    pub transcript: &'a [tandem_model::TranscriptEntry],
+    /// The conversation state after the triggering message.
+    pub state: &'a crate::store::ConversationState,
+    /// The escalation decision.
+    pub decision: &'a crate::policy::Decision,
+    /// The customer's display name, when known.
+    pub customer_name: Option<&'a str>,
+}
+
+/// The briefing fields a summarizer fills.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BriefingSummary {
+    /// What the customer wants (KB intent or category).
+    pub intent: Option<String>,
+    /// What the bot already tried.
+    pub attempted: Vec<String>,
+    /// Where it stalled.
+    pub status: String,
+    /// `positive`, `neutral`, `negative` or `worsening`.
+    pub sentiment: String,
+    /// A short text an agent reads in three seconds.
+    pub text: String,
+}
+
+/// Writes handoff briefings.
+#[async_trait]
+pub trait Summarizer: Send + Sync + 'static {
+    /// Summarizes a conversation for an agent. Never fails: a provider that cannot answer
+    /// falls back to a deterministic summary.
+    async fn summarize(&self, input: BriefingInput<'_>) -> BriefingSummary;
+}

@@ -11,6 +11,9 @@
 
 pub mod ai;
 pub mod clock;
+pub mod csat;
+pub mod desks;
+pub mod handoff;
 pub mod metrics;
 pub mod outbox;
 pub mod policy;

@@ -163,9 +163,16 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
         Ok(delivery) => {
             core.inner.metrics.message_out(channel.as_str());
             debug!("Delivered.");
-            store
+            let recorded = store
                 .complete_outbox(&entry.id, &claim, &delivery, now)
-                .await
+                .await;
+            if crate::handoff::desk_of(&channel).is_some()
+                && crate::handoff::is_open_op(&entry.message.content.text)
+            {
+                core.on_desk_opened(&entry.message.conversation_id, &entry.message.recipient)
+                    .await;
+            }
+            recorded
         }
         Err(e) if e.is_retryable() && entry.attempts < config.max_attempts => {
             let delay = e.retry_after().map_or_else(

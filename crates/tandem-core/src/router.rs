@@ -5,7 +5,7 @@
 //! escalation hook → bot hook → outbox, the last four committed as one atomic turn
 //! (see [`crate::turn`]). The outbox dispatcher ([`crate::outbox`]) then delivers.
 
-use crate::ai::{Bot, SentimentAnalyzer};
+use crate::ai::{Bot, SentimentAnalyzer, Summarizer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::outbox::OutboxConfig;
@@ -54,6 +54,8 @@ pub struct CoreDeps {
     pub sentiment: Arc<dyn SentimentAnalyzer>,
     /// The escalation policy.
     pub policy: Arc<dyn EscalationPolicy>,
+    /// Writes handoff briefings.
+    pub summarizer: Arc<dyn Summarizer>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Metrics.
@@ -77,10 +79,13 @@ pub(crate) struct Inner {
     pub(crate) bot: Arc<dyn Bot>,
     pub(crate) sentiment: Arc<dyn SentimentAnalyzer>,
     pub(crate) policy: Arc<dyn EscalationPolicy>,
+    pub(crate) summarizer: Arc<dyn Summarizer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) config: CoreConfig,
     pub(crate) channels: RwLock<HashMap<ChannelId, Arc<dyn ChannelAdapter>>>,
+    /// Desk instances and the queues (targets) each serves; empty serves every queue.
+    pub(crate) desks: RwLock<std::collections::BTreeMap<String, Vec<String>>>,
     pub(crate) outbox_wakeup: Notify,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
@@ -98,10 +103,12 @@ impl Core {
                 bot: deps.bot,
                 sentiment: deps.sentiment,
                 policy: deps.policy,
+                summarizer: deps.summarizer,
                 clock: deps.clock,
                 metrics: deps.metrics,
                 config,
                 channels: RwLock::new(HashMap::new()),
+                desks: RwLock::new(std::collections::BTreeMap::new()),
                 outbox_wakeup: Notify::new(),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
@@ -221,6 +228,9 @@ impl Core {
     }
 
     async fn process(&self, pending: PendingInbound) -> Result<(), StoreError> {
+        if crate::handoff::desk_of(&pending.message.channel).is_some() {
+            return self.process_desk_event(pending).await;
+        }
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         let customer = store.resolve_customer(&pending.message.sender, now).await?;

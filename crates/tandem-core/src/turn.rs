@@ -7,13 +7,15 @@ use crate::policy::{Decision, EscalationPolicy, PolicyInput};
 use crate::router::Core;
 use crate::shape::shape;
 use crate::store::{
-    ConversationRecord, ConversationState, CustomerRecord, EscalationEvent, NewOutboxEntry, Owner, PendingInbound,
-    Turn,
+    ConversationRecord, ConversationState, CustomerRecord, EscalationEvent, NewOutboxEntry, Owner,
+    PendingInbound, Turn,
 };
+use crate::{csat, handoff};
 use tandem_model::{
-    Button, Capabilities, ChannelId, Content, EscalationId, MessageId, OutboundContent, OutboundMessage,
-    OutboxId, Party, Timestamp, TranscriptEntry,
+    Button, Capabilities, ChannelId, Content, EscalationId, MessageId, OutboundContent,
+    OutboundMessage, OutboxId, Party, Timestamp, TranscriptEntry,
 };
+use tandem_sdk::DeskOp;
 
 /// What the customer is told when a conversation is marked for handoff.
 pub const HANDOFF_NOTICE: &str =
@@ -62,49 +64,90 @@ pub(crate) async fn plan(
         Content::Postback { payload, .. } => Some(payload.clone()),
         other => other.text().map(str::to_owned),
     };
+    // Desk operations go after the customer-facing replies of this turn, in order.
+    let mut desk_ops: Vec<(String, DeskOp)> = Vec::new();
 
-    match text {
-        Some(text) if !text.trim().is_empty() => {
-            let understanding =
-                understand(inner.bot.as_ref(), inner.sentiment.as_ref(), &conversation.state, &text).await;
-            let decision = decide(
-                inner.policy.as_ref(),
-                &mut next.state,
-                customer,
-                &msg.channel,
-                &text,
-                &understanding,
-                now,
-            );
-            let bot_owns = next.state.owner == Owner::Bot;
-            if decision.escalate {
-                escalations.push(EscalationEvent {
-                    id: EscalationId::generate(),
-                    conversation_id: conversation.id.clone(),
-                    customer_id: customer.id.clone(),
-                    at: now,
-                    message_seq: customer_seq,
-                    escalate: true,
-                    reasons: decision.reasons.clone(),
-                    category: decision.category.clone(),
-                    priority: decision.priority.clone(),
-                    target: decision.target.clone(),
-                    policy_version: inner.policy.version().to_owned(),
-                });
-            }
-            if bot_owns {
-                if decision.escalate && !conversation.state.handoff_requested {
+    if next.state.owner != Owner::Bot {
+        // A human owns the conversation: the bot is silent, the desk gets the message.
+        if let Some(text) = text.as_deref().filter(|t| !t.trim().is_empty()) {
+            let score = inner.sentiment.analyze(text).await;
+            push_sentiment(&mut next.state, score.compound);
+        }
+        if let Some(h) = &next.state.handoff {
+            desk_ops.push((
+                h.desk.clone(),
+                DeskOp::Append(handoff::message(h, &entries[0])),
+            ));
+        }
+    } else if let Some(reply) = text
+        .as_deref()
+        .and_then(|t| csat::answer(&mut next.state, t, now))
+    {
+        replies.push((Party::Bot, reply));
+    } else {
+        match text {
+            Some(text) if !text.trim().is_empty() => {
+                let understanding = understand(
+                    inner.bot.as_ref(),
+                    inner.sentiment.as_ref(),
+                    &conversation.state,
+                    &text,
+                )
+                .await;
+                let decision = decide(
+                    inner.policy.as_ref(),
+                    &mut next.state,
+                    customer,
+                    &msg.channel,
+                    &text,
+                    &understanding,
+                    now,
+                );
+                if decision.escalate {
+                    escalations.push(EscalationEvent {
+                        id: EscalationId::generate(),
+                        conversation_id: conversation.id.clone(),
+                        customer_id: customer.id.clone(),
+                        at: now,
+                        message_seq: customer_seq,
+                        escalate: true,
+                        reasons: decision.reasons.clone(),
+                        category: decision.category.clone(),
+                        priority: decision.priority.clone(),
+                        target: decision.target.clone(),
+                        policy_version: inner.policy.version().to_owned(),
+                    });
+                }
+                let desk = if decision.escalate {
+                    core.desk_for(decision.target.as_deref())
+                } else {
+                    None
+                };
+                if let Some(desk) = desk {
+                    // Hand off: the queue owns the conversation until an agent takes it.
+                    let h = handoff::open(&desk, &decision, now);
+                    next.state.owner = Owner::Queue;
+                    next.state.handoff_requested = true;
+                    replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
+                    let body = core
+                        .briefing(&next, customer, &decision, &h, &entries[0], now)
+                        .await;
+                    core.remember_handoff(&h.id, &conversation.id).await;
+                    desk_ops.push((desk, DeskOp::Open(Box::new(body))));
+                    next.state.handoff = Some(h);
+                } else if decision.escalate && !conversation.state.handoff_requested {
+                    // No desk configured: record the decision and tell the customer once.
                     next.state.handoff_requested = true;
                     replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
                 } else {
                     replies.push((Party::Bot, bot_reply(understanding.answer)));
                 }
             }
-        }
-        _ => {
-            // Reactions need no answer; anything else unreadable gets a clear notice.
-            if next.state.owner == Owner::Bot && !matches!(msg.content, Content::Reaction { .. }) {
-                replies.push((Party::System, OutboundContent::text(UNREADABLE_NOTICE)));
+            _ => {
+                // Reactions need no answer; anything else unreadable gets a clear notice.
+                if !matches!(msg.content, Content::Reaction { .. }) {
+                    replies.push((Party::System, OutboundContent::text(UNREADABLE_NOTICE)));
+                }
             }
         }
     }
@@ -137,6 +180,9 @@ pub(crate) async fn plan(
         entries.push(entry);
     }
     next.next_seq = seq;
+    for (desk, op) in desk_ops {
+        outbox.push(handoff::desk_entry(&next, &desk, op, now));
+    }
     Turn {
         inbound_seq: Some(pending.seq),
         conversation: next,
@@ -164,9 +210,16 @@ pub async fn understand(
 ) -> Understanding {
     let score = sentiment.analyze(text).await;
     let answer = bot
-        .answer(BotQuestion { text, slots: &state.slots, last_intent: state.last_intent.as_deref() })
+        .answer(BotQuestion {
+            text,
+            slots: &state.slots,
+            last_intent: state.last_intent.as_deref(),
+        })
         .await;
-    Understanding { sentiment: score.compound, answer }
+    Understanding {
+        sentiment: score.compound,
+        answer,
+    }
 }
 
 /// Applies one customer message to the conversation state (negative and fallback
@@ -181,6 +234,7 @@ pub fn decide(
     understanding: &Understanding,
     now: Timestamp,
 ) -> Decision {
+    push_sentiment(state, understanding.sentiment);
     if understanding.sentiment < policy.negative_threshold() {
         state.negative_count += 1;
     }
@@ -203,6 +257,13 @@ pub fn decide(
         bot: answer,
         now,
     })
+}
+
+/// Keeps the newest ten sentiment scores (the briefing's trend).
+fn push_sentiment(state: &mut ConversationState, compound: f32) {
+    state.sentiment_history.push(compound);
+    let excess = state.sentiment_history.len().saturating_sub(10);
+    state.sentiment_history.drain(..excess);
 }
 
 fn bot_reply(answer: BotAnswer) -> OutboundContent {

@@ -142,6 +142,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             bot: Arc::new(tandem_ai::KnowledgeBot::new(kb)),
             sentiment: Arc::new(tandem_ai::Vader::new()),
             policy: Arc::new(SeedPolicy),
+            summarizer: Arc::new(tandem_ai::BuiltinSummarizer),
             clock: Arc::new(SystemClock),
             metrics,
         },

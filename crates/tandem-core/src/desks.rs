@@ -1,0 +1,405 @@
+//! The core's side of agent desks: registering desks, routing handoffs to them, building
+//! briefings, and applying what agents do (accept, reply, resolve, release).
+//!
+//! Agent actions are recorded in the inbound log like customer messages (pseudo-channel
+//! `desk:<id>`, deduplicated on the desk's delivery or event id) and processed by the same
+//! workers, so an acknowledged action is never lost and a redelivered one has no effect.
+
+use crate::ai::BriefingInput;
+use crate::handoff::{self, DeskTarget, agent_actor, desk_channel, desk_of, transition};
+use crate::policy::Decision;
+use crate::router::Core;
+use crate::store::{
+    AgentRef, ConversationRecord, ConversationState, CustomerRecord, HandoffState, HandoffStatus,
+    Owner, PendingInbound, StoreError, Turn,
+};
+use crate::{csat, turn};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tandem_model::{
+    Content, ConversationId, ExternalIdentity, InboundMessage, MessageId, OutboundContent, Party,
+    PlatformMessageId, Timestamp, TranscriptEntry,
+};
+use tandem_sdk::handoff::{HandoffRequested, Window};
+use tandem_sdk::{Accepted, AgentDesk, DeskEvent, DeskEventHandler, DeskEventKind, InboundError};
+use tracing::{debug, warn};
+
+/// Key-value namespace mapping handoff ids to conversation ids.
+const HANDOFF_INDEX: &str = "handoffs";
+
+/// What the customer hears when an agent joins.
+pub const AGENT_JOINED: &str = "You're now chatting with a member of our team.";
+/// What the customer hears when the bot takes over again.
+pub const BOT_IS_BACK: &str = "Thanks for your patience! I'm the assistant again, ask me anything.";
+
+/// An agent action as kept in the inbound log.
+#[derive(Debug, Serialize, Deserialize)]
+struct DeskEventDoc {
+    handoff_id: String,
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    agent_id: Option<String>,
+    #[serde(default)]
+    agent_name: Option<String>,
+}
+
+impl Core {
+    /// Registers a desk; `queues` are the targets it serves (empty: every target).
+    pub fn register_desk(&self, id: &str, desk: Arc<dyn AgentDesk>, queues: Vec<String>) {
+        self.register_channel(desk_channel(id), Arc::new(DeskTarget::new(desk)));
+        self.inner
+            .desks
+            .write()
+            .expect("desk registry lock poisoned")
+            .insert(id.to_owned(), queues);
+    }
+
+    /// The desk for a target queue: one that lists it, else one that serves every queue.
+    pub(crate) fn desk_for(&self, target: Option<&str>) -> Option<String> {
+        let desks = self
+            .inner
+            .desks
+            .read()
+            .expect("desk registry lock poisoned");
+        target
+            .and_then(|t| {
+                desks
+                    .iter()
+                    .find(|(_, queues)| queues.iter().any(|q| q == t))
+            })
+            .or_else(|| desks.iter().find(|(_, queues)| queues.is_empty()))
+            .or_else(|| desks.iter().next())
+            .map(|(id, _)| id.clone())
+    }
+
+    /// Remembers which conversation a handoff belongs to (desk events name the handoff).
+    pub(crate) async fn remember_handoff(&self, handoff_id: &str, conversation: &ConversationId) {
+        if let Err(e) = self
+            .inner
+            .store
+            .kv_put(HANDOFF_INDEX, handoff_id, conversation.as_str())
+            .await
+        {
+            // The commit that follows fails too when the store is down; the message is retried.
+            warn!(error = %e, "Recording a handoff index entry failed.");
+        }
+    }
+
+    /// The `handoff.requested` briefing for a handoff being opened by this turn.
+    pub(crate) async fn briefing(
+        &self,
+        conversation: &ConversationRecord,
+        customer: &CustomerRecord,
+        decision: &Decision,
+        h: &HandoffState,
+        trigger: &TranscriptEntry,
+        now: Timestamp,
+    ) -> HandoffRequested {
+        let store = &self.inner.store;
+        let mut transcript = store
+            .transcript(&conversation.id, handoff::BRIEFING_TRANSCRIPT_LIMIT)
+            .await
+            .unwrap_or_default();
+        transcript.push(trigger.clone());
+        let identities = store.identities(&customer.id).await.unwrap_or_default();
+        let summary = self
+            .inner
+            .summarizer
+            .summarize(BriefingInput {
+                transcript: &transcript,
+                state: &conversation.state,
+                decision,
+                customer_name: customer.display_name.as_deref(),
+            })
+            .await;
+        handoff::requested(handoff::BriefingParts {
+            handoff: h,
+            conversation,
+            customer,
+            identities: &identities,
+            decision,
+            summary,
+            transcript: &transcript,
+            window: window_of(conversation),
+            now,
+        })
+    }
+
+    /// A desk confirmed it has the thread: the handoff is queued for an agent.
+    pub(crate) async fn on_desk_opened(&self, conversation: &ConversationId, handoff_id: &str) {
+        for _ in 0..5 {
+            let now = self.inner.clock.now();
+            let Ok(Some(conv)) = self.inner.store.conversation(conversation).await else {
+                return;
+            };
+            let mut next = conv.clone();
+            let Some(h) = next.state.handoff.as_mut().filter(|h| h.id == handoff_id) else {
+                return;
+            };
+            if h.status != HandoffStatus::Requested {
+                return;
+            }
+            let actor = format!("desk:{}", h.desk);
+            transition(h, HandoffStatus::Queued, &actor, now);
+            next.updated_at = now;
+            let turn = Turn {
+                inbound_seq: None,
+                conversation: next,
+                entries: vec![],
+                escalations: vec![],
+                outbox: vec![],
+            };
+            match self.inner.store.commit_turn(turn).await {
+                Err(StoreError::Conflict(_)) => continue,
+                _ => return,
+            }
+        }
+    }
+
+    /// Applies one recorded agent action.
+    pub(crate) async fn process_desk_event(
+        &self,
+        pending: PendingInbound,
+    ) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let doc: Option<DeskEventDoc> = match &pending.message.content {
+            Content::Postback { payload, .. } => serde_json::from_str(payload).ok(),
+            _ => None,
+        };
+        let Some(doc) = doc else {
+            warn!("Unreadable desk event in the inbound log; skipped.");
+            store.mark_inbound_processed(pending.seq, now).await?;
+            return Ok(());
+        };
+        let Some(conversation_id) = store.kv_get(HANDOFF_INDEX, &doc.handoff_id).await? else {
+            debug!("Desk event for an unknown handoff; skipped.");
+            store.mark_inbound_processed(pending.seq, now).await?;
+            return Ok(());
+        };
+        let conversation_id = ConversationId::new(conversation_id);
+        for _ in 0..5 {
+            let Some(conv) = store.conversation(&conversation_id).await? else {
+                store.mark_inbound_processed(pending.seq, now).await?;
+                return Ok(());
+            };
+            let Some(turn) = self.desk_turn(&pending, &doc, conv, now).await? else {
+                debug!("Desk event for a handoff that is no longer open; skipped.");
+                store.mark_inbound_processed(pending.seq, now).await?;
+                return Ok(());
+            };
+            let has_outbox = !turn.outbox.is_empty();
+            match store.commit_turn(turn).await {
+                Ok(()) => {
+                    if has_outbox {
+                        self.inner.outbox_wakeup.notify_one();
+                    }
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::AlreadyProcessed) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "conversation kept changing; will retry".into(),
+        ))
+    }
+
+    async fn desk_turn(
+        &self,
+        pending: &PendingInbound,
+        doc: &DeskEventDoc,
+        conv: ConversationRecord,
+        now: Timestamp,
+    ) -> Result<Option<Turn>, StoreError> {
+        let mut next = conv.clone();
+        next.updated_at = now;
+        let Some(mut h) = next
+            .state
+            .handoff
+            .take()
+            .filter(|h| h.id == doc.handoff_id && !h.status.is_closed())
+        else {
+            return Ok(None);
+        };
+        let agent = doc.agent_id.clone().map(|id| AgentRef {
+            id,
+            name: doc.agent_name.clone(),
+        });
+        if agent.is_some() {
+            h.agent = agent.clone().or(h.agent);
+        }
+        let actor = agent_actor(h.agent.as_ref(), &h.desk);
+        let mut replies: Vec<(Party, OutboundContent)> = Vec::new();
+        match doc.kind.as_str() {
+            "accepted" => {
+                if h.status != HandoffStatus::Accepted {
+                    transition(&mut h, HandoffStatus::Accepted, &actor, now);
+                    next.state.owner = Owner::Agent;
+                    replies.push((Party::System, OutboundContent::text(AGENT_JOINED)));
+                }
+                next.state.handoff = Some(h);
+            }
+            "agent_message" => {
+                // The first reply accepts the handoff implicitly.
+                transition(&mut h, HandoffStatus::Accepted, &actor, now);
+                next.state.owner = Owner::Agent;
+                let text = doc.text.clone().unwrap_or_default();
+                if !text.trim().is_empty() {
+                    replies.push((Party::Agent, OutboundContent::text(text)));
+                }
+                next.state.handoff = Some(h);
+            }
+            "resolved" | "released" => {
+                let resolved = doc.kind == "resolved";
+                let status = if resolved {
+                    HandoffStatus::Resolved
+                } else {
+                    HandoffStatus::Released
+                };
+                transition(&mut h, status, &actor, now);
+                return_to_bot(&mut next.state);
+                replies.push((Party::Bot, OutboundContent::text(BOT_IS_BACK)));
+                if resolved {
+                    csat::start(&mut next.state, &h.id);
+                    replies.push((Party::Bot, csat::prompt()));
+                }
+                next.state.past_handoffs.push(h);
+                let excess = next.state.past_handoffs.len().saturating_sub(10);
+                next.state.past_handoffs.drain(..excess);
+            }
+            _ => return Ok(None),
+        }
+        // Replies go to the channel the customer last wrote on.
+        let identities = self.inner.store.identities(&conv.customer_id).await?;
+        let recipient = identities
+            .iter()
+            .find(|i| i.channel == conv.channel)
+            .map(|i| i.subject.clone());
+        let caps = self
+            .adapter(&conv.channel)
+            .map(|a| a.capabilities().clone());
+        let mut seq = conv.next_seq;
+        let mut entries = Vec::new();
+        let mut outbox = Vec::new();
+        for (from, content) in replies {
+            let entry = TranscriptEntry {
+                id: MessageId::generate(),
+                conversation_id: conv.id.clone(),
+                customer_id: conv.customer_id.clone(),
+                seq,
+                from,
+                channel: conv.channel.clone(),
+                at: now,
+                content: Content::Text {
+                    text: content.text.clone(),
+                },
+                buttons: content.buttons.clone(),
+                platform_message_id: None,
+            };
+            seq += 1;
+            if let Some(recipient) = &recipient {
+                outbox.extend(turn::outbox_entries(
+                    &entry,
+                    recipient,
+                    &content,
+                    caps.as_ref(),
+                    now,
+                ));
+            }
+            entries.push(entry);
+        }
+        next.next_seq = seq;
+        Ok(Some(Turn {
+            inbound_seq: Some(pending.seq),
+            conversation: next,
+            entries,
+            escalations: vec![],
+            outbox,
+        }))
+    }
+}
+
+/// The bot owns the conversation again, with fresh counters.
+fn return_to_bot(state: &mut ConversationState) {
+    state.owner = Owner::Bot;
+    state.negative_count = 0;
+    state.fallback_count = 0;
+    state.handoff_requested = false;
+}
+
+/// The reply channel's messaging window as the briefing shows it.
+fn window_of(_conversation: &ConversationRecord) -> Window {
+    // Channels without a customer-service window are always open; windowed channels
+    // (WhatsApp, Messenger) report theirs through the window module once present.
+    Window {
+        open: true,
+        expires_at: None,
+    }
+}
+
+#[async_trait]
+impl DeskEventHandler for Core {
+    async fn desk_event(
+        &self,
+        desk: &str,
+        dedupe_key: &str,
+        event: DeskEvent,
+    ) -> Result<Accepted, InboundError> {
+        if dedupe_key.is_empty() || event.handoff_id.is_empty() {
+            return Err(InboundError::Rejected(
+                "a dedupe key and a handoff id are required".into(),
+            ));
+        }
+        let (kind, text) = match event.kind {
+            DeskEventKind::Accepted => ("accepted", None),
+            DeskEventKind::AgentMessage { text } => ("agent_message", Some(text)),
+            DeskEventKind::Resolved => ("resolved", None),
+            DeskEventKind::Released => ("released", None),
+        };
+        let doc = DeskEventDoc {
+            handoff_id: event.handoff_id,
+            kind: kind.to_owned(),
+            text,
+            agent_id: event.agent.as_ref().map(|a| a.id.clone()),
+            agent_name: event.agent.as_ref().and_then(|a| a.name.clone()),
+        };
+        let channel = desk_channel(desk);
+        let subject = doc
+            .agent_id
+            .clone()
+            .map_or_else(|| "desk".to_owned(), |a| format!("agent:{a}"));
+        let msg = InboundMessage {
+            channel: channel.clone(),
+            platform_message_id: PlatformMessageId::new(dedupe_key),
+            sender: ExternalIdentity::new(channel, subject),
+            sent_at: self.inner.clock.now(),
+            content: Content::Postback {
+                payload: serde_json::to_string(&doc).expect("desk events always serialize"),
+                title: None,
+            },
+        };
+        debug_assert!(desk_of(&msg.channel).is_some());
+        tandem_sdk::InboundHandler::accept(self, msg).await
+    }
+
+    async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError> {
+        self.inner
+            .store
+            .kv_get(desk_channel(desk).as_str(), key)
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+
+    async fn kv_put(&self, desk: &str, key: &str, value: &str) -> Result<(), InboundError> {
+        self.inner
+            .store
+            .kv_put(desk_channel(desk).as_str(), key, value)
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+}
