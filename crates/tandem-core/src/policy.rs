@@ -1,11 +1,21 @@
 //! The escalation hook: decides, per customer message, whether a human must take over.
 //!
 //! [`SeedPolicy`] is the walking skeleton's rule (keywords refund/cancel/angry/lawsuit, or
-//! a second negative message); the full policy engine implements [`EscalationPolicy`] too.
+//! a second negative message); the full policy engine (`tandem-policy`) implements
+//! [`EscalationPolicy`] too.
+//!
+//! Besides the per-message [`EscalationPolicy::evaluate`], a policy answers two questions the
+//! core asks outside a customer message: [`EscalationPolicy::evaluate_inactivity`] (the
+//! customer went quiet after a bot reply) and [`EscalationPolicy::evaluate_events`]
+//! (business events posted about a customer). A [`Decision`] may hand off, or only carry
+//! [`Offer`]s: actions that keep the bot in charge (a rephrase suggestion, the "talk to a
+//! person" button, a check-in).
 
 use crate::ai::BotAnswer;
 use crate::store::{ConversationState, CustomerRecord, Reason};
-use tandem_model::ChannelId;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tandem_model::{ChannelId, Timestamp};
 
 /// What the policy sees for one customer message.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +34,92 @@ pub struct PolicyInput<'a> {
     pub bot: &'a BotAnswer,
     /// When the message is evaluated (time-based triggers use it; never the system clock).
     pub now: tandem_model::Timestamp,
+    /// The customer's earlier conversations on any channel, for `repeat_contact`
+    /// (empty when the caller has no history at hand).
+    pub history: &'a [PastContact],
+}
+
+/// An earlier conversation of the same customer (any channel), for `repeat_contact`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastContact {
+    /// What it was about: the first intent the bot recognised in it.
+    pub intent: String,
+    /// When it was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+}
+
+/// A business event about a customer (`payment_failed`, ...), posted through the admin API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusinessEvent {
+    /// The event type, e.g. `payment_failed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+}
+
+/// What the policy sees when a customer has been silent since the bot's last reply.
+#[derive(Debug, Clone, Copy)]
+pub struct InactivityInput<'a> {
+    /// The conversation state.
+    pub state: &'a ConversationState,
+    /// The customer.
+    pub customer: &'a CustomerRecord,
+    /// How long the customer has been silent since the bot's last reply.
+    pub idle: Duration,
+    /// When this is evaluated.
+    pub now: Timestamp,
+}
+
+/// What the policy sees when business events arrive for a customer.
+#[derive(Debug, Clone, Copy)]
+pub struct EventsInput<'a> {
+    /// The customer.
+    pub customer: &'a CustomerRecord,
+    /// The customer's recent events, any order (the policy looks at their times).
+    pub events: &'a [BusinessEvent],
+    /// When this is evaluated.
+    pub now: Timestamp,
+}
+
+/// What kind of non-handoff action a policy offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferKind {
+    /// Ask the customer to rephrase, with suggestions (fallback strike 1).
+    Rephrase,
+    /// Add the "talk to a person" button ([`crate::turn::human_button`]) to the bot's reply
+    /// (fallback strike 2, low confidence).
+    HumanButton,
+    /// Send a proactive check-in ("Are you still there? Did that answer your question?").
+    CheckIn,
+    /// The customer asked for a person but their segment is AI-first: reply with the bot's
+    /// help and the "talk to a person" button instead of an acknowledgement of a handoff;
+    /// asking again hands off.
+    BotFirst,
+}
+
+impl OfferKind {
+    /// The snake_case name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferKind::Rephrase => "rephrase",
+            OfferKind::HumanButton => "human_button",
+            OfferKind::CheckIn => "check_in",
+            OfferKind::BotFirst => "bot_first",
+        }
+    }
+}
+
+/// A non-handoff action, with the trigger that suggested it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// What to do.
+    pub kind: OfferKind,
+    /// Why (trigger code, evidence).
+    pub reason: Reason,
 }
 
 /// A policy decision with every trigger that fired.
@@ -39,6 +135,16 @@ pub struct Decision {
     pub priority: Option<String>,
     /// The target queue.
     pub target: Option<String>,
+    /// Actions that keep the bot in charge (only when not escalating): rephrase
+    /// suggestions, the "talk to a person" button, a check-in.
+    pub offers: Vec<Offer>,
+}
+
+impl Decision {
+    /// True when the decision offers `kind`.
+    pub fn offers(&self, kind: OfferKind) -> bool {
+        self.offers.iter().any(|o| o.kind == kind)
+    }
 }
 
 /// Decides escalations. Pure: no I/O, no clock.
@@ -52,6 +158,20 @@ pub trait EscalationPolicy: Send + Sync + 'static {
     /// Compound score below which a message counts as negative.
     fn negative_threshold(&self) -> f32 {
         -0.3
+    }
+
+    /// Evaluates a customer's silence since the bot's last reply (a proactive check-in,
+    /// optionally a handoff). The default policy never acts on silence.
+    fn evaluate_inactivity(&self, input: &InactivityInput<'_>) -> Decision {
+        let _ = input;
+        Decision::default()
+    }
+
+    /// Evaluates a customer's business events (three failed payments in a day → retention,
+    /// before the customer writes). The default policy ignores events.
+    fn evaluate_events(&self, input: &EventsInput<'_>) -> Decision {
+        let _ = input;
+        Decision::default()
     }
 }
 
@@ -90,6 +210,7 @@ impl EscalationPolicy for SeedPolicy {
             category: None,
             priority: None,
             target: None,
+            offers: Vec::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! sentiment hooks; the router commits the result atomically.
 
 use crate::ai::{Bot, BotAnswer, BotQuestion, SentimentAnalyzer};
-use crate::policy::{Decision, EscalationPolicy, PolicyInput};
+use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
 use crate::router::Core;
 use crate::shape::shape;
 use crate::store::{
@@ -225,6 +225,7 @@ pub async fn understand(
 /// Applies one customer message to the conversation state (negative and fallback
 /// counters, slots, last intent), then asks the policy. Pure: the gateway and
 /// `tandem policy test` both decide through this function, so they decide alike.
+/// [`decide_message`] is the same with the customer's history.
 pub fn decide(
     policy: &dyn EscalationPolicy,
     state: &mut ConversationState,
@@ -234,6 +235,47 @@ pub fn decide(
     understanding: &Understanding,
     now: Timestamp,
 ) -> Decision {
+    let facts = MessageFacts {
+        customer,
+        channel,
+        text,
+        history: &[],
+        now,
+    };
+    decide_message(policy, state, &facts, understanding)
+}
+
+/// The facts about one customer message that [`decide_message`] passes to the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageFacts<'a> {
+    /// The customer.
+    pub customer: &'a CustomerRecord,
+    /// The channel the message arrived on.
+    pub channel: &'a ChannelId,
+    /// The message text.
+    pub text: &'a str,
+    /// The customer's earlier conversations (any channel), for `repeat_contact`.
+    pub history: &'a [PastContact],
+    /// When the message is evaluated.
+    pub now: Timestamp,
+}
+
+/// [`decide`] with every fact, including the customer's history. After the policy
+/// answers, remembers in the state whether a person was offered (the button or an
+/// AI-first reply), so that an AI-first segment hands off the next request.
+pub fn decide_message(
+    policy: &dyn EscalationPolicy,
+    state: &mut ConversationState,
+    facts: &MessageFacts<'_>,
+    understanding: &Understanding,
+) -> Decision {
+    let MessageFacts {
+        customer,
+        channel,
+        text,
+        history,
+        now,
+    } = *facts;
     push_sentiment(state, understanding.sentiment);
     if understanding.sentiment < policy.negative_threshold() {
         state.negative_count += 1;
@@ -248,7 +290,7 @@ pub fn decide(
         state.fallback_count = 0;
         state.last_intent = answer.intent.clone();
     }
-    policy.evaluate(&PolicyInput {
+    let decision = policy.evaluate(&PolicyInput {
         text,
         channel,
         sentiment: understanding.sentiment,
@@ -256,7 +298,12 @@ pub fn decide(
         customer,
         bot: answer,
         now,
-    })
+        history,
+    });
+    if decision.offers(OfferKind::HumanButton) || decision.offers(OfferKind::BotFirst) {
+        state.human_offered = true;
+    }
+    decision
 }
 
 /// Keeps the newest ten sentiment scores (the briefing's trend).

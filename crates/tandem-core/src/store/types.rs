@@ -131,6 +131,9 @@ pub struct ConversationState {
     pub past_handoffs: Vec<HandoffState>,
     /// A satisfaction survey waiting for the customer's answer.
     pub csat_pending: Option<CsatPending>,
+    /// Set once the policy offered the customer a person (the "talk to a person" button
+    /// or an AI-first reply); an AI-first segment then hands off the next request.
+    pub human_offered: bool,
 }
 
 /// Where a handoff is in its life.
