@@ -51,6 +51,7 @@ fn check_accepts_the_shipped_examples() {
             .args(["check", "--config", file.to_str().unwrap()])
             .env("WEBCHAT_IDENTITY_SECRET", "example-secret")
             .env("WEBHOOK_CHANNEL_SECRET", "example-secret")
+            .env("DESK_WEBHOOK_SECRET", "example-secret")
             .env("TANDEM_ADMIN_TOKEN", "example-admin-token-0123456789")
             .output()
             .unwrap();

@@ -3,6 +3,7 @@
 
 mod cli;
 mod escalation;
+mod handoff;
 mod outbox;
 mod webchat;
 mod webchat_input;

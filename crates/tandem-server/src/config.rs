@@ -182,8 +182,10 @@ pub struct Instance {
     pub id: String,
     /// The kind (`type = ".."`, or the table name).
     pub kind: String,
-    /// The table, `type` removed, variables expanded.
+    /// The table, `type` (and for desks `queues`) removed, variables expanded.
     pub table: toml::Value,
+    /// Desks only: the target queues served (`queues = [..]`); empty serves every queue.
+    pub queues: Vec<String>,
 }
 
 /// A checked configuration.
@@ -195,6 +197,8 @@ pub struct LoadedConfig {
     pub config: Config,
     /// Channel instances, checked.
     pub channels: Vec<Instance>,
+    /// Desk instances, checked.
+    pub desks: Vec<Instance>,
     /// The address to listen on, after `TANDEM_LISTEN`.
     pub listen: SocketAddr,
     /// The public base URL.
@@ -360,11 +364,25 @@ pub fn parse(
             Some(Ok(())) => channels.push(instance),
         }
     }
-    for id in config.desks.keys() {
-        errors.push(
-            format!("desks.{id}"),
-            "agent desks are not available in this build yet",
-        );
+    let mut desks = Vec::new();
+    for (id, table) in &config.desks {
+        let path = format!("desks.{id}");
+        let Some(mut instance) = instance(id, table, &path, &mut errors) else {
+            continue;
+        };
+        instance.queues = peel_queues(&mut instance.table, &path, &mut errors);
+        match registry.validate_desk(&instance.kind, &instance.table) {
+            None => errors.push(
+                format!("{path}.type"),
+                format!(
+                    "unknown desk kind {:?} (known: {})",
+                    instance.kind,
+                    registry.desk_kinds().join(", ")
+                ),
+            ),
+            Some(Err(errs)) => errors.0.extend(errs.0.into_iter().map(|e| e.under(&path))),
+            Some(Ok(())) => desks.push(instance),
+        }
     }
 
     match (errors.is_empty(), listen, public_url) {
@@ -372,6 +390,7 @@ pub fn parse(
             source: source.to_owned(),
             config,
             channels,
+            desks,
             listen,
             public_url,
         }),
@@ -402,7 +421,32 @@ fn instance(
         id: id.to_owned(),
         kind,
         table: toml::Value::Table(t),
+        queues: Vec::new(),
     })
+}
+
+/// Takes the common `queues` key off a desk table.
+fn peel_queues(table: &mut toml::Value, path: &str, errors: &mut ConfigErrors) -> Vec<String> {
+    let Some(t) = table.as_table_mut() else {
+        return Vec::new();
+    };
+    match t.remove("queues") {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => {
+            let mut queues = Vec::new();
+            for (i, item) in items.into_iter().enumerate() {
+                match item {
+                    toml::Value::String(q) if !q.trim().is_empty() => queues.push(q),
+                    _ => errors.push(format!("{path}.queues[{i}]"), "must be a non-empty string"),
+                }
+            }
+            queues
+        }
+        Some(_) => {
+            errors.push(format!("{path}.queues"), "must be an array of queue names");
+            Vec::new()
+        }
+    }
 }
 
 /// Expands `${VAR}` in every string; `$${` is a literal `${`. Missing variables are

@@ -5,7 +5,10 @@
 use crate::config::deserialize_table;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
-use tandem_sdk::{AdapterError, BuiltChannel, ChannelContext, ChannelFactory, ConfigErrors};
+use tandem_sdk::{
+    AdapterError, BuiltChannel, BuiltDesk, ChannelContext, ChannelFactory, ConfigErrors,
+    DeskContext, DeskFactory,
+};
 
 type ValidateFn = fn(&toml::Value) -> Result<(), ConfigErrors>;
 type BuildFn =
@@ -16,10 +19,19 @@ struct ChannelEntry {
     build: BuildFn,
 }
 
+type DeskBuildFn =
+    fn(toml::Value, DeskContext) -> BoxFuture<'static, Result<BuiltDesk, AdapterError>>;
+
+struct DeskEntry {
+    validate: ValidateFn,
+    build: DeskBuildFn,
+}
+
 /// The known adapter kinds.
 #[derive(Default)]
 pub struct Registry {
     channels: BTreeMap<&'static str, ChannelEntry>,
+    desks: BTreeMap<&'static str, DeskEntry>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -43,6 +55,8 @@ impl Registry {
         r.channel::<tandem_channel_webchat::WebChat>();
         #[cfg(feature = "webhook-channel")]
         r.channel::<tandem_channel_webhook::WebhookChannel>();
+        #[cfg(feature = "webhook-desk")]
+        r.desk::<tandem_desk_webhook::WebhookDesk>();
         r
     }
 
@@ -69,6 +83,55 @@ impl Registry {
                 build: build::<F>,
             },
         );
+    }
+
+    /// Registers a desk kind.
+    pub fn desk<F: DeskFactory>(&mut self) {
+        fn validate<F: DeskFactory>(table: &toml::Value) -> Result<(), ConfigErrors> {
+            let config: F::Config = deserialize_table(table)?;
+            F::validate(&config)
+        }
+        fn build<F: DeskFactory>(
+            table: toml::Value,
+            cx: DeskContext,
+        ) -> BoxFuture<'static, Result<BuiltDesk, AdapterError>> {
+            Box::pin(async move {
+                let config: F::Config = deserialize_table(&table)
+                    .map_err(|e| AdapterError::rejected(format!("invalid config: {e}")))?;
+                F::build(config, cx).await
+            })
+        }
+        self.desks.insert(
+            F::KIND,
+            DeskEntry {
+                validate: validate::<F>,
+                build: build::<F>,
+            },
+        );
+    }
+
+    /// The registered desk kinds, sorted.
+    pub fn desk_kinds(&self) -> Vec<&'static str> {
+        self.desks.keys().copied().collect()
+    }
+
+    /// Checks a desk table for `kind`; `None` when the kind is unknown.
+    pub fn validate_desk(
+        &self,
+        kind: &str,
+        table: &toml::Value,
+    ) -> Option<Result<(), ConfigErrors>> {
+        self.desks.get(kind).map(|e| (e.validate)(table))
+    }
+
+    /// Builds a desk instance of `kind`; `None` when the kind is unknown.
+    pub fn build_desk(
+        &self,
+        kind: &str,
+        table: toml::Value,
+        cx: DeskContext,
+    ) -> Option<BoxFuture<'static, Result<BuiltDesk, AdapterError>>> {
+        self.desks.get(kind).map(|e| (e.build)(table, cx))
     }
 
     /// The registered kinds, sorted.

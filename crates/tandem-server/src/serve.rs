@@ -18,7 +18,7 @@ use tandem_core::policy::SeedPolicy;
 use tandem_core::store::DynStore;
 use tandem_core::{Core, CoreConfig, CoreDeps};
 use tandem_model::ChannelId;
-use tandem_sdk::{ChannelContext, InboundSink, WorkerFn};
+use tandem_sdk::{ChannelContext, DeskContext, DeskEventSink, InboundSink, WorkerFn};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
@@ -190,6 +190,34 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             ));
         }
         info!(channel.id = %instance.id, channel.kind = %instance.kind, "Channel started.");
+    }
+
+    for instance in &loaded.desks {
+        let cx = DeskContext {
+            id: instance.id.clone(),
+            public_base_url: loaded.public_url.clone(),
+            events: DeskEventSink::new(instance.id.clone(), Arc::new(core.clone())),
+            http: http.clone(),
+            shutdown: http_shutdown.clone(),
+        };
+        let build = registry
+            .build_desk(&instance.kind, instance.table.clone(), cx)
+            .with_context(|| format!("unknown desk kind {}", instance.kind))?;
+        let built = build
+            .await
+            .with_context(|| format!("cannot start desk {}", instance.id))?;
+        core.register_desk(&instance.id, built.desk, instance.queues.clone());
+        if let Some(r) = built.routes {
+            routes.push(r);
+        }
+        if let Some(worker) = built.worker {
+            workers.spawn(supervise(
+                instance.id.clone(),
+                worker,
+                http_shutdown.clone(),
+            ));
+        }
+        info!(desk.id = %instance.id, desk.kind = %instance.kind, "Desk started.");
     }
 
     let app = crate::app::app(

@@ -1,0 +1,48 @@
+//! The generic webhook desk: Tandem's open handoff contract, version 1
+//! (INTERFACE.md; JSON Schema in `docs/handoff-v1.schema.json`), for contact-center
+//! software Tandem has no adapter for.
+//!
+//! Out: `POST [desks.webhook].url` with the `handoff.requested`, `handoff.message` and
+//! `handoff.closed` bodies, signed `X-Tandem-Signature: sha256=<hex HMAC-SHA256(secret,
+//! timestamp + "." + body)>` with `X-Tandem-Timestamp`, and `X-Tandem-Delivery` stable
+//! across retries. Any 2xx is success; the core's outbox retries everything else with
+//! exponential backoff for more than 24 hours.
+//!
+//! In: `POST /desks/webhook/events`, signed the same way with the same secret, body
+//! `{"type":"handoff.accepted"|"agent.message"|"handoff.resolved"|"handoff.released",
+//! "handoff_id":"..","agent":{"id":"..","name":".."},"text":".."}`. Deduplicated on the
+//! desk's `X-Tandem-Delivery` header when it sends one, else on the body's hash.
+
+mod config;
+mod events;
+mod outbound;
+
+pub use config::WebhookDeskConfig;
+
+use std::sync::Arc;
+use tandem_sdk::{AdapterError, BuiltDesk, ConfigErrors, DeskContext, DeskFactory};
+
+/// The `webhook` desk kind.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookDesk;
+
+impl DeskFactory for WebhookDesk {
+    const KIND: &'static str = "webhook";
+    type Config = WebhookDeskConfig;
+
+    fn validate(config: &Self::Config) -> Result<(), ConfigErrors> {
+        config.validate()
+    }
+
+    async fn build(config: Self::Config, cx: DeskContext) -> Result<BuiltDesk, AdapterError> {
+        let config = Arc::new(config);
+        Ok(BuiltDesk {
+            desk: Arc::new(outbound::WebhookDeskClient::new(
+                config.clone(),
+                cx.http.clone(),
+            )),
+            routes: Some(events::routes(config, cx.events.clone())),
+            worker: None,
+        })
+    }
+}

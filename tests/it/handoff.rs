@@ -1,0 +1,282 @@
+//! Handoff to the generic webhook desk, end to end: the briefing arrives signed and valid
+//! against the published schema, the agent's reply reaches the customer, the bot stays
+//! silent while the agent owns the conversation, resolve brings the bot back with a CSAT
+//! survey, and a desk outage loses nothing.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use tandem_e2e::{FakeEndpoint, Recorded, Tandem, eventually, hmac_hex};
+
+const DESK_SECRET: &[u8] = b"desk-secret";
+
+fn config(customer: &str, desk: &str) -> String {
+    format!(
+        r#"
+[channels.webhook]
+url = "{customer}"
+secret = "shh"
+max_buttons = 0
+
+[desks.webhook]
+url = "{desk}"
+secret = "desk-secret"
+
+[outbox]
+lease_secs = 2
+retry_base_ms = 200
+retry_max_ms = 1000
+"#
+    )
+}
+
+fn now_secs() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
+async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
+    let body = serde_json::to_vec(
+        &json!({"id": id, "from": {"id": "alice", "name": "Alice"}, "text": text}),
+    )
+    .unwrap();
+    let ts = now_secs();
+    let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
+    let status = reqwest::Client::new()
+        .post(tandem.url("/webhooks/generic"))
+        .header("x-tandem-timestamp", ts)
+        .header("x-tandem-signature", format!("sha256={sig}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+async fn desk_posts(tandem: &Tandem, delivery: &str, event: Value, secret: &[u8]) -> u16 {
+    let body = serde_json::to_vec(&event).unwrap();
+    let ts = now_secs();
+    let sig = hmac_hex(secret, &[ts.as_bytes(), b".", &body]);
+    reqwest::Client::new()
+        .post(tandem.url("/desks/webhook/events"))
+        .header("x-tandem-timestamp", ts)
+        .header("x-tandem-signature", format!("sha256={sig}"))
+        .header("x-tandem-delivery", delivery)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
+    endpoint
+        .delivered()
+        .iter()
+        .map(Recorded::json)
+        .filter(|b| b["from"] == from)
+        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn desk_bodies(desk: &FakeEndpoint, kind: &str) -> Vec<Recorded> {
+    desk.delivered()
+        .into_iter()
+        .filter(|r| r.json()["type"] == kind)
+        .collect()
+}
+
+fn schema() -> jsonschema::Validator {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let text = std::fs::read_to_string(root.join("docs/handoff-v1.schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap())
+        .expect("the published schema compiles")
+}
+
+fn assert_valid(schema: &jsonschema::Validator, r: &Recorded) {
+    let body = r.json();
+    let errors: Vec<String> = schema.iter_errors(&body).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "body violates handoff-v1 schema: {errors:?}\n{body:#}"
+    );
+    let ts = r.headers["x-tandem-timestamp"].to_str().unwrap();
+    let sig = r.headers["x-tandem-signature"].to_str().unwrap();
+    assert_eq!(
+        sig,
+        format!(
+            "sha256={}",
+            hmac_hex(DESK_SECRET, &[ts.as_bytes(), b".", &r.body])
+        ),
+        "signed"
+    );
+    assert!(r.headers.contains_key("x-tandem-delivery"));
+}
+
+#[tokio::test]
+async fn refund_goes_to_the_desk_and_comes_back_with_csat() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let tandem = Tandem::start(dir.path(), &config(&customer.url, &desk.url)).await;
+    let schema = schema();
+
+    customer_says(&tandem, "c1", "I want a refund for order 12345").await;
+    let requested = eventually(10, "handoff.requested at the desk", || async {
+        desk_bodies(&desk, "handoff.requested").into_iter().next()
+    })
+    .await;
+    assert_valid(&schema, &requested);
+    let body = requested.json();
+    let handoff_id = body["handoff_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["channel"], "webhook");
+    assert!(
+        body["reason"]["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["evidence"] == "refund")
+    );
+    assert!(
+        body["customer"]["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["external_id"] == "alice")
+    );
+    assert_eq!(body["customer"]["display_name"], "Alice");
+    assert!(
+        body["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "I want a refund for order 12345")
+    );
+    assert!(!body["summary"]["text"].as_str().unwrap().is_empty());
+    let notices = texts_from(&customer, "system");
+    assert_eq!(
+        notices.len(),
+        1,
+        "customer told once that a person will reply: {notices:?}"
+    );
+
+    // The agent answers from the desk; the customer gets it.
+    let reply = json!({"type":"agent.message","handoff_id":handoff_id,"agent":{"id":"a1","name":"Sam"},"text":"Hi, I'm Sam. Let me check that refund."});
+    assert_eq!(
+        desk_posts(&tandem, "d1", reply.clone(), DESK_SECRET).await,
+        200
+    );
+    assert_eq!(
+        desk_posts(&tandem, "d1", reply, DESK_SECRET).await,
+        200,
+        "redelivery acknowledged"
+    );
+    eventually(10, "agent reply at the customer", || async {
+        (!texts_from(&customer, "agent").is_empty()).then_some(())
+    })
+    .await;
+
+    // While the agent owns it, customer messages go to the desk and the bot is silent.
+    customer_says(&tandem, "c2", "what are your opening hours?").await;
+    let appended = eventually(10, "handoff.message at the desk", || async {
+        desk_bodies(&desk, "handoff.message").into_iter().next()
+    })
+    .await;
+    assert_valid(&schema, &appended);
+    assert_eq!(
+        appended.json()["message"]["text"],
+        "what are your opening hours?"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        texts_from(&customer, "bot").is_empty(),
+        "the bot said nothing while the agent owned it"
+    );
+    assert_eq!(
+        texts_from(&customer, "agent").len(),
+        1,
+        "the redelivered agent message had no second effect"
+    );
+
+    // Forged desk events change nothing.
+    let forged = json!({"type":"handoff.resolved","handoff_id":handoff_id});
+    assert_eq!(desk_posts(&tandem, "d-forged", forged, b"wrong").await, 401);
+
+    // Resolve: the bot is back, with a survey.
+    let resolved = json!({"type":"handoff.resolved","handoff_id":handoff_id,"agent":{"id":"a1"}});
+    assert_eq!(desk_posts(&tandem, "d2", resolved, DESK_SECRET).await, 200);
+    let survey = eventually(10, "CSAT survey", || async {
+        texts_from(&customer, "bot")
+            .into_iter()
+            .find(|t| t.contains("How did we do?"))
+    })
+    .await;
+    assert!(
+        survey.contains("1. 1") && survey.contains("5. 5"),
+        "numbered where buttons are off: {survey}"
+    );
+    customer_says(&tandem, "c3", "5").await;
+    eventually(10, "survey thanks", || async {
+        texts_from(&customer, "bot")
+            .iter()
+            .any(|t| t.contains("Thank you for your feedback"))
+            .then_some(())
+    })
+    .await;
+    customer_says(&tandem, "c4", "what are your opening hours?").await;
+    eventually(10, "the bot answers again", || async {
+        texts_from(&customer, "bot")
+            .iter()
+            .any(|t| t.to_lowercase().contains("open"))
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn desk_outage_loses_nothing_and_the_bot_stays_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(503).await;
+    let tandem = Tandem::start(dir.path(), &config(&customer.url, &desk.url)).await;
+
+    customer_says(&tandem, "o1", "my account was hacked, I want a refund").await;
+    eventually(10, "failing desk attempts", || async {
+        (desk.requests().len() >= 2).then_some(())
+    })
+    .await;
+    customer_says(&tandem, "o2", "hello? anyone?").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(texts_from(&customer, "system").len(), 1, "told once");
+    assert!(
+        texts_from(&customer, "bot").is_empty(),
+        "bot silent during the outage"
+    );
+
+    desk.set_status(200);
+    eventually(20, "handoff delivered after recovery", || async {
+        (desk_bodies(&desk, "handoff.message").len() == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        desk_bodies(&desk, "handoff.requested").len(),
+        1,
+        "delivered once"
+    );
+    let ids: std::collections::HashSet<String> = desk
+        .requests()
+        .iter()
+        .filter(|r| r.json()["type"] == "handoff.requested")
+        .map(|r| r.headers["x-tandem-delivery"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "retries keep one delivery id");
+    assert_eq!(texts_from(&customer, "system").len(), 1);
+    assert!(texts_from(&customer, "bot").is_empty());
+}
