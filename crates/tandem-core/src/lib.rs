@@ -6,20 +6,26 @@
 //!
 //! Layout: [`router`] (accept, resume, sharded processing), [`turn`] (what one customer
 //! message changes), [`shape`] (fit replies to a channel), [`outbox`] (delivery with
-//! retries), [`policy`] and [`ai`] (the hooks), [`store`] (the persistence boundary),
-//! [`metrics`], [`clock`].
+//! retries; its pre-send checks in `gate`), [`window`] (messaging windows),
+//! [`pacing`] (send pacing per channel), `delivery` (platform delivery reports and
+//! reachability), [`policy`] and [`ai`] (the hooks), [`store`] (the persistence
+//! boundary), [`metrics`], [`clock`].
 
 pub mod ai;
 pub mod clock;
 pub mod csat;
+mod delivery;
 pub mod desks;
+mod gate;
 pub mod handoff;
 pub mod metrics;
 pub mod outbox;
+pub mod pacing;
 pub mod policy;
 pub mod router;
 pub mod shape;
 pub mod store;
 pub mod turn;
+pub mod window;
 
 pub use router::{Core, CoreConfig, CoreDeps};

@@ -24,6 +24,9 @@ pub struct Metrics {
     failures: Family<Labels, Counter>,
     outbox_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
     processing_errors: Counter<u64, AtomicU64>,
+    delivery_reports: Family<Labels, Counter>,
+    window_fallbacks: Family<Labels, Counter>,
+    reachability: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -44,6 +47,24 @@ impl Metrics {
         let failures = Family::<Labels, Counter>::default();
         let outbox_depth = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         let processing_errors = Counter::<u64, AtomicU64>::default();
+        let delivery_reports = Family::<Labels, Counter>::default();
+        let window_fallbacks = Family::<Labels, Counter>::default();
+        let reachability = Family::<Labels, Counter>::default();
+        registry.register(
+            "delivery_reports",
+            "Platform delivery reports recorded, by channel and status",
+            delivery_reports.clone(),
+        );
+        registry.register(
+            "window_fallbacks",
+            "Messages sent tagged or as a template because the messaging window was closed, by channel and kind",
+            window_fallbacks.clone(),
+        );
+        registry.register(
+            "reachability_changes",
+            "Customers marked reachable or unreachable on a channel, by channel and state",
+            reachability.clone(),
+        );
         registry.register(
             "messages_in",
             "Customer messages received, by channel",
@@ -94,6 +115,9 @@ impl Metrics {
             failures,
             outbox_depth,
             processing_errors,
+            delivery_reports,
+            window_fallbacks,
+            reachability,
         }
     }
 
@@ -158,6 +182,42 @@ impl Metrics {
     /// A processing attempt failed.
     pub fn processing_error(&self) {
         self.processing_errors.inc();
+    }
+
+    /// A platform delivery report was recorded (`delivered`, `read`, `failed`).
+    pub fn delivery_report(&self, channel: &str, status: &str) {
+        self.delivery_reports
+            .get_or_create(&vec![
+                ("channel", channel.to_owned()),
+                ("status", status.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// A message was sent tagged (`tag`) or as a template (`template`) because of a
+    /// closed messaging window.
+    pub fn window_fallback(&self, channel: &str, kind: &str) {
+        self.window_fallbacks
+            .get_or_create(&vec![
+                ("channel", channel.to_owned()),
+                ("kind", kind.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// A customer was marked reachable or unreachable on a channel.
+    pub fn reachability(&self, channel: &str, reachable: bool) {
+        let state = if reachable {
+            "reachable"
+        } else {
+            "unreachable"
+        };
+        self.reachability
+            .get_or_create(&vec![
+                ("channel", channel.to_owned()),
+                ("state", state.to_owned()),
+            ])
+            .inc();
     }
 
     /// The Prometheus text exposition.

@@ -4,6 +4,9 @@
 //! conversation's oldest unfinished entry), and survives restarts (entries whose sender
 //! died are reclaimed when their lease expires).
 //!
+//! Before each send, [`crate::gate`] checks reachability, the messaging window and the
+//! channel's pacing.
+//!
 //! This is the one place that logs delivery failures: WARN when retrying, ERROR when
 //! giving up.
 
@@ -132,6 +135,17 @@ pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
     tracker.wait().await;
 }
 
+async fn send(
+    adapter: &dyn tandem_sdk::ChannelAdapter,
+    message: tandem_model::OutboundMessage,
+    timeout: Duration,
+) -> Result<tandem_model::Delivery, AdapterError> {
+    match tokio::time::timeout(timeout, adapter.send(message)).await {
+        Ok(result) => result,
+        Err(_) => Err(AdapterError::transient("send timed out")),
+    }
+}
+
 async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
     let store = &core.inner.store;
     let channel = entry.message.channel.clone();
@@ -149,15 +163,45 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
             .await;
         return;
     };
-    let outcome = match tokio::time::timeout(
-        config.send_timeout,
-        adapter.send(entry.message.clone()),
-    )
-    .await
-    {
-        Ok(result) => result,
-        Err(_) => Err(AdapterError::transient("send timed out")),
+    let gate = crate::gate::check(core, config, &entry, adapter.as_ref()).await;
+    let (message, window, customer_name) = match gate {
+        crate::gate::Gate::Send {
+            message,
+            window,
+            customer_name,
+        } => (message, window, customer_name),
+        crate::gate::Gate::Fail { kind, error } => {
+            warn!(%error, channel.id = %channel, "Message not sent.");
+            core.inner.metrics.failure(channel.as_str(), kind);
+            let now = core.inner.clock.now();
+            if let Err(e) = store.fail_outbox(&entry.id, &claim, &error, now).await {
+                warn!(error = %e, "Recording an undeliverable message failed; it will be checked again after its lease.");
+            }
+            return;
+        }
+        crate::gate::Gate::Later { at, reason } => {
+            if let Err(e) = store.retry_outbox(&entry.id, &claim, at, &reason).await {
+                warn!(error = %e, "Giving back a held message failed; it will be taken over after its lease.");
+            }
+            return;
+        }
     };
+    let mut outcome = send(adapter.as_ref(), message.clone(), config.send_timeout).await;
+    if let Err(e) = &outcome
+        && e.kind() == ErrorKind::WindowClosed
+        && let Some(retry) = crate::gate::window_fallback(
+            core,
+            adapter.capabilities(),
+            window,
+            customer_name.as_deref(),
+            &message,
+        )
+    {
+        outcome = send(adapter.as_ref(), retry, config.send_timeout).await;
+    }
+    if let Err(e) = &outcome {
+        crate::gate::after_failure(core, &message, e).await;
+    }
     let now = core.inner.clock.now();
     let recorded = match outcome {
         Ok(delivery) => {
@@ -199,7 +243,7 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
             }
             core.inner.metrics.failure(channel.as_str(), kind);
             store
-                .fail_outbox(&entry.id, &claim, &e.to_string(), now)
+                .fail_outbox(&entry.id, &claim, &crate::gate::failure_text(&e), now)
                 .await
         }
     };

@@ -16,7 +16,10 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tandem_model::{ChannelId, ExternalIdentity, InboundMessage, Party, TranscriptEntry};
+use tandem_model::{
+    ChannelId, DeliveryUpdate, ExternalIdentity, InboundMessage, Party, Reachability,
+    TranscriptEntry,
+};
 use tandem_sdk::{Accepted, ChannelAdapter, InboundError, InboundHandler, Session};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -87,6 +90,8 @@ pub(crate) struct Inner {
     /// Desk instances and the queues (targets) each serves; empty serves every queue.
     pub(crate) desks: RwLock<std::collections::BTreeMap<String, Vec<String>>>,
     pub(crate) outbox_wakeup: Notify,
+    /// Send pacing per channel (see [`crate::pacing`]).
+    pub(crate) pacer: crate::pacing::Pacer,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
 }
@@ -110,6 +115,7 @@ impl Core {
                 channels: RwLock::new(HashMap::new()),
                 desks: RwLock::new(std::collections::BTreeMap::new()),
                 outbox_wakeup: Notify::new(),
+                pacer: crate::pacing::Pacer::new(),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
             }),
@@ -404,6 +410,23 @@ impl InboundHandler for Core {
         self.inner
             .store
             .kv_put(channel.as_str(), key, value)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
+        crate::delivery::record(self, update)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: Reachability,
+    ) -> Result<(), InboundError> {
+        crate::delivery::mark(self, channel, subject, reachability)
             .await
             .map_err(unavailable)
     }

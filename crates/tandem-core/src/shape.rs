@@ -1,44 +1,119 @@
-//! Shapes a reply to what a channel can render: buttons the channel cannot show become
-//! numbered text, over-long text is split at word boundaries. Nothing is dropped.
+//! Shapes a reply to what a channel can render. Choices degrade in order: buttons →
+//! quick replies → list → numbered text (the customer answers with the number, which
+//! the turn maps back to the payload, see [`choice_answer`]). Over-long text is split at
+//! line breaks or spaces. Nothing is dropped or cut: a style is used only when every
+//! title and payload fits it unchanged.
 
-use tandem_model::{Button, Capabilities, OutboundContent};
+use tandem_model::{Button, Capabilities, ChoiceStyle, OutboundContent};
 
-/// Splits and degrades `content` so that every part fits `caps`. The buttons, if kept,
+/// Splits and degrades `content` so that every part fits `caps`. The choices, if kept,
 /// ride on the last part.
 pub fn shape(content: &OutboundContent, caps: &Capabilities) -> Vec<OutboundContent> {
     let mut text = content.text.clone();
-    let mut buttons: Vec<Button> = Vec::new();
-    if !content.buttons.is_empty() {
-        if content.buttons.len() <= caps.max_buttons {
-            buttons = content
-                .buttons
-                .iter()
-                .map(|b| Button {
-                    title: truncate_chars(&b.title, caps.max_button_title_len.max(1)),
-                    payload: b.payload.clone(),
-                })
-                .collect();
-        } else {
-            // Numbered text: the customer answers with the number or the title.
-            if !text.is_empty() {
-                text.push_str("\n\n");
-            }
-            for (i, b) in content.buttons.iter().enumerate() {
-                if i > 0 {
-                    text.push('\n');
-                }
-                text.push_str(&format!("{}. {}", i + 1, b.title));
-            }
-        }
+    let style = choice_style(&content.buttons, caps);
+    if style.is_none() && !content.buttons.is_empty() {
+        text = numbered_text(&text, &content.buttons);
     }
-    let mut parts: Vec<OutboundContent> = split_text(&text, caps.max_text_len.max(1))
+    let max = caps.max_text_len.max(1);
+    let mut texts = split_text(&text, max);
+    // The part carrying buttons or a list may have a shorter limit (WhatsApp's
+    // interactive body: 1024).
+    if matches!(style, Some(ChoiceStyle::Buttons | ChoiceStyle::List))
+        && choice_text_limit(caps) < max
+        && let Some(last) = texts.pop()
+    {
+        texts.extend(split_text(&last, choice_text_limit(caps).max(1)));
+    }
+    let mut parts: Vec<OutboundContent> = texts
         .into_iter()
-        .map(OutboundContent::text)
+        .map(|t| OutboundContent {
+            text: t,
+            template: content.template.clone(),
+            tag: content.tag.clone(),
+            ..OutboundContent::default()
+        })
         .collect();
-    if let Some(last) = parts.last_mut() {
-        last.buttons = buttons;
+    if let (Some(style), Some(last)) = (style, parts.last_mut()) {
+        last.buttons = content.buttons.clone();
+        last.style = style;
     }
     parts
+}
+
+/// How `buttons` can be rendered on a channel, or `None` for numbered text.
+pub fn choice_style(buttons: &[Button], caps: &Capabilities) -> Option<ChoiceStyle> {
+    if buttons.is_empty() {
+        return None;
+    }
+    if caps.max_payload_bytes > 0
+        && buttons
+            .iter()
+            .any(|b| b.payload.len() > caps.max_payload_bytes)
+    {
+        return None;
+    }
+    if caps.unique_titles {
+        let mut titles: Vec<&str> = buttons.iter().map(|b| b.title.as_str()).collect();
+        titles.sort_unstable();
+        titles.dedup();
+        if titles.len() != buttons.len() {
+            return None;
+        }
+    }
+    let fits = |max_count: usize, max_title: usize| {
+        buttons.len() <= max_count
+            && buttons
+                .iter()
+                .all(|b| !b.title.is_empty() && b.title.chars().count() <= max_title)
+    };
+    [
+        (
+            ChoiceStyle::Buttons,
+            caps.max_buttons,
+            caps.max_button_title_len,
+        ),
+        (
+            ChoiceStyle::QuickReplies,
+            caps.max_quick_replies,
+            caps.max_quick_reply_title_len,
+        ),
+        (
+            ChoiceStyle::List,
+            caps.max_list_rows,
+            caps.max_list_row_title_len,
+        ),
+    ]
+    .into_iter()
+    .find(|(_, count, title)| fits(*count, *title))
+    .map(|(style, _, _)| style)
+}
+
+/// `text` followed by the choices as a numbered list.
+fn numbered_text(text: &str, buttons: &[Button]) -> String {
+    let mut out = text.to_owned();
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    for (i, b) in buttons.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{}. {}", i + 1, b.title));
+    }
+    out
+}
+
+/// The choice a customer picked by answering a numbered list: `"2"`, `"2."`, `"#2"` or
+/// the exact title (case-insensitive). `None` for any other text.
+pub fn choice_answer<'a>(text: &str, offered: &'a [Button]) -> Option<&'a Button> {
+    let t = text.trim();
+    let digits = t.trim_start_matches('#').trim_end_matches(['.', ')']);
+    if let Ok(n) = digits.parse::<usize>() {
+        return n.checked_sub(1).and_then(|i| offered.get(i));
+    }
+    offered
+        .iter()
+        .find(|b| b.title.trim().eq_ignore_ascii_case(t))
 }
 
 /// Splits `text` into pieces of at most `max` characters, preferring line breaks, then
@@ -70,13 +145,12 @@ fn byte_index_of_char(s: &str, n: usize) -> usize {
     s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
+/// The longest text of a part carrying buttons or a list.
+fn choice_text_limit(caps: &Capabilities) -> usize {
+    if caps.max_text_len_with_buttons == 0 {
+        caps.max_text_len
     } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
+        caps.max_text_len_with_buttons.min(caps.max_text_len)
     }
 }
 
@@ -92,19 +166,17 @@ mod tests {
         }
     }
 
+    fn button(title: &str, payload: &str) -> Button {
+        Button {
+            title: title.into(),
+            payload: payload.into(),
+        }
+    }
+
     fn two_buttons() -> OutboundContent {
         OutboundContent::with_buttons(
             "Pick one",
-            vec![
-                Button {
-                    title: "Yes".into(),
-                    payload: "yes".into(),
-                },
-                Button {
-                    title: "Talk to a person".into(),
-                    payload: "human".into(),
-                },
-            ],
+            vec![button("Yes", "yes"), button("Talk to a person", "human")],
         )
     }
 
@@ -113,6 +185,7 @@ mod tests {
         let parts = shape(&two_buttons(), &caps(100, 3));
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].buttons.len(), 2);
+        assert_eq!(parts[0].style, ChoiceStyle::Buttons);
         assert_eq!(parts[0].text, "Pick one");
     }
 
@@ -121,6 +194,83 @@ mod tests {
         let parts = shape(&two_buttons(), &caps(100, 0));
         assert_eq!(parts[0].text, "Pick one\n\n1. Yes\n2. Talk to a person");
         assert!(parts[0].buttons.is_empty());
+    }
+
+    #[test]
+    fn too_many_buttons_become_quick_replies_then_a_list_then_text() {
+        let many: Vec<Button> = (1..=5)
+            .map(|i| button(&format!("Option {i}"), &format!("o{i}")))
+            .collect();
+        let content = OutboundContent::with_buttons("Choose", many.clone());
+        let mut c = caps(100, 3);
+        c.max_quick_replies = 13;
+        c.max_quick_reply_title_len = 20;
+        assert_eq!(shape(&content, &c)[0].style, ChoiceStyle::QuickReplies);
+        c.max_quick_replies = 0;
+        c.max_list_rows = 10;
+        c.max_list_row_title_len = 24;
+        assert_eq!(shape(&content, &c)[0].style, ChoiceStyle::List);
+        c.max_list_rows = 4;
+        let parts = shape(&content, &c);
+        assert!(parts[0].buttons.is_empty());
+        assert!(parts[0].text.ends_with("5. Option 5"));
+    }
+
+    #[test]
+    fn a_title_that_does_not_fit_is_never_cut() {
+        let content =
+            OutboundContent::with_buttons("Q", vec![button("A title longer than twenty", "x")]);
+        let parts = shape(&content, &caps(100, 3));
+        assert!(parts[0].buttons.is_empty(), "degraded, not truncated");
+        assert!(parts[0].text.contains("1. A title longer than twenty"));
+    }
+
+    #[test]
+    fn long_payloads_and_duplicate_titles_degrade() {
+        let mut c = caps(100, 3);
+        c.max_payload_bytes = 4;
+        assert_eq!(choice_style(&[button("A", "12345")], &c), None);
+        c.max_payload_bytes = 0;
+        c.unique_titles = true;
+        assert_eq!(
+            choice_style(&[button("A", "1"), button("A", "2")], &c),
+            None
+        );
+    }
+
+    #[test]
+    fn the_part_with_buttons_respects_the_shorter_limit() {
+        let mut c = caps(100, 3);
+        c.max_text_len_with_buttons = 30;
+        let content = OutboundContent::with_buttons("word ".repeat(15), vec![button("Yes", "y")]);
+        let parts = shape(&content, &c);
+        assert!(parts.len() >= 2);
+        assert!(
+            parts
+                .last()
+                .is_some_and(|p| p.text.chars().count() <= 30 && p.buttons.len() == 1)
+        );
+        assert!(parts.iter().rev().skip(1).all(|p| p.buttons.is_empty()));
+    }
+
+    #[test]
+    fn numbered_answers_map_back() {
+        let offered = two_buttons().buttons;
+        assert_eq!(
+            choice_answer("2", &offered).map(|b| b.payload.as_str()),
+            Some("human")
+        );
+        assert_eq!(
+            choice_answer(" 1. ", &offered).map(|b| b.payload.as_str()),
+            Some("yes")
+        );
+        assert_eq!(
+            choice_answer("talk to a person", &offered).map(|b| b.payload.as_str()),
+            Some("human")
+        );
+        assert!(choice_answer("3", &offered).is_none());
+        assert!(choice_answer("0", &offered).is_none());
+        assert!(choice_answer("maybe", &offered).is_none());
     }
 
     #[test]

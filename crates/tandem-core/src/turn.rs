@@ -37,10 +37,13 @@ pub(crate) async fn plan(
     let mut next = conversation.clone();
     next.channel = msg.channel.clone();
     next.updated_at = now;
-    next.state.last_customer_message_at.insert(
-        msg.channel.as_str().to_owned(),
-        (msg.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
-    );
+    if !matches!(msg.content, Content::Event { .. }) {
+        // Anything the customer did (not a platform event) opens the messaging window.
+        next.state.last_customer_message_at.insert(
+            msg.channel.as_str().to_owned(),
+            (msg.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
+        );
+    }
 
     let mut seq = conversation.next_seq;
     let mut entries = vec![TranscriptEntry {
@@ -62,6 +65,11 @@ pub(crate) async fn plan(
 
     let text = match &msg.content {
         Content::Postback { payload, .. } => Some(payload.clone()),
+        // "2" answers choices that were offered as numbered text.
+        Content::Text { text } => Some(
+            crate::shape::choice_answer(text, &conversation.state.offered_choices)
+                .map_or_else(|| text.clone(), |b| b.payload.clone()),
+        ),
         other => other.text().map(str::to_owned),
     };
     // Desk operations go after the customer-facing replies of this turn, in order.
@@ -143,16 +151,37 @@ pub(crate) async fn plan(
                     replies.push((Party::Bot, bot_reply(understanding.answer)));
                 }
             }
-            _ => {
-                // Reactions need no answer; anything else unreadable gets a clear notice.
-                if !matches!(msg.content, Content::Reaction { .. }) {
-                    replies.push((Party::System, OutboundContent::text(UNREADABLE_NOTICE)));
+            _ => match &msg.content {
+                // A new conversation opened by a deep link or Get Started is greeted.
+                Content::Start { .. } => {
+                    if conversation.next_seq == 0
+                        && let Some(greeting) = inner.bot.greeting()
+                    {
+                        replies.push((Party::Bot, OutboundContent::text(greeting)));
+                    }
                 }
-            }
+                // Reactions and platform events need no answer.
+                Content::Reaction { .. } | Content::Event { .. } => {}
+                // Anything else unreadable gets a clear notice.
+                _ => replies.push((Party::System, OutboundContent::text(UNREADABLE_NOTICE))),
+            },
         }
     }
 
     let caps = core.adapter(&msg.channel).map(|a| a.capabilities().clone());
+    if !replies.is_empty() {
+        // Remember choices the channel shows as numbered text, so "2" can be mapped back.
+        next.state.offered_choices = replies
+            .iter()
+            .rev()
+            .find(|(_, c)| !c.buttons.is_empty())
+            .filter(|(_, c)| {
+                caps.as_ref()
+                    .is_some_and(|caps| crate::shape::choice_style(&c.buttons, caps).is_none())
+            })
+            .map(|(_, c)| c.buttons.clone())
+            .unwrap_or_default();
+    }
     let mut outbox = Vec::new();
     for (from, content) in replies {
         let entry = TranscriptEntry {

@@ -63,7 +63,24 @@ pub enum Content {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
-    /// A platform event Tandem does not understand yet; kept with its kind.
+    /// The customer opened the conversation through an entry point: Telegram `/start`,
+    /// Messenger Get Started, an m.me / t.me link or an ad. Kept for identity linking.
+    Start {
+        /// The link's token (Telegram `/start <payload>`, Messenger referral `ref`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<String>,
+        /// The platform's entry-point kind (`SHORTLINK`, `ADS`, `start`, `get_started`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
+    /// A platform event about the conversation rather than something the customer wrote
+    /// (a Messenger handover, an edited message, a group-chat message): recorded for the
+    /// record, never answered.
+    Event {
+        /// Platform-specific kind, e.g. `messenger:pass_thread_control`.
+        kind: String,
+    },
+    /// Customer content Tandem does not understand yet; kept with its kind.
     Unsupported {
         /// Platform-specific kind, e.g. `whatsapp:order`.
         kind: String,
@@ -91,6 +108,8 @@ impl Content {
             Content::Location { .. } => "location",
             Content::Contact { .. } => "contact",
             Content::Reaction { .. } => "reaction",
+            Content::Start { .. } => "start",
+            Content::Event { .. } => "event",
             Content::Unsupported { .. } => "unsupported",
         }
     }
@@ -121,15 +140,47 @@ pub struct Button {
     pub payload: String,
 }
 
+/// How the choices (`buttons`) of an outbound message are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChoiceStyle {
+    /// Buttons attached to the message (WhatsApp reply buttons, Messenger button
+    /// template, Telegram inline keyboard).
+    #[default]
+    Buttons,
+    /// Quick replies (chips above the keyboard that disappear once used).
+    QuickReplies,
+    /// A list (menu) message.
+    List,
+}
+
+impl ChoiceStyle {
+    /// Whether this is the default style (for `skip_serializing_if`).
+    pub fn is_buttons(&self) -> bool {
+        *self == ChoiceStyle::Buttons
+    }
+}
+
 /// What Tandem sends. Rich parts are shaped by the core to the channel's capabilities
 /// before an adapter sees them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OutboundContent {
     /// The text of the message.
     pub text: String,
-    /// Buttons offered with the message (may be empty).
+    /// Choices offered with the message (may be empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Button>,
+    /// How the choices are rendered; set by the core's shaping.
+    #[serde(default, skip_serializing_if = "ChoiceStyle::is_buttons")]
+    pub style: ChoiceStyle,
+    /// Set by the core outside a messaging window: send this approved template instead
+    /// of the free-form text (which stays in the transcript).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::TemplateMessage>,
+    /// Set by the core: a platform message tag that allows this send outside the standard
+    /// window (Messenger `HUMAN_AGENT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 impl OutboundContent {
@@ -137,7 +188,7 @@ impl OutboundContent {
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            buttons: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -146,6 +197,7 @@ impl OutboundContent {
         Self {
             text: text.into(),
             buttons,
+            ..Self::default()
         }
     }
 }

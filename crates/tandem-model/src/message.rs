@@ -180,9 +180,9 @@ pub struct TranscriptEntry {
 impl TranscriptEntry {
     /// The entry as outbound content (text + buttons), for replays.
     pub fn outbound_content(&self) -> OutboundContent {
-        OutboundContent {
-            text: self.content.text().unwrap_or_default().to_owned(),
-            buttons: self.buttons.clone(),
-        }
+        OutboundContent::with_buttons(
+            self.content.text().unwrap_or_default(),
+            self.buttons.clone(),
+        )
     }
 }

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::sync::Arc;
 use tandem_model::{
-    Capabilities, ChannelId, ConversationId, CustomerId, Delivery, ExternalIdentity,
-    InboundMessage, OutboundMessage, Party, TranscriptEntry,
+    Capabilities, ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate,
+    ExternalIdentity, InboundMessage, OutboundMessage, Party, Reachability, TranscriptEntry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -110,6 +110,27 @@ pub trait InboundHandler: Send + Sync + 'static {
     /// Writes a value to the channel's durable key-value space.
     async fn kv_put(&self, channel: &ChannelId, key: &str, value: &str)
     -> Result<(), InboundError>;
+
+    /// Records a platform's delivery report durably (idempotent: states only move
+    /// forward). Resolves only after the durable write, like [`InboundHandler::accept`].
+    /// The default ignores reports (for handlers that do not track delivery).
+    async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
+        let _ = update;
+        Ok(())
+    }
+
+    /// Records whether the customer `subject` can be reached on `channel` (a Telegram
+    /// user blocked or unblocked the bot). Older reports (by `at`) never override newer
+    /// ones. The default ignores reports.
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: Reachability,
+    ) -> Result<(), InboundError> {
+        let _ = (channel, subject, reachability);
+        Ok(())
+    }
 }
 
 /// The result of a durable inbound write.
@@ -190,5 +211,21 @@ impl InboundSink {
     /// Writes to this channel's durable key-value space.
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<(), InboundError> {
         self.handler.kv_put(&self.channel, key, value).await
+    }
+
+    /// Records a delivery report; answer the platform with 2xx only after `Ok`.
+    pub async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
+        self.handler.delivery_status(update).await
+    }
+
+    /// Records whether `subject` can be reached on this channel.
+    pub async fn reachability(
+        &self,
+        subject: &str,
+        reachability: Reachability,
+    ) -> Result<(), InboundError> {
+        self.handler
+            .reachability(&self.channel, subject, reachability)
+            .await
     }
 }

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Rejected,
     /// The messaging window is closed: a template is needed; not retried as is.
     WindowClosed,
+    /// The recipient cannot be reached on this channel (blocked the bot, deactivated,
+    /// unknown); not retried, and the core marks the identity unreachable.
+    Unreachable,
     /// The content cannot be rendered on this channel; not retried.
     Unsupported,
 }
@@ -49,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Auth => "auth",
             ErrorKind::Rejected => "rejected",
             ErrorKind::WindowClosed => "window_closed",
+            ErrorKind::Unreachable => "unreachable",
             ErrorKind::Unsupported => "unsupported",
         }
     }
@@ -93,6 +97,11 @@ impl AdapterError {
     /// Outside the platform's messaging window.
     pub fn window_closed(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::WindowClosed, message)
+    }
+
+    /// The recipient blocked us or no longer exists.
+    pub fn unreachable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Unreachable, message)
     }
 
     /// Content this channel cannot render.

@@ -14,15 +14,17 @@
 //!   WAL lets them read while the writer writes.
 //! - `schema`: connection settings and numbered migrations
 //!   (`src/migrations/*.sql`, tracked in `PRAGMA user_version`).
-//! - `writes`, `outbox`, `reads`: the SQL
+//! - `writes`, `outbox`, `delivery`, `reads`: the SQL
 //!   of each operation; `rows`: row and JSON conversions.
 //!
 //! Timestamps are stored as unix milliseconds; documents (messages, conversation state,
 //! content) as JSON. Stored data that does not parse is reported as
 //! [`StoreError::Corrupt`], never a panic.
 
+mod delivery;
 mod outbox;
 mod pool;
+mod profile;
 mod reads;
 mod rows;
 mod schema;
@@ -38,12 +40,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
-    ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord, InboundRecord,
-    OutboxEntry, PendingInbound, Store, StoreError, Turn,
+    ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, EscalationEvent,
+    IdentityRecord, InboundRecord, OutboxEntry, PendingInbound, Store, StoreError, Turn,
 };
 use tandem_model::{
-    ChannelId, ConversationId, CustomerId, Delivery, ExternalIdentity, InboundMessage, OutboxId,
-    Timestamp, TranscriptEntry,
+    ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
+    InboundMessage, OutboxId, Reachability, Timestamp, TranscriptEntry,
 };
 use writer::Writer;
 use writes::{EncodedInbound, EncodedTurn};
@@ -201,6 +203,65 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn customer_by_identity(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let (channel, subject) = (channel.clone(), subject.to_owned());
+        self.reads
+            .call(move |c| profile::customer_by_identity(c, &channel, &subject))
+            .await
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        let email = email.to_owned();
+        self.reads
+            .call(move |c| profile::customers_by_email(c, &email))
+            .await
+    }
+
+    async fn update_customer(
+        &self,
+        id: &CustomerId,
+        update: CustomerUpdate,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let id = id.clone();
+        self.writer
+            .call(move |c| profile::update_customer(c, &id, &update, now))
+            .await
+    }
+
+    async fn conversations_of(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        let customer = customer.clone();
+        self.reads
+            .call(move |c| profile::conversations_of(c, &customer, limit))
+            .await
+    }
+
+    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
+        let event = event.clone();
+        self.writer
+            .call(move |c| profile::record_customer_event(c, &event))
+            .await
+    }
+
+    async fn customer_events(
+        &self,
+        customer: &CustomerId,
+        since: Timestamp,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
+        let customer = customer.clone();
+        self.reads
+            .call(move |c| profile::customer_events(c, &customer, since))
+            .await
+    }
+
     async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
         self.writer
             .call(move |c| writes::mark_inbound_processed(c, seq, now))
@@ -302,6 +363,39 @@ impl Store for SqliteStore {
         let (namespace, key, value) = (namespace.to_owned(), key.to_owned(), value.to_owned());
         self.writer
             .call(move |c| writes::kv_put(c, &namespace, &key, &value))
+            .await
+    }
+
+    async fn record_delivery_status(
+        &self,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let update = update.clone();
+        self.writer
+            .call(move |c| delivery::record_status(c, &update))
+            .await
+    }
+
+    async fn set_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: &Reachability,
+    ) -> Result<bool, StoreError> {
+        let (channel, subject, r) = (channel.clone(), subject.to_owned(), reachability.clone());
+        self.writer
+            .call(move |c| delivery::set_reachability(c, &channel, &subject, &r))
+            .await
+    }
+
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError> {
+        let (channel, subject) = (channel.clone(), subject.to_owned());
+        self.reads
+            .call(move |c| delivery::reachability(c, &channel, &subject))
             .await
     }
 }

@@ -112,6 +112,21 @@ pub(crate) fn delivery_state(s: DeliveryState) -> &'static str {
     }
 }
 
+/// Parses a stored delivery state.
+pub(crate) fn parse_delivery_state(s: &str) -> Result<DeliveryState, StoreError> {
+    Ok(match s {
+        "sent" => DeliveryState::Sent,
+        "stored" => DeliveryState::Stored,
+        "delivered" => DeliveryState::Delivered,
+        "read" => DeliveryState::Read,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "unknown delivery state `{other}`"
+            )));
+        }
+    })
+}
+
 /// The stored name of a conversation status.
 pub(crate) fn status_str(s: ConversationStatus) -> &'static str {
     match s {
@@ -231,7 +246,7 @@ pub(crate) fn escalation(row: &Row<'_>) -> Result<EscalationEvent, StoreError> {
 
 /// Columns of [`outbox_entry`].
 pub(crate) const OUTBOX_COLUMNS: &str = "id, message, status, attempts, next_attempt_at, claim, \
-     claim_expires_at, last_error, platform_message_id, created_at";
+     claim_expires_at, last_error, platform_message_id, created_at, delivery_state";
 
 /// A row of [`OUTBOX_COLUMNS`].
 pub(crate) fn outbox_entry(row: &Row<'_>) -> Result<OutboxEntry, StoreError> {
@@ -250,6 +265,9 @@ pub(crate) fn outbox_entry(row: &Row<'_>) -> Result<OutboxEntry, StoreError> {
         last_error: col(row, 7)?,
         platform_message_id: col(row, 8)?,
         created_at: col_ts(row, 9)?,
+        delivery_state: col::<Option<String>>(row, 10)?
+            .map(|s| parse_delivery_state(&s))
+            .transpose()?,
     })
 }
 

@@ -12,7 +12,11 @@ use std::time::Duration;
 use tandem_core::store::StoreError;
 
 /// The migration scripts, in order.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_delivery_reports.sql"),
+    include_str!("migrations/0003_profiles_and_events.sql"),
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

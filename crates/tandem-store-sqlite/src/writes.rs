@@ -132,6 +132,17 @@ pub(crate) fn resolve_customer(
             id
         }
     };
+    if let Some(email) = identity
+        .verified_email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    {
+        conn.prepare_cached(
+            "UPDATE identities SET email = ?3 WHERE channel = ?1 AND subject = ?2 AND email IS NOT ?3",
+        )
+        .and_then(|mut stmt| stmt.execute(params![channel, subject, email.trim()]))
+        .map_err(sql_error)?;
+    }
     reads::customer(conn, &id)?.ok_or_else(|| {
         StoreError::Corrupt(format!(
             "identity {channel}/{subject} points at a missing customer"

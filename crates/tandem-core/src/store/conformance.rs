@@ -24,8 +24,9 @@
 //! keeps) and the outbox scenarios pass explicit `now` values instead of sleeping.
 
 use super::{
-    ConversationRecord, ConversationState, ConversationStatus, DynStore, EscalationEvent,
-    NewOutboxEntry, OutboxEntry, OutboxStatus, Owner, Reason, StoreError, Turn,
+    ConversationRecord, ConversationState, ConversationStatus, CustomerEvent, CustomerUpdate,
+    DynStore, EscalationEvent, NewOutboxEntry, OutboxEntry, OutboxStatus, Owner, Reason,
+    StoreError, Turn,
 };
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -36,6 +37,12 @@ use tandem_model::{
     Button, ChannelId, Content, ConversationId, CustomerId, Delivery, DeliveryState, EscalationId,
     ExternalIdentity, InboundMessage, MediaKind, MessageId, OutboundContent, OutboundMessage,
     OutboxId, Party, PlatformMessageId, Timestamp, TranscriptEntry, now,
+};
+
+mod delivery;
+pub use delivery::{
+    delivery_failure_marks_failed, delivery_status_moves_forward,
+    delivery_watermark_covers_earlier_messages, reachability_newest_report_wins,
 };
 
 /// How long one scenario may take before it fails as hung.
@@ -90,6 +97,7 @@ macro_rules! store_conformance {
             pending_inbound_order_and_limit,
             commit_turn_processes_inbound_once,
             mark_inbound_processed_without_turn,
+            customer_profiles_and_events,
             customer_resolution,
             conversation_lifecycle,
             commit_turn_applies_everything,
@@ -110,6 +118,10 @@ macro_rules! store_conformance {
             concurrent_open_conversation,
             concurrent_turns_one_wins,
             concurrent_claim_outbox,
+            delivery_status_moves_forward,
+            delivery_failure_marks_failed,
+            delivery_watermark_covers_earlier_messages,
+            reachability_newest_report_wins,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {
@@ -597,6 +609,220 @@ pub async fn commit_turn_processes_inbound_once(store: DynStore) {
 }
 
 /// One identity is one customer; display names update; identities are listed.
+/// Lookups by identity and verified email, profile updates, a customer's conversations,
+/// and business events.
+pub async fn customer_profiles_and_events(store: DynStore) {
+    let t0 = now();
+    let verified = ExternalIdentity {
+        verified: true,
+        verified_email: Some("Ada@Example.com".to_owned()),
+        ..ExternalIdentity::new(web(), "user:42")
+    };
+    let ada = store.resolve_customer(&verified, t0).await.must("resolve");
+    let bob = store
+        .resolve_customer(&ExternalIdentity::new(sms(), "+100"), t0)
+        .await
+        .must("resolve");
+
+    let found = store
+        .customer_by_identity(&web(), "user:42")
+        .await
+        .must("by identity");
+    assert_eq!(
+        found.map(|c| c.id),
+        Some(ada.id.clone()),
+        "lookup by identity"
+    );
+    assert_eq!(
+        store
+            .customer_by_identity(&web(), "nobody")
+            .await
+            .must("by identity"),
+        None,
+        "unknown identity"
+    );
+    assert!(
+        store
+            .customer_by_identity(&sms(), "user:42")
+            .await
+            .must("by identity")
+            .is_none(),
+        "lookups are per channel"
+    );
+    let by_email = store
+        .customers_by_email("ada@example.com")
+        .await
+        .must("by email");
+    assert_eq!(
+        by_email.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        vec![ada.id.clone()],
+        "email is case-insensitive"
+    );
+    assert!(
+        store
+            .customers_by_email("bob@example.com")
+            .await
+            .must("by email")
+            .is_empty()
+    );
+
+    let update = CustomerUpdate {
+        display_name: Some("Ada Lovelace".to_owned()),
+        segment: Some(Some("vip".to_owned())),
+        attributes: BTreeMap::from([
+            ("plan".to_owned(), serde_json::json!("pro")),
+            ("seats".to_owned(), serde_json::json!(5)),
+        ]),
+    };
+    let updated = store
+        .update_customer(&ada.id, update, t0 + secs(1))
+        .await
+        .must("update")
+        .expect("known customer");
+    assert_eq!(updated.display_name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(updated.segment.as_deref(), Some("vip"));
+    assert_eq!(updated.attributes.get("seats"), Some(&serde_json::json!(5)));
+    let merge = CustomerUpdate {
+        attributes: BTreeMap::from([
+            ("seats".to_owned(), serde_json::Value::Null),
+            ("region".to_owned(), serde_json::json!("eu")),
+        ]),
+        ..CustomerUpdate::default()
+    };
+    let merged = store
+        .update_customer(&ada.id, merge, t0 + secs(2))
+        .await
+        .must("merge")
+        .expect("known customer");
+    assert_eq!(
+        merged.segment.as_deref(),
+        Some("vip"),
+        "segment kept when not updated"
+    );
+    assert_eq!(
+        merged.attributes.get("plan"),
+        Some(&serde_json::json!("pro")),
+        "attributes merge"
+    );
+    assert_eq!(
+        merged.attributes.get("region"),
+        Some(&serde_json::json!("eu"))
+    );
+    assert!(
+        !merged.attributes.contains_key("seats"),
+        "null removes a key"
+    );
+    let cleared = store
+        .update_customer(
+            &ada.id,
+            CustomerUpdate {
+                segment: Some(None),
+                ..CustomerUpdate::default()
+            },
+            t0 + secs(3),
+        )
+        .await
+        .must("clear")
+        .expect("known customer");
+    assert_eq!(cleared.segment, None);
+    assert_eq!(
+        store
+            .update_customer(
+                &CustomerId::new("cus_nobody"),
+                CustomerUpdate::default(),
+                t0
+            )
+            .await
+            .must("update unknown"),
+        None
+    );
+
+    let first = store
+        .open_conversation(&ada.id, &web(), t0)
+        .await
+        .must("open");
+    assert!(
+        store
+            .close_conversation(&first.id, t0 + secs(1))
+            .await
+            .must("close")
+    );
+    let second = store
+        .open_conversation(&ada.id, &web(), t0 + secs(2))
+        .await
+        .must("open");
+    let convs = store
+        .conversations_of(&ada.id, 10)
+        .await
+        .must("conversations_of");
+    assert_eq!(
+        convs.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        vec![second.id.clone(), first.id.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        store.conversations_of(&ada.id, 1).await.must("limit").len(),
+        1
+    );
+    assert!(
+        store
+            .conversations_of(&bob.id, 10)
+            .await
+            .must("none")
+            .is_empty()
+    );
+
+    let event = |id: &str, name: &str, at| CustomerEvent {
+        id: id.to_owned(),
+        customer_id: ada.id.clone(),
+        name: name.to_owned(),
+        at,
+        data: serde_json::json!({"amount": 42}),
+    };
+    assert!(
+        store
+            .record_customer_event(&event("e1", "payment_failed", t0))
+            .await
+            .must("event")
+    );
+    assert!(
+        store
+            .record_customer_event(&event("e2", "payment_failed", t0 + secs(60)))
+            .await
+            .must("event")
+    );
+    assert!(
+        !store
+            .record_customer_event(&event("e1", "payment_failed", t0))
+            .await
+            .must("event again"),
+        "same id is a duplicate"
+    );
+    let all = store.customer_events(&ada.id, t0).await.must("events");
+    assert_eq!(
+        all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        vec!["e1", "e2"],
+        "oldest first"
+    );
+    assert_eq!(
+        all[0],
+        event("e1", "payment_failed", t0),
+        "events round-trip"
+    );
+    let recent = store
+        .customer_events(&ada.id, t0 + secs(30))
+        .await
+        .must("recent");
+    assert_eq!(recent.len(), 1, "since filters");
+    assert!(
+        store
+            .customer_events(&bob.id, t0)
+            .await
+            .must("none")
+            .is_empty()
+    );
+}
+
 pub async fn customer_resolution(store: DynStore) {
     let t0 = now();
     let alice = ExternalIdentity::new(web(), "alice");

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_model::{
-    ChannelId, ConversationId, CustomerId, Delivery, ExternalIdentity, InboundMessage, OutboxId,
-    Timestamp, TranscriptEntry,
+    ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
+    InboundMessage, OutboxId, Reachability, Timestamp, TranscriptEntry,
 };
 
 /// A shared store handle.
@@ -70,6 +70,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// The identities of a customer, oldest first.
     async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError>;
+
+    /// The customer owning `(channel, subject)`, without creating anything.
+    async fn customer_by_identity(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError>;
+
+    /// Customers one of whose identities carries this verified email (case-insensitive).
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError>;
+
+    /// Applies a profile update; `None` when the customer is unknown.
+    async fn update_customer(
+        &self,
+        id: &CustomerId,
+        update: CustomerUpdate,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError>;
+
+    /// A customer's conversations, newest first, at most `limit`.
+    async fn conversations_of(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<ConversationRecord>, StoreError>;
+
+    /// Records a business event. Recording the same `id` twice changes nothing.
+    /// Returns false for a duplicate.
+    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError>;
+
+    /// A customer's events at or after `since`, oldest first.
+    async fn customer_events(
+        &self,
+        customer: &CustomerId,
+        since: Timestamp,
+    ) -> Result<Vec<CustomerEvent>, StoreError>;
 
     // ---- conversations and transcript --------------------------------------------------
 
@@ -190,4 +226,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a value of a channel's key-value space (last write wins).
     async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError>;
+
+    // ---- delivery reports and reachability ---------------------------------------------
+
+    /// Applies a platform's delivery report to the **sent** outbox entries it names and
+    /// returns the entries it changed, as they are after the change (empty when nothing
+    /// matched or nothing moved: reports are idempotent).
+    ///
+    /// - Target [`DeliveryTarget::Message`](tandem_model::DeliveryTarget::Message): the
+    ///   entry with `status = sent` whose `message.channel` is `update.channel` and whose
+    ///   `platform_message_id` equals the target's.
+    /// - Target [`DeliveryTarget::UpTo`](tandem_model::DeliveryTarget::UpTo): every sent
+    ///   entry of `update.channel` whose `message.recipient` is the target's and which was
+    ///   marked sent at or before the watermark.
+    /// - `Delivered` moves `delivery_state` from none/`sent`/`stored` to `delivered`;
+    ///   `Read` moves anything but `read` to `read`; `Sent` changes nothing.
+    /// - `Failed` (message targets only) makes the entry `failed` with `last_error` =
+    ///   [`delivery_failure_text`]; `delivery_state` is kept.
+    async fn record_delivery_status(
+        &self,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Records whether `subject` can be reached on `channel`. A report older (by `at`)
+    /// than the stored one changes nothing; returns whether it was applied.
+    async fn set_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: &Reachability,
+    ) -> Result<bool, StoreError>;
+
+    /// The newest reachability report of `subject` on `channel`, if any.
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError>;
 }

@@ -134,6 +134,9 @@ pub struct ConversationState {
     /// Set once the policy offered the customer a person (the "talk to a person" button
     /// or an AI-first reply); an AI-first segment then hands off the next request.
     pub human_offered: bool,
+    /// Choices last offered as numbered text (the channel could not show them as
+    /// buttons): a customer answering "2" picks the second one's payload.
+    pub offered_choices: Vec<tandem_model::Button>,
 }
 
 /// Where a handoff is in its life.
@@ -391,6 +394,48 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     /// The platform id after a successful send.
     pub platform_message_id: Option<String>,
+    /// How far a sent entry got (from the send, then from delivery reports).
+    pub delivery_state: Option<tandem_model::DeliveryState>,
     /// When created.
     pub created_at: Timestamp,
+}
+
+/// The `last_error` recorded when a platform reports that a message it had accepted
+/// failed: `undeliverable: window_closed (131047: Re-engagement message)`. Every store
+/// writes this same text (see [`Store::record_delivery_status`](super::Store::record_delivery_status)).
+pub fn delivery_failure_text(
+    kind: tandem_model::FailureKind,
+    code: Option<&str>,
+    reason: &str,
+) -> String {
+    match code {
+        Some(code) => format!("undeliverable: {} ({code}: {reason})", kind.as_str()),
+        None => format!("undeliverable: {} ({reason})", kind.as_str()),
+    }
+}
+
+/// Changes to a customer's profile (admin API, CRM sync).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomerUpdate {
+    /// A new display name.
+    pub display_name: Option<String>,
+    /// `Some(Some(s))` sets the segment, `Some(None)` clears it, `None` keeps it.
+    pub segment: Option<Option<String>>,
+    /// Attributes merged into the existing ones; a JSON `null` removes the key.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// A business event about a customer (`payment_failed`, `order_shipped`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerEvent {
+    /// Unique id (the poster's idempotency key when given).
+    pub id: String,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Event name.
+    pub name: String,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Free-form details.
+    pub data: serde_json::Value,
 }

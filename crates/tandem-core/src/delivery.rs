@@ -1,0 +1,154 @@
+//! Delivery reports and reachability, as the core handles them.
+//!
+//! A platform's report (WhatsApp `statuses[]`, Messenger receipts) moves the delivery
+//! state of the sent outbox entries it names. A report that a message failed after the
+//! platform accepted it marks the entry failed, visibly (`undeliverable: window_closed
+//! (131047: ..)`), counts it in `tandem_outbox_failures_total`, and reacts: a closed
+//! WhatsApp window re-queues the message as the channel's template when one is
+//! configured; an unreachable customer is marked so on that channel, and later sends to
+//! them fail at once instead of hitting the platform.
+
+use crate::router::Core;
+use crate::store::{NewOutboxEntry, OutboxEntry, StoreError, Turn};
+use crate::window;
+use tandem_model::{
+    ChannelId, DeliveryStatus, DeliveryUpdate, FailureKind, OutboundMessage, OutboxId,
+    Reachability, Timestamp,
+};
+use tracing::{debug, warn};
+
+/// Records a delivery report and reacts to failures.
+pub(crate) async fn record(core: &Core, update: DeliveryUpdate) -> Result<(), StoreError> {
+    let inner = &core.inner;
+    let changed = inner.store.record_delivery_status(&update).await?;
+    let channel = update.channel.as_str();
+    inner
+        .metrics
+        .delivery_report(channel, status_name(&update.status));
+    debug!(channel.id = %update.channel, changed = changed.len(), "Delivery report recorded.");
+    let DeliveryStatus::Failed { kind, code, .. } = &update.status else {
+        return Ok(());
+    };
+    for entry in changed {
+        inner.metrics.failure(channel, kind.as_str());
+        warn!(
+            outbox.id = %entry.id,
+            channel.id = %update.channel,
+            code = code.as_deref().unwrap_or(""),
+            kind = kind.as_str(),
+            "The platform reported that a message it had accepted was not delivered."
+        );
+        match kind {
+            FailureKind::WindowClosed => requeue_as_template(core, &entry, update.at).await?,
+            FailureKind::Unreachable => {
+                let reachability = Reachability {
+                    reachable: false,
+                    reason: format!("{channel}:{}", code.as_deref().unwrap_or("unreachable")),
+                    at: update.at,
+                };
+                mark(
+                    core,
+                    &update.channel,
+                    &entry.message.recipient,
+                    reachability,
+                )
+                .await?;
+            }
+            FailureKind::Other => {}
+        }
+    }
+    Ok(())
+}
+
+/// Records a reachability report for `subject` on `channel`.
+pub(crate) async fn mark(
+    core: &Core,
+    channel: &ChannelId,
+    subject: &str,
+    reachability: Reachability,
+) -> Result<(), StoreError> {
+    let reachable = reachability.reachable;
+    let applied = core
+        .inner
+        .store
+        .set_reachability(channel, subject, &reachability)
+        .await?;
+    if applied {
+        core.inner.metrics.reachability(channel.as_str(), reachable);
+        debug!(channel.id = %channel, reachable, "Customer reachability recorded.");
+    }
+    Ok(())
+}
+
+/// Queues the channel's window template in place of a message the platform refused
+/// because the window was closed (WhatsApp 131047, reported asynchronously).
+async fn requeue_as_template(
+    core: &Core,
+    failed: &OutboxEntry,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let message = &failed.message;
+    let Some(adapter) = core.adapter(&message.channel) else {
+        return Ok(());
+    };
+    let store = &core.inner.store;
+    for _attempt in 0..5 {
+        let Some(conversation) = store.conversation(&message.conversation_id).await? else {
+            return Ok(());
+        };
+        let name = store
+            .customer(&conversation.customer_id)
+            .await?
+            .and_then(|c| c.display_name);
+        let content = if message.content.template.is_some() {
+            None
+        } else {
+            window::template_for(adapter.capabilities(), &message.content, name.as_deref())
+        };
+        let Some(content) = content else {
+            warn!(
+                outbox.id = %failed.id,
+                channel.id = %message.channel,
+                "Message undeliverable: the messaging window is closed and no template is configured."
+            );
+            return Ok(());
+        };
+        let turn = Turn {
+            inbound_seq: None,
+            conversation: conversation.clone(),
+            entries: Vec::new(),
+            escalations: Vec::new(),
+            outbox: vec![NewOutboxEntry {
+                message: OutboundMessage {
+                    outbox_id: OutboxId::generate(),
+                    content,
+                    created_at: now,
+                    ..message.clone()
+                },
+                next_attempt_at: tandem_model::now(),
+            }],
+        };
+        match core.commit(turn).await {
+            Ok(()) => {
+                core.inner
+                    .metrics
+                    .window_fallback(message.channel.as_str(), "template");
+                return Ok(());
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(
+        "conversation kept changing while queuing a template".into(),
+    ))
+}
+
+fn status_name(status: &DeliveryStatus) -> &'static str {
+    match status {
+        DeliveryStatus::Sent => "sent",
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Read => "read",
+        DeliveryStatus::Failed { .. } => "failed",
+    }
+}

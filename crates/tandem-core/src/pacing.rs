@@ -1,0 +1,143 @@
+//! Send pacing per channel: the outbox spaces sends so that bursts queue instead of
+//! earning rate-limit errors.
+//!
+//! Each channel declares its pace in [`Pacing`] (defaults from the platform's published
+//! limits, overridable in the channel's config). The pacer is a generic cell rate
+//! algorithm (a token bucket kept as one "theoretical arrival time") per channel and per
+//! (channel, recipient). A platform's rate-limit answer with a retry hint pauses the
+//! whole channel until then. In memory only: after a restart pacing starts afresh,
+//! which at worst costs one rate-limit answer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tandem_model::{ChannelId, Pacing};
+use tokio::time::Instant;
+
+/// Above this many tracked recipients, stale ones are forgotten.
+const MAX_RECIPIENTS: usize = 10_000;
+
+/// Reserves send slots.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    inner: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    channels: HashMap<ChannelId, Instant>,
+    recipients: HashMap<(ChannelId, String), Instant>,
+    paused: HashMap<ChannelId, Instant>,
+}
+
+impl Pacer {
+    /// A pacer with nothing reserved.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reserves a slot for one send to `recipient` on `channel` and returns how long to
+    /// wait before sending. The slot is taken whether or not the caller waits.
+    pub fn reserve(
+        &self,
+        channel: &ChannelId,
+        recipient: &str,
+        pacing: &Pacing,
+        now: Instant,
+    ) -> Duration {
+        let mut state = self.inner.lock().expect("pacer lock poisoned");
+        let mut wait = state
+            .paused
+            .get(channel)
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        if pacing.per_second > 0 {
+            let interval = Duration::from_secs(1) / pacing.per_second;
+            let tat = state.channels.entry(channel.clone()).or_insert(now);
+            wait = wait.max(take(tat, interval, pacing.burst, now));
+        }
+        if pacing.per_recipient_interval_ms > 0 {
+            if state.recipients.len() > MAX_RECIPIENTS {
+                state.recipients.retain(|_, tat| *tat > now);
+            }
+            let interval = Duration::from_millis(pacing.per_recipient_interval_ms);
+            let tat = state
+                .recipients
+                .entry((channel.clone(), recipient.to_owned()))
+                .or_insert(now);
+            wait = wait.max(take(tat, interval, pacing.per_recipient_burst, now));
+        }
+        wait
+    }
+
+    /// Holds every send on `channel` until `until` (the platform asked us to wait).
+    pub fn pause(&self, channel: &ChannelId, until: Instant) {
+        let mut state = self.inner.lock().expect("pacer lock poisoned");
+        let entry = state.paused.entry(channel.clone()).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+}
+
+/// One step of the generic cell rate algorithm: `tat` is the theoretical arrival time of
+/// the next send; `burst` sends may run ahead of it.
+fn take(tat: &mut Instant, interval: Duration, burst: u32, now: Instant) -> Duration {
+    let start = (*tat).max(now);
+    let ahead = interval * burst.max(1).saturating_sub(1);
+    let allowed_at = start.checked_sub(ahead).unwrap_or(now);
+    *tat = start + interval;
+    allowed_at.saturating_duration_since(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_rate_with_burst() {
+        let pacer = Pacer::new();
+        let ch = ChannelId::new("tg");
+        let pacing = Pacing {
+            per_second: 10,
+            burst: 3,
+            ..Pacing::default()
+        };
+        let t0 = Instant::now();
+        let waits: Vec<_> = (0..5)
+            .map(|i| pacer.reserve(&ch, &format!("r{i}"), &pacing, t0))
+            .collect();
+        assert_eq!(&waits[..3], &[Duration::ZERO; 3], "the burst goes at once");
+        assert_eq!(waits[3], Duration::from_millis(100));
+        assert_eq!(waits[4], Duration::from_millis(200));
+        // Time passing refills the bucket.
+        assert_eq!(
+            pacer.reserve(&ch, "x", &pacing, t0 + Duration::from_secs(10)),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn per_recipient_interval_and_pause() {
+        let pacer = Pacer::new();
+        let ch = ChannelId::new("tg");
+        let pacing = Pacing {
+            per_recipient_interval_ms: 1000,
+            per_recipient_burst: 1,
+            ..Pacing::default()
+        };
+        let t0 = Instant::now();
+        assert_eq!(pacer.reserve(&ch, "a", &pacing, t0), Duration::ZERO);
+        assert_eq!(pacer.reserve(&ch, "a", &pacing, t0), Duration::from_secs(1));
+        assert_eq!(
+            pacer.reserve(&ch, "b", &pacing, t0),
+            Duration::ZERO,
+            "other chats are not held"
+        );
+        pacer.pause(&ch, t0 + Duration::from_secs(5));
+        assert_eq!(pacer.reserve(&ch, "c", &pacing, t0), Duration::from_secs(5));
+        assert_eq!(
+            pacer.reserve(&ChannelId::new("wa"), "c", &Pacing::default(), t0),
+            Duration::ZERO
+        );
+    }
+}
