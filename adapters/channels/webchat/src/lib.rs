@@ -60,11 +60,11 @@ impl ChannelFactory for WebChat {
 /// What web chat renders.
 pub fn capabilities() -> Capabilities {
     Capabilities {
-        max_text_len: 20_000,
         max_buttons: 10,
         max_button_title_len: 64,
         typing: true,
         media: false,
         window: WindowPolicy::None,
+        ..Capabilities::text_only(20_000)
     }
 }
