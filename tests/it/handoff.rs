@@ -21,6 +21,9 @@ max_buttons = 0
 url = "{desk}"
 secret = "desk-secret"
 
+[admin]
+tokens = ["admin-token-0123456789abcdef"]
+
 [outbox]
 lease_secs = 2
 retry_base_ms = 200
@@ -229,6 +232,44 @@ async fn refund_goes_to_the_desk_and_comes_back_with_csat() {
             .then_some(())
     })
     .await;
+    // The score is stored with the handoff, with every transition and its actor.
+    let admin = |path: String| {
+        let url = tandem.url(&path);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth("admin-token-0123456789abcdef")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let found = admin("/api/v1/customers?identity=webhook:alice".into()).await;
+    let customer_id = found[0]["id"].as_str().unwrap().to_owned();
+    let convs = admin(format!("/api/v1/customers/{customer_id}/conversations")).await;
+    let conv = admin(format!(
+        "/api/v1/conversations/{}",
+        convs[0]["id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(conv["owner"], "bot");
+    let past = &conv["past_handoffs"][0];
+    assert_eq!(past["id"], handoff_id.as_str());
+    assert_eq!(past["status"], "resolved");
+    assert_eq!(past["csat"]["score"], 5);
+    assert_eq!(past["agent"]["name"], "Sam");
+    let statuses: Vec<&str> = past["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["requested", "queued", "accepted", "resolved"]);
+    assert_eq!(past["transitions"][2]["actor"], "agent:a1");
+
     customer_says(&tandem, "c4", "what are your opening hours?").await;
     eventually(10, "the bot answers again", || async {
         texts_from(&customer, "bot")

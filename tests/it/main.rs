@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `tandem` binary (see `tandem_e2e::Tandem`) on a
 //! free loopback port with its own data folder, and talks to it over real sockets.
 
+mod admin;
 mod cli;
 mod escalation;
 mod handoff;

@@ -230,8 +230,17 @@ impl Core {
             id,
             name: doc.agent_name.clone(),
         });
-        if agent.is_some() {
-            h.agent = agent.clone().or(h.agent);
+        if let Some(a) = agent {
+            // Keep the name a desk gave earlier when this event names only the id.
+            let known = h
+                .agent
+                .as_ref()
+                .filter(|o| o.id == a.id)
+                .and_then(|o| o.name.clone());
+            h.agent = Some(AgentRef {
+                id: a.id,
+                name: a.name.or(known),
+            });
         }
         let actor = agent_actor(h.agent.as_ref(), &h.desk);
         let mut replies: Vec<(Party, OutboundContent)> = Vec::new();

@@ -220,6 +220,10 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         info!(desk.id = %instance.id, desk.kind = %instance.kind, "Desk started.");
     }
 
+    routes.push(crate::admin::routes(
+        core.clone(),
+        config.admin.tokens.clone(),
+    ));
     let app = crate::app::app(
         core.clone(),
         routes,

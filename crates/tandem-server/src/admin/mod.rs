@@ -1,0 +1,400 @@
+//! The admin API (`/api/v1`): customers, identities, profiles, business events,
+//! conversations, transcripts and escalation decisions, for operators and contact-center
+//! integrations. Bearer tokens from `[admin].tokens`, compared in constant time; with no
+//! token configured every request is refused. `GET /api/v1/openapi.json` is public and
+//! lists every route (see `openapi.rs`; a test keeps the two in step).
+//!
+//! Handlers reach data only through the core's `Store` trait.
+
+mod openapi;
+mod views;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tandem_core::Core;
+use tandem_core::store::{CustomerEvent, CustomerUpdate, StoreError};
+use tandem_model::{ChannelId, ConversationId, CustomerId};
+use tandem_sdk::Secret;
+use tandem_sdk::signature::constant_time_eq;
+
+pub use openapi::{ROUTES, document};
+
+#[derive(Clone)]
+struct AdminState {
+    core: Core,
+    tokens: Arc<Vec<Secret>>,
+}
+
+/// The admin routes, under `/api/v1`.
+pub fn routes(core: Core, tokens: Vec<Secret>) -> Router {
+    let state = AdminState {
+        core,
+        tokens: Arc::new(tokens),
+    };
+    let protected = Router::new()
+        .route("/api/v1/customers", get(find_customers))
+        .route(
+            "/api/v1/customers/{id}",
+            get(get_customer).patch(patch_customer),
+        )
+        .route(
+            "/api/v1/customers/{id}/conversations",
+            get(customer_conversations),
+        )
+        .route(
+            "/api/v1/customers/{id}/events",
+            get(list_events).post(post_event),
+        )
+        .route("/api/v1/conversations/{id}", get(get_conversation))
+        .route("/api/v1/conversations/{id}/transcript", get(get_transcript))
+        .route(
+            "/api/v1/conversations/{id}/escalations",
+            get(get_escalations),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state);
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .merge(protected)
+}
+
+/// An admin API error: status + `{"error": code, "message": ..}`.
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(serde_json::json!({"error": self.1, "message": self.2})),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ApiError(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Corrupt(_) => ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt",
+                "stored data unreadable".into(),
+            ),
+            _ => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "store unavailable".into(),
+            ),
+        }
+    }
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{what} not found"),
+    )
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, "bad_request", message.into())
+}
+
+async fn authorize(State(st): State<AdminState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let ok = presented.is_some_and(|p| {
+        // Check every token so the time taken does not reveal which one matched.
+        st.tokens
+            .iter()
+            .fold(false, |acc, t| constant_time_eq(t.expose(), p) | acc)
+    });
+    if ok {
+        next.run(req).await
+    } else {
+        let message = if st.tokens.is_empty() {
+            "the admin API is disabled: set [admin].tokens"
+        } else {
+            "a valid bearer token is required"
+        };
+        let mut resp =
+            ApiError(StatusCode::UNAUTHORIZED, "unauthorized", message.into()).into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        resp
+    }
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(document())
+}
+
+#[derive(Deserialize)]
+struct CustomerQuery {
+    identity: Option<String>,
+    email: Option<String>,
+}
+
+async fn find_customers(
+    State(st): State<AdminState>,
+    Query(q): Query<CustomerQuery>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let found = match (q.identity, q.email) {
+        (Some(identity), None) => {
+            let (channel, subject) = identity
+                .split_once(':')
+                .filter(|(c, s)| !c.is_empty() && !s.is_empty())
+                .ok_or_else(|| bad_request("identity must be <channel>:<external id>"))?;
+            store
+                .customer_by_identity(&ChannelId::new(channel), subject)
+                .await?
+                .into_iter()
+                .collect()
+        }
+        (None, Some(email)) if email.contains('@') => store.customers_by_email(&email).await?,
+        (None, Some(_)) => return Err(bad_request("email is not an email address")),
+        _ => {
+            return Err(bad_request(
+                "give exactly one of identity=<channel>:<external id> or email=<email>",
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for c in found {
+        let identities = store.identities(&c.id).await?;
+        out.push(views::customer(&c, &identities));
+    }
+    Ok(Json(out).into_response())
+}
+
+async fn get_customer(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    let c = store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let identities = store.identities(&id).await?;
+    Ok(Json(views::customer(&c, &identities)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerPatch {
+    #[serde(default)]
+    display_name: Option<String>,
+    /// Absent keeps, `null` clears, a string sets.
+    #[serde(default, deserialize_with = "double_option")]
+    segment: Option<Option<String>>,
+    #[serde(default)]
+    attributes: BTreeMap<String, serde_json::Value>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+async fn patch_customer(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<CustomerPatch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(patch) = body.map_err(|e| bad_request(e.body_text()))?;
+    if patch
+        .segment
+        .as_ref()
+        .and_then(|s| s.as_deref())
+        .is_some_and(|s| s.trim().is_empty())
+    {
+        return Err(bad_request(
+            "segment must not be empty (use null to clear it)",
+        ));
+    }
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    let update = CustomerUpdate {
+        display_name: patch.display_name,
+        segment: patch.segment,
+        attributes: patch.attributes,
+    };
+    let now = tandem_model::now();
+    let c = store
+        .update_customer(&id, update, now)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let identities = store.identities(&id).await?;
+    Ok(Json(views::customer(&c, &identities)).into_response())
+}
+
+async fn customer_conversations(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let list = store.conversations_of(&id, 100).await?;
+    Ok(Json(
+        list.iter()
+            .map(views::conversation_summary)
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventPost {
+    name: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+async fn post_event(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<EventPost>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(post) = body.map_err(|e| bad_request(e.body_text()))?;
+    let name = post.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(bad_request("name must be 1 to 100 characters"));
+    }
+    let at = match post.at.as_deref() {
+        None => tandem_model::now(),
+        Some(t) => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map(tandem_model::truncate_to_millis)
+            .map_err(|_| bad_request("at must be an RFC 3339 time"))?,
+    };
+    let store = st.core.store();
+    let customer_id = CustomerId::new(id);
+    store
+        .customer(&customer_id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let event_id = post.id.filter(|i| !i.is_empty()).unwrap_or_else(|| {
+        tandem_model::EscalationId::generate()
+            .to_string()
+            .replacen("esc_", "evt_", 1)
+    });
+    let event = CustomerEvent {
+        id: event_id.clone(),
+        customer_id,
+        name: name.to_owned(),
+        at,
+        data: post.data,
+    };
+    let created = store.record_customer_event(&event).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"id": event_id, "duplicate": !created})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SinceQuery {
+    since: Option<String>,
+}
+
+async fn list_events(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    Query(q): Query<SinceQuery>,
+) -> Result<Response, ApiError> {
+    let since = match q.since.as_deref() {
+        None => time::OffsetDateTime::UNIX_EPOCH,
+        Some(t) => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| bad_request("since must be an RFC 3339 time"))?,
+    };
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let events = store.customer_events(&id, since).await?;
+    Ok(Json(events.iter().map(views::event).collect::<Vec<_>>()).into_response())
+}
+
+async fn get_conversation(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = st
+        .core
+        .store()
+        .conversation(&ConversationId::new(id))
+        .await?
+        .ok_or_else(|| not_found("conversation"))?;
+    Ok(Json(views::conversation(&c)).into_response())
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+async fn get_transcript(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = ConversationId::new(id);
+    store
+        .conversation(&id)
+        .await?
+        .ok_or_else(|| not_found("conversation"))?;
+    let entries = store
+        .transcript(&id, q.limit.unwrap_or(200).clamp(1, 1000))
+        .await?;
+    Ok(Json(
+        entries
+            .iter()
+            .map(views::transcript_entry)
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+async fn get_escalations(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = ConversationId::new(id);
+    store
+        .conversation(&id)
+        .await?
+        .ok_or_else(|| not_found("conversation"))?;
+    let list = store.escalations(&id).await?;
+    Ok(Json(list.iter().map(views::escalation).collect::<Vec<_>>()).into_response())
+}
