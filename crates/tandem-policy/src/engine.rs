@@ -65,19 +65,30 @@ impl Triggers {
     fn apply(&self, o: &TriggerSpec) -> Triggers {
         let t = self.clone();
         Triggers {
-            intent_min_confidence: o.intent_min_confidence.map_or(t.intent_min_confidence, |v| v as f32),
+            intent_min_confidence: o
+                .intent_min_confidence
+                .map_or(t.intent_min_confidence, |v| v as f32),
             sentiment_streak: o.sentiment_streak.unwrap_or(t.sentiment_streak),
             fallback_rephrase_at: o.fallback_rephrase_at.unwrap_or(t.fallback_rephrase_at),
             fallback_offer_at: o.fallback_offer_at.unwrap_or(t.fallback_offer_at),
             fallback_handoff_at: o.fallback_handoff_at.unwrap_or(t.fallback_handoff_at),
-            low_confidence_below: o.low_confidence_below.map_or(t.low_confidence_below, |v| v as f32),
+            low_confidence_below: o
+                .low_confidence_below
+                .map_or(t.low_confidence_below, |v| v as f32),
             distress_min_signals: o.distress_min_signals.unwrap_or(t.distress_min_signals),
             ai_first: o.ai_first.unwrap_or(t.ai_first),
             repeat_contact_count: o.repeat_contact_count.unwrap_or(t.repeat_contact_count),
             repeat_contact_days: o.repeat_contact_days.unwrap_or(t.repeat_contact_days),
-            repeat_contact_ignore: o.repeat_contact_ignore.clone().unwrap_or(t.repeat_contact_ignore),
-            inactivity_check_in_secs: o.inactivity_check_in_secs.unwrap_or(t.inactivity_check_in_secs),
-            inactivity_handoff_secs: o.inactivity_handoff_secs.unwrap_or(t.inactivity_handoff_secs),
+            repeat_contact_ignore: o
+                .repeat_contact_ignore
+                .clone()
+                .unwrap_or(t.repeat_contact_ignore),
+            inactivity_check_in_secs: o
+                .inactivity_check_in_secs
+                .unwrap_or(t.inactivity_check_in_secs),
+            inactivity_handoff_secs: o
+                .inactivity_handoff_secs
+                .unwrap_or(t.inactivity_handoff_secs),
         }
     }
 }
@@ -246,23 +257,30 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
             intent_min_confidence: c.intent_min_confidence.map(|v| v as f32),
         });
         let negation = c.negation.unwrap_or(true);
-        let mut add_group = |target: &str, priority: Priority, negation: bool, kws: &[String], ints: &[String]| {
-            let g = groups.len();
-            groups.push(Group {
-                category: ci,
-                target: target.trim().to_owned(),
-                priority,
-                negation,
-            });
-            keywords.extend(kws.iter().map(|k| Keyword {
-                text: k.clone(),
-                owner: Owner::Group(g),
-            }));
-            for i in ints {
-                intents.insert(i.clone(), g);
-            }
-        };
-        add_group(&c.target, prio(&c.priority), negation, &c.keywords, &c.intents);
+        let mut add_group =
+            |target: &str, priority: Priority, negation: bool, kws: &[String], ints: &[String]| {
+                let g = groups.len();
+                groups.push(Group {
+                    category: ci,
+                    target: target.trim().to_owned(),
+                    priority,
+                    negation,
+                });
+                keywords.extend(kws.iter().map(|k| Keyword {
+                    text: k.clone(),
+                    owner: Owner::Group(g),
+                }));
+                for i in ints {
+                    intents.insert(i.clone(), g);
+                }
+            };
+        add_group(
+            &c.target,
+            prio(&c.priority),
+            negation,
+            &c.keywords,
+            &c.intents,
+        );
         for g in &c.groups {
             add_group(
                 g.target.as_deref().unwrap_or(&c.target),
@@ -294,8 +312,14 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
         negators: &negators,
         negation_window: spec.matching.negation_window.unwrap_or(3),
     })?;
-    let index = |name: &str| categories.iter().position(|c: &Category| c.name == name).unwrap_or(0);
-    let route = |v: &Option<String>, key: &str| index(v.as_deref().unwrap_or(spec::default_route(key)));
+    let index = |name: &str| {
+        categories
+            .iter()
+            .position(|c: &Category| c.name == name)
+            .unwrap_or(0)
+    };
+    let route =
+        |v: &Option<String>, key: &str| index(v.as_deref().unwrap_or(spec::default_route(key)));
     let r = &spec.routes;
     let routes = Routes {
         sentiment_streak: route(&r.sentiment_streak, "sentiment_streak"),
@@ -310,7 +334,11 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
         .iter()
         .map(|(key, s)| Segment {
             key: key.clone(),
-            names: if s.names.is_empty() { vec![key.clone()] } else { s.names.clone() },
+            names: if s.names.is_empty() {
+                vec![key.clone()]
+            } else {
+                s.names.clone()
+            },
             vip: s.vip,
             min_priority: s.min_priority.as_deref().and_then(Priority::parse),
             triggers: base_triggers.apply(&s.triggers),

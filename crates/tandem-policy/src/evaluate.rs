@@ -121,11 +121,16 @@ impl PolicyEngine {
         if input.sentiment <= self.distress.max_sentiment {
             let caps = self.caps(input.text);
             let bangs = longest_bang_run(input.text) >= self.distress.exclamation_run;
-            let weight = if profane { self.distress.profanity_weight } else { 0 };
+            let weight = if profane {
+                self.distress.profanity_weight
+            } else {
+                0
+            };
             let score = u32::from(caps) + u32::from(bangs) + mild.len() as u32 + weight;
             if score > 0 && score >= t.distress_min_signals {
                 let ci = self.routes.distress;
-                let mut push = |evidence: &str| cands.push(self.routed(ci, "distress", evidence.to_owned()));
+                let mut push =
+                    |evidence: &str| cands.push(self.routed(ci, "distress", evidence.to_owned()));
                 if caps {
                     push("ALL CAPS");
                 }
@@ -168,7 +173,11 @@ impl PolicyEngine {
                 let evidence = format!("{strike} fallbacks in a row");
                 cands.push(self.routed(self.routes.fallback_loop, "fallback_loop", evidence));
             } else if at(t.fallback_offer_at) || at(t.fallback_rephrase_at) {
-                let kind = if at(t.fallback_offer_at) { OfferKind::HumanButton } else { OfferKind::Rephrase };
+                let kind = if at(t.fallback_offer_at) {
+                    OfferKind::HumanButton
+                } else {
+                    OfferKind::Rephrase
+                };
                 offers.push(Offer {
                     kind,
                     reason: reason("fallback_loop", None, format!("strike {strike}")),
@@ -194,7 +203,10 @@ impl PolicyEngine {
                 .count();
             let n = earlier + 1;
             if n >= t.repeat_contact_count as usize {
-                let evidence = format!("{n} conversations about {intent} in {} days", t.repeat_contact_days);
+                let evidence = format!(
+                    "{n} conversations about {intent} in {} days",
+                    t.repeat_contact_days
+                );
                 cands.push(self.routed(self.routes.repeat_contact, "repeat_contact", evidence));
             }
         }
@@ -206,7 +218,13 @@ impl PolicyEngine {
         let Some(best) = cands
             .iter()
             .enumerate()
-            .max_by_key(|(i, c)| (c.priority, std::cmp::Reverse(c.category), std::cmp::Reverse(*i)))
+            .max_by_key(|(i, c)| {
+                (
+                    c.priority,
+                    std::cmp::Reverse(c.category),
+                    std::cmp::Reverse(*i),
+                )
+            })
             .map(|(i, _)| i)
         else {
             return Decision {
@@ -214,7 +232,11 @@ impl PolicyEngine {
                 ..Decision::default()
             };
         };
-        let (category, target, mut priority) = (cands[best].category, cands[best].target, cands[best].priority);
+        let (category, target, mut priority) = (
+            cands[best].category,
+            cands[best].target,
+            cands[best].priority,
+        );
         if let Some(floor) = seg.min_priority {
             priority = priority.max(floor);
         }
@@ -289,7 +311,11 @@ impl EscalationPolicy for PolicyEngine {
         if t.inactivity_check_in_secs > 0 && idle >= t.inactivity_check_in_secs {
             offers.push(Offer {
                 kind: OfferKind::CheckIn,
-                reason: reason("inactivity", None, format!("silent {idle} s after a bot reply")),
+                reason: reason(
+                    "inactivity",
+                    None,
+                    format!("silent {idle} s after a bot reply"),
+                ),
             });
         }
         self.decide(seg, Vec::new(), offers)
@@ -302,7 +328,9 @@ impl EscalationPolicy for PolicyEngine {
             let n = input
                 .events
                 .iter()
-                .filter(|e| e.kind == rule.kind && e.at <= input.now && input.now - e.at <= rule.within)
+                .filter(|e| {
+                    e.kind == rule.kind && e.at <= input.now && input.now - e.at <= rule.within
+                })
                 .count();
             if n >= rule.count as usize {
                 let hours = rule.within.as_seconds_f64() / 3600.0;

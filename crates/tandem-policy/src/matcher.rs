@@ -41,6 +41,8 @@ pub(crate) struct Hit {
     pub keyword: usize,
     /// A negator precedes it in the same clause.
     pub negated: bool,
+    /// Where it matched in the corrected text (byte range).
+    pub span: (u32, u32),
 }
 
 /// Per-call buffers, reused through a thread-local so that scanning does not allocate.
@@ -144,7 +146,8 @@ impl Matcher {
         })
     }
 
-    /// The correctable word one edit away from `token`, if exactly one... or the first.
+    /// The correctable word one edit away from `token` (the first in sorted order), unless
+    /// `token` is short, known, or not plain ASCII letters.
     fn correct(&self, token: &str, key: &mut String) -> Option<&str> {
         if self.fuzzy_min_len == 0
             || token.len() < self.fuzzy_min_len
@@ -196,18 +199,33 @@ impl Matcher {
                 continue;
             }
             let keyword = self.pattern_keyword[m.pattern().as_usize()];
-            if hits.iter().any(|h| h.keyword == keyword) {
+            let owner = self.keywords[keyword].owner;
+            let span = (s as u32, e as u32);
+            // One keyword once; one stretch of text once per owner ("frustrated" is a
+            // form of two mild words, "switching to a competitor" of two retention ones).
+            if hits.iter().any(|h| {
+                h.keyword == keyword || (h.span == span && self.keywords[h.keyword].owner == owner)
+            }) {
                 continue;
             }
             let negated = self.negated(&fixed[..s]);
-            hits.push(Hit { keyword, negated });
+            hits.push(Hit {
+                keyword,
+                negated,
+                span,
+            });
         }
     }
 
     /// Whether a negator occurs among the last `negation_window + 1` words of `before`,
     /// within the same clause (`,`, `.`, `but`, ... end a clause).
     fn negated(&self, before: &str) -> bool {
-        for word in before.split(' ').rev().filter(|w| !w.is_empty()).take(self.negation_window + 1) {
+        for word in before
+            .split(' ')
+            .rev()
+            .filter(|w| !w.is_empty())
+            .take(self.negation_window + 1)
+        {
             if word == BREAK || word == "but" {
                 return false;
             }

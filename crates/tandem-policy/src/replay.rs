@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 use tandem_core::ai::{Bot, SentimentAnalyzer};
-use tandem_core::policy::{BusinessEvent, Decision, EscalationPolicy, EventsInput, InactivityInput, PastContact};
+use tandem_core::policy::{
+    BusinessEvent, Decision, EscalationPolicy, EventsInput, InactivityInput, PastContact,
+};
 use tandem_core::store::{ConversationState, CustomerRecord, Reason};
 use tandem_core::turn::{MessageFacts, decide_message, understand};
 use tandem_model::{ChannelId, CustomerId, Timestamp};
@@ -279,7 +281,11 @@ impl Replay<'_> {
                 Err(e) => {
                     summary.failed += 1;
                     let error = format!("not a conversation: {e}");
-                    writeln!(out, "{}", serde_json::json!({"line": n + 1, "error": error}))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"line": n + 1, "error": error})
+                    )?;
                     continue;
                 }
             };
@@ -336,11 +342,22 @@ pub fn check(expect: &Expect, got: &Outcome) -> Vec<String> {
         if let Some(want) = want
             && have != Some(want)
         {
-            failures.push(format!("{what}: expected {want:?}, got {}", have.map_or("none".into(), |h| format!("{h:?}"))));
+            failures.push(format!(
+                "{what}: expected {want:?}, got {}",
+                have.map_or("none".into(), |h| format!("{h:?}"))
+            ));
         }
     };
-    eq("category", expect.category.as_deref(), got.category.as_deref());
-    eq("priority", expect.priority.as_deref(), got.priority.as_deref());
+    eq(
+        "category",
+        expect.category.as_deref(),
+        got.category.as_deref(),
+    );
+    eq(
+        "priority",
+        expect.priority.as_deref(),
+        got.priority.as_deref(),
+    );
     eq("target", expect.target.as_deref(), got.target.as_deref());
     if let Some(want) = expect.escalate
         && want != got.escalate
@@ -350,7 +367,10 @@ pub fn check(expect: &Expect, got: &Outcome) -> Vec<String> {
     if let Some(want) = expect.at_message
         && got.at_message != Some(want)
     {
-        failures.push(format!("at_message: expected {want}, got {:?}", got.at_message));
+        failures.push(format!(
+            "at_message: expected {want}, got {:?}",
+            got.at_message
+        ));
     }
     for code in &expect.reasons {
         if !got.reasons.iter().any(|r| &r.code == code) {

@@ -222,18 +222,19 @@ pub(crate) fn parse(text: &str) -> Result<(PolicySpec, toml::Value), Vec<PolicyE
         }
     };
     let mut unknown = Vec::new();
-    let spec: PolicySpec =
-        match serde_ignored::deserialize(value.clone(), |p| unknown.push(bracket_path(&p.to_string()))) {
-            Ok(s) => s,
-            Err(e) => {
-                errors.0.extend(unknown.into_iter().map(|p| PolicyError {
-                    path: p,
-                    message: "unknown key".into(),
-                }));
-                errors.push("", e.to_string().trim().to_owned());
-                return Err(errors.0);
-            }
-        };
+    let spec: PolicySpec = match serde_ignored::deserialize(value.clone(), |p| {
+        unknown.push(bracket_path(&p.to_string()))
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.0.extend(unknown.into_iter().map(|p| PolicyError {
+                path: p,
+                message: "unknown key".into(),
+            }));
+            errors.push("", e.to_string().trim().to_owned());
+            return Err(errors.0);
+        }
+    };
     for p in unknown {
         errors.push(p, "unknown key");
     }
@@ -282,7 +283,10 @@ fn check_words(errors: &mut Errors, path: &str, list: &[String]) {
         let n = normalize(k).replace(crate::text::BREAK, " ");
         let n = n.split_whitespace().collect::<Vec<_>>().join(" ");
         if n.is_empty() {
-            errors.push(format!("{path}[{i}]"), "has no words left after normalisation");
+            errors.push(
+                format!("{path}[{i}]"),
+                "has no words left after normalisation",
+            );
         } else if let Some(j) = seen.iter().position(|s| *s == n) {
             errors.push(format!("{path}[{i}]"), format!("duplicate of {path}[{j}]"));
         }
@@ -302,9 +306,27 @@ fn check_priority(errors: &mut Errors, path: &str, p: &str) {
 }
 
 fn check_triggers(errors: &mut Errors, path: &str, t: &TriggerSpec) {
-    check_fraction(errors, &format!("{path}.intent_min_confidence"), t.intent_min_confidence, 0.0, 1.0);
-    check_fraction(errors, &format!("{path}.negative_below"), t.negative_below, -1.0, 1.0);
-    check_fraction(errors, &format!("{path}.low_confidence_below"), t.low_confidence_below, 0.0, 1.0);
+    check_fraction(
+        errors,
+        &format!("{path}.intent_min_confidence"),
+        t.intent_min_confidence,
+        0.0,
+        1.0,
+    );
+    check_fraction(
+        errors,
+        &format!("{path}.negative_below"),
+        t.negative_below,
+        -1.0,
+        1.0,
+    );
+    check_fraction(
+        errors,
+        &format!("{path}.low_confidence_below"),
+        t.low_confidence_below,
+        0.0,
+        1.0,
+    );
     for (name, v) in [
         ("repeat_contact_days", t.repeat_contact_days),
         ("distress_min_signals", t.distress_min_signals),
@@ -318,19 +340,28 @@ fn check_triggers(errors: &mut Errors, path: &str, t: &TriggerSpec) {
         && b != 0
         && a >= b
     {
-        errors.push(format!("{path}.fallback_rephrase_at"), "must be below fallback_handoff_at");
+        errors.push(
+            format!("{path}.fallback_rephrase_at"),
+            "must be below fallback_handoff_at",
+        );
     }
     if let (Some(a), Some(b)) = (t.fallback_offer_at, t.fallback_handoff_at)
         && a != 0
         && b != 0
         && a >= b
     {
-        errors.push(format!("{path}.fallback_offer_at"), "must be below fallback_handoff_at");
+        errors.push(
+            format!("{path}.fallback_offer_at"),
+            "must be below fallback_handoff_at",
+        );
     }
     if let Some(list) = &t.repeat_contact_ignore {
         for (i, s) in list.iter().enumerate() {
             if !is_snake(s) {
-                errors.push(format!("{path}.repeat_contact_ignore[{i}]"), "must be a snake_case intent name");
+                errors.push(
+                    format!("{path}.repeat_contact_ignore[{i}]"),
+                    "must be a snake_case intent name",
+                );
             }
         }
     }
@@ -347,7 +378,13 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
         check_words(errors, "matching.negators", list);
     }
     check_words(errors, "matching.not_typos", &m.not_typos);
-    check_fraction(errors, "questions.min_confidence", spec.questions.min_confidence, 0.0, 1.0);
+    check_fraction(
+        errors,
+        "questions.min_confidence",
+        spec.questions.min_confidence,
+        0.0,
+        1.0,
+    );
     if let Some(list) = &spec.questions.starters {
         check_words(errors, "questions.starters", list);
     }
@@ -362,7 +399,10 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
     }
 
     if spec.categories.is_empty() {
-        errors.push("categories", "missing: a policy needs at least one category");
+        errors.push(
+            "categories",
+            "missing: a policy needs at least one category",
+        );
     }
     let names: Vec<&str> = spec.categories.iter().map(|c| c.name.as_str()).collect();
     let mut intents: BTreeMap<String, String> = BTreeMap::new();
@@ -373,7 +413,10 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
         } else if !is_snake(&c.name) {
             errors.push(format!("{path}.name"), "must be snake_case");
         } else if let Some(j) = names[..i].iter().position(|n| *n == c.name) {
-            errors.push(format!("{path}.name"), format!("duplicate of categories[{j}].name"));
+            errors.push(
+                format!("{path}.name"),
+                format!("duplicate of categories[{j}].name"),
+            );
         }
         if c.target.trim().is_empty() {
             errors.push(format!("{path}.target"), "missing");
@@ -384,11 +427,23 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
         {
             errors.push(format!("{path}.code"), "must be a snake_case trigger code");
         }
-        check_fraction(errors, &format!("{path}.intent_min_confidence"), c.intent_min_confidence, 0.0, 1.0);
+        check_fraction(
+            errors,
+            &format!("{path}.intent_min_confidence"),
+            c.intent_min_confidence,
+            0.0,
+            1.0,
+        );
         check_group(errors, &mut intents, &path, &c.keywords, &c.intents);
         for (g, group) in c.groups.iter().enumerate() {
             let gpath = format!("{path}.groups[{g}]");
-            check_group(errors, &mut intents, &gpath, &group.keywords, &group.intents);
+            check_group(
+                errors,
+                &mut intents,
+                &gpath,
+                &group.keywords,
+                &group.intents,
+            );
             if let Some(p) = &group.priority {
                 check_priority(errors, &format!("{gpath}.priority"), p);
             }
@@ -407,10 +462,15 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
         ("distress", &r.distress),
     ] {
         match v {
-            Some(n) if !known(n) => errors.push(format!("routes.{key}"), format!("unknown category {n:?}")),
+            Some(n) if !known(n) => {
+                errors.push(format!("routes.{key}"), format!("unknown category {n:?}"))
+            }
             None if !spec.categories.is_empty() && !known(default_route(key)) => errors.push(
                 format!("routes.{key}"),
-                format!("missing (the default {:?} is not a category)", default_route(key)),
+                format!(
+                    "missing (the default {:?} is not a category)",
+                    default_route(key)
+                ),
             ),
             _ => {}
         }
@@ -423,13 +483,20 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
     let mut segment_names: BTreeMap<String, String> = BTreeMap::new();
     for (key, s) in &spec.segments {
         let path = format!("segments.{key}");
-        let names = if s.names.is_empty() { std::slice::from_ref(key) } else { &s.names[..] };
+        let names = if s.names.is_empty() {
+            std::slice::from_ref(key)
+        } else {
+            &s.names[..]
+        };
         for (i, n) in names.iter().enumerate() {
             let n = n.trim().to_lowercase();
             if n.is_empty() {
                 errors.push(format!("{path}.names[{i}]"), "empty");
             } else if let Some(other) = segment_names.get(&n) {
-                errors.push(format!("{path}.names[{i}]"), format!("{n:?} is already a name of {other}"));
+                errors.push(
+                    format!("{path}.names[{i}]"),
+                    format!("{n:?} is already a name of {other}"),
+                );
             } else {
                 segment_names.insert(n, path.clone());
             }
@@ -438,7 +505,10 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
             check_priority(errors, &format!("{path}.min_priority"), p);
         }
         if s.triggers.negative_below.is_some() {
-            errors.push(format!("{path}.triggers.negative_below"), "can only be set in [triggers]");
+            errors.push(
+                format!("{path}.triggers.negative_below"),
+                "can only be set in [triggers]",
+            );
         }
         check_triggers(errors, &format!("{path}.triggers"), &s.triggers);
     }
@@ -456,7 +526,10 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
         if e.category.is_empty() {
             errors.push(format!("{path}.category"), "missing");
         } else if !known(&e.category) {
-            errors.push(format!("{path}.category"), format!("unknown category {:?}", e.category));
+            errors.push(
+                format!("{path}.category"),
+                format!("unknown category {:?}", e.category),
+            );
         }
     }
 }

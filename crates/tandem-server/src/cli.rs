@@ -1,4 +1,4 @@
-//! The command line: `tandem serve`, `tandem check`.
+//! The command line: `tandem serve`, `tandem check`, `tandem policy test`.
 
 use crate::config::{self, LoadedConfig};
 use clap::{Parser, Subcommand};
@@ -27,6 +27,27 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Work with the escalation policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Replay conversations (JSON Lines) through the escalation policy offline; prints one
+    /// decision per conversation and `N passed, M failed`; exit 1 when an expectation fails.
+    Test {
+        /// Policy file (default: `[policy].path` of the config, else config/policy.toml, else built-in).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Config file whose `[policy]` and `[bot]` paths to use (same default as `serve`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The conversations, one JSON object per line.
+        conversations: PathBuf,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -34,6 +55,18 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(config),
+        Command::Policy {
+            command:
+                PolicyCommand::Test {
+                    policy,
+                    config,
+                    conversations,
+                },
+        } => crate::policy_test::run(&crate::policy_test::PolicyTestArgs {
+            config,
+            policy,
+            conversations,
+        }),
         Command::Serve { config } => {
             let loaded = match load_or_report(config) {
                 Ok(l) => l,

@@ -1,6 +1,7 @@
 //! The `tandem` binary's library: command line ([`cli`]), configuration loading and
 //! validation ([`config`]), the adapter registry ([`registry`]), the HTTP app ([`app`])
-//! and the serve loop with supervision and graceful shutdown ([`serve`]).
+//! the serve loop with supervision and graceful shutdown ([`serve`]), and the offline
+//! replay of `tandem policy test` ([`policy_test`]).
 //!
 //! This is the only crate that knows every other: it wires the core to a store, the AI
 //! providers and the adapters chosen by config.
@@ -9,5 +10,6 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod policy_test;
 pub mod registry;
 pub mod serve;

@@ -1,0 +1,153 @@
+//! `tandem policy test [--policy FILE] CONVERSATIONS.jsonl`: replays conversations through
+//! the escalation policy offline, deciding with exactly what `tandem serve` builds (the
+//! knowledge-base bot of `[bot].knowledge`, VADER sentiment, the policy engine), through
+//! `tandem_policy::replay` (which folds messages through the core's `understand` and
+//! `decide_message`).
+//!
+//! Policy file: `--policy`, else `[policy].path` of the config in effect (`--config`,
+//! `$TANDEM_CONFIG`, `config/tandem.toml`), else `config/policy.toml` if present, else the
+//! built-in default. Exit 0 when every expectation holds, 1 when one fails, 2 when the
+//! replay cannot run (unreadable files, invalid policy or knowledge base).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tandem_policy::PolicyEngine;
+use tandem_policy::replay::Replay;
+
+/// Exit code when the replay cannot run.
+const CANNOT_RUN: u8 = 2;
+
+/// Arguments of `tandem policy test`.
+#[derive(Debug, Clone)]
+pub struct PolicyTestArgs {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--policy`.
+    pub policy: Option<PathBuf>,
+    /// The conversations (JSON Lines).
+    pub conversations: PathBuf,
+}
+
+/// The `[policy].path` and `[bot].knowledge` of the config in effect, without checking the
+/// rest of it (a replay needs no channel secrets).
+fn config_paths(explicit: Option<&Path>) -> Result<(Option<String>, Option<String>), String> {
+    let env_path = std::env::var_os("TANDEM_CONFIG")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let chosen = explicit.map(Path::to_path_buf).or(env_path).or_else(|| {
+        let default = PathBuf::from("config/tandem.toml");
+        default.exists().then_some(default)
+    });
+    let Some(path) = chosen else {
+        return Ok((None, None));
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        format!("{}: not valid TOML: {}", path.display(), e.message())
+    })?;
+    let get = |section: &str, key: &str| {
+        table
+            .get(section)
+            .and_then(|s| s.get(key))
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok((get("policy", "path"), get("bot", "knowledge")))
+}
+
+/// Loads the policy a replay uses (see the module docs), or the problems.
+pub fn resolve_policy(
+    explicit: Option<&Path>,
+    configured: Option<&str>,
+) -> Result<(String, PolicyEngine), String> {
+    let path = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| configured.map(PathBuf::from))
+        .or_else(|| {
+            let default = PathBuf::from("config/policy.toml");
+            default.exists().then_some(default)
+        });
+    match path {
+        None => Ok(("built-in policy".into(), PolicyEngine::builtin())),
+        Some(p) => tandem_policy::load(&p)
+            .map(|engine| (p.display().to_string(), engine))
+            .map_err(|errors| {
+                let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                format!(
+                    "policy {} has {} problem(s):\n  {}",
+                    p.display(),
+                    list.len(),
+                    list.join("\n  ")
+                )
+            }),
+    }
+}
+
+/// Loads the knowledge base: `[bot].knowledge`, else the built-in sample.
+pub fn resolve_knowledge(path: Option<&str>) -> Result<tandem_ai::KnowledgeBase, String> {
+    let Some(path) = path else {
+        return Ok(tandem_ai::KnowledgeBase::builtin());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read bot.knowledge {path}: {e}"))?;
+    tandem_ai::KnowledgeBase::from_toml_str(&text).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "bot.knowledge {path} has problems:\n  {}",
+            list.join("\n  ")
+        )
+    })
+}
+
+/// Runs the replay; prints the outcome lines and the summary on stdout.
+pub fn run(args: &PolicyTestArgs) -> ExitCode {
+    match prepare(args) {
+        Ok((source, policy, bot, input)) => {
+            eprintln!("policy: {source} ({})", policy.version());
+            let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(CANNOT_RUN);
+                }
+            };
+            let sentiment = tandem_ai::Vader::new();
+            let replay = Replay {
+                bot: bot.as_ref(),
+                sentiment: &sentiment,
+                policy: &policy,
+            };
+            let mut stdout = std::io::stdout().lock();
+            match runtime.block_on(replay.run(&input, &mut stdout)) {
+                Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("error: cannot write the results: {e}");
+                    ExitCode::from(CANNOT_RUN)
+                }
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(CANNOT_RUN)
+        }
+    }
+}
+
+type Prepared = (String, PolicyEngine, Arc<tandem_ai::KnowledgeBot>, String);
+
+fn prepare(args: &PolicyTestArgs) -> Result<Prepared, String> {
+    let (policy_path, knowledge_path) = config_paths(args.config.as_deref())?;
+    let (source, policy) = resolve_policy(args.policy.as_deref(), policy_path.as_deref())?;
+    let kb = resolve_knowledge(knowledge_path.as_deref())?;
+    let input = std::fs::read_to_string(&args.conversations)
+        .map_err(|e| format!("cannot read {}: {e}", args.conversations.display()))?;
+    Ok((
+        source,
+        policy,
+        Arc::new(tandem_ai::KnowledgeBot::new(kb)),
+        input,
+    ))
+}
