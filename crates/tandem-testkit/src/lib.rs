@@ -1,1 +1,31 @@
-//! Adapter conformance kit and local fakes of the platforms Tandem talks to.
+//! Tandem's adapter conformance kit and local platform fakes.
+//!
+//! - [`channel_conformance!`] runs every rule of `crates/tandem-sdk/SPEC.md` against a
+//!   channel adapter, given a [`ChannelDriver`] that says how to impersonate the
+//!   platform ([`conformance`] holds the scenarios).
+//! - [`check_inbound_fixtures!`] compares what the adapter makes of every recorded
+//!   platform payload with a snapshot ([`fixtures`]).
+//! - [`RecordingInbound`] stands in for the core behind an adapter's `InboundSink`.
+//! - [`fake`] has real local HTTP servers speaking the WhatsApp Cloud API, the Messenger
+//!   Send API and the Telegram Bot API, recording requests and scriptable to answer
+//!   errors; the e2e tests point the real binary at them.
+//! - [`payloads`] builds platform webhooks in their wire form, signed.
+//! - [`telemetry`] captures `tracing` output to check what adapters log.
+//!
+//! The kit depends on `tandem-sdk` and `tandem-model` only, never on the core.
+
+pub mod conformance;
+mod driver;
+pub mod fake;
+pub mod fixtures;
+pub mod payloads;
+mod recording;
+pub mod telemetry;
+
+pub use driver::{ChannelDriver, ConfigOf, Harness, expand_placeholders};
+pub use fake::{Recorded, Reply, eventually};
+pub use recording::{ReachabilityReport, RecordingInbound};
+
+/// Re-exported for drivers: request and body types.
+pub use axum::body::Body;
+pub use axum::http;

@@ -1,0 +1,249 @@
+//! A fake Telegram Bot API: `POST /bot<token>/<method>` (method names are
+//! case-insensitive, as on the real API; teloxide sends `SendMessage`). Implements
+//! `getMe`, `getWebhookInfo`, `setWebhook`, `deleteWebhook`, `getUpdates` (a queue of
+//! pushed updates with offsets and long polling), `sendMessage` (answered from the
+//! script with the exact error `description`s teloxide matches on) and
+//! `answerCallbackQuery`.
+
+use super::{Core, Incoming, Recorded, Reply, Server, Shared, answer, incoming};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The longest a fake `getUpdates` long poll waits.
+const MAX_LONG_POLL: Duration = Duration::from_secs(10);
+
+/// A running fake Bot API.
+#[derive(Debug)]
+pub struct TelegramFake {
+    server: Server,
+    state: Shared<TgState>,
+}
+
+#[derive(Debug)]
+struct TgState {
+    core: Core,
+    token: String,
+    updates: Mutex<Vec<Value>>,
+    arrived: Notify,
+    webhook: Mutex<Option<(String, Option<String>)>>,
+}
+
+impl TelegramFake {
+    /// Starts a fake accepting `token`.
+    pub async fn start(token: &str) -> Self {
+        let state = Arc::new(TgState {
+            core: Core::default(),
+            token: token.to_owned(),
+            updates: Mutex::new(Vec::new()),
+            arrived: Notify::new(),
+            webhook: Mutex::new(None),
+        });
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        Self {
+            server: super::serve(app).await,
+            state,
+        }
+    }
+
+    /// The base URL, to configure as `api_base`.
+    pub fn base_url(&self) -> &str {
+        &self.server.base
+    }
+
+    /// Queues how the next `sendMessage` is answered.
+    pub fn script(&self, reply: Reply) {
+        self.state.core.push(reply);
+    }
+
+    /// Makes `update` available to `getUpdates` (kept until confirmed by an offset).
+    pub fn push_update(&self, update: Value) {
+        let mut updates = self.state.updates.lock().expect("fake lock");
+        updates.push(update);
+        updates.sort_by_key(update_id);
+        drop(updates);
+        self.state.arrived.notify_waiters();
+    }
+
+    /// Updates not yet confirmed by a `getUpdates` offset.
+    pub fn unconfirmed(&self) -> usize {
+        self.state.updates.lock().expect("fake lock").len()
+    }
+
+    /// The webhook URL and secret token set by `setWebhook`, if any.
+    pub fn webhook(&self) -> Option<(String, Option<String>)> {
+        self.state.webhook.lock().expect("fake lock").clone()
+    }
+
+    /// Every request received.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.core.requests()
+    }
+
+    /// Requests of one method (case-insensitive, e.g. `answerCallbackQuery`).
+    pub fn calls(&self, method: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| method_of(&r.path).is_some_and(|m| m.eq_ignore_ascii_case(method)))
+            .collect()
+    }
+
+    /// The `sendMessage` requests received.
+    pub fn sends(&self) -> Vec<Recorded> {
+        self.calls("sendMessage")
+    }
+
+    /// The `sendMessage` requests answered with success.
+    pub fn delivered(&self) -> Vec<Recorded> {
+        self.sends()
+            .into_iter()
+            .filter(Recorded::succeeded)
+            .collect()
+    }
+}
+
+fn update_id(u: &Value) -> i64 {
+    u["update_id"].as_i64().unwrap_or(0)
+}
+
+fn method_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/bot")?.split_once('/').map(|(_, m)| m)
+}
+
+fn token_of(path: &str) -> Option<String> {
+    let (token, _) = path.strip_prefix("/bot")?.split_once('/')?;
+    Some(token.replace("%3A", ":").replace("%3a", ":"))
+}
+
+async fn handle(State(st): State<Shared<TgState>>, req: Request) -> Response {
+    let inc = incoming(req).await;
+    let (status, body) = route(&st, &inc).await;
+    let response = answer(status, body, &[]);
+    st.core.record(inc.recorded(status));
+    response
+}
+
+fn ok(result: Value) -> (u16, Value) {
+    (200, json!({"ok": true, "result": result}))
+}
+
+fn error(code: u16, description: &str) -> (u16, Value) {
+    (
+        code,
+        json!({"ok": false, "error_code": code, "description": description}),
+    )
+}
+
+async fn route(st: &Shared<TgState>, inc: &Incoming) -> (u16, Value) {
+    let path = inc.uri.path().to_owned();
+    if token_of(&path).as_deref() != Some(st.token.as_str()) {
+        return error(401, "Unauthorized");
+    }
+    let method = method_of(&path).unwrap_or_default().to_ascii_lowercase();
+    let params = inc.json();
+    match method.as_str() {
+        "getme" => ok(json!({
+            "id": 7_012_345_678_i64, "is_bot": true, "first_name": "Acme Support",
+            "username": "acme_support_bot", "can_join_groups": true,
+            "can_read_all_group_messages": false, "supports_inline_queries": false,
+        })),
+        "getwebhookinfo" => {
+            let url = st
+                .webhook
+                .lock()
+                .expect("fake lock")
+                .clone()
+                .map(|(u, _)| u)
+                .unwrap_or_default();
+            let pending = st.updates.lock().expect("fake lock").len();
+            ok(
+                json!({"url": url, "has_custom_certificate": false, "pending_update_count": pending}),
+            )
+        }
+        "setwebhook" => {
+            let url = params["url"].as_str().unwrap_or_default().to_owned();
+            let secret = params["secret_token"].as_str().map(str::to_owned);
+            *st.webhook.lock().expect("fake lock") = Some((url, secret));
+            ok(json!(true))
+        }
+        "deletewebhook" => {
+            *st.webhook.lock().expect("fake lock") = None;
+            if params["drop_pending_updates"] == json!(true) {
+                st.updates.lock().expect("fake lock").clear();
+            }
+            ok(json!(true))
+        }
+        "getupdates" => get_updates(st, &params).await,
+        "sendmessage" => send_message(st, &params),
+        "answercallbackquery" => ok(json!(true)),
+        _ => error(404, "Not Found: method not found"),
+    }
+}
+
+async fn get_updates(st: &Shared<TgState>, params: &Value) -> (u16, Value) {
+    if st.webhook.lock().expect("fake lock").is_some() {
+        return error(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        );
+    }
+    let offset = params["offset"].as_i64().unwrap_or(0);
+    let limit = params["limit"]
+        .as_u64()
+        .map_or(100, |l| l.clamp(1, 100) as usize);
+    let timeout = Duration::from_secs(params["timeout"].as_u64().unwrap_or(0)).min(MAX_LONG_POLL);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let arrived = st.arrived.notified();
+        let batch: Vec<Value> = {
+            let mut updates = st.updates.lock().expect("fake lock");
+            // Calling with an offset confirms every earlier update.
+            updates.retain(|u| update_id(u) >= offset);
+            updates.iter().take(limit).cloned().collect()
+        };
+        if !batch.is_empty() || tokio::time::Instant::now() >= deadline {
+            return ok(Value::Array(batch));
+        }
+        let _ = tokio::time::timeout_at(deadline, arrived).await;
+    }
+}
+
+fn send_message(st: &Shared<TgState>, params: &Value) -> (u16, Value) {
+    let chat_id = params["chat_id"].clone();
+    if chat_id.is_null() || params["text"].as_str().is_none_or(str::is_empty) {
+        return error(400, "Bad Request: message text is empty");
+    }
+    if params["text"]
+        .as_str()
+        .is_some_and(|t| t.chars().count() > 4096)
+    {
+        return error(400, "Bad Request: message is too long");
+    }
+    match st.core.next_reply() {
+        Reply::Ok | Reply::AcceptThenFail { .. } => ok(json!({
+            "message_id": st.core.next_id(),
+            "from": {"id": 7_012_345_678_i64, "is_bot": true, "first_name": "Acme Support", "username": "acme_support_bot"},
+            "chat": {"id": chat_id, "first_name": "Customer", "type": "private"},
+            "date": time::OffsetDateTime::now_utc().unix_timestamp(),
+            "text": params["text"],
+        })),
+        Reply::RateLimited { retry_after_secs } => (
+            429,
+            json!({
+                "ok": false,
+                "error_code": 429,
+                "description": format!("Too Many Requests: retry after {retry_after_secs}"),
+                "parameters": {"retry_after": retry_after_secs},
+            }),
+        ),
+        Reply::Unauthorized => error(401, "Unauthorized"),
+        Reply::ServerError => error(500, "Internal Server Error"),
+        Reply::WindowClosed => error(400, "Bad Request: chat not found"),
+        Reply::Blocked => error(403, "Forbidden: bot was blocked by the user"),
+        Reply::GraphError { status, .. } => error(status, "Bad Request: scripted error"),
+    }
+}

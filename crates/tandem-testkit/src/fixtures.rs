@@ -1,0 +1,107 @@
+//! Data-driven fixture snapshots: every recorded (scrubbed) platform payload in
+//! `tests/fixtures/inbound/*.json` goes through the adapter's inbound path, and what the
+//! adapter handed over (messages, delivery reports, reachability reports) plus the HTTP
+//! status is compared with `<name>.expected` next to it.
+//!
+//! A missing snapshot is written (and the test passes, saying so); `UPDATE_EXPECT=1`
+//! rewrites every snapshot. Adding a platform event type means adding a fixture, not a
+//! test function.
+
+use crate::driver::{ChannelDriver, Harness};
+use crate::recording::RecordingInbound;
+use serde_json::json;
+use std::path::Path;
+
+/// Runs every `*.json` under `dir` through a fresh channel built by `D`'s factory and
+/// compares the outcome with the `.expected` snapshots.
+pub async fn check<D: ChannelDriver>(dir: impl AsRef<Path>) {
+    let dir = dir.as_ref();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading fixtures in {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
+    let update = std::env::var("UPDATE_EXPECT").is_ok_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for file in &files {
+        let body =
+            std::fs::read(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        let actual = outcome::<D>(body).await;
+        let expected_path = file.with_extension("expected");
+        match std::fs::read_to_string(&expected_path) {
+            Ok(expected) if expected == actual => {}
+            Ok(_) if update => write(&expected_path, &actual),
+            Ok(expected) => failures.push(format!(
+                "{} differs from its snapshot (UPDATE_EXPECT=1 rewrites it):\n{}",
+                file.display(),
+                first_difference(&expected, &actual)
+            )),
+            Err(_) => {
+                eprintln!("writing missing snapshot {}", expected_path.display());
+                write(&expected_path, &actual);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// What the adapter made of one payload, as pretty JSON.
+async fn outcome<D: ChannelDriver>(body: Vec<u8>) -> String {
+    let h = Harness::<D>::start_with(RecordingInbound::new(), false).await;
+    let (status, _) = h.call(h.driver.inbound_raw(body)).await;
+    let reachability: Vec<_> = h
+        .inbound
+        .reachability_reports()
+        .into_iter()
+        .map(
+            |r| json!({"channel": r.channel, "subject": r.subject, "reachability": r.reachability}),
+        )
+        .collect();
+    let doc = json!({
+        "status": status.as_u16(),
+        "accepted": h.inbound.accepted(),
+        "deliveries": h.inbound.deliveries(),
+        "reachability": reachability,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+fn first_difference(expected: &str, actual: &str) -> String {
+    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
+        if e != a {
+            return format!("line {}:\n- {e}\n+ {a}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: {} expected lines, {} actual",
+        expected.lines().count(),
+        actual.lines().count()
+    )
+}
+
+/// Expands to a `#[tokio::test]` checking every fixture in `tests/fixtures/inbound` (or
+/// the given folder, relative to the adapter crate) against its snapshot.
+#[macro_export]
+macro_rules! check_inbound_fixtures {
+    ($driver:ty) => {
+        $crate::check_inbound_fixtures!($driver, "tests/fixtures/inbound");
+    };
+    ($driver:ty, $dir:literal) => {
+        #[::tokio::test]
+        async fn inbound_fixtures_match_snapshots() {
+            $crate::fixtures::check::<$driver>(
+                ::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($dir),
+            )
+            .await;
+        }
+    };
+}
