@@ -321,3 +321,92 @@ async fn desk_outage_loses_nothing_and_the_bot_stays_silent() {
     assert_eq!(texts_from(&customer, "system").len(), 1);
     assert!(texts_from(&customer, "bot").is_empty());
 }
+
+fn llm_config(customer: &str, desk: &str, llm: &str, timeout_ms: u64) -> String {
+    format!(
+        r#"{}
+[ai]
+provider = "openai"
+base_url = "{llm}"
+model = "test-model"
+timeout_ms = {timeout_ms}
+"#,
+        config(customer, desk)
+    )
+}
+
+#[tokio::test]
+async fn llm_briefing_is_used_when_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let answer = json!({"intent": "refund_request", "attempted": ["Explained the returns policy"],
+        "status": "Wants money back for order 12345", "sentiment": "negative",
+        "text": "Alice wants a refund for order 12345 and is unhappy."});
+    let llm = tandem_e2e::FakeLlm::start(answer, Duration::ZERO).await;
+    let tandem = Tandem::start(
+        dir.path(),
+        &llm_config(&customer.url, &desk.url, &llm.base_url, 3000),
+    )
+    .await;
+    customer_says(&tandem, "l1", "I want a refund for order 12345").await;
+    let requested = eventually(10, "handoff.requested", || async {
+        desk_bodies(&desk, "handoff.requested").into_iter().next()
+    })
+    .await;
+    assert_valid(&schema(), &requested);
+    let summary = &requested.json()["summary"];
+    assert_eq!(
+        summary["text"],
+        "Alice wants a refund for order 12345 and is unhappy."
+    );
+    assert_eq!(summary["intent"], "refund_request");
+    let (_, prompt) = llm
+        .requests()
+        .into_iter()
+        .next()
+        .expect("the model was asked");
+    assert_eq!(prompt["model"], "test-model");
+    assert!(
+        prompt["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("I want a refund for order 12345")
+    );
+}
+
+#[tokio::test]
+async fn llm_timeout_falls_back_to_the_builtin_briefing_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let llm =
+        tandem_e2e::FakeLlm::start(json!({"text": "too late"}), Duration::from_secs(10)).await;
+    let timeout_ms = 500;
+    let tandem = Tandem::start(
+        dir.path(),
+        &llm_config(&customer.url, &desk.url, &llm.base_url, timeout_ms),
+    )
+    .await;
+    customer_says(&tandem, "t1", "I want a refund now").await;
+    let requested = eventually(10, "handoff.requested", || async {
+        desk_bodies(&desk, "handoff.requested").into_iter().next()
+    })
+    .await;
+    let summary = requested.json()["summary"].clone();
+    assert_ne!(summary["text"], "too late");
+    assert!(
+        summary["text"].as_str().unwrap().contains("refund"),
+        "built-in briefing: {summary}"
+    );
+    let (asked_at, _) = llm
+        .requests()
+        .into_iter()
+        .next()
+        .expect("the model was asked");
+    let waited = requested.at.duration_since(asked_at);
+    assert!(
+        waited < Duration::from_millis(timeout_ms + 100),
+        "briefing sent {waited:?} after the model was asked (timeout {timeout_ms} ms)"
+    );
+}

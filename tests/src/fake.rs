@@ -19,6 +19,8 @@ pub struct Recorded {
     pub body: Bytes,
     /// Status answered.
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -90,6 +92,7 @@ async fn record(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         headers,
         body,
         status,
+        at: std::time::Instant::now(),
     });
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }

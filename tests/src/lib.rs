@@ -3,10 +3,12 @@
 //! of the outside world. Nothing of Tandem is faked here.
 
 pub mod fake;
+pub mod fake_llm;
 pub mod process;
 pub mod ws;
 
 pub use fake::{FakeEndpoint, Recorded};
+pub use fake_llm::FakeLlm;
 pub use process::Tandem;
 pub use ws::WsClient;
 

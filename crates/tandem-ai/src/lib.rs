@@ -1,6 +1,7 @@
 //! Built-in, offline AI providers: the knowledge-base bot and sentiment analysis.
 //!
-//! Nothing here downloads a model or calls the network:
+//! The built-in providers download no model and never call the network; the optional
+//! OpenAI-compatible ones call only the endpoint an operator configures:
 //! * [`KnowledgeBot`] implements [`tandem_core::ai::Bot`] over a [`KnowledgeBase`] of
 //!   intents (training phrases, answers, buttons, needed slots) loaded from TOML; the
 //!   shipped sample is `config/knowledge.toml` ([`KnowledgeBase::builtin`]). Messages are
@@ -9,10 +10,13 @@
 //!   its lexicon.
 //! * [`BuiltinSummarizer`] implements [`tandem_core::ai::Summarizer`]: the deterministic
 //!   handoff briefing.
+//! * [`OpenAiSummarizer`] and [`OpenAiSentiment`]: optional, over any OpenAI-compatible
+//!   endpoint, each with a timeout and the built-in provider as fallback.
 
 mod bot;
 mod index;
 mod kb;
+mod openai;
 mod slots;
 mod summary;
 mod text;
@@ -20,6 +24,7 @@ mod vader;
 
 pub use bot::{KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
 pub use kb::{BUILTIN_TOML, DEFAULT_THRESHOLD, Intent, KbError, KnowledgeBase};
+pub use openai::{OpenAiClient, OpenAiConfig, OpenAiSentiment, OpenAiSummarizer};
 pub use slots::{SlotKind, extract_slots};
 pub use summary::{BuiltinSummarizer, summarize};
 pub use vader::{Polarity, Vader};

@@ -1,8 +1,9 @@
 //! Configuration: find the file, parse TOML, expand `${VAR}`, check every section and
 //! every adapter table, and report **all** problems with their dotted paths.
 //!
-//! Two phases, like every adapter: [`load`] is pure apart from reading the file and the
-//! environment (it is what `tandem check` runs); building things happens in `serve`.
+//! Two phases, like every adapter: [`load`] is pure apart from reading the file, the
+//! policy file it names and the environment (it is what `tandem check` runs); building
+//! things happens in `serve`.
 
 use crate::registry::Registry;
 use serde::Deserialize;
@@ -121,8 +122,12 @@ pub struct AiConfig {
     pub api_key: Option<Secret>,
     /// Model name.
     pub model: Option<String>,
-    /// Request timeout in milliseconds.
+    /// Request timeout in milliseconds (default 3000); the built-in provider answers when
+    /// the endpoint is slower.
     pub timeout_ms: Option<u64>,
+    /// Who scores sentiment: `builtin` (default, offline VADER) or `provider` (the
+    /// endpoint, with VADER as fallback). Briefings use the provider whenever it is set.
+    pub sentiment: Option<String>,
 }
 
 impl Default for AiConfig {
@@ -133,6 +138,7 @@ impl Default for AiConfig {
             api_key: None,
             model: None,
             timeout_ms: None,
+            sentiment: None,
         }
     }
 }
@@ -315,20 +321,40 @@ pub fn parse(
     }
     match config.ai.provider.as_str() {
         "builtin" => {}
-        "openai" => errors.push(
-            "ai.provider",
-            "\"openai\" is not available in this build yet; use \"builtin\"",
-        ),
+        "openai" => {
+            match config.ai.base_url.as_deref() {
+                None | Some("") => {
+                    errors.push("ai.base_url", "missing (e.g. https://api.openai.com/v1)")
+                }
+                Some(u)
+                    if url::Url::parse(u)
+                        .map(|u| !matches!(u.scheme(), "http" | "https"))
+                        .unwrap_or(true) =>
+                {
+                    errors.push("ai.base_url", "must be an http(s) URL")
+                }
+                Some(_) => {}
+            }
+            if config.ai.model.as_deref().is_none_or(str::is_empty) {
+                errors.push("ai.model", "missing");
+            }
+            if config.ai.timeout_ms == Some(0) {
+                errors.push("ai.timeout_ms", "must be at least 1");
+            }
+            if !matches!(
+                config.ai.sentiment.as_deref(),
+                None | Some("builtin" | "provider")
+            ) {
+                errors.push("ai.sentiment", "must be \"builtin\" or \"provider\"");
+            }
+        }
         other => errors.push(
             "ai.provider",
             format!("unknown provider {other:?} (expected \"builtin\" or \"openai\")"),
         ),
     }
-    if config.policy.path.is_some() {
-        errors.push(
-            "policy.path",
-            "policy files are not supported by this build yet (it uses the seed policy)",
-        );
+    if let Some(path) = &config.policy.path {
+        check_policy(path, &mut errors);
     }
     for (i, t) in config.admin.tokens.iter().enumerate() {
         if t.expose().len() < 16 {
@@ -395,6 +421,32 @@ pub fn parse(
             public_url,
         }),
         _ => Err(errors),
+    }
+}
+
+/// Reads and validates the policy file `[policy].path` (the one file `check` reads besides
+/// the config); its problems are reported under `policy.` (`policy.categories[0].priority`).
+fn check_policy(path: &str, errors: &mut ConfigErrors) {
+    if path.trim().is_empty() {
+        errors.push("policy.path", "must not be empty");
+        return;
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push("policy.path", format!("cannot read {path}: {e}"));
+            return;
+        }
+    };
+    if let Err(problems) = tandem_policy::PolicyEngine::from_toml_str(&text) {
+        for p in problems {
+            if p.path.is_empty() || p.path.starts_with("line ") {
+                let at = if p.path.is_empty() { String::new() } else { format!(" {}", p.path) };
+                errors.push("policy.path", format!("{path}{at}: {}", p.message));
+            } else {
+                errors.push(format!("policy.{}", p.path), p.message);
+            }
+        }
     }
 }
 

@@ -14,7 +14,6 @@ use std::time::Duration;
 use tandem_core::clock::SystemClock;
 use tandem_core::metrics::Metrics;
 use tandem_core::outbox::OutboxConfig;
-use tandem_core::policy::SeedPolicy;
 use tandem_core::store::DynStore;
 use tandem_core::{Core, CoreConfig, CoreDeps};
 use tandem_model::ChannelId;
@@ -82,6 +81,24 @@ async fn wait_for_signal() {
     }
 }
 
+/// The escalation policy: the file `[policy].path`, else the built-in default
+/// (`config/policy.toml` as shipped).
+fn load_policy(path: Option<&str>) -> anyhow::Result<tandem_policy::PolicyEngine> {
+    let engine = match path {
+        None => tandem_policy::PolicyEngine::builtin(),
+        Some(path) => tandem_policy::load(std::path::Path::new(path)).map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("policy {path} has problems:\n  {}", list.join("\n  "))
+        })?,
+    };
+    info!(
+        source = path.unwrap_or("built-in"),
+        version = engine.version(),
+        "Escalation policy loaded."
+    );
+    Ok(engine)
+}
+
 /// Runs the gateway until `shutdown` is cancelled.
 pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = &loaded.config;
@@ -136,13 +153,20 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         max_attempts: config.outbox.max_attempts.unwrap_or(defaults.max_attempts),
         ..defaults
     };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let (sentiment, summarizer) = ai_providers(&config.ai, &http);
     let core = Core::new(
         CoreDeps {
             store: store.clone(),
             bot: Arc::new(tandem_ai::KnowledgeBot::new(kb)),
-            sentiment: Arc::new(tandem_ai::Vader::new()),
-            policy: Arc::new(SeedPolicy),
-            summarizer: Arc::new(tandem_ai::BuiltinSummarizer),
+            sentiment,
+            policy: Arc::new(load_policy(config.policy.path.as_deref())?),
+            summarizer,
             clock: Arc::new(SystemClock),
             metrics,
         },
@@ -151,13 +175,6 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             ..CoreConfig::default()
         },
     );
-
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client")?;
 
     let registry = Registry::builtin();
     let http_shutdown = shutdown.child_token();
@@ -275,6 +292,59 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     store.flush().await.context("flushing the store")?;
     info!("Stopped.");
     Ok(())
+}
+
+/// The sentiment analyzer and summarizer of `[ai]`: built-in, or an OpenAI-compatible
+/// endpoint with the built-in ones as fallback.
+fn ai_providers(
+    ai: &crate::config::AiConfig,
+    http: &reqwest::Client,
+) -> (
+    Arc<dyn tandem_core::ai::SentimentAnalyzer>,
+    Arc<dyn tandem_core::ai::Summarizer>,
+) {
+    match (
+        ai.provider.as_str(),
+        ai.base_url.as_deref(),
+        ai.model.as_deref(),
+    ) {
+        ("openai", Some(base_url), Some(model)) => {
+            let client = tandem_ai::OpenAiClient::new(
+                tandem_ai::OpenAiConfig {
+                    base_url: base_url.to_owned(),
+                    api_key: ai
+                        .api_key
+                        .as_ref()
+                        .map(|k| k.expose().to_owned())
+                        .filter(|k| !k.is_empty()),
+                    model: model.to_owned(),
+                    timeout: Duration::from_millis(ai.timeout_ms.unwrap_or(3000)),
+                },
+                http.clone(),
+            );
+            info!(
+                model,
+                "AI provider: OpenAI-compatible endpoint, built-in fallback."
+            );
+            let sentiment: Arc<dyn tandem_core::ai::SentimentAnalyzer> =
+                if ai.sentiment.as_deref() == Some("provider") {
+                    Arc::new(tandem_ai::OpenAiSentiment::new(
+                        client.clone(),
+                        tandem_ai::Vader::new(),
+                    ))
+                } else {
+                    Arc::new(tandem_ai::Vader::new())
+                };
+            (
+                sentiment,
+                Arc::new(tandem_ai::OpenAiSummarizer::new(client)),
+            )
+        }
+        _ => (
+            Arc::new(tandem_ai::Vader::new()),
+            Arc::new(tandem_ai::BuiltinSummarizer),
+        ),
+    }
 }
 
 /// Runs a channel worker until shutdown, starting it again with exponential backoff
