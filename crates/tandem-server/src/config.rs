@@ -441,7 +441,11 @@ fn check_policy(path: &str, errors: &mut ConfigErrors) {
     if let Err(problems) = tandem_policy::PolicyEngine::from_toml_str(&text) {
         for p in problems {
             if p.path.is_empty() || p.path.starts_with("line ") {
-                let at = if p.path.is_empty() { String::new() } else { format!(" {}", p.path) };
+                let at = if p.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", p.path)
+                };
                 errors.push("policy.path", format!("{path}{at}: {}", p.message));
             } else {
                 errors.push(format!("policy.{}", p.path), p.message);
