@@ -1,6 +1,7 @@
 //! The command line: `tandem serve`, `tandem check`, `tandem policy test`.
 
 use crate::config::{self, LoadedConfig};
+use crate::registry::Registry;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,9 +53,15 @@ enum PolicyCommand {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// Runs the command line with the adapter kinds of `registry`: how a custom binary adds
+/// out-of-tree adapters (see `examples/custom-binary`).
+pub fn main_with(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => check(config),
+        Command::Check { config } => check(config, &registry),
         Command::Policy {
             command:
                 PolicyCommand::Test {
@@ -68,7 +75,7 @@ pub fn main() -> ExitCode {
             conversations,
         }),
         Command::Serve { config } => {
-            let loaded = match load_or_report(config) {
+            let loaded = match load_or_report(config, &registry) {
                 Ok(l) => l,
                 Err(code) => return code,
             };
@@ -94,8 +101,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_or_report(path: Option<PathBuf>) -> Result<LoadedConfig, ExitCode> {
-    match config::load(path.as_deref()) {
+fn load_or_report(path: Option<PathBuf>, registry: &Registry) -> Result<LoadedConfig, ExitCode> {
+    match config::load_with(path.as_deref(), registry) {
         Ok(loaded) => Ok(loaded),
         Err(errors) => {
             eprintln!(
@@ -110,8 +117,8 @@ fn load_or_report(path: Option<PathBuf>) -> Result<LoadedConfig, ExitCode> {
     }
 }
 
-fn check(path: Option<PathBuf>) -> ExitCode {
-    match load_or_report(path) {
+fn check(path: Option<PathBuf>, registry: &Registry) -> ExitCode {
+    match load_or_report(path, registry) {
         Ok(loaded) => {
             println!("{}: OK", loaded.source);
             let kinds: Vec<String> = loaded

@@ -209,11 +209,18 @@ pub struct LoadedConfig {
     pub listen: SocketAddr,
     /// The public base URL.
     pub public_url: url::Url,
+    /// The adapter kinds the config was checked against (and that `serve` builds from).
+    pub registry: std::sync::Arc<Registry>,
 }
 
 /// Finds, reads and checks the config: `path`, else `$TANDEM_CONFIG`, else
 /// `config/tandem.toml` if present, else the built-in demo.
 pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigErrors> {
+    load_with(path, &Registry::builtin())
+}
+
+/// [`load`] with the adapter kinds of `registry` (a custom binary's out-of-tree adapters).
+pub fn load_with(path: Option<&Path>, registry: &Registry) -> Result<LoadedConfig, ConfigErrors> {
     let env_path = std::env::var_os("TANDEM_CONFIG")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
@@ -232,12 +239,7 @@ pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigErrors> {
         },
         None => ("built-in demo config".to_owned(), DEMO_CONFIG.to_owned()),
     };
-    parse(
-        &source,
-        &text,
-        &|name| std::env::var(name).ok(),
-        &Registry::builtin(),
-    )
+    parse(&source, &text, &|name| std::env::var(name).ok(), registry)
 }
 
 /// Parses and checks config text. `env` resolves `${VAR}`.
@@ -419,6 +421,7 @@ pub fn parse(
             desks,
             listen,
             public_url,
+            registry: std::sync::Arc::new(registry.clone()),
         }),
         _ => Err(errors),
     }

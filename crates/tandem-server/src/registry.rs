@@ -14,6 +14,7 @@ type ValidateFn = fn(&toml::Value) -> Result<(), ConfigErrors>;
 type BuildFn =
     fn(toml::Value, ChannelContext) -> BoxFuture<'static, Result<BuiltChannel, AdapterError>>;
 
+#[derive(Clone, Copy)]
 struct ChannelEntry {
     validate: ValidateFn,
     build: BuildFn,
@@ -22,13 +23,14 @@ struct ChannelEntry {
 type DeskBuildFn =
     fn(toml::Value, DeskContext) -> BoxFuture<'static, Result<BuiltDesk, AdapterError>>;
 
+#[derive(Clone, Copy)]
 struct DeskEntry {
     validate: ValidateFn,
     build: DeskBuildFn,
 }
 
 /// The known adapter kinds.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Registry {
     channels: BTreeMap<&'static str, ChannelEntry>,
     desks: BTreeMap<&'static str, DeskEntry>,

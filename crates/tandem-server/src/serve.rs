@@ -7,7 +7,6 @@
 //! the store; exit 0.
 
 use crate::config::LoadedConfig;
-use crate::registry::Registry;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,7 +175,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         },
     );
 
-    let registry = Registry::builtin();
+    let registry = loaded.registry.clone();
     let http_shutdown = shutdown.child_token();
     let workers = TaskTracker::new();
     let mut routes = Vec::new();
