@@ -6,6 +6,7 @@ mod cli;
 mod escalation;
 mod handoff;
 mod outbox;
+mod policy;
 mod webchat;
 mod webchat_input;
 
