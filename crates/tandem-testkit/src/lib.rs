@@ -15,10 +15,12 @@
 //! The kit depends on `tandem-sdk` and `tandem-model` only, never on the core.
 
 pub mod conformance;
+pub mod desk_recording;
 mod driver;
 pub mod fake;
 pub mod fixtures;
 pub mod payloads;
+pub mod slack_fake;
 mod recording;
 pub mod telemetry;
 

@@ -1,0 +1,116 @@
+//! The desk's own references, kept in its durable key-value space: handoff id ↔ root
+//! message (channel + ts) both ways, the root's blocks (to settle it later), how much of
+//! the transcript went out, and which deliveries are done (so a retried delivery whose
+//! first attempt succeeded posts nothing twice).
+
+use crate::api::Posted;
+use tandem_sdk::{AdapterError, DeskEventSink, InboundError};
+
+/// Access to the desk's key-value space.
+#[derive(Clone, Debug)]
+pub(crate) struct Threads {
+    sink: DeskEventSink,
+}
+
+fn unavailable(e: InboundError) -> AdapterError {
+    AdapterError::transient("the desk's thread references are unavailable").with_source(e)
+}
+
+impl Threads {
+    pub(crate) fn new(sink: DeskEventSink) -> Self {
+        Self { sink }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, AdapterError> {
+        self.sink.kv_get(key).await.map_err(unavailable)
+    }
+
+    async fn put(&self, key: &str, value: &str) -> Result<(), AdapterError> {
+        self.sink.kv_put(key, value).await.map_err(unavailable)
+    }
+
+    /// The root message of a handoff.
+    pub(crate) async fn root(&self, handoff_id: &str) -> Result<Option<Posted>, AdapterError> {
+        Ok(self
+            .get(&format!("thread:{handoff_id}"))
+            .await?
+            .and_then(|v| {
+                v.split_once(':').map(|(channel, ts)| Posted {
+                    channel: channel.to_owned(),
+                    ts: ts.to_owned(),
+                })
+            }))
+    }
+
+    /// Remembers the root message of a handoff (the reverse link first, so a thread that
+    /// is found always leads back to its handoff).
+    pub(crate) async fn remember_root(
+        &self,
+        handoff_id: &str,
+        root: &Posted,
+    ) -> Result<(), AdapterError> {
+        self.put(&format!("handoff:{}:{}", root.channel, root.ts), handoff_id)
+            .await?;
+        self.put(
+            &format!("thread:{handoff_id}"),
+            &format!("{}:{}", root.channel, root.ts),
+        )
+        .await
+    }
+
+    /// The handoff whose root message is `ts` in `channel`.
+    pub(crate) async fn handoff_of(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<String>, InboundError> {
+        self.sink.kv_get(&format!("handoff:{channel}:{ts}")).await
+    }
+
+    /// The root's blocks, as posted.
+    pub(crate) async fn root_blocks(&self, handoff_id: &str) -> Option<serde_json::Value> {
+        self.sink
+            .kv_get(&format!("blocks:{handoff_id}"))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_str(&v).ok())
+    }
+
+    /// Keeps the root's blocks (best effort: only used to settle the root later).
+    pub(crate) async fn remember_root_blocks(&self, handoff_id: &str, blocks: &serde_json::Value) {
+        let _ = self
+            .sink
+            .kv_put(&format!("blocks:{handoff_id}"), &blocks.to_string())
+            .await;
+    }
+
+    /// How many transcript replies of a handoff went out.
+    pub(crate) async fn transcript_sent(&self, handoff_id: &str) -> Result<usize, AdapterError> {
+        Ok(self
+            .get(&format!("transcript:{handoff_id}"))
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Records that `count` transcript replies went out.
+    pub(crate) async fn set_transcript_sent(
+        &self,
+        handoff_id: &str,
+        count: usize,
+    ) -> Result<(), AdapterError> {
+        self.put(&format!("transcript:{handoff_id}"), &count.to_string())
+            .await
+    }
+
+    /// Whether delivery `id` was performed already.
+    pub(crate) async fn done(&self, delivery_id: &str) -> Result<bool, AdapterError> {
+        Ok(self.get(&format!("done:{delivery_id}")).await?.is_some())
+    }
+
+    /// Marks delivery `id` performed.
+    pub(crate) async fn mark_done(&self, delivery_id: &str) -> Result<(), AdapterError> {
+        self.put(&format!("done:{delivery_id}"), "1").await
+    }
+}

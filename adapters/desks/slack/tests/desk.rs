@@ -1,0 +1,506 @@
+//! The Slack desk against the fake Slack Web API (real HTTP on 127.0.0.1) and a recording
+//! core: deliveries, idempotency, error classification, and the signed inbound routes.
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tandem_desk_slack::{ACTION_RESOLVE, SlackDesk, SlackDeskConfig};
+use tandem_sdk::handoff::{
+    Customer, HandoffClosed, HandoffMessage, HandoffRequested, Identity, Reason, Summary,
+    TranscriptLine, Trigger, Window,
+};
+use tandem_sdk::{
+    BuiltDesk, DeskContext, DeskDelivery, DeskEventKind, DeskFactory, DeskOp, ErrorKind, Secret,
+};
+use tandem_testkit::desk_recording::RecordingDesk;
+use tandem_testkit::slack_fake::{SlackFake, SlackReply, now_secs, sign};
+use tower::ServiceExt;
+
+const TOKEN: &str = "xoxb-test-token";
+const SECRET: &str = "test_signing_secret";
+
+async fn desk(fake: &SlackFake, recorder: &RecordingDesk) -> BuiltDesk {
+    let config = SlackDeskConfig {
+        bot_token: Secret::new(TOKEN),
+        signing_secret: Secret::new(SECRET),
+        channel_id: "C0SUPPORT1".into(),
+        api_base: fake.base_url().to_owned(),
+    };
+    SlackDesk::validate(&config).unwrap();
+    let cx = DeskContext {
+        id: "slack".into(),
+        public_base_url: url::Url::parse("http://127.0.0.1:1").unwrap(),
+        events: recorder.sink("slack"),
+        http: reqwest::Client::new(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    };
+    SlackDesk::build(config, cx).await.unwrap()
+}
+
+fn line(from: &str, text: &str) -> TranscriptLine {
+    TranscriptLine {
+        from: from.into(),
+        channel: "webhook".into(),
+        at: "2026-01-01T10:00:00Z".into(),
+        text: text.into(),
+    }
+}
+
+fn requested(id: &str) -> DeskDelivery {
+    DeskDelivery {
+        id: format!("open-{id}"),
+        op: DeskOp::Open(Box::new(HandoffRequested {
+            version: "1".into(),
+            kind: "handoff.requested".into(),
+            handoff_id: id.into(),
+            conversation_id: "conv-1".into(),
+            created_at: "2026-01-01T10:00:00Z".into(),
+            channel: "webhook".into(),
+            customer: Customer {
+                id: "cust-1".into(),
+                display_name: Some("Alice".into()),
+                segment: None,
+                attributes: BTreeMap::new(),
+                identities: vec![Identity {
+                    channel: "webhook".into(),
+                    external_id: "alice".into(),
+                    verified: false,
+                }],
+            },
+            reason: Reason {
+                category: Some("revenue".into()),
+                priority: "high".into(),
+                target: "billing".into(),
+                triggers: vec![Trigger {
+                    code: "keyword".into(),
+                    evidence: "refund".into(),
+                }],
+            },
+            summary: Summary {
+                intent: None,
+                attempted: vec![],
+                status: "I want a refund".into(),
+                sentiment: "neutral".into(),
+                text: "Alice wants a refund.".into(),
+            },
+            window: Window {
+                open: true,
+                expires_at: None,
+            },
+            transcript: vec![
+                line("customer", "hello"),
+                line("bot", "Hi!"),
+                line("customer", "I want a refund"),
+            ],
+        })),
+    }
+}
+
+fn appended(id: &str, delivery: &str, text: &str) -> DeskDelivery {
+    DeskDelivery {
+        id: delivery.into(),
+        op: DeskOp::Append(HandoffMessage {
+            version: "1".into(),
+            kind: "handoff.message".into(),
+            handoff_id: id.into(),
+            conversation_id: "conv-1".into(),
+            message: line("customer", text),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn open_is_idempotent_and_threads_everything() {
+    let fake = SlackFake::start(TOKEN).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    let receipt = built.desk.deliver(requested("h-1")).await.unwrap();
+    let root_ts = SlackFake::ts_of(0);
+    assert_eq!(receipt.thread.as_deref(), Some(root_ts.as_str()));
+    let roots = fake.roots();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0]["channel"], "C0SUPPORT1");
+    assert!(roots[0]["text"].as_str().unwrap().contains("revenue"));
+    assert!(roots[0]["blocks"].to_string().contains("refund"));
+    let auth = fake.calls("chat.postMessage")[0]
+        .header("authorization")
+        .unwrap()
+        .to_owned();
+    assert_eq!(auth, format!("Bearer {TOKEN}"));
+    let transcript = fake.replies(&root_ts);
+    assert_eq!(transcript.len(), 1);
+    assert!(
+        transcript[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("I want a refund")
+    );
+    assert_eq!(
+        recorder
+            .kv("slack", &format!("handoff:C0SUPPORT1:{root_ts}"))
+            .as_deref(),
+        Some("h-1")
+    );
+    assert_eq!(
+        recorder.kv("slack", "thread:h-1"),
+        Some(format!("C0SUPPORT1:{root_ts}"))
+    );
+
+    // A retried open posts nothing.
+    let again = built.desk.deliver(requested("h-1")).await.unwrap();
+    assert_eq!(again, receipt);
+    assert_eq!(fake.posted().len(), 2);
+
+    built
+        .desk
+        .deliver(appended("h-1", "d-2", "<!channel> still there?"))
+        .await
+        .unwrap();
+    built
+        .desk
+        .deliver(appended("h-1", "d-2", "<!channel> still there?"))
+        .await
+        .unwrap();
+    let replies = fake.replies(&root_ts);
+    assert_eq!(replies.len(), 2, "a redelivered append posts once");
+    assert!(
+        replies[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("&lt;!channel&gt; still there?")
+    );
+
+    let close = DeskDelivery {
+        id: "d-3".into(),
+        op: DeskOp::Close(HandoffClosed {
+            version: "1".into(),
+            kind: "handoff.closed".into(),
+            handoff_id: "h-1".into(),
+            conversation_id: "conv-1".into(),
+            reason: "timed_out".into(),
+        }),
+    };
+    built.desk.deliver(close).await.unwrap();
+    assert!(
+        fake.replies(&root_ts)[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("timed out")
+    );
+    let updates = fake.updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["ts"], root_ts.as_str());
+    assert!(
+        !updates[0]["blocks"].to_string().contains("tandem_accept"),
+        "buttons removed"
+    );
+
+    let unknown = built
+        .desk
+        .deliver(appended("h-unknown", "d-9", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::Rejected);
+}
+
+#[tokio::test]
+async fn slack_failures_are_classified_for_the_outbox() {
+    let fake = SlackFake::start(TOKEN).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    let cases = [
+        (
+            SlackReply::Error("not_in_channel".into()),
+            ErrorKind::Rejected,
+        ),
+        (
+            SlackReply::Error("channel_not_found".into()),
+            ErrorKind::Rejected,
+        ),
+        (SlackReply::Error("invalid_auth".into()), ErrorKind::Auth),
+        (SlackReply::Error("token_revoked".into()), ErrorKind::Auth),
+        (
+            SlackReply::Error("internal_error".into()),
+            ErrorKind::Transient,
+        ),
+        (SlackReply::Status(503), ErrorKind::Transient),
+        (
+            SlackReply::RateLimited {
+                retry_after_secs: 7,
+            },
+            ErrorKind::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        ),
+        (
+            SlackReply::Error("ratelimited".into()),
+            ErrorKind::RateLimited { retry_after: None },
+        ),
+    ];
+    for (i, (reply, kind)) in cases.into_iter().enumerate() {
+        fake.script(reply.clone());
+        let err = built
+            .desk
+            .deliver(requested(&format!("h-{i}")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{reply:?}");
+    }
+    assert!(fake.roots().is_empty());
+    // After a failure the retry opens the thread once.
+    built.desk.deliver(requested("h-0")).await.unwrap();
+    assert_eq!(fake.roots().len(), 1);
+    // A transcript reply failing after the root: the retry posts only what is missing.
+    fake.script(SlackReply::Ok);
+    fake.script(SlackReply::Status(500));
+    built.desk.deliver(requested("h-x")).await.unwrap_err();
+    built.desk.deliver(requested("h-x")).await.unwrap();
+    assert_eq!(fake.roots().len(), 2);
+    assert_eq!(fake.replies(&SlackFake::ts_of(2)).len(), 1);
+}
+
+async fn post(
+    built: &BuiltDesk,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+) -> (u16, Value) {
+    let mut req = Request::post(path);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let response = built
+        .routes
+        .clone()
+        .unwrap()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn signed(body: &[u8], secret: &str) -> Vec<(&'static str, String)> {
+    let (ts, sig) = sign(secret, now_secs(), body);
+    vec![
+        ("x-slack-request-timestamp", ts),
+        ("x-slack-signature", sig),
+    ]
+}
+
+fn agent_reply(event_id: &str, thread_ts: &str, text: &str) -> Vec<u8> {
+    let mut v: Value = serde_json::from_str(include_str!(
+        "fixtures/event_message_in_thread_from_agent.json"
+    ))
+    .unwrap();
+    v["event_id"] = json!(event_id);
+    v["event"]["thread_ts"] = json!(thread_ts);
+    v["event"]["text"] = json!(text);
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[tokio::test]
+async fn signed_events_and_clicks_become_agent_actions_once() {
+    let fake = SlackFake::start(TOKEN).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    built.desk.deliver(requested("h-1")).await.unwrap();
+    let root_ts = SlackFake::ts_of(0);
+
+    let challenge = include_bytes!("fixtures/url_verification.json").to_vec();
+    let (status, body) = post(
+        &built,
+        "/desks/slack/events",
+        challenge.clone(),
+        &signed(&challenge, SECRET),
+    )
+    .await;
+    assert_eq!(
+        (status, body["challenge"].as_str()),
+        (
+            200,
+            Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+        )
+    );
+
+    let reply = agent_reply("Ev1", &root_ts, "Hi, I'm Jonas.");
+    let (status, _) = post(
+        &built,
+        "/desks/slack/events",
+        reply.clone(),
+        &signed(&reply, "wrong-secret"),
+    )
+    .await;
+    assert_eq!(status, 401, "forged");
+    let mut stale = signed(&reply, SECRET);
+    let (ts, sig) = sign(SECRET, now_secs() - 301, &reply);
+    stale[0].1 = ts;
+    stale[1].1 = sig;
+    assert_eq!(
+        post(&built, "/desks/slack/events", reply.clone(), &stale)
+            .await
+            .0,
+        401,
+        "replayed"
+    );
+    assert!(recorder.events().is_empty());
+
+    assert_eq!(
+        post(
+            &built,
+            "/desks/slack/events",
+            reply.clone(),
+            &signed(&reply, SECRET)
+        )
+        .await
+        .0,
+        200
+    );
+    let mut retry = signed(&reply, SECRET);
+    retry.push(("x-slack-retry-num", "1".into()));
+    retry.push(("x-slack-retry-reason", "http_timeout".into()));
+    assert_eq!(
+        post(&built, "/desks/slack/events", reply.clone(), &retry)
+            .await
+            .0,
+        200
+    );
+    let events = recorder.events();
+    assert_eq!(events.len(), 1, "one effect for a redelivery");
+    assert_eq!(events[0].dedupe_key, "Ev1");
+    assert_eq!(events[0].event.handoff_id, "h-1");
+    assert_eq!(
+        events[0].event.kind,
+        DeskEventKind::AgentMessage {
+            text: "Hi, I'm Jonas.".into()
+        }
+    );
+    assert_eq!(events[0].event.agent.as_ref().unwrap().id, "U0AGENT001");
+
+    // The desk's own post coming back, and replies in unrelated threads: nothing.
+    let mut echo: Value =
+        serde_json::from_str(include_str!("fixtures/event_message_own_bot_echo.json")).unwrap();
+    echo["event"]["thread_ts"] = json!(root_ts);
+    let echo = serde_json::to_vec(&echo).unwrap();
+    assert_eq!(
+        post(
+            &built,
+            "/desks/slack/events",
+            echo.clone(),
+            &signed(&echo, SECRET)
+        )
+        .await
+        .0,
+        200
+    );
+    let elsewhere = agent_reply("Ev2", "1700000000.000001", "hello");
+    assert_eq!(
+        post(
+            &built,
+            "/desks/slack/events",
+            elsewhere.clone(),
+            &signed(&elsewhere, SECRET)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(recorder.events().len(), 1);
+
+    // Resolve button, signed over the raw form body; redelivered once.
+    let mut payload: Value = serde_json::from_str(include_str!(
+        "fixtures/interactivity_block_actions_payload.json"
+    ))
+    .unwrap();
+    payload["actions"][0]["action_id"] = json!(ACTION_RESOLVE);
+    payload["actions"][0]["value"] = json!("h-1");
+    let form: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let form = form.into_bytes();
+    let mut headers = signed(&form, SECRET);
+    headers.push(("content-type", "application/x-www-form-urlencoded".into()));
+    assert_eq!(
+        post(&built, "/desks/slack/interactions", form.clone(), &headers)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        post(&built, "/desks/slack/interactions", form.clone(), &headers)
+            .await
+            .0,
+        200
+    );
+    let forged = signed(&form, "nope");
+    assert_eq!(
+        post(&built, "/desks/slack/interactions", form.clone(), &forged)
+            .await
+            .0,
+        401
+    );
+    let events = recorder.events();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].event.kind, DeskEventKind::Resolved);
+    assert_eq!(
+        events[1].event.agent.as_ref().unwrap().name.as_deref(),
+        Some("jonas.weber")
+    );
+    tandem_testkit::eventually(5, "root settled", || async {
+        (!fake.updates().is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        fake.updates()[0]["blocks"]
+            .to_string()
+            .contains("Resolved by")
+    );
+
+    // The core unavailable: Slack is told to send it again.
+    recorder.set_unavailable(true);
+    let later = agent_reply("Ev3", &root_ts, "one more");
+    assert_eq!(
+        post(
+            &built,
+            "/desks/slack/events",
+            later.clone(),
+            &signed(&later, SECRET)
+        )
+        .await
+        .0,
+        503
+    );
+}
+
+#[tokio::test]
+async fn a_failing_auth_test_still_builds_and_drops_bot_messages() {
+    let fake = SlackFake::start(TOKEN).await;
+    fake.set_auth_test_ok(false);
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    built.desk.deliver(requested("h-1")).await.unwrap();
+    let mut echo: Value =
+        serde_json::from_str(include_str!("fixtures/event_message_own_bot_echo.json")).unwrap();
+    echo["event"]["thread_ts"] = json!(SlackFake::ts_of(0));
+    let echo = serde_json::to_vec(&echo).unwrap();
+    assert_eq!(
+        post(
+            &built,
+            "/desks/slack/events",
+            echo.clone(),
+            &signed(&echo, SECRET)
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(recorder.events().is_empty());
+}
