@@ -1,0 +1,296 @@
+//! WhatsApp Cloud API wire types (serde), as documented in `channel-contracts.md` §1.
+//! Nothing outside this file knows the platform's JSON. Inbound types are lenient
+//! (missing fields default) so that a new optional field never breaks parsing.
+
+use serde::{Deserialize, Serialize};
+
+// ---- webhooks ---------------------------------------------------------------------------
+
+/// `{"object": "whatsapp_business_account", "entry": [...]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Notification {
+    pub(crate) object: String,
+    #[serde(default)]
+    pub(crate) entry: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Entry {
+    #[serde(default)]
+    pub(crate) changes: Vec<Change>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Change {
+    #[serde(default)]
+    pub(crate) field: String,
+    #[serde(default)]
+    pub(crate) value: serde_json::Value,
+}
+
+/// `change.value` of a `messages` change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct MessagesValue {
+    pub(crate) metadata: Metadata,
+    pub(crate) contacts: Vec<Contact>,
+    pub(crate) messages: Vec<Message>,
+    pub(crate) statuses: Vec<Status>,
+    pub(crate) errors: Vec<GraphErrorItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Metadata {
+    pub(crate) phone_number_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Contact {
+    pub(crate) wa_id: String,
+    pub(crate) profile: Profile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Profile {
+    pub(crate) name: Option<String>,
+}
+
+/// One inbound message; the payload object is named after `type`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Message {
+    pub(crate) from: String,
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) text: Option<Text>,
+    pub(crate) interactive: Option<Interactive>,
+    pub(crate) button: Option<TemplateButton>,
+    pub(crate) location: Option<Location>,
+    pub(crate) image: Option<Media>,
+    pub(crate) video: Option<Media>,
+    pub(crate) audio: Option<Media>,
+    pub(crate) document: Option<Media>,
+    pub(crate) sticker: Option<Media>,
+    pub(crate) contacts: Option<Vec<SharedContact>>,
+    pub(crate) reaction: Option<Reaction>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Text {
+    pub(crate) body: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Interactive {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) button_reply: Option<Reply>,
+    pub(crate) list_reply: Option<Reply>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Reply {
+    pub(crate) id: String,
+    pub(crate) title: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct TemplateButton {
+    pub(crate) payload: String,
+    pub(crate) text: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Location {
+    pub(crate) latitude: Option<f64>,
+    pub(crate) longitude: Option<f64>,
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Media {
+    pub(crate) id: String,
+    pub(crate) mime_type: Option<String>,
+    pub(crate) caption: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SharedContact {
+    pub(crate) name: SharedName,
+    pub(crate) phones: Vec<SharedPhone>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SharedName {
+    pub(crate) formatted_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SharedPhone {
+    pub(crate) phone: Option<String>,
+    pub(crate) wa_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Reaction {
+    pub(crate) message_id: Option<String>,
+    pub(crate) emoji: Option<String>,
+}
+
+/// One status update of a message we sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Status {
+    pub(crate) id: String,
+    pub(crate) status: String,
+    pub(crate) timestamp: String,
+    pub(crate) errors: Vec<GraphErrorItem>,
+}
+
+/// An error item of a status or of `value.errors`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GraphErrorItem {
+    pub(crate) code: Option<u64>,
+    pub(crate) title: Option<String>,
+}
+
+// ---- sending ----------------------------------------------------------------------------
+
+/// `POST /{version}/{phone_number_id}/messages`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SendRequest<'a> {
+    pub(crate) messaging_product: &'static str,
+    pub(crate) recipient_type: &'static str,
+    pub(crate) to: &'a str,
+    #[serde(flatten)]
+    pub(crate) body: SendBody<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum SendBody<'a> {
+    Text { text: OutText<'a> },
+    Interactive { interactive: OutInteractive<'a> },
+    Template { template: OutTemplate<'a> },
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OutText<'a> {
+    pub(crate) preview_url: bool,
+    pub(crate) body: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OutInteractive<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) body: BodyText<'a>,
+    pub(crate) action: Action<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct BodyText<'a> {
+    pub(crate) text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum Action<'a> {
+    Buttons {
+        buttons: Vec<OutButton<'a>>,
+    },
+    List {
+        button: &'a str,
+        sections: Vec<Section<'a>>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OutButton<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) reply: Row<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Section<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) rows: Vec<Row<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Row<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) title: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OutTemplate<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) language: Language<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) components: Vec<Component<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Language<'a> {
+    pub(crate) code: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Component<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) parameters: Vec<Parameter<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Parameter<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) text: &'a str,
+}
+
+/// A successful send: `{"messages": [{"id": "wamid..."}]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SendResponse {
+    pub(crate) messages: Vec<SentId>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SentId {
+    pub(crate) id: String,
+}
+
+/// A Graph error: `{"error": {"code", "error_subcode", "message", ...}}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ErrorResponse {
+    pub(crate) error: GraphError,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GraphError {
+    pub(crate) code: Option<u64>,
+    pub(crate) error_subcode: Option<u64>,
+    pub(crate) message: Option<String>,
+}

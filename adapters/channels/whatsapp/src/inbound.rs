@@ -1,0 +1,170 @@
+//! `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp`
+//! (signed notifications): verify the signature over the raw bytes → parse → normalize
+//! → hand every message and status report to the core → answer.
+//!
+//! Answers: 200 once everything in the notification is durably recorded; 401 for a
+//! missing or bad `X-Hub-Signature-256` (nothing recorded); 400 for a malformed body;
+//! 503 when the store is unavailable (Meta redelivers; what was already recorded is
+//! deduplicated on the wamid).
+
+use crate::api::{MessagesValue, Notification};
+use crate::config::WhatsAppConfig;
+use crate::normalize::{self, Parsed};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tandem_sdk::model::ChannelId;
+use tandem_sdk::signature::{constant_time_eq, verify_hmac_sha256_hex};
+use tandem_sdk::telemetry;
+use tandem_sdk::{InboundError, InboundSink};
+use tracing::{Instrument, debug, warn};
+
+/// The webhook path.
+pub(crate) const PATH: &str = "/webhooks/whatsapp";
+
+#[derive(Clone)]
+struct InState {
+    config: Arc<WhatsAppConfig>,
+    sink: InboundSink,
+}
+
+pub(crate) fn routes(config: Arc<WhatsAppConfig>, sink: InboundSink) -> Router {
+    Router::new()
+        .route(PATH, get(verify).post(receive))
+        .with_state(InState { config, sink })
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": code, "message": message})),
+    )
+        .into_response()
+}
+
+/// Meta's handshake: echo `hub.challenge` when the mode and token match.
+async fn verify(State(st): State<InState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mode_ok = q.get("hub.mode").is_some_and(|m| m == "subscribe");
+    let token_ok = q
+        .get("hub.verify_token")
+        .is_some_and(|t| constant_time_eq(t, st.config.verify_token.expose()));
+    match q.get("hub.challenge") {
+        Some(challenge) if mode_ok && token_ok => {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => error(
+            StatusCode::FORBIDDEN,
+            "verification_failed",
+            "hub.mode or hub.verify_token is wrong",
+        ),
+    }
+}
+
+/// Checks `X-Hub-Signature-256: sha256=<hex>` over the raw body.
+pub(crate) fn signature_ok(app_secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .is_some_and(|sig| verify_hmac_sha256_hex(app_secret.as_bytes(), &[body], sig))
+}
+
+/// Parses a notification body into what Tandem records.
+pub(crate) fn parse(
+    body: &[u8],
+    channel: &ChannelId,
+    phone_number_id: &str,
+) -> Result<Parsed, String> {
+    let notification: Notification = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if notification.object != "whatsapp_business_account" {
+        return Err(format!("unexpected object {:?}", notification.object));
+    }
+    let mut parsed = Parsed::default();
+    for change in notification.entry.into_iter().flat_map(|e| e.changes) {
+        if change.field != "messages" {
+            parsed.ignored_fields.push(change.field);
+            continue;
+        }
+        let value: MessagesValue =
+            serde_json::from_value(change.value).map_err(|e| e.to_string())?;
+        if value.metadata.phone_number_id != phone_number_id {
+            parsed.other_numbers += 1;
+            continue;
+        }
+        normalize::messages_value(value, channel, &mut parsed);
+    }
+    Ok(parsed)
+}
+
+async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !signature_ok(st.config.app_secret.expose(), &headers, &body) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "missing or invalid X-Hub-Signature-256",
+        );
+    }
+    let channel = st.sink.channel().clone();
+    let parsed = match parse(&body, &channel, &st.config.phone_number_id) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", &e),
+    };
+    if parsed.other_numbers > 0 {
+        warn!(channel.id = %channel, changes = parsed.other_numbers, "Webhook changes for another phone number id ignored; check phone_number_id.");
+    }
+    for field in &parsed.ignored_fields {
+        debug!(channel.id = %channel, field = %field, "Webhook field not handled by this channel; acknowledged.");
+    }
+    for code in &parsed.platform_errors {
+        // Not tied to a message, so nobody else can report it: logged once, here.
+        warn!(channel.id = %channel, code = *code, "WhatsApp reported an error not tied to a message.");
+    }
+    match record(&st.sink, parsed).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ok": true}))).into_response(),
+        Err(InboundError::Rejected(reason)) => error(StatusCode::BAD_REQUEST, "rejected", &reason),
+        Err(InboundError::Unavailable(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "not recorded; deliver it again",
+        ),
+    }
+}
+
+/// Hands messages and status reports to the core, in order.
+async fn record(sink: &InboundSink, parsed: Parsed) -> Result<(), InboundError> {
+    for msg in parsed.messages {
+        let span = tracing::debug_span!(
+            telemetry::SPAN_INBOUND,
+            channel.kind = crate::KIND,
+            channel.id = %msg.channel,
+            message.platform_id = %msg.platform_message_id,
+        );
+        async {
+            let kind = msg.content.kind();
+            let accepted = sink.accept(msg).await?;
+            debug!(
+                content = kind,
+                duplicate = accepted.duplicate,
+                "Inbound message recorded."
+            );
+            Ok::<_, InboundError>(())
+        }
+        .instrument(span)
+        .await?;
+    }
+    for update in parsed.statuses {
+        sink.delivery_status(update).await?;
+    }
+    Ok(())
+}
+
+/// Re-exported for the unit tests.
+#[cfg(test)]
+pub(crate) fn parse_for_tests(body: &[u8]) -> Result<Parsed, String> {
+    parse(body, &ChannelId::new("whatsapp"), "109876543210987")
+}
