@@ -1,0 +1,153 @@
+//! `GET /webhooks/messenger` (Meta's verification handshake) and `POST
+//! /webhooks/messenger` (signed events): verify the signature over the raw bytes →
+//! parse → normalize → hand messages and receipts to the core → answer.
+//!
+//! Answers: 200 once everything is durably recorded; 401 for a missing or bad
+//! `X-Hub-Signature-256` (nothing recorded); 400 for a malformed body; 503 when the
+//! store is unavailable (Meta redelivers; recorded messages deduplicate on `mid`).
+
+use crate::api::Notification;
+use crate::config::MessengerConfig;
+use crate::normalize::{self, Parsed};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tandem_sdk::model::ChannelId;
+use tandem_sdk::signature::{constant_time_eq, verify_hmac_sha256_hex};
+use tandem_sdk::telemetry;
+use tandem_sdk::{InboundError, InboundSink};
+use tracing::{Instrument, debug};
+
+/// The webhook path.
+pub(crate) const PATH: &str = "/webhooks/messenger";
+
+#[derive(Clone)]
+struct InState {
+    config: Arc<MessengerConfig>,
+    sink: InboundSink,
+}
+
+pub(crate) fn routes(config: Arc<MessengerConfig>, sink: InboundSink) -> Router {
+    Router::new()
+        .route(PATH, get(verify).post(receive))
+        .with_state(InState { config, sink })
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": code, "message": message})),
+    )
+        .into_response()
+}
+
+/// Meta's handshake: echo `hub.challenge` when the mode and token match.
+async fn verify(State(st): State<InState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mode_ok = q.get("hub.mode").is_some_and(|m| m == "subscribe");
+    let token_ok = q
+        .get("hub.verify_token")
+        .is_some_and(|t| constant_time_eq(t, st.config.verify_token.expose()));
+    match q.get("hub.challenge") {
+        Some(challenge) if mode_ok && token_ok => {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => error(
+            StatusCode::FORBIDDEN,
+            "verification_failed",
+            "hub.mode or hub.verify_token is wrong",
+        ),
+    }
+}
+
+/// Checks `X-Hub-Signature-256: sha256=<hex>` over the raw body.
+pub(crate) fn signature_ok(app_secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .is_some_and(|sig| verify_hmac_sha256_hex(app_secret.as_bytes(), &[body], sig))
+}
+
+/// Parses a notification body into what Tandem records.
+pub(crate) fn parse(body: &[u8], channel: &ChannelId, get_started: &str) -> Result<Parsed, String> {
+    let notification: Notification = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if notification.object != "page" {
+        return Err(format!("unexpected object {:?}", notification.object));
+    }
+    let mut parsed = Parsed::default();
+    for entry in notification.entry {
+        for e in entry.messaging {
+            normalize::event(e, false, channel, get_started, &mut parsed);
+        }
+        for e in entry.standby {
+            normalize::event(e, true, channel, get_started, &mut parsed);
+        }
+    }
+    Ok(parsed)
+}
+
+async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !signature_ok(st.config.app_secret.expose(), &headers, &body) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "missing or invalid X-Hub-Signature-256",
+        );
+    }
+    let channel = st.sink.channel().clone();
+    let parsed = match parse(&body, &channel, &st.config.get_started_payload) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", &e),
+    };
+    if parsed.echoes > 0 {
+        debug!(channel.id = %channel, echoes = parsed.echoes, "Echoes of our own messages ignored.");
+    }
+    match record(&st.sink, parsed).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ok": true}))).into_response(),
+        Err(InboundError::Rejected(reason)) => error(StatusCode::BAD_REQUEST, "rejected", &reason),
+        Err(InboundError::Unavailable(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "not recorded; deliver it again",
+        ),
+    }
+}
+
+/// Hands messages and receipts to the core, in order.
+async fn record(sink: &InboundSink, parsed: Parsed) -> Result<(), InboundError> {
+    for msg in parsed.messages {
+        let span = tracing::debug_span!(
+            telemetry::SPAN_INBOUND,
+            channel.kind = crate::KIND,
+            channel.id = %msg.channel,
+            message.platform_id = %msg.platform_message_id,
+        );
+        async {
+            let kind = msg.content.kind();
+            let accepted = sink.accept(msg).await?;
+            debug!(
+                content = kind,
+                duplicate = accepted.duplicate,
+                "Inbound message recorded."
+            );
+            Ok::<_, InboundError>(())
+        }
+        .instrument(span)
+        .await?;
+    }
+    for update in parsed.statuses {
+        sink.delivery_status(update).await?;
+    }
+    Ok(())
+}
+
+/// The parser with the default Get Started payload, for the unit tests.
+#[cfg(test)]
+pub(crate) fn parse_for_tests(body: &[u8]) -> Result<Parsed, String> {
+    parse(body, &ChannelId::new("messenger"), "GET_STARTED")
+}

@@ -1,0 +1,249 @@
+//! Sending through the Send API: text, quick replies (≤ 13) or a button template (≤ 3
+//! postback buttons); `messaging_type` `RESPONSE`, or `MESSAGE_TAG` + `HUMAN_AGENT`
+//! when the core tags an agent's message in the extended window. Graph error codes →
+//! [`AdapterError`] kinds (613/4 rate limit, 10/2018278 outside the window, 551
+//! unavailable, 190 auth).
+
+use crate::api::{
+    ButtonTemplate, ErrorResponse, OutAttachment, OutButton, OutMessage, OutQuickReply, Recipient,
+    SendRequest, SendResponse, SenderAction,
+};
+use crate::config::MessengerConfig;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_sdk::model::{
+    Capabilities, ChoiceStyle, Delivery, DeliveryState, OutboundContent, OutboundMessage, Party,
+};
+use tandem_sdk::{AdapterError, ChannelAdapter, ErrorKind};
+
+/// Longest text of a button template.
+const MAX_BUTTON_TEXT: usize = 640;
+/// Longest postback or quick-reply payload.
+const MAX_PAYLOAD: usize = 1000;
+
+pub(crate) struct MessengerAdapter {
+    config: Arc<MessengerConfig>,
+    http: reqwest::Client,
+    caps: Capabilities,
+    url: String,
+}
+
+impl MessengerAdapter {
+    pub(crate) fn new(
+        config: Arc<MessengerConfig>,
+        http: reqwest::Client,
+        caps: Capabilities,
+    ) -> Self {
+        let url = format!(
+            "{}/{}/me/messages",
+            config.api_base.trim_end_matches('/'),
+            config.api_version
+        );
+        Self {
+            config,
+            http,
+            caps,
+            url,
+        }
+    }
+
+    async fn post(&self, body: &impl serde::Serialize) -> Result<Option<String>, AdapterError> {
+        let response = self
+            .http
+            .post(&self.url)
+            .query(&[("access_token", self.config.page_access_token.expose())])
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                AdapterError::transient("Messenger API unreachable").with_source(e.without_url())
+            })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(|e| {
+            AdapterError::transient("reading the Messenger answer failed")
+                .with_source(e.without_url())
+        })?;
+        if status.is_success() {
+            let sent: SendResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+            return Ok(sent.message_id);
+        }
+        let error: ErrorResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+        Err(classify(
+            status.as_u16(),
+            error.error.code,
+            error.error.error_subcode,
+            retry_after,
+        ))
+    }
+}
+
+#[async_trait]
+impl ChannelAdapter for MessengerAdapter {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {
+        let message = message(
+            &msg.content,
+            &self.caps,
+            &format!("tandem:{}", msg.outbox_id),
+        )?;
+        let (messaging_type, tag) = match msg.content.tag.as_deref() {
+            Some(tag) => ("MESSAGE_TAG", Some(platform_tag(tag))),
+            None => ("RESPONSE", None),
+        };
+        let request = SendRequest {
+            recipient: Recipient { id: &msg.recipient },
+            messaging_type,
+            tag,
+            message,
+        };
+        let id = self.post(&request).await?;
+        Ok(Delivery {
+            platform_message_id: id,
+            state: DeliveryState::Sent,
+        })
+    }
+
+    async fn typing(&self, recipient: &str, _from: Party) -> Result<(), AdapterError> {
+        let action = SenderAction {
+            recipient: Recipient { id: recipient },
+            sender_action: "typing_on",
+        };
+        self.post(&action).await.map(|_| ())
+    }
+}
+
+/// The platform's name of a core tag (`human_agent` → `HUMAN_AGENT`).
+fn platform_tag(tag: &str) -> String {
+    tag.to_ascii_uppercase()
+}
+
+/// The `message` object for `content`, or `Unsupported` beyond the capabilities.
+pub(crate) fn message<'a>(
+    content: &'a OutboundContent,
+    caps: &Capabilities,
+    metadata: &str,
+) -> Result<OutMessage<'a>, AdapterError> {
+    if content.template.is_some() {
+        return Err(AdapterError::unsupported(
+            "Messenger has no message templates",
+        ));
+    }
+    let text = content.text.as_str();
+    if text.trim().is_empty() {
+        return Err(AdapterError::unsupported("empty message"));
+    }
+    if text.chars().count() > caps.max_text_len {
+        return Err(AdapterError::unsupported(
+            "text longer than 2000 characters",
+        ));
+    }
+    let metadata = Some(metadata.chars().take(1000).collect());
+    if content.buttons.is_empty() {
+        return Ok(OutMessage {
+            text: Some(text),
+            metadata,
+            ..OutMessage::default()
+        });
+    }
+    let fits = |max_title: usize| {
+        content.buttons.iter().all(|b| {
+            !b.title.is_empty()
+                && b.title.chars().count() <= max_title
+                && !b.payload.is_empty()
+                && b.payload.len() <= MAX_PAYLOAD
+        })
+    };
+    match content.style {
+        ChoiceStyle::Buttons
+            if content.buttons.len() <= caps.max_buttons
+                && fits(caps.max_button_title_len)
+                && text.chars().count() <= MAX_BUTTON_TEXT =>
+        {
+            Ok(OutMessage {
+                attachment: Some(OutAttachment {
+                    kind: "template",
+                    payload: ButtonTemplate {
+                        template_type: "button",
+                        text,
+                        buttons: content
+                            .buttons
+                            .iter()
+                            .map(|b| OutButton {
+                                kind: "postback",
+                                title: &b.title,
+                                payload: &b.payload,
+                            })
+                            .collect(),
+                    },
+                }),
+                metadata,
+                ..OutMessage::default()
+            })
+        }
+        ChoiceStyle::QuickReplies
+            if content.buttons.len() <= caps.max_quick_replies
+                && fits(caps.max_quick_reply_title_len) =>
+        {
+            Ok(OutMessage {
+                text: Some(text),
+                quick_replies: content
+                    .buttons
+                    .iter()
+                    .map(|b| OutQuickReply {
+                        content_type: "text",
+                        title: &b.title,
+                        payload: &b.payload,
+                    })
+                    .collect(),
+                metadata,
+                ..OutMessage::default()
+            })
+        }
+        _ => Err(AdapterError::unsupported(
+            "choices beyond Messenger's limits (3 buttons or 13 quick replies, titles of 20 characters)",
+        )),
+    }
+}
+
+/// Graph error code (and HTTP status) → error kind.
+pub(crate) fn classify(
+    status: u16,
+    code: Option<u64>,
+    subcode: Option<u64>,
+    retry_after: Option<Duration>,
+) -> AdapterError {
+    let code_text = match (code, subcode) {
+        (Some(c), Some(s)) => format!("error {c}/{s}"),
+        (Some(c), None) => format!("error {c}"),
+        _ => format!("HTTP {status}"),
+    };
+    let kind = match (code, subcode) {
+        (Some(10), Some(2_018_278 | 2_534_022)) => ErrorKind::WindowClosed,
+        (Some(551), _) => ErrorKind::Unreachable,
+        (Some(100), Some(2_018_001)) => ErrorKind::Unreachable,
+        (Some(613 | 4 | 17 | 32), _) => ErrorKind::RateLimited { retry_after },
+        (Some(190 | 10 | 200), _) => ErrorKind::Auth,
+        (Some(1 | 2), _) => ErrorKind::Transient,
+        (Some(_), _) if status == 429 => ErrorKind::RateLimited { retry_after },
+        (Some(_), _) if status >= 500 => ErrorKind::Transient,
+        (Some(_), _) => ErrorKind::Rejected,
+        (None, _) => {
+            return AdapterError::from_status(
+                status,
+                retry_after,
+                format!("Messenger answered {code_text}"),
+            );
+        }
+    };
+    AdapterError::new(kind, format!("Messenger answered {code_text}"))
+}
