@@ -1,1 +1,486 @@
-//! The MongoDB store for Tandem (official driver).
+//! The MongoDB store for Tandem, on the official `mongodb` driver.
+//!
+//! [`MongoStore`] implements [`tandem_core::store::Store`]. [`MongoStore::connect`] checks
+//! the server, creates the collections and their indexes (idempotently, at every start),
+//! finishes work a stopped process left behind and detects whether the deployment has
+//! multi-document transactions. MongoDB 5.0 or newer is expected.
+//!
+//! # Collections
+//!
+//! Every document carries `schema_version`; timestamps are BSON `DateTime`s (milliseconds,
+//! the core's precision). The shapes live in one module (`docs`), one `*Doc` type per
+//! collection.
+//!
+//! | collection | `_id` | indexes (access path) |
+//! | --- | --- | --- |
+//! | `inbound` | `seq` (from the `counters` document `inbound_seq`, one atomic `$inc`) | unique `(channel, platform_message_id)` (dedupe); `(processed, _id)` partial on `processed: false` (pending, in `seq` order) |
+//! | `counters` | counter name | — |
+//! | `customers` | customer id | — |
+//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first) |
+//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at)`; `journal.started_at` partial (unapplied turn journals) |
+//! | `transcript` | message id | unique `(conversation_id, seq)` (the newest N of a conversation); `(customer_id, at)` (a customer's transcript across channels) |
+//! | `escalations` | escalation id | `(conversation_id, at, ord)`; counts per label are an `$unwind` of each event's distinct `labels` |
+//! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry, depth) |
+//! | `kv` | ObjectId | unique `(namespace, key)` |
+//! | `link_codes` | — | TTL on `expires_at` (reserved for identity linking) |
+//!
+//! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
+//! That entry carries `head: true` and a `due_at` (its next attempt while pending, its
+//! lease expiry while in flight); a claim is one atomic `findOneAndUpdate` on a due head
+//! that sets a fresh claim token and moves `due_at` to the lease expiry, so two claimers
+//! never get the same entry. After entries are inserted and after an entry finishes, the
+//! conversation's oldest unfinished entry (smallest `ord`) is marked head. This can never
+//! mark a wrong entry: entries of a conversation become visible in `ord` order (turns
+//! commit one at a time per conversation, and a turn's entries are all inserted before
+//! the next turn can commit), and a finished entry never becomes unfinished, so an entry
+//! that is the oldest unfinished one stays so until it finishes. A process dying between
+//! a write and the promotion leaves a conversation without a head; maintenance (at
+//! connect and every 30 s from `claim_outbox`) finds such conversations and promotes.
+//!
+//! # Atomicity of `commit_turn`
+//!
+//! A turn writes several documents: the inbound record (processed), the conversation
+//! (version-checked), transcript entries, escalation events and outbox entries.
+//!
+//! **Replica set or sharded cluster** (detected with `hello`: `setName`, or
+//! `msg: "isdbgrid"`): the turn is one multi-document transaction (snapshot read concern,
+//! majority write concern), retried on transient errors. All of it or nothing, for
+//! readers too. This is the recommended production deployment.
+//!
+//! **Standalone server** (no transactions): the turn is committed by a single-document
+//! update, then applied:
+//!
+//! 1. the conversation is read (a journal an earlier turn left unapplied is applied
+//!    first); the inbound record must exist and be unprocessed ([`StoreError::AlreadyProcessed`]
+//!    otherwise), the stored version must be the turn's, and none of the turn's transcript
+//!    entries, escalation ids or outbox ids may exist ([`StoreError::Conflict`] otherwise);
+//! 2. **commit point**: one atomic update of the conversation document, filtered on
+//!    `version` and on having no journal, stores the new record, bumps the version and
+//!    writes a *journal* holding everything else the turn writes. Of concurrent turns at
+//!    one version exactly one passes this filter; the others are `Conflict` and wrote
+//!    nothing;
+//! 3. the journal is applied with idempotent writes (inbound record marked processed,
+//!    inserts that skip documents already present, head promotion) and then removed.
+//!
+//! Guarantees on a standalone server:
+//!
+//! - a refused turn (`Conflict`, `AlreadyProcessed`) has written nothing;
+//! - a committed turn is applied completely, exactly once, even if its process dies
+//!   after step 2: the next turn of the conversation, or maintenance (at connect and
+//!   every 30 s from `claim_outbox`), applies the journal. A `commit_turn` that returns
+//!   [`StoreError::Unavailable`] may therefore have committed; retrying it then yields
+//!   `AlreadyProcessed` (or `Conflict` for a turn without an inbound record), as after a
+//!   lost reply in a transaction;
+//! - the next turn of a conversation commits only after the previous one is fully
+//!   applied, so transcript and outbox order per conversation hold.
+//!
+//! Not guaranteed on a standalone server: readers may briefly see a committed
+//! conversation record (new version) before its transcript entries and outbox entries
+//! exist, and its inbound record still pending; and the inbound check of step 1 is not
+//! atomic with the commit, so a `mark_inbound_processed` or a turn of *another*
+//! conversation for the same inbound record racing with the turn can both succeed (the
+//! core processes each inbound record from one place, so this needs a bug or an
+//! operator's intervention). Turns of the same conversation are always serialized by the
+//! version.
+//!
+//! Other multi-document writes do not need transactions: `resolve_customer` inserts the
+//! customer, then the identity (unique index); a lost race deletes its orphan customer.
+//! `open_conversation` relies on the unique partial index. Outbox claims and finishes are
+//! single-document updates followed by an idempotent head promotion.
+//!
+//! # Errors
+//!
+//! Server selection, network and other server failures are [`StoreError::Unavailable`];
+//! duplicate keys (E11000) are [`StoreError::Conflict`]; a document that does not decode
+//! or has a newer `schema_version` is [`StoreError::Corrupt`]. Nothing panics on stored
+//! data.
+//!
+//! # Durability
+//!
+//! Unless the connection string sets a write concern, writes use `j: true` (acknowledged
+//! once in the server's journal), so every acknowledged write is durable and
+//! [`Store::flush`] has nothing to wait for.
+
+mod docs;
+mod error;
+mod maintenance;
+mod outbox;
+mod profiles;
+mod records;
+mod schema;
+mod turns;
+
+use async_trait::async_trait;
+use bson::doc;
+use mongodb::options::{ClientOptions, WriteConcern};
+use mongodb::{Client, Database};
+use schema::{Collections, Deployment};
+use std::time::Duration;
+use tandem_core::store::{
+    ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, EscalationEvent,
+    IdentityRecord, InboundRecord, OutboxEntry, PendingInbound, Store, StoreError, Turn,
+};
+use tandem_model::{
+    ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
+    InboundMessage, OutboxId, Reachability, Timestamp, TranscriptEntry,
+};
+
+/// How long an operation waits for a usable server unless the connection string says
+/// otherwise (`serverSelectionTimeoutMS`).
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How `commit_turn` makes a turn atomic (see the crate docs, "Atomicity").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitMode {
+    /// Transactions when the deployment supports them, the turn journal otherwise.
+    #[default]
+    Auto,
+    /// Always transactions; connecting to a standalone server fails.
+    Transactions,
+    /// Always the turn journal (to exercise the standalone path on a replica set).
+    Journal,
+}
+
+/// The MongoDB implementation of [`Store`]. Cheap to share behind an `Arc`; the driver
+/// pools connections.
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    c: Collections,
+    deployment: Deployment,
+    transactions: bool,
+    maintenance: maintenance::Schedule,
+}
+
+impl std::fmt::Debug for MongoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoStore")
+            .field("database", &self.db.name())
+            .field("deployment", &self.deployment)
+            .field("transactions", &self.transactions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MongoStore {
+    /// Connects to `uri` (a MongoDB connection string) and uses database `database`:
+    /// checks the server answers, creates collections and indexes, applies work a stopped
+    /// process left behind, and picks transactions when the deployment has them.
+    pub async fn connect(uri: &str, database: &str) -> Result<MongoStore, StoreError> {
+        Self::connect_with(uri, database, CommitMode::Auto).await
+    }
+
+    /// [`MongoStore::connect`] with an explicit [`CommitMode`].
+    pub async fn connect_with(
+        uri: &str,
+        database: &str,
+        mode: CommitMode,
+    ) -> Result<MongoStore, StoreError> {
+        if database.is_empty() {
+            return Err(StoreError::Unavailable(
+                "the MongoDB database name is empty".to_owned(),
+            ));
+        }
+        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+            StoreError::Unavailable(format!("invalid MongoDB connection string: {}", e.kind))
+        })?;
+        options.app_name.get_or_insert_with(|| "tandem".to_owned());
+        options
+            .server_selection_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options
+            .write_concern
+            .get_or_insert_with(|| WriteConcern::builder().journal(true).build());
+        let client = Client::with_options(options).map_err(error::classify)?;
+        let db = client.database(database);
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .map_err(error::classify)?;
+        let deployment = schema::detect(&db).await?;
+        let transactions = match mode {
+            CommitMode::Auto => deployment.supports_transactions(),
+            CommitMode::Journal => false,
+            CommitMode::Transactions if deployment.supports_transactions() => true,
+            CommitMode::Transactions => {
+                return Err(StoreError::Unavailable(
+                    "transactions were required but the MongoDB server is standalone; \
+                     run a replica set"
+                        .to_owned(),
+                ));
+            }
+        };
+        schema::ensure_indexes(&db).await?;
+        let c = Collections::new(&db);
+        records::align_inbound_counter(&c).await?;
+        maintenance::run(&c, Duration::ZERO).await?;
+        if !transactions {
+            tracing::warn!(
+                database,
+                "MongoDB without transactions (standalone server): turns commit through a \
+                 journal; run a replica set in production."
+            );
+        }
+        tracing::debug!(
+            database,
+            ?deployment,
+            transactions,
+            "Connected the MongoDB store."
+        );
+        Ok(MongoStore {
+            client,
+            db,
+            c,
+            deployment,
+            transactions,
+            maintenance: maintenance::Schedule::default(),
+        })
+    }
+
+    /// Whether turns commit in multi-document transactions (replica set or sharded
+    /// cluster) rather than through the turn journal.
+    pub fn uses_transactions(&self) -> bool {
+        self.transactions
+    }
+
+    /// The database (for tests and operator tooling, e.g. dropping a test database).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    async fn maintain_if_due(&self) {
+        if self.maintenance.take_due()
+            && let Err(e) = maintenance::run(&self.c, maintenance::JOURNAL_GRACE).await
+        {
+            tracing::warn!(error = %e, "MongoDB store maintenance failed; retrying later.");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(error::classify)?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Acknowledged writes are journaled (see "Durability"), and `commit_turn` returns
+        // after applying its journal: nothing is buffered here.
+        Ok(())
+    }
+
+    async fn record_inbound(
+        &self,
+        msg: &InboundMessage,
+        received_at: Timestamp,
+    ) -> Result<InboundRecord, StoreError> {
+        records::record_inbound(&self.c, msg, received_at).await
+    }
+
+    async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
+        records::mark_inbound_processed(&self.c, seq, now).await
+    }
+
+    async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError> {
+        records::pending_inbound(&self.c, limit).await
+    }
+
+    async fn resolve_customer(
+        &self,
+        identity: &ExternalIdentity,
+        now: Timestamp,
+    ) -> Result<CustomerRecord, StoreError> {
+        records::resolve_customer(&self.c, identity, now).await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+        records::customer(&self.c, id).await
+    }
+
+    async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError> {
+        records::identities(&self.c, customer).await
+    }
+
+    async fn customer_by_identity(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        profiles::customer_by_identity(&self.c, channel, subject).await
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        profiles::customers_by_email(&self.c, email).await
+    }
+
+    async fn update_customer(
+        &self,
+        id: &CustomerId,
+        update: CustomerUpdate,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        profiles::update_customer(&self.c, id, &update, now).await
+    }
+
+    async fn conversations_of(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        profiles::conversations_of(&self.c, customer, limit).await
+    }
+
+    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
+        profiles::record_customer_event(&self.c, event).await
+    }
+
+    async fn customer_events(
+        &self,
+        customer: &CustomerId,
+        since: Timestamp,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
+        profiles::customer_events(&self.c, customer, since).await
+    }
+
+    async fn open_conversation(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        records::open_conversation(&self.c, customer, channel, now).await
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        records::conversation(&self.c, id).await
+    }
+
+    async fn close_conversation(
+        &self,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        records::close_conversation(&self.c, id, now).await
+    }
+
+    async fn transcript(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<TranscriptEntry>, StoreError> {
+        records::transcript(&self.c, conversation, limit).await
+    }
+
+    async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
+        let docs = turns::TurnDocs::new(&turn)?;
+        if self.transactions {
+            turns::commit_in_transaction(&self.client, &self.c, &docs).await
+        } else {
+            turns::commit_journaled(&self.c, &docs).await
+        }
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.maintain_if_due().await;
+        outbox::claim(&self.c, now, limit, lease).await
+    }
+
+    async fn complete_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        delivery: &Delivery,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        outbox::complete(&self.c, id, claim, delivery, now).await
+    }
+
+    async fn retry_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        outbox::retry(&self.c, id, claim, next_attempt_at, error).await
+    }
+
+    async fn fail_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        outbox::fail(&self.c, id, claim, error, now).await
+    }
+
+    async fn outbox_entry(&self, id: &OutboxId) -> Result<Option<OutboxEntry>, StoreError> {
+        outbox::entry(&self.c, id).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        outbox::depth(&self.c).await
+    }
+
+    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        outbox::next_due(&self.c).await
+    }
+
+    async fn escalations(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Vec<EscalationEvent>, StoreError> {
+        records::escalations(&self.c, conversation).await
+    }
+
+    async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        records::escalation_counts(&self.c).await
+    }
+
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
+        records::kv_get(&self.c, namespace, key).await
+    }
+
+    async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        records::kv_put(&self.c, namespace, key, value).await
+    }
+
+    async fn record_delivery_status(
+        &self,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        outbox::record_delivery_status(&self.c, update).await
+    }
+
+    async fn set_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: &Reachability,
+    ) -> Result<bool, StoreError> {
+        profiles::set_reachability(&self.c, channel, subject, reachability).await
+    }
+
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError> {
+        profiles::reachability(&self.c, channel, subject).await
+    }
+}

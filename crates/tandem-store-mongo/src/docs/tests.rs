@@ -1,0 +1,1 @@
+//! BSON round-trip tests of every document type.

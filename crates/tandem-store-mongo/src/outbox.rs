@@ -1,0 +1,250 @@
+//! The outbox operations: claiming heads, completing, retrying and failing entries, head
+//! promotion and the outbox's reads. The head rule is described on
+//! [`OutboxDoc`](crate::docs::outbox::OutboxDoc).
+
+use crate::docs::outbox::OutboxDoc;
+use crate::docs::{decode, to_datetime};
+use crate::error::classify;
+use crate::schema::Collections;
+use bson::{Document, doc};
+use mongodb::options::ReturnDocument;
+use std::time::Duration;
+use tandem_core::store::{OutboxEntry, StoreError};
+use tandem_model::{ConversationId, Delivery, DeliveryUpdate, OutboxId, Timestamp};
+
+/// The longest lease honoured (a year); longer ones are capped.
+const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Marks the oldest unfinished entry of `conversation` as its head (no-op when it is
+/// already, or when the conversation has no unfinished entry).
+pub(crate) async fn promote(
+    c: &Collections,
+    conversation: &ConversationId,
+) -> Result<(), StoreError> {
+    c.outbox
+        .find_one_and_update(OutboxDoc::unfinished_of(conversation), OutboxDoc::promote())
+        .sort(OutboxDoc::oldest())
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// See [`Store::claim_outbox`](tandem_core::store::Store::claim_outbox).
+///
+/// Each claim is one `findOneAndUpdate` on a due head that moves its `due_at` to the
+/// lease expiry, so concurrent claimers never get the same entry. An entry that cannot
+/// be read is parked as `failed` (with the reason in `last_error`) so that one bad
+/// document cannot block the outbox.
+pub(crate) async fn claim(
+    c: &Collections,
+    now: Timestamp,
+    max: usize,
+    lease: Duration,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let lease_ms = i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX);
+    let expires = to_datetime(now).saturating_add_millis(lease_ms);
+    let mut taken: Vec<String> = Vec::new();
+    let mut claimed = Vec::new();
+    while claimed.len() < max {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let doc = c
+            .outbox
+            .find_one_and_update(
+                OutboxDoc::claimable(now, &taken),
+                OutboxDoc::claim(&token, expires),
+            )
+            .sort(OutboxDoc::due_first())
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(classify)?;
+        let Some(doc) = doc else { break };
+        let Some((id, conversation)) = OutboxDoc::id_and_conversation(&doc) else {
+            return Err(StoreError::Corrupt(format!(
+                "outbox entry without a readable id or conversation: {:?}",
+                doc.get("_id")
+            )));
+        };
+        taken.push(id.as_str().to_owned());
+        match decode::<OutboxDoc>("outbox entry", doc).and_then(OutboxDoc::into_entry) {
+            Ok(entry) => claimed.push(entry),
+            Err(StoreError::Corrupt(reason)) => {
+                park(c, &id, &conversation, now, &reason).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(claimed)
+}
+
+async fn park(
+    c: &Collections,
+    id: &OutboxId,
+    conversation: &ConversationId,
+    now: Timestamp,
+    reason: &str,
+) -> Result<(), StoreError> {
+    tracing::error!(outbox.id = %id, %reason, "Outbox entry is unreadable; parked as failed.");
+    c.outbox
+        .update_one(
+            OutboxDoc::by_id(id),
+            OutboxDoc::fail(&format!("unreadable stored entry: {reason}"), now),
+        )
+        .await
+        .map_err(classify)?;
+    promote(c, conversation).await
+}
+
+/// Finishes a claimed entry with `update`, then promotes the conversation's next entry.
+async fn finish(
+    c: &Collections,
+    id: &OutboxId,
+    claim: &str,
+    update: Document,
+) -> Result<bool, StoreError> {
+    let finished = c
+        .outbox
+        .find_one_and_update(OutboxDoc::claimed(id, claim), update)
+        .projection(doc! { "conversation_id": 1 })
+        .await
+        .map_err(classify)?;
+    let Some(finished) = finished else {
+        return Ok(false);
+    };
+    promote(
+        c,
+        &OutboxDoc::conversation_of(&finished, "conversation_id")?,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// See [`Store::complete_outbox`](tandem_core::store::Store::complete_outbox).
+pub(crate) async fn complete(
+    c: &Collections,
+    id: &OutboxId,
+    claim: &str,
+    delivery: &Delivery,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    finish(c, id, claim, OutboxDoc::complete(delivery, now)).await
+}
+
+/// See [`Store::fail_outbox`](tandem_core::store::Store::fail_outbox).
+pub(crate) async fn fail(
+    c: &Collections,
+    id: &OutboxId,
+    claim: &str,
+    error: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    finish(c, id, claim, OutboxDoc::fail(error, now)).await
+}
+
+/// See [`Store::retry_outbox`](tandem_core::store::Store::retry_outbox). The entry stays
+/// its conversation's head.
+pub(crate) async fn retry(
+    c: &Collections,
+    id: &OutboxId,
+    claim: &str,
+    next_attempt_at: Timestamp,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let result = c
+        .outbox
+        .update_one(
+            OutboxDoc::claimed(id, claim),
+            OutboxDoc::retry(next_attempt_at, error),
+        )
+        .await
+        .map_err(classify)?;
+    Ok(result.matched_count == 1)
+}
+
+/// See [`Store::outbox_entry`](tandem_core::store::Store::outbox_entry).
+pub(crate) async fn entry(
+    c: &Collections,
+    id: &OutboxId,
+) -> Result<Option<OutboxEntry>, StoreError> {
+    let doc = c
+        .outbox
+        .find_one(OutboxDoc::by_id(id))
+        .await
+        .map_err(classify)?;
+    doc.map(|d| decode::<OutboxDoc>("outbox entry", d)?.into_entry())
+        .transpose()
+}
+
+/// See [`Store::outbox_depth`](tandem_core::store::Store::outbox_depth).
+pub(crate) async fn depth(c: &Collections) -> Result<u64, StoreError> {
+    c.outbox
+        .count_documents(OutboxDoc::unfinished())
+        .await
+        .map_err(classify)
+}
+
+/// See [`Store::next_outbox_due`](tandem_core::store::Store::next_outbox_due): the
+/// earliest `due_at` of a head.
+pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, StoreError> {
+    let head = c
+        .outbox
+        .find_one(OutboxDoc::heads())
+        .sort(OutboxDoc::due_first())
+        .projection(doc! { "due_at": 1 })
+        .await
+        .map_err(classify)?;
+    head.map(|h| OutboxDoc::due_at_of(&h)).transpose()
+}
+
+/// Promotes a head in every conversation that has unfinished entries but none marked
+/// (a process died between a write and its promotion). Returns how many were repaired.
+pub(crate) async fn repair_heads(c: &Collections) -> Result<usize, StoreError> {
+    let cursor = c
+        .outbox
+        .aggregate(OutboxDoc::headless_conversations())
+        .await
+        .map_err(classify)?;
+    let conversations =
+        crate::records::collect(cursor, |row| OutboxDoc::conversation_of(&row, "_id")).await?;
+    for conversation in &conversations {
+        promote(c, conversation).await?;
+    }
+    Ok(conversations.len())
+}
+
+/// See [`Store::record_delivery_status`](tandem_core::store::Store::record_delivery_status).
+///
+/// The entries the report names are listed, then each is moved by its own
+/// `findOneAndUpdate` that re-checks the report's condition, so a repeated or concurrent
+/// report changes (and returns) an entry at most once.
+pub(crate) async fn record_delivery_status(
+    c: &Collections,
+    update: &DeliveryUpdate,
+) -> Result<Vec<OutboxEntry>, StoreError> {
+    let Some((filter, change)) = OutboxDoc::reported(update) else {
+        return Ok(Vec::new());
+    };
+    let cursor = c
+        .outbox
+        .find(filter.clone())
+        .sort(doc! { "finished_at": 1, "_id": 1 })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(classify)?;
+    let ids = crate::records::collect(cursor, |d| OutboxDoc::id_of(&d)).await?;
+    let mut changed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut one = filter.clone();
+        one.insert("_id", id.as_str());
+        let doc = c
+            .outbox
+            .find_one_and_update(one, change.clone())
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(classify)?;
+        if let Some(doc) = doc {
+            changed.push(decode::<OutboxDoc>("outbox entry", doc)?.into_entry()?);
+        }
+    }
+    Ok(changed)
+}

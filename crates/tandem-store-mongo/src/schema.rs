@@ -1,0 +1,142 @@
+//! The database layout: collection handles, their index models (created idempotently at
+//! connect) and what the deployment supports.
+
+use crate::docs::{
+    conversations, customers, escalations, inbound, kv, outbox, profiles, transcript,
+};
+use crate::error::classify;
+use bson::{Bson, Document, doc};
+use mongodb::{Collection, Database, IndexModel};
+use tandem_core::store::StoreError;
+
+/// Handles on the collections the store reads and writes (`link_codes` only has its
+/// index so far).
+#[derive(Debug, Clone)]
+pub(crate) struct Collections {
+    pub(crate) inbound: Collection<Document>,
+    pub(crate) counters: Collection<Document>,
+    pub(crate) customers: Collection<Document>,
+    pub(crate) identities: Collection<Document>,
+    pub(crate) conversations: Collection<Document>,
+    pub(crate) transcript: Collection<Document>,
+    pub(crate) escalations: Collection<Document>,
+    pub(crate) outbox: Collection<Document>,
+    pub(crate) kv: Collection<Document>,
+    pub(crate) customer_events: Collection<Document>,
+    pub(crate) reachability: Collection<Document>,
+}
+
+impl Collections {
+    /// The collections of `db`.
+    pub(crate) fn new(db: &Database) -> Self {
+        Self {
+            inbound: db.collection(inbound::INBOUND),
+            counters: db.collection(inbound::COUNTERS),
+            customers: db.collection(customers::CUSTOMERS),
+            identities: db.collection(customers::IDENTITIES),
+            conversations: db.collection(conversations::CONVERSATIONS),
+            transcript: db.collection(transcript::TRANSCRIPT),
+            escalations: db.collection(escalations::ESCALATIONS),
+            outbox: db.collection(outbox::OUTBOX),
+            kv: db.collection(kv::KV),
+            customer_events: db.collection(profiles::CUSTOMER_EVENTS),
+            reachability: db.collection(profiles::REACHABILITY),
+        }
+    }
+}
+
+/// Every collection with its index models (the `_id` index is implicit).
+pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
+    vec![
+        (inbound::INBOUND, inbound::inbound_indexes()),
+        (inbound::COUNTERS, Vec::new()),
+        (customers::CUSTOMERS, customers::customer_indexes()),
+        (customers::IDENTITIES, customers::identity_indexes()),
+        (
+            conversations::CONVERSATIONS,
+            conversations::conversation_indexes(),
+        ),
+        (transcript::TRANSCRIPT, transcript::transcript_indexes()),
+        (escalations::ESCALATIONS, escalations::escalation_indexes()),
+        (outbox::OUTBOX, outbox::outbox_indexes()),
+        (kv::KV, kv::kv_indexes()),
+        (kv::LINK_CODES, kv::link_code_indexes()),
+        (
+            profiles::CUSTOMER_EVENTS,
+            profiles::customer_event_indexes(),
+        ),
+        (profiles::REACHABILITY, profiles::reachability_indexes()),
+    ]
+}
+
+/// Creates every collection's indexes. `createIndexes` with an existing identical index
+/// is a no-op, so this runs at every start; an index whose definition changed under the
+/// same name is refused by the server and reported as [`StoreError::Unavailable`].
+pub(crate) async fn ensure_indexes(db: &Database) -> Result<(), StoreError> {
+    let existing = db.list_collection_names().await.map_err(classify)?;
+    for (name, models) in index_plan() {
+        // Transactions cannot create collections on every server version: create them all.
+        if !existing.iter().any(|n| n == name) {
+            match db.create_collection(name).await {
+                Ok(()) => {}
+                // 48: NamespaceExists (a concurrent start created it).
+                Err(e) if command_code(&e) == Some(48) => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        if !models.is_empty() {
+            db.collection::<Document>(name)
+                .create_indexes(models)
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("creating the indexes of `{name}`: {}", e.kind))
+                })?;
+        }
+    }
+    Ok(())
+}
+
+fn command_code(e: &mongodb::error::Error) -> Option<i32> {
+    match e.kind.as_ref() {
+        mongodb::error::ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    }
+}
+
+/// What the deployment is, from its `hello` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deployment {
+    /// A single `mongod`: no transactions.
+    Standalone,
+    /// A replica set member (`setName`): transactions.
+    ReplicaSet,
+    /// A sharded cluster's `mongos` (`msg: "isdbgrid"`): transactions.
+    Sharded,
+}
+
+impl Deployment {
+    /// Classifies a `hello` reply.
+    pub(crate) fn from_hello(hello: &Document) -> Self {
+        if matches!(hello.get("msg"), Some(Bson::String(m)) if m == "isdbgrid") {
+            Deployment::Sharded
+        } else if matches!(hello.get("setName"), Some(Bson::String(_))) {
+            Deployment::ReplicaSet
+        } else {
+            Deployment::Standalone
+        }
+    }
+
+    /// Whether multi-document transactions are available.
+    pub(crate) fn supports_transactions(self) -> bool {
+        !matches!(self, Deployment::Standalone)
+    }
+}
+
+/// Asks the server what it is.
+pub(crate) async fn detect(db: &Database) -> Result<Deployment, StoreError> {
+    let hello = db
+        .run_command(doc! { "hello": 1 })
+        .await
+        .map_err(classify)?;
+    Ok(Deployment::from_hello(&hello))
+}

@@ -1,0 +1,465 @@
+//! `commit_turn`: with a multi-document transaction where the deployment has them, with
+//! the conversation's turn journal where it does not (see the crate docs, "Atomicity").
+
+use crate::docs::conversations::{ConversationDoc, JournalDoc};
+use crate::docs::escalations::EscalationDoc;
+use crate::docs::inbound::InboundDoc;
+use crate::docs::outbox::OutboxDoc;
+use crate::docs::transcript::TranscriptDoc;
+use crate::docs::{decode, encode, to_datetime, to_i64};
+use crate::error::{classify, is_transient_transaction_error, only_duplicates};
+use crate::outbox::promote;
+use crate::schema::Collections;
+use bson::{DateTime, Document};
+use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
+use mongodb::options::{Acknowledgment, ReadConcern, WriteConcern};
+use mongodb::{Client, ClientSession, Collection};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+use tandem_core::store::{StoreError, Turn};
+use tandem_model::ConversationId;
+
+/// How often a transaction is retried after a transient error (write conflict, election).
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
+/// How often a turn finishes a journal left by an earlier turn before giving up.
+const JOURNAL_ATTEMPTS: u32 = 3;
+
+/// A turn as documents, checked for collisions within itself.
+pub(crate) struct TurnDocs {
+    conversation_id: ConversationId,
+    /// The new record, at the version the turn was planned at.
+    conversation: ConversationDoc,
+    version: u64,
+    inbound_seq: Option<i64>,
+    processed_at: DateTime,
+    entries: Vec<TranscriptDoc>,
+    escalations: Vec<EscalationDoc>,
+    outbox: Vec<OutboxDoc>,
+}
+
+impl TurnDocs {
+    /// Encodes `turn`. Two entries with one `(conversation, seq)` or one id are a
+    /// [`StoreError::Conflict`], as the unique indexes would make them.
+    pub(crate) fn new(turn: &Turn) -> Result<Self, StoreError> {
+        let conv = &turn.conversation;
+        let version = conv.version;
+        let entries = turn
+            .entries
+            .iter()
+            .map(TranscriptDoc::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let escalations = turn
+            .escalations
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EscalationDoc::new(e, version, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outbox = turn
+            .outbox
+            .iter()
+            .enumerate()
+            .map(|(i, o)| OutboxDoc::new(o, version, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seqs = HashSet::new();
+        let mut ids = HashSet::new();
+        for e in &entries {
+            if !seqs.insert((e.conversation_id.as_str(), e.seq)) || !ids.insert(e.id.as_str()) {
+                return Err(StoreError::Conflict(format!(
+                    "the turn appends transcript entry {}/{} twice",
+                    e.conversation_id, e.seq
+                )));
+            }
+        }
+        let distinct = |ids: Vec<&str>| ids.iter().collect::<HashSet<_>>().len() == ids.len();
+        if !distinct(escalations.iter().map(|e| e.id.as_str()).collect())
+            || !distinct(outbox.iter().map(|o| o.id.as_str()).collect())
+        {
+            return Err(StoreError::Conflict(
+                "the turn inserts an escalation or outbox id twice".to_owned(),
+            ));
+        }
+        Ok(Self {
+            conversation_id: conv.id.clone(),
+            conversation: ConversationDoc::from_record(conv)?,
+            version,
+            inbound_seq: turn
+                .inbound_seq
+                .map(|s| to_i64(s, "inbound seq"))
+                .transpose()?,
+            processed_at: to_datetime(conv.updated_at),
+            entries,
+            escalations,
+            outbox,
+        })
+    }
+
+    fn journal(&self) -> JournalDoc {
+        JournalDoc {
+            token: uuid::Uuid::new_v4().simple().to_string(),
+            started_at: DateTime::now(),
+            inbound_seq: self.inbound_seq,
+            processed_at: self.processed_at,
+            entries: self.entries.clone(),
+            escalations: self.escalations.clone(),
+            outbox: self.outbox.clone(),
+        }
+    }
+}
+
+/// Why a transaction attempt stopped.
+enum Stop {
+    /// The turn is refused; nothing was applied.
+    Refused(StoreError),
+    /// The conversation holds a journal from a turn committed without a transaction.
+    Journal(JournalDoc),
+    /// A driver error (maybe transient).
+    Driver(mongodb::error::Error),
+}
+
+impl From<mongodb::error::Error> for Stop {
+    fn from(e: mongodb::error::Error) -> Self {
+        Stop::Driver(e)
+    }
+}
+
+/// Commits a turn in one multi-document transaction, retrying transient failures.
+pub(crate) async fn commit_in_transaction(
+    client: &Client,
+    c: &Collections,
+    turn: &TurnDocs,
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut session = client.start_session().await.map_err(classify)?;
+        session
+            .start_transaction()
+            .read_concern(ReadConcern::snapshot())
+            .write_concern(WriteConcern::builder().w(Acknowledgment::Majority).build())
+            .await
+            .map_err(classify)?;
+        let outcome = match transaction_body(&mut session, c, turn).await {
+            Ok(()) => commit(&mut session).await.map_err(Stop::Driver),
+            Err(stop) => {
+                // Best effort: the server aborts an abandoned transaction by itself.
+                let _ = session.abort_transaction().await;
+                Err(stop)
+            }
+        };
+        match outcome {
+            Ok(()) => break,
+            Err(Stop::Refused(e)) => return Err(e),
+            Err(Stop::Journal(journal)) if attempt < JOURNAL_ATTEMPTS => {
+                apply_journal(c, &turn.conversation_id, &journal).await?;
+            }
+            Err(Stop::Driver(e))
+                if is_transient_transaction_error(&e) && attempt < TRANSACTION_ATTEMPTS =>
+            {
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+            }
+            Err(Stop::Journal(_)) => {
+                return Err(StoreError::Conflict(format!(
+                    "conversation {} keeps holding an unapplied turn journal",
+                    turn.conversation_id
+                )));
+            }
+            Err(Stop::Driver(e)) => return Err(classify(e)),
+        }
+    }
+    promote_all(c, &turn.outbox).await
+}
+
+/// Commits, retrying a commit whose outcome is unknown (commits are idempotent).
+async fn commit(session: &mut ClientSession) -> Result<(), mongodb::error::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match session.commit_transaction().await {
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && attempt < 3 => {}
+            other => return other,
+        }
+    }
+}
+
+/// The writes of a turn inside the session's transaction: inbound record first (so a
+/// processed record wins over a stale version, as the contract orders), then the
+/// version-checked conversation, then the inserts.
+async fn transaction_body(
+    session: &mut ClientSession,
+    c: &Collections,
+    turn: &TurnDocs,
+) -> Result<(), Stop> {
+    if let Some(seq) = turn.inbound_seq {
+        let marked = c
+            .inbound
+            .update_one(
+                InboundDoc::unprocessed(seq),
+                InboundDoc::mark_processed(turn.processed_at),
+            )
+            .session(&mut *session)
+            .await?;
+        if marked.matched_count == 0 {
+            let exists = c
+                .inbound
+                .find_one(InboundDoc::by_seq(seq))
+                .projection(InboundDoc::seq_projection())
+                .session(&mut *session)
+                .await?
+                .is_some();
+            return Err(Stop::Refused(inbound_refusal(exists, seq)));
+        }
+    }
+    let stored = c
+        .conversations
+        .find_one(ConversationDoc::by_id(&turn.conversation_id))
+        .session(&mut *session)
+        .await?
+        .ok_or_else(|| Stop::Refused(unknown_conversation(&turn.conversation_id)))?;
+    if let Some(journal) = journal_of(stored.clone()).map_err(Stop::Refused)? {
+        return Err(Stop::Journal(journal));
+    }
+    let filter =
+        ConversationDoc::at_version(&turn.conversation_id, turn.version).map_err(Stop::Refused)?;
+    let update = turn
+        .conversation
+        .commit(ConversationDoc::closed_at_of(&stored), None)
+        .map_err(Stop::Refused)?;
+    let updated = c
+        .conversations
+        .update_one(filter, update)
+        .session(&mut *session)
+        .await
+        .map_err(refuse_duplicates)?;
+    if updated.matched_count == 0 {
+        return Err(Stop::Refused(stale_version(turn)));
+    }
+    insert_in(session, &c.transcript, "transcript entry", &turn.entries).await?;
+    insert_in(session, &c.escalations, "escalation", &turn.escalations).await?;
+    insert_in(session, &c.outbox, "outbox entry", &turn.outbox).await?;
+    Ok(())
+}
+
+/// Duplicate keys refuse the turn; other errors may be transient.
+fn refuse_duplicates(e: mongodb::error::Error) -> Stop {
+    if crate::error::is_duplicate_key(&e) {
+        Stop::Refused(classify(e))
+    } else {
+        Stop::Driver(e)
+    }
+}
+
+async fn insert_in<T: serde::Serialize>(
+    session: &mut ClientSession,
+    coll: &Collection<Document>,
+    what: &str,
+    docs: &[T],
+) -> Result<(), Stop> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let docs = docs
+        .iter()
+        .map(|d| encode(what, d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Stop::Refused)?;
+    coll.insert_many(docs)
+        .session(&mut *session)
+        .await
+        .map_err(refuse_duplicates)?;
+    Ok(())
+}
+
+/// Commits a turn without a transaction: checks, then one single-document update that
+/// bumps the version and writes the journal (the commit point), then the journal's
+/// idempotent application.
+pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result<(), StoreError> {
+    // 1. The stored conversation, with any earlier journal applied first.
+    let mut stored = None;
+    for _ in 0..JOURNAL_ATTEMPTS {
+        let doc = c
+            .conversations
+            .find_one(ConversationDoc::by_id(&turn.conversation_id))
+            .await
+            .map_err(classify)?;
+        let Some(doc) = doc else { break };
+        match journal_of(doc.clone())? {
+            Some(journal) => apply_journal(c, &turn.conversation_id, &journal).await?,
+            None => {
+                stored = Some(doc);
+                break;
+            }
+        }
+    }
+    // 2. The inbound record, before the version (the contract's order).
+    if let Some(seq) = turn.inbound_seq {
+        let record = c
+            .inbound
+            .find_one(InboundDoc::by_seq(seq))
+            .projection(InboundDoc::processed_projection())
+            .await
+            .map_err(classify)?;
+        match record {
+            None => return Err(inbound_refusal(false, seq)),
+            Some(r) if InboundDoc::is_processed(&r)? => return Err(inbound_refusal(true, seq)),
+            Some(_) => {}
+        }
+    }
+    // 3. The version.
+    let Some(stored) = stored else {
+        return Err(unknown_conversation(&turn.conversation_id));
+    };
+    let stored_version = stored.get_i64("version").ok();
+    if stored_version != Some(to_i64(turn.version, "conversation version")?) {
+        return Err(stale_version(turn));
+    }
+    // 4. Nothing the turn inserts may exist (the journal's inserts must not fail later).
+    refuse_existing(
+        &c.transcript,
+        "transcript entry",
+        &turn.entries,
+        TranscriptDoc::collisions,
+    )
+    .await?;
+    refuse_existing(
+        &c.escalations,
+        "escalation",
+        &turn.escalations,
+        EscalationDoc::collisions,
+    )
+    .await?;
+    refuse_existing(
+        &c.outbox,
+        "outbox entry",
+        &turn.outbox,
+        OutboxDoc::collisions,
+    )
+    .await?;
+    // 5. The commit point.
+    let journal = turn.journal();
+    let filter = ConversationDoc::at_version(&turn.conversation_id, turn.version)?;
+    let update = turn
+        .conversation
+        .commit(ConversationDoc::closed_at_of(&stored), Some(&journal))?;
+    let updated = c
+        .conversations
+        .update_one(filter, update)
+        .await
+        .map_err(classify)?;
+    if updated.matched_count == 0 {
+        return Err(stale_version(turn));
+    }
+    // 6. Apply. Should this fail, the turn stays committed: the next turn of the
+    // conversation or the store's maintenance applies the journal.
+    apply_journal(c, &turn.conversation_id, &journal).await
+}
+
+/// Refuses the turn when a stored document collides with one of `docs`.
+async fn refuse_existing<T>(
+    coll: &Collection<Document>,
+    what: &str,
+    docs: &[T],
+    collisions: fn(&[T]) -> Document,
+) -> Result<(), StoreError> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let found = coll
+        .find_one(collisions(docs))
+        .projection(bson::doc! { "_id": 1 })
+        .await
+        .map_err(classify)?;
+    match found {
+        Some(existing) => Err(StoreError::Conflict(format!(
+            "{what} {} already exists",
+            existing
+                .get("_id")
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Applies a committed turn's journal: marks its inbound record processed, inserts its
+/// documents (existing ones are skipped: a journal may be applied twice, concurrently
+/// even), promotes outbox heads and removes the journal. Idempotent.
+pub(crate) async fn apply_journal(
+    c: &Collections,
+    conversation: &ConversationId,
+    journal: &JournalDoc,
+) -> Result<(), StoreError> {
+    if let Some(seq) = journal.inbound_seq {
+        c.inbound
+            .update_one(
+                InboundDoc::unprocessed(seq),
+                InboundDoc::mark_processed(journal.processed_at),
+            )
+            .await
+            .map_err(classify)?;
+    }
+    insert_idempotent(&c.transcript, "transcript entry", &journal.entries).await?;
+    insert_idempotent(&c.escalations, "escalation", &journal.escalations).await?;
+    insert_idempotent(&c.outbox, "outbox entry", &journal.outbox).await?;
+    promote_all(c, &journal.outbox).await?;
+    c.conversations
+        .update_one(
+            ConversationDoc::with_journal(conversation, &journal.token),
+            ConversationDoc::clear_journal(),
+        )
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+async fn insert_idempotent<T: serde::Serialize>(
+    coll: &Collection<Document>,
+    what: &str,
+    docs: &[T],
+) -> Result<(), StoreError> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let docs = docs
+        .iter()
+        .map(|d| encode(what, d))
+        .collect::<Result<Vec<_>, _>>()?;
+    match coll.insert_many(docs).ordered(false).await {
+        Ok(_) => Ok(()),
+        Err(e) if only_duplicates(&e) => Ok(()),
+        Err(e) => Err(classify(e)),
+    }
+}
+
+/// Promotes the head of every conversation that got outbox entries.
+async fn promote_all(c: &Collections, outbox: &[OutboxDoc]) -> Result<(), StoreError> {
+    let conversations: BTreeSet<&str> = outbox.iter().map(|o| o.conversation_id.as_str()).collect();
+    for conversation in conversations {
+        promote(c, &ConversationId::new(conversation)).await?;
+    }
+    Ok(())
+}
+
+/// The journal of a stored conversation document, if any.
+pub(crate) fn journal_of(doc: Document) -> Result<Option<JournalDoc>, StoreError> {
+    Ok(decode::<ConversationDoc>("conversation", doc)?.journal)
+}
+
+fn inbound_refusal(exists: bool, seq: i64) -> StoreError {
+    if exists {
+        StoreError::AlreadyProcessed
+    } else {
+        StoreError::Conflict(format!("no inbound record with seq {seq}"))
+    }
+}
+
+fn unknown_conversation(id: &ConversationId) -> StoreError {
+    StoreError::Conflict(format!("conversation {id} does not exist"))
+}
+
+fn stale_version(turn: &TurnDocs) -> StoreError {
+    StoreError::Conflict(format!(
+        "conversation {} is not at version {} (changed concurrently)",
+        turn.conversation_id, turn.version
+    ))
+}
