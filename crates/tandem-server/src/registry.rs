@@ -59,6 +59,8 @@ impl Registry {
         r.channel::<tandem_channel_webhook::WebhookChannel>();
         #[cfg(feature = "webhook-desk")]
         r.desk::<tandem_desk_webhook::WebhookDesk>();
+        #[cfg(feature = "slack-desk")]
+        r.desk::<tandem_desk_slack::SlackDesk>();
         r
     }
 
