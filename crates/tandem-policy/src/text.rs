@@ -89,8 +89,7 @@ fn is_vowel(c: u8) -> bool {
 fn doubles(word: &str) -> bool {
     let b = word.as_bytes();
     let n = b.len();
-    n >= 3
-        && n <= 4
+    (3..=4).contains(&n)
         && !is_vowel(b[n - 1])
         && !matches!(b[n - 1], b'w' | b'x' | b'y')
         && is_vowel(b[n - 2])
