@@ -294,3 +294,33 @@ fn business_events_within_the_window() {
     };
     assert!(!eval(&events).escalate);
 }
+
+#[test]
+fn decide_message_remembers_that_a_person_was_offered() {
+    use tandem_core::turn::{MessageFacts, Understanding, decide_message};
+    let engine = shipped();
+    let free = customer(Some("free"));
+    let channel = tandem_model::ChannelId::new("webchat");
+    let mut state = ConversationState::default();
+    let mut ask = |state: &mut ConversationState| {
+        let facts = MessageFacts {
+            customer: &free,
+            channel: &channel,
+            text: "agent",
+            history: &[],
+            now: now(),
+        };
+        let understanding = Understanding {
+            sentiment: 0.0,
+            answer: bot(Some("talk_to_human"), 1.0),
+        };
+        decide_message(&engine, state, &facts, &understanding)
+    };
+    let first = ask(&mut state);
+    assert!(!first.escalate && first.offers(OfferKind::BotFirst));
+    assert!(state.human_offered);
+    assert_eq!(state.last_intent.as_deref(), Some("talk_to_human"));
+    let second = ask(&mut state);
+    assert!(second.escalate);
+    assert_eq!(second.category.as_deref(), Some("human_request"));
+}
