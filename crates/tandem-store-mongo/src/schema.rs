@@ -140,3 +140,50 @@ pub(crate) async fn detect(db: &Database) -> Result<Deployment, StoreError> {
         .map_err(classify)?;
     Ok(Deployment::from_hello(&hello))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_from_hello() {
+        let standalone = doc! { "isWritablePrimary": true, "maxWireVersion": 21 };
+        assert_eq!(Deployment::from_hello(&standalone), Deployment::Standalone);
+        assert!(!Deployment::Standalone.supports_transactions());
+        let member = doc! { "isWritablePrimary": true, "setName": "rs0", "hosts": ["a:27017"] };
+        assert_eq!(Deployment::from_hello(&member), Deployment::ReplicaSet);
+        assert!(Deployment::ReplicaSet.supports_transactions());
+        let mongos = doc! { "isWritablePrimary": true, "msg": "isdbgrid" };
+        assert_eq!(Deployment::from_hello(&mongos), Deployment::Sharded);
+        assert!(Deployment::Sharded.supports_transactions());
+        let odd = doc! { "setName": 1, "msg": "other" };
+        assert_eq!(Deployment::from_hello(&odd), Deployment::Standalone);
+    }
+
+    #[test]
+    fn index_plan_covers_every_collection_once() {
+        let plan = index_plan();
+        let names: Vec<&str> = plan.iter().map(|(name, _)| *name).collect();
+        for expected in [
+            "inbound",
+            "counters",
+            "customers",
+            "identities",
+            "conversations",
+            "transcript",
+            "escalations",
+            "outbox",
+            "kv",
+            "link_codes",
+            "customer_events",
+            "reachability",
+        ] {
+            assert_eq!(
+                names.iter().filter(|n| **n == expected).count(),
+                1,
+                "{expected} in {names:?}"
+            );
+        }
+        assert_eq!(names.len(), 12);
+    }
+}

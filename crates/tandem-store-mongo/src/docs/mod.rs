@@ -24,6 +24,8 @@ pub(crate) mod profiles;
 pub(crate) mod transcript;
 
 #[cfg(test)]
+mod query_tests;
+#[cfg(test)]
 mod tests;
 
 use bson::{DateTime, Document};
