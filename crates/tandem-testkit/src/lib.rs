@@ -14,6 +14,7 @@
 //!
 //! The kit depends on `tandem-sdk` and `tandem-model` only, never on the core.
 
+pub mod chatwoot_fake;
 pub mod conformance;
 pub mod desk_recording;
 mod driver;

@@ -1,0 +1,420 @@
+//! The Chatwoot desk against the fake Chatwoot API (real HTTP on 127.0.0.1) and a
+//! recording core: deliveries, idempotency, existing contacts, error classification, and
+//! the webhook route (signed and unsigned modes).
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tandem_desk_chatwoot::{ChatwootDesk, ChatwootDeskConfig};
+use tandem_sdk::handoff::{
+    Customer, HandoffClosed, HandoffMessage, HandoffRequested, Identity, Reason, Summary,
+    TranscriptLine, Trigger, Window,
+};
+use tandem_sdk::{
+    BuiltDesk, DeskContext, DeskDelivery, DeskEventKind, DeskFactory, DeskOp, ErrorKind, Secret,
+};
+use tandem_testkit::chatwoot_fake::{ChatwootFake, ChatwootReply, sign, webhook};
+use tandem_testkit::desk_recording::RecordingDesk;
+use tandem_testkit::slack_fake::now_secs;
+use tower::ServiceExt;
+
+const TOKEN: &str = "cw-token";
+const SECRET: &str = "test_webhook_secret";
+
+async fn desk(fake: &ChatwootFake, recorder: &RecordingDesk, secret: &str) -> BuiltDesk {
+    let config = ChatwootDeskConfig {
+        base_url: fake.base_url().to_owned(),
+        api_access_token: Secret::new(TOKEN),
+        account_id: 7,
+        inbox_id: 12,
+        webhook_secret: Secret::new(secret),
+    };
+    ChatwootDesk::validate(&config).unwrap();
+    let cx = DeskContext {
+        id: "chatwoot".into(),
+        public_base_url: url::Url::parse("http://127.0.0.1:1").unwrap(),
+        events: recorder.sink("chatwoot"),
+        http: reqwest::Client::new(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    };
+    ChatwootDesk::build(config, cx).await.unwrap()
+}
+
+fn line(from: &str, text: &str) -> TranscriptLine {
+    TranscriptLine {
+        from: from.into(),
+        channel: "webhook".into(),
+        at: "2026-01-01T10:00:00Z".into(),
+        text: text.into(),
+    }
+}
+
+fn requested(id: &str, customer: &str) -> DeskDelivery {
+    DeskDelivery {
+        id: format!("open-{id}"),
+        op: DeskOp::Open(Box::new(HandoffRequested {
+            version: "1".into(),
+            kind: "handoff.requested".into(),
+            handoff_id: id.into(),
+            conversation_id: "conv-1".into(),
+            created_at: "2026-01-01T10:00:00Z".into(),
+            channel: "webhook".into(),
+            customer: Customer {
+                id: customer.into(),
+                display_name: Some("Alice".into()),
+                segment: Some("vip".into()),
+                attributes: BTreeMap::new(),
+                identities: vec![Identity {
+                    channel: "webhook".into(),
+                    external_id: "alice".into(),
+                    verified: false,
+                }],
+            },
+            reason: Reason {
+                category: Some("revenue".into()),
+                priority: "high".into(),
+                target: "billing".into(),
+                triggers: vec![Trigger {
+                    code: "keyword".into(),
+                    evidence: "refund".into(),
+                }],
+            },
+            summary: Summary {
+                intent: None,
+                attempted: vec![],
+                status: "I want a refund".into(),
+                sentiment: "neutral".into(),
+                text: "Alice wants a refund.".into(),
+            },
+            window: Window {
+                open: true,
+                expires_at: None,
+            },
+            transcript: vec![
+                line("customer", "hello"),
+                line("customer", "I want a refund"),
+            ],
+        })),
+    }
+}
+
+fn appended(id: &str, delivery: &str, text: &str) -> DeskDelivery {
+    DeskDelivery {
+        id: delivery.into(),
+        op: DeskOp::Append(HandoffMessage {
+            version: "1".into(),
+            kind: "handoff.message".into(),
+            handoff_id: id.into(),
+            conversation_id: "conv-1".into(),
+            message: line("customer", text),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn open_append_close_are_idempotent() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, SECRET).await;
+    let receipt = built
+        .desk
+        .deliver(requested("h-1", "cust-1"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.thread.as_deref(), Some("345"));
+    assert_eq!(
+        built
+            .desk
+            .deliver(requested("h-1", "cust-1"))
+            .await
+            .unwrap(),
+        receipt
+    );
+    assert_eq!(
+        fake.conversations().len(),
+        1,
+        "one conversation per handoff"
+    );
+    let conv = &fake.conversations()[0];
+    assert_eq!(conv["status"], "open");
+    assert_eq!(conv["custom_attributes"]["tandem_handoff_id"], "h-1");
+    let msgs = fake.messages(345);
+    assert_eq!(msgs.len(), 2, "briefing and transcript, once");
+    assert!(
+        msgs.iter()
+            .all(|m| m["private"] == true && m["message_type"] == "outgoing")
+    );
+    assert!(
+        msgs[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("keyword “refund”")
+    );
+    assert!(
+        msgs[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("I want a refund")
+    );
+    let auth = fake.requests()[0]
+        .header("api_access_token")
+        .map(str::to_owned);
+    assert_eq!(auth.as_deref(), Some(TOKEN));
+    assert_eq!(
+        recorder.kv("chatwoot", "handoff:345").as_deref(),
+        Some("h-1")
+    );
+
+    built
+        .desk
+        .deliver(appended("h-1", "d-2", "still there?"))
+        .await
+        .unwrap();
+    built
+        .desk
+        .deliver(appended("h-1", "d-2", "still there?"))
+        .await
+        .unwrap();
+    let msgs = fake.messages(345);
+    assert_eq!(msgs.len(), 3);
+    assert_eq!(msgs[2]["message_type"], "incoming");
+    assert_eq!(msgs[2]["private"], false);
+
+    // The same customer again: the contact is reused.
+    built
+        .desk
+        .deliver(requested("h-2", "cust-1"))
+        .await
+        .unwrap();
+    assert_eq!(fake.contacts().len(), 1);
+    assert_eq!(fake.conversations().len(), 2);
+
+    let close = DeskDelivery {
+        id: "d-3".into(),
+        op: DeskOp::Close(HandoffClosed {
+            version: "1".into(),
+            kind: "handoff.closed".into(),
+            handoff_id: "h-1".into(),
+            conversation_id: "conv-1".into(),
+            reason: "timed_out".into(),
+        }),
+    };
+    built.desk.deliver(close).await.unwrap();
+    assert_eq!(fake.conversations()[0]["status"], "resolved");
+    assert_eq!(
+        built
+            .desk
+            .deliver(appended("h-9", "d-9", "x"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Rejected
+    );
+}
+
+#[tokio::test]
+async fn existing_contacts_are_found_and_failures_classified() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, "").await;
+    fake.add_contact("cust-old", "Alice");
+    built
+        .desk
+        .deliver(requested("h-1", "cust-old"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.contacts().len(),
+        1,
+        "already exists: found, not duplicated"
+    );
+    assert_eq!(fake.conversations().len(), 1);
+
+    for (status, kind) in [
+        (500, ErrorKind::Transient),
+        (503, ErrorKind::Transient),
+        (401, ErrorKind::Auth),
+        (404, ErrorKind::Rejected),
+    ] {
+        fake.script(ChatwootReply::Status(status));
+        let err = built
+            .desk
+            .deliver(requested("h-2", "cust-new"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}");
+    }
+    // A failure between steps: the retry resumes without a second conversation.
+    fake.script(ChatwootReply::Ok); // contact
+    fake.script(ChatwootReply::Ok); // conversation
+    fake.script(ChatwootReply::Status(502)); // briefing note
+    built
+        .desk
+        .deliver(requested("h-2", "cust-new"))
+        .await
+        .unwrap_err();
+    built
+        .desk
+        .deliver(requested("h-2", "cust-new"))
+        .await
+        .unwrap();
+    assert_eq!(fake.conversations().len(), 2);
+    assert_eq!(fake.messages(346).len(), 2);
+}
+
+async fn post(built: &BuiltDesk, body: &Value, headers: &[(&str, String)]) -> u16 {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let mut req =
+        Request::post("/desks/chatwoot/webhook").header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    built
+        .routes
+        .clone()
+        .unwrap()
+        .oneshot(req.body(Body::from(bytes)).unwrap())
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn signed(body: &Value, secret: &str, delivery: &str) -> Vec<(&'static str, String)> {
+    let (ts, sig) = sign(secret, now_secs(), &serde_json::to_vec(body).unwrap());
+    vec![
+        ("x-chatwoot-timestamp", ts),
+        ("x-chatwoot-signature", sig),
+        ("x-chatwoot-delivery", delivery.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn signed_webhooks_become_agent_actions_once() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, SECRET).await;
+    built
+        .desk
+        .deliver(requested("h-1", "cust-1"))
+        .await
+        .unwrap();
+
+    let reply = webhook::message_created(
+        345,
+        9001,
+        "Hi, I'm Jonas.",
+        "outgoing",
+        false,
+        3,
+        "Jonas Weber",
+    );
+    assert_eq!(
+        post(&built, &reply, &signed(&reply, "wrong", "dl-1")).await,
+        401,
+        "forged"
+    );
+    assert_eq!(
+        post(&built, &reply, &[]).await,
+        401,
+        "unsigned while a secret is set"
+    );
+    assert!(recorder.events().is_empty());
+
+    assert_eq!(
+        post(&built, &reply, &signed(&reply, SECRET, "dl-1")).await,
+        200
+    );
+    assert_eq!(
+        post(&built, &reply, &signed(&reply, SECRET, "dl-1")).await,
+        200,
+        "Chatwoot retry"
+    );
+    let events = recorder.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.handoff_id, "h-1");
+    assert_eq!(
+        events[0].event.kind,
+        DeskEventKind::AgentMessage {
+            text: "Hi, I'm Jonas.".into()
+        }
+    );
+    assert_eq!(
+        events[0].event.agent.as_ref().unwrap().name.as_deref(),
+        Some("Jonas Weber")
+    );
+
+    // Private notes, Tandem's own posts (briefing note id 5500; an incoming relay) and other
+    // conversations: nothing.
+    let note = webhook::message_created(
+        345,
+        9002,
+        "VIP, approve",
+        "outgoing",
+        true,
+        3,
+        "Jonas Weber",
+    );
+    let own = webhook::message_created(345, 5500, "briefing", "outgoing", false, 3, "Jonas Weber");
+    let incoming =
+        webhook::message_created(345, 9003, "hello", "incoming", false, 3, "Jonas Weber");
+    let elsewhere =
+        webhook::message_created(999, 9004, "hello", "outgoing", false, 3, "Jonas Weber");
+    for (i, hook) in [note, own, incoming, elsewhere].iter().enumerate() {
+        assert_eq!(
+            post(&built, hook, &signed(hook, SECRET, &format!("dl-x{i}"))).await,
+            200
+        );
+    }
+    assert_eq!(recorder.events().len(), 1);
+
+    let assigned = webhook::assigned(345, (3, "Jonas Weber"));
+    assert_eq!(
+        post(&built, &assigned, &signed(&assigned, SECRET, "dl-2")).await,
+        200
+    );
+    let resolved = webhook::status_changed(345, "open", "resolved", Some((3, "Jonas Weber")));
+    assert_eq!(
+        post(&built, &resolved, &signed(&resolved, SECRET, "dl-3")).await,
+        200
+    );
+    let kinds: Vec<DeskEventKind> = recorder
+        .events()
+        .into_iter()
+        .map(|e| e.event.kind)
+        .collect();
+    assert_eq!(
+        kinds[1..],
+        [DeskEventKind::Accepted, DeskEventKind::Resolved]
+    );
+
+    recorder.set_unavailable(true);
+    let later = webhook::message_created(345, 9010, "more", "outgoing", false, 3, "Jonas Weber");
+    assert_eq!(
+        post(&built, &later, &signed(&later, SECRET, "dl-4")).await,
+        503
+    );
+}
+
+#[tokio::test]
+async fn without_a_secret_unsigned_webhooks_are_accepted() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, "").await;
+    built
+        .desk
+        .deliver(requested("h-1", "cust-1"))
+        .await
+        .unwrap();
+    let reply = webhook::message_created(345, 9001, "Hello", "outgoing", false, 3, "Jonas Weber");
+    assert_eq!(post(&built, &reply, &[]).await, 200);
+    assert_eq!(post(&built, &reply, &[]).await, 200);
+    let events = recorder.events();
+    assert_eq!(
+        events.len(),
+        1,
+        "deduplicated on the message id without a delivery header"
+    );
+    assert_eq!(events[0].dedupe_key, "message:9001");
+}
