@@ -120,6 +120,14 @@ impl RecordingInbound {
             .cloned()
     }
 
+    /// Sets a value of the key-value space directly (e.g. to simulate a crash before
+    /// a polling offset was stored).
+    pub fn set_kv(&self, channel: &ChannelId, key: &str, value: &str) {
+        self.lock()
+            .kv
+            .insert((channel.clone(), key.to_owned()), value.to_owned());
+    }
+
     /// Whether nothing at all was recorded (messages, reports, key-value writes).
     pub fn is_empty(&self) -> bool {
         let s = self.lock();
