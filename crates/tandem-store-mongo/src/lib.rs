@@ -232,7 +232,7 @@ impl MongoStore {
             c,
             deployment,
             transactions,
-            maintenance: maintenance::Schedule::default(),
+            maintenance: maintenance::Schedule::starting_now(),
         })
     }
 

@@ -24,12 +24,19 @@ pub(crate) const JOURNAL_GRACE: Duration = Duration::from_secs(10);
 const JOURNALS_PER_RUN: i64 = 100;
 
 /// When maintenance last ran, in wall-clock unix milliseconds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Schedule {
     last_ms: AtomicI64,
 }
 
 impl Schedule {
+    /// A schedule whose last run is now (connect has just run maintenance).
+    pub(crate) fn starting_now() -> Self {
+        Self {
+            last_ms: AtomicI64::new(DateTime::now().timestamp_millis()),
+        }
+    }
+
     /// Whether a run is due now; when it is, marks it as started (one caller wins).
     pub(crate) fn take_due(&self) -> bool {
         let now = DateTime::now().timestamp_millis();

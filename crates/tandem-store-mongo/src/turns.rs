@@ -19,8 +19,9 @@ use std::time::Duration;
 use tandem_core::store::{StoreError, Turn};
 use tandem_model::ConversationId;
 
-/// How often a transaction is retried after a transient error (write conflict, election).
-const TRANSACTION_ATTEMPTS: u32 = 8;
+/// How long a transaction is retried after transient errors (write conflicts with a
+/// concurrent turn of the same conversation, elections).
+const TRANSACTION_RETRY_FOR: Duration = Duration::from_secs(5);
 
 /// How often a turn finishes a journal left by an earlier turn before giving up.
 const JOURNAL_ATTEMPTS: u32 = 3;
@@ -129,9 +130,11 @@ pub(crate) async fn commit_in_transaction(
     c: &Collections,
     turn: &TurnDocs,
 ) -> Result<(), StoreError> {
-    let mut attempt = 0;
+    let deadline = tokio::time::Instant::now() + TRANSACTION_RETRY_FOR;
+    let mut attempt: u32 = 0;
+    let mut journals = 0;
     loop {
-        attempt += 1;
+        attempt = attempt.saturating_add(1);
         let mut session = client.start_session().await.map_err(classify)?;
         session
             .start_transaction()
@@ -150,13 +153,16 @@ pub(crate) async fn commit_in_transaction(
         match outcome {
             Ok(()) => break,
             Err(Stop::Refused(e)) => return Err(e),
-            Err(Stop::Journal(journal)) if attempt < JOURNAL_ATTEMPTS => {
+            Err(Stop::Journal(journal)) if journals < JOURNAL_ATTEMPTS => {
+                journals += 1;
                 apply_journal(c, &turn.conversation_id, &journal).await?;
             }
             Err(Stop::Driver(e))
-                if is_transient_transaction_error(&e) && attempt < TRANSACTION_ATTEMPTS =>
+                if is_transient_transaction_error(&e) && tokio::time::Instant::now() < deadline =>
             {
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                // The winner of a write conflict usually commits within milliseconds.
+                let backoff = u64::from(attempt.min(25)) * 2;
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
             }
             Err(Stop::Journal(_)) => {
                 return Err(StoreError::Conflict(format!(

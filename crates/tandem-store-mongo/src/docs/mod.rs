@@ -24,6 +24,10 @@ pub(crate) mod profiles;
 pub(crate) mod transcript;
 
 #[cfg(test)]
+mod edge_tests;
+#[cfg(test)]
+mod index_tests;
+#[cfg(test)]
 mod query_tests;
 #[cfg(test)]
 mod tests;
