@@ -54,6 +54,8 @@ fn check_accepts_the_shipped_examples() {
             .env("DESK_WEBHOOK_SECRET", "example-secret")
             .env("SLACK_BOT_TOKEN", "xoxb-example")
             .env("SLACK_SIGNING_SECRET", "example-secret")
+            .env("CHATWOOT_API_TOKEN", "example-token")
+            .env("CHATWOOT_WEBHOOK_SECRET", "example-secret")
             .env("TANDEM_ADMIN_TOKEN", "example-admin-token-0123456789")
             .output()
             .unwrap();

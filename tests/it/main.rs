@@ -3,6 +3,7 @@
 
 mod admin;
 mod cli;
+mod desk_chatwoot;
 mod desk_slack;
 mod escalation;
 mod handoff;

@@ -61,6 +61,8 @@ impl Registry {
         r.desk::<tandem_desk_webhook::WebhookDesk>();
         #[cfg(feature = "slack-desk")]
         r.desk::<tandem_desk_slack::SlackDesk>();
+        #[cfg(feature = "chatwoot-desk")]
+        r.desk::<tandem_desk_chatwoot::ChatwootDesk>();
         r
     }
 
