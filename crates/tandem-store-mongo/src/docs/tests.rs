@@ -259,6 +259,8 @@ fn full_state() -> ConversationState {
             title: "Yes".to_owned(),
             payload: "YES".to_owned(),
         }],
+        // Fields added later round-trip through the same serde derive.
+        ..ConversationState::default()
     }
 }
 
