@@ -137,6 +137,29 @@ async fn open_is_idempotent_and_threads_everything() {
             .unwrap()
             .contains("I want a refund")
     );
+    // The request fixtures' fields are all sent (thread reply; root with buttons).
+    let reply_fixture: Value =
+        serde_json::from_str(include_str!("fixtures/chat_postMessage_request.json")).unwrap();
+    for key in reply_fixture.as_object().unwrap().keys() {
+        assert!(transcript[0].get(key).is_some(), "reply lacks {key}");
+    }
+    let root_fixture: Value = serde_json::from_str(include_str!(
+        "fixtures/chat_postMessage_request_root_with_blocks.json"
+    ))
+    .unwrap();
+    for key in ["channel", "text", "blocks"] {
+        assert!(root_fixture.get(key).is_some() && roots[0].get(key).is_some());
+    }
+    let fixture_button = &root_fixture["blocks"][1]["elements"][0];
+    let ours = roots[0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap();
+    for key in fixture_button.as_object().unwrap().keys() {
+        assert!(ours["elements"][0].get(key).is_some(), "button lacks {key}");
+    }
     assert_eq!(
         recorder
             .kv("slack", &format!("handoff:C0SUPPORT1:{root_ts}"))
