@@ -80,3 +80,18 @@ pub(crate) async fn run(c: &Collections, grace: Duration) -> Result<(), StoreErr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_at_most_once_per_interval() {
+        let schedule = Schedule::starting_now();
+        assert!(!schedule.take_due(), "connect has just run it");
+        let long_ago = DateTime::now().timestamp_millis() - 2 * INTERVAL.as_millis() as i64;
+        schedule.last_ms.store(long_ago, Ordering::Relaxed);
+        assert!(schedule.take_due(), "due after the interval");
+        assert!(!schedule.take_due(), "one caller wins");
+    }
+}

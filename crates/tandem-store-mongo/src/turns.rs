@@ -469,3 +469,127 @@ fn stale_version(turn: &TurnDocs) -> StoreError {
         turn.conversation_id, turn.version
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_core::store::{
+        ConversationRecord, ConversationState, ConversationStatus, NewOutboxEntry,
+    };
+    use tandem_model::{
+        ChannelId, Content, ConversationId, CustomerId, MessageId, OutboundContent,
+        OutboundMessage, OutboxId, Party, TranscriptEntry, now,
+    };
+
+    fn turn(version: u64) -> Turn {
+        let conversation = ConversationRecord {
+            id: ConversationId::new("conv_1"),
+            customer_id: CustomerId::new("cus_1"),
+            channel: ChannelId::new("web"),
+            status: ConversationStatus::Open,
+            state: ConversationState::default(),
+            next_seq: 2,
+            version,
+            opened_at: now(),
+            updated_at: now(),
+        };
+        let entry = |seq: u64| TranscriptEntry {
+            id: MessageId::new(format!("msg_{seq}")),
+            conversation_id: conversation.id.clone(),
+            customer_id: conversation.customer_id.clone(),
+            seq,
+            from: Party::Bot,
+            channel: conversation.channel.clone(),
+            at: now(),
+            content: Content::Text {
+                text: "hi".to_owned(),
+            },
+            buttons: vec![],
+            platform_message_id: None,
+        };
+        let outbound = |id: &str| NewOutboxEntry {
+            message: OutboundMessage {
+                outbox_id: OutboxId::new(id),
+                channel: conversation.channel.clone(),
+                recipient: "alice".to_owned(),
+                conversation_id: conversation.id.clone(),
+                from: Party::Bot,
+                content: OutboundContent::text("hi"),
+                message_id: MessageId::new("msg_1"),
+                created_at: now(),
+            },
+            next_attempt_at: now(),
+        };
+        Turn {
+            inbound_seq: Some(9),
+            entries: vec![entry(0), entry(1)],
+            escalations: vec![],
+            outbox: vec![outbound("out_1"), outbound("out_2")],
+            conversation,
+        }
+    }
+
+    #[test]
+    fn a_turn_becomes_documents_ordered_by_version() {
+        let docs = TurnDocs::new(&turn(3)).expect("encode");
+        assert_eq!(docs.version, 3);
+        assert_eq!(docs.inbound_seq, Some(9));
+        assert_eq!(
+            docs.processed_at,
+            to_datetime(turn(3).conversation.updated_at)
+        );
+        let ords: Vec<i64> = docs.outbox.iter().map(|o| o.ord).collect();
+        assert!(ords[0] < ords[1], "entries of a turn keep their order");
+        let later = TurnDocs::new(&turn(4)).expect("encode");
+        assert!(
+            later.outbox[0].ord > ords[1],
+            "a later turn's entries come after"
+        );
+        let journal = docs.journal();
+        assert_eq!(journal.entries, docs.entries);
+        assert_eq!(journal.outbox, docs.outbox);
+        assert_eq!(journal.inbound_seq, Some(9));
+        assert_ne!(
+            journal.token,
+            docs.journal().token,
+            "a fresh token per commit"
+        );
+        assert_eq!(
+            docs.conversation.version, 3,
+            "the filter's version; +1 on commit"
+        );
+    }
+
+    #[test]
+    fn collisions_within_a_turn_are_conflicts() {
+        let mut same_seq = turn(0);
+        same_seq.entries[1].seq = 0;
+        assert!(matches!(
+            TurnDocs::new(&same_seq),
+            Err(StoreError::Conflict(_))
+        ));
+        let mut same_id = turn(0);
+        same_id.entries[1].id = same_id.entries[0].id.clone();
+        assert!(matches!(
+            TurnDocs::new(&same_id),
+            Err(StoreError::Conflict(_))
+        ));
+        let mut same_outbox = turn(0);
+        same_outbox.outbox[1].message.outbox_id = OutboxId::new("out_1");
+        assert!(matches!(
+            TurnDocs::new(&same_outbox),
+            Err(StoreError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn refusals_name_their_cause() {
+        assert!(matches!(
+            inbound_refusal(true, 3),
+            StoreError::AlreadyProcessed
+        ));
+        assert!(matches!(inbound_refusal(false, 3), StoreError::Conflict(_)));
+        let docs = TurnDocs::new(&turn(2)).expect("encode");
+        assert!(matches!(stale_version(&docs), StoreError::Conflict(_)));
+    }
+}
