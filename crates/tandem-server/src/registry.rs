@@ -57,6 +57,12 @@ impl Registry {
         r.channel::<tandem_channel_webchat::WebChat>();
         #[cfg(feature = "webhook-channel")]
         r.channel::<tandem_channel_webhook::WebhookChannel>();
+        #[cfg(feature = "whatsapp")]
+        r.channel::<tandem_channel_whatsapp::WhatsApp>();
+        #[cfg(feature = "messenger")]
+        r.channel::<tandem_channel_messenger::Messenger>();
+        #[cfg(feature = "telegram")]
+        r.channel::<tandem_channel_telegram::Telegram>();
         #[cfg(feature = "webhook-desk")]
         r.desk::<tandem_desk_webhook::WebhookDesk>();
         #[cfg(feature = "slack-desk")]
