@@ -181,6 +181,13 @@ impl MongoStore {
                 "the MongoDB database name is empty".to_owned(),
             ));
         }
+        if uri.trim_start().starts_with("mongodb+srv://") && !cfg!(feature = "dns-srv") {
+            return Err(StoreError::Unavailable(
+                "mongodb+srv:// connection strings need the `dns-srv` feature of \
+                 tandem-store-mongo; enable it or list the hosts with mongodb://"
+                    .to_owned(),
+            ));
+        }
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             StoreError::Unavailable(format!("invalid MongoDB connection string: {}", e.kind))
         })?;

@@ -78,19 +78,25 @@ pub(crate) async fn align_inbound_counter(c: &Collections) -> Result<(), StoreEr
         return Ok(());
     };
     let seq = i64::try_from(InboundDoc::seq_of(&newest)?).unwrap_or(i64::MAX);
-    match c
-        .counters
-        .update_one(
-            CounterDoc::by_name(INBOUND_SEQ_COUNTER),
-            InboundDoc::counter_at_least(seq),
-        )
-        .upsert(true)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_duplicate_key(&e) => Ok(()),
-        Err(e) => Err(classify(e)),
+    for _ in 0..RACE_RETRIES {
+        match c
+            .counters
+            .update_one(
+                CounterDoc::by_name(INBOUND_SEQ_COUNTER),
+                InboundDoc::counter_at_least(seq),
+            )
+            .upsert(true)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            // A concurrent first `$inc` created the counter: raise it now.
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(classify(e)),
+        }
     }
+    Err(StoreError::Unavailable(
+        "the inbound counter could not be aligned with the log".to_owned(),
+    ))
 }
 
 /// See [`Store::record_inbound`](tandem_core::store::Store::record_inbound).

@@ -282,6 +282,7 @@ async fn insert_in<T: serde::Serialize>(
 pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result<(), StoreError> {
     // 1. The stored conversation, with any earlier journal applied first.
     let mut stored = None;
+    let mut exists = false;
     for _ in 0..JOURNAL_ATTEMPTS {
         let doc = c
             .conversations
@@ -289,6 +290,7 @@ pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result
             .await
             .map_err(classify)?;
         let Some(doc) = doc else { break };
+        exists = true;
         match journal_of(doc.clone())? {
             Some(journal) => apply_journal(c, &turn.conversation_id, &journal).await?,
             None => {
@@ -313,7 +315,12 @@ pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result
     }
     // 3. The version.
     let Some(stored) = stored else {
-        return Err(unknown_conversation(&turn.conversation_id));
+        return Err(if exists {
+            // Other turns kept committing while this one waited: it is stale.
+            stale_version(turn)
+        } else {
+            unknown_conversation(&turn.conversation_id)
+        });
     };
     let stored_version = stored.get_i64("version").ok();
     if stored_version != Some(to_i64(turn.version, "conversation version")?) {

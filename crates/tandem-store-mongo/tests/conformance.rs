@@ -54,7 +54,9 @@ async fn make_store() -> Option<(DynStore, DropDatabase)> {
     let database = format!("tandem_test_{}", uuid::Uuid::new_v4().simple());
     let store = MongoStore::connect_with(&uri, &database, mode)
         .await
-        .unwrap_or_else(|e| panic!("connecting to {uri} (database {database}): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("connecting to TANDEM_TEST_MONGODB_URI (database {database}): {e}")
+        });
     let guard = DropDatabase(store.database().clone());
     Some((Arc::new(store), guard))
 }
