@@ -97,8 +97,9 @@
 //!
 //! # Durability
 //!
-//! Unless the connection string sets a write concern, writes use `j: true` (acknowledged
-//! once in the server's journal), so every acknowledged write is durable and
+//! Unless the connection string sets a write concern, writes are acknowledged once in the
+//! server's on-disk journal (`j: true`), on a replica set by a majority of members
+//! (`w: "majority"`), so every acknowledged write is durable and
 //! [`Store::flush`] has nothing to wait for.
 
 mod docs;
@@ -112,7 +113,7 @@ mod turns;
 
 use async_trait::async_trait;
 use bson::doc;
-use mongodb::options::{ClientOptions, WriteConcern};
+use mongodb::options::{Acknowledgment, ClientOptions, DatabaseOptions, WriteConcern};
 use mongodb::{Client, Database};
 use schema::{Collections, Deployment};
 use std::time::Duration;
@@ -195,15 +196,25 @@ impl MongoStore {
         options
             .server_selection_timeout
             .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        options
-            .write_concern
-            .get_or_insert_with(|| WriteConcern::builder().journal(true).build());
+        let uri_sets_write_concern = options.write_concern.is_some();
         let client = Client::with_options(options).map_err(error::classify)?;
-        let db = client.database(database);
-        db.run_command(doc! { "ping": 1 })
+        let probe = client.database(database);
+        probe
+            .run_command(doc! { "ping": 1 })
             .await
             .map_err(error::classify)?;
-        let deployment = schema::detect(&db).await?;
+        let deployment = schema::detect(&probe).await?;
+        let db = if uri_sets_write_concern {
+            probe
+        } else {
+            let write_concern = default_write_concern(deployment);
+            client.database_with_options(
+                database,
+                DatabaseOptions::builder()
+                    .write_concern(write_concern)
+                    .build(),
+            )
+        };
         let transactions = match mode {
             CommitMode::Auto => deployment.supports_transactions(),
             CommitMode::Journal => false,
@@ -260,6 +271,17 @@ impl MongoStore {
         {
             tracing::warn!(error = %e, "MongoDB store maintenance failed; retrying later.");
         }
+    }
+}
+
+/// The write concern used unless the connection string sets one: journaled, and on a
+/// replica set or sharded cluster acknowledged by a majority.
+fn default_write_concern(deployment: Deployment) -> WriteConcern {
+    let builder = WriteConcern::builder().journal(true);
+    if deployment.supports_transactions() {
+        builder.w(Acknowledgment::Majority).build()
+    } else {
+        builder.w(Acknowledgment::Nodes(1)).build()
     }
 }
 
@@ -489,5 +511,24 @@ impl Store for MongoStore {
         subject: &str,
     ) -> Result<Option<Reachability>, StoreError> {
         profiles::reachability(&self.c, channel, subject).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_write_concern_is_durable() {
+        let standalone = default_write_concern(Deployment::Standalone);
+        assert_eq!(standalone.journal, Some(true));
+        assert_eq!(standalone.w, Some(Acknowledgment::Nodes(1)));
+        let replicated = default_write_concern(Deployment::ReplicaSet);
+        assert_eq!(replicated.journal, Some(true));
+        assert_eq!(replicated.w, Some(Acknowledgment::Majority));
+        assert_eq!(
+            default_write_concern(Deployment::Sharded).w,
+            Some(Acknowledgment::Majority)
+        );
     }
 }
