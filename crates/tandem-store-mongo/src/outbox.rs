@@ -3,10 +3,10 @@
 //! [`OutboxDoc`](crate::docs::outbox::OutboxDoc).
 
 use crate::docs::outbox::OutboxDoc;
-use crate::docs::{decode, to_datetime};
+use crate::docs::{decode, id_only, to_datetime};
 use crate::error::classify;
 use crate::schema::Collections;
-use bson::{Document, doc};
+use bson::Document;
 use mongodb::options::ReturnDocument;
 use std::time::Duration;
 use tandem_core::store::{OutboxEntry, StoreError};
@@ -24,7 +24,7 @@ pub(crate) async fn promote(
     c.outbox
         .find_one_and_update(OutboxDoc::unfinished_of(conversation), OutboxDoc::promote())
         .sort(OutboxDoc::oldest())
-        .projection(doc! { "_id": 1 })
+        .projection(id_only())
         .await
         .map_err(classify)?;
     Ok(())
@@ -105,7 +105,7 @@ async fn finish(
     let finished = c
         .outbox
         .find_one_and_update(OutboxDoc::claimed(id, claim), update)
-        .projection(doc! { "conversation_id": 1 })
+        .projection(OutboxDoc::conversation_projection())
         .await
         .map_err(classify)?;
     let Some(finished) = finished else {
@@ -190,7 +190,7 @@ pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, Store
         .outbox
         .find_one(OutboxDoc::heads())
         .sort(OutboxDoc::due_first())
-        .projection(doc! { "due_at": 1 })
+        .projection(OutboxDoc::due_projection())
         .await
         .map_err(classify)?;
     head.map(|h| OutboxDoc::due_at_of(&h)).transpose()
@@ -227,8 +227,8 @@ pub(crate) async fn record_delivery_status(
     let cursor = c
         .outbox
         .find(filter.clone())
-        .sort(doc! { "finished_at": 1, "_id": 1 })
-        .projection(doc! { "_id": 1 })
+        .sort(OutboxDoc::sent_first())
+        .projection(id_only())
         .await
         .map_err(classify)?;
     let ids = crate::records::collect(cursor, |d| OutboxDoc::id_of(&d)).await?;

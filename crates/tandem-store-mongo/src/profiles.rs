@@ -4,11 +4,10 @@
 use crate::docs::conversations::ConversationDoc;
 use crate::docs::customers::{CustomerDoc, IdentityDoc};
 use crate::docs::profiles::{CustomerEventDoc, ReachabilityDoc};
-use crate::docs::{decode, encode};
+use crate::docs::{decode, encode, id_only};
 use crate::error::{classify, is_duplicate_key};
 use crate::records::{collect, customer, limit};
 use crate::schema::Collections;
-use bson::doc;
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 use std::collections::BTreeSet;
@@ -46,7 +45,7 @@ pub(crate) async fn customers_by_email(
     let identities: Vec<bson::Document> = c
         .identities
         .find(IdentityDoc::with_email(email))
-        .projection(doc! { "customer_id": 1 })
+        .projection(IdentityDoc::customer_projection())
         .await
         .map_err(classify)?
         .try_collect()
@@ -122,7 +121,7 @@ pub(crate) async fn record_customer_event(
     let known = c
         .customers
         .find_one(CustomerDoc::by_id(&event.customer_id))
-        .projection(doc! { "_id": 1 })
+        .projection(id_only())
         .await
         .map_err(classify)?;
     if known.is_none() {

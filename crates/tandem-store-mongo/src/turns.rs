@@ -6,7 +6,7 @@ use crate::docs::escalations::EscalationDoc;
 use crate::docs::inbound::InboundDoc;
 use crate::docs::outbox::OutboxDoc;
 use crate::docs::transcript::TranscriptDoc;
-use crate::docs::{decode, encode, to_datetime, to_i64};
+use crate::docs::{decode, encode, id_only, to_datetime, to_i64};
 use crate::error::{classify, is_transient_transaction_error, only_duplicates};
 use crate::outbox::promote;
 use crate::schema::Collections;
@@ -322,7 +322,7 @@ pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result
             unknown_conversation(&turn.conversation_id)
         });
     };
-    let stored_version = stored.get_i64("version").ok();
+    let stored_version = ConversationDoc::version_of(&stored);
     if stored_version != Some(to_i64(turn.version, "conversation version")?) {
         return Err(stale_version(turn));
     }
@@ -379,7 +379,7 @@ async fn refuse_existing<T>(
     }
     let found = coll
         .find_one(collisions(docs))
-        .projection(bson::doc! { "_id": 1 })
+        .projection(id_only())
         .await
         .map_err(classify)?;
     match found {

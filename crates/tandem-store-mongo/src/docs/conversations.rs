@@ -232,6 +232,11 @@ impl ConversationDoc {
         doc! { "journal.started_at": { "$lte": before } }
     }
 
+    /// The stored `version` of a raw document, if readable.
+    pub(crate) fn version_of(doc: &Document) -> Option<i64> {
+        doc.get_i64("version").ok()
+    }
+
     /// The stored `closed_at` of a raw document.
     pub(crate) fn closed_at_of(doc: &Document) -> Option<DateTime> {
         match doc.get("closed_at") {

@@ -270,6 +270,11 @@ impl IdentityDoc {
         doc! { "channel": channel.as_str(), "subject": subject }
     }
 
+    /// Projection of the customer only.
+    pub(crate) fn customer_projection() -> Document {
+        doc! { "customer_id": 1 }
+    }
+
     /// The customer an identity document points at.
     pub(crate) fn customer_of(doc: &Document) -> Result<CustomerId, StoreError> {
         doc.get_str("customer_id")

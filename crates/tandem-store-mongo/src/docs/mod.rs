@@ -84,6 +84,11 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, doc: Document) -> Result<T
         .map_err(|e| StoreError::Corrupt(format!("{what} {id}: {e}")))
 }
 
+/// Projection of `_id` only (every collection keys its documents by `_id`).
+pub(crate) fn id_only() -> Document {
+    bson::doc! { "_id": 1 }
+}
+
 /// Refuses documents written by a newer schema than this build understands.
 pub(crate) fn check_schema(what: &str, version: i32) -> Result<(), StoreError> {
     if (1..=SCHEMA_VERSION).contains(&version) {

@@ -283,6 +283,21 @@ impl OutboxDoc {
         doc! { "head": true }
     }
 
+    /// Projection of the conversation only (to promote after finishing an entry).
+    pub(crate) fn conversation_projection() -> Document {
+        doc! { "conversation_id": 1 }
+    }
+
+    /// Projection of `due_at` only.
+    pub(crate) fn due_projection() -> Document {
+        doc! { "due_at": 1 }
+    }
+
+    /// Order of entries a delivery report changes: by send time.
+    pub(crate) fn sent_first() -> Document {
+        doc! { "finished_at": 1, "_id": 1 }
+    }
+
     /// A head's `due_at`.
     pub(crate) fn due_at_of(doc: &Document) -> Result<Timestamp, StoreError> {
         let due = doc
