@@ -15,13 +15,15 @@
 //! | --- | --- | --- |
 //! | `inbound` | `seq` (from the `counters` document `inbound_seq`, one atomic `$inc`) | unique `(channel, platform_message_id)` (dedupe); `(processed, _id)` partial on `processed: false` (pending, in `seq` order) |
 //! | `counters` | counter name | — |
-//! | `customers` | customer id | — |
-//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first) |
-//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at)`; `journal.started_at` partial (unapplied turn journals) |
+//! | `customers` | customer id | — (by id) |
+//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first); `email_folded` partial (customers by verified email) |
+//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` partial (unapplied turn journals) |
 //! | `transcript` | message id | unique `(conversation_id, seq)` (the newest N of a conversation); `(customer_id, at)` (a customer's transcript across channels) |
 //! | `escalations` | escalation id | `(conversation_id, at, ord)`; counts per label are an `$unwind` of each event's distinct `labels` |
-//! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry, depth) |
+//! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry, depth); `(message.channel, platform_message_id)` and `(message.channel, message.recipient, finished_at)` partial on sent (delivery reports) |
 //! | `kv` | ObjectId | unique `(namespace, key)` |
+//! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |
+//! | `reachability` | ObjectId | unique `(channel, subject)` |
 //! | `link_codes` | — | TTL on `expires_at` (reserved for identity linking) |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
