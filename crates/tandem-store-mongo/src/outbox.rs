@@ -1,6 +1,6 @@
 //! The outbox operations: claiming heads, completing, retrying and failing entries, head
 //! promotion and the outbox's reads. The head rule is described on
-//! [`OutboxDoc`](crate::docs::outbox::OutboxDoc).
+//! [`OutboxDoc`].
 
 use crate::docs::outbox::OutboxDoc;
 use crate::docs::{decode, id_only, to_datetime};

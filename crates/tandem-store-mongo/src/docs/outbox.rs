@@ -2,7 +2,7 @@
 //!
 //! # Per-conversation order
 //!
-//! Entries of a conversation are ordered by `ord` ([`turn_ord`](super::turn_ord)): turns
+//! Entries of a conversation are ordered by `ord` ([`turn_ord`]): turns
 //! commit one at a time per conversation, so a later turn's entries always have larger
 //! keys and become visible after the earlier ones. Of the unfinished (`pending` or
 //! `in_flight`) entries of a conversation, only the one with the smallest `ord` may be
