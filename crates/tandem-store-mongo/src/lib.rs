@@ -82,8 +82,10 @@
 //! atomic with the commit, so a `mark_inbound_processed` or a turn of *another*
 //! conversation for the same inbound record racing with the turn can both succeed (the
 //! core processes each inbound record from one place, so this needs a bug or an
-//! operator's intervention). Turns of the same conversation are always serialized by the
-//! version.
+//! operator's intervention); likewise an id (message, escalation, outbox) reused by a
+//! concurrent turn of another conversation is skipped when the journal is applied instead
+//! of refusing the turn (ids are generated unique, so this too needs a bug). Turns of the
+//! same conversation are always serialized by the version.
 //!
 //! Other multi-document writes do not need transactions: `resolve_customer` inserts the
 //! customer, then the identity (unique index); a lost race deletes its orphan customer.
