@@ -11,6 +11,7 @@ mod outbox;
 mod policy;
 mod webchat;
 mod webchat_input;
+mod whatsapp;
 
 /// A config with web chat only.
 pub(crate) const WEBCHAT_ONLY: &str = r#"

@@ -91,7 +91,8 @@ async fn checked(
         let now = core.inner.clock.now();
         let last = window::last_customer_message(&conversation.state, &msg.channel);
         window = window::state(&caps.window, last, now);
-        if !window.is_open() {
+        // The name fills template parameters, here or after a platform rejection.
+        if !window.is_open() || caps.window_template.is_some() {
             customer_name = store
                 .customer(&conversation.customer_id)
                 .await?
