@@ -354,3 +354,162 @@ async fn url_verification_is_answered_with_the_challenge() {
         "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     );
 }
+
+/// Acceptance item 1 as written: a WhatsApp customer (fake Graph API) hands off to Slack.
+#[tokio::test]
+async fn whatsapp_customer_reaches_slack_and_gets_the_agent_reply() {
+    use tandem_testkit::fake::WhatsAppFake;
+    use tandem_testkit::payloads::{meta_signature, whatsapp_text};
+    const PHONE_ID: &str = "109876543210987";
+    const APP_SECRET: &str = "wa-app-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let graph = WhatsAppFake::start("wa-token", PHONE_ID, "v21.0").await;
+    let slack = SlackFake::start(TOKEN).await;
+    let config = format!(
+        r#"
+[channels.whatsapp]
+app_secret = "{APP_SECRET}"
+verify_token = "verify-me"
+access_token = "wa-token"
+phone_number_id = "{PHONE_ID}"
+api_base = "{graph}"
+api_version = "v21.0"
+
+[desks.slack]
+bot_token = "{TOKEN}"
+signing_secret = "{SIGNING_SECRET}"
+channel_id = "C0SUPPORT1"
+api_base = "{slack}"
+
+[outbox]
+lease_secs = 2
+retry_base_ms = 200
+retry_max_ms = 1000
+"#,
+        graph = graph.base_url(),
+        slack = slack.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let says = |n: u32, text: &'static str| {
+        let url = tandem.url("/webhooks/whatsapp");
+        async move {
+            let body = whatsapp_text(
+                PHONE_ID,
+                "4915112345678",
+                "Lena Müller",
+                text,
+                &format!("wamid.E2E{n}"),
+                now_secs(),
+            );
+            let status = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header(
+                    "x-hub-signature-256",
+                    meta_signature(APP_SECRET, body.as_bytes()),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 200);
+        }
+    };
+    // Everything the customer received, as text (text bodies and interactive bodies).
+    let received = || -> Vec<String> {
+        graph
+            .delivered()
+            .iter()
+            .map(|r| r.json().to_string())
+            .collect()
+    };
+
+    says(1, "I want a refund").await;
+    let root = eventually(10, "briefing root message at Slack", || async {
+        slack.roots().into_iter().next()
+    })
+    .await;
+    let blocks = root_text(&root);
+    for needle in [
+        "*Why:*",
+        "refund",
+        "Lena Müller",
+        "whatsapp: 4915112345678",
+        "window open",
+        "*Summary:*",
+    ] {
+        assert!(blocks.contains(needle), "briefing lacks {needle}: {blocks}");
+    }
+    let root_ts = SlackFake::ts_of(0);
+    let handoff_id = root["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .map(|b| b["elements"][0]["value"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let reply = thread_reply("EvWa1", &root_ts, "Hallo Lena, hier ist Jonas.");
+    assert_eq!(
+        slack_posts(&tandem, "/desks/slack/events", &reply, SIGNING_SECRET, &[]).await,
+        200
+    );
+    eventually(10, "agent reply at the Graph API", || async {
+        received()
+            .iter()
+            .any(|b| b.contains("Hallo Lena, hier ist Jonas."))
+            .then_some(())
+    })
+    .await;
+    let before = received().len();
+    says(2, "what are your opening hours?").await;
+    eventually(10, "customer message in the thread", || async {
+        slack
+            .replies(&root_ts)
+            .iter()
+            .any(|r| {
+                r["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("what are your opening hours?")
+            })
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        received().len(),
+        before,
+        "the bot said nothing while the agent owned it"
+    );
+
+    let resolve = click("tandem_resolve", &handoff_id, &root_ts);
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    assert_eq!(
+        slack_posts(
+            &tandem,
+            "/desks/slack/interactions",
+            &resolve,
+            SIGNING_SECRET,
+            &form
+        )
+        .await,
+        200
+    );
+    eventually(10, "CSAT prompt at the Graph API", || async {
+        received()
+            .iter()
+            .any(|b| b.contains("How did we do?"))
+            .then_some(())
+    })
+    .await;
+    says(3, "5").await;
+    eventually(10, "survey thanks", || async {
+        received()
+            .iter()
+            .any(|b| b.contains("Thank you for your feedback"))
+            .then_some(())
+    })
+    .await;
+}
