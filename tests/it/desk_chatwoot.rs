@@ -29,6 +29,9 @@ account_id = 7
 inbox_id = 12
 webhook_secret = "{WEBHOOK_SECRET}"
 
+[admin]
+tokens = ["admin-token-0123456789abcdef"]
+
 [outbox]
 lease_secs = 2
 retry_base_ms = 200
@@ -268,6 +271,33 @@ async fn refund_goes_to_chatwoot_and_comes_back_with_csat() {
             .then_some(())
     })
     .await;
+    // The score is stored with the handoff, resolved by the Chatwoot agent.
+    let admin = |path: String| {
+        let url = tandem.url(&path);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth("admin-token-0123456789abcdef")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let found = admin("/api/v1/customers?identity=webhook:alice".into()).await;
+    let customer_id = found[0]["id"].as_str().unwrap().to_owned();
+    let convs = admin(format!("/api/v1/customers/{customer_id}/conversations")).await;
+    let conv = admin(format!(
+        "/api/v1/conversations/{}",
+        convs[0]["id"].as_str().unwrap()
+    ))
+    .await;
+    let past = &conv["past_handoffs"][0];
+    assert_eq!(past["status"], "resolved");
+    assert_eq!(past["csat"]["score"], 5);
+    assert_eq!(past["agent"]["name"], "Jonas Weber");
     customer_says(&tandem, "w4", "what are your opening hours?").await;
     eventually(10, "the bot answers again", || async {
         texts_from(&customer, "bot")
