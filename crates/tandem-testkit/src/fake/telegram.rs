@@ -144,7 +144,7 @@ async fn route(st: &Shared<TgState>, inc: &Incoming) -> (u16, Value) {
         return error(401, "Unauthorized");
     }
     let method = method_of(&path).unwrap_or_default().to_ascii_lowercase();
-    let params = inc.json();
+    let params = params(inc);
     match method.as_str() {
         "getme" => ok(json!({
             "id": 7_012_345_678_i64, "is_bot": true, "first_name": "Acme Support",
@@ -172,7 +172,9 @@ async fn route(st: &Shared<TgState>, inc: &Incoming) -> (u16, Value) {
         }
         "deletewebhook" => {
             *st.webhook.lock().expect("fake lock") = None;
-            if params["drop_pending_updates"] == json!(true) {
+            if params["drop_pending_updates"] == json!(true)
+                || params["drop_pending_updates"] == json!("true")
+            {
                 st.updates.lock().expect("fake lock").clear();
             }
             ok(json!(true))
@@ -182,6 +184,40 @@ async fn route(st: &Shared<TgState>, inc: &Incoming) -> (u16, Value) {
         "answercallbackquery" => ok(json!(true)),
         _ => error(404, "Not Found: method not found"),
     }
+}
+
+/// The request's parameters: JSON, or a multipart form (teloxide sends methods with
+/// optional files, such as `setWebhook`, as multipart) as an object of strings.
+fn params(inc: &Incoming) -> Value {
+    let content_type = inc
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(boundary) = content_type
+        .strip_prefix("multipart/form-data")
+        .and_then(|rest| rest.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_owned())
+    else {
+        return inc.json();
+    };
+    let body = String::from_utf8_lossy(&inc.body);
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        fields.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    Value::Object(fields)
 }
 
 async fn get_updates(st: &Shared<TgState>, params: &Value) -> (u16, Value) {
