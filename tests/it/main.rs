@@ -9,6 +9,7 @@ mod escalation;
 mod handoff;
 mod messenger;
 mod outbox;
+mod policy_flows;
 mod policy;
 mod telegram;
 mod webchat;

@@ -75,6 +75,56 @@ impl Core {
             .map(|(id, _)| id.clone())
     }
 
+    /// Opens a handoff for `decision` on the conversation `next` (being planned), when a
+    /// desk serves its target: the queue becomes the owner and the desk's `open`
+    /// operation (with the briefing) is returned for the turn's outbox. `None` when no desk
+    /// is configured. `trigger` is the entry that caused it (part of the briefing).
+    pub(crate) async fn start_handoff(
+        &self,
+        next: &mut ConversationRecord,
+        customer: &CustomerRecord,
+        decision: &Decision,
+        trigger: &TranscriptEntry,
+        now: Timestamp,
+    ) -> Option<(String, tandem_sdk::DeskOp)> {
+        let desk = self.desk_for(decision.target.as_deref())?;
+        let h = handoff::open(&desk, decision, now);
+        next.state.owner = Owner::Queue;
+        next.state.handoff_requested = true;
+        let body = self
+            .briefing(next, customer, decision, &h, trigger, now)
+            .await;
+        self.remember_handoff(&h.id, &next.id).await;
+        next.state.handoff = Some(h);
+        Some((desk, tandem_sdk::DeskOp::Open(Box::new(body))))
+    }
+
+    /// The customer's earlier conversations (any channel) for `repeat_contact`: what each
+    /// was about (its last recognised intent) and when it opened.
+    pub(crate) async fn past_contacts(
+        &self,
+        customer: &CustomerRecord,
+        current: &ConversationId,
+    ) -> Vec<crate::policy::PastContact> {
+        let list = self
+            .inner
+            .store
+            .conversations_of(&customer.id, 50)
+            .await
+            .unwrap_or_default();
+        list.into_iter()
+            .filter(|c| &c.id != current)
+            .filter_map(|c| {
+                c.state
+                    .last_intent
+                    .map(|intent| crate::policy::PastContact {
+                        intent,
+                        at: c.opened_at,
+                    })
+            })
+            .collect()
+    }
+
     /// Remembers which conversation a handoff belongs to (desk events name the handoff).
     pub(crate) async fn remember_handoff(&self, handoff_id: &str, conversation: &ConversationId) {
         if let Err(e) = self
@@ -339,6 +389,8 @@ fn return_to_bot(state: &mut ConversationState) {
     state.negative_count = 0;
     state.fallback_count = 0;
     state.handoff_requested = false;
+    state.human_offered = false;
+    state.offered_choices.clear();
 }
 
 /// The reply channel's messaging window as the briefing shows it.

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod pacing;
 pub mod policy;
+pub mod proactive;
 pub mod router;
 pub mod shape;
 pub mod store;

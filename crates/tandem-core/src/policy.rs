@@ -160,6 +160,13 @@ pub trait EscalationPolicy: Send + Sync + 'static {
         -0.3
     }
 
+    /// How long after a bot reply the core should ask [`EscalationPolicy::evaluate_inactivity`]
+    /// (the shortest silence any segment acts on); `None` when the policy never acts on
+    /// silence.
+    fn inactivity_after(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Evaluates a customer's silence since the bot's last reply (a proactive check-in,
     /// optionally a handoff). The default policy never acts on silence.
     fn evaluate_inactivity(&self, input: &InactivityInput<'_>) -> Decision {

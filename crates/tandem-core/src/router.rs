@@ -35,6 +35,9 @@ pub struct CoreConfig {
     pub history_limit: usize,
     /// Outbox behaviour.
     pub outbox: OutboxConfig,
+    /// A conversation the bot owns that is quiet this long is closed by the next message,
+    /// which starts a new one.
+    pub conversation_timeout: time::Duration,
 }
 
 impl Default for CoreConfig {
@@ -43,6 +46,7 @@ impl Default for CoreConfig {
             shards: 8,
             history_limit: 50,
             outbox: OutboxConfig::default(),
+            conversation_timeout: time::Duration::hours(24),
         }
     }
 }
@@ -81,7 +85,8 @@ pub(crate) struct Inner {
     pub(crate) store: DynStore,
     pub(crate) bot: Arc<dyn Bot>,
     pub(crate) sentiment: Arc<dyn SentimentAnalyzer>,
-    pub(crate) policy: Arc<dyn EscalationPolicy>,
+    /// The policy in force; replaced as a whole on reload.
+    pub(crate) policy: RwLock<Arc<dyn EscalationPolicy>>,
     pub(crate) summarizer: Arc<dyn Summarizer>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<Metrics>,
@@ -107,7 +112,7 @@ impl Core {
                 store: deps.store,
                 bot: deps.bot,
                 sentiment: deps.sentiment,
-                policy: deps.policy,
+                policy: RwLock::new(deps.policy),
                 summarizer: deps.summarizer,
                 clock: deps.clock,
                 metrics: deps.metrics,
@@ -129,6 +134,21 @@ impl Core {
             .write()
             .expect("channel registry lock poisoned")
             .insert(id, adapter);
+    }
+
+    /// The escalation policy in force.
+    pub fn policy(&self) -> Arc<dyn EscalationPolicy> {
+        self.inner
+            .policy
+            .read()
+            .expect("policy lock poisoned")
+            .clone()
+    }
+
+    /// Replaces the escalation policy (reload). Messages already being processed finish
+    /// with the policy they started with.
+    pub fn set_policy(&self, policy: Arc<dyn EscalationPolicy>) {
+        *self.inner.policy.write().expect("policy lock poisoned") = policy;
     }
 
     /// The store.
@@ -241,10 +261,28 @@ impl Core {
         let now = self.inner.clock.now();
         let customer = store.resolve_customer(&pending.message.sender, now).await?;
         for _attempt in 0..5 {
-            let conversation = store
+            let mut conversation = store
                 .open_conversation(&customer.id, &pending.message.channel, now)
                 .await?;
+            // A conversation the bot owns that has been quiet for long is over: this
+            // message starts a new one (what repeat-contact counts).
+            if conversation.state.owner == crate::store::Owner::Bot
+                && conversation.next_seq > 0
+                && now - conversation.updated_at > self.inner.config.conversation_timeout
+            {
+                store.close_conversation(&conversation.id, now).await?;
+                conversation = store
+                    .open_conversation(&customer.id, &pending.message.channel, now)
+                    .await?;
+            }
             let plan = crate::turn::plan(self, &pending, &customer, conversation).await;
+            let bot_spoke_last = plan
+                .entries
+                .last()
+                .is_some_and(|e| e.from == tandem_model::Party::Bot)
+                && plan.conversation.state.owner == crate::store::Owner::Bot;
+            let (conversation_id, next_seq) =
+                (plan.conversation.id.clone(), plan.conversation.next_seq);
             let reasons: Vec<String> = plan
                 .escalations
                 .iter()
@@ -258,6 +296,9 @@ impl Core {
                     }
                     if has_outbox {
                         self.inner.outbox_wakeup.notify_one();
+                    }
+                    if bot_spoke_last {
+                        self.schedule_inactivity(conversation_id, next_seq);
                     }
                     debug!("Inbound message processed.");
                     return Ok(());

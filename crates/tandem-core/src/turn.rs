@@ -21,6 +21,15 @@ use tandem_sdk::DeskOp;
 pub const HANDOFF_NOTICE: &str =
     "I'm passing this to our team. A person will follow up with you here as soon as possible.";
 
+/// The payload of the "talk to a person" button.
+pub const HUMAN_PAYLOAD: &str = "talk_to_human";
+
+/// How a click on the "talk to a person" button reads to the bot and the policy.
+pub const HUMAN_REQUEST_TEXT: &str = "I want to talk to a person";
+
+/// The answer to a person request from an AI-first segment (the second request hands off).
+pub const BOT_FIRST_REPLY: &str = "I can help with most questions right away: tell me what you need. If you'd still rather talk to a person, tap the button.";
+
 /// What the customer is told when Tandem cannot read a message.
 pub const UNREADABLE_NOTICE: &str =
     "Sorry, I can only read text messages for now. Could you type your question?";
@@ -32,11 +41,13 @@ pub(crate) async fn plan(
     conversation: ConversationRecord,
 ) -> Turn {
     let inner = &core.inner;
+    let policy = core.policy();
     let now = inner.clock.now();
     let msg = &pending.message;
     let mut next = conversation.clone();
     next.channel = msg.channel.clone();
     next.updated_at = now;
+    next.state.checked_in = false;
     if !matches!(msg.content, Content::Event { .. }) {
         // Anything the customer did (not a platform event) opens the messaging window.
         next.state.last_customer_message_at.insert(
@@ -64,6 +75,10 @@ pub(crate) async fn plan(
     let mut replies: Vec<(Party, OutboundContent)> = Vec::new();
 
     let text = match &msg.content {
+        // The "talk to a person" button asks for a person in words every policy knows.
+        Content::Postback { payload, .. } if payload == HUMAN_PAYLOAD => {
+            Some(HUMAN_REQUEST_TEXT.to_owned())
+        }
         Content::Postback { payload, .. } => Some(payload.clone()),
         // "2" answers choices that were offered as numbered text.
         Content::Text { text } => Some(
@@ -102,15 +117,16 @@ pub(crate) async fn plan(
                     &text,
                 )
                 .await;
-                let decision = decide(
-                    inner.policy.as_ref(),
-                    &mut next.state,
+                let history = core.past_contacts(customer, &conversation.id).await;
+                let facts = MessageFacts {
                     customer,
-                    &msg.channel,
-                    &text,
-                    &understanding,
+                    channel: &msg.channel,
+                    text: &text,
+                    history: &history,
                     now,
-                );
+                };
+                let decision =
+                    decide_message(policy.as_ref(), &mut next.state, &facts, &understanding);
                 if decision.escalate {
                     escalations.push(EscalationEvent {
                         id: EscalationId::generate(),
@@ -123,32 +139,37 @@ pub(crate) async fn plan(
                         category: decision.category.clone(),
                         priority: decision.priority.clone(),
                         target: decision.target.clone(),
-                        policy_version: inner.policy.version().to_owned(),
+                        policy_version: policy.version().to_owned(),
                     });
                 }
-                let desk = if decision.escalate {
-                    core.desk_for(decision.target.as_deref())
+                let opened = if decision.escalate {
+                    // Hand off: the queue owns the conversation until an agent takes it.
+                    core.start_handoff(&mut next, customer, &decision, &entries[0], now)
+                        .await
                 } else {
                     None
                 };
-                if let Some(desk) = desk {
-                    // Hand off: the queue owns the conversation until an agent takes it.
-                    let h = handoff::open(&desk, &decision, now);
-                    next.state.owner = Owner::Queue;
-                    next.state.handoff_requested = true;
+                if let Some(op) = opened {
                     replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
-                    let body = core
-                        .briefing(&next, customer, &decision, &h, &entries[0], now)
-                        .await;
-                    core.remember_handoff(&h.id, &conversation.id).await;
-                    desk_ops.push((desk, DeskOp::Open(Box::new(body))));
-                    next.state.handoff = Some(h);
+                    desk_ops.push(op);
                 } else if decision.escalate && !conversation.state.handoff_requested {
                     // No desk configured: record the decision and tell the customer once.
                     next.state.handoff_requested = true;
                     replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
+                } else if decision.offers(OfferKind::BotFirst) {
+                    // AI-first segment asking for a person: help first, offer the person.
+                    replies.push((
+                        Party::Bot,
+                        OutboundContent::with_buttons(BOT_FIRST_REPLY, vec![human_button()]),
+                    ));
                 } else {
-                    replies.push((Party::Bot, bot_reply(understanding.answer)));
+                    let mut reply = bot_reply(understanding.answer);
+                    if decision.offers(OfferKind::HumanButton)
+                        && !reply.buttons.iter().any(|b| b.payload == HUMAN_PAYLOAD)
+                    {
+                        reply.buttons.push(human_button());
+                    }
+                    replies.push((Party::Bot, reply));
                 }
             }
             _ => match &msg.content {
@@ -382,6 +403,6 @@ pub fn outbox_entries(
 pub fn human_button() -> Button {
     Button {
         title: "Talk to a person".into(),
-        payload: "talk_to_human".into(),
+        payload: HUMAN_PAYLOAD.into(),
     }
 }

@@ -295,6 +295,20 @@ impl EscalationPolicy for PolicyEngine {
         self.negative_below
     }
 
+    fn inactivity_after(&self) -> Option<std::time::Duration> {
+        std::iter::once(&self.base)
+            .chain(self.segments.iter())
+            .flat_map(|s| {
+                [
+                    s.triggers.inactivity_check_in_secs,
+                    s.triggers.inactivity_handoff_secs,
+                ]
+            })
+            .filter(|&secs| secs > 0)
+            .min()
+            .map(std::time::Duration::from_secs)
+    }
+
     fn evaluate_inactivity(&self, input: &InactivityInput<'_>) -> Decision {
         if input.state.owner != ConversationOwner::Bot || input.state.handoff_requested {
             return Decision::default();

@@ -12,4 +12,5 @@ pub mod cli;
 pub mod config;
 pub mod policy_test;
 pub mod registry;
+pub mod reload;
 pub mod serve;

@@ -80,6 +80,29 @@ async fn wait_for_signal() {
     }
 }
 
+/// Reloads the policy on SIGHUP until shutdown.
+fn spawn_sighup_reload(
+    reloader: std::sync::Arc<crate::reload::PolicyReloader>,
+    shutdown: CancellationToken,
+) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            warn!("SIGHUP cannot be watched; reload through the admin API.");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => { let _ = reloader.reload("signal:SIGHUP").await; }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop((reloader, shutdown));
+}
+
 /// The escalation policy: the file `[policy].path`, else the built-in default
 /// (`config/policy.toml` as shipped).
 fn load_policy(path: Option<&str>) -> anyhow::Result<tandem_policy::PolicyEngine> {
@@ -236,9 +259,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         info!(desk.id = %instance.id, desk.kind = %instance.kind, "Desk started.");
     }
 
+    let reloader = crate::reload::PolicyReloader::new(core.clone(), config.policy.path.clone());
+    spawn_sighup_reload(reloader.clone(), http_shutdown.clone());
     routes.push(crate::admin::routes(
         core.clone(),
         config.admin.tokens.clone(),
+        reloader,
     ));
     let app = crate::app::app(
         core.clone(),

@@ -137,6 +137,8 @@ pub struct ConversationState {
     /// Choices last offered as numbered text (the channel could not show them as
     /// buttons): a customer answering "2" picks the second one's payload.
     pub offered_choices: Vec<tandem_model::Button>,
+    /// Set when the customer got an inactivity check-in; cleared when they write again.
+    pub checked_in: bool,
 }
 
 /// Where a handoff is in its life.

@@ -9,6 +9,7 @@
 mod openapi;
 mod views;
 
+use crate::reload::PolicyReloader;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -30,13 +31,15 @@ pub use openapi::{ROUTES, document};
 struct AdminState {
     core: Core,
     tokens: Arc<Vec<Secret>>,
+    reloader: Arc<PolicyReloader>,
 }
 
 /// The admin routes, under `/api/v1`.
-pub fn routes(core: Core, tokens: Vec<Secret>) -> Router {
+pub fn routes(core: Core, tokens: Vec<Secret>, reloader: Arc<PolicyReloader>) -> Router {
     let state = AdminState {
         core,
         tokens: Arc::new(tokens),
+        reloader,
     };
     let protected = Router::new()
         .route("/api/v1/customers", get(find_customers))
@@ -58,6 +61,9 @@ pub fn routes(core: Core, tokens: Vec<Secret>) -> Router {
             "/api/v1/conversations/{id}/escalations",
             get(get_escalations),
         )
+        .route("/api/v1/policy", get(get_policy))
+        .route("/api/v1/policy/reload", axum::routing::post(reload_policy))
+        .route("/api/v1/policy/audit", get(policy_audit))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state);
     Router::new()
@@ -312,9 +318,22 @@ async fn post_event(
         data: post.data,
     };
     let created = store.record_customer_event(&event).await?;
+    // The policy looks at the customer's recent events: at risk → handed off now.
+    let decision = if created {
+        st.core.on_customer_event(&event.customer_id).await?
+    } else {
+        Default::default()
+    };
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({"id": event_id, "duplicate": !created})),
+        Json(serde_json::json!({
+            "id": event_id,
+            "duplicate": !created,
+            "escalated": decision.escalate,
+            "category": decision.category,
+            "target": decision.target,
+            "priority": decision.priority,
+        })),
     )
         .into_response())
 }
@@ -397,4 +416,23 @@ async fn get_escalations(
         .ok_or_else(|| not_found("conversation"))?;
     let list = store.escalations(&id).await?;
     Ok(Json(list.iter().map(views::escalation).collect::<Vec<_>>()).into_response())
+}
+
+async fn get_policy(State(st): State<AdminState>) -> Json<serde_json::Value> {
+    Json(st.reloader.current())
+}
+
+async fn reload_policy(State(st): State<AdminState>) -> Response {
+    match st.reloader.reload("admin_api").await {
+        Ok(r) => Json(serde_json::json!({"version": r.version, "previous": r.previous})).into_response(),
+        Err(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({"error": "invalid_policy", "message": "the policy in force stays", "errors": errors})),
+        )
+            .into_response(),
+    }
+}
+
+async fn policy_audit(State(st): State<AdminState>) -> Json<Vec<serde_json::Value>> {
+    Json(st.reloader.audit().await)
 }

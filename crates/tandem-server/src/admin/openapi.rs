@@ -66,6 +66,24 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "listEscalations",
         "Escalation decisions with every trigger and its evidence",
     ),
+    (
+        "get",
+        "/api/v1/policy",
+        "getPolicy",
+        "The escalation policy in force: version (content hash) and file",
+    ),
+    (
+        "post",
+        "/api/v1/policy/reload",
+        "reloadPolicy",
+        "Reload the policy file; an invalid file is refused with its errors and the policy in force stays",
+    ),
+    (
+        "get",
+        "/api/v1/policy/audit",
+        "policyAudit",
+        "Every reload attempt: when, who, result, versions, errors",
+    ),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -88,9 +106,18 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
         "listCustomerConversations" => array_of("ConversationSummary"),
         "listCustomerEvents" => array_of("CustomerEvent"),
         "postCustomerEvent" => {
-            json!({"type": "object", "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"}}})
+            json!({"type": "object", "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"},
+            "escalated": {"type": "boolean"}, "category": {"type": ["string", "null"]}, "target": {"type": ["string", "null"]},
+            "priority": {"type": ["string", "null"]}}})
         }
         "getConversation" => reference("Conversation"),
+        "getPolicy" => {
+            json!({"type": "object", "properties": {"version": {"type": "string"}, "path": {"type": ["string", "null"]}}})
+        }
+        "reloadPolicy" => {
+            json!({"type": "object", "properties": {"version": {"type": "string"}, "previous": {"type": "string"}}})
+        }
+        "policyAudit" => json!({"type": "array", "items": {"type": "object"}}),
         "getTranscript" => array_of("TranscriptEntry"),
         _ => array_of("Escalation"),
     };
@@ -131,6 +158,12 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
         "postCustomerEvent" => {
             responses.insert("400".into(), error_response("Invalid body"));
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("CustomerEventPost")}}});
+        }
+        "reloadPolicy" => {
+            responses.insert(
+                "422".into(),
+                error_response("The file is invalid; the policy in force stays"),
+            );
         }
         "listCustomerEvents" => {
             if let Some(params) = op["parameters"].as_array_mut() {

@@ -1,0 +1,318 @@
+//! Work the core starts without a new customer message: the inactivity check-in (the
+//! customer went quiet after a bot reply) and business events (a customer at risk is
+//! handed off before they write). Both ask the policy, and both respect the owner: while
+//! a human owns the conversation nothing is sent.
+//!
+//! Inactivity timers live in memory: a restart forgets pending check-ins (a check-in is a
+//! courtesy, not a delivery; nothing acknowledged is lost).
+
+use crate::policy::{BusinessEvent, Decision, EventsInput, InactivityInput, OfferKind};
+use crate::router::Core;
+use crate::store::{ConversationStatus, EscalationEvent, Owner, StoreError, Turn};
+use crate::turn;
+use tandem_model::{
+    Content, ConversationId, CustomerId, EscalationId, MessageId, OutboundContent, Party,
+    TranscriptEntry,
+};
+use tracing::warn;
+
+/// What the customer hears after a silence.
+pub const CHECK_IN: &str =
+    "Are you still there? Did that answer your question? Reply here any time.";
+
+/// How far back business events count.
+const EVENT_WINDOW_DAYS: i64 = 30;
+
+impl Core {
+    /// After a turn whose last reply was the bot's: look again once the policy's silence
+    /// delay has passed.
+    pub(crate) fn schedule_inactivity(&self, conversation: ConversationId, next_seq: u64) {
+        let Some(after) = self.policy().inactivity_after() else {
+            return;
+        };
+        let core = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Err(error) = core.check_inactivity(&conversation, next_seq).await {
+                warn!(%error, "Inactivity check failed.");
+            }
+        });
+    }
+
+    async fn check_inactivity(
+        &self,
+        id: &ConversationId,
+        expected_next_seq: u64,
+    ) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        for _ in 0..5 {
+            let Some(conv) = store.conversation(id).await? else {
+                return Ok(());
+            };
+            // Anything since (a customer message, an agent) means the customer is not idle.
+            if conv.next_seq != expected_next_seq
+                || conv.status != ConversationStatus::Open
+                || conv.state.owner != Owner::Bot
+                || conv.state.checked_in
+            {
+                return Ok(());
+            }
+            let Some(customer) = store.customer(&conv.customer_id).await? else {
+                return Ok(());
+            };
+            let now = self.inner.clock.now();
+            let idle = (now - conv.updated_at).try_into().unwrap_or_default();
+            let policy = self.policy();
+            let decision = policy.evaluate_inactivity(&InactivityInput {
+                state: &conv.state,
+                customer: &customer,
+                idle,
+                now,
+            });
+            let mut next = conv.clone();
+            next.updated_at = now;
+            next.state.checked_in = true;
+            let mut escalations = Vec::new();
+            let mut replies = Vec::new();
+            let mut desk_op = None;
+            if decision.escalate {
+                escalations.push(escalation_event(
+                    &conv.id,
+                    &customer.id,
+                    conv.next_seq,
+                    &decision,
+                    policy.version(),
+                    now,
+                ));
+                let note = system_entry(
+                    &conv.id,
+                    &customer.id,
+                    &conv.channel,
+                    conv.next_seq,
+                    "The customer went silent.",
+                    now,
+                );
+                desk_op = self
+                    .start_handoff(&mut next, &customer, &decision, &note, now)
+                    .await;
+                if desk_op.is_some() {
+                    replies.push(OutboundContent::text(turn::HANDOFF_NOTICE));
+                }
+            } else if decision.offers(OfferKind::CheckIn) {
+                replies.push(OutboundContent::text(CHECK_IN));
+            } else {
+                return Ok(());
+            }
+            let turn = self
+                .proactive_turn(next, &conv.channel, replies, desk_op, escalations)
+                .await?;
+            match store.commit_turn(turn).await {
+                Ok(()) => {
+                    self.inner.outbox_wakeup.notify_one();
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Business events arrived for a customer: asks the policy and, when it says so,
+    /// hands the customer's conversation to a person before they write. Returns the
+    /// decision (for the admin API's answer).
+    pub async fn on_customer_event(
+        &self,
+        customer_id: &CustomerId,
+    ) -> Result<Decision, StoreError> {
+        let store = &self.inner.store;
+        let Some(customer) = store.customer(customer_id).await? else {
+            return Ok(Decision::default());
+        };
+        let now = self.inner.clock.now();
+        let events: Vec<BusinessEvent> = store
+            .customer_events(customer_id, now - time::Duration::days(EVENT_WINDOW_DAYS))
+            .await?
+            .into_iter()
+            .map(|e| BusinessEvent {
+                kind: e.name,
+                at: e.at,
+            })
+            .collect();
+        let policy = self.policy();
+        let decision = policy.evaluate_events(&EventsInput {
+            customer: &customer,
+            events: &events,
+            now,
+        });
+        if !decision.escalate {
+            return Ok(decision);
+        }
+        // The conversation continues where the customer last wrote.
+        let channel = match store
+            .conversations_of(customer_id, 1)
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some(c) => c.channel,
+            None => match store.identities(customer_id).await?.into_iter().next() {
+                Some(i) => i.channel,
+                None => return Ok(decision),
+            },
+        };
+        for _ in 0..5 {
+            let conv = store.open_conversation(customer_id, &channel, now).await?;
+            if conv.state.owner != Owner::Bot || conv.state.handoff.is_some() {
+                // A person is already on it.
+                return Ok(decision);
+            }
+            let mut next = conv.clone();
+            next.updated_at = now;
+            let escalations = vec![escalation_event(
+                &conv.id,
+                &customer.id,
+                conv.next_seq,
+                &decision,
+                policy.version(),
+                now,
+            )];
+            let evidence: Vec<&str> = decision
+                .reasons
+                .iter()
+                .map(|r| r.evidence.as_str())
+                .collect();
+            let note = system_entry(
+                &conv.id,
+                &customer.id,
+                &conv.channel,
+                conv.next_seq,
+                &format!("Business events: {}", evidence.join("; ")),
+                now,
+            );
+            let desk_op = self
+                .start_handoff(&mut next, &customer, &decision, &note, now)
+                .await;
+            if desk_op.is_none() {
+                next.state.handoff_requested = true;
+            }
+            // The customer has not written: nothing is sent to them; the desk gets the briefing.
+            let turn = self
+                .proactive_turn(next, &conv.channel, Vec::new(), desk_op, escalations)
+                .await?;
+            match store.commit_turn(turn).await {
+                Ok(()) => {
+                    for r in &decision.reasons {
+                        self.inner.metrics.escalation(&r.label());
+                    }
+                    self.inner.outbox_wakeup.notify_one();
+                    return Ok(decision);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict("conversation kept changing".into()))
+    }
+
+    /// A turn with System replies to the customer and an optional desk operation.
+    async fn proactive_turn(
+        &self,
+        mut next: crate::store::ConversationRecord,
+        channel: &tandem_model::ChannelId,
+        replies: Vec<OutboundContent>,
+        desk_op: Option<(String, tandem_sdk::DeskOp)>,
+        escalations: Vec<EscalationEvent>,
+    ) -> Result<Turn, StoreError> {
+        let now = next.updated_at;
+        let recipient = self
+            .inner
+            .store
+            .identities(&next.customer_id)
+            .await?
+            .into_iter()
+            .find(|i| &i.channel == channel)
+            .map(|i| i.subject);
+        let caps = self.adapter(channel).map(|a| a.capabilities().clone());
+        let mut entries = Vec::new();
+        let mut outbox = Vec::new();
+        for content in replies {
+            let entry = system_entry(
+                &next.id,
+                &next.customer_id,
+                channel,
+                next.next_seq,
+                &content.text,
+                now,
+            );
+            next.next_seq += 1;
+            if let Some(r) = &recipient {
+                outbox.extend(turn::outbox_entries(
+                    &entry,
+                    r,
+                    &content,
+                    caps.as_ref(),
+                    now,
+                ));
+            }
+            entries.push(entry);
+        }
+        if let Some((desk, op)) = desk_op {
+            outbox.push(crate::handoff::desk_entry(&next, &desk, op, now));
+        }
+        Ok(Turn {
+            inbound_seq: None,
+            conversation: next,
+            entries,
+            escalations,
+            outbox,
+        })
+    }
+}
+
+fn escalation_event(
+    conversation: &ConversationId,
+    customer: &CustomerId,
+    seq: u64,
+    decision: &Decision,
+    version: &str,
+    now: tandem_model::Timestamp,
+) -> EscalationEvent {
+    EscalationEvent {
+        id: EscalationId::generate(),
+        conversation_id: conversation.clone(),
+        customer_id: customer.clone(),
+        at: now,
+        message_seq: seq,
+        escalate: true,
+        reasons: decision.reasons.clone(),
+        category: decision.category.clone(),
+        priority: decision.priority.clone(),
+        target: decision.target.clone(),
+        policy_version: version.to_owned(),
+    }
+}
+
+fn system_entry(
+    conversation: &ConversationId,
+    customer: &CustomerId,
+    channel: &tandem_model::ChannelId,
+    seq: u64,
+    text: &str,
+    now: tandem_model::Timestamp,
+) -> TranscriptEntry {
+    TranscriptEntry {
+        id: MessageId::generate(),
+        conversation_id: conversation.clone(),
+        customer_id: customer.clone(),
+        seq,
+        from: Party::System,
+        channel: channel.clone(),
+        at: now,
+        content: Content::Text {
+            text: text.to_owned(),
+        },
+        buttons: Vec::new(),
+        platform_message_id: None,
+    }
+}
