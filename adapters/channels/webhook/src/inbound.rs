@@ -108,7 +108,13 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
         sent_at: now,
         content,
     };
-    match st.sink.accept(msg).await {
+    let span = tracing::debug_span!(
+        tandem_sdk::telemetry::SPAN_INBOUND,
+        channel.kind = "webhook",
+        channel.id = %msg.channel,
+        message.platform_id = %msg.platform_message_id,
+    );
+    match tracing::Instrument::instrument(st.sink.accept(msg), span).await {
         Ok(a) => (
             StatusCode::OK,
             Json(serde_json::json!({"ok": true, "duplicate": a.duplicate})),

@@ -40,6 +40,9 @@ impl ChannelAdapter for WebhookAdapter {
         if msg.content.buttons.len() > self.caps.max_buttons {
             return Err(AdapterError::unsupported("more buttons than configured"));
         }
+        if msg.content.text.chars().count() > self.caps.max_text_len {
+            return Err(AdapterError::unsupported("text longer than max_text_len"));
+        }
         let body = OutboundBody {
             version: "1",
             kind: "message",
