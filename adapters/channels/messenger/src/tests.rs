@@ -308,3 +308,19 @@ proptest! {
         let _ = parse_for_tests(body.to_string().as_bytes());
     }
 }
+
+#[test]
+fn config_checks_report_every_problem() {
+    let config: crate::MessengerConfig = toml::from_str(
+        r#"app_secret = ""
+        verify_token = "v"
+        page_access_token = ""
+        api_base = "ftp://x"
+        api_version = "21""#,
+    )
+    .unwrap();
+    let errors = config.validate().unwrap_err().to_string();
+    for key in ["app_secret: missing", "page_access_token: missing", "api_base:", "api_version:"] {
+        assert!(errors.contains(key), "{key} in {errors}");
+    }
+}
