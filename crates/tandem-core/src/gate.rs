@@ -22,8 +22,8 @@ use tracing::debug;
 pub(crate) enum Gate {
     /// Send this message (content possibly replaced by a template or tagged).
     Send {
-        /// The message to hand to the adapter.
-        message: OutboundMessage,
+        /// The message to hand to the adapter (boxed: much larger than the others).
+        message: Box<OutboundMessage>,
         /// The window when it was checked, for a fallback after a rejection.
         window: WindowState,
         /// The customer's display name, for template parameters.
@@ -138,7 +138,7 @@ async fn checked(
         tokio::time::sleep(wait).await;
     }
     Ok(Gate::Send {
-        message,
+        message: Box::new(message),
         window,
         customer_name,
     })

@@ -169,7 +169,7 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
             message,
             window,
             customer_name,
-        } => (message, window, customer_name),
+        } => (*message, window, customer_name),
         crate::gate::Gate::Fail { kind, error } => {
             warn!(%error, channel.id = %channel, "Message not sent.");
             core.inner.metrics.failure(channel.as_str(), kind);

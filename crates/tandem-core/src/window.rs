@@ -172,17 +172,17 @@ pub fn fallback(
     if content.template.is_some() {
         return None;
     }
-    let agent_window_open = match (caps.window, window) {
-        (_, WindowState::AgentTagOnly { .. }) => true,
-        (
-            WindowPolicy::CustomerService {
-                agent_tag_hours: Some(_),
-                ..
-            },
-            WindowState::Open { .. },
-        ) => true,
-        _ => false,
-    };
+    let agent_window_open = matches!(window, WindowState::AgentTagOnly { .. })
+        || matches!(
+            (caps.window, window),
+            (
+                WindowPolicy::CustomerService {
+                    agent_tag_hours: Some(_),
+                    ..
+                },
+                WindowState::Open { .. },
+            )
+        );
     if from == Party::Agent && content.tag.is_none() && agent_window_open {
         let mut tagged = content.clone();
         tagged.tag = Some(HUMAN_AGENT_TAG.to_owned());
