@@ -52,6 +52,7 @@ fn check_accepts_the_shipped_examples() {
             .env("WEBCHAT_IDENTITY_SECRET", "example-secret")
             .env("WEBHOOK_CHANNEL_SECRET", "example-secret")
             .env("DESK_WEBHOOK_SECRET", "example-secret")
+            .env("MONGODB_URI", "mongodb://127.0.0.1:27017")
             .env("SLACK_BOT_TOKEN", "xoxb-example")
             .env("SLACK_SIGNING_SECRET", "example-secret")
             .env("CHATWOOT_API_TOKEN", "example-token")

@@ -105,6 +105,10 @@ impl StoreConfig {
     pub fn describe(&self) -> String {
         match self.kind.as_str() {
             "sqlite" => format!("sqlite at {}", self.sqlite_path().display()),
+            "mongodb" => format!(
+                "mongodb database {}",
+                self.database.as_deref().unwrap_or("?")
+            ),
             other => other.to_owned(),
         }
     }
@@ -312,10 +316,17 @@ pub fn parse(
                 errors.push("store.path", "must not be empty");
             }
         }
-        "mongodb" => errors.push(
-            "store.kind",
-            "\"mongodb\" is not available in this build yet; use \"sqlite\"",
-        ),
+        "mongodb" => {
+            if config.store.uri.as_ref().is_none_or(|u| u.is_empty()) {
+                errors.push(
+                    "store.uri",
+                    "required for kind = \"mongodb\" (a mongodb:// connection string)",
+                );
+            }
+            if config.store.database.as_deref().is_none_or(str::is_empty) {
+                errors.push("store.database", "required for kind = \"mongodb\"");
+            }
+        }
         other => errors.push(
             "store.kind",
             format!("unknown store {other:?} (expected \"sqlite\" or \"mongodb\")"),

@@ -126,12 +126,37 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     let config = &loaded.config;
     info!(source = %loaded.source, "Configuration loaded.");
 
-    let store: DynStore = {
-        let path = config.store.sqlite_path();
-        let store = tandem_store_sqlite::SqliteStore::open(&path)
-            .with_context(|| format!("cannot open the store at {}", path.display()))?;
-        info!(path = %path.display(), "Embedded store opened.");
-        Arc::new(store)
+    let store: DynStore = match config.store.kind.as_str() {
+        "mongodb" => {
+            let uri = config
+                .store
+                .uri
+                .as_ref()
+                .context("store.uri is required for mongodb")?;
+            let database = config
+                .store
+                .database
+                .as_deref()
+                .context("store.database is required for mongodb")?;
+            let store = tandem_store_mongo::MongoStore::connect(uri.expose(), database)
+                .await
+                .with_context(|| {
+                    format!("cannot connect to the MongoDB store (database {database})")
+                })?;
+            info!(
+                database,
+                transactions = store.uses_transactions(),
+                "MongoDB store connected."
+            );
+            Arc::new(store)
+        }
+        _ => {
+            let path = config.store.sqlite_path();
+            let store = tandem_store_sqlite::SqliteStore::open(&path)
+                .with_context(|| format!("cannot open the store at {}", path.display()))?;
+            info!(path = %path.display(), "Embedded store opened.");
+            Arc::new(store)
+        }
     };
 
     let kb = match &config.bot.knowledge {

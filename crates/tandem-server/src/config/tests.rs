@@ -88,3 +88,17 @@ fn invalid_toml_is_reported_not_panicked() {
     let errors = check("[server\nlisten=").expect_err("bad toml");
     assert!(errors.to_string().contains("not valid TOML"));
 }
+
+#[test]
+fn mongodb_needs_uri_and_database() {
+    let errors = check("[store]\nkind = \"mongodb\"\n").expect_err("incomplete");
+    let p = paths(&errors);
+    assert!(
+        p.contains(&"store.uri".to_owned()) && p.contains(&"store.database".to_owned()),
+        "{errors}"
+    );
+    let ok = check(
+        "[store]\nkind = \"mongodb\"\nuri = \"mongodb://127.0.0.1:27017\"\ndatabase = \"tandem\"\n",
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}
