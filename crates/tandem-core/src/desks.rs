@@ -173,7 +173,7 @@ impl Core {
             decision,
             summary,
             transcript: &transcript,
-            window: window_of(conversation),
+            window: self.window_of(conversation, now),
             now,
         })
     }
@@ -393,13 +393,25 @@ fn return_to_bot(state: &mut ConversationState) {
     state.offered_choices.clear();
 }
 
-/// The reply channel's messaging window as the briefing shows it.
-fn window_of(_conversation: &ConversationRecord) -> Window {
-    // Channels without a customer-service window are always open; windowed channels
-    // (WhatsApp, Messenger) report theirs through the window module once present.
-    Window {
-        open: true,
-        expires_at: None,
+impl Core {
+    /// The reply channel's messaging window as the briefing shows it: open with its
+    /// expiry on WhatsApp and Messenger while the customer's last message is recent,
+    /// closed after; always open on channels without a window.
+    fn window_of(&self, conversation: &ConversationRecord, now: tandem_model::Timestamp) -> Window {
+        let policy = self
+            .adapter(&conversation.channel)
+            .map_or(tandem_model::WindowPolicy::None, |a| {
+                a.capabilities().window
+            });
+        let last = crate::window::last_customer_message(&conversation.state, &conversation.channel);
+        let summary = crate::window::summary(&policy, last, now);
+        Window {
+            open: summary.open,
+            expires_at: summary.expires_at.and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            }),
+        }
     }
 }
 
