@@ -33,7 +33,7 @@ pub fn summarize(input: BriefingInput<'_>) -> BriefingSummary {
         .rev()
         .find(|e| e.from == Party::Customer)
         .and_then(|e| e.content.text())
-        .map(|t| quote(t))
+        .map(quote)
         .unwrap_or_default();
     let status = if input.state.fallback_count > 0 {
         format!(

@@ -74,7 +74,9 @@ pub struct BuiltDesk {
 
 impl std::fmt::Debug for BuiltDesk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BuiltDesk").field("routes", &self.routes.is_some()).finish_non_exhaustive()
+        f.debug_struct("BuiltDesk")
+            .field("routes", &self.routes.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -178,14 +180,19 @@ pub struct DeskEventSink {
 
 impl std::fmt::Debug for DeskEventSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeskEventSink").field("desk", &self.desk).finish_non_exhaustive()
+        f.debug_struct("DeskEventSink")
+            .field("desk", &self.desk)
+            .finish_non_exhaustive()
     }
 }
 
 impl DeskEventSink {
     /// A sink for desk instance `desk`.
     pub fn new(desk: impl Into<String>, handler: Arc<dyn DeskEventHandler>) -> Self {
-        Self { desk: desk.into(), handler }
+        Self {
+            desk: desk.into(),
+            handler,
+        }
     }
 
     /// The desk instance id.
@@ -194,7 +201,11 @@ impl DeskEventSink {
     }
 
     /// See [`DeskEventHandler::desk_event`].
-    pub async fn submit(&self, dedupe_key: &str, event: DeskEvent) -> Result<crate::Accepted, InboundError> {
+    pub async fn submit(
+        &self,
+        dedupe_key: &str,
+        event: DeskEvent,
+    ) -> Result<crate::Accepted, InboundError> {
         self.handler.desk_event(&self.desk, dedupe_key, event).await
     }
 

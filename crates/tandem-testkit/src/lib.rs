@@ -21,8 +21,8 @@ mod driver;
 pub mod fake;
 pub mod fixtures;
 pub mod payloads;
-pub mod slack_fake;
 mod recording;
+pub mod slack_fake;
 pub mod telemetry;
 
 pub use driver::{ChannelDriver, ConfigOf, Harness, expand_placeholders};

@@ -302,7 +302,7 @@ fn decide_message_remembers_that_a_person_was_offered() {
     let free = customer(Some("free"));
     let channel = tandem_model::ChannelId::new("webchat");
     let mut state = ConversationState::default();
-    let mut ask = |state: &mut ConversationState| {
+    let ask = |state: &mut ConversationState| {
         let facts = MessageFacts {
             customer: &free,
             channel: &channel,
