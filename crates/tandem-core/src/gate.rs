@@ -72,6 +72,7 @@ async fn checked(
     let caps = adapter.capabilities();
     if let Some(r) = store.reachability(&msg.channel, &msg.recipient).await?
         && !r.reachable
+        && !wrote_since(core, msg, r.at).await?
     {
         return Ok(Gate::Fail {
             kind: "unreachable",
@@ -142,6 +143,22 @@ async fn checked(
         window,
         customer_name,
     })
+}
+
+/// Whether the customer wrote on the message's channel after `since` (a message from
+/// them proves they can be reached again, e.g. after unblocking the bot).
+async fn wrote_since(
+    core: &Core,
+    msg: &OutboundMessage,
+    since: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(conversation) = core.inner.store.conversation(&msg.conversation_id).await? else {
+        return Ok(false);
+    };
+    Ok(
+        window::last_customer_message(&conversation.state, &msg.channel)
+            .is_some_and(|last| last > since),
+    )
 }
 
 /// After the platform refused a send because its window is closed: the message to try
