@@ -324,3 +324,33 @@ fn config_checks_report_every_problem() {
         assert!(errors.contains(key), "{key} in {errors}");
     }
 }
+
+#[tokio::test]
+async fn agent_messages_in_the_extended_window_go_out_tagged_human_agent() {
+    use tandem_sdk::ChannelAdapter;
+    let fake = tandem_testkit::fake::MessengerFake::start("t", "v21.0").await;
+    let config: crate::MessengerConfig = toml::from_str(&format!(
+        "app_secret = \"s\"\nverify_token = \"v\"\npage_access_token = \"t\"\napi_base = \"{}\"",
+        fake.base_url()
+    ))
+    .unwrap();
+    let caps = crate::capabilities(&config);
+    let adapter = crate::outbound::MessengerAdapter::new(std::sync::Arc::new(config), reqwest::Client::new(), caps);
+    let mut content = OutboundContent::text("Your replacement ships tomorrow.");
+    content.tag = Some("human_agent".into());
+    let msg = tandem_sdk::model::OutboundMessage {
+        outbox_id: tandem_sdk::model::OutboxId::generate(),
+        channel: tandem_sdk::model::ChannelId::new("messenger"),
+        recipient: "6876543210987654".into(),
+        conversation_id: tandem_sdk::model::ConversationId::generate(),
+        from: tandem_sdk::model::Party::Agent,
+        content,
+        message_id: tandem_sdk::model::MessageId::generate(),
+        created_at: tandem_sdk::model::now(),
+    };
+    adapter.send(msg).await.unwrap();
+    let body = fake.sends()[0].json();
+    assert_eq!(body["messaging_type"], "MESSAGE_TAG");
+    assert_eq!(body["tag"], "HUMAN_AGENT");
+    assert_eq!(body["recipient"]["id"], "6876543210987654");
+}
