@@ -354,3 +354,24 @@ async fn agent_messages_in_the_extended_window_go_out_tagged_human_agent() {
     assert_eq!(body["tag"], "HUMAN_AGENT");
     assert_eq!(body["recipient"]["id"], "6876543210987654");
 }
+
+#[tokio::test]
+async fn verification_handshake_echoes_the_challenge() {
+    use tower::ServiceExt;
+    let config: crate::MessengerConfig =
+        toml::from_str("app_secret = \"s\"\nverify_token = \"fb-verify\"\npage_access_token = \"t\"").unwrap();
+    let sink = tandem_testkit::RecordingInbound::new().sink(tandem_sdk::model::ChannelId::new("messenger"));
+    let routes = crate::inbound::routes(std::sync::Arc::new(config), sink);
+    let get = |token: &str| {
+        axum::http::Request::get(format!(
+            "/webhooks/messenger?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=42"
+        ))
+        .body(axum::body::Body::empty())
+        .unwrap()
+    };
+    let ok = routes.clone().oneshot(get("fb-verify")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let body = axum::body::to_bytes(ok.into_body(), 1024).await.unwrap();
+    assert_eq!(&body[..], b"42");
+    assert_eq!(routes.oneshot(get("wrong")).await.unwrap().status(), 403);
+}
