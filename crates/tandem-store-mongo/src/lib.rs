@@ -25,6 +25,9 @@
 //! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |
 //! | `reachability` | ObjectId | unique `(channel, subject)` |
 //! | `link_codes` | — | TTL on `expires_at` (reserved for identity linking) |
+//! | `verified_keys` | the key (`email:e@x.org`, `phone:+1555...`): one holder per verified key | `customer_id` |
+//! | `identity_audit` | entry id (`mrg_...`, `unm_...`, ...) | `(customer_id, at)`, `(other_customer_id, at)`; `applied` partial on `false` (unapplied merge journals) |
+//! | `suggested_links` | `customer|other|key` | `customer_id`, `other_customer_id` |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
 //! That entry carries `head: true` and a `due_at` (its next attempt while pending, its
@@ -87,6 +90,12 @@
 //! of refusing the turn (ids are generated unique, so this too needs a bug). Turns of the
 //! same conversation are always serialized by the version.
 //!
+//! **Identity graph** (`graph` module): verified keys are unique by `_id`, so concurrent
+//! resolutions carrying one key end with one customer; merges write their audit entry as a
+//! journal (`applied: false`) before moving anything with idempotent updates, and
+//! maintenance finishes journals whose writer stopped. Merges, unmerges and erasures are
+//! not atomic for readers (they may see one half-applied) on any deployment.
+//!
 //! Other multi-document writes do not need transactions: `resolve_customer` inserts the
 //! customer, then the identity (unique index); a lost race deletes its orphan customer.
 //! `open_conversation` relies on the unique partial index. Outbox claims and finishes are
@@ -108,6 +117,7 @@
 
 mod docs;
 mod error;
+mod graph;
 mod maintenance;
 mod outbox;
 mod profiles;
@@ -122,8 +132,9 @@ use mongodb::{Client, Database};
 use schema::{Collections, Deployment};
 use std::time::Duration;
 use tandem_core::store::{
-    ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, EscalationEvent,
-    IdentityRecord, InboundRecord, OutboxEntry, PendingInbound, Store, StoreError, Turn,
+    AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport,
+    EscalationEvent, IdentityRecord, InboundRecord, MergeRecord, MergeTrigger, OutboxEntry,
+    PendingInbound, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -326,7 +337,7 @@ impl Store for MongoStore {
         identity: &ExternalIdentity,
         now: Timestamp,
     ) -> Result<CustomerRecord, StoreError> {
-        records::resolve_customer(&self.c, identity, now).await
+        graph::resolve_customer(&self.c, identity, now).await
     }
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
@@ -376,6 +387,72 @@ impl Store for MongoStore {
         since: Timestamp,
     ) -> Result<Vec<CustomerEvent>, StoreError> {
         profiles::customer_events(&self.c, customer, since).await
+    }
+
+    async fn merge_customers(
+        &self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        graph::merge(&self.c, survivor, merged, trigger, now).await
+    }
+
+    async fn unmerge(
+        &self,
+        merge_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        graph::unmerge(&self.c, merge_id, now).await
+    }
+
+    async fn link_identity(
+        &self,
+        customer: &CustomerId,
+        identity: &ExternalIdentity,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        graph::link_identity(&self.c, customer, identity, source, now).await
+    }
+
+    async fn unlink_identity(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        graph::unlink_identity(&self.c, customer, channel, subject, now).await
+    }
+
+    async fn identity_audit(&self, customer: &CustomerId) -> Result<Vec<AuditEntry>, StoreError> {
+        graph::identity_audit(&self.c, customer).await
+    }
+
+    async fn suggest_link(
+        &self,
+        customer: &CustomerId,
+        key: &VerifiedKey,
+        now: Timestamp,
+    ) -> Result<Option<SuggestedLink>, StoreError> {
+        graph::suggest_link(&self.c, customer, key, now).await
+    }
+
+    async fn suggested_links(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<SuggestedLink>, StoreError> {
+        graph::suggested_links(&self.c, customer).await
+    }
+
+    async fn erase_customer(
+        &self,
+        customer: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>, StoreError> {
+        graph::erase_customer(&self.c, customer, now).await
     }
 
     async fn open_conversation(

@@ -71,6 +71,13 @@ pub(crate) async fn run(c: &Collections, grace: Duration) -> Result<(), StoreErr
             apply_journal(c, &conversation.id.as_str().into(), journal).await?;
         }
     }
+    let merges = crate::graph::finish_merges(c).await?;
+    if merges > 0 {
+        tracing::warn!(
+            merges,
+            "Applied merge journals left by a writer that stopped."
+        );
+    }
     let repaired = repair_heads(c).await?;
     if repaired > 0 {
         tracing::warn!(

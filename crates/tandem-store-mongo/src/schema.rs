@@ -2,7 +2,7 @@
 //! connect) and what the deployment supports.
 
 use crate::docs::{
-    conversations, customers, escalations, inbound, kv, outbox, profiles, transcript,
+    conversations, customers, escalations, graph, inbound, kv, outbox, profiles, transcript,
 };
 use crate::error::classify;
 use bson::{Bson, Document, doc};
@@ -24,6 +24,9 @@ pub(crate) struct Collections {
     pub(crate) kv: Collection<Document>,
     pub(crate) customer_events: Collection<Document>,
     pub(crate) reachability: Collection<Document>,
+    pub(crate) verified_keys: Collection<Document>,
+    pub(crate) identity_audit: Collection<Document>,
+    pub(crate) suggested_links: Collection<Document>,
 }
 
 impl Collections {
@@ -41,6 +44,9 @@ impl Collections {
             kv: db.collection(kv::KV),
             customer_events: db.collection(profiles::CUSTOMER_EVENTS),
             reachability: db.collection(profiles::REACHABILITY),
+            verified_keys: db.collection(graph::VERIFIED_KEYS),
+            identity_audit: db.collection(graph::IDENTITY_AUDIT),
+            suggested_links: db.collection(graph::SUGGESTED_LINKS),
         }
     }
 }
@@ -66,6 +72,9 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             profiles::customer_event_indexes(),
         ),
         (profiles::REACHABILITY, profiles::reachability_indexes()),
+        (graph::VERIFIED_KEYS, graph::verified_key_indexes()),
+        (graph::IDENTITY_AUDIT, graph::audit_indexes()),
+        (graph::SUGGESTED_LINKS, graph::suggested_link_indexes()),
     ]
 }
 
@@ -177,6 +186,9 @@ mod tests {
             "link_codes",
             "customer_events",
             "reachability",
+            "verified_keys",
+            "identity_audit",
+            "suggested_links",
         ] {
             assert_eq!(
                 names.iter().filter(|n| **n == expected).count(),
@@ -184,6 +196,6 @@ mod tests {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 15);
     }
 }

@@ -22,6 +22,7 @@
 //! [`StoreError::Corrupt`], never a panic.
 
 mod delivery;
+mod identity;
 mod outbox;
 mod pool;
 mod profile;
@@ -40,8 +41,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
-    ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, EscalationEvent,
-    IdentityRecord, InboundRecord, OutboxEntry, PendingInbound, Store, StoreError, Turn,
+    AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport,
+    EscalationEvent, IdentityRecord, InboundRecord, MergeRecord, MergeTrigger, OutboxEntry,
+    PendingInbound, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -145,7 +147,7 @@ impl Store for SqliteStore {
     ) -> Result<CustomerRecord, StoreError> {
         let identity = identity.clone();
         self.writer
-            .call(move |c| writes::resolve_customer(c, &identity, now))
+            .call(move |c| identity::resolve_customer(c, &identity, now))
             .await
     }
 
@@ -158,6 +160,96 @@ impl Store for SqliteStore {
         let customer = customer.clone();
         self.reads
             .call(move |c| reads::identities(c, &customer))
+            .await
+    }
+
+    async fn merge_customers(
+        &self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        let (survivor, merged, trigger) = (survivor.clone(), merged.clone(), trigger.clone());
+        self.writer
+            .call(move |c| identity::merge(c, &survivor, &merged, &trigger, now))
+            .await
+    }
+
+    async fn unmerge(
+        &self,
+        merge_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        let merge_id = merge_id.to_owned();
+        self.writer
+            .call(move |c| identity::unmerge(c, &merge_id, now))
+            .await
+    }
+
+    async fn link_identity(
+        &self,
+        customer: &CustomerId,
+        identity: &ExternalIdentity,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        let (customer, ident, source) = (customer.clone(), identity.clone(), source.to_owned());
+        self.writer
+            .call(move |c| identity::link_identity(c, &customer, &ident, &source, now))
+            .await
+    }
+
+    async fn unlink_identity(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let (customer, channel, subject) = (customer.clone(), channel.clone(), subject.to_owned());
+        self.writer
+            .call(move |c| identity::unlink_identity(c, &customer, &channel, &subject, now))
+            .await
+    }
+
+    async fn identity_audit(&self, customer: &CustomerId) -> Result<Vec<AuditEntry>, StoreError> {
+        let customer = customer.clone();
+        self.reads
+            .call(move |c| identity::identity_audit(c, &customer))
+            .await
+    }
+
+    async fn suggest_link(
+        &self,
+        customer: &CustomerId,
+        key: &VerifiedKey,
+        now: Timestamp,
+    ) -> Result<Option<SuggestedLink>, StoreError> {
+        let (customer, key) = (customer.clone(), key.clone());
+        self.writer
+            .call(move |c| identity::suggest_link(c, &customer, &key, now))
+            .await
+    }
+
+    async fn suggested_links(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<SuggestedLink>, StoreError> {
+        let customer = customer.clone();
+        self.reads
+            .call(move |c| identity::suggested_links(c, &customer))
+            .await
+    }
+
+    async fn erase_customer(
+        &self,
+        customer: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>, StoreError> {
+        let customer = customer.clone();
+        self.writer
+            .call(move |c| identity::erase_customer(c, &customer, now))
             .await
     }
 

@@ -172,7 +172,8 @@ pub(crate) fn customer(row: &Row<'_>) -> Result<CustomerRecord, StoreError> {
 }
 
 /// Columns of [`identity`].
-pub(crate) const IDENTITY_COLUMNS: &str = "customer_id, channel, subject, verified, created_at";
+pub(crate) const IDENTITY_COLUMNS: &str =
+    "customer_id, channel, subject, verified, created_at, source, email, phone";
 
 /// A row of [`IDENTITY_COLUMNS`].
 pub(crate) fn identity(row: &Row<'_>) -> Result<IdentityRecord, StoreError> {
@@ -182,6 +183,9 @@ pub(crate) fn identity(row: &Row<'_>) -> Result<IdentityRecord, StoreError> {
         subject: col(row, 2)?,
         verified: col(row, 3)?,
         created_at: col_ts(row, 4)?,
+        source: col(row, 5)?,
+        verified_email: col(row, 6)?,
+        verified_phone: col(row, 7)?,
     })
 }
 

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_delivery_reports.sql"),
     include_str!("migrations/0003_profiles_and_events.sql"),
+    include_str!("migrations/0004_identity_graph.sql"),
 ];
 
 /// The schema version this build creates and understands.

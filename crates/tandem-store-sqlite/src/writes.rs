@@ -8,12 +8,8 @@
 use crate::reads;
 use crate::rows::{self, sql_error, to_i64, to_json, to_ms};
 use rusqlite::{Connection, OptionalExtension, params};
-use tandem_core::store::{
-    ConversationRecord, ConversationState, CustomerRecord, InboundRecord, StoreError, Turn,
-};
-use tandem_model::{
-    ChannelId, ConversationId, CustomerId, ExternalIdentity, InboundMessage, Timestamp,
-};
+use tandem_core::store::{ConversationRecord, ConversationState, InboundRecord, StoreError, Turn};
+use tandem_model::{ChannelId, ConversationId, CustomerId, InboundMessage, Timestamp};
 
 /// An inbound message ready to be recorded.
 pub(crate) struct EncodedInbound {
@@ -71,83 +67,6 @@ pub(crate) fn record_inbound(
     let seq = u64::try_from(seq)
         .map_err(|_| StoreError::Corrupt(format!("negative inbound seq {seq}")))?;
     Ok(InboundRecord { seq, duplicate })
-}
-
-/// Finds or creates the customer of an identity; stores a given display name.
-pub(crate) fn resolve_customer(
-    conn: &Connection,
-    identity: &ExternalIdentity,
-    now: Timestamp,
-) -> Result<CustomerRecord, StoreError> {
-    let now = to_ms(now);
-    let channel = identity.channel.as_str();
-    let subject = identity.subject.as_str();
-    let known: Option<String> = conn
-        .prepare_cached("SELECT customer_id FROM identities WHERE channel = ?1 AND subject = ?2")
-        .and_then(|mut stmt| {
-            stmt.query_row(params![channel, subject], |row| row.get(0))
-                .optional()
-        })
-        .map_err(sql_error)?;
-    let id = match known {
-        Some(id) => {
-            if let Some(name) = &identity.display_name {
-                conn.prepare_cached(
-                    "UPDATE customers SET display_name = ?2, updated_at = ?3
-                     WHERE id = ?1 AND display_name IS NOT ?2",
-                )
-                .and_then(|mut stmt| stmt.execute(params![id, name, now]))
-                .map_err(sql_error)?;
-            }
-            if identity.verified {
-                conn.prepare_cached(
-                    "UPDATE identities SET verified = 1 WHERE channel = ?1 AND subject = ?2 AND verified = 0",
-                )
-                .and_then(|mut stmt| stmt.execute(params![channel, subject]))
-                .map_err(sql_error)?;
-            }
-            CustomerId::new(id)
-        }
-        None => {
-            let id = CustomerId::generate();
-            conn.prepare_cached(
-                "INSERT INTO customers (id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id.as_str(), identity.display_name, now]))
-            .map_err(sql_error)?;
-            conn.prepare_cached(
-                "INSERT INTO identities (customer_id, channel, subject, verified, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    id.as_str(),
-                    channel,
-                    subject,
-                    identity.verified,
-                    now
-                ])
-            })
-            .map_err(sql_error)?;
-            id
-        }
-    };
-    if let Some(email) = identity
-        .verified_email
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-    {
-        conn.prepare_cached(
-            "UPDATE identities SET email = ?3 WHERE channel = ?1 AND subject = ?2 AND email IS NOT ?3",
-        )
-        .and_then(|mut stmt| stmt.execute(params![channel, subject, email.trim()]))
-        .map_err(sql_error)?;
-    }
-    reads::customer(conn, &id)?.ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "identity {channel}/{subject} points at a missing customer"
-        ))
-    })
 }
 
 /// The customer's open conversation, or a new one.

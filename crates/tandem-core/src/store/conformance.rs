@@ -39,6 +39,13 @@ use tandem_model::{
     OutboxId, Party, PlatformMessageId, Timestamp, TranscriptEntry, now,
 };
 
+mod identity;
+pub use identity::{
+    concurrent_verified_key_resolution, erase_customer_removes_personal_data,
+    link_and_unlink_identity, merge_then_unmerge_restores, unverified_claims_only_suggest,
+    verified_key_joins_new_identity, verified_key_merges_existing_customers,
+};
+
 mod delivery;
 pub use delivery::{
     delivery_failure_marks_failed, delivery_status_moves_forward,
@@ -122,6 +129,13 @@ macro_rules! store_conformance {
             delivery_failure_marks_failed,
             delivery_watermark_covers_earlier_messages,
             reachability_newest_report_wins,
+            verified_key_joins_new_identity,
+            verified_key_merges_existing_customers,
+            unverified_claims_only_suggest,
+            merge_then_unmerge_restores,
+            link_and_unlink_identity,
+            concurrent_verified_key_resolution,
+            erase_customer_removes_personal_data,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

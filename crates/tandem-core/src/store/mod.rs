@@ -59,6 +59,20 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the customer owning `(identity.channel, identity.subject)`, creating the
     /// customer and the identity when unknown. Never creates two customers for one
     /// identity, even under concurrent calls. Updates the display name when given.
+    ///
+    /// Verified facts ([`VerifiedKey::of`]: the identity's verified email and phone) are
+    /// stored on the identity (source `platform`) and are the only merge keys:
+    ///
+    /// - a **new** identity carrying a key another customer's identity holds joins that
+    ///   customer (the oldest one when several hold it) instead of creating one;
+    /// - an **existing** identity that newly carries a key held by **another** customer
+    ///   merges the two (as [`Store::merge_customers`], the older customer survives,
+    ///   trigger actor `verified_key` with the key and `<channel>/<subject>` as source);
+    ///   the survivor is returned. Two customers whose merge was undone
+    ///   ([`Store::unmerge`]) are not merged again: a [`SuggestedLink`] with reason
+    ///   `unmerged_before` is recorded instead.
+    ///
+    /// Concurrent calls carrying the same key from two channels end with one customer.
     async fn resolve_customer(
         &self,
         identity: &ExternalIdentity,
@@ -106,6 +120,96 @@ pub trait Store: Send + Sync + 'static {
         customer: &CustomerId,
         since: Timestamp,
     ) -> Result<Vec<CustomerEvent>, StoreError>;
+
+    // ---- identity graph -----------------------------------------------------------------
+
+    /// Merges customer `merged` into `survivor` atomically: every identity and conversation
+    /// of `merged` moves to `survivor`; when both have an open conversation, `merged`'s is
+    /// closed (recorded in the merge). The merged customer's record stays (without
+    /// identities) so that [`Store::unmerge`] can restore it. Records an
+    /// [`AuditKind::Merge`] entry for both customers and returns the merge; `None` when
+    /// either customer is unknown. Merging a customer with itself, or a customer that was
+    /// already merged away, is a [`StoreError::Conflict`].
+    async fn merge_customers(
+        &self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError>;
+
+    /// Undoes a merge atomically: the identities and conversations it moved go back to the
+    /// merged customer (identities linked to the survivor later stay), and the
+    /// conversation the merge closed is reopened when the merged customer has no open
+    /// one. Records an [`AuditKind::Unmerge`] entry for both customers and returns the
+    /// merge with `unmerged_at` set; `None` when unknown; [`StoreError::Conflict`] when
+    /// already undone. The two customers are not merged automatically again.
+    async fn unmerge(
+        &self,
+        merge_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError>;
+
+    /// Links an identity to a customer as verified with `source` (`admin`, `link_code`),
+    /// storing its verified facts. When one of them is held by another customer, the two
+    /// are merged as in [`Store::resolve_customer`] (trigger actor `source`). Records an
+    /// [`AuditKind::Link`] entry. Returns the identity; `None` when the customer is
+    /// unknown; [`StoreError::Conflict`] when the identity belongs to another customer.
+    /// Linking an identity the customer already has marks it verified.
+    async fn link_identity(
+        &self,
+        customer: &CustomerId,
+        identity: &ExternalIdentity,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdentityRecord>, StoreError>;
+
+    /// Moves one identity of `customer` to a new customer (source `unlink`) and records an
+    /// [`AuditKind::Unlink`] entry for both. Returns the new customer; `None` when the
+    /// customer does not own that identity.
+    async fn unlink_identity(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError>;
+
+    /// The identity audit trail of a customer (entries where it is either customer),
+    /// oldest first.
+    async fn identity_audit(&self, customer: &CustomerId) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Records that `customer` claims `key` without verification. When another customer
+    /// holds the key as a verified fact, a [`SuggestedLink`] (reason `unverified_claim`)
+    /// is recorded once and returned; never merges.
+    async fn suggest_link(
+        &self,
+        customer: &CustomerId,
+        key: &VerifiedKey,
+        now: Timestamp,
+    ) -> Result<Option<SuggestedLink>, StoreError>;
+
+    /// Suggested links where the customer is either side, oldest first.
+    async fn suggested_links(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<SuggestedLink>, StoreError>;
+
+    /// Erases a customer's personal data everywhere, atomically (GDPR): profile (name,
+    /// segment, attributes), identities and their verified facts, reachability, the
+    /// inbound records of its identities (processed ones are kept as redacted dedupe keys,
+    /// unprocessed ones deleted), transcript contents (replaced by [`ERASED_TEXT`]),
+    /// the personal parts of conversation state (slots, offered choices, CSAT comments),
+    /// outbox messages (text and recipient; unfinished ones fail with `erased`), event
+    /// data, desk key-value entries naming its handoffs or conversations, suggested links
+    /// and the details of its audit entries. Ids, timestamps, escalation events and counts
+    /// stay. Records an [`AuditKind::Erase`] entry holding counts only. `None` when the
+    /// customer is unknown.
+    async fn erase_customer(
+        &self,
+        customer: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>, StoreError>;
 
     // ---- conversations and transcript --------------------------------------------------
 

@@ -52,8 +52,15 @@ pub struct IdentityRecord {
     pub channel: ChannelId,
     /// The subject on that channel.
     pub subject: String,
-    /// Whether the platform verified it.
+    /// Whether the platform (or an admin) verified it.
     pub verified: bool,
+    /// Who asserted it: `platform` (the channel reported it), `admin` (linked through the
+    /// admin API), `link_code`.
+    pub source: String,
+    /// The verified email it carries, normalized (see [`VerifiedKey::email`]).
+    pub verified_email: Option<String>,
+    /// The verified phone it carries, normalized (see [`VerifiedKey::phone`]).
+    pub verified_phone: Option<String>,
     /// When first seen.
     pub created_at: Timestamp,
 }
@@ -208,6 +215,9 @@ pub struct HandoffState {
     /// The customer's satisfaction answer, after resolution.
     #[serde(default)]
     pub csat: Option<Csat>,
+    /// When the handoff outlived its priority's SLA without an agent accepting it, unix ms.
+    #[serde(default)]
+    pub sla_breached_at_ms: Option<i64>,
 }
 
 /// An agent as a desk names them.
@@ -440,4 +450,235 @@ pub struct CustomerEvent {
     pub at: Timestamp,
     /// Free-form details.
     pub data: serde_json::Value,
+}
+
+// ---- identity graph -------------------------------------------------------------------
+
+/// The kind of a verified fact that can serve as a deterministic merge key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// A verified email, lowercased and trimmed.
+    Email,
+    /// A verified phone number, `+` and digits only.
+    Phone,
+}
+
+/// A verified fact of an identity (`email:e@x.org`, `phone:+15550100`): two customers
+/// holding the same key are the same person.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VerifiedKey {
+    /// Email or phone.
+    pub kind: KeyKind,
+    /// The normalized value.
+    pub value: String,
+}
+
+impl VerifiedKey {
+    /// An email key: trimmed and lowercased; `None` unless it looks like `a@b`.
+    pub fn email(raw: &str) -> Option<Self> {
+        let value = raw.trim().to_lowercase();
+        let (local, domain) = value.split_once('@')?;
+        (!local.is_empty() && !domain.is_empty() && !value.chars().any(char::is_whitespace))
+            .then_some(Self {
+                kind: KeyKind::Email,
+                value,
+            })
+    }
+
+    /// A phone key: `+` followed by the digits (E.164-like; separators dropped, a leading
+    /// `00` read as `+`); `None` with fewer than 6 or more than 15 digits.
+    pub fn phone(raw: &str) -> Option<Self> {
+        let trimmed = raw.trim();
+        let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+        let digits = match digits.strip_prefix("00") {
+            Some(rest) if !trimmed.starts_with('+') => rest.to_owned(),
+            _ => digits,
+        };
+        (6..=15).contains(&digits.len()).then(|| Self {
+            kind: KeyKind::Phone,
+            value: format!("+{digits}"),
+        })
+    }
+
+    /// The verified keys an identity carries (its verified email and phone).
+    pub fn of(identity: &tandem_model::ExternalIdentity) -> Vec<Self> {
+        let mut keys = Vec::new();
+        if let Some(k) = identity.verified_email.as_deref().and_then(Self::email) {
+            keys.push(k);
+        }
+        if let Some(k) = identity.verified_phone.as_deref().and_then(Self::phone) {
+            keys.push(k);
+        }
+        keys
+    }
+
+    /// `email:<value>` or `phone:<value>`.
+    pub fn label(&self) -> String {
+        match self.kind {
+            KeyKind::Email => format!("email:{}", self.value),
+            KeyKind::Phone => format!("phone:{}", self.value),
+        }
+    }
+}
+
+/// An identity named by its parts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdentityRef {
+    /// The channel instance.
+    pub channel: ChannelId,
+    /// The subject on that channel.
+    pub subject: String,
+}
+
+/// What made two customers one: who or what, and the key it rested on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeTrigger {
+    /// `verified_key` (automatic, from a verified fact) or `admin` (the admin API).
+    pub actor: String,
+    /// The key both customers held (automatic merges).
+    #[serde(default)]
+    pub key: Option<VerifiedKey>,
+    /// The identity that brought the key (`<channel>/<subject>`), or the admin route.
+    pub source: String,
+}
+
+/// A merge of customer `merged` into `survivor`, with everything needed to undo it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    /// The id (`mrg_...`).
+    pub id: String,
+    /// The customer that remains.
+    pub survivor: CustomerId,
+    /// The customer whose identities and conversations moved to `survivor`.
+    pub merged: CustomerId,
+    /// Why.
+    pub trigger: MergeTrigger,
+    /// The identities that moved, oldest first.
+    pub identities: Vec<IdentityRef>,
+    /// The conversations that moved.
+    pub conversations: Vec<ConversationId>,
+    /// The merged customer's open conversation, closed by the merge because the survivor
+    /// had one open too (a customer has at most one open conversation).
+    #[serde(default)]
+    pub closed_conversation: Option<ConversationId>,
+    /// The business events that moved (ids).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// When merged.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// When undone, if it was.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub unmerged_at: Option<Timestamp>,
+}
+
+/// What an identity audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// Two customers became one (`detail` is the [`MergeRecord`]).
+    Merge,
+    /// A merge was undone (`detail` is the merge record as it was undone).
+    Unmerge,
+    /// An identity was linked to the customer (`detail`: channel, subject, source).
+    Link,
+    /// An identity was unlinked into a new customer (`detail`: channel, subject, new customer).
+    Unlink,
+    /// The customer's personal data was erased (`detail` holds counts only).
+    Erase,
+}
+
+impl AuditKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Merge => "merge",
+            AuditKind::Unmerge => "unmerge",
+            AuditKind::Link => "link",
+            AuditKind::Unlink => "unlink",
+            AuditKind::Erase => "erase",
+        }
+    }
+}
+
+/// One entry of a customer's identity audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The id (a merge's entry has the merge's id).
+    pub id: String,
+    /// What happened.
+    pub kind: AuditKind,
+    /// The customer it happened to (a merge's survivor).
+    pub customer_id: CustomerId,
+    /// The other customer involved (a merge's merged customer, an unlink's new one).
+    #[serde(default)]
+    pub other_customer_id: Option<CustomerId>,
+    /// Who did it: `verified_key`, `admin`, `link_code`, ...
+    pub actor: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// The details (see [`AuditKind`]).
+    pub detail: serde_json::Value,
+}
+
+/// Two customers that share an unverified claim (or a key whose merge was undone): a
+/// person should decide whether to merge them. Never merged automatically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuggestedLink {
+    /// The customer the claim was seen on.
+    pub customer_id: CustomerId,
+    /// The customer already holding the key.
+    pub other_customer_id: CustomerId,
+    /// The claimed key.
+    pub key: VerifiedKey,
+    /// Why it is only a suggestion: `unverified_claim` or `unmerged_before`.
+    pub reason: String,
+    /// When first suggested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+}
+
+/// Counts of what [`Store::erase_customer`](super::Store::erase_customer) erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ErasureReport {
+    /// Identities removed.
+    pub identities: u64,
+    /// Conversations whose transcript and personal state were erased.
+    pub conversations: u64,
+    /// Transcript entries whose content was erased.
+    pub transcript_entries: u64,
+    /// Business events whose data was erased.
+    pub events: u64,
+}
+
+/// The text every erased transcript entry and outbox message carries instead.
+pub const ERASED_TEXT: &str = "[erased]";
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn keys_normalize() {
+        assert_eq!(
+            VerifiedKey::email("  E@X.org ").map(|k| k.value),
+            Some("e@x.org".into())
+        );
+        assert_eq!(VerifiedKey::email("not an email"), None);
+        assert_eq!(
+            VerifiedKey::phone("+1 (555) 010-0999").map(|k| k.value),
+            Some("+15550100999".into())
+        );
+        assert_eq!(
+            VerifiedKey::phone("0044 20 7946 0000").map(|k| k.value),
+            Some("+442079460000".into())
+        );
+        assert_eq!(VerifiedKey::phone("123"), None);
+        assert_eq!(
+            VerifiedKey::phone("15550100").map(|k| k.label()),
+            Some("phone:+15550100".into())
+        );
+    }
 }

@@ -12,7 +12,7 @@ use mongodb::IndexModel;
 use mongodb::options::IndexOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tandem_core::store::{CustomerRecord, CustomerUpdate, IdentityRecord, StoreError};
+use tandem_core::store::{CustomerRecord, CustomerUpdate, IdentityRecord, StoreError, VerifiedKey};
 use tandem_model::{ChannelId, CustomerId, ExternalIdentity, Timestamp};
 
 /// The customers collection.
@@ -164,6 +164,12 @@ pub(crate) struct IdentityDoc {
     /// `email` lowercased: the case-insensitive lookup key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) email_folded: Option<String>,
+    /// The verified phone, normalized (`+` and digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) phone: Option<String>,
+    /// Who asserted the identity (`platform` when absent: documents from before issue 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
 }
 
 /// A reported verified email, trimmed; `None` when absent or blank.
@@ -193,6 +199,12 @@ impl IdentityDoc {
             created_at: to_datetime(now),
             email: verified_email(identity).map(str::to_owned),
             email_folded: verified_email(identity).map(fold_email),
+            phone: identity
+                .verified_phone
+                .as_deref()
+                .and_then(VerifiedKey::phone)
+                .map(|k| k.value),
+            source: Some("platform".to_owned()),
         }
     }
 
@@ -205,6 +217,9 @@ impl IdentityDoc {
             subject,
             verified,
             created_at,
+            source,
+            verified_email,
+            verified_phone,
         } = record;
         Self {
             id: ObjectId::new(),
@@ -214,8 +229,10 @@ impl IdentityDoc {
             subject: subject.clone(),
             verified: *verified,
             created_at: to_datetime(*created_at),
-            email: None,
-            email_folded: None,
+            email: verified_email.clone(),
+            email_folded: verified_email.clone(),
+            phone: verified_phone.clone(),
+            source: Some(source.clone()),
         }
     }
 
@@ -228,6 +245,9 @@ impl IdentityDoc {
             subject: self.subject,
             verified: self.verified,
             created_at: from_datetime(self.created_at)?,
+            source: self.source.unwrap_or_else(|| "platform".to_owned()),
+            verified_email: self.email_folded,
+            verified_phone: self.phone,
         })
     }
 
@@ -301,6 +321,15 @@ pub(crate) fn customer_indexes() -> Vec<IndexModel> {
 /// Index models of the identities collection.
 pub(crate) fn identity_indexes() -> Vec<IndexModel> {
     vec![
+        IndexModel::builder()
+            .keys(doc! { "phone": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("identities_phone".to_owned())
+                    .partial_filter_expression(doc! { "phone": { "$type": "string" } })
+                    .build(),
+            )
+            .build(),
         IndexModel::builder()
             .keys(doc! { "channel": 1, "subject": 1 })
             .options(

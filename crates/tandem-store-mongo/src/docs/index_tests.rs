@@ -78,6 +78,7 @@ fn index_plan_names_stored_fields_and_expected_constraints() {
     };
     let identity = ExternalIdentity {
         verified_email: Some("a@x".to_owned()),
+        verified_phone: Some("+15550100".to_owned()),
         ..ExternalIdentity::new(ChannelId::new("web"), "alice")
     };
     let entry = TranscriptEntry {

@@ -17,6 +17,7 @@
 pub(crate) mod conversations;
 pub(crate) mod customers;
 pub(crate) mod escalations;
+pub(crate) mod graph;
 pub(crate) mod inbound;
 pub(crate) mod kv;
 pub(crate) mod outbox;

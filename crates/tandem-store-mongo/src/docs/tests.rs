@@ -189,6 +189,9 @@ fn customer_and_identity_round_trip() {
         subject: "user:42".to_owned(),
         verified: true,
         created_at: t(3),
+        source: "admin".to_owned(),
+        verified_email: Some("ada@example.com".to_owned()),
+        verified_phone: Some("+15550100".to_owned()),
     };
     let doc = IdentityDoc::from_record(&identity);
     let (raw, back) = through_bytes("identity", &doc);
@@ -235,6 +238,7 @@ fn full_state() -> ConversationState {
             skipped: None,
             at_ms: Some(1_700_000_100_000),
         }),
+        sla_breached_at_ms: Some(1_700_000_050_000),
     };
     ConversationState {
         owner: Owner::Agent,

@@ -1,0 +1,964 @@
+//! The verified identity graph on MongoDB: resolution with deterministic merges, merge and
+//! unmerge, link and unlink, the audit trail, suggested links and the GDPR erasure.
+//!
+//! **Keys.** A verified key is a `verified_keys` document whose `_id` is the key, so the
+//! `_id` index decides which customer holds it: of two concurrent resolutions carrying one
+//! key, one inserts the key and the other gets a duplicate key and merges its fresh
+//! customer into the holder (or the holder into it, the older survives), ending with one
+//! customer.
+//!
+//! **Merges** follow the crate's journal pattern (no transaction needed): the merged
+//! customer is claimed with one conditional update (`merged_into` absent), the merge's
+//! audit entry is inserted with `applied: false` listing exactly what moves, the moves are
+//! idempotent `update_many`s, and `applied` becomes true. A process that dies in between
+//! leaves an unapplied entry that [`finish_merges`] (run by maintenance) applies.
+//! Unmerge claims the merge with one conditional update (`unmerged_at` absent) and moves
+//! the listed identities and conversations back.
+//!
+//! Not atomic on MongoDB (documented in the crate docs): readers may see a merge half
+//! applied; and two merges racing on the same customers can leave an identity on a
+//! merged-away customer, which the next resolution of that identity follows to the
+//! survivor.
+
+use crate::docs::conversations::ConversationDoc;
+use crate::docs::customers::{CustomerDoc, IdentityDoc, fold_email};
+use crate::docs::graph::{AuditDoc, SuggestedLinkDoc, VerifiedKeyDoc};
+use crate::docs::{decode, encode, id_only, to_datetime};
+use crate::error::{classify, is_duplicate_key};
+use crate::records::{collect, customer};
+use crate::schema::Collections;
+use bson::{Bson, Document, doc};
+use tandem_core::store::{
+    AuditEntry, AuditKind, ConversationState, CustomerRecord, ERASED_TEXT, ErasureReport,
+    IdentityRecord, IdentityRef, KeyKind, MergeRecord, MergeTrigger, StoreError, SuggestedLink,
+    VerifiedKey,
+};
+use tandem_model::{ChannelId, Content, ConversationId, CustomerId, ExternalIdentity, Timestamp};
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn json_value<T: serde::Serialize>(what: &str, v: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(v).map_err(|e| StoreError::Unavailable(format!("encoding {what}: {e}")))
+}
+
+fn to_bson<T: serde::Serialize>(what: &str, v: &T) -> Result<Bson, StoreError> {
+    bson::serialize_to_bson(v).map_err(|e| StoreError::Unavailable(format!("encoding {what}: {e}")))
+}
+
+/// A regular expression matching `s` literally.
+fn literal(s: &str) -> String {
+    s.chars()
+        .flat_map(|ch| {
+            let escape = !ch.is_ascii_alphanumeric();
+            escape.then_some('\\').into_iter().chain([ch])
+        })
+        .collect()
+}
+
+/// The raw customer document (with `merged_into`).
+async fn customer_doc(c: &Collections, id: &CustomerId) -> Result<Option<Document>, StoreError> {
+    c.customers
+        .find_one(CustomerDoc::by_id(id))
+        .await
+        .map_err(classify)
+}
+
+fn merged_into(doc: &Document) -> Option<CustomerId> {
+    doc.get_str("merged_into").ok().map(CustomerId::from)
+}
+
+fn created_key(doc: &Document, id: &CustomerId) -> (i64, String) {
+    let at = doc
+        .get_datetime("created_at")
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(i64::MAX);
+    (at, id.as_str().to_owned())
+}
+
+async fn holder(c: &Collections, key: &VerifiedKey) -> Result<Option<CustomerId>, StoreError> {
+    let found = c
+        .verified_keys
+        .find_one(VerifiedKeyDoc::by_key(key))
+        .await
+        .map_err(classify)?;
+    found
+        .map(|d| decode::<VerifiedKeyDoc>("verified key", d)?.holder())
+        .transpose()
+}
+
+async fn separated(c: &Collections, a: &CustomerId, b: &CustomerId) -> Result<bool, StoreError> {
+    Ok(c.identity_audit
+        .find_one(AuditDoc::separating(a, b))
+        .projection(id_only())
+        .await
+        .map_err(classify)?
+        .is_some())
+}
+
+async fn record_suggestion(c: &Collections, link: &SuggestedLink) -> Result<(), StoreError> {
+    match c
+        .suggested_links
+        .insert_one(encode("suggested link", &SuggestedLinkDoc::new(link))?)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_duplicate_key(&e) => Ok(()),
+        Err(e) => Err(classify(e)),
+    }
+}
+
+async fn insert_audit(
+    c: &Collections,
+    entry: &AuditEntry,
+    applied: bool,
+) -> Result<(), StoreError> {
+    c.identity_audit
+        .insert_one(encode("audit entry", &AuditDoc::new(entry, applied)?)?)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// Stores the verified facts of an identity (never clears one).
+async fn store_facts(
+    c: &Collections,
+    channel: &str,
+    subject: &str,
+    keys: &[VerifiedKey],
+) -> Result<(), StoreError> {
+    for key in keys {
+        let set = match key.kind {
+            KeyKind::Email => doc! { "email": &key.value, "email_folded": fold_email(&key.value) },
+            KeyKind::Phone => doc! { "phone": &key.value },
+        };
+        c.identities
+            .update_one(
+                doc! { "channel": channel, "subject": subject },
+                doc! { "$set": set },
+            )
+            .await
+            .map_err(classify)?;
+    }
+    Ok(())
+}
+
+/// Claims every key for `customer`, merging with the holders that exist (older survives).
+async fn claim_keys(
+    c: &Collections,
+    mut customer: CustomerId,
+    keys: &[VerifiedKey],
+    actor: &str,
+    source: &str,
+    now: Timestamp,
+) -> Result<CustomerId, StoreError> {
+    for key in keys {
+        let doc = encode("verified key", &VerifiedKeyDoc::new(key, &customer, now))?;
+        match c.verified_keys.insert_one(doc).await {
+            Ok(_) => continue,
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(classify(e)),
+        }
+        let Some(other) = holder(c, key).await? else {
+            continue;
+        };
+        if other == customer {
+            continue;
+        }
+        if separated(c, &customer, &other).await? {
+            let link = SuggestedLink {
+                customer_id: customer.clone(),
+                other_customer_id: other,
+                key: key.clone(),
+                reason: "unmerged_before".into(),
+                at: now,
+            };
+            record_suggestion(c, &link).await?;
+            continue;
+        }
+        let (Some(mine), Some(theirs)) = (
+            customer_doc(c, &customer).await?,
+            customer_doc(c, &other).await?,
+        ) else {
+            continue;
+        };
+        let (survivor, merged) = if created_key(&theirs, &other) < created_key(&mine, &customer) {
+            (other, customer.clone())
+        } else {
+            (customer.clone(), other)
+        };
+        let trigger = MergeTrigger {
+            actor: actor.to_owned(),
+            key: Some(key.clone()),
+            source: source.to_owned(),
+        };
+        match merge(c, &survivor, &merged, &trigger, now).await {
+            Ok(_) => customer = survivor,
+            // A concurrent merge took one of them: follow where it went.
+            Err(StoreError::Conflict(_)) => {
+                if let Some(doc) = customer_doc(c, &customer).await?
+                    && let Some(next) = merged_into(&doc)
+                {
+                    customer = next;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(customer)
+}
+
+/// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).
+pub(crate) async fn resolve_customer(
+    c: &Collections,
+    identity: &ExternalIdentity,
+    now: Timestamp,
+) -> Result<CustomerRecord, StoreError> {
+    let keys = VerifiedKey::of(identity);
+    let known = c
+        .identities
+        .find_one(IdentityDoc::by_key(identity))
+        .projection(id_only())
+        .await
+        .map_err(classify)?;
+    if known.is_none() {
+        for key in &keys {
+            if let Some(h) = holder(c, key).await?
+                && customer_doc(c, &h).await?.is_some()
+            {
+                let doc = encode("identity", &IdentityDoc::new(&h, identity, now))?;
+                match c.identities.insert_one(doc).await {
+                    Ok(_) => {}
+                    Err(e) if is_duplicate_key(&e) => {}
+                    Err(e) => return Err(classify(e)),
+                }
+                break;
+            }
+        }
+    }
+    let resolved = crate::records::resolve_customer(c, identity, now).await?;
+    let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
+    store_facts(c, channel, subject, &keys).await?;
+    let mut id = resolved.id;
+    // An identity left on a merged-away customer (racing merges) follows the survivor.
+    for _ in 0..4 {
+        let Some(doc) = customer_doc(c, &id).await? else {
+            break;
+        };
+        let Some(next) = merged_into(&doc) else { break };
+        c.identities
+            .update_one(
+                IdentityDoc::by_key(identity),
+                doc! { "$set": { "customer_id": next.as_str() } },
+            )
+            .await
+            .map_err(classify)?;
+        id = next;
+    }
+    let id = claim_keys(
+        c,
+        id,
+        &keys,
+        "verified_key",
+        &format!("{channel}/{subject}"),
+        now,
+    )
+    .await?;
+    customer(c, &id).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "identity {channel}/{subject} points at a missing customer"
+        ))
+    })
+}
+
+async fn ids(
+    c: &mongodb::Collection<Document>,
+    filter: Document,
+    sort: Document,
+) -> Result<Vec<String>, StoreError> {
+    let cursor = c
+        .find(filter)
+        .sort(sort)
+        .projection(id_only())
+        .await
+        .map_err(classify)?;
+    collect(cursor, |d| {
+        d.get_str("_id")
+            .map(str::to_owned)
+            .map_err(|e| StoreError::Corrupt(format!("document without a string _id: {e}")))
+    })
+    .await
+}
+
+/// See [`Store::merge_customers`](tandem_core::store::Store::merge_customers).
+pub(crate) async fn merge(
+    c: &Collections,
+    survivor: &CustomerId,
+    merged: &CustomerId,
+    trigger: &MergeTrigger,
+    now: Timestamp,
+) -> Result<Option<MergeRecord>, StoreError> {
+    if survivor == merged {
+        return Err(StoreError::Conflict(
+            "a customer cannot be merged with itself".into(),
+        ));
+    }
+    let (Some(s), Some(_)) = (
+        customer_doc(c, survivor).await?,
+        customer_doc(c, merged).await?,
+    ) else {
+        return Ok(None);
+    };
+    if merged_into(&s).is_some() {
+        return Err(StoreError::Conflict(
+            "the surviving customer was merged into another".into(),
+        ));
+    }
+    let claimed = c
+        .customers
+        .update_one(
+            doc! { "_id": merged.as_str(), "merged_into": { "$exists": false } },
+            doc! { "$set": { "merged_into": survivor.as_str(), "updated_at": to_datetime(now) } },
+        )
+        .await
+        .map_err(classify)?;
+    if claimed.modified_count == 0 {
+        return Err(StoreError::Conflict(
+            "the customer was already merged into another".into(),
+        ));
+    }
+    let identity_docs = c
+        .identities
+        .find(IdentityDoc::of_customer(merged))
+        .sort(IdentityDoc::oldest_first())
+        .await
+        .map_err(classify)?;
+    let identities = collect(identity_docs, |d| {
+        let i = decode::<IdentityDoc>("identity", d)?;
+        Ok(IdentityRef {
+            channel: ChannelId::new(i.channel),
+            subject: i.subject,
+        })
+    })
+    .await?;
+    let conversations: Vec<ConversationId> = ids(
+        &c.conversations,
+        ConversationDoc::of_customer(merged),
+        doc! { "opened_at": 1, "_id": 1 },
+    )
+    .await?
+    .into_iter()
+    .map(ConversationId::new)
+    .collect();
+    let events = ids(
+        &c.customer_events,
+        doc! { "customer_id": merged.as_str() },
+        doc! { "at": 1, "_id": 1 },
+    )
+    .await?;
+    let open = |id: &CustomerId| {
+        c.conversations
+            .find_one(ConversationDoc::open_of(id))
+            .projection(id_only())
+    };
+    let closed_conversation = match (
+        open(survivor).await.map_err(classify)?,
+        open(merged).await.map_err(classify)?,
+    ) {
+        (Some(_), Some(doc)) => doc.get_str("_id").ok().map(ConversationId::new),
+        _ => None,
+    };
+    let record = MergeRecord {
+        id: new_id("mrg"),
+        survivor: survivor.clone(),
+        merged: merged.clone(),
+        trigger: trigger.clone(),
+        identities,
+        conversations,
+        closed_conversation,
+        events,
+        at: now,
+        unmerged_at: None,
+    };
+    let entry = AuditEntry {
+        id: record.id.clone(),
+        kind: AuditKind::Merge,
+        customer_id: survivor.clone(),
+        other_customer_id: Some(merged.clone()),
+        actor: trigger.actor.clone(),
+        at: now,
+        detail: json_value("a merge", &record)?,
+    };
+    insert_audit(c, &entry, false).await?;
+    apply_merge(c, &record).await?;
+    Ok(Some(record))
+}
+
+/// Applies a merge journal's moves (idempotent) and marks it applied.
+async fn apply_merge(c: &Collections, record: &MergeRecord) -> Result<(), StoreError> {
+    let (to, from) = (record.survivor.as_str(), record.merged.as_str());
+    if let Some(closed) = &record.closed_conversation {
+        c.conversations
+            .update_one(
+                ConversationDoc::open_by_id(closed),
+                ConversationDoc::close(record.at),
+            )
+            .await
+            .map_err(classify)?;
+    }
+    let conversation_ids: Vec<&str> = record
+        .conversations
+        .iter()
+        .map(ConversationId::as_str)
+        .collect();
+    let set = doc! { "$set": { "customer_id": to } };
+    for (coll, filter) in [
+        (&c.identities, doc! { "customer_id": from }),
+        (
+            &c.conversations,
+            doc! { "_id": { "$in": &conversation_ids }, "customer_id": from },
+        ),
+        (
+            &c.transcript,
+            doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
+        ),
+        (
+            &c.escalations,
+            doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
+        ),
+        (
+            &c.customer_events,
+            doc! { "_id": { "$in": &record.events }, "customer_id": from },
+        ),
+        (&c.verified_keys, doc! { "customer_id": from }),
+    ] {
+        coll.update_many(filter, set.clone())
+            .await
+            .map_err(classify)?;
+    }
+    c.identity_audit
+        .update_one(AuditDoc::by_id(&record.id), AuditDoc::mark_applied())
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// Applies merge journals whose writer stopped (maintenance).
+pub(crate) async fn finish_merges(c: &Collections) -> Result<usize, StoreError> {
+    let cursor = c
+        .identity_audit
+        .find(AuditDoc::unapplied())
+        .limit(100)
+        .await
+        .map_err(classify)?;
+    let pending = collect(cursor, |d| decode::<AuditDoc>("identity audit entry", d)).await?;
+    for entry in &pending {
+        let record: MergeRecord = serde_json::from_str(&entry.detail)
+            .map_err(|e| StoreError::Corrupt(format!("merge journal {}: {e}", entry.id)))?;
+        apply_merge(c, &record).await?;
+    }
+    Ok(pending.len())
+}
+
+/// See [`Store::unmerge`](tandem_core::store::Store::unmerge).
+pub(crate) async fn unmerge(
+    c: &Collections,
+    merge_id: &str,
+    now: Timestamp,
+) -> Result<Option<MergeRecord>, StoreError> {
+    let Some(found) = c
+        .identity_audit
+        .find_one(doc! { "_id": merge_id, "kind": "merge" })
+        .await
+        .map_err(classify)?
+    else {
+        return Ok(None);
+    };
+    let entry = decode::<AuditDoc>("identity audit entry", found)?;
+    let mut record: MergeRecord = serde_json::from_str(&entry.detail)
+        .map_err(|e| StoreError::Corrupt(format!("merge {merge_id}: {e}")))?;
+    if !entry.applied {
+        apply_merge(c, &record).await?;
+    }
+    record.unmerged_at = Some(now);
+    let detail = serde_json::to_string(&record)
+        .map_err(|e| StoreError::Unavailable(format!("encoding a merge: {e}")))?;
+    let claimed = c
+        .identity_audit
+        .update_one(
+            AuditDoc::live_merge(merge_id),
+            AuditDoc::mark_unmerged(&detail, now),
+        )
+        .await
+        .map_err(classify)?;
+    if claimed.modified_count == 0 {
+        return Err(StoreError::Conflict(format!(
+            "merge {merge_id} was already undone"
+        )));
+    }
+    let (to, from) = (record.merged.as_str(), record.survivor.as_str());
+    let set = doc! { "$set": { "customer_id": to } };
+    for identity in &record.identities {
+        c.identities
+            .update_one(
+                doc! { "channel": identity.channel.as_str(), "subject": &identity.subject, "customer_id": from },
+                set.clone(),
+            )
+            .await
+            .map_err(classify)?;
+    }
+    let conversation_ids: Vec<&str> = record
+        .conversations
+        .iter()
+        .map(ConversationId::as_str)
+        .collect();
+    for (coll, filter) in [
+        (
+            &c.conversations,
+            doc! { "_id": { "$in": &conversation_ids }, "customer_id": from },
+        ),
+        (
+            &c.transcript,
+            doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
+        ),
+        (
+            &c.escalations,
+            doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
+        ),
+        (
+            &c.customer_events,
+            doc! { "_id": { "$in": &record.events }, "customer_id": from },
+        ),
+    ] {
+        coll.update_many(filter, set.clone())
+            .await
+            .map_err(classify)?;
+    }
+    if let Some(closed) = &record.closed_conversation
+        && c.conversations
+            .find_one(ConversationDoc::open_of(&record.merged))
+            .projection(id_only())
+            .await
+            .map_err(classify)?
+            .is_none()
+    {
+        let reopened = c
+            .conversations
+            .update_one(
+                doc! { "_id": closed.as_str(), "customer_id": to, "status": "closed" },
+                doc! {
+                    "$set": { "status": "open", "updated_at": to_datetime(now) },
+                    "$unset": { "closed_at": "" },
+                    "$inc": { "version": 1_i64 },
+                },
+            )
+            .await;
+        match reopened {
+            Ok(_) => {}
+            // The customer opened another conversation meanwhile: it stays closed.
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(classify(e)),
+        }
+    }
+    c.customers
+        .update_one(
+            CustomerDoc::by_id(&record.merged),
+            doc! { "$unset": { "merged_into": "" }, "$set": { "updated_at": to_datetime(now) } },
+        )
+        .await
+        .map_err(classify)?;
+    let unmerge = AuditEntry {
+        id: new_id("unm"),
+        kind: AuditKind::Unmerge,
+        customer_id: record.survivor.clone(),
+        other_customer_id: Some(record.merged.clone()),
+        actor: "admin".into(),
+        at: now,
+        detail: json_value("a merge", &record)?,
+    };
+    insert_audit(c, &unmerge, true).await?;
+    Ok(Some(record))
+}
+
+async fn identity_record(
+    c: &Collections,
+    channel: &ChannelId,
+    subject: &str,
+) -> Result<Option<IdentityRecord>, StoreError> {
+    let found = c
+        .identities
+        .find_one(IdentityDoc::by_parts(channel, subject))
+        .await
+        .map_err(classify)?;
+    found
+        .map(|d| decode::<IdentityDoc>("identity", d)?.into_record())
+        .transpose()
+}
+
+/// See [`Store::link_identity`](tandem_core::store::Store::link_identity).
+pub(crate) async fn link_identity(
+    c: &Collections,
+    customer_id: &CustomerId,
+    identity: &ExternalIdentity,
+    source: &str,
+    now: Timestamp,
+) -> Result<Option<IdentityRecord>, StoreError> {
+    let Some(doc) = customer_doc(c, customer_id).await? else {
+        return Ok(None);
+    };
+    if merged_into(&doc).is_some() {
+        return Err(StoreError::Conflict(
+            "the customer was merged into another".into(),
+        ));
+    }
+    let (channel, subject) = (&identity.channel, identity.subject.as_str());
+    match identity_record(c, channel, subject).await? {
+        Some(existing) if existing.customer_id != *customer_id => {
+            return Err(StoreError::Conflict(
+                "the identity belongs to another customer".into(),
+            ));
+        }
+        Some(_) => {
+            c.identities
+                .update_one(IdentityDoc::by_key(identity), IdentityDoc::set_verified())
+                .await
+                .map_err(classify)?;
+        }
+        None => {
+            let mut new = IdentityDoc::new(customer_id, identity, now);
+            new.verified = true;
+            new.source = Some(source.to_owned());
+            match c.identities.insert_one(encode("identity", &new)?).await {
+                Ok(_) => {}
+                Err(e) if is_duplicate_key(&e) => {
+                    return Err(StoreError::Conflict(
+                        "the identity was linked concurrently".into(),
+                    ));
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
+    }
+    let keys = VerifiedKey::of(identity);
+    store_facts(c, channel.as_str(), subject, &keys).await?;
+    let entry = AuditEntry {
+        id: new_id("lnk"),
+        kind: AuditKind::Link,
+        customer_id: customer_id.clone(),
+        other_customer_id: None,
+        actor: source.to_owned(),
+        at: now,
+        detail: serde_json::json!({
+            "channel": channel.as_str(),
+            "subject": subject,
+            "source": source,
+            "keys": keys.iter().map(VerifiedKey::label).collect::<Vec<_>>(),
+        }),
+    };
+    insert_audit(c, &entry, true).await?;
+    claim_keys(
+        c,
+        customer_id.clone(),
+        &keys,
+        source,
+        &format!("{channel}/{subject}"),
+        now,
+    )
+    .await?;
+    identity_record(c, channel, subject).await
+}
+
+/// See [`Store::unlink_identity`](tandem_core::store::Store::unlink_identity).
+pub(crate) async fn unlink_identity(
+    c: &Collections,
+    customer_id: &CustomerId,
+    channel: &ChannelId,
+    subject: &str,
+    now: Timestamp,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    match identity_record(c, channel, subject).await? {
+        Some(existing) if existing.customer_id == *customer_id => {}
+        _ => return Ok(None),
+    }
+    let new = CustomerId::generate();
+    c.customers
+        .insert_one(encode("customer", &CustomerDoc::new(&new, None, now))?)
+        .await
+        .map_err(classify)?;
+    let moved = c
+        .identities
+        .update_one(
+            doc! { "channel": channel.as_str(), "subject": subject, "customer_id": customer_id.as_str() },
+            doc! { "$set": { "customer_id": new.as_str() } },
+        )
+        .await
+        .map_err(classify)?;
+    if moved.modified_count == 0 {
+        let _ = c.customers.delete_one(CustomerDoc::by_id(&new)).await;
+        return Ok(None);
+    }
+    let entry = AuditEntry {
+        id: new_id("unl"),
+        kind: AuditKind::Unlink,
+        customer_id: customer_id.clone(),
+        other_customer_id: Some(new.clone()),
+        actor: "admin".into(),
+        at: now,
+        detail: serde_json::json!({ "channel": channel.as_str(), "subject": subject }),
+    };
+    insert_audit(c, &entry, true).await?;
+    customer(c, &new).await
+}
+
+/// See [`Store::identity_audit`](tandem_core::store::Store::identity_audit).
+pub(crate) async fn identity_audit(
+    c: &Collections,
+    customer_id: &CustomerId,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let cursor = c
+        .identity_audit
+        .find(AuditDoc::of_customer(customer_id))
+        .sort(AuditDoc::oldest_first())
+        .await
+        .map_err(classify)?;
+    collect(cursor, |d| {
+        decode::<AuditDoc>("identity audit entry", d)?.into_entry()
+    })
+    .await
+}
+
+/// See [`Store::suggested_links`](tandem_core::store::Store::suggested_links).
+pub(crate) async fn suggested_links(
+    c: &Collections,
+    customer_id: &CustomerId,
+) -> Result<Vec<SuggestedLink>, StoreError> {
+    let cursor = c
+        .suggested_links
+        .find(SuggestedLinkDoc::of_customer(customer_id))
+        .sort(SuggestedLinkDoc::oldest_first())
+        .await
+        .map_err(classify)?;
+    collect(cursor, |d| {
+        decode::<SuggestedLinkDoc>("suggested link", d)?.into_link()
+    })
+    .await
+}
+
+/// See [`Store::suggest_link`](tandem_core::store::Store::suggest_link).
+pub(crate) async fn suggest_link(
+    c: &Collections,
+    customer_id: &CustomerId,
+    key: &VerifiedKey,
+    now: Timestamp,
+) -> Result<Option<SuggestedLink>, StoreError> {
+    let Some(other) = holder(c, key).await?.filter(|h| h != customer_id) else {
+        return Ok(None);
+    };
+    let link = SuggestedLink {
+        customer_id: customer_id.clone(),
+        other_customer_id: other.clone(),
+        key: key.clone(),
+        reason: "unverified_claim".into(),
+        at: now,
+    };
+    record_suggestion(c, &link).await?;
+    let id = SuggestedLinkDoc::id_of(customer_id, &other, key);
+    let stored = c
+        .suggested_links
+        .find_one(doc! { "_id": id })
+        .await
+        .map_err(classify)?;
+    stored
+        .map(|d| decode::<SuggestedLinkDoc>("suggested link", d)?.into_link())
+        .transpose()
+}
+
+/// See [`Store::erase_customer`](tandem_core::store::Store::erase_customer). A sequence of
+/// idempotent updates: an erasure that fails midway is completed by running it again.
+pub(crate) async fn erase_customer(
+    c: &Collections,
+    customer_id: &CustomerId,
+    now: Timestamp,
+) -> Result<Option<ErasureReport>, StoreError> {
+    if customer_doc(c, customer_id).await?.is_none() {
+        return Ok(None);
+    }
+    let mut people = vec![customer_id.as_str().to_owned()];
+    let mut i = 0;
+    while i < people.len() {
+        let merged = ids(
+            &c.customers,
+            doc! { "merged_into": &people[i] },
+            doc! { "_id": 1 },
+        )
+        .await?;
+        people.extend(merged);
+        i += 1;
+    }
+    let erased_content = to_bson(
+        "erased content",
+        &Content::Text {
+            text: ERASED_TEXT.to_owned(),
+        },
+    )?;
+    let mut report = ErasureReport::default();
+    for person in &people {
+        let person_id = CustomerId::new(person.clone());
+        let cursor = c
+            .identities
+            .find(IdentityDoc::of_customer(&person_id))
+            .await
+            .map_err(classify)?;
+        let identities = collect(cursor, |d| decode::<IdentityDoc>("identity", d)).await?;
+        for identity in &identities {
+            let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
+            let of_sender = doc! { "channel": channel, "sender.subject": subject };
+            let mut pending = of_sender.clone();
+            pending.insert("processed", false);
+            c.inbound.delete_many(pending).await.map_err(classify)?;
+            c.inbound
+                .update_many(
+                    of_sender,
+                    doc! { "$set": {
+                        "sender": { "channel": channel, "subject": ERASED_TEXT, "verified": false },
+                        "content": erased_content.clone(),
+                    } },
+                )
+                .await
+                .map_err(classify)?;
+            c.reachability
+                .delete_many(doc! { "channel": channel, "subject": subject })
+                .await
+                .map_err(classify)?;
+            let pattern = literal(subject);
+            c.kv.delete_many(doc! { "namespace": channel, "$or": [
+                { "key": { "$regex": &pattern } }, { "value": { "$regex": &pattern } },
+            ] })
+            .await
+            .map_err(classify)?;
+        }
+        report.identities += c
+            .identities
+            .delete_many(IdentityDoc::of_customer(&person_id))
+            .await
+            .map_err(classify)?
+            .deleted_count;
+        c.verified_keys
+            .delete_many(VerifiedKeyDoc::of_customer(&person_id))
+            .await
+            .map_err(classify)?;
+        let cursor = c
+            .conversations
+            .find(ConversationDoc::of_customer(&person_id))
+            .await
+            .map_err(classify)?;
+        let conversations =
+            collect(cursor, |d| decode::<ConversationDoc>("conversation", d)).await?;
+        for conversation in conversations {
+            let mut state: ConversationState = conversation.state.clone();
+            let mut refs = vec![conversation.id.clone()];
+            state.slots.clear();
+            state.offered_choices.clear();
+            for handoff in state
+                .handoff
+                .iter_mut()
+                .chain(state.past_handoffs.iter_mut())
+            {
+                refs.push(handoff.id.clone());
+                if let Some(csat) = &mut handoff.csat {
+                    csat.comment = None;
+                }
+            }
+            c.conversations
+                .update_one(
+                    doc! { "_id": &conversation.id },
+                    doc! { "$set": { "state": to_bson("conversation state", &state)?, "updated_at": to_datetime(now) },
+                           "$inc": { "version": 1_i64 } },
+                )
+                .await
+                .map_err(classify)?;
+            report.transcript_entries += c
+                .transcript
+                .update_many(
+                    doc! { "conversation_id": &conversation.id },
+                    doc! { "$set": { "content": erased_content.clone(), "buttons": [] } },
+                )
+                .await
+                .map_err(classify)?
+                .matched_count;
+            c.outbox
+                .update_many(
+                    doc! { "conversation_id": &conversation.id, "unfinished": true },
+                    doc! { "$set": { "status": "failed", "unfinished": false, "head": false,
+                              "last_error": "erased", "finished_at": to_datetime(now) },
+                    "$unset": { "claim": "", "claim_expires_at": "", "due_at": "" } },
+                )
+                .await
+                .map_err(classify)?;
+            c.outbox
+                .update_many(
+                    doc! { "conversation_id": &conversation.id },
+                    doc! { "$set": { "message.recipient": ERASED_TEXT, "message.content": { "text": ERASED_TEXT } } },
+                )
+                .await
+                .map_err(classify)?;
+            for r in &refs {
+                let pattern = literal(r);
+                c.kv.delete_many(doc! { "$or": [
+                    { "key": { "$regex": &pattern } }, { "value": { "$regex": &pattern } },
+                ] })
+                .await
+                .map_err(classify)?;
+            }
+            report.conversations += 1;
+        }
+        report.events += c
+            .customer_events
+            .update_many(
+                doc! { "customer_id": person },
+                doc! { "$set": { "data": Bson::Null } },
+            )
+            .await
+            .map_err(classify)?
+            .matched_count;
+        c.customers
+            .update_one(
+                doc! { "_id": person },
+                doc! { "$set": { "display_name": Bson::Null, "segment": Bson::Null, "attributes": {},
+                                 "updated_at": to_datetime(now) } },
+            )
+            .await
+            .map_err(classify)?;
+        c.identity_audit
+            .update_many(AuditDoc::of_customer(&person_id), AuditDoc::erase_detail())
+            .await
+            .map_err(classify)?;
+        c.suggested_links
+            .delete_many(SuggestedLinkDoc::of_customer(&person_id))
+            .await
+            .map_err(classify)?;
+    }
+    let entry = AuditEntry {
+        id: new_id("era"),
+        kind: AuditKind::Erase,
+        customer_id: customer_id.clone(),
+        other_customer_id: None,
+        actor: "admin".into(),
+        at: now,
+        detail: json_value("an erasure", &report)?,
+    };
+    insert_audit(c, &entry, true).await?;
+    Ok(Some(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal;
+
+    #[test]
+    fn literal_escapes_regex_syntax() {
+        assert_eq!(literal("a.b+1"), "a\\.b\\+1");
+        assert_eq!(literal("hnd_42"), "hnd\\_42");
+    }
+}
