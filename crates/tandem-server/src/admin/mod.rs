@@ -55,6 +55,23 @@ pub fn routes(core: Core, tokens: Vec<Secret>, reloader: Arc<PolicyReloader>) ->
             "/api/v1/customers/{id}/events",
             get(list_events).post(post_event),
         )
+        .route(
+            "/api/v1/customers/{id}/merge",
+            axum::routing::post(merge_customer),
+        )
+        .route(
+            "/api/v1/merges/{merge_id}/unmerge",
+            axum::routing::post(unmerge),
+        )
+        .route(
+            "/api/v1/customers/{id}/identities",
+            get(list_identities).post(link_identity),
+        )
+        .route(
+            "/api/v1/customers/{id}/identities/{channel}/{external_id}",
+            axum::routing::delete(unlink_identity),
+        )
+        .route("/api/v1/customers/{id}/audit", get(identity_audit))
         .route("/api/v1/conversations/{id}", get(get_conversation))
         .route("/api/v1/conversations/{id}/transcript", get(get_transcript))
         .route(
@@ -435,4 +452,152 @@ async fn reload_policy(State(st): State<AdminState>) -> Response {
 
 async fn policy_audit(State(st): State<AdminState>) -> Json<Vec<serde_json::Value>> {
     Json(st.reloader.audit().await)
+}
+
+fn identity_view(i: &tandem_core::store::IdentityRecord) -> serde_json::Value {
+    views::identity(i)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergePost {
+    from: String,
+}
+
+async fn merge_customer(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<MergePost>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(post) = body.map_err(|e| bad_request(e.body_text()))?;
+    let trigger = tandem_core::store::MergeTrigger {
+        actor: "admin".into(),
+        key: None,
+        source: "POST /api/v1/customers/{id}/merge".into(),
+    };
+    let record = st
+        .core
+        .store()
+        .merge_customers(
+            &CustomerId::new(id),
+            &CustomerId::new(post.from),
+            &trigger,
+            tandem_model::now(),
+        )
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    Ok(Json(record).into_response())
+}
+
+async fn unmerge(
+    State(st): State<AdminState>,
+    Path(merge_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = st
+        .core
+        .store()
+        .unmerge(&merge_id, tandem_model::now())
+        .await?
+        .ok_or_else(|| not_found("merge"))?;
+    Ok(Json(record).into_response())
+}
+
+async fn list_identities(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let list = store.identities(&id).await?;
+    Ok(Json(list.iter().map(identity_view).collect::<Vec<_>>()).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityPost {
+    channel: String,
+    external_id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+async fn link_identity(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<IdentityPost>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(post) = body.map_err(|e| bad_request(e.body_text()))?;
+    if post.channel.trim().is_empty() || post.external_id.trim().is_empty() {
+        return Err(bad_request("channel and external_id must not be empty"));
+    }
+    if post
+        .email
+        .as_deref()
+        .is_some_and(|e| tandem_core::store::VerifiedKey::email(e).is_none())
+    {
+        return Err(bad_request("email is not an email address"));
+    }
+    if post
+        .phone
+        .as_deref()
+        .is_some_and(|p| tandem_core::store::VerifiedKey::phone(p).is_none())
+    {
+        return Err(bad_request("phone must have 6 to 15 digits"));
+    }
+    let mut identity =
+        tandem_model::ExternalIdentity::new(ChannelId::new(post.channel), post.external_id);
+    identity.verified = true;
+    identity.verified_email = post.email;
+    identity.verified_phone = post.phone;
+    let linked = st
+        .core
+        .store()
+        .link_identity(
+            &CustomerId::new(id),
+            &identity,
+            "admin",
+            tandem_model::now(),
+        )
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    Ok((StatusCode::CREATED, Json(identity_view(&linked))).into_response())
+}
+
+async fn unlink_identity(
+    State(st): State<AdminState>,
+    Path((id, channel, external_id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let new = store
+        .unlink_identity(
+            &CustomerId::new(id),
+            &ChannelId::new(channel),
+            &external_id,
+            tandem_model::now(),
+        )
+        .await?
+        .ok_or_else(|| not_found("identity of this customer"))?;
+    let identities = store.identities(&new.id).await?;
+    Ok(Json(views::customer(&new, &identities)).into_response())
+}
+
+async fn identity_audit(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let audit = store.identity_audit(&id).await?;
+    let suggested = store.suggested_links(&id).await?;
+    Ok(Json(serde_json::json!({ "entries": audit, "suggested_links": suggested })).into_response())
 }

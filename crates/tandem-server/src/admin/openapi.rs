@@ -7,6 +7,42 @@ use serde_json::{Value, json};
 /// Every admin route: (method, OpenAPI path, operation id, summary).
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     (
+        "post",
+        "/api/v1/customers/{id}/merge",
+        "mergeCustomer",
+        "Merge the customer {\"from\": id} into this one (audited; undo with unmerge)",
+    ),
+    (
+        "post",
+        "/api/v1/merges/{merge_id}/unmerge",
+        "unmergeCustomers",
+        "Undo a merge: identities and conversations back as before (audited)",
+    ),
+    (
+        "get",
+        "/api/v1/customers/{id}/identities",
+        "listIdentities",
+        "The customer's identities with verified facts and source",
+    ),
+    (
+        "post",
+        "/api/v1/customers/{id}/identities",
+        "linkIdentity",
+        "Link an admin-verified identity (e.g. channel crm) with optional verified email/phone",
+    ),
+    (
+        "delete",
+        "/api/v1/customers/{id}/identities/{channel}/{external_id}",
+        "unlinkIdentity",
+        "Unlink an identity into a new customer (audited)",
+    ),
+    (
+        "get",
+        "/api/v1/customers/{id}/audit",
+        "identityAudit",
+        "Merges, unmerges, links, unlinks, erasures and suggested links of the customer",
+    ),
+    (
         "get",
         "/api/v1/openapi.json",
         "getOpenApi",

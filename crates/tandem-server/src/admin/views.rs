@@ -37,6 +37,19 @@ pub(super) fn customer(c: &CustomerRecord, identities: &[IdentityRecord]) -> Val
     })
 }
 
+pub(super) fn identity(i: &IdentityRecord) -> Value {
+    json!({
+        "customer_id": i.customer_id,
+        "channel": i.channel,
+        "external_id": i.subject,
+        "verified": i.verified,
+        "source": i.source,
+        "verified_email": i.verified_email,
+        "verified_phone": i.verified_phone,
+        "created_at": ts(i.created_at),
+    })
+}
+
 pub(super) fn conversation_summary(c: &ConversationRecord) -> Value {
     json!({
         "id": c.id,
