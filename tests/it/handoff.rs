@@ -410,3 +410,80 @@ async fn llm_timeout_falls_back_to_the_builtin_briefing_in_time() {
         "briefing sent {waited:?} after the model was asked (timeout {timeout_ms} ms)"
     );
 }
+
+#[tokio::test]
+async fn unaccepted_handoff_times_out_back_to_the_bot() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let config = format!(
+        "{}\n[handoff]\non_sla_breach = \"return_to_bot\"\nsla_secs = {{ immediate = 2, high = 2, medium = 2, low = 2 }}\n",
+        config(&customer.url, &desk.url)
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    customer_says(&tandem, "s1", "I want a refund").await;
+    eventually(10, "handoff at the desk", || async {
+        desk_bodies(&desk, "handoff.requested").into_iter().next()
+    })
+    .await;
+    let closed = eventually(10, "handoff.closed after the SLA", || async {
+        desk_bodies(&desk, "handoff.closed").into_iter().next()
+    })
+    .await;
+    assert_valid(&schema(), &closed);
+    assert_eq!(closed.json()["reason"], "timed_out");
+    eventually(10, "the customer is told", || async {
+        texts_from(&customer, "bot")
+            .iter()
+            .any(|t| t.contains("no one from our team is available"))
+            .then_some(())
+    })
+    .await;
+    let breaches = tandem.metrics().await;
+    assert!(
+        breaches.contains("tandem_handoff_sla_breaches_total"),
+        "breach counted"
+    );
+    customer_says(&tandem, "s2", "what are your opening hours?").await;
+    eventually(10, "the bot answers again", || async {
+        texts_from(&customer, "bot")
+            .iter()
+            .any(|t| t.to_lowercase().contains("open"))
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sla_breach_alerts_and_keeps_the_handoff_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let config = format!(
+        "{}\n[handoff]\nsla_secs = {{ immediate = 1, high = 1, medium = 1, low = 1 }}\n",
+        config(&customer.url, &desk.url)
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    customer_says(&tandem, "a1", "I want a refund").await;
+    eventually(10, "breach counted", || async {
+        tandem
+            .metrics()
+            .await
+            .contains("tandem_handoff_sla_breaches_total")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        desk_bodies(&desk, "handoff.closed").is_empty(),
+        "still queued at the desk"
+    );
+    customer_says(&tandem, "a2", "hello?").await;
+    eventually(10, "the message goes to the desk", || async {
+        (!desk_bodies(&desk, "handoff.message").is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        texts_from(&customer, "bot").is_empty(),
+        "the bot stays silent"
+    );
+}

@@ -110,6 +110,7 @@ mod tests {
             agent: None,
             transitions: vec![],
             csat: None,
+            sla_breached_at_ms: None,
         });
         start(&mut s, "ho_1");
         s

@@ -95,6 +95,7 @@ impl Core {
             .briefing(next, customer, decision, &h, trigger, now)
             .await;
         self.remember_handoff(&h.id, &next.id).await;
+        self.schedule_sla(next.id.clone(), h.id.clone(), h.priority.as_deref());
         next.state.handoff = Some(h);
         Some((desk, tandem_sdk::DeskOp::Open(Box::new(body))))
     }
@@ -384,7 +385,7 @@ impl Core {
 }
 
 /// The bot owns the conversation again, with fresh counters.
-fn return_to_bot(state: &mut ConversationState) {
+pub(crate) fn return_to_bot(state: &mut ConversationState) {
     state.owner = Owner::Bot;
     state.negative_count = 0;
     state.fallback_count = 0;
@@ -474,5 +475,28 @@ impl DeskEventHandler for Core {
             .kv_put(desk_channel(desk).as_str(), key, value)
             .await
             .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+}
+
+/// A transcript entry for a reply in the conversation being planned, at its next seq.
+pub(crate) fn reply_entry(
+    next: &ConversationRecord,
+    from: Party,
+    content: &OutboundContent,
+    now: Timestamp,
+) -> TranscriptEntry {
+    TranscriptEntry {
+        id: MessageId::generate(),
+        conversation_id: next.id.clone(),
+        customer_id: next.customer_id.clone(),
+        seq: next.next_seq,
+        from,
+        channel: next.channel.clone(),
+        at: now,
+        content: Content::Text {
+            text: content.text.clone(),
+        },
+        buttons: content.buttons.clone(),
+        platform_message_id: None,
     }
 }

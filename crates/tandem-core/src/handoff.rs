@@ -142,6 +142,7 @@ pub(crate) fn open(desk: &str, decision: &Decision, now: Timestamp) -> HandoffSt
             at_ms: ms(now),
         }],
         csat: None,
+        sla_breached_at_ms: None,
     }
 }
 
@@ -254,6 +255,17 @@ pub(crate) fn message(handoff: &HandoffState, entry: &TranscriptEntry) -> Handof
         handoff_id: handoff.id.clone(),
         conversation_id: entry.conversation_id.to_string(),
         message: line(entry),
+    }
+}
+
+/// Tandem closed the handoff (timed out).
+pub(crate) fn closed(handoff: &HandoffState, conversation: &ConversationRecord) -> HandoffClosed {
+    HandoffClosed {
+        version: handoff::VERSION.into(),
+        kind: "handoff.closed".into(),
+        handoff_id: handoff.id.clone(),
+        conversation_id: conversation.id.to_string(),
+        reason: handoff.status.as_str().into(),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod proactive;
 pub mod router;
 pub mod shape;
+pub mod sla;
 pub mod store;
 pub mod turn;
 pub mod window;

@@ -27,6 +27,7 @@ pub struct Metrics {
     delivery_reports: Family<Labels, Counter>,
     window_fallbacks: Family<Labels, Counter>,
     reachability: Family<Labels, Counter>,
+    sla_breaches: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -105,6 +106,12 @@ impl Metrics {
             "Inbound messages whose processing failed and will be retried",
             processing_errors.clone(),
         );
+        let sla_breaches = Family::<Labels, Counter>::default();
+        registry.register(
+            "handoff_sla_breaches",
+            "Handoffs not accepted within their priority's SLA, by priority",
+            sla_breaches.clone(),
+        );
         Self {
             registry,
             messages_in,
@@ -118,6 +125,7 @@ impl Metrics {
             delivery_reports,
             window_fallbacks,
             reachability,
+            sla_breaches,
         }
     }
 
@@ -177,6 +185,13 @@ impl Metrics {
     pub fn set_outbox_depth(&self, depth: u64) {
         self.outbox_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// A handoff outlived its SLA.
+    pub fn sla_breach(&self, priority: &str) {
+        self.sla_breaches
+            .get_or_create(&vec![("priority", priority.to_owned())])
+            .inc();
     }
 
     /// A processing attempt failed.

@@ -38,6 +38,8 @@ pub struct CoreConfig {
     /// A conversation the bot owns that is quiet this long is closed by the next message,
     /// which starts a new one.
     pub conversation_timeout: time::Duration,
+    /// Handoff SLAs and what a breach does.
+    pub sla: crate::sla::SlaConfig,
 }
 
 impl Default for CoreConfig {
@@ -47,6 +49,7 @@ impl Default for CoreConfig {
             history_limit: 50,
             outbox: OutboxConfig::default(),
             conversation_timeout: time::Duration::hours(24),
+            sla: crate::sla::SlaConfig::default(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[outbox]`.
     pub outbox: OutboxSection,
+    /// `[handoff]`.
+    pub handoff: HandoffSection,
 }
 
 /// `[server]`.
@@ -169,6 +171,18 @@ pub struct PolicyConfig {
 pub struct AdminConfig {
     /// Bearer tokens accepted by the admin API.
     pub tokens: Vec<Secret>,
+}
+
+/// `[handoff]`: SLAs of handoffs waiting for an agent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HandoffSection {
+    /// Seconds to acceptance per priority, e.g. `{ immediate = 30, high = 120 }`;
+    /// unnamed priorities keep their defaults (30 / 120 / 300 / 900).
+    pub sla_secs: BTreeMap<String, u64>,
+    /// `alert` (default: counted and logged, the handoff stays queued) or
+    /// `return_to_bot` (the handoff times out and the bot takes the conversation back).
+    pub on_sla_breach: Option<String>,
 }
 
 /// `[outbox]`: delivery tuning.
@@ -379,6 +393,25 @@ pub fn parse(
     }
     if config.outbox.max_attempts == Some(0) {
         errors.push("outbox.max_attempts", "must be at least 1");
+    }
+    for (priority, secs) in &config.handoff.sla_secs {
+        if !matches!(priority.as_str(), "immediate" | "high" | "medium" | "low") {
+            errors.push(
+                format!("handoff.sla_secs.{priority}"),
+                "unknown priority (immediate, high, medium, low)",
+            );
+        } else if *secs == 0 {
+            errors.push(format!("handoff.sla_secs.{priority}"), "must be at least 1");
+        }
+    }
+    if !matches!(
+        config.handoff.on_sla_breach.as_deref(),
+        None | Some("alert" | "return_to_bot")
+    ) {
+        errors.push(
+            "handoff.on_sla_breach",
+            "must be \"alert\" or \"return_to_bot\"",
+        );
     }
     if config.outbox.lease_secs == Some(0) {
         errors.push("outbox.lease_secs", "must be at least 1");

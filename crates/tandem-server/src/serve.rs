@@ -80,6 +80,19 @@ async fn wait_for_signal() {
     }
 }
 
+/// Handoff SLAs from `[handoff]`, over the defaults.
+fn sla_config(section: &crate::config::HandoffSection) -> tandem_core::sla::SlaConfig {
+    let mut sla = tandem_core::sla::SlaConfig::default();
+    for (priority, secs) in &section.sla_secs {
+        sla.by_priority
+            .insert(priority.clone(), Duration::from_secs(*secs));
+    }
+    if section.on_sla_breach.as_deref() == Some("return_to_bot") {
+        sla.on_breach = tandem_core::sla::SlaBreach::ReturnToBot;
+    }
+    sla
+}
+
 /// Reloads the policy on SIGHUP until shutdown.
 fn spawn_sighup_reload(
     reloader: std::sync::Arc<crate::reload::PolicyReloader>,
@@ -219,6 +232,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         },
         CoreConfig {
             outbox,
+            sla: sla_config(&config.handoff),
             ..CoreConfig::default()
         },
     );
