@@ -10,11 +10,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use std::sync::Arc;
 use tandem_sdk::model::{Content, ExternalIdentity, InboundMessage, PlatformMessageId};
-use tandem_sdk::signature::verify_hmac_sha256_hex;
+use tandem_sdk::signature;
 use tandem_sdk::{InboundError, InboundSink};
-
-/// Largest clock skew accepted on `X-Tandem-Timestamp`.
-const MAX_SKEW_SECS: i64 = 300;
 
 #[derive(Clone)]
 struct InState {
@@ -38,26 +35,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// Checks `X-Tandem-Timestamp` and `X-Tandem-Signature` over `body`.
 pub(crate) fn verify(secret: &[u8], headers: &HeaderMap, body: &[u8], now_unix: i64) -> bool {
-    let Some(ts) = headers
-        .get("x-tandem-timestamp")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Ok(ts_num) = ts.parse::<i64>() else {
-        return false;
-    };
-    if (now_unix - ts_num).abs() > MAX_SKEW_SECS {
-        return false;
-    }
-    let Some(sig) = headers
-        .get("x-tandem-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-    else {
-        return false;
-    };
-    verify_hmac_sha256_hex(secret, &[ts.as_bytes(), b".", body], sig)
+    signature::verify_timestamped(&signature::TANDEM, secret, headers, body, now_unix).is_ok()
 }
 
 async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> Response {

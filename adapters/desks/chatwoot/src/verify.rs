@@ -4,56 +4,23 @@
 //! side), compared in constant time.
 
 use axum::http::HeaderMap;
-use tandem_sdk::signature::verify_hmac_sha256_hex;
+use tandem_sdk::signature::{self, CHATWOOT};
 
-/// Largest distance between the webhook's timestamp and now.
-pub(crate) const MAX_SKEW_SECS: i64 = 300;
-
-/// Why a webhook was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// No or malformed signature headers.
-    Missing,
-    /// The timestamp is more than five minutes away from now.
-    Stale,
-    /// The signature does not match.
-    Mismatch,
-}
+pub(crate) use tandem_sdk::signature::Refusal;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    signature::unix_now()
 }
 
-/// Checks a signed webhook at time `now`.
+/// Checks a signed request at time `now` (the shared scheme in `tandem_sdk::signature`).
 pub(crate) fn verify(
     secret: &[u8],
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
 ) -> Result<(), Refusal> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let ts = header("x-chatwoot-timestamp").ok_or(Refusal::Missing)?;
-    let ts_num: i64 = ts.parse().map_err(|_| Refusal::Missing)?;
-    if (now - ts_num).abs() > MAX_SKEW_SECS {
-        return Err(Refusal::Stale);
-    }
-    let sig = header("x-chatwoot-signature")
-        .and_then(|s| s.strip_prefix("sha256="))
-        .ok_or(Refusal::Missing)?;
-    if verify_hmac_sha256_hex(secret, &[ts.as_bytes(), b".", body], sig) {
-        Ok(())
-    } else {
-        Err(Refusal::Mismatch)
-    }
+    signature::verify_timestamped(&CHATWOOT, secret, headers, body, now)
 }
 
 #[cfg(test)]

@@ -4,56 +4,23 @@
 //! five-minute replay window on either side of now (as Slack's Python SDK does).
 
 use axum::http::HeaderMap;
-use tandem_sdk::signature::verify_hmac_sha256_hex;
+use tandem_sdk::signature::{self, SLACK_V0};
 
-/// Largest distance between the request's timestamp and now.
-pub(crate) const MAX_SKEW_SECS: i64 = 300;
-
-/// Why a request was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// No or malformed `X-Slack-Request-Timestamp` / `X-Slack-Signature`.
-    Missing,
-    /// The timestamp is more than five minutes away from now.
-    Stale,
-    /// The signature does not match.
-    Mismatch,
-}
+pub(crate) use tandem_sdk::signature::Refusal;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    signature::unix_now()
 }
 
-/// Checks a Slack request at time `now`.
+/// Checks a signed request at time `now` (the shared scheme in `tandem_sdk::signature`).
 pub(crate) fn verify(
     secret: &[u8],
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
 ) -> Result<(), Refusal> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let ts = header("x-slack-request-timestamp").ok_or(Refusal::Missing)?;
-    let ts_num: i64 = ts.parse().map_err(|_| Refusal::Missing)?;
-    if (now - ts_num).abs() > MAX_SKEW_SECS {
-        return Err(Refusal::Stale);
-    }
-    let sig = header("x-slack-signature")
-        .and_then(|s| s.strip_prefix("v0="))
-        .ok_or(Refusal::Missing)?;
-    if verify_hmac_sha256_hex(secret, &[b"v0:", ts.as_bytes(), b":", body], sig) {
-        Ok(())
-    } else {
-        Err(Refusal::Mismatch)
-    }
+    signature::verify_timestamped(&SLACK_V0, secret, headers, body, now)
 }
 
 #[cfg(test)]

@@ -10,11 +10,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tandem_sdk::handoff::DeskEventBody;
-use tandem_sdk::signature::verify_hmac_sha256_hex;
+use tandem_sdk::signature;
 use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
-
-/// Largest clock skew accepted on `X-Tandem-Timestamp`.
-const MAX_SKEW_SECS: i64 = 300;
 
 #[derive(Clone)]
 struct EventsState {
@@ -37,30 +34,14 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn verified(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
-    let Some(ts) = headers
-        .get("x-tandem-timestamp")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Ok(ts_num) = ts.parse::<i64>() else {
-        return false;
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    if (now - ts_num).abs() > MAX_SKEW_SECS {
-        return false;
-    }
-    let Some(sig) = headers
-        .get("x-tandem-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-    else {
-        return false;
-    };
-    verify_hmac_sha256_hex(secret, &[ts.as_bytes(), b".", body], sig)
+    signature::verify_timestamped(
+        &signature::TANDEM,
+        secret,
+        headers,
+        body,
+        signature::unix_now(),
+    )
+    .is_ok()
 }
 
 async fn receive(State(st): State<EventsState>, headers: HeaderMap, body: Bytes) -> Response {
