@@ -192,6 +192,15 @@ async fn blocked_is_permanent_and_marks_the_customer_unreachable() {
         "the customer is marked unreachable"
     );
 
+    // Writing again proves the customer can be reached: the reply goes out.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = telegram_text(920_003, 42_000_002, "what are your opening hours?", now());
+    assert_eq!(post(&tandem, &again, SECRET).await, 200);
+    eventually(15, "the reply after the customer wrote again", || async {
+        fake.delivered().first().cloned()
+    })
+    .await;
+
     // The user's own block report (my_chat_member kicked) is recorded the same way.
     let blocked = telegram_update(
         920_002,
