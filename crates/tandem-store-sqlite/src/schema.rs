@@ -25,7 +25,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Settings of the writer connection: WAL, durable commits, foreign keys.
+/// Settings of the writer connection: WAL, durable commits, foreign keys, secure delete.
 pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
     let mode: String = conn
@@ -40,6 +40,9 @@ pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(sql_error)?;
     conn.pragma_update(None, "foreign_keys", true)
+        .map_err(sql_error)?;
+    // Erased personal data (GDPR) must not linger in freed pages or cells of the file.
+    conn.pragma_update(None, "secure_delete", true)
         .map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())

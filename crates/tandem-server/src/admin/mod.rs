@@ -45,8 +45,11 @@ pub fn routes(core: Core, tokens: Vec<Secret>, reloader: Arc<PolicyReloader>) ->
         .route("/api/v1/customers", get(find_customers))
         .route(
             "/api/v1/customers/{id}",
-            get(get_customer).patch(patch_customer),
+            get(get_customer)
+                .patch(patch_customer)
+                .delete(erase_customer),
         )
+        .route("/api/v1/customers/{id}/export", get(export_customer))
         .route(
             "/api/v1/customers/{id}/conversations",
             get(customer_conversations),
@@ -600,4 +603,95 @@ async fn identity_audit(
     let audit = store.identity_audit(&id).await?;
     let suggested = store.suggested_links(&id).await?;
     Ok(Json(serde_json::json!({ "entries": audit, "suggested_links": suggested })).into_response())
+}
+
+/// Everything stored about a customer (GDPR access/portability): profile, identities with
+/// verified facts, conversations with full state and transcript, escalation decisions,
+/// business events, the identity audit trail and suggested links.
+async fn export_customer(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = CustomerId::new(id);
+    let c = store
+        .customer(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let identities = store.identities(&id).await?;
+    let mut reachability = Vec::new();
+    for i in &identities {
+        if let Some(r) = store.reachability(&i.channel, &i.subject).await? {
+            reachability.push(serde_json::json!({
+                "channel": i.channel,
+                "external_id": i.subject,
+                "report": r,
+            }));
+        }
+    }
+    let mut conversations = Vec::new();
+    for conv in store.conversations_of(&id, EXPORT_LIMIT).await? {
+        let transcript = store.transcript(&conv.id, EXPORT_LIMIT).await?;
+        let escalations = store.escalations(&conv.id).await?;
+        let mut view = views::conversation(&conv);
+        view["state"] = serde_json::to_value(&conv.state).map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt",
+                format!("conversation state not representable: {e}"),
+            )
+        })?;
+        view["transcript"] = transcript
+            .iter()
+            .map(views::transcript_entry)
+            .collect::<Vec<_>>()
+            .into();
+        view["escalations"] = escalations
+            .iter()
+            .map(views::escalation)
+            .collect::<Vec<_>>()
+            .into();
+        conversations.push(view);
+    }
+    let events = store
+        .customer_events(&id, time::OffsetDateTime::UNIX_EPOCH)
+        .await?;
+    let audit = store.identity_audit(&id).await?;
+    let suggested = store.suggested_links(&id).await?;
+    Ok(Json(serde_json::json!({
+        "customer": views::customer(&c, &identities),
+        "identities": identities.iter().map(identity_view).collect::<Vec<_>>(),
+        "reachability": reachability,
+        "conversations": conversations,
+        "events": events.iter().map(views::event).collect::<Vec<_>>(),
+        "audit": audit,
+        "suggested_links": suggested,
+        "exported_at": views::now_rfc3339(),
+    }))
+    .into_response())
+}
+
+/// How many conversations, and transcript entries per conversation, an export holds.
+const EXPORT_LIMIT: usize = 100_000;
+
+/// GDPR erase: the customer's personal data goes everywhere it is stored; ids, times,
+/// escalation events and counts stay (see `Store::erase_customer`).
+async fn erase_customer(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = CustomerId::new(id);
+    let report = st
+        .core
+        .store()
+        .erase_customer(&id, tandem_model::now())
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    tracing::info!(customer = %id, "Erased a customer's personal data (admin API).");
+    Ok(Json(serde_json::json!({
+        "customer_id": id,
+        "erased": report,
+        "erased_at": views::now_rfc3339(),
+    }))
+    .into_response())
 }

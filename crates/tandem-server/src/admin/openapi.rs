@@ -68,6 +68,18 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/customers/{id}/export",
+        "exportCustomer",
+        "GDPR export: everything stored about the customer (profile, identities, conversations with state and transcript, escalations, events, audit)",
+    ),
+    (
+        "delete",
+        "/api/v1/customers/{id}",
+        "eraseCustomer",
+        "GDPR erase: remove the customer's personal data everywhere (profile, identities, transcripts, desk references); ids and counts stay",
+    ),
+    (
+        "get",
         "/api/v1/customers/{id}/conversations",
         "listCustomerConversations",
         "The customer's conversations, newest first",
@@ -147,6 +159,8 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
             "priority": {"type": ["string", "null"]}}})
         }
         "getConversation" => reference("Conversation"),
+        "exportCustomer" => reference("CustomerExport"),
+        "eraseCustomer" => reference("Erasure"),
         "getPolicy" => {
             json!({"type": "object", "properties": {"version": {"type": "string"}, "path": {"type": ["string", "null"]}}})
         }
@@ -280,6 +294,26 @@ fn schemas() -> Value {
             "id": {"type": "string"}, "seq": {"type": "integer"}, "from": {"enum": ["customer", "bot", "agent", "system"]},
             "channel": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "content": {"type": "object"},
             "buttons": {"type": "array"}}},
+        "CustomerExport": {"type": "object", "required": ["customer", "identities", "conversations", "events", "audit", "suggested_links"], "properties": {
+            "customer": {"$ref": "#/components/schemas/Customer"},
+            "identities": {"type": "array", "items": {"type": "object", "properties": {
+                "customer_id": {"type": "string"}, "channel": {"type": "string"}, "external_id": {"type": "string"},
+                "verified": {"type": "boolean"}, "source": {"type": "string"}, "verified_email": {"type": ["string", "null"]},
+                "verified_phone": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"}}}},
+            "reachability": {"type": "array", "items": {"type": "object"}},
+            "conversations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Conversation"}, {"type": "object", "properties": {
+                "transcript": {"type": "array", "items": {"$ref": "#/components/schemas/TranscriptEntry"}},
+                "escalations": {"type": "array", "items": {"$ref": "#/components/schemas/Escalation"}}}}]}},
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/CustomerEvent"}},
+            "audit": {"type": "array", "items": {"type": "object"}},
+            "suggested_links": {"type": "array", "items": {"type": "object"}},
+            "exported_at": {"type": "string", "format": "date-time"}}},
+        "Erasure": {"type": "object", "required": ["customer_id", "erased"], "properties": {
+            "customer_id": {"type": "string"},
+            "erased": {"type": "object", "required": ["identities", "conversations", "transcript_entries", "events"], "properties": {
+                "identities": {"type": "integer"}, "conversations": {"type": "integer"},
+                "transcript_entries": {"type": "integer"}, "events": {"type": "integer"}}},
+            "erased_at": {"type": "string", "format": "date-time"}}},
         "Escalation": {"type": "object", "required": ["id", "at", "escalate", "reasons"], "properties": {
             "id": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "message_seq": {"type": "integer"},
             "escalate": {"type": "boolean"}, "category": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]},

@@ -21,6 +21,11 @@ fn ms(ms: i64) -> Value {
         .map_or(Value::Null, Value::String)
 }
 
+/// The current time, RFC 3339.
+pub(super) fn now_rfc3339() -> String {
+    ts(tandem_model::now())
+}
+
 pub(super) fn customer(c: &CustomerRecord, identities: &[IdentityRecord]) -> Value {
     json!({
         "id": c.id,
