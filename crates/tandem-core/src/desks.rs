@@ -325,8 +325,17 @@ impl Core {
                 return_to_bot(&mut next.state);
                 replies.push((Party::Bot, OutboundContent::text(BOT_IS_BACK)));
                 if resolved {
-                    csat::start(&mut next.state, &h.id);
-                    replies.push((Party::Bot, csat::prompt()));
+                    // No survey into a closed messaging window: recorded as skipped.
+                    if self.window_of(&conv, now).open {
+                        csat::start(&mut next.state, &h.id);
+                        replies.push((Party::Bot, csat::prompt()));
+                    } else {
+                        h.csat = Some(crate::store::Csat {
+                            skipped: Some("window_closed".into()),
+                            at_ms: Some(crate::handoff::ms(now)),
+                            ..crate::store::Csat::default()
+                        });
+                    }
                 }
                 next.state.past_handoffs.push(h);
                 let excess = next.state.past_handoffs.len().saturating_sub(10);
