@@ -7,6 +7,7 @@ mod desk_chatwoot;
 mod desk_slack;
 mod escalation;
 mod handoff;
+mod identity;
 mod messenger;
 mod outbox;
 mod policy;

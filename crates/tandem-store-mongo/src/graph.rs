@@ -402,7 +402,11 @@ async fn apply_merge(c: &Collections, record: &MergeRecord) -> Result<(), StoreE
         c.conversations
             .update_one(
                 ConversationDoc::open_by_id(closed),
-                ConversationDoc::close(record.at),
+                // `updated_at` stays (last activity), so that unmerge restores it exactly.
+                doc! {
+                    "$set": { "status": "closed", "closed_at": to_datetime(record.at) },
+                    "$inc": { "version": 1_i64 },
+                },
             )
             .await
             .map_err(classify)?;
@@ -548,7 +552,7 @@ pub(crate) async fn unmerge(
             .update_one(
                 doc! { "_id": closed.as_str(), "customer_id": to, "status": "closed" },
                 doc! {
-                    "$set": { "status": "open", "updated_at": to_datetime(now) },
+                    "$set": { "status": "open" },
                     "$unset": { "closed_at": "" },
                     "$inc": { "version": 1_i64 },
                 },

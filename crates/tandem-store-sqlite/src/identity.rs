@@ -331,7 +331,8 @@ pub(crate) fn merge(
         (Some(_), Some(open)) => {
             exec(
                 conn,
-                "UPDATE conversations SET status = 'closed', closed_at = ?2, updated_at = ?2, version = version + 1
+                // `updated_at` stays (last activity), so that unmerge restores it exactly.
+                "UPDATE conversations SET status = 'closed', closed_at = ?2, version = version + 1
                  WHERE id = ?1",
                 params![open.id.as_str(), now_ms],
             )?;
@@ -462,9 +463,9 @@ pub(crate) fn unmerge(
     {
         exec(
             conn,
-            "UPDATE conversations SET status = 'open', closed_at = NULL, updated_at = ?3, version = version + 1
+            "UPDATE conversations SET status = 'open', closed_at = NULL, version = version + 1
              WHERE id = ?1 AND customer_id = ?2 AND status = 'closed'",
-            params![closed.as_str(), to, now_ms],
+            params![closed.as_str(), to],
         )?;
     }
     exec(

@@ -125,7 +125,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Merges customer `merged` into `survivor` atomically: every identity and conversation
     /// of `merged` moves to `survivor`; when both have an open conversation, `merged`'s is
-    /// closed (recorded in the merge). The merged customer's record stays (without
+    /// closed (recorded in the merge; its `updated_at` is kept). The merged customer's record stays (without
     /// identities) so that [`Store::unmerge`] can restore it. Records an
     /// [`AuditKind::Merge`] entry for both customers and returns the merge; `None` when
     /// either customer is unknown. Merging a customer with itself, or a customer that was
@@ -140,8 +140,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Undoes a merge atomically: the identities and conversations it moved go back to the
     /// merged customer (identities linked to the survivor later stay), and the
-    /// conversation the merge closed is reopened when the merged customer has no open
-    /// one. Records an [`AuditKind::Unmerge`] entry for both customers and returns the
+    /// conversation the merge closed is reopened (with its `updated_at` as before the
+    /// merge) when the merged customer has no open one. Records an [`AuditKind::Unmerge`] entry for both customers and returns the
     /// merge with `unmerged_at` set; `None` when unknown; [`StoreError::Conflict`] when
     /// already undone. The two customers are not merged automatically again.
     async fn unmerge(

@@ -268,6 +268,7 @@ pub async fn merge_then_unmerge_restores(store: DynStore) {
     let before_a = store.identities(&a.id).await.must("identities");
     let before_b = store.identities(&b.id).await.must("identities");
     let transcript_b = store.transcript(&conv_b, 100).await.must("transcript");
+    let conv_b_before = reload(&store, &conv_b).await;
 
     let trigger = MergeTrigger {
         actor: "admin".into(),
@@ -324,6 +325,7 @@ pub async fn merge_then_unmerge_restores(store: DynStore) {
         "the conversation the merge closed reopens"
     );
     assert_eq!(reopened.customer_id, b.id);
+    assert_eq!(reopened.updated_at, conv_b_before.updated_at);
     assert_eq!(
         store
             .transcript(&conv_b, 100)
