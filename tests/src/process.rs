@@ -22,8 +22,10 @@ pub struct Tandem {
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("TANDEM_BIN") {
-            return PathBuf::from(p);
+                if let Some(p) = std::env::var_os("TANDEM_BIN") {
+            // Absolute, because the server runs in its own working directory.
+            let p = PathBuf::from(p);
+            return std::fs::canonicalize(&p).unwrap_or(p);
         }
         let exe = std::env::current_exe().expect("test binary path");
         // target/<profile>/deps/it-xxxx → target/<profile>
