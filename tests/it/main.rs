@@ -12,6 +12,7 @@ mod messenger;
 mod outbox;
 mod policy;
 mod policy_flows;
+mod seed_whatsapp;
 mod telegram;
 mod webchat;
 mod webchat_input;
