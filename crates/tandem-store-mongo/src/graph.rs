@@ -942,6 +942,10 @@ pub(crate) async fn erase_customer(
             .delete_many(SuggestedLinkDoc::of_customer(&person_id))
             .await
             .map_err(classify)?;
+        c.link_codes
+            .delete_many(doc! { "customer_id": person.as_str() })
+            .await
+            .map_err(classify)?;
     }
     let entry = AuditEntry {
         id: new_id("era"),

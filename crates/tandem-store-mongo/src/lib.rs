@@ -24,7 +24,7 @@
 //! | `kv` | ObjectId | unique `(namespace, key)` |
 //! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |
 //! | `reachability` | ObjectId | unique `(channel, subject)` |
-//! | `link_codes` | — | TTL on `expires_at` (reserved for identity linking) |
+//! | `link_codes` | `_id` = code | TTL on `expires_at` (identity linking codes) |
 //! | `verified_keys` | the key (`email:e@x.org`, `phone:+1555...`): one holder per verified key | `customer_id` |
 //! | `identity_audit` | entry id (`mrg_...`, `unm_...`, ...) | `(customer_id, at)`, `(other_customer_id, at)`; `applied` partial on `false` (unapplied merge journals) |
 //! | `suggested_links` | `customer|other|key` | `customer_id`, `other_customer_id` |
@@ -118,6 +118,7 @@
 mod docs;
 mod error;
 mod graph;
+mod link_codes;
 mod maintenance;
 mod outbox;
 mod profiles;
@@ -133,8 +134,9 @@ use schema::{Collections, Deployment};
 use std::time::Duration;
 use tandem_core::store::{
     AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport,
-    EscalationEvent, IdentityRecord, InboundRecord, MergeRecord, MergeTrigger, OutboxEntry,
-    PendingInbound, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
+    EscalationEvent, IdentityRecord, InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption,
+    MergeRecord, MergeTrigger, OutboxEntry, PendingInbound, Store, StoreError, SuggestedLink, Turn,
+    VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -453,6 +455,22 @@ impl Store for MongoStore {
         now: Timestamp,
     ) -> Result<Option<ErasureReport>, StoreError> {
         graph::erase_customer(&self.c, customer, now).await
+    }
+
+    async fn create_link_code(
+        &self,
+        code: &LinkCode,
+        max_active: usize,
+    ) -> Result<LinkCodeIssue, StoreError> {
+        link_codes::create(&self.c, code, max_active).await
+    }
+
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<LinkCodeRedemption, StoreError> {
+        link_codes::redeem(&self.c, code, now).await
     }
 
     async fn open_conversation(

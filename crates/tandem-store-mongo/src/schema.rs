@@ -9,8 +9,7 @@ use bson::{Bson, Document, doc};
 use mongodb::{Collection, Database, IndexModel};
 use tandem_core::store::StoreError;
 
-/// Handles on the collections the store reads and writes (`link_codes` only has its
-/// index so far).
+/// Handles on the collections the store reads and writes.
 #[derive(Debug, Clone)]
 pub(crate) struct Collections {
     pub(crate) inbound: Collection<Document>,
@@ -27,6 +26,7 @@ pub(crate) struct Collections {
     pub(crate) verified_keys: Collection<Document>,
     pub(crate) identity_audit: Collection<Document>,
     pub(crate) suggested_links: Collection<Document>,
+    pub(crate) link_codes: Collection<Document>,
 }
 
 impl Collections {
@@ -47,6 +47,7 @@ impl Collections {
             verified_keys: db.collection(graph::VERIFIED_KEYS),
             identity_audit: db.collection(graph::IDENTITY_AUDIT),
             suggested_links: db.collection(graph::SUGGESTED_LINKS),
+            link_codes: db.collection(kv::LINK_CODES),
         }
     }
 }

@@ -834,6 +834,11 @@ pub(crate) fn erase_customer(
             "DELETE FROM suggested_links WHERE customer_id = ?1 OR other_customer_id = ?1",
             params![p],
         )?;
+        exec(
+            conn,
+            "DELETE FROM link_codes WHERE customer_id = ?1",
+            params![p],
+        )?;
     }
     insert_audit(
         conn,

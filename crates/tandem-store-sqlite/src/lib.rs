@@ -23,6 +23,7 @@
 
 mod delivery;
 mod identity;
+mod link_codes;
 mod outbox;
 mod pool;
 mod profile;
@@ -42,8 +43,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
     AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport,
-    EscalationEvent, IdentityRecord, InboundRecord, MergeRecord, MergeTrigger, OutboxEntry,
-    PendingInbound, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
+    EscalationEvent, IdentityRecord, InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption,
+    MergeRecord, MergeTrigger, OutboxEntry, PendingInbound, Store, StoreError, SuggestedLink, Turn,
+    VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -250,6 +252,28 @@ impl Store for SqliteStore {
         let customer = customer.clone();
         self.writer
             .call(move |c| identity::erase_customer(c, &customer, now))
+            .await
+    }
+
+    async fn create_link_code(
+        &self,
+        code: &LinkCode,
+        max_active: usize,
+    ) -> Result<LinkCodeIssue, StoreError> {
+        let code = code.clone();
+        self.writer
+            .call(move |c| link_codes::create(c, &code, max_active))
+            .await
+    }
+
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<LinkCodeRedemption, StoreError> {
+        let code = code.to_owned();
+        self.writer
+            .call(move |c| link_codes::redeem(c, &code, now))
             .await
     }
 

@@ -42,8 +42,9 @@ use tandem_model::{
 mod identity;
 pub use identity::{
     concurrent_verified_key_resolution, erase_customer_removes_personal_data,
-    link_and_unlink_identity, merge_then_unmerge_restores, unverified_claims_only_suggest,
-    verified_key_joins_new_identity, verified_key_merges_existing_customers,
+    link_and_unlink_identity, link_codes_are_single_use_expiring_and_limited,
+    merge_then_unmerge_restores, unverified_claims_only_suggest, verified_key_joins_new_identity,
+    verified_key_merges_existing_customers,
 };
 
 mod delivery;
@@ -136,6 +137,7 @@ macro_rules! store_conformance {
             link_and_unlink_identity,
             concurrent_verified_key_resolution,
             erase_customer_removes_personal_data,
+            link_codes_are_single_use_expiring_and_limited,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

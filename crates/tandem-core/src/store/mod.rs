@@ -201,15 +201,39 @@ pub trait Store: Send + Sync + 'static {
     /// unprocessed ones deleted), transcript contents (replaced by [`ERASED_TEXT`]),
     /// the personal parts of conversation state (slots, offered choices, CSAT comments),
     /// outbox messages (text and recipient; unfinished ones fail with `erased`), event
-    /// data, desk key-value entries naming its handoffs or conversations, suggested links
-    /// and the details of its audit entries. Ids, timestamps, escalation events and counts
-    /// stay. Records an [`AuditKind::Erase`] entry holding counts only. `None` when the
-    /// customer is unknown.
+    /// data, desk key-value entries naming its handoffs or conversations, suggested links,
+    /// its link codes and the details of its audit entries. Ids, timestamps, escalation
+    /// events and counts stay. Records an [`AuditKind::Erase`] entry holding counts only.
+    /// `None` when the customer is unknown.
     async fn erase_customer(
         &self,
         customer: &CustomerId,
         now: Timestamp,
     ) -> Result<Option<ErasureReport>, StoreError>;
+
+    // ---- link codes ---------------------------------------------------------------------
+
+    /// Stores a new link code. The customer must exist ([`LinkCodeIssue::UnknownCustomer`])
+    /// and have fewer than `max_active` active (unused, unexpired at `code.created_at`)
+    /// codes ([`LinkCodeIssue::TooMany`]). A code that exists already (used or not) is a
+    /// [`StoreError::Conflict`]: the caller draws another one.
+    async fn create_link_code(
+        &self,
+        code: &LinkCode,
+        max_active: usize,
+    ) -> Result<LinkCodeIssue, StoreError>;
+
+    /// Uses a code once, atomically: the first redemption before `expires_at` returns
+    /// [`LinkCodeRedemption::Redeemed`] and marks it used at `now`; any later one, or one
+    /// after expiry, [`LinkCodeRedemption::ExpiredOrUsed`]. Codes are exact (compare
+    /// after the caller's normalization); unknown ones are [`LinkCodeRedemption::Unknown`].
+    /// A store may delete expired codes (MongoDB's TTL index does), which then read as
+    /// unknown.
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<LinkCodeRedemption, StoreError>;
 
     // ---- conversations and transcript --------------------------------------------------
 

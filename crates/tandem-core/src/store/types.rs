@@ -653,6 +653,44 @@ pub struct ErasureReport {
     pub events: u64,
 }
 
+/// A short-lived single-use code that links the channel identity redeeming it to a
+/// customer (identity linking across channels, issue 7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCode {
+    /// The code the customer types or opens (e.g. `K7P3QX`).
+    pub code: String,
+    /// The customer the redeeming identity joins.
+    pub customer_id: CustomerId,
+    /// When issued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    /// After this instant the code links nothing.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: Timestamp,
+}
+
+/// What [`Store::create_link_code`](super::Store::create_link_code) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkCodeIssue {
+    /// Stored; the code is active until it expires or is used.
+    Issued,
+    /// The customer is unknown.
+    UnknownCustomer,
+    /// The customer already has the maximum number of active codes.
+    TooMany,
+}
+
+/// What [`Store::redeem_link_code`](super::Store::redeem_link_code) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkCodeRedemption {
+    /// The code was active and is now used: link to this customer.
+    Redeemed(CustomerId),
+    /// The code exists but expired or was used before.
+    ExpiredOrUsed,
+    /// No such code (never issued, or removed after it expired).
+    Unknown,
+}
+
 /// The text every erased transcript entry and outbox message carries instead.
 pub const ERASED_TEXT: &str = "[erased]";
 

@@ -600,3 +600,99 @@ pub async fn erase_customer_removes_personal_data(store: DynStore) {
         "no personal data in the audit trail: {detail}"
     );
 }
+
+/// Link codes: issued for known customers only, at most `max_active` active at once,
+/// redeemed once, never after expiry, unique.
+pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
+    use crate::store::{LinkCode, LinkCodeIssue, LinkCodeRedemption};
+    let t0 = now();
+    let c = store
+        .resolve_customer(&ExternalIdentity::new(web(), "user:linker"), t0)
+        .await
+        .must("resolve_customer");
+    let code = |code: &str, customer: &CustomerId, at| LinkCode {
+        code: code.into(),
+        customer_id: customer.clone(),
+        created_at: at,
+        expires_at: at + secs(600),
+    };
+    assert_eq!(
+        store
+            .create_link_code(&code("NOBODY", &CustomerId::new("cus_unknown"), t0), 5)
+            .await
+            .must("create_link_code"),
+        LinkCodeIssue::UnknownCustomer
+    );
+    assert_eq!(
+        store
+            .create_link_code(&code("ABC234", &c.id, t0), 2)
+            .await
+            .must("create_link_code"),
+        LinkCodeIssue::Issued
+    );
+    assert!(
+        matches!(
+            store.create_link_code(&code("ABC234", &c.id, t0), 5).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a code is unique"
+    );
+    assert_eq!(
+        store
+            .create_link_code(&code("DEF567", &c.id, t0), 2)
+            .await
+            .must("create_link_code"),
+        LinkCodeIssue::Issued
+    );
+    assert_eq!(
+        store
+            .create_link_code(&code("GHJ789", &c.id, t0), 2)
+            .await
+            .must("create_link_code"),
+        LinkCodeIssue::TooMany,
+        "two active codes is the limit here"
+    );
+
+    assert_eq!(
+        store
+            .redeem_link_code("ABC234", t0 + secs(5))
+            .await
+            .must("redeem_link_code"),
+        LinkCodeRedemption::Redeemed(c.id.clone())
+    );
+    assert_eq!(
+        store
+            .redeem_link_code("ABC234", t0 + secs(6))
+            .await
+            .must("redeem_link_code"),
+        LinkCodeRedemption::ExpiredOrUsed,
+        "single use"
+    );
+    assert_eq!(
+        store
+            .redeem_link_code("ZZZ999", t0 + secs(6))
+            .await
+            .must("redeem_link_code"),
+        LinkCodeRedemption::Unknown
+    );
+    // A used code no longer counts against the limit.
+    assert_eq!(
+        store
+            .create_link_code(&code("GHJ789", &c.id, t0 + secs(7)), 2)
+            .await
+            .must("create_link_code"),
+        LinkCodeIssue::Issued
+    );
+    // Expired: not redeemable (a store may also have removed it: unknown).
+    let late = store
+        .redeem_link_code("DEF567", t0 + secs(601))
+        .await
+        .must("redeem_link_code");
+    assert!(
+        matches!(
+            late,
+            LinkCodeRedemption::ExpiredOrUsed | LinkCodeRedemption::Unknown
+        ),
+        "{late:?}"
+    );
+}
