@@ -51,7 +51,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 async fn reply_sink(State(waiters): State<Waiters>, body: Bytes) -> &'static str {
@@ -72,7 +75,9 @@ async fn main() -> anyhow::Result<()> {
     let per_sender = messages.div_ceil(senders);
 
     let waiters: Waiters = Arc::default();
-    let app = Router::new().route("/reply", post(reply_sink)).with_state(waiters.clone());
+    let app = Router::new()
+        .route("/reply", post(reply_sink))
+        .with_state(waiters.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sink_url = format!("http://{}/reply", listener.local_addr()?);
     tokio::spawn(async move {
@@ -85,7 +90,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let tandem = Tandem::start(dir.path(), &config).await;
     let url = tandem.url("/webhooks/generic");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(senders).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(senders)
+        .build()?;
     let rss_before = rss_kib(tandem.pid());
 
     let started = Instant::now();
@@ -141,7 +148,9 @@ async fn main() -> anyhow::Result<()> {
     acks.sort();
     replies.sort();
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
-    println!("| messages | senders | acked | replied | msg/s | ack p50 ms | ack p99 ms | reply p50 ms | reply p99 ms | RSS start → end MiB |");
+    println!(
+        "| messages | senders | acked | replied | msg/s | ack p50 ms | ack p99 ms | reply p50 ms | reply p99 ms | RSS start → end MiB |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
         "| {} | {senders} | {} | {} | {:.0} | {} | {} | {} | {} | {:.1} → {:.1} |",

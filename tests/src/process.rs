@@ -22,7 +22,7 @@ pub struct Tandem {
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-                if let Some(p) = std::env::var_os("TANDEM_BIN") {
+        if let Some(p) = std::env::var_os("TANDEM_BIN") {
             // Absolute, because the server runs in its own working directory.
             let p = PathBuf::from(p);
             return std::fs::canonicalize(&p).unwrap_or(p);

@@ -320,7 +320,12 @@ fn config_checks_report_every_problem() {
     )
     .unwrap();
     let errors = config.validate().unwrap_err().to_string();
-    for key in ["app_secret: missing", "page_access_token: missing", "api_base:", "api_version:"] {
+    for key in [
+        "app_secret: missing",
+        "page_access_token: missing",
+        "api_base:",
+        "api_version:",
+    ] {
         assert!(errors.contains(key), "{key} in {errors}");
     }
 }
@@ -335,7 +340,11 @@ async fn agent_messages_in_the_extended_window_go_out_tagged_human_agent() {
     ))
     .unwrap();
     let caps = crate::capabilities(&config);
-    let adapter = crate::outbound::MessengerAdapter::new(std::sync::Arc::new(config), reqwest::Client::new(), caps);
+    let adapter = crate::outbound::MessengerAdapter::new(
+        std::sync::Arc::new(config),
+        reqwest::Client::new(),
+        caps,
+    );
     let mut content = OutboundContent::text("Your replacement ships tomorrow.");
     content.tag = Some("human_agent".into());
     let msg = tandem_sdk::model::OutboundMessage {
@@ -358,9 +367,12 @@ async fn agent_messages_in_the_extended_window_go_out_tagged_human_agent() {
 #[tokio::test]
 async fn verification_handshake_echoes_the_challenge() {
     use tower::ServiceExt;
-    let config: crate::MessengerConfig =
-        toml::from_str("app_secret = \"s\"\nverify_token = \"fb-verify\"\npage_access_token = \"t\"").unwrap();
-    let sink = tandem_testkit::RecordingInbound::new().sink(tandem_sdk::model::ChannelId::new("messenger"));
+    let config: crate::MessengerConfig = toml::from_str(
+        "app_secret = \"s\"\nverify_token = \"fb-verify\"\npage_access_token = \"t\"",
+    )
+    .unwrap();
+    let sink = tandem_testkit::RecordingInbound::new()
+        .sink(tandem_sdk::model::ChannelId::new("messenger"));
     let routes = crate::inbound::routes(std::sync::Arc::new(config), sink);
     let get = |token: &str| {
         axum::http::Request::get(format!(
