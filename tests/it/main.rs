@@ -8,6 +8,7 @@ mod desk_slack;
 mod escalation;
 mod handoff;
 mod identity;
+mod link_codes;
 mod messenger;
 mod outbox;
 mod policy;

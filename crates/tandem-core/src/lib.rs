@@ -18,6 +18,7 @@ mod delivery;
 pub mod desks;
 mod gate;
 pub mod handoff;
+pub mod linking;
 pub mod metrics;
 pub mod outbox;
 pub mod pacing;

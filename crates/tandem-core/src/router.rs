@@ -262,6 +262,8 @@ impl Core {
         }
         let store = &self.inner.store;
         let now = self.inner.clock.now();
+        let mut pending = pending;
+        self.redeem_if_code(&mut pending, now).await?;
         let customer = store.resolve_customer(&pending.message.sender, now).await?;
         for _attempt in 0..5 {
             let mut conversation = store

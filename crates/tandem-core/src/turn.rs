@@ -173,6 +173,23 @@ pub(crate) async fn plan(
                 }
             }
             _ => match &msg.content {
+                // A link code was redeemed (or was stale) before this turn.
+                Content::Start {
+                    source: Some(s), ..
+                } if s == crate::linking::LINKED_SOURCE => {
+                    replies.push((
+                        Party::System,
+                        OutboundContent::text(crate::linking::LINKED_NOTICE),
+                    ));
+                }
+                Content::Start {
+                    source: Some(s), ..
+                } if s == crate::linking::EXPIRED_SOURCE => {
+                    replies.push((
+                        Party::System,
+                        OutboundContent::text(crate::linking::EXPIRED_NOTICE),
+                    ));
+                }
                 // A new conversation opened by a deep link or Get Started is greeted.
                 Content::Start { .. } => {
                     if conversation.next_seq == 0

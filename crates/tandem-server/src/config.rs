@@ -171,6 +171,10 @@ pub struct PolicyConfig {
 pub struct AdminConfig {
     /// Bearer tokens accepted by the admin API.
     pub tokens: Vec<Secret>,
+    /// Deep links offered with link codes, per channel, with `{code}` where the code goes,
+    /// e.g. `{ telegram = "https://t.me/shop_bot?start={code}", whatsapp =
+    /// "https://wa.me/15551234567?text={code}", messenger = "https://m.me/shop?ref={code}" }`.
+    pub link_urls: BTreeMap<String, String>,
 }
 
 /// `[handoff]`: SLAs of handoffs waiting for an agent.
@@ -382,6 +386,14 @@ pub fn parse(
     }
     if let Some(path) = &config.policy.path {
         check_policy(path, &mut errors);
+    }
+    for (channel, url) in &config.admin.link_urls {
+        if !url.contains("{code}") || !(url.starts_with("https://") || url.starts_with("http://")) {
+            errors.push(
+                format!("admin.link_urls.{channel}"),
+                "must be an http(s) URL containing {code}",
+            );
+        }
     }
     for (i, t) in config.admin.tokens.iter().enumerate() {
         if t.expose().len() < 16 {

@@ -304,6 +304,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         core.clone(),
         config.admin.tokens.clone(),
         reloader,
+        config.admin.link_urls.clone(),
     ));
     let app = crate::app::app(
         core.clone(),

@@ -32,14 +32,21 @@ struct AdminState {
     core: Core,
     tokens: Arc<Vec<Secret>>,
     reloader: Arc<PolicyReloader>,
+    link_urls: Arc<BTreeMap<String, String>>,
 }
 
 /// The admin routes, under `/api/v1`.
-pub fn routes(core: Core, tokens: Vec<Secret>, reloader: Arc<PolicyReloader>) -> Router {
+pub fn routes(
+    core: Core,
+    tokens: Vec<Secret>,
+    reloader: Arc<PolicyReloader>,
+    link_urls: BTreeMap<String, String>,
+) -> Router {
     let state = AdminState {
         core,
         tokens: Arc::new(tokens),
         reloader,
+        link_urls: Arc::new(link_urls),
     };
     let protected = Router::new()
         .route("/api/v1/customers", get(find_customers))
@@ -82,6 +89,10 @@ pub fn routes(core: Core, tokens: Vec<Secret>, reloader: Arc<PolicyReloader>) ->
             get(get_escalations),
         )
         .route("/api/v1/policy", get(get_policy))
+        .route(
+            "/api/v1/customers/{id}/link-codes",
+            axum::routing::post(issue_link_code),
+        )
         .route("/api/v1/policy/reload", axum::routing::post(reload_policy))
         .route("/api/v1/policy/audit", get(policy_audit))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
@@ -694,4 +705,30 @@ async fn erase_customer(
         "erased_at": views::now_rfc3339(),
     }))
     .into_response())
+}
+
+async fn issue_link_code(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = CustomerId::new(id);
+    let code = st
+        .core
+        .issue_link_code(&id)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let links: BTreeMap<&String, String> = st
+        .link_urls
+        .iter()
+        .map(|(channel, url)| (channel, url.replace("{code}", &code.code)))
+        .collect();
+    let expires_at = code
+        .expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"code": code.code, "expires_at": expires_at, "links": links})),
+    )
+        .into_response())
 }

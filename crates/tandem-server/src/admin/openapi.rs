@@ -122,6 +122,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/v1/customers/{id}/link-codes",
+        "issueLinkCode",
+        "A single-use code (10 minutes) the customer sends on another channel to continue there; with deep links from [admin].link_urls",
+    ),
+    (
+        "post",
         "/api/v1/policy/reload",
         "reloadPolicy",
         "Reload the policy file; an invalid file is refused with its errors and the policy in force stays",
@@ -159,6 +165,11 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
             "priority": {"type": ["string", "null"]}}})
         }
         "getConversation" => reference("Conversation"),
+        "issueLinkCode" => {
+            json!({"type": "object", "required": ["code", "expires_at", "links"], "properties": {
+            "code": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"},
+            "links": {"type": "object", "additionalProperties": {"type": "string"}}}})
+        }
         "exportCustomer" => reference("CustomerExport"),
         "eraseCustomer" => reference("Erasure"),
         "getPolicy" => {
@@ -171,10 +182,10 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
         "getTranscript" => array_of("TranscriptEntry"),
         _ => array_of("Escalation"),
     };
-    let status = if id == "postCustomerEvent" {
-        "202"
-    } else {
-        "200"
+    let status = match id {
+        "postCustomerEvent" => "202",
+        "issueLinkCode" => "201",
+        _ => "200",
     };
     responses.insert(status.into(), ok_response(ok));
     if id != "getOpenApi" {

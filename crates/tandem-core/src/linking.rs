@@ -1,0 +1,147 @@
+//! Link codes: a customer known on one channel asks to continue on another; the admin API
+//! (or a channel's UI) issues a short single-use code, and the code arriving on the other
+//! channel (typed as a message, or as Telegram's `/start <code>` / a Messenger `ref`) links
+//! that channel's identity to the customer as verified. Redemption happens before the bot
+//! sees the message; the customer is told whether it worked.
+
+use crate::router::Core;
+use crate::store::{
+    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeTrigger, PendingInbound, StoreError,
+};
+use rand::Rng;
+use tandem_model::{Content, CustomerId, Timestamp};
+use tracing::debug;
+
+/// Letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L).
+const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// Code length.
+pub const CODE_LEN: usize = 6;
+/// How long a code is valid.
+pub const CODE_TTL: time::Duration = time::Duration::minutes(10);
+/// Active codes a customer may hold at once.
+pub const MAX_ACTIVE: usize = 5;
+
+/// What the customer hears after a successful link.
+pub const LINKED_NOTICE: &str = "You're linked: we'll continue your conversation here.";
+/// What the customer hears for an expired or reused code.
+pub const EXPIRED_NOTICE: &str = "That code has expired or was already used. Ask for a new one.";
+
+/// The `Content::Start` source marking a redeemed code.
+pub(crate) const LINKED_SOURCE: &str = "link_code";
+/// The `Content::Start` source marking an expired or reused code.
+pub(crate) const EXPIRED_SOURCE: &str = "link_code_expired";
+
+/// Normalizes what a customer sent into a candidate code, if it has the code's shape.
+pub fn candidate(text: &str) -> Option<String> {
+    let t = text.trim().to_ascii_uppercase();
+    (t.len() == CODE_LEN && t.bytes().all(|b| ALPHABET.contains(&b))).then_some(t)
+}
+
+impl Core {
+    /// Issues a code for `customer`; `Ok(None)` when the customer is unknown,
+    /// `Err(Conflict)` when they hold too many active codes.
+    pub async fn issue_link_code(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<LinkCode>, StoreError> {
+        let now = self.inner.clock.now();
+        for _ in 0..5 {
+            let code: String = {
+                let mut rng = rand::rng();
+                (0..CODE_LEN)
+                    .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                    .collect()
+            };
+            let link = LinkCode {
+                code,
+                customer_id: customer.clone(),
+                created_at: now,
+                expires_at: now + CODE_TTL,
+            };
+            match self.inner.store.create_link_code(&link, MAX_ACTIVE).await {
+                Ok(LinkCodeIssue::Issued) => return Ok(Some(link)),
+                Ok(LinkCodeIssue::UnknownCustomer) => return Ok(None),
+                Ok(LinkCodeIssue::TooMany) => {
+                    return Err(StoreError::Conflict(format!(
+                        "at most {MAX_ACTIVE} active link codes per customer"
+                    )));
+                }
+                // Drew an existing code: draw again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict("could not draw a fresh code".into()))
+    }
+
+    /// Redeems a code carried by `pending`, linking its sender to the code's customer. On
+    /// a redeemed or stale code the message becomes a `Start` marked for the turn to
+    /// answer; anything else is left alone.
+    pub(crate) async fn redeem_if_code(
+        &self,
+        pending: &mut PendingInbound,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let code = match &pending.message.content {
+            Content::Text { text } => candidate(text),
+            Content::Start {
+                payload: Some(p), ..
+            } => candidate(p),
+            _ => None,
+        };
+        let Some(code) = code else { return Ok(()) };
+        let store = &self.inner.store;
+        let source = match store.redeem_link_code(&code, now).await? {
+            LinkCodeRedemption::Unknown => return Ok(()),
+            LinkCodeRedemption::ExpiredOrUsed => EXPIRED_SOURCE,
+            LinkCodeRedemption::Redeemed(customer) => {
+                let mut identity = pending.message.sender.clone();
+                identity.verified = true;
+                match store
+                    .link_identity(&customer, &identity, LINKED_SOURCE, now)
+                    .await
+                {
+                    Ok(_) => {}
+                    // The sender is already someone: that customer joins the code's one.
+                    Err(StoreError::Conflict(_)) => {
+                        if let Some(existing) = store
+                            .customer_by_identity(&identity.channel, &identity.subject)
+                            .await?
+                            && existing.id != customer
+                        {
+                            let trigger = MergeTrigger {
+                                actor: LINKED_SOURCE.into(),
+                                key: None,
+                                source: format!("{}/{}", identity.channel, identity.subject),
+                            };
+                            store
+                                .merge_customers(&customer, &existing.id, &trigger, now)
+                                .await?;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                debug!("Link code redeemed.");
+                LINKED_SOURCE
+            }
+        };
+        pending.message.content = Content::Start {
+            payload: None,
+            source: Some(source.to_owned()),
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_have_the_code_shape() {
+        assert_eq!(candidate(" k7p3qx "), Some("K7P3QX".into()));
+        assert_eq!(candidate("K7P3Q"), None);
+        assert_eq!(candidate("K7P3Q0"), None, "0 is not in the alphabet");
+        assert_eq!(candidate("hello there"), None);
+    }
+}
