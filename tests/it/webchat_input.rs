@@ -111,7 +111,12 @@ url = "http://127.0.0.1:9/unused"
 secret = "s"
 "#;
     let mut tandem = Tandem::start(dir.path(), config).await;
-    let client = reqwest::Client::new();
+    // No connection reuse: the oversize request ends its connection early (413 and close),
+    // and a pooled connection would then break the next request.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
