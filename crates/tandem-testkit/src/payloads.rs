@@ -1,5 +1,5 @@
 //! Platform payloads as the platforms send them, for adapter drivers and e2e tests:
-//! Meta webhook bodies in their wire form (compact JSON, non-ASCII as `\uXXXX`, `/` as
+//! Meta webhook bodies in their wire form (compact JSON, non-ASCII as `\u` escapes of four hex digits, `/` as
 //! `\/`) with their `X-Hub-Signature-256`, and Telegram updates.
 
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ pub fn meta_signature(app_secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hmac_sha256_hex(app_secret.as_bytes(), &[body]))
 }
 
-/// Serializes `value` the way Meta sends it: compact, non-ASCII escaped as `\uXXXX`
+/// Serializes `value` the way Meta sends it: compact, non-ASCII escaped as `\u` plus four hex digits
 /// (surrogate pairs above the BMP), `/` escaped as `\/`.
 pub fn meta_wire(value: &Value) -> String {
     let compact = value.to_string();

@@ -133,6 +133,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The customer, or a 404.
+async fn existing_customer(
+    store: &tandem_core::store::DynStore,
+    id: &CustomerId,
+) -> Result<tandem_core::store::CustomerRecord, ApiError> {
+    store
+        .customer(id)
+        .await?
+        .ok_or_else(|| not_found("customer"))
+}
+
 fn not_found(what: &str) -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
@@ -225,10 +236,7 @@ async fn get_customer(
 ) -> Result<Response, ApiError> {
     let store = st.core.store();
     let id = CustomerId::new(id);
-    let c = store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    let c = existing_customer(store, &id).await?;
     let identities = store.identities(&id).await?;
     Ok(Json(views::customer(&c, &identities)).into_response())
 }
@@ -289,10 +297,7 @@ async fn customer_conversations(
 ) -> Result<Response, ApiError> {
     let store = st.core.store();
     let id = CustomerId::new(id);
-    store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    existing_customer(store, &id).await?;
     let list = store.conversations_of(&id, 100).await?;
     Ok(Json(
         list.iter()
@@ -332,10 +337,7 @@ async fn post_event(
     };
     let store = st.core.store();
     let customer_id = CustomerId::new(id);
-    store
-        .customer(&customer_id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    existing_customer(store, &customer_id).await?;
     let event_id = post.id.filter(|i| !i.is_empty()).unwrap_or_else(|| {
         tandem_model::EscalationId::generate()
             .to_string()
@@ -386,10 +388,7 @@ async fn list_events(
     };
     let store = st.core.store();
     let id = CustomerId::new(id);
-    store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    existing_customer(store, &id).await?;
     let events = store.customer_events(&id, since).await?;
     Ok(Json(events.iter().map(views::event).collect::<Vec<_>>()).into_response())
 }
@@ -522,10 +521,7 @@ async fn list_identities(
 ) -> Result<Response, ApiError> {
     let store = st.core.store();
     let id = CustomerId::new(id);
-    store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    existing_customer(store, &id).await?;
     let list = store.identities(&id).await?;
     Ok(Json(list.iter().map(identity_view).collect::<Vec<_>>()).into_response())
 }
@@ -607,10 +603,7 @@ async fn identity_audit(
 ) -> Result<Response, ApiError> {
     let store = st.core.store();
     let id = CustomerId::new(id);
-    store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    existing_customer(store, &id).await?;
     let audit = store.identity_audit(&id).await?;
     let suggested = store.suggested_links(&id).await?;
     Ok(Json(serde_json::json!({ "entries": audit, "suggested_links": suggested })).into_response())
@@ -625,10 +618,7 @@ async fn export_customer(
 ) -> Result<Response, ApiError> {
     let store = st.core.store();
     let id = CustomerId::new(id);
-    let c = store
-        .customer(&id)
-        .await?
-        .ok_or_else(|| not_found("customer"))?;
+    let c = existing_customer(store, &id).await?;
     let identities = store.identities(&id).await?;
     let mut reachability = Vec::new();
     for i in &identities {
