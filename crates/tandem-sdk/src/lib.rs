@@ -16,6 +16,8 @@ mod config;
 mod desk;
 mod error;
 pub mod handoff;
+pub mod http;
+pub mod meta;
 mod secret;
 pub mod signature;
 pub mod telemetry;

@@ -18,7 +18,6 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tandem_sdk::model::ChannelId;
-use tandem_sdk::signature::{constant_time_eq, verify_hmac_sha256_hex};
 use tandem_sdk::telemetry;
 use tandem_sdk::{InboundError, InboundSink};
 use tracing::{Instrument, debug};
@@ -39,38 +38,17 @@ pub(crate) fn routes(config: Arc<MessengerConfig>, sink: InboundSink) -> Router 
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": code, "message": message})),
-    )
-        .into_response()
+    tandem_sdk::http::json_error(status, code, message)
 }
 
 /// Meta's handshake: echo `hub.challenge` when the mode and token match.
 async fn verify(State(st): State<InState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let mode_ok = q.get("hub.mode").is_some_and(|m| m == "subscribe");
-    let token_ok = q
-        .get("hub.verify_token")
-        .is_some_and(|t| constant_time_eq(t, st.config.verify_token.expose()));
-    match q.get("hub.challenge") {
-        Some(challenge) if mode_ok && token_ok => {
-            (StatusCode::OK, challenge.clone()).into_response()
-        }
-        _ => error(
-            StatusCode::FORBIDDEN,
-            "verification_failed",
-            "hub.mode or hub.verify_token is wrong",
-        ),
-    }
+    tandem_sdk::meta::subscription_handshake(&q, st.config.verify_token.expose())
 }
 
 /// Checks `X-Hub-Signature-256: sha256=<hex>` over the raw body.
 pub(crate) fn signature_ok(app_secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-    headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-        .is_some_and(|sig| verify_hmac_sha256_hex(app_secret.as_bytes(), &[body], sig))
+    tandem_sdk::meta::hub_signature_ok(app_secret, headers, body)
 }
 
 /// Parses a notification body into what Tandem records.

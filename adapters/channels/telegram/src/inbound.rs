@@ -37,11 +37,7 @@ pub(crate) fn routes(secret: Secret, sink: InboundSink, bot: Bot) -> Router {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": code, "message": message})),
-    )
-        .into_response()
+    tandem_sdk::http::json_error(status, code, message)
 }
 
 /// Parses one update: its JSON, and teloxide's typed view of it.

@@ -26,11 +26,7 @@ pub(crate) fn routes(config: Arc<WebhookChannelConfig>, sink: InboundSink) -> Ro
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": code, "message": message})),
-    )
-        .into_response()
+    tandem_sdk::http::json_error(status, code, message)
 }
 
 /// Checks `X-Tandem-Timestamp` and `X-Tandem-Signature` over `body`.

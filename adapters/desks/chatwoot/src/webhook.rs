@@ -14,10 +14,10 @@
 use crate::config::ChatwootDeskConfig;
 use crate::refs::Refs;
 use crate::verify::{self, Refusal};
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
@@ -210,11 +210,7 @@ pub(crate) fn routes(state: Inbound) -> Router {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": code, "message": message})),
-    )
-        .into_response()
+    tandem_sdk::http::json_error(status, code, message)
 }
 
 fn submit_failed(e: InboundError) -> Response {

@@ -26,11 +26,7 @@ pub(crate) fn routes(config: Arc<WebhookDeskConfig>, sink: DeskEventSink) -> Rou
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": code, "message": message})),
-    )
-        .into_response()
+    tandem_sdk::http::json_error(status, code, message)
 }
 
 fn verified(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
