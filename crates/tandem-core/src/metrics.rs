@@ -28,6 +28,10 @@ pub struct Metrics {
     window_fallbacks: Family<Labels, Counter>,
     reachability: Family<Labels, Counter>,
     sla_breaches: Family<Labels, Counter>,
+    escalation_categories: Family<Labels, Counter>,
+    decisions: Family<Labels, Counter>,
+    assignments: Family<Labels, Counter>,
+    reroutes: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -112,8 +116,36 @@ impl Metrics {
             "Handoffs not accepted within their priority's SLA, by priority",
             sla_breaches.clone(),
         );
+        let escalation_categories = Family::<Labels, Counter>::default();
+        registry.register(
+            "escalations_by_category",
+            "Handoffs decided, by category",
+            escalation_categories.clone(),
+        );
+        let decisions = Family::<Labels, Counter>::default();
+        registry.register(
+            "policy_decisions",
+            "Escalation policy decisions made since start, by whether they escalated",
+            decisions.clone(),
+        );
+        let assignments = Family::<Labels, Counter>::default();
+        registry.register(
+            "handoff_assignments",
+            "Handoffs assigned to an agent by routing, by queue",
+            assignments.clone(),
+        );
+        let reroutes = Family::<Labels, Counter>::default();
+        registry.register(
+            "handoff_reroutes",
+            "Handoffs moved to the overflow queue after an SLA breach, by queue",
+            reroutes.clone(),
+        );
         Self {
             registry,
+            escalation_categories,
+            decisions,
+            assignments,
+            reroutes,
             messages_in,
             duplicates,
             messages_out,
@@ -150,18 +182,44 @@ impl Metrics {
             .inc();
     }
 
-    /// An escalation trigger fired (`keyword:refund`, `sentiment_streak`).
-    pub fn escalation(&self, reason: &str) {
-        self.escalations
-            .get_or_create(&vec![("reason", reason.to_owned())])
+    /// Adds `n` to an escalation count label as the store keeps them (used to restore
+    /// counts at start-up): a reason label, or `category:<name>` for a category.
+    pub fn escalation_add(&self, label: &str, n: u64) {
+        match label.strip_prefix(crate::store::CATEGORY_LABEL_PREFIX) {
+            Some(category) => self
+                .escalation_categories
+                .get_or_create(&vec![("category", category.to_owned())])
+                .inc_by(n),
+            None => self
+                .escalations
+                .get_or_create(&vec![("reason", label.to_owned())])
+                .inc_by(n),
+        };
+    }
+
+    /// A recorded policy decision: counted by outcome, and when it escalated, by each
+    /// reason and by category (the labels the store counts, so restarts agree).
+    pub fn decision(&self, event: &crate::store::EscalationEvent) {
+        self.decisions
+            .get_or_create(&vec![("escalate", event.escalate.to_string())])
+            .inc();
+        for label in event.count_labels() {
+            self.escalation_add(&label, 1);
+        }
+    }
+
+    /// A handoff was assigned to an agent (`how`: `on_open`, `from_queue`, `accepted`).
+    pub fn assignment(&self, queue: &str) {
+        self.assignments
+            .get_or_create(&vec![("queue", queue.to_owned())])
             .inc();
     }
 
-    /// Adds `n` to an escalation reason (used to restore counts at start-up).
-    pub fn escalation_add(&self, reason: &str, n: u64) {
-        self.escalations
-            .get_or_create(&vec![("reason", reason.to_owned())])
-            .inc_by(n);
+    /// A handoff was re-routed to another queue after an SLA breach.
+    pub fn reroute(&self, from: &str, to: &str) {
+        self.reroutes
+            .get_or_create(&vec![("from", from.to_owned()), ("to", to.to_owned())])
+            .inc();
     }
 
     /// A delivery will be retried.

@@ -147,6 +147,42 @@ impl Decision {
     }
 }
 
+impl Decision {
+    /// The record of this decision about the message at transcript `seq` (stored with
+    /// the turn, escalating or not): every trigger that fired, and for a decision not to
+    /// escalate, the triggers behind its offers (`fallback_loop`, `low_confidence`, ...).
+    pub fn record(
+        &self,
+        conversation: &tandem_model::ConversationId,
+        customer: &tandem_model::CustomerId,
+        seq: u64,
+        policy_version: &str,
+        now: Timestamp,
+    ) -> crate::store::EscalationEvent {
+        let mut reasons = self.reasons.clone();
+        if !self.escalate {
+            for offer in &self.offers {
+                if !reasons.contains(&offer.reason) {
+                    reasons.push(offer.reason.clone());
+                }
+            }
+        }
+        crate::store::EscalationEvent {
+            id: tandem_model::EscalationId::generate(),
+            conversation_id: conversation.clone(),
+            customer_id: customer.clone(),
+            at: now,
+            message_seq: seq,
+            escalate: self.escalate,
+            reasons,
+            category: self.category.clone(),
+            priority: self.priority.clone(),
+            target: self.target.clone(),
+            policy_version: policy_version.to_owned(),
+        }
+    }
+}
+
 /// Decides escalations. Pure: no I/O, no clock.
 pub trait EscalationPolicy: Send + Sync + 'static {
     /// Evaluates one customer message.

@@ -11,8 +11,7 @@ use crate::router::Core;
 use crate::store::{ConversationStatus, EscalationEvent, Owner, StoreError, Turn};
 use crate::turn;
 use tandem_model::{
-    Content, ConversationId, CustomerId, EscalationId, MessageId, OutboundContent, Party,
-    TranscriptEntry,
+    Content, ConversationId, CustomerId, MessageId, OutboundContent, Party, TranscriptEntry,
 };
 use tracing::warn;
 
@@ -76,11 +75,10 @@ impl Core {
             let mut replies = Vec::new();
             let mut desk_op = None;
             if decision.escalate {
-                escalations.push(escalation_event(
+                escalations.push(decision.record(
                     &conv.id,
                     &customer.id,
                     conv.next_seq,
-                    &decision,
                     policy.version(),
                     now,
                 ));
@@ -99,15 +97,26 @@ impl Core {
                     replies.push(OutboundContent::text(turn::HANDOFF_NOTICE));
                 }
             } else if decision.offers(OfferKind::CheckIn) {
+                escalations.push(decision.record(
+                    &conv.id,
+                    &customer.id,
+                    conv.next_seq,
+                    policy.version(),
+                    now,
+                ));
                 replies.push(OutboundContent::text(CHECK_IN));
             } else {
                 return Ok(());
             }
+            let recorded = escalations.clone();
             let turn = self
                 .proactive_turn(next, &conv.channel, replies, desk_op, escalations)
                 .await?;
             match store.commit_turn(turn).await {
                 Ok(()) => {
+                    for event in &recorded {
+                        self.inner.metrics.decision(event);
+                    }
                     self.inner.outbox_wakeup.notify_one();
                     return Ok(());
                 }
@@ -169,14 +178,9 @@ impl Core {
             }
             let mut next = conv.clone();
             next.updated_at = now;
-            let escalations = vec![escalation_event(
-                &conv.id,
-                &customer.id,
-                conv.next_seq,
-                &decision,
-                policy.version(),
-                now,
-            )];
+            let escalations =
+                vec![decision.record(&conv.id, &customer.id, conv.next_seq, policy.version(), now)];
+            let recorded = escalations.clone();
             let evidence: Vec<&str> = decision
                 .reasons
                 .iter()
@@ -202,8 +206,8 @@ impl Core {
                 .await?;
             match store.commit_turn(turn).await {
                 Ok(()) => {
-                    for r in &decision.reasons {
-                        self.inner.metrics.escalation(&r.label());
+                    for event in &recorded {
+                        self.inner.metrics.decision(event);
                     }
                     self.inner.outbox_wakeup.notify_one();
                     return Ok(decision);
@@ -267,29 +271,6 @@ impl Core {
             escalations,
             outbox,
         })
-    }
-}
-
-fn escalation_event(
-    conversation: &ConversationId,
-    customer: &CustomerId,
-    seq: u64,
-    decision: &Decision,
-    version: &str,
-    now: tandem_model::Timestamp,
-) -> EscalationEvent {
-    EscalationEvent {
-        id: EscalationId::generate(),
-        conversation_id: conversation.clone(),
-        customer_id: customer.clone(),
-        at: now,
-        message_seq: seq,
-        escalate: true,
-        reasons: decision.reasons.clone(),
-        category: decision.category.clone(),
-        priority: decision.priority.clone(),
-        target: decision.target.clone(),
-        policy_version: version.to_owned(),
     }
 }
 

@@ -288,16 +288,12 @@ impl Core {
                 && plan.conversation.state.owner == crate::store::Owner::Bot;
             let (conversation_id, next_seq) =
                 (plan.conversation.id.clone(), plan.conversation.next_seq);
-            let reasons: Vec<String> = plan
-                .escalations
-                .iter()
-                .flat_map(|e| e.reasons.iter().map(|r| r.label()))
-                .collect();
+            let decisions = plan.escalations.clone();
             let has_outbox = !plan.outbox.is_empty();
             match store.commit_turn(plan).await {
                 Ok(()) => {
-                    for reason in reasons {
-                        self.inner.metrics.escalation(&reason);
+                    for decision in &decisions {
+                        self.inner.metrics.decision(decision);
                     }
                     if has_outbox {
                         self.inner.outbox_wakeup.notify_one();

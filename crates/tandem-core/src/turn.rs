@@ -7,13 +7,13 @@ use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyIn
 use crate::router::Core;
 use crate::shape::shape;
 use crate::store::{
-    ConversationRecord, ConversationState, CustomerRecord, EscalationEvent, NewOutboxEntry, Owner,
-    PendingInbound, Turn,
+    ConversationRecord, ConversationState, CustomerRecord, NewOutboxEntry, Owner, PendingInbound,
+    Turn,
 };
 use crate::{csat, handoff};
 use tandem_model::{
-    Button, Capabilities, ChannelId, Content, EscalationId, MessageId, OutboundContent,
-    OutboundMessage, OutboxId, Party, Timestamp, TranscriptEntry,
+    Button, Capabilities, ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
+    OutboxId, Party, Timestamp, TranscriptEntry,
 };
 use tandem_sdk::DeskOp;
 
@@ -127,21 +127,13 @@ pub(crate) async fn plan(
                 };
                 let decision =
                     decide_message(policy.as_ref(), &mut next.state, &facts, &understanding);
-                if decision.escalate {
-                    escalations.push(EscalationEvent {
-                        id: EscalationId::generate(),
-                        conversation_id: conversation.id.clone(),
-                        customer_id: customer.id.clone(),
-                        at: now,
-                        message_seq: customer_seq,
-                        escalate: true,
-                        reasons: decision.reasons.clone(),
-                        category: decision.category.clone(),
-                        priority: decision.priority.clone(),
-                        target: decision.target.clone(),
-                        policy_version: policy.version().to_owned(),
-                    });
-                }
+                escalations.push(decision.record(
+                    &conversation.id,
+                    &customer.id,
+                    customer_seq,
+                    policy.version(),
+                    now,
+                ));
                 let opened = if decision.escalate {
                     // Hand off: the queue owns the conversation until an agent takes it.
                     core.start_handoff(&mut next, customer, &decision, &entries[0], now)

@@ -138,12 +138,7 @@ impl EncodedTurn {
         let escalations = turn
             .escalations
             .iter()
-            .map(|e| {
-                let mut labels: Vec<String> = e.reasons.iter().map(|r| r.label()).collect();
-                labels.sort();
-                labels.dedup();
-                Ok((to_json("escalation reasons", &e.reasons)?, labels))
-            })
+            .map(|e| Ok((to_json("escalation reasons", &e.reasons)?, e.count_labels())))
             .collect::<Result<_, StoreError>>()?;
         let outbox = turn
             .outbox

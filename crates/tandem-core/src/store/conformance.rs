@@ -1795,11 +1795,17 @@ pub async fn escalations_round_trip_and_counts(store: DynStore) {
 
     let other = conversation_for(&store, "bob").await;
     let mut turn = turn_of(&other);
-    turn.escalations = vec![escalation(
-        &other,
-        vec![reason("human_request", "agent please")],
-    )];
+    let mut e3 = escalation(&other, vec![reason("human_request", "agent please")]);
+    e3.category = Some("human_request".to_owned());
+    // A decision not to escalate (the bot offered the button) is recorded, not counted.
+    let mut e4 = escalation(&other, vec![reason("low_confidence", "0.41")]);
+    e4.escalate = false;
+    e4.at = e3.at + secs(1);
+    turn.escalations = vec![e3, e4.clone()];
     store.commit_turn(turn).await.must("commit_turn");
+    let recorded = store.escalations(&other.id).await.must("escalations");
+    assert_eq!(recorded.len(), 2, "every decision is recorded");
+    assert_eq!(recorded[1], e4, "the non-escalation as it was");
 
     assert_eq!(
         store.escalations(&conv.id).await.must("escalations"),
@@ -1815,11 +1821,16 @@ pub async fn escalations_round_trip_and_counts(store: DynStore) {
     let mut counts = store.escalation_counts().await.must("escalation_counts");
     counts.sort();
     let expected: Vec<(String, u64)> = vec![
+        ("category:billing".to_owned(), 1),
+        ("category:human_request".to_owned(), 1),
         ("human_request".to_owned(), 1),
         ("keyword:refund".to_owned(), 2),
         ("sentiment_streak".to_owned(), 1),
     ];
-    assert_eq!(counts, expected, "counts are per `Reason::label()`");
+    assert_eq!(
+        counts, expected,
+        "counts are per `EscalationEvent::count_labels()`: escalations only, with categories"
+    );
 }
 
 /// The key-value space: get, put, overwrite, separate namespaces.

@@ -339,6 +339,28 @@ pub struct EscalationEvent {
     pub policy_version: String,
 }
 
+impl EscalationEvent {
+    /// The labels this event adds to the escalation counts (`/metrics`,
+    /// [`Store::escalation_counts`](super::Store::escalation_counts)): one per distinct reason
+    /// label, plus `category:<name>` for its category. Empty for a decision not to
+    /// escalate: those are recorded (the audit of every decision) but not counted.
+    pub fn count_labels(&self) -> Vec<String> {
+        if !self.escalate {
+            return Vec::new();
+        }
+        let mut labels: Vec<String> = self.reasons.iter().map(Reason::label).collect();
+        if let Some(c) = &self.category {
+            labels.push(format!("{CATEGORY_LABEL_PREFIX}{c}"));
+        }
+        labels.sort();
+        labels.dedup();
+        labels
+    }
+}
+
+/// The prefix of category labels among escalation count labels.
+pub const CATEGORY_LABEL_PREFIX: &str = "category:";
+
 /// A message to put in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutboxEntry {

@@ -59,9 +59,6 @@ impl EscalationDoc {
             target,
             policy_version,
         } = event;
-        let mut labels: Vec<String> = reasons.iter().map(Reason::label).collect();
-        labels.sort();
-        labels.dedup();
         Ok(Self {
             id: id.as_str().to_owned(),
             schema_version: SCHEMA_VERSION,
@@ -72,7 +69,7 @@ impl EscalationDoc {
             message_seq: to_i64(*message_seq, "escalation message_seq")?,
             escalate: *escalate,
             reasons: reasons.clone(),
-            labels,
+            labels: event.count_labels(),
             category: category.clone(),
             priority: priority.clone(),
             target: target.clone(),
