@@ -28,6 +28,8 @@
 //! | `verified_keys` | the key (`email:e@x.org`, `phone:+1555...`): one holder per verified key | `customer_id` |
 //! | `identity_audit` | entry id (`mrg_...`, `unm_...`, ...) | `(customer_id, at)`, `(other_customer_id, at)`; `applied` partial on `false` (unapplied merge journals) |
 //! | `suggested_links` | `customer|other|key` | `customer_id`, `other_customer_id` |
+//! | `agents` | agent id | `active` (who holds a handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
+//! | `handoff_queue` | handoff id | `(rank, queued_at, _id)` (waiting handoffs, priority then age) |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
 //! That entry carries `head: true` and a `due_at` (its next attempt while pending, its
@@ -123,6 +125,7 @@ mod maintenance;
 mod outbox;
 mod profiles;
 mod records;
+mod routing;
 mod schema;
 mod turns;
 
@@ -133,10 +136,10 @@ use mongodb::{Client, Database};
 use schema::{Collections, Deployment};
 use std::time::Duration;
 use tandem_core::store::{
-    AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport,
-    EscalationEvent, IdentityRecord, InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption,
-    MergeRecord, MergeTrigger, OutboxEntry, PendingInbound, Store, StoreError, SuggestedLink, Turn,
-    VerifiedKey,
+    AgentProfile, AgentRecord, AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord,
+    CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord, LinkCode,
+    LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry, PendingInbound,
+    QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -578,6 +581,64 @@ impl Store for MongoStore {
 
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         records::escalation_counts(&self.c).await
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Timestamp,
+    ) -> Result<AgentRecord, StoreError> {
+        routing::put_agent(&self.c, profile, now).await
+    }
+
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        routing::agent(&self.c, id).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        routing::agents(&self.c).await
+    }
+
+    async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        routing::delete_agent(&self.c, id).await
+    }
+
+    async fn claim_agent(
+        &self,
+        skill: &str,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        routing::claim_agent(&self.c, skill, handoff_id, now).await
+    }
+
+    async fn bind_agent(
+        &self,
+        agent_id: &str,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        routing::bind_agent(&self.c, agent_id, handoff_id, now).await
+    }
+
+    async fn release_agent(
+        &self,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        routing::release_agent(&self.c, handoff_id, now).await
+    }
+
+    async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError> {
+        routing::enqueue(&self.c, entry).await
+    }
+
+    async fn dequeue_handoff(&self, handoff_id: &str) -> Result<bool, StoreError> {
+        routing::dequeue(&self.c, handoff_id).await
+    }
+
+    async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
+        routing::queued(&self.c).await
     }
 
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {

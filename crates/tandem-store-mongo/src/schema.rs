@@ -27,6 +27,8 @@ pub(crate) struct Collections {
     pub(crate) identity_audit: Collection<Document>,
     pub(crate) suggested_links: Collection<Document>,
     pub(crate) link_codes: Collection<Document>,
+    pub(crate) agents: Collection<Document>,
+    pub(crate) handoff_queue: Collection<Document>,
 }
 
 impl Collections {
@@ -48,6 +50,8 @@ impl Collections {
             identity_audit: db.collection(graph::IDENTITY_AUDIT),
             suggested_links: db.collection(graph::SUGGESTED_LINKS),
             link_codes: db.collection(kv::LINK_CODES),
+            agents: db.collection(crate::routing::AGENTS),
+            handoff_queue: db.collection(crate::routing::HANDOFF_QUEUE),
         }
     }
 }
@@ -76,6 +80,11 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
         (graph::VERIFIED_KEYS, graph::verified_key_indexes()),
         (graph::IDENTITY_AUDIT, graph::audit_indexes()),
         (graph::SUGGESTED_LINKS, graph::suggested_link_indexes()),
+        (crate::routing::AGENTS, crate::routing::AgentDoc::indexes()),
+        (
+            crate::routing::HANDOFF_QUEUE,
+            crate::routing::QueueDoc::indexes(),
+        ),
     ]
 }
 
@@ -190,6 +199,8 @@ mod tests {
             "verified_keys",
             "identity_audit",
             "suggested_links",
+            "agents",
+            "handoff_queue",
         ] {
             assert_eq!(
                 names.iter().filter(|n| **n == expected).count(),
@@ -197,6 +208,6 @@ mod tests {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(names.len(), 15);
+        assert_eq!(names.len(), 17);
     }
 }

@@ -28,6 +28,7 @@ mod outbox;
 mod pool;
 mod profile;
 mod reads;
+mod routing;
 mod rows;
 mod schema;
 mod writer;
@@ -42,10 +43,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
-    AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport,
-    EscalationEvent, IdentityRecord, InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption,
-    MergeRecord, MergeTrigger, OutboxEntry, PendingInbound, Store, StoreError, SuggestedLink, Turn,
-    VerifiedKey,
+    AgentProfile, AgentRecord, AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord,
+    CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord, LinkCode,
+    LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry, PendingInbound,
+    QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -466,6 +467,84 @@ impl Store for SqliteStore {
 
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.reads.call(reads::escalation_counts).await
+    }
+
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Timestamp,
+    ) -> Result<AgentRecord, StoreError> {
+        let profile = profile.clone();
+        self.writer
+            .call(move |c| routing::put_agent(c, &profile, now))
+            .await
+    }
+
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let id = id.to_owned();
+        self.reads.call(move |c| routing::agent(c, &id)).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        self.reads.call(routing::agents).await
+    }
+
+    async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let id = id.to_owned();
+        self.writer
+            .call(move |c| routing::delete_agent(c, &id))
+            .await
+    }
+
+    async fn claim_agent(
+        &self,
+        skill: &str,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        let (skill, handoff) = (skill.to_owned(), handoff_id.to_owned());
+        self.writer
+            .call(move |c| routing::claim_agent(c, &skill, &handoff, now))
+            .await
+    }
+
+    async fn bind_agent(
+        &self,
+        agent_id: &str,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        let (agent, handoff) = (agent_id.to_owned(), handoff_id.to_owned());
+        self.writer
+            .call(move |c| routing::bind_agent(c, &agent, &handoff, now))
+            .await
+    }
+
+    async fn release_agent(
+        &self,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let handoff = handoff_id.to_owned();
+        self.writer
+            .call(move |c| routing::release_agent(c, &handoff, now))
+            .await
+    }
+
+    async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.writer.call(move |c| routing::enqueue(c, &entry)).await
+    }
+
+    async fn dequeue_handoff(&self, handoff_id: &str) -> Result<bool, StoreError> {
+        let handoff = handoff_id.to_owned();
+        self.writer
+            .call(move |c| routing::dequeue(c, &handoff))
+            .await
+    }
+
+    async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
+        self.reads.call(routing::queued).await
     }
 
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {

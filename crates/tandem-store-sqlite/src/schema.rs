@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_profiles_and_events.sql"),
     include_str!("migrations/0004_identity_graph.sql"),
     include_str!("migrations/0005_link_codes.sql"),
+    include_str!("migrations/0006_routing.sql"),
 ];
 
 /// The schema version this build creates and understands.

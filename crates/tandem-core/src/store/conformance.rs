@@ -47,6 +47,12 @@ pub use identity::{
     verified_key_merges_existing_customers,
 };
 
+mod routing;
+pub use routing::{
+    agent_claims_respect_skill_status_and_capacity, agents_round_trip,
+    concurrent_agent_claims_respect_capacity, handoff_queue_order,
+};
+
 mod delivery;
 pub use delivery::{
     delivery_failure_marks_failed, delivery_status_moves_forward,
@@ -138,6 +144,10 @@ macro_rules! store_conformance {
             concurrent_verified_key_resolution,
             erase_customer_removes_personal_data,
             link_codes_are_single_use_expiring_and_limited,
+            agents_round_trip,
+            agent_claims_respect_skill_status_and_capacity,
+            concurrent_agent_claims_respect_capacity,
+            handoff_queue_order,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

@@ -347,6 +347,63 @@ pub trait Store: Send + Sync + 'static {
     /// Number of escalation events per reason code, over the whole store.
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
 
+    // ---- routing: agents and the waiting queue -----------------------------------------
+
+    /// Creates or updates an agent's profile; the handoffs they hold are kept.
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Timestamp,
+    ) -> Result<AgentRecord, StoreError>;
+
+    /// An agent by id.
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError>;
+
+    /// Every agent, by id.
+    async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError>;
+
+    /// Deletes an agent; returns it as it was (with the handoffs it held), `None` when
+    /// unknown.
+    async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError>;
+
+    /// Atomically gives `handoff_id` to an agent that [`AgentRecord::can_take`] `skill`:
+    /// the least loaded, ties broken by id. Idempotent: when an agent already holds the
+    /// handoff, returns that agent unchanged. `None` when nobody can take it.
+    async fn claim_agent(
+        &self,
+        skill: &str,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError>;
+
+    /// Gives `handoff_id` to agent `agent_id` whatever their status and load (they took
+    /// it at the desk), taking it from any other agent. `None` when the agent is unknown
+    /// (nothing changes then).
+    async fn bind_agent(
+        &self,
+        agent_id: &str,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError>;
+
+    /// Takes `handoff_id` from whichever agent holds it; returns that agent's id.
+    async fn release_agent(
+        &self,
+        handoff_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Puts a handoff in its queue (idempotent on the handoff id: a second call changes
+    /// nothing).
+    async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError>;
+
+    /// Removes a handoff from the queue; returns whether it was there.
+    async fn dequeue_handoff(&self, handoff_id: &str) -> Result<bool, StoreError>;
+
+    /// Every waiting handoff, in queue order: by [`priority_rank`], then oldest first,
+    /// then by handoff id.
+    async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError>;
+
     // ---- channel key-value space -------------------------------------------------------
 
     /// A value of a channel's key-value space (session keys, polling offsets).

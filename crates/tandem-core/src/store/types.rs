@@ -742,3 +742,101 @@ mod key_tests {
         );
     }
 }
+
+// ---- routing: agents and the waiting queue ---------------------------------------------
+
+/// Whether an agent takes new handoffs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    /// Takes new handoffs, up to their capacity.
+    #[default]
+    Available,
+    /// Takes none (break, meeting, end of shift); keeps the ones they have.
+    Away,
+}
+
+impl AgentStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Available => "available",
+            AgentStatus::Away => "away",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "available" => Some(AgentStatus::Available),
+            "away" => Some(AgentStatus::Away),
+            _ => None,
+        }
+    }
+}
+
+/// What an operator sets about an agent. The id is the agent's id at the desk (Slack
+/// user id, Chatwoot agent id, the generic desk's `agent.id`), so that a desk's "accepted
+/// by X" names the same agent routing assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentProfile {
+    /// The agent's id (as the desk names them).
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Queues (targets) the agent can take, e.g. `billing`, `compliance`.
+    pub skills: Vec<String>,
+    /// Most handoffs the agent holds at once.
+    pub capacity: u32,
+    /// Whether they take new handoffs.
+    pub status: AgentStatus,
+}
+
+/// An agent as stored: the profile and the handoffs they hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// What the operator set.
+    pub profile: AgentProfile,
+    /// Ids of the handoffs assigned to (or accepted by) the agent and not closed, oldest
+    /// first.
+    pub active: Vec<String>,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+impl AgentRecord {
+    /// Whether routing may give the agent another handoff of `skill`.
+    pub fn can_take(&self, skill: &str) -> bool {
+        self.profile.status == AgentStatus::Available
+            && self.profile.skills.iter().any(|s| s == skill)
+            && self.active.len() < self.profile.capacity as usize
+    }
+}
+
+/// A handoff waiting in a queue for an agent with the skill and spare capacity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedHandoff {
+    /// The handoff.
+    pub handoff_id: String,
+    /// Its conversation.
+    pub conversation_id: ConversationId,
+    /// The queue (target) it waits in; agents need this skill.
+    pub queue: String,
+    /// Its priority (`immediate` > `high` > `medium` > `low`).
+    pub priority: String,
+    /// When it started waiting (order within a priority).
+    pub queued_at: Timestamp,
+}
+
+/// The rank of a priority in queue order: `immediate` 0, `high` 1, `medium` 2, `low` 3,
+/// anything else after them.
+pub fn priority_rank(priority: &str) -> u8 {
+    match priority {
+        "immediate" => 0,
+        "high" => 1,
+        "medium" => 2,
+        "low" => 3,
+        _ => 4,
+    }
+}

@@ -450,8 +450,12 @@ fn escalation_round_trips_and_keeps_distinct_labels() {
     assert_datetimes(&raw, &["at"]);
     assert_eq!(
         back.labels,
-        vec!["keyword:refund".to_owned(), "sentiment_streak".to_owned()],
-        "one label per distinct Reason::label()"
+        vec![
+            "category:billing".to_owned(),
+            "keyword:refund".to_owned(),
+            "sentiment_streak".to_owned()
+        ],
+        "one label per distinct Reason::label(), and the category"
     );
     assert_eq!(back.into_event().expect("event"), event);
 }
