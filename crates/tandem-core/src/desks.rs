@@ -95,7 +95,6 @@ impl Core {
             .briefing(next, customer, decision, &h, trigger, now)
             .await;
         self.remember_handoff(&h.id, &next.id).await;
-        self.schedule_sla(next.id.clone(), h.id.clone(), h.priority.as_deref());
         next.state.handoff = Some(h);
         Some((desk, tandem_sdk::DeskOp::Open(Box::new(body))))
     }
@@ -124,6 +123,19 @@ impl Core {
                     })
             })
             .collect()
+    }
+
+    /// The conversation a handoff belongs to.
+    pub(crate) async fn conversation_of_handoff(
+        &self,
+        handoff_id: &str,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .kv_get(HANDOFF_INDEX, handoff_id)
+            .await?
+            .map(ConversationId::new))
     }
 
     /// Remembers which conversation a handoff belongs to (desk events name the handoff).
@@ -247,6 +259,14 @@ impl Core {
                 Ok(()) => {
                     if has_outbox {
                         self.inner.outbox_wakeup.notify_one();
+                    }
+                    match doc.kind.as_str() {
+                        "resolved" | "released" => self.handoff_finished(&doc.handoff_id).await,
+                        "accepted" | "agent_message" => {
+                            self.handoff_taken(&doc.handoff_id, doc.agent_id.as_deref())
+                                .await;
+                        }
+                        _ => {}
                     }
                     return Ok(());
                 }

@@ -24,7 +24,9 @@ use tandem_model::{
     Capabilities, ChannelId, Delivery, DeliveryState, MessageId, OutboundContent, OutboundMessage,
     OutboxId, Party, Timestamp, TranscriptEntry,
 };
-use tandem_sdk::handoff::{self, HandoffClosed, HandoffMessage, HandoffRequested, TranscriptLine};
+use tandem_sdk::handoff::{
+    self, HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated, TranscriptLine,
+};
 use tandem_sdk::{AdapterError, AgentDesk, ChannelAdapter, DeskDelivery, DeskOp};
 use time::format_description::well_known::Rfc3339;
 
@@ -51,6 +53,7 @@ enum DeskOpDoc {
     Open(Box<HandoffRequested>),
     Append(HandoffMessage),
     Close(HandoffClosed),
+    Update(HandoffUpdated),
 }
 
 /// An outbox entry asking `desk` to perform `op`, in the conversation's order.
@@ -65,6 +68,7 @@ pub(crate) fn desk_entry(
         DeskOp::Open(h) => DeskOpDoc::Open(h),
         DeskOp::Append(m) => DeskOpDoc::Append(m),
         DeskOp::Close(c) => DeskOpDoc::Close(c),
+        DeskOp::Update(u) => DeskOpDoc::Update(u),
     };
     NewOutboxEntry {
         message: OutboundMessage {
@@ -111,6 +115,7 @@ impl ChannelAdapter for DeskTarget {
             DeskOpDoc::Open(h) => DeskOp::Open(h),
             DeskOpDoc::Append(m) => DeskOp::Append(m),
             DeskOpDoc::Close(c) => DeskOp::Close(c),
+            DeskOpDoc::Update(u) => DeskOp::Update(u),
         };
         let receipt = self
             .desk
@@ -143,6 +148,8 @@ pub(crate) fn open(desk: &str, decision: &Decision, now: Timestamp) -> HandoffSt
         }],
         csat: None,
         sla_breached_at_ms: None,
+        assignee: None,
+        routing: Vec::new(),
     }
 }
 
@@ -266,6 +273,29 @@ pub(crate) fn closed(handoff: &HandoffState, conversation: &ConversationRecord) 
         handoff_id: handoff.id.clone(),
         conversation_id: conversation.id.to_string(),
         reason: handoff.status.as_str().into(),
+    }
+}
+
+/// `handoff.updated` for a routing step of `handoff`.
+pub(crate) fn updated(
+    handoff: &HandoffState,
+    conversation: &ConversationRecord,
+    change: &str,
+    now: Timestamp,
+) -> HandoffUpdated {
+    HandoffUpdated {
+        version: handoff::VERSION.into(),
+        kind: "handoff.updated".into(),
+        handoff_id: handoff.id.clone(),
+        conversation_id: conversation.id.to_string(),
+        change: change.to_owned(),
+        target: handoff.target.clone(),
+        priority: handoff.priority.clone(),
+        assignee: handoff.assignee.as_ref().map(|a| handoff::Agent {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        }),
+        at: now.format(&Rfc3339).unwrap_or_default(),
     }
 }
 

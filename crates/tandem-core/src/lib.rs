@@ -7,7 +7,8 @@
 //! Layout: [`router`] (accept, resume, sharded processing), [`turn`] (what one customer
 //! message changes), [`shape`] (fit replies to a channel), [`outbox`] (delivery with
 //! retries; its pre-send checks in `gate`), [`window`] (messaging windows),
-//! [`pacing`] (send pacing per channel), `delivery` (platform delivery reports and
+//! [`pacing`] (send pacing per channel), [`routing`] (agents, assignment, queues),
+//! `delivery` (platform delivery reports and
 //! reachability), [`policy`] and [`ai`] (the hooks), [`store`] (the persistence
 //! boundary), [`metrics`], [`clock`].
 
@@ -25,6 +26,7 @@ pub mod pacing;
 pub mod policy;
 pub mod proactive;
 pub mod router;
+pub mod routing;
 pub mod shape;
 pub mod sla;
 pub mod store;

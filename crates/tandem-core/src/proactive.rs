@@ -109,6 +109,8 @@ impl Core {
                 return Ok(());
             }
             let recorded = escalations.clone();
+            let before = conv.state.handoff.as_ref().map(|h| h.id.clone());
+            let opened = crate::router::opened_handoff(before.as_deref(), &next);
             let turn = self
                 .proactive_turn(next, &conv.channel, replies, desk_op, escalations)
                 .await?;
@@ -116,6 +118,9 @@ impl Core {
                 Ok(()) => {
                     for event in &recorded {
                         self.inner.metrics.decision(event);
+                    }
+                    if let Some(h) = &opened {
+                        self.handoff_opened(&conv.id, h).await;
                     }
                     self.inner.outbox_wakeup.notify_one();
                     return Ok(());
@@ -201,6 +206,8 @@ impl Core {
                 next.state.handoff_requested = true;
             }
             // The customer has not written: nothing is sent to them; the desk gets the briefing.
+            let before = conv.state.handoff.as_ref().map(|h| h.id.clone());
+            let opened = crate::router::opened_handoff(before.as_deref(), &next);
             let turn = self
                 .proactive_turn(next, &conv.channel, Vec::new(), desk_op, escalations)
                 .await?;
@@ -208,6 +215,9 @@ impl Core {
                 Ok(()) => {
                     for event in &recorded {
                         self.inner.metrics.decision(event);
+                    }
+                    if let Some(h) = &opened {
+                        self.handoff_opened(&conv.id, h).await;
                     }
                     self.inner.outbox_wakeup.notify_one();
                     return Ok(decision);
@@ -274,7 +284,7 @@ impl Core {
     }
 }
 
-fn system_entry(
+pub(crate) fn system_entry(
     conversation: &ConversationId,
     customer: &CustomerId,
     channel: &tandem_model::ChannelId,

@@ -100,6 +100,8 @@ pub(crate) struct Inner {
     pub(crate) outbox_wakeup: Notify,
     /// Send pacing per channel (see [`crate::pacing`]).
     pub(crate) pacer: crate::pacing::Pacer,
+    /// Serializes queue dispatch within this process (see [`crate::routing`]).
+    pub(crate) dispatch_lock: tokio::sync::Mutex<()>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
 }
@@ -124,6 +126,7 @@ impl Core {
                 desks: RwLock::new(std::collections::BTreeMap::new()),
                 outbox_wakeup: Notify::new(),
                 pacer: crate::pacing::Pacer::new(),
+                dispatch_lock: tokio::sync::Mutex::new(()),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
             }),
@@ -280,7 +283,9 @@ impl Core {
                     .open_conversation(&customer.id, &pending.message.channel, now)
                     .await?;
             }
+            let before = conversation.state.handoff.as_ref().map(|h| h.id.clone());
             let plan = crate::turn::plan(self, &pending, &customer, conversation).await;
+            let opened = opened_handoff(before.as_deref(), &plan.conversation);
             let bot_spoke_last = plan
                 .entries
                 .last()
@@ -297,6 +302,9 @@ impl Core {
                     }
                     if has_outbox {
                         self.inner.outbox_wakeup.notify_one();
+                    }
+                    if let Some(h) = &opened {
+                        self.handoff_opened(&conversation_id, h).await;
                     }
                     if bot_spoke_last {
                         self.schedule_inactivity(conversation_id, next_seq);
@@ -332,6 +340,18 @@ impl Core {
             .get(channel)
             .cloned()
     }
+}
+
+/// The handoff a planned conversation opened (one it did not have before), if any.
+pub(crate) fn opened_handoff(
+    before: Option<&str>,
+    next: &crate::store::ConversationRecord,
+) -> Option<crate::store::HandoffState> {
+    next.state
+        .handoff
+        .as_ref()
+        .filter(|h| Some(h.id.as_str()) != before)
+        .cloned()
 }
 
 fn shard_of(sender: &ExternalIdentity, shards: usize) -> usize {

@@ -1,14 +1,20 @@
 //! Handoff SLAs: a handoff nobody accepts within its priority's time is a breach. The
 //! breach is recorded on the handoff, counted in `/metrics` and logged; with
 //! `ReturnToBot` the handoff times out instead and the bot takes the conversation back
-//! (the desk gets `handoff.closed` with reason `timed_out`).
+//! (the desk gets `handoff.closed` with reason `timed_out`); with `Reroute` it moves to
+//! its queue's overflow queue (a routing step `rerouted` on the handoff, `handoff.updated`
+//! to the desk, or `handoff.closed` reason `rerouted` plus a new `handoff.requested` when
+//! another desk serves that queue), its assigned agent is released, routing looks for an
+//! agent there and a fresh SLA starts; a queue without overflow alerts.
 //!
 //! Timers live in memory: a restart forgets pending SLA checks (nothing acknowledged is
 //! lost; the handoff stays queued at the desk).
 
 use crate::handoff::{self, ms, transition};
+use crate::policy::Decision;
 use crate::router::Core;
-use crate::store::{HandoffStatus, Owner, StoreError, Turn};
+use crate::routing::queue_of;
+use crate::store::{HandoffStatus, Owner, Reason, RoutingStep, StoreError, Turn};
 use crate::turn;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +33,8 @@ pub enum SlaBreach {
     Alert,
     /// Time the handoff out and give the conversation back to the bot.
     ReturnToBot,
+    /// Move the handoff to its queue's overflow queue (alert when it has none).
+    Reroute,
 }
 
 /// SLA settings.
@@ -36,6 +44,8 @@ pub struct SlaConfig {
     pub by_priority: BTreeMap<String, Duration>,
     /// What a breach does.
     pub on_breach: SlaBreach,
+    /// The next queue of each queue, for [`SlaBreach::Reroute`].
+    pub overflow: BTreeMap<String, String>,
 }
 
 impl Default for SlaConfig {
@@ -52,6 +62,7 @@ impl Default for SlaConfig {
         Self {
             by_priority,
             on_breach: SlaBreach::Alert,
+            overflow: BTreeMap::new(),
         }
     }
 }
@@ -110,11 +121,22 @@ impl Core {
             };
             h.sla_breached_at_ms = Some(ms(now));
             let priority = h.priority.clone().unwrap_or_else(|| "medium".into());
-            match self.inner.config.sla.on_breach {
-                SlaBreach::Alert => {
+            let config = &self.inner.config.sla;
+            let overflow = config.overflow.get(queue_of(&h)).cloned();
+            let mut rerouted = None;
+            let mut finished = false;
+            match (config.on_breach, overflow) {
+                (SlaBreach::Reroute, Some(to)) => {
+                    let from = queue_of(&h).to_owned();
+                    outbox.extend(self.reroute(&mut next, &mut h, &from, &to, now).await?);
+                    rerouted = Some((from, h.clone()));
                     next.state.handoff = Some(h);
                 }
-                SlaBreach::ReturnToBot => {
+                (SlaBreach::Alert | SlaBreach::Reroute, _) => {
+                    next.state.handoff = Some(h);
+                }
+                (SlaBreach::ReturnToBot, _) => {
+                    finished = true;
                     transition(&mut h, HandoffStatus::TimedOut, "system", now);
                     outbox.push(handoff::desk_entry(
                         &next,
@@ -163,8 +185,18 @@ impl Core {
             match store.commit_turn(turn).await {
                 Ok(()) => {
                     self.inner.metrics.sla_breach(&priority);
-                    warn!(%priority, "Handoff not accepted within its SLA.");
                     self.inner.outbox_wakeup.notify_one();
+                    if let Some((from, h)) = rerouted {
+                        let to = queue_of(&h).to_owned();
+                        self.inner.metrics.reroute(&from, &to);
+                        warn!(%priority, %from, %to, "Handoff not accepted within its SLA; re-routed.");
+                        self.moved_queue(id, &h).await;
+                    } else {
+                        warn!(%priority, "Handoff not accepted within its SLA.");
+                    }
+                    if finished {
+                        self.handoff_finished(handoff_id).await;
+                    }
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -172,5 +204,93 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Moves open handoff `h` of `next` from queue `from` to `to`: the routing step, the
+    /// assignee dropped, a fresh SLA; returns the desk operations (an update at the same
+    /// desk, or a close at the old desk and an open at the desk serving `to`).
+    async fn reroute(
+        &self,
+        next: &mut crate::store::ConversationRecord,
+        h: &mut crate::store::HandoffState,
+        from: &str,
+        to: &str,
+        now: tandem_model::Timestamp,
+    ) -> Result<Vec<crate::store::NewOutboxEntry>, StoreError> {
+        h.target = Some(to.to_owned());
+        h.assignee = None;
+        h.sla_breached_at_ms = None;
+        h.routing.push(RoutingStep {
+            change: "rerouted".into(),
+            queue: to.to_owned(),
+            from: Some(from.to_owned()),
+            agent: None,
+            at_ms: ms(now),
+        });
+        let desk = self.desk_for(Some(to)).unwrap_or_else(|| h.desk.clone());
+        if desk == h.desk {
+            let op = DeskOp::Update(handoff::updated(h, next, "rerouted", now));
+            return Ok(vec![handoff::desk_entry(next, &h.desk, op, now)]);
+        }
+        let mut closed = handoff::closed(h, next);
+        closed.reason = "rerouted".into();
+        let mut ops = vec![handoff::desk_entry(
+            next,
+            &h.desk,
+            DeskOp::Close(closed),
+            now,
+        )];
+        h.desk = desk;
+        let Some(customer) = self.inner.store.customer(&next.customer_id).await? else {
+            return Ok(ops);
+        };
+        let waited = self
+            .inner
+            .config
+            .sla
+            .for_priority(h.priority.as_deref())
+            .map_or(0, |d| d.as_secs());
+        let decision = Decision {
+            escalate: true,
+            reasons: vec![Reason {
+                code: "sla_breach".into(),
+                category: h.category.clone(),
+                evidence: format!("not accepted within {waited} s in {from}"),
+            }],
+            category: h.category.clone(),
+            priority: h.priority.clone(),
+            target: h.target.clone(),
+            offers: Vec::new(),
+        };
+        let note = crate::proactive::system_entry(
+            &next.id,
+            &next.customer_id,
+            &next.channel,
+            next.next_seq,
+            &format!("Re-routed from {from}: nobody accepted in time."),
+            now,
+        );
+        let body = self
+            .briefing(next, &customer, &decision, h, &note, now)
+            .await;
+        ops.push(handoff::desk_entry(
+            next,
+            &h.desk,
+            DeskOp::Open(Box::new(body)),
+            now,
+        ));
+        Ok(ops)
+    }
+
+    /// After a re-route committed: the handoff leaves its old queue entry and agent, and
+    /// is routed in its new queue with a fresh SLA.
+    async fn moved_queue(&self, conversation: &ConversationId, h: &crate::store::HandoffState) {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let _ = store.dequeue_handoff(&h.id).await;
+        if let Ok(Some(_)) = store.release_agent(&h.id, now).await {
+            self.dispatch_later();
+        }
+        self.handoff_opened(conversation, h).await;
     }
 }

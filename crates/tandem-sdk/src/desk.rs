@@ -12,7 +12,7 @@
 //! sink's key-value space).
 
 use crate::channel::WorkerFn;
-use crate::handoff::{Agent, HandoffClosed, HandoffMessage, HandoffRequested};
+use crate::handoff::{Agent, HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated};
 use crate::{AdapterError, ConfigErrors, InboundError};
 use async_trait::async_trait;
 use std::future::Future;
@@ -98,6 +98,8 @@ pub enum DeskOp {
     Append(HandoffMessage),
     /// Tandem closed the handoff (timed out, released by policy).
     Close(HandoffClosed),
+    /// Routing changed the handoff (assigned to an agent, re-routed to another queue).
+    Update(HandoffUpdated),
 }
 
 impl DeskOp {
@@ -107,6 +109,7 @@ impl DeskOp {
             DeskOp::Open(h) => &h.handoff_id,
             DeskOp::Append(m) => &m.handoff_id,
             DeskOp::Close(c) => &c.handoff_id,
+            DeskOp::Update(u) => &u.handoff_id,
         }
     }
 }

@@ -153,8 +153,37 @@ pub struct HandoffClosed {
     pub handoff_id: String,
     /// The conversation.
     pub conversation_id: String,
-    /// `resolved`, `released` or `timed_out`.
+    /// `resolved`, `released`, `timed_out` or `rerouted` (moved to a queue served by another desk).
     pub reason: String,
+}
+
+/// `handoff.updated`: routing changed an open handoff: it was assigned to an agent
+/// (`change: "assigned"`), or moved to another queue after its SLA passed without an
+/// agent accepting (`change: "rerouted"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffUpdated {
+    /// Always [`VERSION`].
+    pub version: String,
+    /// Always `handoff.updated`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The handoff.
+    pub handoff_id: String,
+    /// The conversation.
+    pub conversation_id: String,
+    /// `assigned` or `rerouted`.
+    pub change: String,
+    /// The queue (target) the handoff is in now.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Its priority.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// The agent routing chose (`assigned`); `None` after a re-route until someone is.
+    #[serde(default)]
+    pub assignee: Option<Agent>,
+    /// When it changed, RFC 3339.
+    pub at: String,
 }
 
 /// An event a desk sends back (`POST /desks/webhook/events` for the generic desk).

@@ -184,9 +184,13 @@ pub struct HandoffSection {
     /// Seconds to acceptance per priority, e.g. `{ immediate = 30, high = 120 }`;
     /// unnamed priorities keep their defaults (30 / 120 / 300 / 900).
     pub sla_secs: BTreeMap<String, u64>,
-    /// `alert` (default: counted and logged, the handoff stays queued) or
-    /// `return_to_bot` (the handoff times out and the bot takes the conversation back).
+    /// `alert` (default: counted and logged, the handoff stays queued),
+    /// `return_to_bot` (the handoff times out and the bot takes the conversation back) or
+    /// `reroute` (the handoff moves to its queue's `overflow` queue; alert without one).
     pub on_sla_breach: Option<String>,
+    /// The next queue of each queue for `reroute`, e.g.
+    /// `{ compliance = "support_lead", billing = "support_lead" }`. No cycles.
+    pub overflow: BTreeMap<String, String>,
 }
 
 /// `[outbox]`: delivery tuning.
@@ -418,12 +422,34 @@ pub fn parse(
     }
     if !matches!(
         config.handoff.on_sla_breach.as_deref(),
-        None | Some("alert" | "return_to_bot")
+        None | Some("alert" | "return_to_bot" | "reroute")
     ) {
         errors.push(
             "handoff.on_sla_breach",
-            "must be \"alert\" or \"return_to_bot\"",
+            "must be \"alert\", \"return_to_bot\" or \"reroute\"",
         );
+    }
+    for (from, to) in &config.handoff.overflow {
+        if to.trim().is_empty() {
+            errors.push(format!("handoff.overflow.{from}"), "must name a queue");
+            continue;
+        }
+        // Follow the chain: it must end (a cycle would re-route forever).
+        let mut seen = vec![from.as_str()];
+        let mut at = to.as_str();
+        while let Some(next) = config.handoff.overflow.get(at) {
+            if seen.contains(&at) {
+                break;
+            }
+            seen.push(at);
+            at = next.as_str();
+        }
+        if seen.contains(&at) {
+            errors.push(
+                format!("handoff.overflow.{from}"),
+                format!("re-routes in a cycle ({} → {at})", seen.join(" → ")),
+            );
+        }
     }
     if config.outbox.lease_secs == Some(0) {
         errors.push("outbox.lease_secs", "must be at least 1");

@@ -87,9 +87,12 @@ fn sla_config(section: &crate::config::HandoffSection) -> tandem_core::sla::SlaC
         sla.by_priority
             .insert(priority.clone(), Duration::from_secs(*secs));
     }
-    if section.on_sla_breach.as_deref() == Some("return_to_bot") {
-        sla.on_breach = tandem_core::sla::SlaBreach::ReturnToBot;
-    }
+    sla.on_breach = match section.on_sla_breach.as_deref() {
+        Some("return_to_bot") => tandem_core::sla::SlaBreach::ReturnToBot,
+        Some("reroute") => tandem_core::sla::SlaBreach::Reroute,
+        _ => tandem_core::sla::SlaBreach::Alert,
+    };
+    sla.overflow = section.overflow.clone();
     sla
 }
 

@@ -10,7 +10,7 @@ use crate::api::{ChatwootApi, ContactRef};
 use crate::refs::Refs;
 use crate::render;
 use async_trait::async_trait;
-use tandem_sdk::handoff::{HandoffClosed, HandoffMessage, HandoffRequested};
+use tandem_sdk::handoff::{HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated};
 use tandem_sdk::{AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt};
 use tracing::debug;
 
@@ -117,14 +117,43 @@ impl ChatwootDeskClient {
         let conversation = self.conversation_of(&c.handoff_id).await?;
         let noted = format!("delivery:{id}:note");
         if !self.refs.done(&noted).await? {
-            let text = format!(
-                "Tandem closed this handoff ({}). The bot has the conversation again; replies here no longer reach the customer.",
-                c.reason.replace('_', " ")
-            );
+            let text = if c.reason == "rerouted" {
+                "Tandem moved this handoff to a queue another desk serves (nobody accepted it in time); replies here no longer reach the customer.".to_owned()
+            } else {
+                format!(
+                    "Tandem closed this handoff ({}). The bot has the conversation again; replies here no longer reach the customer.",
+                    c.reason.replace('_', " ")
+                )
+            };
             self.note(conversation, &text).await?;
             self.refs.mark_done(&noted).await?;
         }
         self.api.toggle_status(conversation, "resolved").await?;
+        Ok(DeskReceipt {
+            thread: Some(conversation.to_string()),
+        })
+    }
+
+    /// Routing changed the handoff: a private note says who has it or where it went.
+    async fn update(&self, id: &str, u: &HandoffUpdated) -> Result<DeskReceipt, AdapterError> {
+        let conversation = self.conversation_of(&u.handoff_id).await?;
+        let noted = format!("delivery:{id}:note");
+        if !self.refs.done(&noted).await? {
+            let text = match (u.change.as_str(), &u.assignee) {
+                ("assigned", Some(agent)) => format!(
+                    "Assigned by Tandem routing to {} (agent id {}, queue {}).",
+                    agent.name.as_deref().unwrap_or(&agent.id),
+                    agent.id,
+                    u.target.as_deref().unwrap_or("default")
+                ),
+                _ => format!(
+                    "Not accepted in time: Tandem re-routed this handoff to the {} queue.",
+                    u.target.as_deref().unwrap_or("default")
+                ),
+            };
+            self.note(conversation, &text).await?;
+            self.refs.mark_done(&noted).await?;
+        }
         Ok(DeskReceipt {
             thread: Some(conversation.to_string()),
         })
@@ -142,6 +171,7 @@ impl AgentDesk for ChatwootDeskClient {
             DeskOp::Open(h) => self.open(h).await,
             DeskOp::Append(m) => self.append(&delivery.id, m).await,
             DeskOp::Close(c) => self.close(&delivery.id, c).await,
+            DeskOp::Update(u) => self.update(&delivery.id, u).await,
         }
     }
 }

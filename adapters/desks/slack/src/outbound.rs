@@ -9,7 +9,7 @@ use crate::api::{Posted, SlackApi};
 use crate::blocks;
 use crate::threads::Threads;
 use async_trait::async_trait;
-use tandem_sdk::handoff::{HandoffClosed, HandoffMessage, HandoffRequested};
+use tandem_sdk::handoff::{HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated};
 use tandem_sdk::{AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt};
 use tracing::{debug, warn};
 
@@ -88,10 +88,14 @@ impl SlackDeskClient {
         let root = self.thread_of(&c.handoff_id).await?;
         if !self.threads.done(id).await? {
             let reason = c.reason.replace('_', " ");
-            let text = format!(
-                "Tandem closed this handoff ({}). The bot has the conversation again; replies here no longer reach the customer.",
-                blocks::escape(&reason)
-            );
+            let text = if c.reason == "rerouted" {
+                "Tandem moved this handoff to a queue another desk serves (nobody accepted it in time); replies here no longer reach the customer.".to_owned()
+            } else {
+                format!(
+                    "Tandem closed this handoff ({}). The bot has the conversation again; replies here no longer reach the customer.",
+                    blocks::escape(&reason)
+                )
+            };
             self.api
                 .post(&text, None, Some(&root.ts), Some(&root.channel))
                 .await?;
@@ -104,6 +108,33 @@ impl SlackDeskClient {
                 &format!("Closed by Tandem: {reason}"),
             )
             .await;
+        }
+        Ok(DeskReceipt {
+            thread: Some(root.ts),
+        })
+    }
+}
+
+impl SlackDeskClient {
+    /// Routing changed the handoff: says so in its thread.
+    async fn update(&self, id: &str, u: &HandoffUpdated) -> Result<DeskReceipt, AdapterError> {
+        let root = self.thread_of(&u.handoff_id).await?;
+        if !self.threads.done(id).await? {
+            let text = match (u.change.as_str(), &u.assignee) {
+                ("assigned", Some(agent)) => format!(
+                    "Assigned to <@{}> by routing (skill `{}`).",
+                    blocks::escape(&agent.id),
+                    blocks::escape(u.target.as_deref().unwrap_or("any"))
+                ),
+                _ => format!(
+                    "Not accepted in time: re-routed to the `{}` queue.",
+                    blocks::escape(u.target.as_deref().unwrap_or("default"))
+                ),
+            };
+            self.api
+                .post(&text, None, Some(&root.ts), Some(&root.channel))
+                .await?;
+            self.threads.mark_done(id).await?;
         }
         Ok(DeskReceipt {
             thread: Some(root.ts),
@@ -139,6 +170,7 @@ impl AgentDesk for SlackDeskClient {
             DeskOp::Open(h) => self.open(h).await,
             DeskOp::Append(m) => self.append(&delivery.id, m).await,
             DeskOp::Close(c) => self.close(&delivery.id, c).await,
+            DeskOp::Update(u) => self.update(&delivery.id, u).await,
         }
     }
 }

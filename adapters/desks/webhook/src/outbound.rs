@@ -34,6 +34,7 @@ impl AgentDesk for WebhookDeskClient {
             DeskOp::Open(h) => serde_json::to_vec(h),
             DeskOp::Append(m) => serde_json::to_vec(m),
             DeskOp::Close(c) => serde_json::to_vec(c),
+            DeskOp::Update(u) => serde_json::to_vec(u),
         }
         .map_err(|e| AdapterError::rejected("unserializable handoff document").with_source(e))?;
         let ts = std::time::SystemTime::now()

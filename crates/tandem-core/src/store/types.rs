@@ -218,6 +218,31 @@ pub struct HandoffState {
     /// When the handoff outlived its priority's SLA without an agent accepting it, unix ms.
     #[serde(default)]
     pub sla_breached_at_ms: Option<i64>,
+    /// The agent routing assigned it to (they may still accept or not); `agent` is who
+    /// accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<AgentRef>,
+    /// What routing did, oldest first: assignments and re-routes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routing: Vec<RoutingStep>,
+}
+
+/// One routing step of a handoff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingStep {
+    /// `assigned` (to `agent`, in `queue`) or `rerouted` (from `from` to `queue`, after
+    /// an SLA breach).
+    pub change: String,
+    /// The queue the handoff is in after the step.
+    pub queue: String,
+    /// The queue it left (`rerouted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The agent (`assigned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRef>,
+    /// When, unix ms.
+    pub at_ms: i64,
 }
 
 /// An agent as a desk names them.

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tandem_core::Core;
-use tandem_core::store::{CustomerEvent, CustomerUpdate, StoreError};
+use tandem_core::store::{AgentProfile, AgentStatus, CustomerEvent, CustomerUpdate, StoreError};
 use tandem_model::{ChannelId, ConversationId, CustomerId};
 use tandem_sdk::Secret;
 use tandem_sdk::signature::constant_time_eq;
@@ -93,6 +93,15 @@ pub fn routes(
             "/api/v1/customers/{id}/link-codes",
             axum::routing::post(issue_link_code),
         )
+        .route("/api/v1/agents", get(list_agents))
+        .route(
+            "/api/v1/agents/{id}",
+            get(get_agent)
+                .put(put_agent)
+                .patch(patch_agent)
+                .delete(delete_agent),
+        )
+        .route("/api/v1/queues", get(list_queue))
         .route("/api/v1/policy/reload", axum::routing::post(reload_policy))
         .route("/api/v1/policy/audit", get(policy_audit))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
@@ -721,4 +730,148 @@ async fn issue_link_code(
         Json(serde_json::json!({"code": code.code, "expires_at": expires_at, "links": links})),
     )
         .into_response())
+}
+
+// ---- agents and queues -----------------------------------------------------------------
+
+/// Longest agent id, name or skill accepted.
+const MAX_AGENT_FIELD: usize = 200;
+/// Most concurrent handoffs an agent may be given.
+const MAX_CAPACITY: u32 = 1000;
+
+/// `PUT /api/v1/agents/{id}`: the whole profile (the id is the path's).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentPut {
+    #[serde(default)]
+    name: Option<String>,
+    skills: Vec<String>,
+    capacity: u32,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// `PATCH /api/v1/agents/{id}`: the fields to change.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    skills: Option<Vec<String>>,
+    #[serde(default)]
+    capacity: Option<u32>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn agent_status(s: &str) -> Result<AgentStatus, ApiError> {
+    AgentStatus::parse(s).ok_or_else(|| bad_request("status must be \"available\" or \"away\""))
+}
+
+fn check_agent(p: &AgentProfile) -> Result<(), ApiError> {
+    let bad_text = |s: &str| s.trim().is_empty() || s.len() > MAX_AGENT_FIELD;
+    if bad_text(&p.id) {
+        return Err(bad_request("agent id must be 1 to 200 characters"));
+    }
+    if p.name.as_deref().is_some_and(bad_text) {
+        return Err(bad_request("name must be 1 to 200 characters"));
+    }
+    if p.skills.iter().any(|s| bad_text(s)) || p.skills.len() > 100 {
+        return Err(bad_request(
+            "skills must be at most 100 queue names of 1 to 200 characters",
+        ));
+    }
+    if p.capacity > MAX_CAPACITY {
+        return Err(bad_request(format!("capacity must be 0 to {MAX_CAPACITY}")));
+    }
+    Ok(())
+}
+
+async fn list_agents(State(st): State<AdminState>) -> Result<Response, ApiError> {
+    let agents = st.core.store().agents().await?;
+    Ok(Json(agents.iter().map(views::agent).collect::<Vec<_>>()).into_response())
+}
+
+async fn get_agent(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let agent = st
+        .core
+        .store()
+        .agent(&id)
+        .await?
+        .ok_or_else(|| not_found("agent"))?;
+    Ok(Json(views::agent(&agent)).into_response())
+}
+
+async fn put_agent(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<AgentPut>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| bad_request(e.body_text()))?;
+    let profile = AgentProfile {
+        id,
+        name: body.name,
+        skills: body.skills,
+        capacity: body.capacity,
+        status: body
+            .status
+            .as_deref()
+            .map(agent_status)
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    check_agent(&profile)?;
+    let agent = st.core.put_agent(&profile).await?;
+    Ok(Json(views::agent(&agent)).into_response())
+}
+
+async fn patch_agent(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    body: Result<Json<AgentPatch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(patch) = body.map_err(|e| bad_request(e.body_text()))?;
+    let mut profile = st
+        .core
+        .store()
+        .agent(&id)
+        .await?
+        .ok_or_else(|| not_found("agent"))?
+        .profile;
+    if let Some(name) = patch.name {
+        profile.name = Some(name);
+    }
+    if let Some(skills) = patch.skills {
+        profile.skills = skills;
+    }
+    if let Some(capacity) = patch.capacity {
+        profile.capacity = capacity;
+    }
+    if let Some(status) = patch.status.as_deref() {
+        profile.status = agent_status(status)?;
+    }
+    check_agent(&profile)?;
+    let agent = st.core.put_agent(&profile).await?;
+    Ok(Json(views::agent(&agent)).into_response())
+}
+
+async fn delete_agent(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let removed = st
+        .core
+        .remove_agent(&id)
+        .await?
+        .ok_or_else(|| not_found("agent"))?;
+    Ok(Json(views::agent(&removed)).into_response())
+}
+
+async fn list_queue(State(st): State<AdminState>) -> Result<Response, ApiError> {
+    let waiting = st.core.store().queued_handoffs().await?;
+    Ok(Json(waiting.iter().map(views::queued).collect::<Vec<_>>()).into_response())
 }

@@ -138,6 +138,42 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "policyAudit",
         "Every reload attempt: when, who, result, versions, errors",
     ),
+    (
+        "get",
+        "/api/v1/agents",
+        "listAgents",
+        "Agents with skills (the queues they serve), capacity, status and the handoffs they hold",
+    ),
+    (
+        "get",
+        "/api/v1/agents/{id}",
+        "getAgent",
+        "One agent (the id is the agent's id at the desk)",
+    ),
+    (
+        "put",
+        "/api/v1/agents/{id}",
+        "putAgent",
+        "Create or replace an agent's profile; waiting handoffs go to new capacity",
+    ),
+    (
+        "patch",
+        "/api/v1/agents/{id}",
+        "updateAgent",
+        "Change some of an agent's fields, e.g. {\"status\": \"away\"}",
+    ),
+    (
+        "delete",
+        "/api/v1/agents/{id}",
+        "deleteAgent",
+        "Remove an agent; handoffs assigned but not accepted go back to their queue",
+    ),
+    (
+        "get",
+        "/api/v1/queues",
+        "listQueue",
+        "Handoffs waiting for an agent, in the order they will be assigned (priority, then age)",
+    ),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -180,6 +216,9 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
         }
         "policyAudit" => json!({"type": "array", "items": {"type": "object"}}),
         "getTranscript" => array_of("TranscriptEntry"),
+        "listAgents" => array_of("Agent"),
+        "getAgent" | "putAgent" | "updateAgent" | "deleteAgent" => reference("Agent"),
+        "listQueue" => array_of("QueuedHandoff"),
         _ => array_of("Escalation"),
     };
     let status = match id {
@@ -219,6 +258,14 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
         "postCustomerEvent" => {
             responses.insert("400".into(), error_response("Invalid body"));
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("CustomerEventPost")}}});
+        }
+        "putAgent" => {
+            responses.insert("400".into(), error_response("Invalid body"));
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("AgentPut")}}});
+        }
+        "updateAgent" => {
+            responses.insert("400".into(), error_response("Invalid body"));
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("AgentPatch")}}});
         }
         "reloadPolicy" => {
             responses.insert(
@@ -325,6 +372,21 @@ fn schemas() -> Value {
                 "identities": {"type": "integer"}, "conversations": {"type": "integer"},
                 "transcript_entries": {"type": "integer"}, "events": {"type": "integer"}}},
             "erased_at": {"type": "string", "format": "date-time"}}},
+        "Agent": {"type": "object", "required": ["id", "skills", "capacity", "status", "active", "load", "updated_at"], "properties": {
+            "id": {"type": "string"}, "name": {"type": ["string", "null"]},
+            "skills": {"type": "array", "items": {"type": "string"}},
+            "capacity": {"type": "integer", "minimum": 0}, "status": {"enum": ["available", "away"]},
+            "active": {"type": "array", "items": {"type": "string"}, "description": "Ids of the handoffs the agent holds"},
+            "load": {"type": "integer", "minimum": 0}, "updated_at": {"type": "string", "format": "date-time"}}},
+        "AgentPut": {"type": "object", "required": ["skills", "capacity"], "additionalProperties": false, "properties": {
+            "name": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
+            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}, "status": {"enum": ["available", "away"]}}},
+        "AgentPatch": {"type": "object", "additionalProperties": false, "properties": {
+            "name": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
+            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}, "status": {"enum": ["available", "away"]}}},
+        "QueuedHandoff": {"type": "object", "required": ["handoff_id", "conversation_id", "queue", "priority", "queued_at"], "properties": {
+            "handoff_id": {"type": "string"}, "conversation_id": {"type": "string"}, "queue": {"type": "string"},
+            "priority": {"type": "string"}, "queued_at": {"type": "string", "format": "date-time"}}},
         "Escalation": {"type": "object", "required": ["id", "at", "escalate", "reasons"], "properties": {
             "id": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "message_seq": {"type": "integer"},
             "escalate": {"type": "boolean"}, "category": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]},

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use tandem_core::store::{
-    ConversationRecord, CustomerEvent, CustomerRecord, EscalationEvent, HandoffState,
-    IdentityRecord,
+    AgentRecord, ConversationRecord, CustomerEvent, CustomerRecord, EscalationEvent, HandoffState,
+    IdentityRecord, QueuedHandoff,
 };
 use tandem_model::{Timestamp, TranscriptEntry};
 use time::format_description::well_known::Rfc3339;
@@ -75,6 +75,15 @@ fn handoff(h: &HandoffState) -> Value {
         "priority": h.priority,
         "target": h.target,
         "agent": h.agent.as_ref().map(|a| json!({"id": a.id, "name": a.name})),
+        "assignee": h.assignee.as_ref().map(|a| json!({"id": a.id, "name": a.name})),
+        "sla_breached_at": h.sla_breached_at_ms.map_or(Value::Null, ms),
+        "routing": h.routing.iter().map(|r| json!({
+            "change": r.change,
+            "queue": r.queue,
+            "from": r.from,
+            "agent": r.agent.as_ref().map(|a| json!({"id": a.id, "name": a.name})),
+            "at": ms(r.at_ms),
+        })).collect::<Vec<_>>(),
         "transitions": h.transitions.iter().map(|t| json!({"status": t.status, "actor": t.actor, "at": ms(t.at_ms)})).collect::<Vec<_>>(),
         "csat": h.csat.as_ref().map(|c| json!({
             "score": c.score,
@@ -137,4 +146,27 @@ pub(super) fn escalation(e: &EscalationEvent) -> Value {
 
 pub(super) fn event(e: &CustomerEvent) -> Value {
     json!({"id": e.id, "name": e.name, "at": ts(e.at), "data": e.data})
+}
+
+pub(super) fn agent(a: &AgentRecord) -> Value {
+    json!({
+        "id": a.profile.id,
+        "name": a.profile.name,
+        "skills": a.profile.skills,
+        "capacity": a.profile.capacity,
+        "status": a.profile.status.as_str(),
+        "active": a.active,
+        "load": a.active.len(),
+        "updated_at": ts(a.updated_at),
+    })
+}
+
+pub(super) fn queued(q: &QueuedHandoff) -> Value {
+    json!({
+        "handoff_id": q.handoff_id,
+        "conversation_id": q.conversation_id,
+        "queue": q.queue,
+        "priority": q.priority,
+        "queued_at": ts(q.queued_at),
+    })
 }

@@ -1,0 +1,268 @@
+//! Routing: which agent takes a handoff.
+//!
+//! Agents (skills, capacity, status; admin API) live in the store. When a handoff opens,
+//! routing claims an available agent with the queue's skill and spare capacity (the least
+//! loaded) and tells the desk (`handoff.updated`, change `assigned`); when nobody can take
+//! it, the handoff waits in the store's queue, ordered by priority then age. Whenever
+//! capacity frees up (a handoff closes, an agent becomes available or is added), the
+//! queue is dispatched again in that order. An agent accepting at the desk holds the
+//! handoff from then on (even beyond capacity: they chose to); closing releases it.
+//!
+//! The queue a handoff waits in is its target (`default` when the policy named none);
+//! an agent's skills are the queues they serve. Routing runs after the turn that opened
+//! the handoff committed, so a plan that lost a conflict never claims anyone. What is
+//! lost on a crash between that commit and the claim is the handoff's place in Tandem's
+//! queue; the desk still has it and an agent can still accept it there.
+
+use crate::handoff::{self, ms};
+use crate::router::Core;
+use crate::store::{
+    AgentProfile, AgentRecord, AgentRef, HandoffState, HandoffStatus, QueuedHandoff, RoutingStep,
+    StoreError, Turn,
+};
+use tandem_model::ConversationId;
+use tandem_sdk::DeskOp;
+use tracing::{debug, warn};
+
+/// The queue of a handoff whose policy named no target.
+pub const DEFAULT_QUEUE: &str = "default";
+
+/// The queue a handoff waits in.
+pub fn queue_of(h: &HandoffState) -> &str {
+    h.target.as_deref().unwrap_or(DEFAULT_QUEUE)
+}
+
+fn waiting(h: &HandoffState) -> bool {
+    matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)
+}
+
+impl Core {
+    /// A turn that opened handoff `h` on `conversation` committed: start its SLA clock
+    /// and route it.
+    pub(crate) async fn handoff_opened(&self, conversation: &ConversationId, h: &HandoffState) {
+        self.schedule_sla(conversation.clone(), h.id.clone(), h.priority.as_deref());
+        if let Err(error) = self.route(conversation, h).await {
+            warn!(%error, "Routing a new handoff failed; it waits at the desk.");
+        }
+    }
+
+    /// Gives `h` to an agent of its queue, or puts it in the queue.
+    pub(crate) async fn route(
+        &self,
+        conversation: &ConversationId,
+        h: &HandoffState,
+    ) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let queue = queue_of(h);
+        if let Some(agent) = store.claim_agent(queue, &h.id, now).await? {
+            if !self.assign(conversation, &h.id, &agent).await? {
+                store.release_agent(&h.id, now).await?;
+            }
+            return Ok(());
+        }
+        store
+            .enqueue_handoff(&QueuedHandoff {
+                handoff_id: h.id.clone(),
+                conversation_id: conversation.clone(),
+                queue: queue.to_owned(),
+                priority: h.priority.clone().unwrap_or_else(|| "medium".into()),
+                queued_at: now,
+            })
+            .await?;
+        debug!(
+            queue,
+            "Handoff queued: no agent with the skill and spare capacity."
+        );
+        Ok(())
+    }
+
+    /// Records that `agent` was assigned handoff `handoff_id` and tells the desk. `false`
+    /// when the handoff is no longer waiting (accepted, closed, replaced): the caller
+    /// releases the claim.
+    async fn assign(
+        &self,
+        conversation: &ConversationId,
+        handoff_id: &str,
+        agent: &AgentRecord,
+    ) -> Result<bool, StoreError> {
+        let store = &self.inner.store;
+        for _ in 0..5 {
+            let Some(conv) = store.conversation(conversation).await? else {
+                return Ok(false);
+            };
+            let Some(h) = conv
+                .state
+                .handoff
+                .as_ref()
+                .filter(|h| h.id == handoff_id && waiting(h))
+            else {
+                return Ok(false);
+            };
+            let agent_ref = AgentRef {
+                id: agent.profile.id.clone(),
+                name: agent.profile.name.clone(),
+            };
+            if h.assignee.as_ref() == Some(&agent_ref) {
+                return Ok(true);
+            }
+            let now = self.inner.clock.now();
+            let mut next = conv.clone();
+            next.updated_at = now;
+            let mut h = h.clone();
+            let queue = queue_of(&h).to_owned();
+            h.assignee = Some(agent_ref.clone());
+            h.routing.push(RoutingStep {
+                change: "assigned".into(),
+                queue: queue.clone(),
+                from: None,
+                agent: Some(agent_ref),
+                at_ms: ms(now),
+            });
+            let op = DeskOp::Update(handoff::updated(&h, &next, "assigned", now));
+            let desk = h.desk.clone();
+            next.state.handoff = Some(h);
+            let entry = handoff::desk_entry(&next, &desk, op, now);
+            let turn = Turn {
+                inbound_seq: None,
+                conversation: next,
+                entries: vec![],
+                escalations: vec![],
+                outbox: vec![entry],
+            };
+            match store.commit_turn(turn).await {
+                Ok(()) => {
+                    self.inner.metrics.assignment(&queue);
+                    self.inner.outbox_wakeup.notify_one();
+                    debug!(%queue, "Handoff assigned to an agent.");
+                    return Ok(true);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "conversation kept changing while assigning".into(),
+        ))
+    }
+
+    /// Gives waiting handoffs, in queue order (priority, then age), to agents who can
+    /// take them. Returns how many were assigned. Runs whenever capacity may have freed.
+    pub async fn dispatch_queue(&self) -> Result<usize, StoreError> {
+        let _serial = self.inner.dispatch_lock.lock().await;
+        let store = &self.inner.store;
+        let mut assigned = 0;
+        let agents = store.agents().await?;
+        for q in store.queued_handoffs().await? {
+            // Skip the store round trip when nobody could take this queue anyway.
+            if !agents.iter().any(|a| a.profile.skills.contains(&q.queue)) {
+                continue;
+            }
+            let now = self.inner.clock.now();
+            let Some(agent) = store.claim_agent(&q.queue, &q.handoff_id, now).await? else {
+                continue;
+            };
+            store.dequeue_handoff(&q.handoff_id).await?;
+            if self
+                .assign(&q.conversation_id, &q.handoff_id, &agent)
+                .await?
+            {
+                assigned += 1;
+            } else {
+                store.release_agent(&q.handoff_id, now).await?;
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// Dispatches the queue in the background (after a change that may free capacity).
+    pub(crate) fn dispatch_later(&self) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = core.dispatch_queue().await {
+                warn!(%error, "Dispatching queued handoffs failed.");
+            }
+        });
+    }
+
+    /// A handoff closed (resolved, released, timed out): it leaves the queue and its
+    /// agent, whose freed capacity goes to the next waiting handoff.
+    pub(crate) async fn handoff_finished(&self, handoff_id: &str) {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let dequeued = store.dequeue_handoff(handoff_id).await;
+        let released = store.release_agent(handoff_id, now).await;
+        match (dequeued, released) {
+            (Ok(_), Ok(Some(_))) => self.dispatch_later(),
+            (Ok(_), Ok(None)) => {}
+            (Err(error), _) | (_, Err(error)) => {
+                warn!(%error, "Releasing a closed handoff's agent failed.");
+            }
+        }
+    }
+
+    /// An agent accepted a handoff at the desk: it leaves the queue and the agent holds
+    /// it (when routing knows them; otherwise whoever was assigned is released).
+    pub(crate) async fn handoff_taken(&self, handoff_id: &str, agent_id: Option<&str>) {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let result = async {
+            store.dequeue_handoff(handoff_id).await?;
+            let bound = match agent_id {
+                Some(id) => store.bind_agent(id, handoff_id, now).await?,
+                None => None,
+            };
+            if bound.is_none() && store.release_agent(handoff_id, now).await?.is_some() {
+                self.dispatch_later();
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(error) = result {
+            warn!(%error, "Recording who took a handoff failed.");
+        }
+    }
+
+    /// Creates or updates an agent (admin API); new capacity goes to waiting handoffs.
+    pub async fn put_agent(&self, profile: &AgentProfile) -> Result<AgentRecord, StoreError> {
+        let now = self.inner.clock.now();
+        let record = self.inner.store.put_agent(profile, now).await?;
+        self.dispatch_later();
+        Ok(record)
+    }
+
+    /// Deletes an agent (admin API). Handoffs they were assigned but had not accepted go
+    /// back to their queue; accepted ones stay with the agent at the desk.
+    pub async fn remove_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let store = &self.inner.store;
+        let Some(removed) = store.delete_agent(id).await? else {
+            return Ok(None);
+        };
+        for handoff_id in &removed.active {
+            let Some(conversation) = self.conversation_of_handoff(handoff_id).await? else {
+                continue;
+            };
+            let Some(conv) = store.conversation(&conversation).await? else {
+                continue;
+            };
+            if let Some(h) = conv
+                .state
+                .handoff
+                .as_ref()
+                .filter(|h| &h.id == handoff_id && waiting(h))
+            {
+                store
+                    .enqueue_handoff(&QueuedHandoff {
+                        handoff_id: h.id.clone(),
+                        conversation_id: conversation.clone(),
+                        queue: queue_of(h).to_owned(),
+                        priority: h.priority.clone().unwrap_or_else(|| "medium".into()),
+                        queued_at: self.inner.clock.now(),
+                    })
+                    .await?;
+            }
+        }
+        self.dispatch_later();
+        Ok(Some(removed))
+    }
+}
