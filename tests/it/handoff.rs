@@ -9,7 +9,7 @@ use tandem_e2e::{FakeEndpoint, Recorded, Tandem, eventually, hmac_hex};
 
 const DESK_SECRET: &[u8] = b"desk-secret";
 
-fn config(customer: &str, desk: &str) -> String {
+pub(crate) fn config(customer: &str, desk: &str) -> String {
     format!(
         r#"
 [channels.webhook]
@@ -41,10 +41,14 @@ fn now_secs() -> String {
 }
 
 async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
-    let body = serde_json::to_vec(
-        &json!({"id": id, "from": {"id": "alice", "name": "Alice"}, "text": text}),
-    )
-    .unwrap();
+    customer_says_as(tandem, "alice", id, text).await;
+}
+
+/// Customer `from` writes `text` (message id `id`) on the generic webhook channel.
+pub(crate) async fn customer_says_as(tandem: &Tandem, from: &str, id: &str, text: &str) {
+    let body =
+        serde_json::to_vec(&json!({"id": id, "from": {"id": from, "name": from}, "text": text}))
+            .unwrap();
     let ts = now_secs();
     let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
     let status = reqwest::Client::new()
@@ -59,7 +63,12 @@ async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
     assert_eq!(status, 200);
 }
 
-async fn desk_posts(tandem: &Tandem, delivery: &str, event: Value, secret: &[u8]) -> u16 {
+pub(crate) async fn desk_posts(
+    tandem: &Tandem,
+    delivery: &str,
+    event: Value,
+    secret: &[u8],
+) -> u16 {
     let body = serde_json::to_vec(&event).unwrap();
     let ts = now_secs();
     let sig = hmac_hex(secret, &[ts.as_bytes(), b".", &body]);
@@ -86,14 +95,14 @@ fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
         .collect()
 }
 
-fn desk_bodies(desk: &FakeEndpoint, kind: &str) -> Vec<Recorded> {
+pub(crate) fn desk_bodies(desk: &FakeEndpoint, kind: &str) -> Vec<Recorded> {
     desk.delivered()
         .into_iter()
         .filter(|r| r.json()["type"] == kind)
         .collect()
 }
 
-fn schema() -> jsonschema::Validator {
+pub(crate) fn schema() -> jsonschema::Validator {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
@@ -102,7 +111,7 @@ fn schema() -> jsonschema::Validator {
         .expect("the published schema compiles")
 }
 
-fn assert_valid(schema: &jsonschema::Validator, r: &Recorded) {
+pub(crate) fn assert_valid(schema: &jsonschema::Validator, r: &Recorded) {
     let body = r.json();
     let errors: Vec<String> = schema.iter_errors(&body).map(|e| e.to_string()).collect();
     assert!(

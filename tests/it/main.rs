@@ -13,6 +13,7 @@ mod messenger;
 mod outbox;
 mod policy;
 mod policy_flows;
+mod routing;
 mod seed_whatsapp;
 mod telegram;
 mod webchat;
