@@ -41,13 +41,17 @@ fn now_secs() -> String {
 }
 
 async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
-    customer_says_as(tandem, "alice", id, text).await;
+    post_customer(tandem, "alice", "Alice", id, text).await;
 }
 
 /// Customer `from` writes `text` (message id `id`) on the generic webhook channel.
 pub(crate) async fn customer_says_as(tandem: &Tandem, from: &str, id: &str, text: &str) {
+    post_customer(tandem, from, from, id, text).await;
+}
+
+async fn post_customer(tandem: &Tandem, from: &str, name: &str, id: &str, text: &str) {
     let body =
-        serde_json::to_vec(&json!({"id": id, "from": {"id": from, "name": from}, "text": text}))
+        serde_json::to_vec(&json!({"id": id, "from": {"id": from, "name": name}, "text": text}))
             .unwrap();
     let ts = now_secs();
     let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);

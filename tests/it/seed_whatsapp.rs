@@ -57,7 +57,12 @@ async fn decision(tandem: &Tandem, wa_id: &str) -> Value {
         let convs = get(tandem, &format!("/api/v1/customers/{id}/conversations")).await;
         let conv = convs.get(0)?["id"].as_str()?.to_owned();
         let decisions = get(tandem, &format!("/api/v1/conversations/{conv}/escalations")).await;
-        decisions.get(0).cloned()
+        // Every decision is recorded; the first that escalated is the one under test.
+        decisions
+            .as_array()?
+            .iter()
+            .find(|d| d["escalate"] == true)
+            .cloned()
     })
     .await
 }

@@ -111,6 +111,8 @@ mod tests {
             transitions: vec![],
             csat: None,
             sla_breached_at_ms: None,
+            assignee: None,
+            routing: vec![],
         });
         start(&mut s, "ho_1");
         s

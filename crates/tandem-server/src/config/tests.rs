@@ -102,3 +102,25 @@ fn mongodb_needs_uri_and_database() {
     );
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
+
+#[test]
+fn overflow_queues_must_not_cycle() {
+    let errors = check(
+        "[handoff]\non_sla_breach = \"reroute\"\noverflow = { billing = \"sales\", sales = \"billing\", legal = \"legal\", ok = \"lead\" }\n",
+    )
+    .expect_err("cycles");
+    let p = paths(&errors);
+    assert!(
+        p.contains(&"handoff.overflow.billing".to_owned()),
+        "{errors}"
+    );
+    assert!(p.contains(&"handoff.overflow.sales".to_owned()), "{errors}");
+    assert!(p.contains(&"handoff.overflow.legal".to_owned()), "{errors}");
+    assert!(!p.contains(&"handoff.overflow.ok".to_owned()), "{errors}");
+    let ok = check(
+        "[handoff]\non_sla_breach = \"reroute\"\noverflow = { billing = \"sales\", sales = \"lead\" }\n",
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    let errors = check("[handoff]\non_sla_breach = \"later\"\n").expect_err("unknown");
+    assert_eq!(paths(&errors), vec!["handoff.on_sla_breach".to_owned()]);
+}

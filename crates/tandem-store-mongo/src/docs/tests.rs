@@ -239,6 +239,17 @@ fn full_state() -> ConversationState {
             at_ms: Some(1_700_000_100_000),
         }),
         sla_breached_at_ms: Some(1_700_000_050_000),
+        assignee: Some(AgentRef {
+            id: "a2".to_owned(),
+            name: None,
+        }),
+        routing: vec![tandem_core::store::RoutingStep {
+            change: "rerouted".to_owned(),
+            queue: "tier2".to_owned(),
+            from: Some("tier1".to_owned()),
+            agent: None,
+            at_ms: 1_700_000_060_000,
+        }],
     };
     ConversationState {
         owner: Owner::Agent,
