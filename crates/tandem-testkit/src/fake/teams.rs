@@ -107,6 +107,8 @@ pub enum TokenKind {
     WrongIssuer,
     /// Expired ten minutes ago (beyond the 5-minute skew).
     Expired,
+    /// Expired two minutes ago (within the 5-minute skew: still accepted).
+    ExpiredWithinSkew,
     /// Not valid before ten minutes from now (beyond the skew).
     NotYetValid,
     /// Names a key the fake never published.
@@ -127,6 +129,7 @@ pub fn mint(app_id: &str, service_url: &str, kind: TokenKind) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (nbf, exp) = match kind {
         TokenKind::Expired => (now - 4200, now - 600),
+        TokenKind::ExpiredWithinSkew => (now - 3720, now - 120),
         TokenKind::NotYetValid => (now + 600, now + 4200),
         _ => (now - 60, now + 3600),
     };
