@@ -14,6 +14,7 @@ mod outbox;
 mod policy;
 mod policy_flows;
 mod seed_whatsapp;
+mod teams;
 mod telegram;
 mod webchat;
 mod webchat_input;
