@@ -1,6 +1,6 @@
 //! Platform payloads as the platforms send them, for adapter drivers and e2e tests:
 //! Meta webhook bodies in their wire form (compact JSON, non-ASCII as `\u` escapes of four hex digits, `/` as
-//! `\/`) with their `X-Hub-Signature-256`, and Telegram updates.
+//! `\/`) with their `X-Hub-Signature-256`, Telegram updates and Teams activities.
 
 use serde_json::{Value, json};
 use tandem_sdk::signature::hmac_sha256_hex;
