@@ -3,7 +3,7 @@
 //! - `message` in a 1:1 chat: text (the bot's `<at>` mention removed, other mentions
 //!   kept as plain names, `xml` text reduced to its text), an Adaptive Card
 //!   `Action.Submit` (`value`) as a postback, images and files as media. In group chats
-//!   and channels the message is recorded as an event and not answered.
+//!   and channels every activity from a user is recorded as an event and not answered.
 //! - `invoke`: `adaptiveCard/action` (`Action.Execute`) is a postback; every invoke gets
 //!   a synchronous InvokeResponse body; other invokes are `Unsupported`.
 //! - `conversationUpdate` in a 1:1 chat: the bot added is a conversation start (greeted
@@ -159,7 +159,8 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
                 push(id, content, lookup.clone());
             }
         }
-        "message" | "invoke" if !personal => push(
+        // Group chats and channels are recorded, never answered.
+        _ if !personal && !matches!(kind, "conversationUpdate" | "installationUpdate") => push(
             id,
             Content::Event {
                 kind: format!("teams:{}:{kind}", scope(a)),

@@ -95,11 +95,13 @@ impl TeamsAdapter {
             user_id: user_id.clone(),
         };
         // Best effort: without it the next send creates (finds) the conversation again.
-        if let Err(e) = state::store_ref(&self.sink, subject, &reference).await {
+        if state::store_ref(&self.sink, subject, &reference)
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 channel.id = %self.sink.channel(),
-                error = %e,
-                "Storing a new Teams conversation reference failed."
+                "Storing a new Teams conversation reference failed; the next send opens it again."
             );
         }
         Ok(Target {
