@@ -65,6 +65,9 @@ fn check_accepts_the_shipped_examples() {
             .env("MESSENGER_PAGE_ACCESS_TOKEN", "example-page-token")
             .env("TELEGRAM_BOT_TOKEN", "123456:example-bot-token")
             .env("TELEGRAM_SECRET_TOKEN", "example_secret-token")
+            .env("TEAMS_APP_ID", "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b")
+            .env("TEAMS_APP_PASSWORD", "example-app-password")
+            .env("TEAMS_TENANT_ID", "c0ffee00-1234-4abc-9def-0123456789ab")
             .env("TANDEM_ADMIN_TOKEN", "example-admin-token-0123456789")
             .output()
             .unwrap();

@@ -3,8 +3,8 @@
 //! - acceptance 1, with the verified sources that exist today: two web chat users whose
 //!   `user_hash` verified (different user ids, same email) are one customer, an invalid
 //!   hash keeps them apart; a WhatsApp sender (wa_id = verified phone) and an
-//!   admin-linked identity carrying that phone join the same customer. There is no Teams
-//!   channel yet, so the Teams UPN half of acceptance 1 is not exercised here.
+//!   admin-linked identity carrying that phone join the same customer. The Teams UPN half
+//!   of acceptance 1 is in `teams.rs`.
 //! - acceptance 3: merge then unmerge through the admin API restores identities and
 //!   conversations exactly; both are in the audit trail.
 //! - acceptance 5: after a GDPR erase no row, column or raw byte of the SQLite store

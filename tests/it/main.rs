@@ -15,6 +15,7 @@ mod policy;
 mod policy_flows;
 mod routing;
 mod seed_whatsapp;
+mod teams;
 mod telegram;
 mod webchat;
 mod webchat_input;

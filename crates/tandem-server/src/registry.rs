@@ -63,6 +63,8 @@ impl Registry {
         r.channel::<tandem_channel_messenger::Messenger>();
         #[cfg(feature = "telegram")]
         r.channel::<tandem_channel_telegram::Telegram>();
+        #[cfg(feature = "teams")]
+        r.channel::<tandem_channel_teams::Teams>();
         #[cfg(feature = "webhook-desk")]
         r.desk::<tandem_desk_webhook::WebhookDesk>();
         #[cfg(feature = "slack-desk")]

@@ -7,9 +7,12 @@
 //!   platform payload with a snapshot ([`fixtures`]).
 //! - [`RecordingInbound`] stands in for the core behind an adapter's `InboundSink`.
 //! - [`fake`] has real local HTTP servers speaking the WhatsApp Cloud API, the Messenger
-//!   Send API and the Telegram Bot API, recording requests and scriptable to answer
-//!   errors; the e2e tests point the real binary at them.
-//! - [`payloads`] builds platform webhooks in their wire form, signed.
+//!   Send API, the Telegram Bot API and the Bot Framework (Teams: OpenID keys, token
+//!   endpoint, Bot Connector; [`fake::mint`] signs inbound JWTs, valid or forged),
+//!   recording requests and scriptable to answer errors; the e2e tests point the real
+//!   binary at them.
+//! - [`payloads`] builds platform webhooks in their wire form, signed, and Teams
+//!   activities.
 //! - [`telemetry`] captures `tracing` output to check what adapters log.
 //!
 //! The kit depends on `tandem-sdk` and `tandem-model` only, never on the core.

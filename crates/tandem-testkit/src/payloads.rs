@@ -1,6 +1,6 @@
 //! Platform payloads as the platforms send them, for adapter drivers and e2e tests:
 //! Meta webhook bodies in their wire form (compact JSON, non-ASCII as `\u` escapes of four hex digits, `/` as
-//! `\/`) with their `X-Hub-Signature-256`, and Telegram updates.
+//! `\/`) with their `X-Hub-Signature-256`, Telegram updates and Teams activities.
 
 use serde_json::{Value, json};
 use tandem_sdk::signature::hmac_sha256_hex;
@@ -163,4 +163,58 @@ pub fn telegram_update(update_id: i64, kind: &str, payload: Value) -> Value {
     let mut update = json!({"update_id": update_id});
     update[kind] = payload;
     update
+}
+
+/// A Teams activity of `kind` from `user` to the bot `app_id` in the user's 1:1 chat
+/// `conversation_id`, shaped like the recorded fixtures (`activity_message_personal.json`):
+/// tenant, `channelId: msteams`, `serviceUrl`. Add the type's own fields to it.
+pub fn teams_activity(
+    kind: &str,
+    service_url: &str,
+    app_id: &str,
+    user: &crate::fake::TeamsUser,
+    conversation_id: &str,
+    id: &str,
+) -> Value {
+    let tenant = crate::fake::TEAMS_TENANT;
+    json!({
+        "type": kind,
+        "id": id,
+        "timestamp": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": user.account(),
+        "conversation": {"conversationType": "personal", "tenantId": tenant, "id": conversation_id},
+        "recipient": {"id": format!("28:{app_id}"), "name": "Tandem"},
+        "channelData": {"tenant": {"id": tenant}},
+        "locale": "en-US",
+    })
+}
+
+/// A Teams text message from `user` in their 1:1 chat (`a:<user id>` as conversation).
+pub fn teams_text(
+    service_url: &str,
+    app_id: &str,
+    user: &crate::fake::TeamsUser,
+    text: &str,
+    id: &str,
+) -> Value {
+    let mut activity = teams_activity(
+        "message",
+        service_url,
+        app_id,
+        user,
+        &teams_conversation(user),
+        id,
+    );
+    activity["text"] = json!(text);
+    activity["textFormat"] = json!("plain");
+    activity
+}
+
+/// The 1:1 conversation id the Teams payload builders give `user`.
+pub fn teams_conversation(user: &crate::fake::TeamsUser) -> String {
+    format!("a:1{}", user.id.trim_start_matches("29:"))
 }

@@ -82,6 +82,13 @@ impl Captured {
 /// Installs a capturing subscriber as this thread's default (until the guard drops)
 /// and returns what it captures. Every level is captured.
 pub fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+    // tracing-core caches each callsite's interest process-wide. While exactly one
+    // dispatcher is registered, a callsite first hit on *another* thread (a parallel
+    // test without a subscriber) asks only that thread's no-op default and is cached as
+    // "never", so this thread's capture would miss it. A second, permanent (no-op)
+    // dispatcher makes tracing ask every live dispatcher instead.
+    static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(CaptureLayer(captured.clone()));
     let guard = tracing::subscriber::set_default(subscriber);

@@ -6,17 +6,24 @@
 //! own wire format (see `channel-contracts.md`): [`WhatsAppFake`] (Graph
 //! `/{version}/{phone_number_id}/messages`, media), [`MessengerFake`] (Send API),
 //! [`TelegramFake`] (Bot API: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
-//! `getWebhookInfo`, `sendMessage`, `answerCallbackQuery`) and [`EndpointFake`] (any
+//! `getWebhookInfo`, `sendMessage`, `answerCallbackQuery`), [`TeamsFake`] (Bot Framework:
+//! OpenID metadata and keys, token endpoint, Bot Connector; [`mint`] signs inbound
+//! tokens, valid or forged) and [`EndpointFake`] (any
 //! JSON endpoint answering with plain HTTP statuses, e.g. Tandem's generic webhook
 //! channel).
 
 mod endpoint;
 mod messenger;
+mod teams;
 mod telegram;
 mod whatsapp;
 
 pub use endpoint::EndpointFake;
 pub use messenger::MessengerFake;
+pub use teams::{
+    TEAMS_ISSUER, TEAMS_KID, TEAMS_SCOPE, TEAMS_TENANT, TEAMS_UNENDORSED_KID, TeamsFake, TeamsUser,
+    TokenKind, decode_segment, mint,
+};
 pub use telegram::TelegramFake;
 pub use whatsapp::WhatsAppFake;
 

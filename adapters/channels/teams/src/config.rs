@@ -1,0 +1,119 @@
+//! `[channels.teams]` configuration and its pure checks.
+
+use serde::Deserialize;
+use tandem_sdk::model::Pacing;
+use tandem_sdk::{ConfigErrors, Secret};
+
+/// Bot Framework's OpenID metadata (signing keys of inbound tokens).
+pub const DEFAULT_OPENID_METADATA_URL: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
+/// The multi-tenant token endpoint (client credentials).
+pub const DEFAULT_TOKEN_URL: &str =
+    "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token";
+
+/// Configuration of a Microsoft Teams bot (Azure Bot / Bot Framework registration).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsConfig {
+    /// The bot's Microsoft App ID: the `aud` of inbound tokens, the `client_id` of
+    /// outbound ones; the bot's own account is `28:<app_id>`.
+    pub app_id: String,
+    /// The App ID's client secret (client-credentials grant).
+    pub app_password: Secret,
+    /// The Entra tenant of a single-tenant bot. When set, tokens come from
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token` (unless `token_url`
+    /// names another endpoint), activities of other tenants are refused, and it is the
+    /// tenant of proactive conversations.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Where the signing keys of inbound tokens are published (tests point it at a fake).
+    #[serde(default = "default_openid_metadata_url")]
+    pub openid_metadata_url: String,
+    /// The OAuth token endpoint for outbound calls (tests point it at a fake).
+    #[serde(default = "default_token_url")]
+    pub token_url: String,
+    /// The Bot Connector `serviceUrl` used to open a conversation with a user Tandem has
+    /// no stored reference for (e.g. `https://smba.trafficmanager.net/teams/`). Without
+    /// it, such sends fail as unreachable. A user's own activities always win.
+    #[serde(default)]
+    pub service_url: Option<String>,
+    /// Send pacing. Teams allows a bot about 7 messages per second per conversation and
+    /// 60 per 30 seconds, and 30 requests per second per tenant.
+    #[serde(default = "default_pacing")]
+    pub pacing: Pacing,
+}
+
+fn default_openid_metadata_url() -> String {
+    DEFAULT_OPENID_METADATA_URL.into()
+}
+
+fn default_token_url() -> String {
+    DEFAULT_TOKEN_URL.into()
+}
+
+/// 30 sends per second per bot; per conversation 7 at once, then one every 500 ms
+/// (Teams' 60 per 30 s).
+pub(crate) fn default_pacing() -> Pacing {
+    Pacing {
+        per_second: 30,
+        burst: 30,
+        per_recipient_interval_ms: 500,
+        per_recipient_burst: 7,
+    }
+}
+
+impl TeamsConfig {
+    /// Pure checks: every problem, with its key.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        if self.app_id.trim().is_empty() {
+            errors.push("app_id", "missing");
+        } else if self.app_id.chars().any(|c| c.is_whitespace() || c == '/') {
+            errors.push("app_id", "must be the bot's Microsoft App ID (no spaces)");
+        }
+        if self.app_password.is_empty() {
+            errors.push("app_password", "missing");
+        }
+        if let Some(tenant) = &self.tenant_id {
+            let ok = !tenant.is_empty()
+                && tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+            if !ok {
+                errors.push(
+                    "tenant_id",
+                    "must be a tenant id (a GUID) or domain, or be left out for a multi-tenant bot",
+                );
+            }
+        }
+        for (key, value) in [
+            ("openid_metadata_url", Some(&self.openid_metadata_url)),
+            ("token_url", Some(&self.token_url)),
+            ("service_url", self.service_url.as_ref()),
+        ] {
+            if let Some(value) = value {
+                match url::Url::parse(value) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                    _ => errors.push(key, "must be an http(s) URL"),
+                }
+            }
+        }
+        errors.into_result()
+    }
+
+    /// The bot's own account id, `28:<app_id>`.
+    pub(crate) fn bot_id(&self) -> String {
+        format!("28:{}", self.app_id)
+    }
+
+    /// The token endpoint to use: the tenant's own for a single-tenant bot left on the
+    /// default `token_url`.
+    pub(crate) fn effective_token_url(&self) -> String {
+        match &self.tenant_id {
+            Some(tenant) if self.token_url == DEFAULT_TOKEN_URL => {
+                format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+            }
+            _ => self.token_url.clone(),
+        }
+    }
+}
