@@ -10,6 +10,7 @@ use crate::api::{
     TokenResponse,
 };
 use std::time::{Duration, Instant};
+use tandem_sdk::http::retry_after;
 use tandem_sdk::{AdapterError, ErrorKind, Secret};
 use tokio::sync::Mutex;
 
@@ -223,15 +224,6 @@ pub(crate) fn classify(
         kind,
         format!("Teams connector answered HTTP {status}{code} ({what})"),
     )
-}
-
-/// `Retry-After` in seconds.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
 
 /// `{serviceUrl}/v3/conversations/{id}/{rest…}`: joined without `//`, every dynamic

@@ -210,14 +210,14 @@ async fn identify(
                     channel.id = %st.sink.channel(),
                     error.kind = e.kind().as_str(),
                     error = e.message(),
-                    "Teams member lookup failed; the message is recorded without the member's email."
+                    "Teams member lookup failed; the message is recorded with what was known before (if anything)."
                 );
                 cached
             }
             Err(_) => {
                 warn!(
                     channel.id = %st.sink.channel(),
-                    "Teams member lookup timed out; the message is recorded without the member's email."
+                    "Teams member lookup timed out; the message is recorded with what was known before (if anything)."
                 );
                 cached
             }
