@@ -12,6 +12,7 @@
 //! boundary), [`metrics`], [`clock`].
 
 pub mod ai;
+pub mod claims;
 pub mod clock;
 pub mod csat;
 mod delivery;

@@ -1,7 +1,8 @@
 //! The router: receives inbound messages from adapters, records them durably, and
 //! processes each one in order per sender on a sharded set of workers.
 //!
-//! Pipeline per message: inbound log (dedupe) → customer → conversation → transcript →
+//! Pipeline per message: inbound log (dedupe) → link code → customer (and suggested links
+//! from unverified claims, see [`crate::claims`]) → conversation → transcript →
 //! escalation hook → bot hook → outbox, the last four committed as one atomic turn
 //! (see [`crate::turn`]). The outbox dispatcher ([`crate::outbox`]) then delivers.
 
@@ -265,6 +266,10 @@ impl Core {
         let mut pending = pending;
         self.redeem_if_code(&mut pending, now).await?;
         let customer = store.resolve_customer(&pending.message.sender, now).await?;
+        if let tandem_model::Content::Text { text } = &pending.message.content {
+            self.suggest_from_claims(&customer.id, &pending.message.sender, text, now)
+                .await;
+        }
         for _attempt in 0..5 {
             let mut conversation = store
                 .open_conversation(&customer.id, &pending.message.channel, now)
