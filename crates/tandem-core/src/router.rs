@@ -41,6 +41,8 @@ pub struct CoreConfig {
     pub conversation_timeout: time::Duration,
     /// Handoff SLAs and what a breach does.
     pub sla: crate::sla::SlaConfig,
+    /// How long an issued link code stays redeemable.
+    pub link_code_ttl: time::Duration,
 }
 
 impl Default for CoreConfig {
@@ -51,6 +53,7 @@ impl Default for CoreConfig {
             outbox: OutboxConfig::default(),
             conversation_timeout: time::Duration::hours(24),
             sla: crate::sla::SlaConfig::default(),
+            link_code_ttl: crate::linking::CODE_TTL,
         }
     }
 }

@@ -124,7 +124,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "post",
         "/api/v1/customers/{id}/link-codes",
         "issueLinkCode",
-        "A single-use code (10 minutes) the customer sends on another channel to continue there; with deep links from [admin].link_urls",
+        "A single-use code (valid [admin].link_code_ttl_secs, default 10 minutes) the customer sends on another channel to continue there (as a text, e.g. through the wa.me link, or Telegram's /start <code>); with deep links from [admin].link_urls",
     ),
     (
         "post",

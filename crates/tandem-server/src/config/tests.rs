@@ -102,3 +102,15 @@ fn mongodb_needs_uri_and_database() {
     );
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
+
+#[test]
+fn link_code_ttl_is_bounded() {
+    let with = |ttl: &str| format!("[channels.webchat]\n\n[admin]\nlink_code_ttl_secs = {ttl}\n");
+    for bad in ["0", "86401"] {
+        let errors = check(&with(bad)).expect_err("out of range");
+        assert_eq!(paths(&errors), ["admin.link_code_ttl_secs"], "{bad}");
+    }
+    for good in ["1", "600", "86400"] {
+        check(&with(good)).expect("in range");
+    }
+}

@@ -736,7 +736,7 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
             .redeem_link_code("ABC234", t0 + secs(6))
             .await
             .must("redeem_link_code"),
-        LinkCodeRedemption::ExpiredOrUsed,
+        LinkCodeRedemption::AlreadyUsed(c.id.clone()),
         "single use"
     );
     assert_eq!(
@@ -762,8 +762,19 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
     assert!(
         matches!(
             late,
-            LinkCodeRedemption::ExpiredOrUsed | LinkCodeRedemption::Unknown
+            LinkCodeRedemption::Expired | LinkCodeRedemption::Unknown
         ),
         "{late:?}"
+    );
+    // Used, then expired: still reads as used (that is what the customer needs to hear),
+    // unless the store removed it.
+    let used_late = store
+        .redeem_link_code("ABC234", t0 + secs(601))
+        .await
+        .must("redeem_link_code");
+    assert!(
+        matches!(&used_late, LinkCodeRedemption::AlreadyUsed(who) if *who == c.id)
+            || used_late == LinkCodeRedemption::Unknown,
+        "{used_late:?}"
     );
 }
