@@ -8,8 +8,9 @@
 //! message changes), [`shape`] (fit replies to a channel), [`outbox`] (delivery with
 //! retries; its pre-send checks in `gate`), [`window`] (messaging windows),
 //! [`pacing`] (send pacing per channel), `delivery` (platform delivery reports and
-//! reachability), [`policy`] and [`ai`] (the hooks), [`store`] (the persistence
-//! boundary), [`metrics`], [`clock`].
+//! reachability), [`policy`] and [`ai`] (the hooks), [`linking`] (link codes) and
+//! [`claims`] (unverified claims → suggested links), [`store`] (the persistence boundary),
+//! [`metrics`], [`clock`].
 
 pub mod ai;
 pub mod claims;
