@@ -5,6 +5,8 @@
 //!   hash keeps them apart; a WhatsApp sender (wa_id = verified phone) and an
 //!   admin-linked identity carrying that phone join the same customer. The Teams UPN half
 //!   of acceptance 1 is in `teams.rs`.
+//! - unverified claims: an email typed in chat by an anonymous user that a verified
+//!   customer holds is a suggested link (audit and export of both), never a merge.
 //! - acceptance 3: merge then unmerge through the admin API restores identities and
 //!   conversations exactly; both are in the audit trail.
 //! - acceptance 5: after a GDPR erase no row, column or raw byte of the SQLite store
@@ -165,6 +167,103 @@ async fn two_verified_webchat_users_with_one_email_are_one_customer_invalid_hash
             .iter()
             .all(|c| c["id"] != mallory_conv)
     );
+}
+
+/// Acceptance (unverified claims): an anonymous web user who types a verified customer's
+/// email is not merged with them; the pair is a suggested link (reason `unverified_claim`,
+/// recorded once however often it is typed) in the audit and the export of both, and the
+/// email is not logged at INFO or above.
+#[tokio::test]
+async fn an_email_typed_by_an_anonymous_user_only_suggests_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = Tandem::start(dir.path(), &webchat_config()).await;
+
+    let (mut a, welcome_a) = web_user(
+        &tandem,
+        json!({"id": "claim-a", "email": "Grace.Hopper@X.test", "name": "Grace"}),
+        &valid_hash("claim-a"),
+    )
+    .await;
+    assert_eq!(welcome_a["verified"], true);
+    a.say("a1", "hello from my account").await;
+    a.recv_reply().await;
+    let grace = web_customer(&tandem, "claim-a").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Anonymous, no user at all: claims the email twice in chat.
+    let (mut b, welcome_b) = WsClient::hello(&tandem.addr, None).await;
+    assert_ne!(welcome_b["verified"], true);
+    b.say("b1", "hi, my email is grace.hopper@x.test").await;
+    b.recv_reply().await;
+    b.say("b2", "again: <GRACE.HOPPER@x.test>.").await;
+    b.recv_reply().await;
+    let b_conv = welcome_b["conversation_id"].as_str().unwrap();
+    let (_, conv) = get(&tandem, &format!("/api/v1/conversations/{b_conv}")).await;
+    let anon = conv["customer_id"].as_str().unwrap().to_owned();
+    assert_ne!(anon, grace, "an unverified claim never merges");
+
+    // Still two customers; Grace keeps exactly her own identity.
+    let (_, by_email) = get(&tandem, "/api/v1/customers?email=grace.hopper@x.test").await;
+    let by_email = by_email.as_array().unwrap();
+    assert_eq!(by_email.len(), 1);
+    assert_eq!(by_email[0]["id"], grace.as_str());
+    assert_eq!(external_ids(&by_email[0]), vec!["user:claim-a".to_owned()]);
+    let (_, anon_customer) = get(&tandem, &format!("/api/v1/customers/{anon}")).await;
+    assert_eq!(anon_customer["identities"].as_array().unwrap().len(), 1);
+
+    let expected = json!([{
+        "customer_id": anon,
+        "other_customer_id": grace,
+        "key": {"kind": "email", "value": "grace.hopper@x.test"},
+        "reason": "unverified_claim",
+    }]);
+    let without_at = |links: &Value| -> Value {
+        let mut links = links.clone();
+        for l in links.as_array_mut().unwrap() {
+            assert!(l["at"].is_string(), "{l}");
+            l.as_object_mut().unwrap().remove("at");
+        }
+        links
+    };
+    for who in [&anon, &grace] {
+        let (status, audit) = get(&tandem, &format!("/api/v1/customers/{who}/audit")).await;
+        assert_eq!(status, 200);
+        assert_eq!(without_at(&audit["suggested_links"]), expected, "{audit}");
+        assert!(
+            audit["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["kind"] != "merge"),
+            "{audit}"
+        );
+        let (status, export) = get(&tandem, &format!("/api/v1/customers/{who}/export")).await;
+        assert_eq!(status, 200);
+        assert_eq!(without_at(&export["suggested_links"]), expected);
+    }
+
+    // Grace typing her own email suggests nothing new.
+    a.say("a2", "my email is grace.hopper@x.test").await;
+    a.recv_reply().await;
+    let (_, audit) = get(&tandem, &format!("/api/v1/customers/{grace}/audit")).await;
+    assert_eq!(without_at(&audit["suggested_links"]), expected);
+
+    let logs = tandem.logs();
+    assert!(
+        logs.contains("suggested link recorded"),
+        "the suggestion is visible at DEBUG"
+    );
+    for line in logs
+        .lines()
+        .filter(|l| !l.contains("DEBUG") && !l.contains("TRACE"))
+    {
+        assert!(
+            !line.to_lowercase().contains("grace.hopper"),
+            "no email at INFO or above: {line}"
+        );
+    }
 }
 
 const WA_SECRET: &str = "wa-app-secret";

@@ -10,6 +10,7 @@ mod handoff;
 mod identity;
 mod link_codes;
 mod messenger;
+mod openapi;
 mod outbox;
 mod policy;
 mod policy_flows;

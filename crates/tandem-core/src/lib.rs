@@ -8,11 +8,12 @@
 //! message changes), [`shape`] (fit replies to a channel), [`outbox`] (delivery with
 //! retries; its pre-send checks in `gate`), [`window`] (messaging windows),
 //! [`pacing`] (send pacing per channel), [`routing`] (agents, assignment, queues),
-//! `delivery` (platform delivery reports and
-//! reachability), [`policy`] and [`ai`] (the hooks), [`store`] (the persistence
-//! boundary), [`metrics`], [`clock`].
+//! `delivery` (platform delivery reports and reachability), [`policy`] and [`ai`] (the
+//! hooks), [`linking`] (link codes) and [`claims`] (unverified claims → suggested links),
+//! [`store`] (the persistence boundary), [`metrics`], [`clock`].
 
 pub mod ai;
+pub mod claims;
 pub mod clock;
 pub mod csat;
 mod delivery;

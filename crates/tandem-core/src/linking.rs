@@ -16,20 +16,26 @@ use tracing::debug;
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// Code length.
 pub const CODE_LEN: usize = 6;
-/// How long a code is valid.
+/// How long a code is valid by default (`CoreConfig::link_code_ttl`).
 pub const CODE_TTL: time::Duration = time::Duration::minutes(10);
 /// Active codes a customer may hold at once.
 pub const MAX_ACTIVE: usize = 5;
 
 /// What the customer hears after a successful link.
 pub const LINKED_NOTICE: &str = "You're linked: we'll continue your conversation here.";
-/// What the customer hears for an expired or reused code.
-pub const EXPIRED_NOTICE: &str = "That code has expired or was already used. Ask for a new one.";
+/// What the customer hears for an expired code.
+pub const EXPIRED_NOTICE: &str =
+    "That code has expired, so nothing was linked. Ask for a new one where you got it.";
+/// What the customer hears for a code that was used before (by someone else).
+pub const USED_NOTICE: &str =
+    "That code was already used, so nothing was linked. Ask for a new one where you got it.";
 
 /// The `Content::Start` source marking a redeemed code.
 pub(crate) const LINKED_SOURCE: &str = "link_code";
-/// The `Content::Start` source marking an expired or reused code.
+/// The `Content::Start` source marking an expired code.
 pub(crate) const EXPIRED_SOURCE: &str = "link_code_expired";
+/// The `Content::Start` source marking a code used before.
+pub(crate) const USED_SOURCE: &str = "link_code_used";
 
 /// Normalizes what a customer sent into a candidate code, if it has the code's shape.
 pub fn candidate(text: &str) -> Option<String> {
@@ -45,6 +51,7 @@ impl Core {
         customer: &CustomerId,
     ) -> Result<Option<LinkCode>, StoreError> {
         let now = self.inner.clock.now();
+        let ttl = self.inner.config.link_code_ttl;
         for _ in 0..5 {
             let code: String = {
                 let mut rng = rand::rng();
@@ -56,7 +63,7 @@ impl Core {
                 code,
                 customer_id: customer.clone(),
                 created_at: now,
-                expires_at: now + CODE_TTL,
+                expires_at: now + ttl,
             };
             match self.inner.store.create_link_code(&link, MAX_ACTIVE).await {
                 Ok(LinkCodeIssue::Issued) => return Ok(Some(link)),
@@ -75,8 +82,9 @@ impl Core {
     }
 
     /// Redeems a code carried by `pending`, linking its sender to the code's customer. On
-    /// a redeemed or stale code the message becomes a `Start` marked for the turn to
-    /// answer; anything else is left alone.
+    /// a redeemed, expired or used code the message becomes a `Start` marked for the turn
+    /// to answer (linked, or why not); anything else, including a code-shaped word that is
+    /// no code, is left alone.
     pub(crate) async fn redeem_if_code(
         &self,
         pending: &mut PendingInbound,
@@ -93,7 +101,19 @@ impl Core {
         let store = &self.inner.store;
         let source = match store.redeem_link_code(&code, now).await? {
             LinkCodeRedemption::Unknown => return Ok(()),
-            LinkCodeRedemption::ExpiredOrUsed => EXPIRED_SOURCE,
+            LinkCodeRedemption::Expired => EXPIRED_SOURCE,
+            // Sent again by the identity it linked: that identity is linked, say so.
+            LinkCodeRedemption::AlreadyUsed(customer) => {
+                let sender = &pending.message.sender;
+                let owner = store
+                    .customer_by_identity(&sender.channel, &sender.subject)
+                    .await?;
+                if owner.is_some_and(|o| o.id == customer) {
+                    LINKED_SOURCE
+                } else {
+                    USED_SOURCE
+                }
+            }
             LinkCodeRedemption::Redeemed(customer) => {
                 let mut identity = pending.message.sender.clone();
                 identity.verified = true;
@@ -121,16 +141,21 @@ impl Core {
                     }
                     Err(e) => return Err(e),
                 }
-                debug!("Link code redeemed.");
                 LINKED_SOURCE
             }
         };
-        pending.message.content = Content::Start {
-            payload: None,
-            source: Some(source.to_owned()),
-        };
+        debug!(outcome = source, "A link code arrived.");
+        mark(pending, source);
         Ok(())
     }
+}
+
+/// Replaces the message by a `Start` carrying the redemption's outcome for the turn.
+fn mark(pending: &mut PendingInbound, source: &str) {
+    pending.message.content = Content::Start {
+        payload: None,
+        source: Some(source.to_owned()),
+    };
 }
 
 #[cfg(test)]

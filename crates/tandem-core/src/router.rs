@@ -1,7 +1,8 @@
 //! The router: receives inbound messages from adapters, records them durably, and
 //! processes each one in order per sender on a sharded set of workers.
 //!
-//! Pipeline per message: inbound log (dedupe) → customer → conversation → transcript →
+//! Pipeline per message: inbound log (dedupe) → link code → customer (and suggested links
+//! from unverified claims, see [`crate::claims`]) → conversation → transcript →
 //! escalation hook → bot hook → outbox, the last four committed as one atomic turn
 //! (see [`crate::turn`]). The outbox dispatcher ([`crate::outbox`]) then delivers.
 
@@ -40,6 +41,8 @@ pub struct CoreConfig {
     pub conversation_timeout: time::Duration,
     /// Handoff SLAs and what a breach does.
     pub sla: crate::sla::SlaConfig,
+    /// How long an issued link code stays redeemable.
+    pub link_code_ttl: time::Duration,
 }
 
 impl Default for CoreConfig {
@@ -50,6 +53,7 @@ impl Default for CoreConfig {
             outbox: OutboxConfig::default(),
             conversation_timeout: time::Duration::hours(24),
             sla: crate::sla::SlaConfig::default(),
+            link_code_ttl: crate::linking::CODE_TTL,
         }
     }
 }
@@ -268,6 +272,10 @@ impl Core {
         let mut pending = pending;
         self.redeem_if_code(&mut pending, now).await?;
         let customer = store.resolve_customer(&pending.message.sender, now).await?;
+        if let tandem_model::Content::Text { text } = &pending.message.content {
+            self.suggest_from_claims(&customer.id, &pending.message.sender, text, now)
+                .await;
+        }
         for _attempt in 0..5 {
             let mut conversation = store
                 .open_conversation(&customer.id, &pending.message.channel, now)

@@ -182,6 +182,14 @@ pub(crate) async fn plan(
                         OutboundContent::text(crate::linking::EXPIRED_NOTICE),
                     ));
                 }
+                Content::Start {
+                    source: Some(s), ..
+                } if s == crate::linking::USED_SOURCE => {
+                    replies.push((
+                        Party::System,
+                        OutboundContent::text(crate::linking::USED_NOTICE),
+                    ));
+                }
                 // A new conversation opened by a deep link or Get Started is greeted.
                 Content::Start { .. } => {
                     if conversation.next_seq == 0

@@ -165,6 +165,9 @@ pub struct PolicyConfig {
     pub path: Option<String>,
 }
 
+/// The longest `[admin].link_code_ttl_secs`: a day.
+pub const MAX_LINK_CODE_TTL_SECS: u64 = 86_400;
+
 /// `[admin]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -175,6 +178,8 @@ pub struct AdminConfig {
     /// e.g. `{ telegram = "https://t.me/shop_bot?start={code}", whatsapp =
     /// "https://wa.me/15551234567?text={code}", messenger = "https://m.me/shop?ref={code}" }`.
     pub link_urls: BTreeMap<String, String>,
+    /// Seconds an issued link code stays redeemable (default 600, at most 86400).
+    pub link_code_ttl_secs: Option<u64>,
 }
 
 /// `[handoff]`: SLAs of handoffs waiting for an agent.
@@ -398,6 +403,14 @@ pub fn parse(
                 "must be an http(s) URL containing {code}",
             );
         }
+    }
+    if let Some(ttl) = config.admin.link_code_ttl_secs
+        && !(1..=MAX_LINK_CODE_TTL_SECS).contains(&ttl)
+    {
+        errors.push(
+            "admin.link_code_ttl_secs",
+            format!("must be 1 to {MAX_LINK_CODE_TTL_SECS} seconds"),
+        );
     }
     for (i, t) in config.admin.tokens.iter().enumerate() {
         if t.expose().len() < 16 {

@@ -236,6 +236,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         CoreConfig {
             outbox,
             sla: sla_config(&config.handoff),
+            link_code_ttl: config
+                .admin
+                .link_code_ttl_secs
+                .map_or(tandem_core::linking::CODE_TTL, |secs| {
+                    time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+                }),
             ..CoreConfig::default()
         },
     );

@@ -81,15 +81,21 @@ pub(crate) async fn redeem(
             .map_err(|e| StoreError::Corrupt(format!("link code without customer: {e}")))?;
         return Ok(LinkCodeRedemption::Redeemed(CustomerId::new(customer)));
     }
-    let exists = c
+    let stale = c
         .link_codes
         .find_one(doc! { "_id": code })
-        .projection(doc! { "_id": 1 })
+        .projection(doc! { "customer_id": 1, "used_at": 1 })
         .await
         .map_err(classify)?;
-    Ok(if exists.is_some() {
-        LinkCodeRedemption::ExpiredOrUsed
-    } else {
-        LinkCodeRedemption::Unknown
-    })
+    let Some(stale) = stale else {
+        return Ok(LinkCodeRedemption::Unknown);
+    };
+    let used = matches!(stale.get("used_at"), Some(v) if *v != Bson::Null);
+    if !used {
+        return Ok(LinkCodeRedemption::Expired);
+    }
+    let customer = stale
+        .get_str("customer_id")
+        .map_err(|e| StoreError::Corrupt(format!("link code without customer: {e}")))?;
+    Ok(LinkCodeRedemption::AlreadyUsed(CustomerId::new(customer)))
 }

@@ -71,13 +71,16 @@ pub(crate) fn redeem(
     if let Some(customer) = redeemed {
         return Ok(LinkCodeRedemption::Redeemed(CustomerId::new(customer)));
     }
-    let exists: Option<i64> = conn
-        .prepare_cached("SELECT 1 FROM link_codes WHERE code = ?1")
-        .and_then(|mut stmt| stmt.query_row(params![code], |row| row.get(0)).optional())
+    let stale: Option<(String, bool)> = conn
+        .prepare_cached("SELECT customer_id, used_at IS NOT NULL FROM link_codes WHERE code = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![code], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
         .map_err(sql_error)?;
-    Ok(if exists.is_some() {
-        LinkCodeRedemption::ExpiredOrUsed
-    } else {
-        LinkCodeRedemption::Unknown
+    Ok(match stale {
+        Some((customer, true)) => LinkCodeRedemption::AlreadyUsed(CustomerId::new(customer)),
+        Some((_, false)) => LinkCodeRedemption::Expired,
+        None => LinkCodeRedemption::Unknown,
     })
 }

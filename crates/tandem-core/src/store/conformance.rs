@@ -41,9 +41,10 @@ use tandem_model::{
 
 mod identity;
 pub use identity::{
-    concurrent_verified_key_resolution, erase_customer_removes_personal_data,
-    link_and_unlink_identity, link_codes_are_single_use_expiring_and_limited,
-    merge_then_unmerge_restores, unverified_claims_only_suggest, verified_key_joins_new_identity,
+    claimed_facts_suggest_once_and_never_merge, concurrent_verified_key_resolution,
+    erase_customer_removes_personal_data, link_and_unlink_identity,
+    link_codes_are_single_use_expiring_and_limited, merge_then_unmerge_restores,
+    unverified_claims_only_suggest, verified_key_joins_new_identity,
     verified_key_merges_existing_customers,
 };
 
@@ -139,6 +140,7 @@ macro_rules! store_conformance {
             verified_key_joins_new_identity,
             verified_key_merges_existing_customers,
             unverified_claims_only_suggest,
+            claimed_facts_suggest_once_and_never_merge,
             merge_then_unmerge_restores,
             link_and_unlink_identity,
             concurrent_verified_key_resolution,

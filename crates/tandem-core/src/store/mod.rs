@@ -224,8 +224,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<LinkCodeIssue, StoreError>;
 
     /// Uses a code once, atomically: the first redemption before `expires_at` returns
-    /// [`LinkCodeRedemption::Redeemed`] and marks it used at `now`; any later one, or one
-    /// after expiry, [`LinkCodeRedemption::ExpiredOrUsed`]. Codes are exact (compare
+    /// [`LinkCodeRedemption::Redeemed`] and marks it used at `now`; any later one
+    /// [`LinkCodeRedemption::AlreadyUsed`] (even after expiry), one after expiry of an
+    /// unused code [`LinkCodeRedemption::Expired`]. Codes are exact (compare
     /// after the caller's normalization); unknown ones are [`LinkCodeRedemption::Unknown`].
     /// A store may delete expired codes (MongoDB's TTL index does), which then read as
     /// unknown.

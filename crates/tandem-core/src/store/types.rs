@@ -732,8 +732,11 @@ pub enum LinkCodeIssue {
 pub enum LinkCodeRedemption {
     /// The code was active and is now used: link to this customer.
     Redeemed(CustomerId),
-    /// The code exists but expired or was used before.
-    ExpiredOrUsed,
+    /// The code was used before (by whoever); it links nothing again. Carries the code's
+    /// customer, so that the identity that used it can be told it is linked already.
+    AlreadyUsed(CustomerId),
+    /// The code expired unused.
+    Expired,
     /// No such code (never issued, or removed after it expired).
     Unknown,
 }

@@ -124,7 +124,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "post",
         "/api/v1/customers/{id}/link-codes",
         "issueLinkCode",
-        "A single-use code (10 minutes) the customer sends on another channel to continue there; with deep links from [admin].link_urls",
+        "A single-use code (valid [admin].link_code_ttl_secs, default 10 minutes) the customer sends on another channel to continue there (as a text, e.g. through the wa.me link, or Telegram's /start <code>); with deep links from [admin].link_urls",
     ),
     (
         "post",
@@ -180,53 +180,84 @@ fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
-fn ok_response(schema: Value) -> Value {
-    json!({"description": "OK", "content": {"application/json": {"schema": schema}}})
+fn ok_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
-fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn array_of(name: &str) -> Value {
+    json!({"type": "array", "items": reference(name)})
+}
+
+fn json_body(schema: &str) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": reference(schema)}}})
+}
+
+/// The names of a path's template parameters (`{id}` → `id`), in order.
+pub(crate) fn path_parameters(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+/// The success status and body schema of an operation.
+fn success(id: &str) -> (&'static str, Value) {
+    match id {
+        "getOpenApi" => ("200", json!({"type": "object"})),
+        "findCustomers" => ("200", array_of("Customer")),
+        "getCustomer" | "updateCustomer" => ("200", reference("Customer")),
+        "listCustomerConversations" => ("200", array_of("ConversationSummary")),
+        "listCustomerEvents" => ("200", array_of("CustomerEvent")),
+        "postCustomerEvent" => (
+            "202",
+            json!({"type": "object", "required": ["id", "duplicate", "escalated"], "properties": {
+                "id": {"type": "string"}, "duplicate": {"type": "boolean"},
+                "escalated": {"type": "boolean"}, "category": {"type": ["string", "null"]},
+                "target": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]}}}),
+        ),
+        "getConversation" => ("200", reference("Conversation")),
+        "getTranscript" => ("200", array_of("TranscriptEntry")),
+        "listEscalations" => ("200", array_of("Escalation")),
+        "issueLinkCode" => ("201", reference("LinkCode")),
+        "exportCustomer" => ("200", reference("CustomerExport")),
+        "eraseCustomer" => ("200", reference("Erasure")),
+        "mergeCustomer" | "unmergeCustomers" => ("200", reference("Merge")),
+        "listIdentities" => ("200", array_of("IdentityDetail")),
+        "linkIdentity" => ("201", reference("IdentityDetail")),
+        // The identity moved into a new customer: that customer.
+        "unlinkIdentity" => ("200", reference("Customer")),
+        "identityAudit" => ("200", reference("IdentityAudit")),
+        "getPolicy" => (
+            "200",
+            json!({"type": "object", "properties": {"version": {"type": "string"}, "path": {"type": ["string", "null"]}}}),
+        ),
+        "reloadPolicy" => (
+            "200",
+            json!({"type": "object", "properties": {"version": {"type": "string"}, "previous": {"type": "string"}}}),
+        ),
+        "policyAudit" => ("200", json!({"type": "array", "items": {"type": "object"}})),
+        "listAgents" => ("200", array_of("Agent")),
+        "getAgent" | "putAgent" | "updateAgent" | "deleteAgent" => ("200", reference("Agent")),
+        "listQueue" => ("200", array_of("QueuedHandoff")),
+        // Every operation in ROUTES has its own arm (a unit test checks it); an unknown
+        // one is documented as returning some JSON.
+        _ => ("200", json!({})),
+    }
+}
+
+fn operation(path: &str, id: &str, summary: &str) -> Value {
     let mut op = json!({"operationId": id, "summary": summary});
     let mut responses = serde_json::Map::new();
-    let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
-    let array_of = |name: &str| json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}});
-    let ok = match id {
-        "getOpenApi" => json!({"type": "object"}),
-        "findCustomers" => array_of("Customer"),
-        "getCustomer" | "updateCustomer" => reference("Customer"),
-        "listCustomerConversations" => array_of("ConversationSummary"),
-        "listCustomerEvents" => array_of("CustomerEvent"),
-        "postCustomerEvent" => {
-            json!({"type": "object", "properties": {"id": {"type": "string"}, "duplicate": {"type": "boolean"},
-            "escalated": {"type": "boolean"}, "category": {"type": ["string", "null"]}, "target": {"type": ["string", "null"]},
-            "priority": {"type": ["string", "null"]}}})
-        }
-        "getConversation" => reference("Conversation"),
-        "issueLinkCode" => {
-            json!({"type": "object", "required": ["code", "expires_at", "links"], "properties": {
-            "code": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"},
-            "links": {"type": "object", "additionalProperties": {"type": "string"}}}})
-        }
-        "exportCustomer" => reference("CustomerExport"),
-        "eraseCustomer" => reference("Erasure"),
-        "getPolicy" => {
-            json!({"type": "object", "properties": {"version": {"type": "string"}, "path": {"type": ["string", "null"]}}})
-        }
-        "reloadPolicy" => {
-            json!({"type": "object", "properties": {"version": {"type": "string"}, "previous": {"type": "string"}}})
-        }
-        "policyAudit" => json!({"type": "array", "items": {"type": "object"}}),
-        "getTranscript" => array_of("TranscriptEntry"),
-        "listAgents" => array_of("Agent"),
-        "getAgent" | "putAgent" | "updateAgent" | "deleteAgent" => reference("Agent"),
-        "listQueue" => array_of("QueuedHandoff"),
-        _ => array_of("Escalation"),
+    let (status, ok) = success(id);
+    let description = match status {
+        "201" => "Created",
+        "202" => "Accepted",
+        _ => "OK",
     };
-    let status = match id {
-        "postCustomerEvent" => "202",
-        "issueLinkCode" => "201",
-        _ => "200",
-    };
-    responses.insert(status.into(), ok_response(ok));
+    responses.insert(status.into(), ok_response(description, ok));
     if id != "getOpenApi" {
         responses.insert(
             "401".into(),
@@ -235,10 +266,12 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
         responses.insert("503".into(), error_response("Store unavailable"));
         op["security"] = json!([{"bearer": []}]);
     }
-    if path.contains("{id}") {
+    let mut parameters: Vec<Value> = path_parameters(path)
+        .into_iter()
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    if !parameters.is_empty() {
         responses.insert("404".into(), error_response("Not found"));
-        op["parameters"] =
-            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
     }
     match id {
         "findCustomers" => {
@@ -246,26 +279,49 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
                 "400".into(),
                 error_response("Neither or both of identity and email"),
             );
-            op["parameters"] = json!([
-                {"name": "identity", "in": "query", "schema": {"type": "string"}, "description": "<channel>:<external id>, e.g. whatsapp:15551234567"},
-                {"name": "email", "in": "query", "schema": {"type": "string", "format": "email"}}
-            ]);
+            parameters.push(json!({"name": "identity", "in": "query", "schema": {"type": "string"}, "description": "<channel>:<external id>, e.g. whatsapp:15551234567"}));
+            parameters.push(json!({"name": "email", "in": "query", "schema": {"type": "string", "format": "email"}}));
         }
         "updateCustomer" => {
             responses.insert("400".into(), error_response("Invalid body"));
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("CustomerPatch")}}});
+            op["requestBody"] = json_body("CustomerPatch");
         }
         "postCustomerEvent" => {
             responses.insert("400".into(), error_response("Invalid body"));
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("CustomerEventPost")}}});
+            op["requestBody"] = json_body("CustomerEventPost");
+        }
+        "mergeCustomer" => {
+            responses.insert("400".into(), error_response("Invalid body"));
+            responses.insert(
+                "409".into(),
+                error_response("The same customer, or one already merged away"),
+            );
+            op["requestBody"] = json_body("MergePost");
+        }
+        "unmergeCustomers" => {
+            responses.insert("409".into(), error_response("Already undone"));
+        }
+        "linkIdentity" => {
+            responses.insert("400".into(), error_response("Invalid body"));
+            responses.insert(
+                "409".into(),
+                error_response("The identity belongs to another customer"),
+            );
+            op["requestBody"] = json_body("IdentityPost");
+        }
+        "issueLinkCode" => {
+            responses.insert(
+                "409".into(),
+                error_response("The customer holds the maximum number of active codes"),
+            );
         }
         "putAgent" => {
             responses.insert("400".into(), error_response("Invalid body"));
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("AgentPut")}}});
+            op["requestBody"] = json_body("AgentPut");
         }
         "updateAgent" => {
             responses.insert("400".into(), error_response("Invalid body"));
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": reference("AgentPatch")}}});
+            op["requestBody"] = json_body("AgentPatch");
         }
         "reloadPolicy" => {
             responses.insert(
@@ -274,18 +330,16 @@ fn operation(method: &str, path: &str, id: &str, summary: &str) -> Value {
             );
         }
         "listCustomerEvents" => {
-            if let Some(params) = op["parameters"].as_array_mut() {
-                params.push(json!({"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}));
-            }
+            parameters.push(json!({"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}));
         }
         "getTranscript" => {
-            if let Some(params) = op["parameters"].as_array_mut() {
-                params.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}));
-            }
+            parameters.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}));
         }
         _ => {}
     }
-    let _ = method;
+    if !parameters.is_empty() {
+        op["parameters"] = Value::Array(parameters);
+    }
     op["responses"] = Value::Object(responses);
     op
 }
@@ -295,7 +349,7 @@ pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
     for (method, path, id, summary) in ROUTES {
         let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
-        entry[*method] = operation(method, path, id, summary);
+        entry[*method] = operation(path, id, summary);
     }
     json!({
         "openapi": "3.1.0",
@@ -313,6 +367,15 @@ pub fn document() -> Value {
 }
 
 fn schemas() -> Value {
+    let mut all = general_schemas();
+    if let (Some(all), Value::Object(identity)) = (all.as_object_mut(), identity_schemas()) {
+        all.extend(identity);
+    }
+    all
+}
+
+/// Customers, conversations, transcripts, escalations.
+fn general_schemas() -> Value {
     json!({
         "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
         "Identity": {"type": "object", "required": ["channel", "external_id", "verified"], "properties": {
@@ -354,17 +417,14 @@ fn schemas() -> Value {
             "buttons": {"type": "array"}}},
         "CustomerExport": {"type": "object", "required": ["customer", "identities", "conversations", "events", "audit", "suggested_links"], "properties": {
             "customer": {"$ref": "#/components/schemas/Customer"},
-            "identities": {"type": "array", "items": {"type": "object", "properties": {
-                "customer_id": {"type": "string"}, "channel": {"type": "string"}, "external_id": {"type": "string"},
-                "verified": {"type": "boolean"}, "source": {"type": "string"}, "verified_email": {"type": ["string", "null"]},
-                "verified_phone": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"}}}},
+            "identities": {"type": "array", "items": {"$ref": "#/components/schemas/IdentityDetail"}},
             "reachability": {"type": "array", "items": {"type": "object"}},
             "conversations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Conversation"}, {"type": "object", "properties": {
                 "transcript": {"type": "array", "items": {"$ref": "#/components/schemas/TranscriptEntry"}},
                 "escalations": {"type": "array", "items": {"$ref": "#/components/schemas/Escalation"}}}}]}},
             "events": {"type": "array", "items": {"$ref": "#/components/schemas/CustomerEvent"}},
-            "audit": {"type": "array", "items": {"type": "object"}},
-            "suggested_links": {"type": "array", "items": {"type": "object"}},
+            "audit": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+            "suggested_links": {"type": "array", "items": {"$ref": "#/components/schemas/SuggestedLink"}},
             "exported_at": {"type": "string", "format": "date-time"}}},
         "Erasure": {"type": "object", "required": ["customer_id", "erased"], "properties": {
             "customer_id": {"type": "string"},
@@ -396,6 +456,56 @@ fn schemas() -> Value {
     })
 }
 
+/// The identity graph: identities, merges, audit, suggested links, link codes.
+fn identity_schemas() -> Value {
+    json!({
+        "IdentityDetail": {"type": "object", "required": ["customer_id", "channel", "external_id", "verified", "source"], "properties": {
+            "customer_id": {"type": "string"}, "channel": {"type": "string"}, "external_id": {"type": "string"},
+            "verified": {"type": "boolean"}, "source": {"type": "string", "description": "platform, admin, link_code or unlink"},
+            "verified_email": {"type": ["string", "null"]}, "verified_phone": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"}}},
+        "IdentityPost": {"type": "object", "required": ["channel", "external_id"], "additionalProperties": false, "properties": {
+            "channel": {"type": "string", "examples": ["crm"]}, "external_id": {"type": "string"},
+            "email": {"type": "string", "format": "email", "description": "A verified email this identity carries"},
+            "phone": {"type": "string", "description": "A verified phone number (6 to 15 digits)"}}},
+        "MergePost": {"type": "object", "required": ["from"], "additionalProperties": false, "properties": {
+            "from": {"type": "string", "description": "The customer merged into this one"}}},
+        "VerifiedKey": {"type": "object", "required": ["kind", "value"], "properties": {
+            "kind": {"enum": ["email", "phone"]}, "value": {"type": "string"}}},
+        "Merge": {"type": "object", "required": ["id", "survivor", "merged", "trigger", "identities", "conversations", "at"], "properties": {
+            "id": {"type": "string"}, "survivor": {"type": "string"}, "merged": {"type": "string"},
+            "trigger": {"type": "object", "required": ["actor", "source"], "properties": {
+                "actor": {"type": "string"}, "source": {"type": "string"},
+                "key": {"oneOf": [{"$ref": "#/components/schemas/VerifiedKey"}, {"type": "null"}]}}},
+            "identities": {"type": "array", "items": {"type": "object", "required": ["channel", "subject"], "properties": {
+                "channel": {"type": "string"}, "subject": {"type": "string"}}}},
+            "conversations": {"type": "array", "items": {"type": "string"}},
+            "closed_conversation": {"type": ["string", "null"]},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "at": {"type": "string", "format": "date-time"},
+            "unmerged_at": {"type": ["string", "null"], "format": "date-time"}}},
+        "AuditEntry": {"type": "object", "required": ["id", "kind", "customer_id", "actor", "at", "detail"], "properties": {
+            "id": {"type": "string"}, "kind": {"enum": ["merge", "unmerge", "link", "unlink", "erase"]},
+            "customer_id": {"type": "string"}, "other_customer_id": {"type": ["string", "null"]},
+            "actor": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "detail": {}}},
+        "SuggestedLink": {"type": "object", "required": ["customer_id", "other_customer_id", "key", "reason", "at"],
+            "description": "Two customers a person should look at: one claimed (unverified) a key the other holds verified, or their merge was undone. Never merged automatically.",
+            "properties": {
+            "customer_id": {"type": "string", "description": "The customer the claim was seen on"},
+            "other_customer_id": {"type": "string", "description": "The customer holding the key"},
+            "key": {"$ref": "#/components/schemas/VerifiedKey"},
+            "reason": {"enum": ["unverified_claim", "unmerged_before"]},
+            "at": {"type": "string", "format": "date-time"}}},
+        "IdentityAudit": {"type": "object", "required": ["entries", "suggested_links"], "properties": {
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+            "suggested_links": {"type": "array", "items": {"$ref": "#/components/schemas/SuggestedLink"}}}},
+        "LinkCode": {"type": "object", "required": ["code", "expires_at", "links"], "properties": {
+            "code": {"type": "string", "examples": ["K7P3QX"]}, "expires_at": {"type": "string", "format": "date-time"},
+            "links": {"type": "object", "additionalProperties": {"type": "string"},
+                "description": "Deep links per channel from [admin].link_urls, e.g. whatsapp: https://wa.me/15551234567?text=K7P3QX"}}},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +528,41 @@ mod tests {
             .map(|p| p.as_object().unwrap().len())
             .sum();
         assert_eq!(documented, count);
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared_and_every_operation_has_its_answer() {
+        let doc = document();
+        for (method, path, id, _) in ROUTES {
+            let op = &doc["paths"][*path][*method];
+            let declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .map(|p| {
+                            assert_eq!(p["required"], true, "{id}: path parameters are required");
+                            p["name"].as_str().unwrap()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(declared, path_parameters(path), "{method} {path}");
+            assert_ne!(
+                success(id).1,
+                json!({}),
+                "{id} has no documented answer of its own"
+            );
+            let ok = ["200", "201", "202"]
+                .iter()
+                .filter(|s| op["responses"].get(**s).is_some())
+                .count();
+            assert_eq!(ok, 1, "{id}: one success status");
+        }
+        assert_eq!(
+            path_parameters("/api/v1/customers/{id}/identities/{channel}/{external_id}"),
+            ["id", "channel", "external_id"]
+        );
     }
 
     #[test]

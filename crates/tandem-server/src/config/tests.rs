@@ -124,3 +124,15 @@ fn overflow_queues_must_not_cycle() {
     let errors = check("[handoff]\non_sla_breach = \"later\"\n").expect_err("unknown");
     assert_eq!(paths(&errors), vec!["handoff.on_sla_breach".to_owned()]);
 }
+
+#[test]
+fn link_code_ttl_is_bounded() {
+    let with = |ttl: &str| format!("[channels.webchat]\n\n[admin]\nlink_code_ttl_secs = {ttl}\n");
+    for bad in ["0", "86401"] {
+        let errors = check(&with(bad)).expect_err("out of range");
+        assert_eq!(paths(&errors), ["admin.link_code_ttl_secs"], "{bad}");
+    }
+    for good in ["1", "600", "86400"] {
+        check(&with(good)).expect("in range");
+    }
+}

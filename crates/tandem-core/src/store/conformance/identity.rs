@@ -248,6 +248,77 @@ pub async fn unverified_claims_only_suggest(store: DynStore) {
     );
 }
 
+/// Facts typed in a message ([`crate::claims::claimed_keys`]) that another customer holds
+/// verified become one suggestion per key however often they are claimed; a customer's
+/// own fact suggests nothing; nobody is merged.
+pub async fn claimed_facts_suggest_once_and_never_merge(store: DynStore) {
+    let t0 = now();
+    let mut verified = with_email(web(), "user:ada", "ada@example.org");
+    verified.verified_phone = Some("+4915112345678".into());
+    let a = store
+        .resolve_customer(&verified, t0)
+        .await
+        .must("resolve_customer");
+    let b = store
+        .resolve_customer(&ExternalIdentity::new(sms(), "anon"), t0)
+        .await
+        .must("resolve_customer");
+    let said = [
+        "my email is ADA@example.org",
+        "again: ada@example.org, and call +49 151 1234 5678",
+        "ada@example.org +4915112345678",
+    ];
+    for (i, text) in said.iter().enumerate() {
+        for key in crate::claims::claimed_keys(text) {
+            store
+                .suggest_link(&b.id, &key, t0 + secs(i as u64 + 1))
+                .await
+                .must("suggest_link")
+                .expect("another customer holds the key");
+        }
+    }
+    let links = store.suggested_links(&b.id).await.must("suggested_links");
+    let mut kinds: Vec<KeyKind> = links.iter().map(|l| l.key.kind).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [KeyKind::Email, KeyKind::Phone],
+        "one per key: {links:?}"
+    );
+    for l in &links {
+        assert_eq!((&l.customer_id, &l.other_customer_id), (&b.id, &a.id));
+        assert_eq!(l.reason, "unverified_claim");
+        // The first claim of each key is the one kept (email first said, then the phone).
+        let first = if l.key.kind == KeyKind::Email { 1 } else { 2 };
+        assert_eq!(l.at, t0 + secs(first), "first suggestion kept: {l:?}");
+    }
+    assert_eq!(
+        store.suggested_links(&a.id).await.must("suggested_links"),
+        links
+    );
+    for key in crate::claims::claimed_keys("I am ada@example.org") {
+        assert_eq!(
+            store
+                .suggest_link(&a.id, &key, t0)
+                .await
+                .must("suggest_link"),
+            None,
+            "a customer's own fact suggests nothing"
+        );
+    }
+    assert_eq!(store.identities(&a.id).await.must("identities").len(), 1);
+    assert_eq!(store.identities(&b.id).await.must("identities").len(), 1);
+    assert_eq!(
+        store
+            .customer_by_identity(&sms(), "anon")
+            .await
+            .must("customer_by_identity")
+            .map(|c| c.id),
+        Some(b.id),
+        "never merged"
+    );
+}
+
 /// Merge then unmerge restores identities and conversations exactly (the closed one
 /// reopened); both are audited; the pair is not merged again automatically.
 pub async fn merge_then_unmerge_restores(store: DynStore) {
@@ -665,7 +736,7 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
             .redeem_link_code("ABC234", t0 + secs(6))
             .await
             .must("redeem_link_code"),
-        LinkCodeRedemption::ExpiredOrUsed,
+        LinkCodeRedemption::AlreadyUsed(c.id.clone()),
         "single use"
     );
     assert_eq!(
@@ -691,8 +762,19 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
     assert!(
         matches!(
             late,
-            LinkCodeRedemption::ExpiredOrUsed | LinkCodeRedemption::Unknown
+            LinkCodeRedemption::Expired | LinkCodeRedemption::Unknown
         ),
         "{late:?}"
+    );
+    // Used, then expired: still reads as used (that is what the customer needs to hear),
+    // unless the store removed it.
+    let used_late = store
+        .redeem_link_code("ABC234", t0 + secs(601))
+        .await
+        .must("redeem_link_code");
+    assert!(
+        matches!(&used_late, LinkCodeRedemption::AlreadyUsed(who) if *who == c.id)
+            || used_late == LinkCodeRedemption::Unknown,
+        "{used_late:?}"
     );
 }
