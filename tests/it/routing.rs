@@ -338,3 +338,40 @@ async fn sla_breach_reroutes_to_the_overflow_queue_and_frees_the_agent() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_waiting_handoff_keeps_its_sla_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let config = format!(
+        "{}\n[handoff]\non_sla_breach = \"reroute\"\nsla_secs = {{ high = 3 }}\noverflow = {{ billing = \"support_lead\" }}\n",
+        config(&customer.url, &desk.url)
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    customer_says_as(&tandem, "eve", "eve-1", "I want a refund").await;
+    let (handoff, _) = eventually(10, "handoff at the desk", || async {
+        handoff_of(&desk, "eve")
+    })
+    .await;
+    eventually(10, "queued (no agents)", || async {
+        let (_, q) = admin(&tandem, reqwest::Method::GET, "/api/v1/queues", None).await;
+        (q[0]["handoff_id"] == handoff.as_str()).then_some(())
+    })
+    .await;
+    // Stopped before its SLA passed: the in-memory timer is gone with the process.
+    assert!(tandem.terminate().await.success());
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let rerouted = eventually(15, "re-routed after the restart", || async {
+        updates(&desk, &handoff)
+            .into_iter()
+            .find(|u| u["change"] == "rerouted")
+    })
+    .await;
+    assert_eq!(rerouted["target"], "support_lead");
+    let (_, q) = admin(&tandem, reqwest::Method::GET, "/api/v1/queues", None).await;
+    assert_eq!(
+        q[0]["queue"], "support_lead",
+        "waiting in the new queue: {q}"
+    );
+}

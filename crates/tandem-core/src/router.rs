@@ -197,6 +197,16 @@ impl Core {
             let stop = shutdown.clone();
             tracker.spawn(async move { crate::outbox::run_dispatcher(core, stop).await });
         }
+        {
+            // Handoffs waiting for an agent across a restart get their SLA timers back.
+            let core = self.clone();
+            tracker.spawn(async move {
+                match core.resume_sla_timers().await {
+                    Ok(n) => debug!(handoffs = n, "SLA timers resumed."),
+                    Err(error) => warn!(%error, "Resuming SLA timers failed."),
+                }
+            });
+        }
         tracker.close();
         tracker.wait().await;
     }

@@ -7,8 +7,9 @@
 //! another desk serves that queue), its assigned agent is released, routing looks for an
 //! agent there and a fresh SLA starts; a queue without overflow alerts.
 //!
-//! Timers live in memory: a restart forgets pending SLA checks (nothing acknowledged is
-//! lost; the handoff stays queued at the desk).
+//! Timers live in memory; at start-up [`Core::resume_sla_timers`] sets them again for
+//! every handoff still waiting (all of them are in the store's queue or held by an agent,
+//! see [`crate::routing`]), due when their SLA says (at once when already past).
 
 use crate::handoff::{self, ms, transition};
 use crate::policy::Decision;
@@ -88,6 +89,11 @@ impl Core {
         let Some(after) = self.inner.config.sla.for_priority(priority) else {
             return;
         };
+        self.schedule_sla_in(conversation, handoff_id, after);
+    }
+
+    /// Looks at a handoff again after `after`.
+    fn schedule_sla_in(&self, conversation: ConversationId, handoff_id: String, after: Duration) {
         let core = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
@@ -292,5 +298,58 @@ impl Core {
             self.dispatch_later();
         }
         self.handoff_opened(conversation, h).await;
+    }
+
+    /// Sets the SLA timers of every handoff still waiting for an agent (after a restart):
+    /// those in the queue and those assigned but not accepted. Each is due its priority's
+    /// SLA after it was opened or last re-routed. Returns how many were set.
+    pub async fn resume_sla_timers(&self) -> Result<usize, StoreError> {
+        let store = &self.inner.store;
+        let mut handoffs: Vec<(String, Option<ConversationId>)> = store
+            .queued_handoffs()
+            .await?
+            .into_iter()
+            .map(|q| (q.handoff_id, Some(q.conversation_id)))
+            .collect();
+        for agent in store.agents().await? {
+            handoffs.extend(agent.active.into_iter().map(|h| (h, None)));
+        }
+        let now = ms(self.inner.clock.now());
+        let mut set = 0;
+        for (handoff_id, conversation) in handoffs {
+            let conversation = match conversation {
+                Some(c) => c,
+                None => match self.conversation_of_handoff(&handoff_id).await? {
+                    Some(c) => c,
+                    None => continue,
+                },
+            };
+            let Some(conv) = store.conversation(&conversation).await? else {
+                continue;
+            };
+            let Some(h) = conv.state.handoff.as_ref().filter(|h| {
+                h.id == handoff_id
+                    && matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)
+                    && h.sla_breached_at_ms.is_none()
+            }) else {
+                continue;
+            };
+            let Some(sla) = self.inner.config.sla.for_priority(h.priority.as_deref()) else {
+                continue;
+            };
+            let since = h
+                .routing
+                .iter()
+                .rev()
+                .find(|r| r.change == "rerouted")
+                .map(|r| r.at_ms)
+                .or_else(|| h.transitions.first().map(|t| t.at_ms))
+                .unwrap_or(now);
+            let due = since.saturating_add(i64::try_from(sla.as_millis()).unwrap_or(i64::MAX));
+            let left = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
+            self.schedule_sla_in(conversation, handoff_id, left);
+            set += 1;
+        }
+        Ok(set)
     }
 }

@@ -538,12 +538,14 @@ mod tests {
 
     #[test]
     fn a_turn_becomes_documents_ordered_by_version() {
-        let docs = TurnDocs::new(&turn(3)).expect("encode");
+        // One turn: `turn()` reads the clock, so two calls can differ by a millisecond.
+        let third = turn(3);
+        let docs = TurnDocs::new(&third).expect("encode");
         assert_eq!(docs.version, 3);
         assert_eq!(docs.inbound_seq, Some(9));
         assert_eq!(
             docs.processed_at,
-            to_datetime(turn(3).conversation.updated_at)
+            to_datetime(third.conversation.updated_at)
         );
         let ords: Vec<i64> = docs.outbox.iter().map(|o| o.ord).collect();
         assert!(ords[0] < ords[1], "entries of a turn keep their order");
