@@ -2,7 +2,10 @@
 //! (or a channel's UI) issues a short single-use code, and the code arriving on the other
 //! channel (typed as a message, or as Telegram's `/start <code>` / a Messenger `ref`) links
 //! that channel's identity to the customer as verified. Redemption happens before the bot
-//! sees the message; the customer is told whether it worked.
+//! sees the message; the customer is told whether it worked. The redemption and the link
+//! are two writes: the store remembers who redeemed a code, so that when the process dies
+//! between them, the retried message (still pending in the inbound log) redeems "again"
+//! as the same sender and completes the link.
 
 use crate::router::Core;
 use crate::store::{
@@ -99,7 +102,8 @@ impl Core {
         };
         let Some(code) = code else { return Ok(()) };
         let store = &self.inner.store;
-        let source = match store.redeem_link_code(&code, now).await? {
+        let redeemer = redeemer_key(&pending.message.sender);
+        let source = match store.redeem_link_code(&code, &redeemer, now).await? {
             LinkCodeRedemption::Unknown => return Ok(()),
             LinkCodeRedemption::Expired => EXPIRED_SOURCE,
             // Sent again by the identity it linked: that identity is linked, say so.
@@ -148,6 +152,18 @@ impl Core {
         mark(pending, source);
         Ok(())
     }
+}
+
+/// Who redeems a code, as the store keeps it: a digest of the sender's channel and
+/// subject (the code row outlives nothing personal in clear text). The same sender always
+/// gives the same key, so a retry of the same message finds its own redemption.
+fn redeemer_key(sender: &tandem_model::ExternalIdentity) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(sender.channel.as_str().as_bytes());
+    h.update([0]);
+    h.update(sender.subject.as_bytes());
+    hex::encode(&h.finalize()[..16])
 }
 
 /// Replaces the message by a `Start` carrying the redemption's outcome for the turn.

@@ -471,9 +471,10 @@ impl Store for MongoStore {
     async fn redeem_link_code(
         &self,
         code: &str,
+        redeemer: &str,
         now: Timestamp,
     ) -> Result<LinkCodeRedemption, StoreError> {
-        link_codes::redeem(&self.c, code, now).await
+        link_codes::redeem(&self.c, code, redeemer, now).await
     }
 
     async fn open_conversation(

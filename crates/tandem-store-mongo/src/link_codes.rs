@@ -64,6 +64,7 @@ pub(crate) async fn create(
 pub(crate) async fn redeem(
     c: &Collections,
     code: &str,
+    redeemer: &str,
     now: Timestamp,
 ) -> Result<LinkCodeRedemption, StoreError> {
     let now = to_datetime(now);
@@ -71,7 +72,7 @@ pub(crate) async fn redeem(
         .link_codes
         .find_one_and_update(
             doc! { "_id": code, "used_at": Bson::Null, "expires_at": { "$gt": now } },
-            doc! { "$set": { "used_at": now } },
+            doc! { "$set": { "used_at": now, "used_by": redeemer } },
         )
         .await
         .map_err(classify)?;
@@ -84,7 +85,7 @@ pub(crate) async fn redeem(
     let stale = c
         .link_codes
         .find_one(doc! { "_id": code })
-        .projection(doc! { "customer_id": 1, "used_at": 1 })
+        .projection(doc! { "customer_id": 1, "used_at": 1, "used_by": 1 })
         .await
         .map_err(classify)?;
     let Some(stale) = stale else {
@@ -97,5 +98,8 @@ pub(crate) async fn redeem(
     let customer = stale
         .get_str("customer_id")
         .map_err(|e| StoreError::Corrupt(format!("link code without customer: {e}")))?;
+    if stale.get_str("used_by").is_ok_and(|by| by == redeemer) {
+        return Ok(LinkCodeRedemption::Redeemed(CustomerId::new(customer)));
+    }
     Ok(LinkCodeRedemption::AlreadyUsed(CustomerId::new(customer)))
 }

@@ -270,11 +270,12 @@ impl Store for SqliteStore {
     async fn redeem_link_code(
         &self,
         code: &str,
+        redeemer: &str,
         now: Timestamp,
     ) -> Result<LinkCodeRedemption, StoreError> {
-        let code = code.to_owned();
+        let (code, redeemer) = (code.to_owned(), redeemer.to_owned());
         self.writer
-            .call(move |c| link_codes::redeem(c, &code, now))
+            .call(move |c| link_codes::redeem(c, &code, &redeemer, now))
             .await
     }
 

@@ -54,33 +54,41 @@ pub(crate) fn create(
 pub(crate) fn redeem(
     conn: &Connection,
     code: &str,
+    redeemer: &str,
     now: Timestamp,
 ) -> Result<LinkCodeRedemption, StoreError> {
     let now = to_ms(now);
     let redeemed: Option<String> = conn
         .prepare_cached(
-            "UPDATE link_codes SET used_at = ?2
+            "UPDATE link_codes SET used_at = ?2, used_by = ?3
              WHERE code = ?1 AND used_at IS NULL AND expires_at > ?2
              RETURNING customer_id",
         )
         .and_then(|mut stmt| {
-            stmt.query_row(params![code, now], |row| row.get(0))
+            stmt.query_row(params![code, now, redeemer], |row| row.get(0))
                 .optional()
         })
         .map_err(sql_error)?;
     if let Some(customer) = redeemed {
         return Ok(LinkCodeRedemption::Redeemed(CustomerId::new(customer)));
     }
-    let stale: Option<(String, bool)> = conn
-        .prepare_cached("SELECT customer_id, used_at IS NOT NULL FROM link_codes WHERE code = ?1")
+    let stale: Option<(String, bool, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT customer_id, used_at IS NOT NULL, used_by FROM link_codes WHERE code = ?1",
+        )
         .and_then(|mut stmt| {
-            stmt.query_row(params![code], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()
+            stmt.query_row(params![code], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
         })
         .map_err(sql_error)?;
     Ok(match stale {
-        Some((customer, true)) => LinkCodeRedemption::AlreadyUsed(CustomerId::new(customer)),
-        Some((_, false)) => LinkCodeRedemption::Expired,
+        Some((customer, true, by)) if by.as_deref() == Some(redeemer) => {
+            LinkCodeRedemption::Redeemed(CustomerId::new(customer))
+        }
+        Some((customer, true, _)) => LinkCodeRedemption::AlreadyUsed(CustomerId::new(customer)),
+        Some((_, false, _)) => LinkCodeRedemption::Expired,
         None => LinkCodeRedemption::Unknown,
     })
 }

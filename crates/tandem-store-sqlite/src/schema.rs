@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_identity_graph.sql"),
     include_str!("migrations/0005_link_codes.sql"),
     include_str!("migrations/0006_routing.sql"),
+    include_str!("migrations/0007_link_code_redeemer.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -224,15 +224,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<LinkCodeIssue, StoreError>;
 
     /// Uses a code once, atomically: the first redemption before `expires_at` returns
-    /// [`LinkCodeRedemption::Redeemed`] and marks it used at `now`; any later one
-    /// [`LinkCodeRedemption::AlreadyUsed`] (even after expiry), one after expiry of an
-    /// unused code [`LinkCodeRedemption::Expired`]. Codes are exact (compare
-    /// after the caller's normalization); unknown ones are [`LinkCodeRedemption::Unknown`].
-    /// A store may delete expired codes (MongoDB's TTL index does), which then read as
-    /// unknown.
+    /// [`LinkCodeRedemption::Redeemed`] and marks it used at `now` by `redeemer` (an
+    /// opaque key of who sent it); a later one by the **same** redeemer returns
+    /// `Redeemed` again, even after expiry (so that a retry after a crash between the
+    /// redemption and the link completes the link), by anyone else
+    /// [`LinkCodeRedemption::AlreadyUsed`]; one after expiry of an unused code
+    /// [`LinkCodeRedemption::Expired`]. Codes are exact (compare after the caller's
+    /// normalization); unknown ones are [`LinkCodeRedemption::Unknown`]. A store may delete
+    /// expired codes (MongoDB's TTL index does), which then read as unknown.
     async fn redeem_link_code(
         &self,
         code: &str,
+        redeemer: &str,
         now: Timestamp,
     ) -> Result<LinkCodeRedemption, StoreError>;
 

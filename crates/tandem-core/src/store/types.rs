@@ -732,8 +732,8 @@ pub enum LinkCodeIssue {
 pub enum LinkCodeRedemption {
     /// The code was active and is now used: link to this customer.
     Redeemed(CustomerId),
-    /// The code was used before (by whoever); it links nothing again. Carries the code's
-    /// customer, so that the identity that used it can be told it is linked already.
+    /// The code was used before by someone else; it links nothing again. Carries the
+    /// code's customer.
     AlreadyUsed(CustomerId),
     /// The code expired unused.
     Expired,

@@ -726,14 +726,14 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
 
     assert_eq!(
         store
-            .redeem_link_code("ABC234", t0 + secs(5))
+            .redeem_link_code("ABC234", "telegram/42", t0 + secs(5))
             .await
             .must("redeem_link_code"),
         LinkCodeRedemption::Redeemed(c.id.clone())
     );
     assert_eq!(
         store
-            .redeem_link_code("ABC234", t0 + secs(6))
+            .redeem_link_code("ABC234", "whatsapp/15550001", t0 + secs(6))
             .await
             .must("redeem_link_code"),
         LinkCodeRedemption::AlreadyUsed(c.id.clone()),
@@ -741,7 +741,15 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
     );
     assert_eq!(
         store
-            .redeem_link_code("ZZZ999", t0 + secs(6))
+            .redeem_link_code("ABC234", "telegram/42", t0 + secs(900))
+            .await
+            .must("redeem_link_code"),
+        LinkCodeRedemption::Redeemed(c.id.clone()),
+        "the same redeemer again (a retry after a crash) gets the same answer, even after expiry"
+    );
+    assert_eq!(
+        store
+            .redeem_link_code("ZZZ999", "telegram/42", t0 + secs(6))
             .await
             .must("redeem_link_code"),
         LinkCodeRedemption::Unknown
@@ -756,7 +764,7 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
     );
     // Expired: not redeemable (a store may also have removed it: unknown).
     let late = store
-        .redeem_link_code("DEF567", t0 + secs(601))
+        .redeem_link_code("DEF567", "telegram/42", t0 + secs(601))
         .await
         .must("redeem_link_code");
     assert!(
@@ -769,7 +777,7 @@ pub async fn link_codes_are_single_use_expiring_and_limited(store: DynStore) {
     // Used, then expired: still reads as used (that is what the customer needs to hear),
     // unless the store removed it.
     let used_late = store
-        .redeem_link_code("ABC234", t0 + secs(601))
+        .redeem_link_code("ABC234", "whatsapp/15550001", t0 + secs(601))
         .await
         .must("redeem_link_code");
     assert!(
