@@ -3,7 +3,8 @@
 //! refused and leave nothing; redeliveries have one effect; a 429 is retried after its
 //! hint; a 401 is not retried and shows in metrics and logs; 131047 (synchronous or
 //! reported later) becomes the template or an undeliverable message; buttons arrive as
-//! interactive buttons, and as numbered text on a channel without buttons.
+//! interactive buttons, and as numbered text on a channel without buttons; a handoff
+//! resolved after the window closed records its survey as skipped and sends nothing.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -392,4 +393,70 @@ async fn post_generic(tandem: &Tandem, id: &str, text: &str) {
         .unwrap()
         .status();
     assert_eq!(status, 200);
+}
+
+/// Resolving a handoff whose customer's WhatsApp window has closed asks nothing (no
+/// survey can be delivered there): the CSAT is recorded as skipped, and nothing is sent.
+#[tokio::test]
+async fn csat_is_skipped_when_the_window_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = WhatsAppFake::start(TOKEN, NUMBER, "v21.0").await;
+    let desk = FakeEndpoint::start(200).await;
+    let config = format!(
+        "{}\n[desks.webhook]\nurl = \"{}\"\nsecret = \"desk-secret\"\n\n[admin]\ntokens = [\"admin-token-0123456789abcdef\"]\n",
+        config(&fake, false),
+        desk.url
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    // The refund request is two days old: the window closed long ago.
+    assert_eq!(
+        say(
+            &tandem,
+            "wamid.late",
+            "I want a refund",
+            now() - 2 * 86_400,
+            SECRET
+        )
+        .await,
+        200
+    );
+    let requested = eventually(15, "handoff at the desk", || async {
+        crate::handoff::desk_bodies(&desk, "handoff.requested")
+            .into_iter()
+            .next()
+    })
+    .await
+    .json();
+    assert_eq!(requested["window"]["open"], false, "the briefing says so");
+    let handoff = requested["handoff_id"].as_str().unwrap().to_owned();
+    let conversation = requested["conversation_id"].as_str().unwrap().to_owned();
+    let status = crate::handoff::desk_posts(
+        &tandem,
+        "late-resolve",
+        serde_json::json!({"type": "handoff.resolved", "handoff_id": handoff, "agent": {"id": "ada"}}),
+        b"desk-secret",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let csat = eventually(15, "the survey recorded as skipped", || async {
+        let c: Value = reqwest::Client::new()
+            .get(tandem.url(&format!("/api/v1/conversations/{conversation}")))
+            .bearer_auth("admin-token-0123456789abcdef")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let csat = c["past_handoffs"].get(0)?["csat"].clone();
+        (!csat.is_null()).then_some(csat)
+    })
+    .await;
+    assert_eq!(csat["skipped"], "window_closed", "{csat}");
+    assert_eq!(csat["score"], Value::Null);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        fake.sends().is_empty(),
+        "no survey (nor anything else) into a closed window"
+    );
 }
