@@ -2,7 +2,8 @@
 //! events get replies with the right recipient and body, forged ones are refused and
 //! leave nothing, redeliveries and our own echoes have no second effect, delivery
 //! receipts are recorded, and a bot reply outside the 24-hour window is marked
-//! undeliverable instead of being sent.
+//! undeliverable instead of being sent, while an agent's reply from the desk goes out
+//! tagged `HUMAN_AGENT` (7-day window).
 
 use serde_json::json;
 use std::time::Duration;
@@ -156,5 +157,58 @@ async fn a_bot_reply_outside_the_window_is_undeliverable() {
     assert!(
         fake.sends().is_empty(),
         "a bot message is not sent outside the window (HUMAN_AGENT is for agents)"
+    );
+}
+
+/// An agent may answer for 7 days after the customer's last message: two days after it,
+/// the bot's notice is not sent (window closed for bots), but the agent's reply from the
+/// desk goes out tagged `HUMAN_AGENT`.
+#[tokio::test]
+async fn an_agent_reply_outside_the_24_hour_window_is_tagged_human_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = MessengerFake::start(TOKEN, "v21.0").await;
+    let desk = tandem_e2e::FakeEndpoint::start(200).await;
+    let config = format!(
+        "{}\n[desks.webhook]\nurl = \"{}\"\nsecret = \"desk-secret\"\n",
+        config(&fake),
+        desk.url
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let two_days_ago = now_ms() - 2 * 86_400_000;
+    let text = messenger_text(PAGE, PSID, "I want a refund", "m_refund", two_days_ago);
+    assert_eq!(post(&tandem, &text, SECRET).await, 200);
+    let requested = eventually(15, "handoff at the desk", || async {
+        crate::handoff::desk_bodies(&desk, "handoff.requested")
+            .into_iter()
+            .next()
+    })
+    .await
+    .json();
+    let handoff = requested["handoff_id"].as_str().unwrap().to_owned();
+    let status = crate::handoff::desk_posts(
+        &tandem,
+        "agent-late-reply",
+        json!({"type": "agent.message", "handoff_id": handoff, "agent": {"id": "ada", "name": "Ada"},
+               "text": "Hi, Ada here: your refund is on its way."}),
+        b"desk-secret",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sent = eventually(15, "the agent's reply", || async {
+        fake.delivered().into_iter().find(|r| {
+            r.json()["message"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Ada here"))
+        })
+    })
+    .await;
+    let body = sent.json();
+    assert_eq!(body["recipient"]["id"], PSID);
+    assert_eq!(body["messaging_type"], "MESSAGE_TAG", "{body}");
+    assert_eq!(body["tag"], "HUMAN_AGENT", "{body}");
+    assert_eq!(
+        fake.sends().len(),
+        1,
+        "only the agent's reply: the bot's notice stayed undeliverable"
     );
 }
