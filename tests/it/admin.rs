@@ -19,26 +19,11 @@ tokens = ["{TOKEN}"]
 }
 
 async fn get(tandem: &Tandem, path: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .get(tandem.url(path))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    tandem.api(TOKEN, reqwest::Method::GET, path, None).await
 }
 
 async fn send(tandem: &Tandem, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .request(method, tandem.url(path))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    tandem.api(TOKEN, method, path, Some(body)).await
 }
 
 #[tokio::test]

@@ -33,11 +33,7 @@ retry_max_ms = 1000
 }
 
 fn now_secs() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string()
+    tandem_e2e::unix_now().to_string()
 }
 
 async fn customer_says(tandem: &Tandem, id: &str, text: &str) {

@@ -16,7 +16,7 @@
 use serde_json::{Value, json};
 use tandem_e2e::{Tandem, WsClient, eventually, hmac_hex};
 use tandem_testkit::fake::WhatsAppFake;
-use tandem_testkit::payloads::{meta_signature, whatsapp_text};
+use tandem_testkit::payloads::whatsapp_text;
 
 const TOKEN: &str = "identity-admin-token-0123456789";
 const WEB_SECRET: &str = "web-secret";
@@ -34,26 +34,11 @@ tokens = ["{TOKEN}"]
 }
 
 async fn get(tandem: &Tandem, path: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .get(tandem.url(path))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    tandem.api(TOKEN, reqwest::Method::GET, path, None).await
 }
 
 async fn send(tandem: &Tandem, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .request(method, tandem.url(path))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    tandem.api(TOKEN, method, path, Some(body)).await
 }
 
 /// A web chat user says hello with `user` and the given hash; returns the client and
@@ -318,19 +303,9 @@ tokens = ["{TOKEN}"]
         "wamid.identity-1",
         sent_at,
     );
-    let status = reqwest::Client::new()
-        .post(tandem.url("/webhooks/whatsapp"))
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            meta_signature(WA_SECRET, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
+    let status = tandem
+        .post_meta("/webhooks/whatsapp", WA_SECRET, &body)
+        .await;
     assert_eq!(status, 200);
     let wa_customer = eventually(10, "the WhatsApp customer", || async {
         let (_, found) = get(

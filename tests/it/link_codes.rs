@@ -5,23 +5,16 @@
 //! or expired code links nothing and the customer is told why on that channel.
 
 use serde_json::Value;
-use tandem_e2e::{Tandem, WsClient, eventually};
+use tandem_e2e::{Tandem, WsClient, eventually, unix_now};
 use tandem_testkit::fake::{TelegramFake, WhatsAppFake};
-use tandem_testkit::payloads::{meta_signature, telegram_text, whatsapp_text};
+use tandem_testkit::payloads::{telegram_text, whatsapp_text};
 
 const TOKEN: &str = "7012345678:AAe2e-token";
 const SECRET: &str = "e2e_secret-token";
 const ADMIN: &str = "admin-token-0123456789abcdef";
 
 async fn admin(tandem: &Tandem, method: reqwest::Method, path: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .request(method, tandem.url(path))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    tandem.api(ADMIN, method, path, None).await
 }
 
 async fn telegram(tandem: &Tandem, update: Value) {
@@ -161,13 +154,6 @@ const WA_DISPLAY: &str = "15551234567";
 const WA_LENA: &str = "4915112345678";
 const WA_OTHER: &str = "4915199990000";
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// Web chat and WhatsApp (on the fake Cloud API), admin API with both deep links;
 /// `extra_admin` goes into `[admin]`.
 async fn start_with_whatsapp(extra_admin: &str) -> (tempfile::TempDir, WhatsAppFake, Tandem) {
@@ -200,19 +186,12 @@ link_urls = {{ whatsapp = "https://wa.me/{WA_DISPLAY}?text={{code}}", telegram =
 /// A signed WhatsApp text webhook from `from`.
 async fn whatsapp(tandem: &Tandem, from: &str, wamid: &str, text: &str) {
     let body = whatsapp_text(WA_NUMBER, from, "WhatsApp user", text, wamid, unix_now());
-    let status = reqwest::Client::new()
-        .post(tandem.url("/webhooks/whatsapp"))
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            meta_signature(WA_SECRET, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", WA_SECRET, &body)
+            .await,
+        200
+    );
 }
 
 /// The texts the fake Cloud API received for `to` (plain text bodies, and the body of

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::time::Duration;
 use tandem_e2e::{Tandem, eventually};
 use tandem_testkit::fake::MessengerFake;
-use tandem_testkit::payloads::{messenger_event, messenger_text, meta_signature};
+use tandem_testkit::payloads::{messenger_event, messenger_text};
 
 const SECRET: &str = "fb-app-secret";
 const TOKEN: &str = "fb-page-token";
@@ -43,19 +43,7 @@ fn now_ms() -> i64 {
 }
 
 async fn post(tandem: &Tandem, body: &str, secret: &str) -> u16 {
-    reqwest::Client::new()
-        .post(tandem.url("/webhooks/messenger"))
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            meta_signature(secret, body.as_bytes()),
-        )
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    tandem.post_meta("/webhooks/messenger", secret, body).await
 }
 
 #[tokio::test]

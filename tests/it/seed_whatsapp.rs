@@ -5,7 +5,7 @@
 use serde_json::Value;
 use tandem_e2e::{Tandem, eventually};
 use tandem_testkit::fake::WhatsAppFake;
-use tandem_testkit::payloads::{meta_signature, whatsapp_text};
+use tandem_testkit::payloads::whatsapp_text;
 
 const SECRET: &str = "wa-app-secret";
 const TOKEN: &str = "wa-access-token";
@@ -18,31 +18,14 @@ async fn say(tandem: &Tandem, from: &str, wamid: &str, text: &str) {
         .unwrap()
         .as_secs() as i64;
     let body = whatsapp_text(NUMBER, from, "Lena", text, wamid, now);
-    let status = reqwest::Client::new()
-        .post(tandem.url("/webhooks/whatsapp"))
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            meta_signature(SECRET, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    assert_eq!(
+        tandem.post_meta("/webhooks/whatsapp", SECRET, &body).await,
+        200
+    );
 }
 
 async fn get(tandem: &Tandem, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(tandem.url(path))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    tandem.api(ADMIN, reqwest::Method::GET, path, None).await.1
 }
 
 /// The first escalation decision of the customer behind a WhatsApp number.

@@ -240,14 +240,9 @@ async fn rate_limited_send_is_retried_and_delivered_once() {
 // ---- identity (issue 7, acceptance 1) ----------------------------------------------------
 
 async fn admin_get(tandem: &Tandem, path: &str) -> Value {
-    let r = reqwest::Client::new()
-        .get(tandem.url(path))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{path}");
-    r.json().await.unwrap()
+    let (status, body) = tandem.api(ADMIN, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 200, "{path}");
+    body
 }
 
 /// The customers matching `query` (`identity=…` or `email=…`).

@@ -35,12 +35,7 @@ retry_max_ms = 1000
     )
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use tandem_e2e::unix_now as now;
 
 async fn post(tandem: &Tandem, update: &Value, secret: &str) -> u16 {
     reqwest::Client::new()

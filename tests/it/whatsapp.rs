@@ -11,7 +11,7 @@ use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually, hmac_hex};
 use tandem_testkit::Reply;
 use tandem_testkit::fake::WhatsAppFake;
-use tandem_testkit::payloads::{meta_signature, whatsapp_text};
+use tandem_testkit::payloads::whatsapp_text;
 
 const SECRET: &str = "wa-app-secret";
 const TOKEN: &str = "wa-access-token";
@@ -44,29 +44,12 @@ retry_max_ms = 1000
     )
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use tandem_e2e::unix_now as now;
 
 /// Posts a text webhook from [`CUSTOMER`], signed with `secret`; returns the status.
 async fn say(tandem: &Tandem, wamid: &str, text: &str, sent_at: i64, secret: &str) -> u16 {
     let body = whatsapp_text(NUMBER, CUSTOMER, "Lena Müller", text, wamid, sent_at);
-    reqwest::Client::new()
-        .post(tandem.url("/webhooks/whatsapp"))
-        .header("content-type", "application/json")
-        .header(
-            "x-hub-signature-256",
-            meta_signature(secret, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    tandem.post_meta("/webhooks/whatsapp", secret, &body).await
 }
 
 async fn start(template: bool) -> (tempfile::TempDir, WhatsAppFake, Tandem) {

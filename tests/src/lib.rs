@@ -9,7 +9,7 @@ pub mod ws;
 
 pub use fake::{FakeEndpoint, Recorded};
 pub use fake_llm::FakeLlm;
-pub use process::Tandem;
+pub use process::{Tandem, unix_now};
 pub use ws::WsClient;
 
 /// hex(HMAC-SHA256(key, parts...)).

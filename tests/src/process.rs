@@ -174,6 +174,54 @@ impl Tandem {
     pub async fn metric(&self, series: &str) -> f64 {
         metric_value(&self.metrics().await, series)
     }
+
+    /// Calls the admin API with bearer `token`: the status and the JSON answer
+    /// (`Null` when the body is not JSON).
+    pub async fn api(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let r = req.send().await.expect("admin API request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Tandem {
+    /// POSTs a Meta webhook body (WhatsApp, Messenger) to `path`, signed with
+    /// `X-Hub-Signature-256` under `app_secret`; returns the status.
+    pub async fn post_meta(&self, path: &str, app_secret: &str, body: &str) -> u16 {
+        reqwest::Client::new()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .header(
+                "x-hub-signature-256",
+                tandem_testkit::payloads::meta_signature(app_secret, body.as_bytes()),
+            )
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST webhook")
+            .status()
+            .as_u16()
+    }
+}
+
+/// Seconds since the Unix epoch, now (platform payload timestamps).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
 }
 
 /// The value of `series` (`name{labels}` exactly as exposed) in a metrics text.
