@@ -135,12 +135,18 @@ async fn refund_goes_to_a_teams_thread_and_comes_back_with_csat() {
         fake.channel_threads().into_iter().next()
     })
     .await;
-    assert!(thread.starts_with(&format!("{CHANNEL};messageid=")), "{thread}");
+    assert!(
+        thread.starts_with(&format!("{CHANNEL};messageid=")),
+        "{thread}"
+    );
     assert_eq!(body["isGroup"], true);
     assert_eq!(body["channelData"]["channel"]["id"], CHANNEL);
     assert_eq!(body["tenantId"], TEAMS_TENANT);
     let card = &body["activity"]["attachments"][0];
-    assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     let text = card["content"].to_string();
     for needle in [
         "priority",
@@ -183,10 +189,18 @@ async fn refund_goes_to_a_teams_thread_and_comes_back_with_csat() {
     // A forged token: 401, nothing happens.
     let forged = reply(&fake, &thread, "1767261700001", "forged words");
     for kind in [TokenKind::BadSignature, TokenKind::WrongAudience] {
-        assert_eq!(post(&tandem, &forged, &fake.bearer(&forged, kind)).await, 401);
+        assert_eq!(
+            post(&tandem, &forged, &fake.bearer(&forged, kind)).await,
+            401
+        );
     }
     assert_eq!(
-        post(&tandem, &forged, &fake.bearer(&forged, TokenKind::Unendorsed)).await,
+        post(
+            &tandem,
+            &forged,
+            &fake.bearer(&forged, TokenKind::Unendorsed)
+        )
+        .await,
         403
     );
 
@@ -286,7 +300,13 @@ async fn teams_rate_limits_and_outages_are_retried_without_a_second_thread() {
     fake.script_error(502, "ServiceError", None);
     let tandem = Tandem::start(dir.path(), &config(&customer.url, &fake)).await;
 
-    customer_says_as(&tandem, "bob", "r1", "I want a refund, my card was charged twice").await;
+    customer_says_as(
+        &tandem,
+        "bob",
+        "r1",
+        "I want a refund, my card was charged twice",
+    )
+    .await;
     eventually(20, "briefing after retries", || async {
         fake.channel_threads().into_iter().next()
     })
@@ -297,7 +317,12 @@ async fn teams_rate_limits_and_outages_are_retried_without_a_second_thread() {
     assert!(texts_from(&customer, "bot").is_empty());
 
     // Activities outside any handoff thread are acknowledged and change nothing.
-    let stray = reply(&fake, &format!("{CHANNEL};messageid=1"), "1767261799999", "hello?");
+    let stray = reply(
+        &fake,
+        &format!("{CHANNEL};messageid=1"),
+        "1767261799999",
+        "hello?",
+    );
     assert_eq!(post_valid(&tandem, &fake, &stray).await, 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(texts_from(&customer, "agent").is_empty());

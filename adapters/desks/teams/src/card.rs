@@ -233,7 +233,11 @@ pub(crate) fn updated_note(u: &HandoffUpdated) -> String {
     match (u.change.as_str(), &u.assignee) {
         ("assigned", Some(agent)) => format!(
             "Assigned to {} by routing (queue {}).",
-            agent.name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&agent.id),
+            agent
+                .name
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(&agent.id),
             u.target.as_deref().unwrap_or("any")
         ),
         _ => format!(

@@ -244,7 +244,10 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             );
         }
         Err(AuthError::Invalid(reason)) => {
-            warn!(reason, "Refused a Teams desk activity with an invalid token.");
+            warn!(
+                reason,
+                "Refused a Teams desk activity with an invalid token."
+            );
             return error(StatusCode::UNAUTHORIZED, "unauthorized", reason);
         }
         Err(AuthError::KeysUnavailable) => {
@@ -265,7 +268,10 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         activity.tenant.as_deref(),
         st.config.tenant_id.as_deref(),
     ) {
-        warn!(reason, "Refused a Teams desk activity its token does not vouch for.");
+        warn!(
+            reason,
+            "Refused a Teams desk activity its token does not vouch for."
+        );
         return error(StatusCode::FORBIDDEN, "forbidden", reason);
     }
     let outcome = classify(&activity, &st.config.bot_id());
@@ -280,7 +286,9 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         } => {
             // Only buttons of a handoff this desk posted, pressed in its channel.
             match st.threads.thread_of(&handoff_id).await {
-                Ok(Some(thread)) if channel_of(&thread) == channel_of(&activity.conversation_id) => {
+                Ok(Some(thread))
+                    if channel_of(&thread) == channel_of(&activity.conversation_id) =>
+                {
                     (handoff_id, kind)
                 }
                 Ok(_) => {
@@ -300,7 +308,11 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         },
     };
     if activity.id.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "bad_body", "the activity has no id");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the activity has no id",
+        );
     }
     let event = DeskEvent {
         handoff_id,
@@ -422,10 +434,7 @@ mod tests {
                 }),
                 "no text",
             ),
-            (
-                activity(|v| v["from"] = json!({"name": "x"})),
-                "no sender",
-            ),
+            (activity(|v| v["from"] = json!({"name": "x"})), "no sender"),
         ];
         for (a, why) in cases {
             assert_eq!(classify(&a, BOT), Outcome::Ignore(why));

@@ -106,10 +106,7 @@ impl AgentDesk for TeamsDeskClient {
         let id = delivery.id.as_str();
         match &delivery.op {
             DeskOp::Open(h) => self.open(h).await,
-            DeskOp::Append(m) => {
-                self.note(id, &m.handoff_id, &card::line(&m.message))
-                    .await
-            }
+            DeskOp::Append(m) => self.note(id, &m.handoff_id, &card::line(&m.message)).await,
             DeskOp::Close(c) => self.note(id, &c.handoff_id, &card::closed_note(c)).await,
             DeskOp::Update(u) => self.note(id, &u.handoff_id, &card::updated_note(u)).await,
         }

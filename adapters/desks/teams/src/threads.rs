@@ -40,7 +40,11 @@ impl Threads {
     }
 
     /// Remembers the thread of a handoff, both ways.
-    pub(crate) async fn remember(&self, handoff_id: &str, thread: &str) -> Result<(), AdapterError> {
+    pub(crate) async fn remember(
+        &self,
+        handoff_id: &str,
+        thread: &str,
+    ) -> Result<(), AdapterError> {
         self.put(&format!("handoff:{thread}"), handoff_id).await?;
         self.put(&format!("thread:{handoff_id}"), thread).await
     }
