@@ -67,6 +67,8 @@ fn check_accepts_the_shipped_examples() {
             .env("TELEGRAM_SECRET_TOKEN", "example_secret-token")
             .env("TEAMS_APP_ID", "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b")
             .env("TEAMS_APP_PASSWORD", "example-app-password")
+            .env("TEAMS_DESK_APP_ID", "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")
+            .env("TEAMS_DESK_APP_PASSWORD", "example-app-password")
             .env("TEAMS_TENANT_ID", "c0ffee00-1234-4abc-9def-0123456789ab")
             .env("TANDEM_ADMIN_TOKEN", "example-admin-token-0123456789")
             .output()

@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod desk_chatwoot;
 mod desk_slack;
+mod desk_teams;
 mod escalation;
 mod handoff;
 mod identity;

@@ -71,6 +71,8 @@ impl Registry {
         r.desk::<tandem_desk_slack::SlackDesk>();
         #[cfg(feature = "chatwoot-desk")]
         r.desk::<tandem_desk_chatwoot::ChatwootDesk>();
+        #[cfg(feature = "teams-desk")]
+        r.desk::<tandem_desk_teams::TeamsDesk>();
         r
     }
 

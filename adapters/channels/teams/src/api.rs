@@ -231,6 +231,9 @@ pub(crate) struct ResourceResponse {
     pub(crate) id: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     pub(crate) service_url: Option<String>,
+    /// The first activity of a conversation created with one (a channel thread).
+    #[serde(default, deserialize_with = "lenient")]
+    pub(crate) activity_id: Option<String>,
 }
 
 /// `ErrorResponse`: `{"error": {"code", "message"}}`.

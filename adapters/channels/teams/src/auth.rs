@@ -25,7 +25,7 @@ const LEEWAY_SECS: u64 = 5 * 60;
 
 /// Why a request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthError {
+pub enum AuthError {
     /// No `Authorization: Bearer` header.
     Missing,
     /// The token is malformed, expired, for another audience or issuer, signed with an
@@ -37,11 +37,39 @@ pub(crate) enum AuthError {
 
 /// What a valid token asserts, for the checks against the activity.
 #[derive(Debug, Clone)]
-pub(crate) struct Verified {
+pub struct Verified {
     /// The `serviceurl` claim.
-    pub(crate) service_url: Option<String>,
+    pub service_url: Option<String>,
     /// The channels the signing key is endorsed for.
-    pub(crate) endorsements: Vec<String>,
+    pub endorsements: Vec<String>,
+}
+
+impl Verified {
+    /// Why this authentic token does not vouch for an activity of `channel_id` from
+    /// `service_url` in `activity_tenant` (a 403), or `None` when it does: the signing key
+    /// must be endorsed for the channel, the `serviceurl` claim must be the activity's
+    /// `serviceUrl`, and when `expected_tenant` is set the activity's tenant (if it names
+    /// one) must be it.
+    pub fn mismatch(
+        &self,
+        channel_id: &str,
+        service_url: &str,
+        activity_tenant: Option<&str>,
+        expected_tenant: Option<&str>,
+    ) -> Option<&'static str> {
+        if channel_id.is_empty() || !self.endorsements.iter().any(|e| e == channel_id) {
+            return Some("the signing key is not endorsed for this channel");
+        }
+        if self.service_url.as_deref() != Some(service_url) {
+            return Some("the token's serviceurl differs from the activity's serviceUrl");
+        }
+        if let (Some(expected), Some(actual)) = (expected_tenant, activity_tenant)
+            && !expected.eq_ignore_ascii_case(actual)
+        {
+            return Some("the activity comes from another tenant");
+        }
+        None
+    }
 }
 
 struct Key {
@@ -59,7 +87,7 @@ struct KeySet {
 }
 
 /// Validates inbound tokens; holds the key cache.
-pub(crate) struct Verifier {
+pub struct Verifier {
     app_id: String,
     metadata_url: String,
     http: reqwest::Client,
@@ -73,7 +101,8 @@ pub(crate) struct Verifier {
 }
 
 impl Verifier {
-    pub(crate) fn new(app_id: &str, metadata_url: &str, http: reqwest::Client) -> Self {
+    /// A verifier for tokens addressed to `app_id`, with keys from `metadata_url`.
+    pub fn new(app_id: &str, metadata_url: &str, http: reqwest::Client) -> Self {
         Self {
             app_id: app_id.to_owned(),
             metadata_url: metadata_url.to_owned(),
@@ -86,7 +115,7 @@ impl Verifier {
     }
 
     /// Checks the `Authorization` header value.
-    pub(crate) async fn verify(&self, authorization: Option<&str>) -> Result<Verified, AuthError> {
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Verified, AuthError> {
         let token = authorization
             .and_then(|v| {
                 let (scheme, token) = v.trim().split_once(' ')?;

@@ -109,11 +109,6 @@ impl TeamsConfig {
     /// The token endpoint to use: the tenant's own for a single-tenant bot left on the
     /// default `token_url`.
     pub(crate) fn effective_token_url(&self) -> String {
-        match &self.tenant_id {
-            Some(tenant) if self.token_url == DEFAULT_TOKEN_URL => {
-                format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
-            }
-            _ => self.token_url.clone(),
-        }
+        crate::botframework::effective_token_url(&self.token_url, self.tenant_id.as_deref())
     }
 }

@@ -20,7 +20,7 @@ pub(crate) const SCOPE: &str = "https://api.botframework.com/.default";
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// Bot Connector client with its token cache.
-pub(crate) struct Connector {
+pub struct Connector {
     http: reqwest::Client,
     token_url: String,
     client_id: String,
@@ -35,8 +35,19 @@ pub(crate) struct Created {
     pub(crate) service_url: Option<String>,
 }
 
+/// A thread started in a Teams channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelThread {
+    /// The thread's conversation id (`19:…@thread.tacv2;messageid=…`): replies are
+    /// activities posted to it.
+    pub id: String,
+    /// The id of the thread's first activity, when known.
+    pub activity_id: Option<String>,
+}
+
 impl Connector {
-    pub(crate) fn new(
+    /// A client getting tokens from `token_url` as `client_id` / `client_secret`.
+    pub fn new(
         http: reqwest::Client,
         token_url: String,
         client_id: &str,
@@ -52,7 +63,7 @@ impl Connector {
     }
 
     /// A valid access token, fetched when missing or within 5 minutes of expiry.
-    pub(crate) async fn token(&self) -> Result<String, AdapterError> {
+    pub async fn token(&self) -> Result<String, AdapterError> {
         let mut cached = self.token.lock().await;
         if let Some((token, refresh_at)) = cached.as_ref()
             && Instant::now() < *refresh_at
@@ -105,7 +116,7 @@ impl Connector {
     }
 
     /// `POST {serviceUrl}/v3/conversations/{id}/activities`; the new activity's id.
-    pub(crate) async fn send_activity(
+    pub async fn send_activity(
         &self,
         service_url: &str,
         conversation_id: &str,
@@ -148,6 +159,48 @@ impl Connector {
             }),
             None => Err(AdapterError::transient(
                 "Teams created a conversation without an id",
+            )),
+        }
+    }
+
+    /// `POST {serviceUrl}/v3/conversations` with `isGroup: true` and
+    /// `channelData.channel.id`: starts a new thread in the Teams channel `channel_id`
+    /// whose first post is `activity`. The answer names the thread's conversation
+    /// (`19:…@thread.tacv2;messageid=…`) and the first activity.
+    pub async fn create_channel_thread(
+        &self,
+        service_url: &str,
+        channel_id: &str,
+        tenant: Option<&str>,
+        activity: &impl serde::Serialize,
+    ) -> Result<ChannelThread, AdapterError> {
+        let mut channel_data = serde_json::json!({"channel": {"id": channel_id}});
+        let mut body = serde_json::json!({
+            "isGroup": true,
+            "channelData": {},
+            "activity": activity,
+        });
+        if let Some(tenant) = tenant {
+            channel_data["tenant"] = serde_json::json!({"id": tenant});
+            body["tenantId"] = serde_json::json!(tenant);
+        }
+        body["channelData"] = channel_data;
+        let url = format!("{}/v3/conversations", service_url.trim_end_matches('/'));
+        let bytes = self
+            .call(self.http.post(url).json(&body), "starting a channel thread")
+            .await?;
+        let created: ResourceResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+        match created.id.filter(|id| !id.is_empty()) {
+            Some(id) => Ok(ChannelThread {
+                activity_id: created.activity_id.filter(|a| !a.is_empty()).or_else(|| {
+                    id.split_once(";messageid=")
+                        .map(|(_, m)| m.to_owned())
+                        .filter(|m| !m.is_empty())
+                }),
+                id,
+            }),
+            None => Err(AdapterError::transient(
+                "Teams started a channel thread without an id",
             )),
         }
     }

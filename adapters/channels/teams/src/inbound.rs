@@ -66,18 +66,12 @@ pub(crate) fn mismatch(
     activity: &Activity,
     tenant: Option<&str>,
 ) -> Option<&'static str> {
-    if activity.channel_id.is_empty() || !verified.endorsements.contains(&activity.channel_id) {
-        return Some("the signing key is not endorsed for this channel");
-    }
-    if verified.service_url.as_deref() != Some(activity.service_url.as_str()) {
-        return Some("the token's serviceurl differs from the activity's serviceUrl");
-    }
-    if let (Some(expected), Some(actual)) = (tenant, activity.tenant())
-        && !expected.eq_ignore_ascii_case(actual)
-    {
-        return Some("the activity comes from another tenant");
-    }
-    None
+    verified.mismatch(
+        &activity.channel_id,
+        &activity.service_url,
+        activity.tenant(),
+        tenant,
+    )
 }
 
 async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {

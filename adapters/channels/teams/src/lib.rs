@@ -30,6 +30,28 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+/// The Bot Framework plumbing of this channel, for other Teams adapters (the Teams agent
+/// desk) to share rather than copy: the inbound JWT [`Verifier`](botframework::Verifier)
+/// with its signing-key cache, and the Bot Connector client
+/// ([`Connector`](botframework::Connector)) with its client-credentials token cache and
+/// error classification (429 rate limited with `Retry-After`; 401/403 auth; 412, 5xx
+/// transient).
+pub mod botframework {
+    pub use crate::auth::{AuthError, Verified, Verifier};
+    pub use crate::connector::{ChannelThread, Connector};
+
+    /// The token endpoint to use: a single-tenant bot (`tenant`) left on the default
+    /// `token_url` gets its tenant's own endpoint.
+    pub fn effective_token_url(token_url: &str, tenant: Option<&str>) -> String {
+        match tenant {
+            Some(tenant) if token_url == crate::DEFAULT_TOKEN_URL => {
+                format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+            }
+            _ => token_url.to_owned(),
+        }
+    }
+}
+
 pub use config::{DEFAULT_OPENID_METADATA_URL, DEFAULT_TOKEN_URL, TeamsConfig};
 
 use std::sync::Arc;

@@ -7,7 +7,9 @@
 //! - the token endpoint (`POST /{tenant}/oauth2/v2.0/token`, client credentials, form
 //!   bodies recorded) issuing `fake-teams-access-<n>` tokens;
 //! - the Bot Connector under the service URL `<base>/teams/`: send activity (answered
-//!   from the script), create conversation, get member (scriptable members, including
+//!   from the script), create conversation (1:1, or a new thread in a Teams channel with
+//!   `isGroup` and `channelData.channel.id`, answered from the send script and recorded
+//!   for [`TeamsFake::channel_threads`]), get member (scriptable members, including
 //!   anonymous ones; unknown users are 404 `MemberNotFoundInConversation`); calls
 //!   without an issued token are 401.
 //!
@@ -229,6 +231,7 @@ struct TeamsState {
     lookups: Mutex<VecDeque<Scripted>>,
     members: Mutex<HashMap<String, Value>>,
     tokens: Mutex<Vec<String>>,
+    threads: Mutex<Vec<(String, Value)>>,
     token_lifetime_secs: Mutex<u64>,
 }
 
@@ -244,6 +247,7 @@ impl TeamsFake {
             lookups: Mutex::new(VecDeque::new()),
             members: Mutex::new(HashMap::new()),
             tokens: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
             token_lifetime_secs: Mutex::new(3599),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -383,6 +387,28 @@ impl TeamsFake {
         self.requests()
             .into_iter()
             .filter(|r| r.method == Method::POST && r.path.ends_with("/v3/conversations"))
+            .collect()
+    }
+
+    /// Channel threads started (`POST …/v3/conversations` with `isGroup: true`) and
+    /// answered with success, in order: `(thread conversation id, request body)`.
+    pub fn channel_threads(&self) -> Vec<(String, Value)> {
+        self.state.threads.lock().expect("fake lock").clone()
+    }
+
+    /// The activities delivered to conversation `conversation_id` (e.g. a thread), in
+    /// order.
+    pub fn posts_to(&self, conversation_id: &str) -> Vec<Value> {
+        self.delivered()
+            .into_iter()
+            .filter(|r| {
+                r.path
+                    .split("/v3/conversations/")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .is_some_and(|c| decode_segment(c) == conversation_id)
+            })
+            .map(|r| r.json())
             .collect()
     }
 
@@ -570,6 +596,9 @@ fn connector(st: &TeamsState, inc: &Incoming, path: &str) -> Answered {
 
 fn create_conversation(st: &TeamsState, inc: &Incoming) -> Answered {
     let body = inc.json();
+    if body["isGroup"] == true {
+        return create_channel_thread(st, &body);
+    }
     let bot_ok = body["bot"]["id"].as_str() == Some(format!("28:{}", st.app_id).as_str());
     let member_ok = body["members"][0]["id"]
         .as_str()
@@ -587,6 +616,32 @@ fn create_conversation(st: &TeamsState, inc: &Incoming) -> Answered {
         json!({"id": format!("a:fake-conversation-{}", st.core.next_id())}),
         vec![],
     )
+}
+
+/// A new thread in a Teams channel (`isGroup`, `channelData.channel.id`, `activity`):
+/// answered from the send script, else `{id: "<channel>;messageid=<n>", activityId}`.
+fn create_channel_thread(st: &TeamsState, body: &Value) -> Answered {
+    let channel = body["channelData"]["channel"]["id"]
+        .as_str()
+        .filter(|c| c.starts_with("19:"));
+    let activity_ok = body["activity"]["type"] == "message";
+    let Some(channel) = channel.filter(|_| activity_ok) else {
+        return (
+            400,
+            bf_error("BadArgument", "Invalid conversation parameters"),
+            vec![],
+        );
+    };
+    let next = st.sends.lock().expect("fake lock").pop_front();
+    scripted(next, || {
+        let n = format!("17672616{:05}", st.core.next_id());
+        let id = format!("{channel};messageid={n}");
+        st.threads
+            .lock()
+            .expect("fake lock")
+            .push((id.clone(), body.clone()));
+        (201, json!({"id": id, "activityId": n}))
+    })
 }
 
 /// The scripted answer, or `ok()` when none is queued.
