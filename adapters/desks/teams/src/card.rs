@@ -52,12 +52,26 @@ fn customer_name(h: &HandoffRequested) -> String {
         .unwrap_or_else(|| "Unknown customer".to_owned())
 }
 
+/// `text` with the Markdown that card text blocks and facts render (emphasis, lists,
+/// headings, links) escaped: customer-written text shows as written, and a customer can't
+/// dress a link up as something else in the agent's briefing.
+pub(crate) fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '[' | ']' | '#' | '`' | '>') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn text_block(text: &str) -> Value {
-    json!({"type": "TextBlock", "text": clip(text, MAX_BLOCK_CHARS), "wrap": true})
+    json!({"type": "TextBlock", "text": escape_markdown(&clip(text, MAX_BLOCK_CHARS)), "wrap": true})
 }
 
 fn fact(title: &str, value: &str) -> Value {
-    json!({"title": title, "value": clip(value, MAX_BLOCK_CHARS)})
+    json!({"title": title, "value": escape_markdown(&clip(value, MAX_BLOCK_CHARS))})
 }
 
 /// The notification text of the thread's first post.
@@ -361,6 +375,25 @@ pub(crate) mod tests {
         assert_eq!(activity["attachments"][0]["contentType"], CARD_CONTENT_TYPE);
         assert_eq!(activity["from"]["id"], "28:app");
         assert!(activity["text"].as_str().unwrap().contains("Lena Müller"));
+    }
+
+    #[test]
+    fn customer_markdown_is_shown_as_written() {
+        let mut h = sample();
+        h.summary.text = "pay at [your bank](http://evil.example) **now**".into();
+        let card = briefing(&h).to_string();
+        assert!(
+            !card.contains("[your bank](http"),
+            "no disguised link: {card}"
+        );
+        assert_eq!(
+            escape_markdown("[a](b) *c* _d_ # e"),
+            r"\[a\](b) \*c\* \_d\_ \# e"
+        );
+        assert_eq!(
+            escape_markdown("order 12345, thanks."),
+            "order 12345, thanks."
+        );
     }
 
     #[test]
