@@ -25,8 +25,8 @@ pub use config::{ConsoleDeskConfig, MIN_TOKEN_LEN};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tandem_sdk::{
-    AdapterError, AgentDesk, BuiltDesk, ConfigErrors, DeskCapabilities, DeskContext,
-    DeskDelivery, DeskFactory, DeskReceipt,
+    AdapterError, AgentDesk, BuiltDesk, ConfigErrors, DeskCapabilities, DeskContext, DeskDelivery,
+    DeskFactory, DeskReceipt,
 };
 use tokio::sync::broadcast;
 

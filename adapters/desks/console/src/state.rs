@@ -118,8 +118,9 @@ pub(crate) enum Change {
 pub(crate) enum Action {
     Accept,
     Message(String),
-    /// Resolve or release: the core closes the handoff, which arrives as a `Close`.
-    Noted,
+    /// Resolved or released by the agent (the core sends no `Close` for the desk's own
+    /// action): the console closes its copy with this reason.
+    Finish(&'static str),
 }
 
 /// Why an agent action can't go ahead.
@@ -233,6 +234,10 @@ impl Store {
         let Some(mut record) = existing else {
             return Err(ApplyError::UnknownHandoff);
         };
+        if record.status == Status::Closed && !record.has_applied(&delivery.id) {
+            // Closed on the console's side (an agent resolved it) before this arrived.
+            return Ok(Change::Unchanged);
+        }
         if record.has_applied(&delivery.id) {
             // Applied before; finish a close the index may have missed.
             if record.status == Status::Closed {
@@ -292,8 +297,8 @@ impl Store {
         }
     }
 
-    /// Records an agent action the core accepted (dedupe key `key`); `None` when it was
-    /// recorded before or the handoff closed meanwhile.
+    /// Records an agent action the core accepted (dedupe key `key`); `Unchanged` when it
+    /// was recorded before or the handoff closed meanwhile.
     pub(crate) async fn record_action(
         &self,
         id: &str,
@@ -301,13 +306,13 @@ impl Store {
         agent: &Agent,
         action: Action,
         now: &str,
-    ) -> Result<Option<HandoffRecord>, InboundError> {
+    ) -> Result<Change, InboundError> {
         let _guard = self.lock.lock().await;
         let Some(mut record) = self.get(id).await? else {
-            return Ok(None);
+            return Ok(Change::Unchanged);
         };
         if record.has_applied(key) || record.status == Status::Closed {
-            return Ok(None);
+            return Ok(Change::Unchanged);
         }
         match action {
             Action::Accept => {
@@ -327,11 +332,18 @@ impl Store {
                     text,
                 });
             }
-            Action::Noted => {}
+            Action::Finish(reason) => {
+                record.status = Status::Closed;
+                record.closed_reason = Some(reason.to_owned());
+            }
         }
         record.mark_applied(key, now);
         self.put(&record).await?;
-        Ok(Some(record))
+        if record.status == Status::Closed {
+            self.unindex(id).await?;
+            return Ok(Change::Closed(id.to_owned()));
+        }
+        Ok(Change::Updated(Box::new(record)))
     }
 }
 

@@ -47,7 +47,10 @@ impl DeskEventHandler for FakeCore {
 
 fn store() -> (Arc<FakeCore>, Store) {
     let core = Arc::new(FakeCore::default());
-    (core.clone(), Store::new(DeskEventSink::new("console", core)))
+    (
+        core.clone(),
+        Store::new(DeskEventSink::new("console", core)),
+    )
 }
 
 fn line(from: &str, text: &str) -> TranscriptLine {
@@ -179,13 +182,19 @@ fn frames_parse_and_bad_ones_are_named() {
     assert_eq!(code("not json"), "bad_frame");
     assert_eq!(code(r#"{"type":"dance"}"#), "bad_frame");
     assert_eq!(code(r#"{"type":"accept","handoff_id":"h1"}"#), "bad_frame");
-    assert_eq!(code(r#"{"type":"accept","handoff_id":"","id":"a"}"#), "bad_frame");
+    assert_eq!(
+        code(r#"{"type":"accept","handoff_id":"","id":"a"}"#),
+        "bad_frame"
+    );
     assert_eq!(code(r#"{"type":"hello","agent":{"id":" "}}"#), "bad_frame");
     assert_eq!(
         code(r#"{"type":"message","handoff_id":"h1","id":"a","text":"  "}"#),
         "empty_text"
     );
-    let long = format!(r#"{{"type":"resolve","handoff_id":"{}","id":"a"}}"#, "x".repeat(300));
+    let long = format!(
+        r#"{{"type":"resolve","handoff_id":"{}","id":"a"}}"#,
+        "x".repeat(300)
+    );
     assert_eq!(code(&long), "bad_frame");
     assert_eq!(code("[1,2,3]"), "bad_frame");
     assert_eq!(code("\u{0}"), "bad_frame");
@@ -196,7 +205,10 @@ async fn open_append_close_keep_the_record_and_the_index() {
     let (_core, store) = store();
     let change = store.apply(&open("d1", "h1"), NOW).await.unwrap();
     assert!(matches!(change, Change::Updated(_)));
-    store.apply(&append("d2", "h1", "still there?"), NOW).await.unwrap();
+    store
+        .apply(&append("d2", "h1", "still there?"), NOW)
+        .await
+        .unwrap();
     let open_now = store.open_handoffs().await.unwrap();
     assert_eq!(open_now.len(), 1);
     assert_eq!(open_now[0].messages[0].text, "still there?");
@@ -241,9 +253,15 @@ async fn retried_deliveries_have_no_second_effect() {
         store.apply(&open("d1", "h1"), NOW).await.unwrap(),
         Change::Unchanged
     );
-    store.apply(&append("d2", "h1", "hello?"), NOW).await.unwrap();
+    store
+        .apply(&append("d2", "h1", "hello?"), NOW)
+        .await
+        .unwrap();
     assert_eq!(
-        store.apply(&append("d2", "h1", "hello?"), NOW).await.unwrap(),
+        store
+            .apply(&append("d2", "h1", "hello?"), NOW)
+            .await
+            .unwrap(),
         Change::Unchanged
     );
     let r = store.get("h1").await.unwrap().unwrap();
@@ -304,33 +322,78 @@ async fn agent_actions_are_recorded_once() {
     let (_core, store) = store();
     store.apply(&open("d1", "h1"), NOW).await.unwrap();
     assert!(store.actionable("h1", "k1").await.unwrap());
-    let r = store
-        .record_action("h1", "k1", &sam(), Action::Message("Hi, Sam here".into()), NOW)
+    let Change::Updated(r) = store
+        .record_action(
+            "h1",
+            "k1",
+            &sam(),
+            Action::Message("Hi, Sam here".into()),
+            NOW,
+        )
         .await
         .unwrap()
-        .expect("recorded");
-    assert_eq!(r.status, Status::Accepted, "the first reply takes the handoff");
+    else {
+        panic!("recorded")
+    };
+    assert_eq!(
+        r.status,
+        Status::Accepted,
+        "the first reply takes the handoff"
+    );
     assert_eq!(r.accepted_by, Some(sam()));
     assert_eq!(r.messages[0].from, "agent");
     // The same action again: nothing new, and it is recognised as done.
     assert!(!store.actionable("h1", "k1").await.unwrap());
-    assert!(
+    assert_eq!(
         store
-            .record_action("h1", "k1", &sam(), Action::Message("Hi, Sam here".into()), NOW)
+            .record_action(
+                "h1",
+                "k1",
+                &sam(),
+                Action::Message("Hi, Sam here".into()),
+                NOW
+            )
             .await
-            .unwrap()
-            .is_none()
+            .unwrap(),
+        Change::Unchanged
     );
     assert_eq!(store.get("h1").await.unwrap().unwrap().messages.len(), 1);
 
     assert!(matches!(
         store.actionable("nope", "k2").await,
-        Err(crate::state::ActionError::Refused(crate::state::Refusal::Unknown))
+        Err(crate::state::ActionError::Refused(
+            crate::state::Refusal::Unknown
+        ))
     ));
-    store.apply(&close("d2", "h1"), NOW).await.unwrap();
+    // Resolving in the console closes the console's copy (the core sends no `Close`).
+    assert_eq!(
+        store
+            .record_action("h1", "k2", &sam(), Action::Finish("resolved"), NOW)
+            .await
+            .unwrap(),
+        Change::Closed("h1".into())
+    );
+    assert!(store.open_handoffs().await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .get("h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .closed_reason
+            .as_deref(),
+        Some("resolved")
+    );
+    // A late retried delivery for it changes nothing.
+    assert_eq!(
+        store.apply(&append("d9", "h1", "late"), NOW).await.unwrap(),
+        Change::Unchanged
+    );
     assert!(matches!(
         store.actionable("h1", "k3").await,
-        Err(crate::state::ActionError::Refused(crate::state::Refusal::NotOpen))
+        Err(crate::state::ActionError::Refused(
+            crate::state::Refusal::NotOpen
+        ))
     ));
     // A resent frame of an action recorded before the close is still recognised.
     assert!(!store.actionable("h1", "k1").await.unwrap());

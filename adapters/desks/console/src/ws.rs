@@ -37,11 +37,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
 }
 
 async fn page() -> Response {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(CONSOLE_HTML),
-    )
-        .into_response()
+    ([(header::CACHE_CONTROL, "no-store")], Html(CONSOLE_HTML)).into_response()
 }
 
 async fn upgrade(
@@ -183,12 +179,18 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
         ClientFrame::Accept { handoff_id, id } => {
             (handoff_id, id, DeskEventKind::Accepted, Action::Accept)
         }
-        ClientFrame::Resolve { handoff_id, id } => {
-            (handoff_id, id, DeskEventKind::Resolved, Action::Noted)
-        }
-        ClientFrame::Release { handoff_id, id } => {
-            (handoff_id, id, DeskEventKind::Released, Action::Noted)
-        }
+        ClientFrame::Resolve { handoff_id, id } => (
+            handoff_id,
+            id,
+            DeskEventKind::Resolved,
+            Action::Finish("resolved"),
+        ),
+        ClientFrame::Release { handoff_id, id } => (
+            handoff_id,
+            id,
+            DeskEventKind::Released,
+            Action::Finish("released"),
+        ),
         ClientFrame::Message {
             handoff_id,
             id,
@@ -210,7 +212,11 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
         // Recorded before (a resent frame): acknowledge again, no second effect.
         Ok(false) => return protocol::ack(&id),
         Err(ActionError::Refused(Refusal::Unknown)) => {
-            return protocol::error("unknown_handoff", "no such handoff in this console", Some(&id));
+            return protocol::error(
+                "unknown_handoff",
+                "no such handoff in this console",
+                Some(&id),
+            );
         }
         Err(ActionError::Refused(Refusal::NotOpen)) => {
             return protocol::error("not_open", "the handoff is closed", Some(&id));
@@ -234,8 +240,7 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
         .record_action(&handoff_id, &key, agent, action, &now())
         .await
     {
-        Ok(Some(record)) => shared.push(&crate::state::Change::Updated(Box::new(record))),
-        Ok(None) => {}
+        Ok(change) => shared.push(&change),
         // The core has the action; only the console's copy of it is behind.
         Err(e) => debug!(error = %e, "Console record not updated after an agent action."),
     }
