@@ -71,6 +71,7 @@ fn check_accepts_the_shipped_examples() {
             .env("TEAMS_DESK_APP_PASSWORD", "example-app-password")
             .env("TEAMS_TENANT_ID", "c0ffee00-1234-4abc-9def-0123456789ab")
             .env("TANDEM_ADMIN_TOKEN", "example-admin-token-0123456789")
+            .env("CONSOLE_AGENT_TOKEN", "example-console-token-0123456789")
             .output()
             .unwrap();
         assert!(
@@ -102,6 +103,40 @@ async fn serve_without_config_runs_the_demo_and_stops_cleanly() {
     assert_eq!(
         reqwest::get(tandem.url("/readyz")).await.unwrap().status(),
         200
+    );
+    // The agent console is on, with a token generated for this run and printed.
+    let banner = tandem_e2e::eventually(10, "the console URL in the banner", || async {
+        tandem
+            .stdout()
+            .into_iter()
+            .find(|l| l.contains("agent console:"))
+    })
+    .await;
+    let console_url = tandem.url("/console");
+    assert!(banner.contains(&console_url), "{banner}");
+    let token = banner
+        .split("(token ")
+        .nth(1)
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("a token in {banner:?}"));
+    assert!(token.len() >= 16, "a long enough token: {token}");
+    let console = reqwest::get(&console_url).await.unwrap();
+    assert_eq!(console.status(), 200);
+    assert!(
+        console
+            .text()
+            .await
+            .unwrap()
+            .contains("Tandem agent console")
+    );
+    let mut agent = tandem_e2e::WsClient::connect_url(&format!(
+        "ws://{}/console/ws?token={token}",
+        tandem.addr
+    ))
+    .await;
+    assert_eq!(
+        agent.recv_type("snapshot").await["handoffs"],
+        serde_json::json!([])
     );
     assert!(
         dir.path().join("tandem-data/tandem.db").exists(),

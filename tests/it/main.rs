@@ -3,6 +3,7 @@
 
 mod admin;
 mod cli;
+mod console;
 mod desk_chatwoot;
 mod desk_slack;
 mod desk_teams;

@@ -15,6 +15,7 @@ pub struct Tandem {
     /// `127.0.0.1:<port>`.
     pub addr: String,
     stderr_path: PathBuf,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// The `tandem` binary: `$TANDEM_BIN`, else built once with the cargo running the tests
@@ -98,8 +99,13 @@ impl Tandem {
         let mut child = cmd.spawn().expect("starting tandem");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let stdout_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
+                stdout_lines
+                    .lock()
+                    .expect("stdout lines lock")
+                    .push(line.clone());
                 if let Some(rest) = line.strip_prefix("Tandem listening on http://") {
                     return Some(rest.trim().to_owned());
                 }
@@ -114,13 +120,24 @@ impl Tandem {
             panic!("tandem did not start listening; stderr:\n{log}");
         };
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let kept = stdout_lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().expect("stdout lines lock").push(line);
+            }
+        });
         Tandem {
             child,
             base: format!("http://{addr}"),
             addr,
             stderr_path,
+            stdout: stdout_lines,
         }
+    }
+
+    /// The lines printed on stdout so far (the banner with its URLs).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().expect("stdout lines lock").clone()
     }
 
     /// A URL on this server.

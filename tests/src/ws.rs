@@ -28,6 +28,16 @@ impl WsClient {
         }
     }
 
+    /// Connects to any WebSocket URL (e.g. the agent console's `/console/ws`).
+    pub async fn connect_url(url: &str) -> WsClient {
+        let (ws, _) = connect_async(url).await.expect("websocket connect");
+        WsClient {
+            ws,
+            skipped: Default::default(),
+            history: Vec::new(),
+        }
+    }
+
     /// Connects and says hello; returns the client and the welcome frame. The history
     /// replay that follows the welcome (the server sends it at once) is read into
     /// [`WsClient::history`], so later reads see only new frames.

@@ -25,6 +25,32 @@ path = "tandem-data/tandem.db"
 [channels.webchat]
 "#;
 
+/// What the demo adds when this binary has the agent console: its agent token comes
+/// from `TANDEM_CONSOLE_TOKEN`, else it is generated at start-up (and printed with the
+/// console's URL).
+pub const DEMO_CONSOLE: &str = r#"
+[desks.console]
+tokens = ["${TANDEM_CONSOLE_TOKEN}"]
+"#;
+
+/// [`LoadedConfig::source`] of the built-in demo config.
+pub const DEMO_SOURCE: &str = "built-in demo config";
+
+/// The built-in demo config for the adapters of `registry`: [`DEMO_CONFIG`], plus
+/// [`DEMO_CONSOLE`] when the console desk is compiled in.
+pub fn demo_config(registry: &Registry) -> String {
+    let mut text = DEMO_CONFIG.to_owned();
+    if registry.desk_kinds().contains(&"console") {
+        text.push_str(DEMO_CONSOLE);
+    }
+    text
+}
+
+/// A fresh random agent token for the demo console (32 hex characters).
+pub fn generate_console_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -268,7 +294,17 @@ pub fn load_with(path: Option<&Path>, registry: &Registry) -> Result<LoadedConfi
                 return Err(errors);
             }
         },
-        None => ("built-in demo config".to_owned(), DEMO_CONFIG.to_owned()),
+        None => {
+            // The demo's console token: the operator's, else a fresh one for this run.
+            let token = generate_console_token();
+            let env = |name: &str| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|v| name != "TANDEM_CONSOLE_TOKEN" || !v.is_empty())
+                    .or_else(|| (name == "TANDEM_CONSOLE_TOKEN").then(|| token.clone()))
+            };
+            return parse(DEMO_SOURCE, &demo_config(registry), &env, registry);
+        }
     };
     parse(&source, &text, &|name| std::env::var(name).ok(), registry)
 }

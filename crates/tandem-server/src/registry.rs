@@ -73,6 +73,8 @@ impl Registry {
         r.desk::<tandem_desk_chatwoot::ChatwootDesk>();
         #[cfg(feature = "teams-desk")]
         r.desk::<tandem_desk_teams::TeamsDesk>();
+        #[cfg(feature = "console-desk")]
+        r.desk::<tandem_desk_console::ConsoleDesk>();
         r
     }
 

@@ -330,6 +330,16 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         println!("  demo page:   http://{addr}/");
         println!("  web chat:    ws://{addr}/webchat/ws");
     }
+    for desk in loaded.desks.iter().filter(|d| d.kind == "console") {
+        // The token is printed only for the built-in demo, where it was generated for this run.
+        let token = (loaded.source == crate::config::DEMO_SOURCE)
+            .then(|| desk.table.get("tokens")?.get(0)?.as_str())
+            .flatten();
+        match token {
+            Some(t) => println!("  agent console: http://{addr}/console (token {t})"),
+            None => println!("  agent console: http://{addr}/console"),
+        }
+    }
     println!("  metrics:     http://{addr}/metrics");
     println!("  health:      http://{addr}/healthz");
 

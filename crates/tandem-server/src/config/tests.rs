@@ -23,6 +23,23 @@ fn demo_config_is_valid() {
 }
 
 #[test]
+fn demo_config_has_the_console_with_a_generated_token() {
+    let registry = Registry::builtin();
+    let token = generate_console_token();
+    assert_eq!(token.len(), 32);
+    assert_ne!(token, generate_console_token(), "fresh each run");
+    let env = |name: &str| (name == "TANDEM_CONSOLE_TOKEN").then(|| token.clone());
+    let loaded = parse(DEMO_SOURCE, &demo_config(&registry), &env, &registry)
+        .expect("demo config with the console parses");
+    let console = loaded
+        .desks
+        .iter()
+        .find(|d| d.kind == "console")
+        .expect("the demo has the agent console");
+    assert_eq!(console.table["tokens"][0].as_str(), Some(token.as_str()));
+}
+
+#[test]
 fn every_problem_is_reported_with_its_path() {
     let text = r#"
         [server]

@@ -1,0 +1,126 @@
+//! The built-in agent console: a desk that needs no external service. Agents open
+//! `GET /console` in a browser, type one of the configured tokens and who they are, and
+//! work the queue over a WebSocket at `/console/ws` (JSON frames, see [`protocol`]).
+//!
+//! What it does: keeps every open handoff durably in the desk's key-value space (the
+//! briefing, later customer messages, the agent replies it relayed, routing changes, who
+//! accepted) with an index of open handoffs; applies each delivery once (by delivery id);
+//! pushes every change to the connected agents; turns agent frames into desk events,
+//! deduplicated on the agent's own action id, and acknowledges them once recorded.
+//!
+//! Trust: a token admits whoever holds it, and the agent then says who they are in
+//! `hello` (id and name). That is trusted as given, like a console without single
+//! sign-on; give each team its own token and rotate it like a password.
+
+mod config;
+mod protocol;
+mod state;
+mod ws;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{ConsoleDeskConfig, MIN_TOKEN_LEN};
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use tandem_sdk::{
+    AdapterError, AgentDesk, BuiltDesk, ConfigErrors, DeskCapabilities, DeskContext, DeskDelivery,
+    DeskFactory, DeskReceipt,
+};
+use tokio::sync::broadcast;
+
+/// Largest frame accepted from an agent, in bytes; larger ones get an `error` frame with
+/// code `frame_too_large`.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The `console` desk kind.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsoleDesk;
+
+impl DeskFactory for ConsoleDesk {
+    const KIND: &'static str = "console";
+    type Config = ConsoleDeskConfig;
+
+    fn validate(config: &Self::Config) -> Result<(), ConfigErrors> {
+        config.validate()
+    }
+
+    async fn build(config: Self::Config, cx: DeskContext) -> Result<BuiltDesk, AdapterError> {
+        let shared = Arc::new(Shared {
+            config,
+            store: state::Store::new(cx.events.clone()),
+            live: broadcast::channel(256).0,
+            shutdown: cx.shutdown.clone(),
+        });
+        Ok(BuiltDesk {
+            desk: Arc::new(Console {
+                shared: shared.clone(),
+                caps: DeskCapabilities { accept: true },
+            }),
+            routes: Some(ws::routes(shared)),
+            worker: None,
+        })
+    }
+}
+
+/// What the delivering half and the WebSocket sessions share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ConsoleDeskConfig,
+    pub(crate) store: state::Store,
+    /// Frames for every connected agent.
+    pub(crate) live: broadcast::Sender<String>,
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Shared {
+    /// Pushes a change to every connected agent (none connected is fine).
+    pub(crate) fn push(&self, change: &state::Change) {
+        let frame = match change {
+            state::Change::Updated(r) => protocol::handoff(r.view()),
+            state::Change::Closed(id) => protocol::closed(id),
+            state::Change::Unchanged => return,
+        };
+        let _ = self.live.send(frame);
+    }
+}
+
+struct Console {
+    shared: Arc<Shared>,
+    caps: DeskCapabilities,
+}
+
+#[async_trait]
+impl AgentDesk for Console {
+    fn capabilities(&self) -> &DeskCapabilities {
+        &self.caps
+    }
+
+    async fn deliver(&self, delivery: DeskDelivery) -> Result<DeskReceipt, AdapterError> {
+        let change = self
+            .shared
+            .store
+            .apply(&delivery, &now())
+            .await
+            .map_err(|e| match e {
+                state::ApplyError::Store(e) => {
+                    AdapterError::transient("the console's records are unavailable").with_source(e)
+                }
+                state::ApplyError::UnknownHandoff => {
+                    AdapterError::rejected("no console record for this handoff")
+                }
+            })?;
+        self.shared.push(&change);
+        Ok(DeskReceipt {
+            thread: Some(delivery.op.handoff_id().to_owned()),
+        })
+    }
+}
+
+/// Now, RFC 3339 (UTC).
+pub(crate) fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,154 @@
+//! The console's WebSocket frames (JSON text, one object each, with a `type`).
+//!
+//! Agent → server: `hello` (who the agent is; may carry the token when the URL did not),
+//! `accept`, `resolve`, `release` and `message`, each with the agent's own action `id`.
+//! Server → agent: `snapshot`, `handoff`, `closed`, `ack` and `error`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tandem_sdk::handoff::Agent;
+
+/// Longest action id, agent id or handoff id accepted.
+pub(crate) const MAX_ID_LEN: usize = 200;
+
+/// A frame from an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum ClientFrame {
+    Hello {
+        agent: AgentFrame,
+        #[serde(default)]
+        token: Option<String>,
+    },
+    Accept {
+        handoff_id: String,
+        id: String,
+    },
+    Resolve {
+        handoff_id: String,
+        id: String,
+    },
+    Release {
+        handoff_id: String,
+        id: String,
+    },
+    Message {
+        handoff_id: String,
+        id: String,
+        text: String,
+    },
+}
+
+/// The agent an agent says they are.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AgentFrame {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// A problem with a frame, reported as an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FrameError {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+impl FrameError {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl ClientFrame {
+    /// Parses and checks one text frame.
+    pub(crate) fn parse(text: &str) -> Result<Self, FrameError> {
+        let frame: Self = serde_json::from_str(text)
+            .map_err(|e| FrameError::new("bad_frame", format!("not a console frame: {e}")))?;
+        frame.check()?;
+        Ok(frame)
+    }
+
+    fn check(&self) -> Result<(), FrameError> {
+        let ids: Vec<(&str, &str)> = match self {
+            Self::Hello { agent, .. } => vec![("agent.id", agent.id.as_str())],
+            Self::Accept { handoff_id, id }
+            | Self::Resolve { handoff_id, id }
+            | Self::Release { handoff_id, id }
+            | Self::Message { handoff_id, id, .. } => {
+                vec![("handoff_id", handoff_id.as_str()), ("id", id.as_str())]
+            }
+        };
+        for (name, value) in ids {
+            if value.trim().is_empty() {
+                return Err(FrameError::new("bad_frame", format!("{name} is empty")));
+            }
+            if value.len() > MAX_ID_LEN {
+                return Err(FrameError::new(
+                    "bad_frame",
+                    format!("{name} is longer than {MAX_ID_LEN} bytes"),
+                ));
+            }
+        }
+        if let Self::Hello { agent, .. } = self
+            && agent.name.as_ref().is_some_and(|n| n.len() > MAX_ID_LEN)
+        {
+            return Err(FrameError::new("bad_frame", "agent.name is too long"));
+        }
+        if let Self::Message { text, .. } = self
+            && text.trim().is_empty()
+        {
+            return Err(FrameError::new("empty_text", "the message has no text"));
+        }
+        Ok(())
+    }
+
+    /// The client action id, for frames that carry one.
+    pub(crate) fn action_id(&self) -> Option<&str> {
+        match self {
+            Self::Hello { .. } => None,
+            Self::Accept { id, .. }
+            | Self::Resolve { id, .. }
+            | Self::Release { id, .. }
+            | Self::Message { id, .. } => Some(id),
+        }
+    }
+}
+
+impl AgentFrame {
+    pub(crate) fn into_agent(self) -> Agent {
+        Agent {
+            id: self.id,
+            name: self.name.filter(|n| !n.trim().is_empty()),
+        }
+    }
+}
+
+pub(crate) fn snapshot(handoffs: Vec<Value>) -> String {
+    json!({"type": "snapshot", "handoffs": handoffs}).to_string()
+}
+
+pub(crate) fn handoff(view: Value) -> String {
+    json!({"type": "handoff", "handoff": view}).to_string()
+}
+
+pub(crate) fn closed(handoff_id: &str) -> String {
+    json!({"type": "closed", "handoff_id": handoff_id}).to_string()
+}
+
+pub(crate) fn ack(id: &str) -> String {
+    json!({"type": "ack", "id": id}).to_string()
+}
+
+/// An `error` frame; `id` names the action it answers, when there is one.
+pub(crate) fn error(code: &str, message: &str, id: Option<&str>) -> String {
+    let mut v = json!({"type": "error", "code": code, "message": message});
+    if let Some(id) = id {
+        v["id"] = json!(id);
+    }
+    v.to_string()
+}

@@ -1,0 +1,387 @@
+//! The console's durable state, in the desk's key-value space: one record per handoff
+//! (`handoff:<id>`: the briefing, later messages, status, assignee, who accepted, and the
+//! delivery/action ids already applied) and the index of open handoffs (`open`: a JSON
+//! array of ids). Every change is one write of the record, so a retried delivery or a
+//! resent agent frame is recognised from the record itself and has no second effect.
+
+use serde::{Deserialize, Serialize};
+use tandem_sdk::handoff::{Agent, HandoffRequested, TranscriptLine};
+use tandem_sdk::{DeskDelivery, DeskEventSink, DeskOp, InboundError};
+use tokio::sync::Mutex;
+
+/// How many applied delivery/action ids a record remembers.
+const MAX_APPLIED: usize = 500;
+/// Key of the open-handoff index.
+const INDEX_KEY: &str = "open";
+
+/// Where a handoff is, as the console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    /// Waiting for an agent.
+    Queued,
+    /// An agent took it.
+    Accepted,
+    /// Tandem closed it (resolved, released, timed out, re-routed).
+    Closed,
+}
+
+/// One handoff as the console keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HandoffRecord {
+    /// The `handoff.requested` document: the briefing.
+    pub(crate) briefing: HandoffRequested,
+    /// Everything after the briefing's transcript: customer messages and agent replies.
+    pub(crate) messages: Vec<TranscriptLine>,
+    pub(crate) status: Status,
+    /// The queue it is in now.
+    pub(crate) target: String,
+    pub(crate) priority: String,
+    /// The agent routing assigned, if any.
+    pub(crate) assignee: Option<Agent>,
+    /// The agent who accepted it in the console, if any.
+    pub(crate) accepted_by: Option<Agent>,
+    /// Why Tandem closed it.
+    pub(crate) closed_reason: Option<String>,
+    /// RFC 3339 of the last change.
+    pub(crate) updated_at: String,
+    /// Delivery ids and agent action keys already applied (newest last, bounded).
+    #[serde(default)]
+    pub(crate) applied: Vec<String>,
+}
+
+impl HandoffRecord {
+    fn new(briefing: HandoffRequested, now: &str) -> Self {
+        Self {
+            target: briefing.reason.target.clone(),
+            priority: briefing.reason.priority.clone(),
+            briefing,
+            messages: Vec::new(),
+            status: Status::Queued,
+            assignee: None,
+            accepted_by: None,
+            closed_reason: None,
+            updated_at: now.to_owned(),
+            applied: Vec::new(),
+        }
+    }
+
+    fn has_applied(&self, key: &str) -> bool {
+        self.applied.iter().any(|k| k == key)
+    }
+
+    fn mark_applied(&mut self, key: &str, now: &str) {
+        self.applied.push(key.to_owned());
+        if self.applied.len() > MAX_APPLIED {
+            let extra = self.applied.len() - MAX_APPLIED;
+            self.applied.drain(..extra);
+        }
+        self.updated_at = now.to_owned();
+    }
+
+    /// The JSON the console's agents see (no bookkeeping).
+    pub(crate) fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "handoff_id": self.briefing.handoff_id,
+            "conversation_id": self.briefing.conversation_id,
+            "created_at": self.briefing.created_at,
+            "updated_at": self.updated_at,
+            "status": self.status,
+            "target": self.target,
+            "priority": self.priority,
+            "assignee": self.assignee,
+            "accepted_by": self.accepted_by,
+            "closed_reason": self.closed_reason,
+            "channel": self.briefing.channel,
+            "customer": self.briefing.customer,
+            "reason": self.briefing.reason,
+            "summary": self.briefing.summary,
+            "window": self.briefing.window,
+            "transcript": self.briefing.transcript.iter().chain(&self.messages).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// What a delivery or an agent action changed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change {
+    /// The handoff changed (or appeared): push it.
+    Updated(Box<HandoffRecord>),
+    /// It left the queue: tell agents.
+    Closed(String),
+    /// Nothing new (a retried delivery).
+    Unchanged,
+}
+
+/// An agent action the console records after the core accepted it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    Accept,
+    Message(String),
+    /// Resolved or released by the agent (the core sends no `Close` for the desk's own
+    /// action): the console closes its copy with this reason.
+    Finish(&'static str),
+}
+
+/// Why an agent action can't go ahead.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Refusal {
+    Unknown,
+    NotOpen,
+}
+
+/// The console's records, serialised through one lock (read-modify-write of the kv).
+#[derive(Debug)]
+pub(crate) struct Store {
+    sink: DeskEventSink,
+    lock: Mutex<()>,
+}
+
+fn handoff_key(id: &str) -> String {
+    format!("handoff:{id}")
+}
+
+fn corrupt(what: &str, e: &serde_json::Error) -> InboundError {
+    InboundError::Unavailable(format!("unreadable console {what}: {e}"))
+}
+
+impl Store {
+    pub(crate) fn new(sink: DeskEventSink) -> Self {
+        Self {
+            sink,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The desk's event sink.
+    pub(crate) fn sink(&self) -> &DeskEventSink {
+        &self.sink
+    }
+
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<HandoffRecord>, InboundError> {
+        match self.sink.kv_get(&handoff_key(id)).await? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| corrupt("record", &e)),
+        }
+    }
+
+    async fn put(&self, record: &HandoffRecord) -> Result<(), InboundError> {
+        let text = serde_json::to_string(record).map_err(|e| corrupt("record", &e))?;
+        self.sink
+            .kv_put(&handoff_key(&record.briefing.handoff_id), &text)
+            .await
+    }
+
+    async fn index(&self) -> Result<Vec<String>, InboundError> {
+        match self.sink.kv_get(INDEX_KEY).await? {
+            None => Ok(Vec::new()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("index", &e)),
+        }
+    }
+
+    async fn set_index(&self, ids: &[String]) -> Result<(), InboundError> {
+        let text = serde_json::to_string(ids).map_err(|e| corrupt("index", &e))?;
+        self.sink.kv_put(INDEX_KEY, &text).await
+    }
+
+    /// The open handoffs, most urgent first, then oldest first.
+    pub(crate) async fn open_handoffs(&self) -> Result<Vec<HandoffRecord>, InboundError> {
+        let mut out = Vec::new();
+        for id in self.index().await? {
+            if let Some(r) = self.get(&id).await? {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| {
+            rank(&a.priority)
+                .cmp(&rank(&b.priority))
+                .then_with(|| a.briefing.created_at.cmp(&b.briefing.created_at))
+        });
+        Ok(out)
+    }
+
+    /// Applies one delivery from the core; idempotent on the delivery id.
+    pub(crate) async fn apply(
+        &self,
+        delivery: &DeskDelivery,
+        now: &str,
+    ) -> Result<Change, ApplyError> {
+        let _guard = self.lock.lock().await;
+        let id = delivery.op.handoff_id();
+        let existing = self.get(id).await?;
+        if let DeskOp::Open(briefing) = &delivery.op {
+            let record = match existing {
+                // A retried or repeated open: the record exists; make sure it is indexed.
+                Some(r) if r.status == Status::Closed => return Ok(Change::Unchanged),
+                Some(r) => r,
+                None => {
+                    let mut r = HandoffRecord::new((**briefing).clone(), now);
+                    r.mark_applied(&delivery.id, now);
+                    self.put(&r).await?;
+                    r
+                }
+            };
+            let mut index = self.index().await?;
+            if index.iter().any(|i| i == id) {
+                return Ok(Change::Unchanged);
+            }
+            index.push(id.to_owned());
+            self.set_index(&index).await?;
+            return Ok(Change::Updated(Box::new(record)));
+        }
+        let Some(mut record) = existing else {
+            return Err(ApplyError::UnknownHandoff);
+        };
+        if record.status == Status::Closed && !record.has_applied(&delivery.id) {
+            // Closed on the console's side (an agent resolved it) before this arrived.
+            return Ok(Change::Unchanged);
+        }
+        if record.has_applied(&delivery.id) {
+            // Applied before; finish a close the index may have missed.
+            if record.status == Status::Closed {
+                self.unindex(id).await?;
+            }
+            return Ok(Change::Unchanged);
+        }
+        match &delivery.op {
+            // Handled above.
+            DeskOp::Open(_) => return Ok(Change::Unchanged),
+            DeskOp::Append(m) => record.messages.push(m.message.clone()),
+            DeskOp::Update(u) => {
+                if let Some(t) = &u.target {
+                    t.clone_into(&mut record.target);
+                }
+                if let Some(p) = &u.priority {
+                    p.clone_into(&mut record.priority);
+                }
+                record.assignee.clone_from(&u.assignee);
+                if u.change == "rerouted" {
+                    record.accepted_by = None;
+                    record.status = Status::Queued;
+                }
+            }
+            DeskOp::Close(c) => {
+                record.status = Status::Closed;
+                record.closed_reason = Some(c.reason.clone());
+            }
+        }
+        record.mark_applied(&delivery.id, now);
+        self.put(&record).await?;
+        if record.status == Status::Closed {
+            self.unindex(id).await?;
+            return Ok(Change::Closed(id.to_owned()));
+        }
+        Ok(Change::Updated(Box::new(record)))
+    }
+
+    async fn unindex(&self, id: &str) -> Result<(), InboundError> {
+        let mut index = self.index().await?;
+        let before = index.len();
+        index.retain(|i| i != id);
+        if index.len() != before {
+            self.set_index(&index).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether an agent action with dedupe key `key` on `id` should go ahead: `false` when
+    /// it was recorded before (a resent frame), an error when it can't.
+    pub(crate) async fn actionable(&self, id: &str, key: &str) -> Result<bool, ActionError> {
+        match self.get(id).await? {
+            None => Err(ActionError::Refused(Refusal::Unknown)),
+            Some(r) if r.has_applied(key) => Ok(false),
+            Some(r) if r.status == Status::Closed => Err(ActionError::Refused(Refusal::NotOpen)),
+            Some(_) => Ok(true),
+        }
+    }
+
+    /// Records an agent action the core accepted (dedupe key `key`); `Unchanged` when it
+    /// was recorded before or the handoff closed meanwhile.
+    pub(crate) async fn record_action(
+        &self,
+        id: &str,
+        key: &str,
+        agent: &Agent,
+        action: Action,
+        now: &str,
+    ) -> Result<Change, InboundError> {
+        let _guard = self.lock.lock().await;
+        let Some(mut record) = self.get(id).await? else {
+            return Ok(Change::Unchanged);
+        };
+        if record.has_applied(key) || record.status == Status::Closed {
+            return Ok(Change::Unchanged);
+        }
+        match action {
+            Action::Accept => {
+                record.status = Status::Accepted;
+                record.accepted_by = Some(agent.clone());
+            }
+            Action::Message(text) => {
+                if record.accepted_by.is_none() {
+                    // The first reply takes the handoff (as on the other desks).
+                    record.status = Status::Accepted;
+                    record.accepted_by = Some(agent.clone());
+                }
+                record.messages.push(TranscriptLine {
+                    from: "agent".into(),
+                    channel: record.briefing.channel.clone(),
+                    at: now.to_owned(),
+                    text,
+                });
+            }
+            Action::Finish(reason) => {
+                record.status = Status::Closed;
+                record.closed_reason = Some(reason.to_owned());
+            }
+        }
+        record.mark_applied(key, now);
+        self.put(&record).await?;
+        if record.status == Status::Closed {
+            self.unindex(id).await?;
+            return Ok(Change::Closed(id.to_owned()));
+        }
+        Ok(Change::Updated(Box::new(record)))
+    }
+}
+
+/// A delivery the console could not apply.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// The store is unavailable: retry.
+    Store(InboundError),
+    /// Not a handoff this console opened.
+    UnknownHandoff,
+}
+
+impl From<InboundError> for ApplyError {
+    fn from(e: InboundError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// An agent action that can't go ahead.
+#[derive(Debug)]
+pub(crate) enum ActionError {
+    Store(InboundError),
+    Refused(Refusal),
+}
+
+impl From<InboundError> for ActionError {
+    fn from(e: InboundError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// Sort rank of a priority: most urgent first.
+pub(crate) fn rank(priority: &str) -> u8 {
+    match priority {
+        "immediate" => 0,
+        "high" => 1,
+        "medium" => 2,
+        "low" => 3,
+        _ => 4,
+    }
+}
