@@ -23,6 +23,10 @@ use tandem_model::{ConversationId, OutboundContent, Party};
 use tandem_sdk::DeskOp;
 use tracing::warn;
 
+/// How early (ms) a timer may look at a handoff and still count its SLA as run out
+/// (timestamps are kept in milliseconds; timers never fire early).
+const TIMER_SLACK_MS: i64 = 5;
+
 /// What the customer hears when no agent was available in time and the bot takes over.
 pub const NO_AGENT_NOTICE: &str = "Sorry, no one from our team is available right now. I'm back to help, and you can ask for a person again any time.";
 
@@ -109,15 +113,20 @@ impl Core {
             let Some(conv) = store.conversation(id).await? else {
                 return Ok(());
             };
+            let now = self.inner.clock.now();
             let waiting = conv.state.handoff.as_ref().is_some_and(|h| {
                 h.id == handoff_id
                     && matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)
                     && h.sla_breached_at_ms.is_none()
+                    && self
+                        .sla_due_ms(h)
+                        .is_some_and(|due| due <= ms(now) + TIMER_SLACK_MS)
             });
+            // Not waiting any more, or a stale timer (one set before a re-route restarted
+            // the clock, or a second one set at start-up): nothing to do.
             if !waiting {
                 return Ok(());
             }
-            let now = self.inner.clock.now();
             let mut next = conv.clone();
             next.updated_at = now;
             let mut outbox = Vec::new();
@@ -300,6 +309,20 @@ impl Core {
         self.handoff_opened(conversation, h).await;
     }
 
+    /// When `h`'s SLA runs out, unix ms: its priority's SLA after it was opened or last
+    /// re-routed. `None` without an SLA for its priority.
+    fn sla_due_ms(&self, h: &crate::store::HandoffState) -> Option<i64> {
+        let sla = self.inner.config.sla.for_priority(h.priority.as_deref())?;
+        let since = h
+            .routing
+            .iter()
+            .rev()
+            .find(|r| r.change == "rerouted")
+            .map(|r| r.at_ms)
+            .or_else(|| h.transitions.first().map(|t| t.at_ms))?;
+        Some(since.saturating_add(i64::try_from(sla.as_millis()).unwrap_or(i64::MAX)))
+    }
+
     /// Sets the SLA timers of every handoff still waiting for an agent (after a restart):
     /// those in the queue and those assigned but not accepted. Each is due its priority's
     /// SLA after it was opened or last re-routed. Returns how many were set.
@@ -334,18 +357,9 @@ impl Core {
             }) else {
                 continue;
             };
-            let Some(sla) = self.inner.config.sla.for_priority(h.priority.as_deref()) else {
+            let Some(due) = self.sla_due_ms(h) else {
                 continue;
             };
-            let since = h
-                .routing
-                .iter()
-                .rev()
-                .find(|r| r.change == "rerouted")
-                .map(|r| r.at_ms)
-                .or_else(|| h.transitions.first().map(|t| t.at_ms))
-                .unwrap_or(now);
-            let due = since.saturating_add(i64::try_from(sla.as_millis()).unwrap_or(i64::MAX));
             let left = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
             self.schedule_sla_in(conversation, handoff_id, left);
             set += 1;
