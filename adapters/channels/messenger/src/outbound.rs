@@ -60,12 +60,7 @@ impl MessengerAdapter {
                 AdapterError::transient("Messenger API unreachable").with_source(e.without_url())
             })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = tandem_sdk::http::retry_after(response.headers());
         let bytes = response.bytes().await.map_err(|e| {
             AdapterError::transient("reading the Messenger answer failed")
                 .with_source(e.without_url())

@@ -4,7 +4,6 @@ use crate::api::{ButtonDto, OutboundBody};
 use crate::config::WebhookChannelConfig;
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::time::Duration;
 use tandem_sdk::model::{Capabilities, Delivery, DeliveryState, OutboundMessage};
 use tandem_sdk::signature::hmac_sha256_hex;
 use tandem_sdk::{AdapterError, ChannelAdapter};
@@ -87,12 +86,7 @@ impl ChannelAdapter for WebhookAdapter {
                 state: DeliveryState::Sent,
             });
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = tandem_sdk::http::retry_after(response.headers());
         Err(AdapterError::from_status(
             status.as_u16(),
             retry_after,

@@ -75,12 +75,7 @@ impl ChannelAdapter for WhatsAppAdapter {
             .await
             .map_err(|e| AdapterError::transient("WhatsApp API unreachable").with_source(e))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = tandem_sdk::http::retry_after(response.headers());
         let bytes = response.bytes().await.map_err(|e| {
             AdapterError::transient("reading the WhatsApp answer failed").with_source(e)
         })?;

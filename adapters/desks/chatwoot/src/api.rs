@@ -109,12 +109,7 @@ impl ChatwootApi {
             })?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = tandem_sdk::http::retry_after(response.headers());
             return Err(Failed {
                 status: Some(status),
                 error: classify(what, status, retry_after),

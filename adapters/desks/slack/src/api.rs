@@ -81,7 +81,7 @@ impl SlackApi {
                 AdapterError::transient(format!("Slack {method} unreachable")).with_source(e)
             })?;
         let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
+        let retry_after = tandem_sdk::http::retry_after(response.headers());
         if status == 429 {
             return Err(AdapterError::rate_limited(retry_after));
         }
@@ -155,14 +155,6 @@ impl SlackApi {
             bot_id: answer.bot_id,
         })
     }
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
 
 /// Classifies a Slack `error` code of an `ok: false` answer.

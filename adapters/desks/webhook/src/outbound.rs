@@ -3,7 +3,6 @@
 use crate::config::WebhookDeskConfig;
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::time::Duration;
 use tandem_sdk::signature::hmac_sha256_hex;
 use tandem_sdk::{AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt};
 
@@ -63,12 +62,7 @@ impl AgentDesk for WebhookDeskClient {
                 thread: Some(delivery.op.handoff_id().to_owned()),
             });
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = tandem_sdk::http::retry_after(response.headers());
         // A desk that refuses a document now may accept it after a fix on its side: keep
         // retrying 4xx other than auth too (the contract promises retries until a 2xx).
         Err(match status.as_u16() {
