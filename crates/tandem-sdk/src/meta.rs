@@ -1,5 +1,6 @@
-//! What WhatsApp Cloud API and Messenger webhooks share (both are Meta Graph webhooks):
-//! the `GET` subscription handshake and the `X-Hub-Signature-256` check over the raw body.
+//! What WhatsApp Cloud API and Messenger share (both are Meta Graph APIs): the webhooks'
+//! `GET` subscription handshake, the `X-Hub-Signature-256` check over the raw body, and
+//! the error body of a refused send.
 
 use crate::signature::{constant_time_eq, verify_hmac_sha256_hex};
 use axum::http::{HeaderMap, StatusCode};
@@ -68,5 +69,51 @@ mod tests {
         assert!(hub_signature_ok("s", &h, b"body"));
         assert!(!hub_signature_ok("s", &h, b"bodY"));
         assert!(!hub_signature_ok("s", &HeaderMap::new(), b"body"));
+    }
+}
+
+/// The `error` of a Graph API answer that is not a success:
+/// `{"error": {"code", "error_subcode", "message", ...}}`. Adapters classify by code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct GraphError {
+    /// The Graph error code (e.g. 131047, 613, 190).
+    pub code: Option<u64>,
+    /// The finer error subcode (e.g. 2018278).
+    pub error_subcode: Option<u64>,
+}
+
+impl GraphError {
+    /// The error of an answer body; empty when the body is not a Graph error.
+    pub fn from_body(body: &[u8]) -> Self {
+        #[derive(Default, serde::Deserialize)]
+        #[serde(default)]
+        struct Envelope {
+            error: GraphError,
+        }
+        serde_json::from_slice::<Envelope>(body)
+            .unwrap_or_default()
+            .error
+    }
+}
+
+#[cfg(test)]
+mod graph_error_tests {
+    use super::GraphError;
+
+    #[test]
+    fn graph_errors_are_read_and_other_bodies_are_empty() {
+        let e = GraphError::from_body(
+            br#"{"error":{"message":"(#10) outside window","type":"OAuthException","code":10,"error_subcode":2018278}}"#,
+        );
+        assert_eq!((e.code, e.error_subcode), (Some(10), Some(2018278)));
+        assert_eq!(
+            GraphError::from_body(b"<html>bad gateway</html>"),
+            GraphError::default()
+        );
+        assert_eq!(
+            GraphError::from_body(br#"{"error":"nope"}"#),
+            GraphError::default()
+        );
     }
 }

@@ -187,17 +187,3 @@ pub(crate) struct OutButton<'a> {
 pub(crate) struct SendResponse {
     pub(crate) message_id: Option<String>,
 }
-
-/// A Graph error.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct ErrorResponse {
-    pub(crate) error: GraphError,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct GraphError {
-    pub(crate) code: Option<u64>,
-    pub(crate) error_subcode: Option<u64>,
-}

@@ -5,8 +5,8 @@
 //! unavailable, 190 auth).
 
 use crate::api::{
-    ButtonTemplate, ErrorResponse, OutAttachment, OutButton, OutMessage, OutQuickReply, Recipient,
-    SendRequest, SendResponse, SenderAction,
+    ButtonTemplate, OutAttachment, OutButton, OutMessage, OutQuickReply, Recipient, SendRequest,
+    SendResponse, SenderAction,
 };
 use crate::config::MessengerConfig;
 use async_trait::async_trait;
@@ -69,11 +69,11 @@ impl MessengerAdapter {
             let sent: SendResponse = serde_json::from_slice(&bytes).unwrap_or_default();
             return Ok(sent.message_id);
         }
-        let error: ErrorResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+        let error = tandem_sdk::meta::GraphError::from_body(&bytes);
         Err(classify(
             status.as_u16(),
-            error.error.code,
-            error.error.error_subcode,
+            error.code,
+            error.error_subcode,
             retry_after,
         ))
     }

@@ -279,18 +279,3 @@ pub(crate) struct SendResponse {
 pub(crate) struct SentId {
     pub(crate) id: String,
 }
-
-/// A Graph error: `{"error": {"code", "error_subcode", "message", ...}}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct ErrorResponse {
-    pub(crate) error: GraphError,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct GraphError {
-    pub(crate) code: Option<u64>,
-    pub(crate) error_subcode: Option<u64>,
-    pub(crate) message: Option<String>,
-}

@@ -4,8 +4,8 @@
 //! any request: the core shapes replies so that this never happens in practice.
 
 use crate::api::{
-    Action, BodyText, Component, ErrorResponse, Language, OutButton, OutInteractive, OutTemplate,
-    OutText, Parameter, Row, Section, SendBody, SendRequest, SendResponse,
+    Action, BodyText, Component, Language, OutButton, OutInteractive, OutTemplate, OutText,
+    Parameter, Row, Section, SendBody, SendRequest, SendResponse,
 };
 use crate::config::WhatsAppConfig;
 use async_trait::async_trait;
@@ -90,11 +90,11 @@ impl ChannelAdapter for WhatsAppAdapter {
                 state: DeliveryState::Sent,
             });
         }
-        let error: ErrorResponse = serde_json::from_slice(&bytes).unwrap_or_default();
+        let error = tandem_sdk::meta::GraphError::from_body(&bytes);
         Err(classify(
             status.as_u16(),
-            error.error.code,
-            error.error.error_subcode,
+            error.code,
+            error.error_subcode,
             retry_after,
         ))
     }
