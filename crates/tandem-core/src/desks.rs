@@ -249,6 +249,13 @@ impl Core {
                 store.mark_inbound_processed(pending.seq, now).await?;
                 return Ok(());
             };
+            // A reply implicitly takes the handoff: routing learns it from the first one,
+            // not from every agent message.
+            let was_taken = conv
+                .state
+                .handoff
+                .as_ref()
+                .is_some_and(|h| h.id == doc.handoff_id && h.status == HandoffStatus::Accepted);
             let Some(turn) = self.desk_turn(&pending, &doc, conv, now).await? else {
                 debug!("Desk event for a handoff that is no longer open; skipped.");
                 store.mark_inbound_processed(pending.seq, now).await?;
@@ -262,7 +269,8 @@ impl Core {
                     }
                     match doc.kind.as_str() {
                         "resolved" | "released" => self.handoff_finished(&doc.handoff_id).await,
-                        "accepted" | "agent_message" => {
+                        // An explicit accept always counts (another agent may take over).
+                        "accepted" | "agent_message" if doc.kind == "accepted" || !was_taken => {
                             self.handoff_taken(&doc.handoff_id, doc.agent_id.as_deref())
                                 .await;
                         }
