@@ -4,9 +4,10 @@
 //! webhook channel.
 
 use crate::handoff::customer_says_as;
+use crate::handoff::texts_from;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Recorded, Tandem, WsClient, eventually};
+use tandem_e2e::{FakeEndpoint, Tandem, WsClient, eventually};
 
 const TOKEN: &str = "console-token-0123456789";
 
@@ -27,16 +28,6 @@ retry_base_ms = 200
 retry_max_ms = 1000
 "#
     )
-}
-
-fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
-    endpoint
-        .delivered()
-        .iter()
-        .map(Recorded::json)
-        .filter(|b| b["from"] == from)
-        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 /// Connects an agent with the token in the URL, says hello, returns the snapshot.

@@ -5,9 +5,10 @@
 //! conversation, forged requests change nothing, and Resolve brings the bot back with a
 //! CSAT survey.
 
+use crate::handoff::{customer_says, texts_from};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Recorded, Tandem, eventually, hmac_hex};
+use tandem_e2e::{FakeEndpoint, Tandem, eventually};
 use tandem_testkit::slack_fake::{SlackFake, now_secs, sign};
 
 const TOKEN: &str = "xoxb-e2e-token";
@@ -36,35 +37,6 @@ retry_base_ms = 200
 retry_max_ms = 1000
 "#
     )
-}
-
-async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
-    let body = serde_json::to_vec(
-        &json!({"id": id, "from": {"id": "alice", "name": "Alice"}, "text": text}),
-    )
-    .unwrap();
-    let ts = now_secs().to_string();
-    let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
-    let status = reqwest::Client::new()
-        .post(tandem.url("/webhooks/generic"))
-        .header("x-tandem-timestamp", ts)
-        .header("x-tandem-signature", format!("sha256={sig}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-}
-
-fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
-    endpoint
-        .delivered()
-        .iter()
-        .map(Recorded::json)
-        .filter(|b| b["from"] == from)
-        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 /// POSTs `body` to `path` signed with `secret`, with extra headers.

@@ -7,9 +7,10 @@
 //! and Resolve brings the bot back with a CSAT survey.
 
 use crate::handoff::customer_says_as;
+use crate::handoff::texts_from;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Recorded, Tandem, eventually};
+use tandem_e2e::{FakeEndpoint, Tandem, eventually};
 use tandem_testkit::Reply;
 use tandem_testkit::fake::{TEAMS_TENANT, TeamsFake, TeamsUser, TokenKind};
 
@@ -46,16 +47,6 @@ retry_max_ms = 1000
         fake.token_url(),
         fake.service_url(),
     )
-}
-
-fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
-    endpoint
-        .delivered()
-        .iter()
-        .map(Recorded::json)
-        .filter(|b| b["from"] == from)
-        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 fn agent() -> TeamsUser {

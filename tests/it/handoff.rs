@@ -36,7 +36,8 @@ fn now_secs() -> String {
     tandem_e2e::unix_now().to_string()
 }
 
-async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
+/// Alice writes `text` (message id `id`) on the generic webhook channel.
+pub(crate) async fn customer_says(tandem: &Tandem, id: &str, text: &str) {
     post_customer(tandem, "alice", "Alice", id, text).await;
 }
 
@@ -85,7 +86,8 @@ pub(crate) async fn desk_posts(
         .as_u16()
 }
 
-fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
+/// The texts the customer endpoint received from `from` (`bot`, `agent`, `system`).
+pub(crate) fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
     endpoint
         .delivered()
         .iter()
