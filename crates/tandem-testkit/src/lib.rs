@@ -19,6 +19,7 @@
 
 pub mod chatwoot_fake;
 pub mod conformance;
+pub mod desk_ops;
 pub mod desk_recording;
 mod driver;
 pub mod fake;

@@ -5,16 +5,13 @@
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use tandem_desk_chatwoot::{ChatwootDesk, ChatwootDeskConfig};
-use tandem_sdk::handoff::{
-    Customer, HandoffClosed, HandoffMessage, HandoffRequested, Identity, Reason, Summary,
-    TranscriptLine, Trigger, Window,
-};
+use tandem_sdk::handoff::HandoffClosed;
 use tandem_sdk::{
     BuiltDesk, DeskContext, DeskDelivery, DeskEventKind, DeskFactory, DeskOp, ErrorKind, Secret,
 };
 use tandem_testkit::chatwoot_fake::{ChatwootFake, ChatwootReply, sign, webhook};
+use tandem_testkit::desk_ops::{self, appended, line};
 use tandem_testkit::desk_recording::RecordingDesk;
 use tandem_testkit::slack_fake::now_secs;
 use tower::ServiceExt;
@@ -41,75 +38,16 @@ async fn desk(fake: &ChatwootFake, recorder: &RecordingDesk, secret: &str) -> Bu
     ChatwootDesk::build(config, cx).await.unwrap()
 }
 
-fn line(from: &str, text: &str) -> TranscriptLine {
-    TranscriptLine {
-        from: from.into(),
-        channel: "webhook".into(),
-        at: "2026-01-01T10:00:00Z".into(),
-        text: text.into(),
-    }
-}
-
+/// The usual briefing for customer `customer`, a VIP, with two transcript lines.
 fn requested(id: &str, customer: &str) -> DeskDelivery {
-    DeskDelivery {
-        id: format!("open-{id}"),
-        op: DeskOp::Open(Box::new(HandoffRequested {
-            version: "1".into(),
-            kind: "handoff.requested".into(),
-            handoff_id: id.into(),
-            conversation_id: "conv-1".into(),
-            created_at: "2026-01-01T10:00:00Z".into(),
-            channel: "webhook".into(),
-            customer: Customer {
-                id: customer.into(),
-                display_name: Some("Alice".into()),
-                segment: Some("vip".into()),
-                attributes: BTreeMap::new(),
-                identities: vec![Identity {
-                    channel: "webhook".into(),
-                    external_id: "alice".into(),
-                    verified: false,
-                }],
-            },
-            reason: Reason {
-                category: Some("revenue".into()),
-                priority: "high".into(),
-                target: "billing".into(),
-                triggers: vec![Trigger {
-                    code: "keyword".into(),
-                    evidence: "refund".into(),
-                }],
-            },
-            summary: Summary {
-                intent: None,
-                attempted: vec![],
-                status: "I want a refund".into(),
-                sentiment: "neutral".into(),
-                text: "Alice wants a refund.".into(),
-            },
-            window: Window {
-                open: true,
-                expires_at: None,
-            },
-            transcript: vec![
-                line("customer", "hello"),
-                line("customer", "I want a refund"),
-            ],
-        })),
-    }
-}
-
-fn appended(id: &str, delivery: &str, text: &str) -> DeskDelivery {
-    DeskDelivery {
-        id: delivery.into(),
-        op: DeskOp::Append(HandoffMessage {
-            version: "1".into(),
-            kind: "handoff.message".into(),
-            handoff_id: id.into(),
-            conversation_id: "conv-1".into(),
-            message: line("customer", text),
-        }),
-    }
+    let mut b = desk_ops::briefing(id);
+    b.customer.id = customer.into();
+    b.customer.segment = Some("vip".into());
+    b.transcript = vec![
+        line("customer", "hello"),
+        line("customer", "I want a refund"),
+    ];
+    desk_ops::open(b)
 }
 
 #[tokio::test]

@@ -4,16 +4,13 @@
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tandem_desk_slack::{ACTION_RESOLVE, SlackDesk, SlackDeskConfig};
-use tandem_sdk::handoff::{
-    Customer, HandoffClosed, HandoffMessage, HandoffRequested, Identity, Reason, Summary,
-    TranscriptLine, Trigger, Window,
-};
+use tandem_sdk::handoff::HandoffClosed;
 use tandem_sdk::{
     BuiltDesk, DeskContext, DeskDelivery, DeskEventKind, DeskFactory, DeskOp, ErrorKind, Secret,
 };
+use tandem_testkit::desk_ops::{self, appended};
 use tandem_testkit::desk_recording::RecordingDesk;
 use tandem_testkit::slack_fake::{SlackFake, SlackReply, now_secs, sign};
 use tower::ServiceExt;
@@ -39,76 +36,8 @@ async fn desk(fake: &SlackFake, recorder: &RecordingDesk) -> BuiltDesk {
     SlackDesk::build(config, cx).await.unwrap()
 }
 
-fn line(from: &str, text: &str) -> TranscriptLine {
-    TranscriptLine {
-        from: from.into(),
-        channel: "webhook".into(),
-        at: "2026-01-01T10:00:00Z".into(),
-        text: text.into(),
-    }
-}
-
 fn requested(id: &str) -> DeskDelivery {
-    DeskDelivery {
-        id: format!("open-{id}"),
-        op: DeskOp::Open(Box::new(HandoffRequested {
-            version: "1".into(),
-            kind: "handoff.requested".into(),
-            handoff_id: id.into(),
-            conversation_id: "conv-1".into(),
-            created_at: "2026-01-01T10:00:00Z".into(),
-            channel: "webhook".into(),
-            customer: Customer {
-                id: "cust-1".into(),
-                display_name: Some("Alice".into()),
-                segment: None,
-                attributes: BTreeMap::new(),
-                identities: vec![Identity {
-                    channel: "webhook".into(),
-                    external_id: "alice".into(),
-                    verified: false,
-                }],
-            },
-            reason: Reason {
-                category: Some("revenue".into()),
-                priority: "high".into(),
-                target: "billing".into(),
-                triggers: vec![Trigger {
-                    code: "keyword".into(),
-                    evidence: "refund".into(),
-                }],
-            },
-            summary: Summary {
-                intent: None,
-                attempted: vec![],
-                status: "I want a refund".into(),
-                sentiment: "neutral".into(),
-                text: "Alice wants a refund.".into(),
-            },
-            window: Window {
-                open: true,
-                expires_at: None,
-            },
-            transcript: vec![
-                line("customer", "hello"),
-                line("bot", "Hi!"),
-                line("customer", "I want a refund"),
-            ],
-        })),
-    }
-}
-
-fn appended(id: &str, delivery: &str, text: &str) -> DeskDelivery {
-    DeskDelivery {
-        id: delivery.into(),
-        op: DeskOp::Append(HandoffMessage {
-            version: "1".into(),
-            kind: "handoff.message".into(),
-            handoff_id: id.into(),
-            conversation_id: "conv-1".into(),
-            message: line("customer", text),
-        }),
-    }
+    desk_ops::open(desk_ops::briefing(id))
 }
 
 #[tokio::test]

@@ -5,17 +5,14 @@
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tandem_desk_teams::{TeamsDesk, TeamsDeskConfig};
-use tandem_sdk::handoff::{
-    Customer, HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated, Reason, Summary,
-    TranscriptLine, Window,
-};
+use tandem_sdk::handoff::{HandoffClosed, HandoffUpdated};
 use tandem_sdk::{
     BuiltDesk, DeskContext, DeskDelivery, DeskEventKind, DeskFactory, DeskOp, ErrorKind, Secret,
 };
 use tandem_testkit::Reply;
+use tandem_testkit::desk_ops::{self, appended, line};
 use tandem_testkit::desk_recording::RecordingDesk;
 use tandem_testkit::fake::{TEAMS_TENANT, TeamsFake, TeamsUser, TokenKind};
 use tower::ServiceExt;
@@ -45,72 +42,20 @@ async fn desk(fake: &TeamsFake, recorder: &RecordingDesk) -> BuiltDesk {
     TeamsDesk::build(config, cx).await.unwrap()
 }
 
-fn line(from: &str, text: &str) -> TranscriptLine {
-    TranscriptLine {
-        from: from.into(),
-        channel: "webhook".into(),
-        at: "2026-01-01T10:00:00Z".into(),
-        text: text.into(),
-    }
-}
-
-fn requested(id: &str) -> DeskDelivery {
-    DeskDelivery {
-        id: format!("open-{id}"),
-        op: DeskOp::Open(Box::new(HandoffRequested {
-            version: "1".into(),
-            kind: "handoff.requested".into(),
-            handoff_id: id.into(),
-            conversation_id: "conv-1".into(),
-            created_at: "2026-01-01T10:00:00Z".into(),
-            channel: "webhook".into(),
-            customer: Customer {
-                id: "cust-1".into(),
-                display_name: Some("Alice".into()),
-                segment: None,
-                attributes: BTreeMap::new(),
-                identities: vec![],
-            },
-            reason: Reason {
-                category: Some("revenue".into()),
-                priority: "high".into(),
-                target: "billing".into(),
-                triggers: vec![],
-            },
-            summary: Summary {
-                intent: None,
-                attempted: vec![],
-                status: "I want a refund".into(),
-                sentiment: "neutral".into(),
-                text: "Alice wants a refund.".into(),
-            },
-            window: Window {
-                open: true,
-                expires_at: None,
-            },
-            transcript: vec![line("customer", "I want a refund")],
-        })),
-    }
-}
-
-fn appended(id: &str, delivery: &str, text: &str) -> DeskDelivery {
-    DeskDelivery {
-        id: delivery.into(),
-        op: DeskOp::Append(HandoffMessage {
-            version: "1".into(),
-            kind: "handoff.message".into(),
-            handoff_id: id.into(),
-            conversation_id: "conv-1".into(),
-            message: line("customer", text),
-        }),
-    }
-}
-
 fn texts(fake: &TeamsFake, thread: &str) -> Vec<String> {
     fake.posts_to(thread)
         .iter()
         .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// The usual briefing without identities or triggers, with one transcript line.
+fn requested(id: &str) -> DeskDelivery {
+    let mut b = desk_ops::briefing(id);
+    b.customer.identities = vec![];
+    b.reason.triggers = vec![];
+    b.transcript = vec![line("customer", "I want a refund")];
+    desk_ops::open(b)
 }
 
 #[tokio::test]
