@@ -221,4 +221,35 @@ impl DeskEventSink {
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<(), InboundError> {
         self.handler.kv_put(&self.desk, key, value).await
     }
+
+    /// [`Self::kv_get`] while delivering: a store failure is a transient
+    /// [`AdapterError`], so the outbox retries the delivery.
+    pub async fn delivery_kv_get(&self, key: &str) -> Result<Option<String>, AdapterError> {
+        self.kv_get(key).await.map_err(kv_unavailable)
+    }
+
+    /// [`Self::kv_put`] while delivering (a store failure is transient, see
+    /// [`Self::delivery_kv_get`]).
+    pub async fn delivery_kv_put(&self, key: &str, value: &str) -> Result<(), AdapterError> {
+        self.kv_put(key, value).await.map_err(kv_unavailable)
+    }
+
+    /// Whether `step` (a delivery id, or a step of one) was marked done with
+    /// [`Self::mark_done`]: a retried delivery whose first attempt got that far performs
+    /// nothing twice.
+    pub async fn is_done(&self, step: &str) -> Result<bool, AdapterError> {
+        Ok(self
+            .delivery_kv_get(&format!("done:{step}"))
+            .await?
+            .is_some())
+    }
+
+    /// Marks `step` done (see [`Self::is_done`]).
+    pub async fn mark_done(&self, step: &str) -> Result<(), AdapterError> {
+        self.delivery_kv_put(&format!("done:{step}"), "1").await
+    }
+}
+
+fn kv_unavailable(e: InboundError) -> AdapterError {
+    AdapterError::transient("the desk's references are unavailable").with_source(e)
 }

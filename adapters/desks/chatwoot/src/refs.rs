@@ -12,27 +12,16 @@ pub(crate) struct Refs {
     sink: DeskEventSink,
 }
 
-fn unavailable(e: InboundError) -> AdapterError {
-    AdapterError::transient("the desk's references are unavailable").with_source(e)
-}
-
 impl Refs {
     pub(crate) fn new(sink: DeskEventSink) -> Self {
         Self { sink }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<String>, AdapterError> {
-        self.sink.kv_get(key).await.map_err(unavailable)
-    }
-
-    async fn put(&self, key: &str, value: &str) -> Result<(), AdapterError> {
-        self.sink.kv_put(key, value).await.map_err(unavailable)
-    }
-
     /// The conversation of a handoff.
     pub(crate) async fn conversation(&self, handoff_id: &str) -> Result<Option<u64>, AdapterError> {
         Ok(self
-            .get(&format!("conversation:{handoff_id}"))
+            .sink
+            .delivery_kv_get(&format!("conversation:{handoff_id}"))
             .await?
             .and_then(|v| v.parse().ok()))
     }
@@ -43,13 +32,15 @@ impl Refs {
         handoff_id: &str,
         conversation: u64,
     ) -> Result<(), AdapterError> {
-        self.put(&format!("handoff:{conversation}"), handoff_id)
+        self.sink
+            .delivery_kv_put(&format!("handoff:{conversation}"), handoff_id)
             .await?;
-        self.put(
-            &format!("conversation:{handoff_id}"),
-            &conversation.to_string(),
-        )
-        .await
+        self.sink
+            .delivery_kv_put(
+                &format!("conversation:{handoff_id}"),
+                &conversation.to_string(),
+            )
+            .await
     }
 
     /// The handoff of a conversation.
@@ -66,7 +57,8 @@ impl Refs {
         customer_id: &str,
     ) -> Result<Option<ContactRef>, AdapterError> {
         Ok(self
-            .get(&format!("contact:{customer_id}"))
+            .sink
+            .delivery_kv_get(&format!("contact:{customer_id}"))
             .await?
             .and_then(|v| {
                 let (id, source_id) = v.split_once('|')?;
@@ -83,26 +75,27 @@ impl Refs {
         customer_id: &str,
         c: &ContactRef,
     ) -> Result<(), AdapterError> {
-        self.put(
-            &format!("contact:{customer_id}"),
-            &format!("{}|{}", c.id, c.source_id),
-        )
-        .await
+        self.sink
+            .delivery_kv_put(
+                &format!("contact:{customer_id}"),
+                &format!("{}|{}", c.id, c.source_id),
+            )
+            .await
     }
 
     /// Whether `step` (`briefing`, `transcript`, a delivery id) is done.
     pub(crate) async fn done(&self, step: &str) -> Result<bool, AdapterError> {
-        Ok(self.get(&format!("done:{step}")).await?.is_some())
+        self.sink.is_done(step).await
     }
 
     /// Marks `step` done.
     pub(crate) async fn mark_done(&self, step: &str) -> Result<(), AdapterError> {
-        self.put(&format!("done:{step}"), "1").await
+        self.sink.mark_done(step).await
     }
 
     /// Remembers a message Tandem posted.
     pub(crate) async fn own_message(&self, id: u64) -> Result<(), AdapterError> {
-        self.put(&format!("own:{id}"), "1").await
+        self.sink.delivery_kv_put(&format!("own:{id}"), "1").await
     }
 
     /// Whether Tandem posted message `id`.

@@ -12,27 +12,16 @@ pub(crate) struct Threads {
     sink: DeskEventSink,
 }
 
-fn unavailable(e: InboundError) -> AdapterError {
-    AdapterError::transient("the desk's thread references are unavailable").with_source(e)
-}
-
 impl Threads {
     pub(crate) fn new(sink: DeskEventSink) -> Self {
         Self { sink }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<String>, AdapterError> {
-        self.sink.kv_get(key).await.map_err(unavailable)
-    }
-
-    async fn put(&self, key: &str, value: &str) -> Result<(), AdapterError> {
-        self.sink.kv_put(key, value).await.map_err(unavailable)
-    }
-
     /// The root message of a handoff.
     pub(crate) async fn root(&self, handoff_id: &str) -> Result<Option<Posted>, AdapterError> {
         Ok(self
-            .get(&format!("thread:{handoff_id}"))
+            .sink
+            .delivery_kv_get(&format!("thread:{handoff_id}"))
             .await?
             .and_then(|v| {
                 v.split_once(':').map(|(channel, ts)| Posted {
@@ -49,13 +38,15 @@ impl Threads {
         handoff_id: &str,
         root: &Posted,
     ) -> Result<(), AdapterError> {
-        self.put(&format!("handoff:{}:{}", root.channel, root.ts), handoff_id)
+        self.sink
+            .delivery_kv_put(&format!("handoff:{}:{}", root.channel, root.ts), handoff_id)
             .await?;
-        self.put(
-            &format!("thread:{handoff_id}"),
-            &format!("{}:{}", root.channel, root.ts),
-        )
-        .await
+        self.sink
+            .delivery_kv_put(
+                &format!("thread:{handoff_id}"),
+                &format!("{}:{}", root.channel, root.ts),
+            )
+            .await
     }
 
     /// The handoff whose root message is `ts` in `channel`.
@@ -88,7 +79,8 @@ impl Threads {
     /// How many transcript replies of a handoff went out.
     pub(crate) async fn transcript_sent(&self, handoff_id: &str) -> Result<usize, AdapterError> {
         Ok(self
-            .get(&format!("transcript:{handoff_id}"))
+            .sink
+            .delivery_kv_get(&format!("transcript:{handoff_id}"))
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
@@ -100,17 +92,18 @@ impl Threads {
         handoff_id: &str,
         count: usize,
     ) -> Result<(), AdapterError> {
-        self.put(&format!("transcript:{handoff_id}"), &count.to_string())
+        self.sink
+            .delivery_kv_put(&format!("transcript:{handoff_id}"), &count.to_string())
             .await
     }
 
     /// Whether delivery `id` was performed already.
     pub(crate) async fn done(&self, delivery_id: &str) -> Result<bool, AdapterError> {
-        Ok(self.get(&format!("done:{delivery_id}")).await?.is_some())
+        self.sink.is_done(delivery_id).await
     }
 
     /// Marks delivery `id` performed.
     pub(crate) async fn mark_done(&self, delivery_id: &str) -> Result<(), AdapterError> {
-        self.put(&format!("done:{delivery_id}"), "1").await
+        self.sink.mark_done(delivery_id).await
     }
 }

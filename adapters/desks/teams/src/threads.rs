@@ -14,27 +14,16 @@ pub(crate) struct Threads {
     sink: DeskEventSink,
 }
 
-fn unavailable(e: InboundError) -> AdapterError {
-    AdapterError::transient("the desk's thread references are unavailable").with_source(e)
-}
-
 impl Threads {
     pub(crate) fn new(sink: DeskEventSink) -> Self {
         Self { sink }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<String>, AdapterError> {
-        self.sink.kv_get(key).await.map_err(unavailable)
-    }
-
-    async fn put(&self, key: &str, value: &str) -> Result<(), AdapterError> {
-        self.sink.kv_put(key, value).await.map_err(unavailable)
-    }
-
     /// The thread (conversation id) of a handoff.
     pub(crate) async fn thread(&self, handoff_id: &str) -> Result<Option<String>, AdapterError> {
         Ok(self
-            .get(&format!("thread:{handoff_id}"))
+            .sink
+            .delivery_kv_get(&format!("thread:{handoff_id}"))
             .await?
             .filter(|t| !t.is_empty()))
     }
@@ -45,8 +34,12 @@ impl Threads {
         handoff_id: &str,
         thread: &str,
     ) -> Result<(), AdapterError> {
-        self.put(&format!("handoff:{thread}"), handoff_id).await?;
-        self.put(&format!("thread:{handoff_id}"), thread).await
+        self.sink
+            .delivery_kv_put(&format!("handoff:{thread}"), handoff_id)
+            .await?;
+        self.sink
+            .delivery_kv_put(&format!("thread:{handoff_id}"), thread)
+            .await
     }
 
     /// The handoff whose thread is the conversation `thread`.
@@ -69,11 +62,11 @@ impl Threads {
 
     /// Whether delivery `id` was performed already.
     pub(crate) async fn done(&self, delivery_id: &str) -> Result<bool, AdapterError> {
-        Ok(self.get(&format!("done:{delivery_id}")).await?.is_some())
+        self.sink.is_done(delivery_id).await
     }
 
     /// Marks delivery `id` performed.
     pub(crate) async fn mark_done(&self, delivery_id: &str) -> Result<(), AdapterError> {
-        self.put(&format!("done:{delivery_id}"), "1").await
+        self.sink.mark_done(delivery_id).await
     }
 }
