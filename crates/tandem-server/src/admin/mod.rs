@@ -143,6 +143,15 @@ async fn existing_customer(
         .ok_or_else(|| not_found("customer"))
 }
 
+/// The JSON view of customer `c` with its identities.
+async fn customer_json(
+    store: &tandem_core::store::DynStore,
+    c: &tandem_core::store::CustomerRecord,
+) -> Result<serde_json::Value, ApiError> {
+    let identities = store.identities(&c.id).await?;
+    Ok(views::customer(c, &identities))
+}
+
 fn not_found(what: &str) -> ApiError {
     ApiError(
         StatusCode::NOT_FOUND,
@@ -223,8 +232,7 @@ async fn find_customers(
     };
     let mut out = Vec::new();
     for c in found {
-        let identities = store.identities(&c.id).await?;
-        out.push(views::customer(&c, &identities));
+        out.push(customer_json(store, &c).await?);
     }
     Ok(Json(out).into_response())
 }
@@ -236,8 +244,7 @@ async fn get_customer(
     let store = st.core.store();
     let id = CustomerId::new(id);
     let c = existing_customer(store, &id).await?;
-    let identities = store.identities(&id).await?;
-    Ok(Json(views::customer(&c, &identities)).into_response())
+    Ok(Json(customer_json(store, &c).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -286,8 +293,7 @@ async fn patch_customer(
         .update_customer(&id, update, now)
         .await?
         .ok_or_else(|| not_found("customer"))?;
-    let identities = store.identities(&id).await?;
-    Ok(Json(views::customer(&c, &identities)).into_response())
+    Ok(Json(customer_json(store, &c).await?).into_response())
 }
 
 async fn customer_conversations(
@@ -592,8 +598,7 @@ async fn unlink_identity(
         )
         .await?
         .ok_or_else(|| not_found("identity of this customer"))?;
-    let identities = store.identities(&new.id).await?;
-    Ok(Json(views::customer(&new, &identities)).into_response())
+    Ok(Json(customer_json(store, &new).await?).into_response())
 }
 
 async fn identity_audit(
