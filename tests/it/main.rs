@@ -11,6 +11,7 @@ mod escalation;
 mod handoff;
 mod identity;
 mod link_codes;
+mod messages;
 mod messenger;
 mod openapi;
 mod outbox;

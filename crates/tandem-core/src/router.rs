@@ -106,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) pacer: crate::pacing::Pacer,
     /// Serializes queue dispatch within this process (see [`crate::routing`]).
     pub(crate) dispatch_lock: tokio::sync::Mutex<()>,
+    /// Serializes proactive sends with an idempotency key (see [`crate::messages`]).
+    pub(crate) proactive_lock: tokio::sync::Mutex<()>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
 }
@@ -131,6 +133,7 @@ impl Core {
                 outbox_wakeup: Notify::new(),
                 pacer: crate::pacing::Pacer::new(),
                 dispatch_lock: tokio::sync::Mutex::new(()),
+                proactive_lock: tokio::sync::Mutex::new(()),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
             }),
