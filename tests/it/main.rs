@@ -13,6 +13,7 @@ mod identity;
 mod link_codes;
 mod messages;
 mod messenger;
+mod metrics;
 mod openapi;
 mod outbox;
 mod policy;
