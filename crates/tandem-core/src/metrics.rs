@@ -303,7 +303,7 @@ impl Metrics {
             &self.messages_out,
             &self.retries,
         ] {
-            family.get_or_create(&labels);
+            let _ = family.get_or_create(&labels);
         }
     }
 
@@ -311,15 +311,18 @@ impl Metrics {
     /// outcomes, every trigger code, and each of `categories`.
     pub fn register_policy(&self, categories: &[&str]) {
         for escalate in ["true", "false"] {
-            self.decisions
+            let _ = self
+                .decisions
                 .get_or_create(&vec![("escalate", escalate.to_owned())]);
         }
         for reason in TRIGGER_CODES {
-            self.escalations
+            let _ = self
+                .escalations
                 .get_or_create(&vec![("reason", (*reason).to_owned())]);
         }
         for category in categories {
-            self.escalation_categories
+            let _ = self
+                .escalation_categories
                 .get_or_create(&vec![("category", (*category).to_owned())]);
         }
     }
