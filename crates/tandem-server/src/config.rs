@@ -114,6 +114,43 @@ impl Default for StoreConfig {
     }
 }
 
+/// Where the demo keeps its console token: `console-token` in the data folder
+/// (`TANDEM_DATA_DIR`, else `tandem-data`).
+pub fn demo_token_path() -> PathBuf {
+    let dir = std::env::var("TANDEM_DATA_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "tandem-data".into());
+    Path::new(&dir).join("console-token")
+}
+
+/// The demo console token kept by an earlier run, if it is usable.
+fn kept_demo_token() -> Option<String> {
+    let text = std::fs::read_to_string(demo_token_path()).ok()?;
+    let token = text.trim();
+    (token.len() >= 16 && token.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then(|| token.to_owned())
+}
+
+/// Keeps the demo's console token in the data folder (readable by the owner only) unless
+/// one is kept already; the operator's `TANDEM_CONSOLE_TOKEN` is never written down.
+pub fn keep_demo_token(token: &str) -> std::io::Result<()> {
+    if std::env::var("TANDEM_CONSOLE_TOKEN").is_ok_and(|v| !v.is_empty())
+        || kept_demo_token().as_deref() == Some(token)
+    {
+        return Ok(());
+    }
+    let path = demo_token_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, token.as_bytes())
+}
+
 impl StoreConfig {
     /// The SQLite file to use, after `TANDEM_DATA_DIR`.
     pub fn sqlite_path(&self) -> PathBuf {
@@ -295,8 +332,10 @@ pub fn load_with(path: Option<&Path>, registry: &Registry) -> Result<LoadedConfi
             }
         },
         None => {
-            // The demo's console token: the operator's, else a fresh one for this run.
-            let token = generate_console_token();
+            // The demo's console token: the operator's, else the one kept in the data
+            // folder (so agents stay signed in across restarts), else a fresh one that
+            // `serve` keeps there.
+            let token = kept_demo_token().unwrap_or_else(generate_console_token);
             let env = |name: &str| {
                 std::env::var(name)
                     .ok()
