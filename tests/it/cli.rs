@@ -144,4 +144,19 @@ async fn serve_without_config_runs_the_demo_and_stops_cleanly() {
     );
     let status = tandem.terminate().await;
     assert_eq!(status.code(), Some(0));
+
+    // Restarted, the demo keeps its console token: agents stay signed in.
+    let tandem = Tandem::spawn(dir.path(), &["serve"], &[("TANDEM_DATA_DIR", "")]).await;
+    let again = tandem_e2e::eventually(10, "the banner after a restart", || async {
+        tandem
+            .stdout()
+            .into_iter()
+            .find(|l| l.contains("agent console:"))
+    })
+    .await;
+    assert!(
+        again.ends_with(&format!("(token {token})")),
+        "same token after a restart: {again}"
+    );
+    assert_eq!(tandem.terminate().await.code(), Some(0));
 }

@@ -21,6 +21,7 @@ pub mod desks;
 mod gate;
 pub mod handoff;
 pub mod linking;
+pub mod messages;
 pub mod metrics;
 pub mod outbox;
 pub mod pacing;

@@ -293,11 +293,152 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition.
+    /// Makes a channel's series visible (at zero) before its first message, so that
+    /// dashboards and alerts see every running channel from the start.
+    pub fn register_channel(&self, channel: &str) {
+        let labels = vec![("channel", channel.to_owned())];
+        for family in [
+            &self.messages_in,
+            &self.duplicates,
+            &self.messages_out,
+            &self.retries,
+        ] {
+            let _ = family.get_or_create(&labels);
+        }
+    }
+
+    /// Makes the policy's series visible (at zero) before the first decision: both
+    /// outcomes, every trigger code, and each of `categories`.
+    pub fn register_policy(&self, categories: &[&str]) {
+        for escalate in ["true", "false"] {
+            let _ = self
+                .decisions
+                .get_or_create(&vec![("escalate", escalate.to_owned())]);
+        }
+        for reason in TRIGGER_CODES {
+            let _ = self
+                .escalations
+                .get_or_create(&vec![("reason", (*reason).to_owned())]);
+        }
+        for category in categories {
+            let _ = self
+                .escalation_categories
+                .get_or_create(&vec![("category", (*category).to_owned())]);
+        }
+    }
+
+    /// The OpenMetrics text exposition (`application/openmetrics-text`).
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Encoding into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+
+    /// The classic Prometheus text exposition (`text/plain; version=0.0.4`), what
+    /// `promtool check metrics` and scrapers that do not ask for OpenMetrics read: a
+    /// counter's HELP and TYPE name its `_total` samples, no `# UNIT` or `# EOF`.
+    pub fn render_classic(&self) -> String {
+        openmetrics_to_classic(&self.render())
+    }
+}
+
+/// Trigger codes every policy can report (INTERFACE: escalation categories and triggers).
+const TRIGGER_CODES: &[&str] = &[
+    "keyword",
+    "sentiment_streak",
+    "fallback_loop",
+    "low_confidence",
+    "vip",
+    "repeat_contact",
+    "inactivity",
+    "event",
+];
+
+/// Rewrites an OpenMetrics exposition into the classic text format.
+fn openmetrics_to_classic(open: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open.len());
+    for line in open.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every sample's metric name has a HELP and a TYPE line of its own, as promtool
+    /// requires; nothing OpenMetrics-only remains.
+    #[test]
+    fn classic_text_has_help_and_type_for_every_sample() {
+        let m = Metrics::new();
+        m.register_channel("whatsapp");
+        m.register_policy(&["revenue"]);
+        m.message_in("whatsapp");
+        m.set_outbox_depth(3);
+        let text = m.render_classic();
+        assert!(!text.contains("# EOF"), "{text}");
+        let help: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# HELP "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let types: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let mut samples = 0;
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(help.contains(&name), "no HELP for {name}:\n{text}");
+            assert!(types.contains(&name), "no TYPE for {name}:\n{text}");
+            samples += 1;
+        }
+        assert!(samples > 10, "{text}");
+        assert!(text.contains("tandem_messages_in_total{channel=\"whatsapp\"} 1"));
+        assert!(text.contains("# TYPE tandem_messages_in_total counter"));
+        assert!(text.contains("tandem_outbox_depth 3"));
+    }
+
+    /// Series are visible at zero before they are first used.
+    #[test]
+    fn registered_series_show_at_zero() {
+        let m = Metrics::new();
+        m.register_channel("telegram");
+        m.register_policy(&["legal"]);
+        let text = m.render_classic();
+        for series in [
+            "tandem_messages_in_total{channel=\"telegram\"} 0",
+            "tandem_messages_out_total{channel=\"telegram\"} 0",
+            "tandem_policy_decisions_total{escalate=\"false\"} 0",
+            "tandem_escalations_total{reason=\"keyword\"} 0",
+            "tandem_escalations_by_category_total{category=\"legal\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} missing:\n{text}");
+        }
     }
 }

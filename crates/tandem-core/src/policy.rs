@@ -191,6 +191,11 @@ pub trait EscalationPolicy: Send + Sync + 'static {
     /// The policy's version (content hash), recorded with every decision.
     fn version(&self) -> &str;
 
+    /// The categories this policy can decide (metrics show them from the start).
+    fn category_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Compound score below which a message counts as negative.
     fn negative_threshold(&self) -> f32 {
         -0.3

@@ -106,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) pacer: crate::pacing::Pacer,
     /// Serializes queue dispatch within this process (see [`crate::routing`]).
     pub(crate) dispatch_lock: tokio::sync::Mutex<()>,
+    /// Serializes proactive sends with an idempotency key (see [`crate::messages`]).
+    pub(crate) proactive_lock: tokio::sync::Mutex<()>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
 }
@@ -116,7 +118,7 @@ impl Core {
         let shards = config.shards.max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| mpsc::channel(1024)).unzip();
-        Self {
+        let core = Self {
             inner: Arc::new(Inner {
                 store: deps.store,
                 bot: deps.bot,
@@ -131,14 +133,18 @@ impl Core {
                 outbox_wakeup: Notify::new(),
                 pacer: crate::pacing::Pacer::new(),
                 dispatch_lock: tokio::sync::Mutex::new(()),
+                proactive_lock: tokio::sync::Mutex::new(()),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
             }),
-        }
+        };
+        core.register_policy_metrics(core.policy().as_ref());
+        core
     }
 
     /// Registers a built channel so that the outbox can deliver through it.
     pub fn register_channel(&self, id: ChannelId, adapter: Arc<dyn ChannelAdapter>) {
+        self.inner.metrics.register_channel(id.as_str());
         self.inner
             .channels
             .write()
@@ -158,7 +164,14 @@ impl Core {
     /// Replaces the escalation policy (reload). Messages already being processed finish
     /// with the policy they started with.
     pub fn set_policy(&self, policy: Arc<dyn EscalationPolicy>) {
+        self.register_policy_metrics(policy.as_ref());
         *self.inner.policy.write().expect("policy lock poisoned") = policy;
+    }
+
+    fn register_policy_metrics(&self, policy: &dyn EscalationPolicy) {
+        let names = policy.category_names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.inner.metrics.register_policy(&names);
     }
 
     /// The store.

@@ -291,6 +291,10 @@ impl EscalationPolicy for PolicyEngine {
         &self.version
     }
 
+    fn category_names(&self) -> Vec<String> {
+        self.categories().map(str::to_owned).collect()
+    }
+
     fn negative_threshold(&self) -> f32 {
         self.negative_below
     }

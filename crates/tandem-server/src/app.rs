@@ -38,18 +38,35 @@ async fn readyz(State(core): State<Core>) -> Response {
     }
 }
 
-async fn metrics(State(core): State<Core>) -> Response {
+/// Classic Prometheus text unless the scraper asks for OpenMetrics in `Accept`.
+async fn metrics(State(core): State<Core>, headers: axum::http::HeaderMap) -> Response {
     if let Ok(depth) = core.store().outbox_depth().await {
         core.metrics().set_outbox_depth(depth);
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        core.metrics().render(),
-    )
-        .into_response()
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            core.metrics().render(),
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            core.metrics().render_classic(),
+        )
+            .into_response()
+    }
 }
 
 async fn not_found() -> Response {

@@ -114,6 +114,43 @@ impl Default for StoreConfig {
     }
 }
 
+/// Where the demo keeps its console token: `console-token` in the data folder
+/// (`TANDEM_DATA_DIR`, else `tandem-data`).
+pub fn demo_token_path() -> PathBuf {
+    let dir = std::env::var("TANDEM_DATA_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "tandem-data".into());
+    Path::new(&dir).join("console-token")
+}
+
+/// The demo console token kept by an earlier run, if it is usable.
+fn kept_demo_token() -> Option<String> {
+    let text = std::fs::read_to_string(demo_token_path()).ok()?;
+    let token = text.trim();
+    (token.len() >= 16 && token.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then(|| token.to_owned())
+}
+
+/// Keeps the demo's console token in the data folder (readable by the owner only) unless
+/// one is kept already; the operator's `TANDEM_CONSOLE_TOKEN` is never written down.
+pub fn keep_demo_token(token: &str) -> std::io::Result<()> {
+    if std::env::var("TANDEM_CONSOLE_TOKEN").is_ok_and(|v| !v.is_empty())
+        || kept_demo_token().as_deref() == Some(token)
+    {
+        return Ok(());
+    }
+    let path = demo_token_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, token.as_bytes())
+}
+
 impl StoreConfig {
     /// The SQLite file to use, after `TANDEM_DATA_DIR`.
     pub fn sqlite_path(&self) -> PathBuf {
@@ -295,8 +332,10 @@ pub fn load_with(path: Option<&Path>, registry: &Registry) -> Result<LoadedConfi
             }
         },
         None => {
-            // The demo's console token: the operator's, else a fresh one for this run.
-            let token = generate_console_token();
+            // The demo's console token: the operator's, else the one kept in the data
+            // folder (so agents stay signed in across restarts), else a fresh one that
+            // `serve` keeps there.
+            let token = kept_demo_token().unwrap_or_else(generate_console_token);
             let env = |name: &str| {
                 std::env::var(name)
                     .ok()
@@ -326,20 +365,9 @@ pub fn parse(
     };
     interpolate(&mut root, "", env, &mut errors);
 
-    let config: Config = {
-        let mut unknown = Vec::new();
-        let result =
-            serde_ignored::deserialize(root.clone(), |path| unknown.push(path.to_string()));
-        for path in unknown {
-            errors.push(path, "unknown key");
-        }
-        match result {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(error_path(&e.to_string()), e.to_string());
-                return Err(errors);
-            }
-        }
+    let config: Config = match deserialize_reporting_all(root.clone(), &mut errors) {
+        Some(c) => c,
+        None => return Err(errors),
     };
 
     let listen_text = std::env::var("TANDEM_LISTEN")
@@ -663,8 +691,15 @@ fn interpolate(
                             let name = &t[..end];
                             match env(name) {
                                 Some(v) => out.push_str(&v),
-                                None => errors
-                                    .push(path, format!("environment variable {name} is not set")),
+                                None => {
+                                    // Reported once here; the reference stays in place so
+                                    // that no "missing" is reported again for the key.
+                                    errors.push(
+                                        path,
+                                        format!("environment variable {name} is not set"),
+                                    );
+                                    out.push_str(&tail[..end + 3]);
+                                }
                             }
                             rest = &t[end + 1..];
                         }
@@ -701,43 +736,117 @@ fn interpolate(
     }
 }
 
-/// Best-effort path from a serde message (`missing field `x``).
-fn error_path(message: &str) -> String {
-    message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
-        .unwrap_or("")
-        .to_owned()
+/// Deserializes `value`, reporting every unknown key and every type error with its
+/// path: after an error, the offending key is taken out and deserialization runs again
+/// (so a file with twelve mistakes reports twelve). `None` when a required key is
+/// missing (reported) and nothing sensible can be built.
+fn deserialize_reporting_all<T: serde::de::DeserializeOwned>(
+    mut value: toml::Value,
+    errors: &mut ConfigErrors,
+) -> Option<T> {
+    let mut unknown = std::collections::BTreeSet::new();
+    let mut removed = std::collections::HashSet::new();
+    // Each round removes one key; a config has far fewer keys than this.
+    for _ in 0..256 {
+        let mut found = Vec::new();
+        let mut note = |p: serde_ignored::Path<'_>| found.push(p.to_string());
+        let de = serde_ignored::Deserializer::new(value.clone(), &mut note);
+        let result: Result<T, _> = serde_path_to_error::deserialize(de);
+        unknown.extend(found);
+        match result {
+            Ok(v) => {
+                for p in unknown {
+                    errors.push(p, "unknown key");
+                }
+                return Some(v);
+            }
+            Err(e) => {
+                let segments: Vec<String> = e.path().iter().map(segment_text).collect();
+                let message = e.inner().to_string();
+                let message = message.lines().next().unwrap_or_default().trim();
+                if let Some(field) = message
+                    .strip_prefix("missing field `")
+                    .and_then(|m| m.split('`').next())
+                {
+                    // A required key taken out after its type error is not missing twice.
+                    let path = join_path(&segments, Some(field));
+                    if !removed.contains(&path) {
+                        errors.push(path, "missing");
+                    }
+                    break;
+                }
+                let path = join_path(&segments, None);
+                errors.push(path.clone(), message.to_owned());
+                removed.insert(path);
+                if !remove_path(&mut value, &e.path().iter().collect::<Vec<_>>()) {
+                    break;
+                }
+            }
+        }
+    }
+    for p in unknown {
+        errors.push(p, "unknown key");
+    }
+    None
 }
 
-/// Deserializes an adapter table, reporting unknown keys and the first type error with
+fn segment_text(segment: &serde_path_to_error::Segment) -> String {
+    match segment {
+        serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
+        serde_path_to_error::Segment::Map { key } => key.clone(),
+        serde_path_to_error::Segment::Enum { variant } => variant.clone(),
+        serde_path_to_error::Segment::Unknown => "?".into(),
+    }
+}
+
+fn join_path(segments: &[String], last: Option<&str>) -> String {
+    let mut out = String::new();
+    for s in segments.iter().map(String::as_str).chain(last) {
+        if !out.is_empty() && !s.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(s);
+    }
+    out
+}
+
+/// Takes the value at `path` out of `value`; false when there is nothing to take.
+fn remove_path(value: &mut toml::Value, path: &[&serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for segment in parents {
+        let next = match (segment, at) {
+            (Segment::Map { key }, toml::Value::Table(t)) => t.get_mut(key.as_str()),
+            (Segment::Seq { index }, toml::Value::Array(a)) => a.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    match (last, at) {
+        (Segment::Map { key }, toml::Value::Table(t)) => t.remove(key.as_str()).is_some(),
+        (Segment::Seq { index }, toml::Value::Array(a)) if *index < a.len() => {
+            a.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Deserializes an adapter table, reporting unknown keys and every type error with
 /// paths relative to the table.
 pub fn deserialize_table<T: serde::de::DeserializeOwned>(
     table: &toml::Value,
 ) -> Result<T, ConfigErrors> {
     let mut errors = ConfigErrors::default();
-    let mut unknown = Vec::new();
-    let result: Result<T, _> =
-        serde_ignored::deserialize(table.clone(), |p| unknown.push(p.to_string()));
-    for p in unknown {
-        errors.push(p, "unknown key");
-    }
-    match result {
-        Ok(v) if errors.is_empty() => Ok(v),
-        Ok(_) => Err(errors),
-        Err(e) => {
-            let msg = e.to_string();
-            let path = error_path(&msg);
-            if msg.starts_with("missing field") {
-                errors.push(path, "missing");
-            } else if msg.starts_with("unknown field") {
-                errors.push(path, "unknown key");
-            } else {
-                errors.push(path, msg.trim().to_owned());
-            }
-            Err(errors)
-        }
+    match deserialize_reporting_all(table.clone(), &mut errors) {
+        Some(v) if errors.is_empty() => Ok(v),
+        _ => Err(errors),
     }
 }
 

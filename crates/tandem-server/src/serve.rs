@@ -335,6 +335,11 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         let token = (loaded.source == crate::config::DEMO_SOURCE)
             .then(|| desk.table.get("tokens")?.get(0)?.as_str())
             .flatten();
+        if let Some(t) = token
+            && let Err(e) = crate::config::keep_demo_token(t)
+        {
+            warn!(error = %e, "Could not keep the demo console token; it changes at the next start.");
+        }
         match token {
             Some(t) => println!("  agent console: http://{addr}/console (token {t})"),
             None => println!("  agent console: http://{addr}/console"),

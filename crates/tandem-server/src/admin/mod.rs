@@ -97,6 +97,7 @@ fn handler(method: &str, operation_id: &str) -> Option<MethodRouter<AdminState>>
         "updateAgent" => on(filter, patch_agent),
         "deleteAgent" => on(filter, delete_agent),
         "listQueue" => on(filter, list_queue),
+        "sendMessage" => on(filter, send_message),
         _ => return None,
     })
 }
@@ -889,4 +890,97 @@ mod tests {
         assert!(handler("get", "noSuchOperation").is_none());
         assert!(handler("not a method", "getCustomer").is_none());
     }
+}
+
+/// `POST /api/v1/messages`: a message the business sends on its own initiative.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessagePost {
+    /// The customer's id; or `identity` (`<channel>:<external id>`).
+    #[serde(default)]
+    customer_id: Option<String>,
+    #[serde(default)]
+    identity: Option<String>,
+    text: String,
+    #[serde(default)]
+    template: Option<tandem_model::TemplateMessage>,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// Longest text accepted, in characters (the outbox splits it per channel).
+const MESSAGE_TEXT_MAX: usize = 4096;
+
+async fn send_message(
+    State(st): State<AdminState>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<MessagePost>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(post) = body.map_err(|e| bad_request(e.body_text()))?;
+    let text = post.text.trim();
+    if text.is_empty() || text.chars().count() > MESSAGE_TEXT_MAX {
+        return Err(bad_request(format!(
+            "text must be 1 to {MESSAGE_TEXT_MAX} characters"
+        )));
+    }
+    let header_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| bad_request("Idempotency-Key must be visible ASCII"))
+        })
+        .transpose()?;
+    let key = match (post.idempotency_key, header_key) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(bad_request(
+                "idempotency_key and the Idempotency-Key header differ",
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
+        return Err(bad_request("idempotency key must be 1 to 200 characters"));
+    }
+    let store = st.core.store();
+    let customer = match (post.customer_id, post.identity) {
+        (Some(id), None) => existing_customer(store, &CustomerId::new(id)).await?.id,
+        (None, Some(identity)) => {
+            let (channel, subject) = identity
+                .split_once(':')
+                .filter(|(c, s)| !c.is_empty() && !s.is_empty())
+                .ok_or_else(|| bad_request("identity must be <channel>:<external id>"))?;
+            store
+                .customer_by_identity(&ChannelId::new(channel), subject)
+                .await?
+                .ok_or_else(|| not_found("customer"))?
+                .id
+        }
+        _ => {
+            return Err(bad_request(
+                "give exactly one of customer_id or identity=<channel>:<external id>",
+            ));
+        }
+    };
+    let message = tandem_core::messages::ProactiveMessage {
+        customer,
+        text: text.to_owned(),
+        template: post.template,
+        channels: post.channels.into_iter().map(ChannelId::new).collect(),
+        idempotency_key: key,
+    };
+    let outcome = st
+        .core
+        .send_proactive(message)
+        .await?
+        .ok_or_else(|| not_found("customer"))?;
+    let status = match outcome {
+        tandem_core::messages::ProactiveOutcome::Queued { .. } => StatusCode::ACCEPTED,
+        tandem_core::messages::ProactiveOutcome::Undeliverable { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    Ok((status, Json(outcome)).into_response())
 }

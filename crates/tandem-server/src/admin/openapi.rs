@@ -8,6 +8,12 @@ use serde_json::{Value, json};
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     (
         "post",
+        "/api/v1/messages",
+        "sendMessage",
+        "Send a message to a customer on the first channel of their preferred order whose window allows it (template fallback where the window is closed); 202 queued, 422 undeliverable; an idempotency key (body or Idempotency-Key header) makes repeats harmless",
+    ),
+    (
+        "post",
         "/api/v1/customers/{id}/merge",
         "mergeCustomer",
         "Merge the customer {\"from\": id} into this one (audited; undo with unmerge)",
@@ -242,6 +248,7 @@ fn success(id: &str) -> (&'static str, Value) {
         "listAgents" => ("200", array_of("Agent")),
         "getAgent" | "putAgent" | "updateAgent" | "deleteAgent" => ("200", reference("Agent")),
         "listQueue" => ("200", array_of("QueuedHandoff")),
+        "sendMessage" => ("202", reference("MessageQueued")),
         // Every operation in ROUTES has its own arm (a unit test checks it); an unknown
         // one is documented as returning some JSON.
         _ => ("200", json!({})),
@@ -329,6 +336,19 @@ fn operation(path: &str, id: &str, summary: &str) -> Value {
                 error_response("The file is invalid; the policy in force stays"),
             );
         }
+        "sendMessage" => {
+            responses.insert("400".into(), error_response("Invalid body"));
+            responses.insert("404".into(), error_response("No such customer"));
+            responses.insert(
+                "422".into(),
+                ok_response(
+                    "Undeliverable: no channel of the order can take the message now; nothing was recorded",
+                    reference("MessageUndeliverable"),
+                ),
+            );
+            parameters.push(json!({"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}, "description": "Same as idempotency_key in the body"}));
+            op["requestBody"] = json_body("MessagePost");
+        }
         "listCustomerEvents" => {
             parameters.push(json!({"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}));
         }
@@ -368,10 +388,33 @@ pub fn document() -> Value {
 
 fn schemas() -> Value {
     let mut all = general_schemas();
-    if let (Some(all), Value::Object(identity)) = (all.as_object_mut(), identity_schemas()) {
-        all.extend(identity);
+    for more in [identity_schemas(), message_schemas()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
     }
     all
+}
+
+/// The proactive message API.
+fn message_schemas() -> Value {
+    json!({
+        "MessagePost": {"type": "object", "required": ["text"], "additionalProperties": false, "properties": {
+            "customer_id": {"type": "string"}, "identity": {"type": "string", "description": "<channel>:<external id>, instead of customer_id"},
+            "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+            "template": {"type": "object", "required": ["name", "language"], "properties": {"name": {"type": "string"}, "language": {"type": "string"}, "params": {"type": "array", "items": {"type": "string"}}}, "description": "Approved template sent where the window is closed (WhatsApp); else the channel's configured template"},
+            "channels": {"type": "array", "items": {"type": "string"}, "description": "Preferred order; default: the customer's channels, most recently used first"},
+            "idempotency_key": {"type": "string", "maxLength": 200, "description": "Scoped to the customer: a repeat answers the same and sends nothing"}}},
+        "MessageSkipped": {"type": "object", "required": ["channel", "reason"], "properties": {
+            "channel": {"type": "string"}, "reason": {"enum": ["no_identity", "channel_unavailable", "window_closed"]}}},
+        "MessageQueued": {"type": "object", "required": ["status", "channel", "via", "conversation_id", "message_id", "skipped"], "properties": {
+            "status": {"const": "queued"}, "channel": {"type": "string"}, "via": {"enum": ["text", "template"]},
+            "conversation_id": {"type": "string"}, "message_id": {"type": "string"},
+            "skipped": {"type": "array", "items": {"$ref": "#/components/schemas/MessageSkipped"}}}},
+        "MessageUndeliverable": {"type": "object", "required": ["status", "skipped"], "properties": {
+            "status": {"const": "undeliverable"},
+            "skipped": {"type": "array", "items": {"$ref": "#/components/schemas/MessageSkipped"}}}}
+    })
 }
 
 /// Customers, conversations, transcripts, escalations.

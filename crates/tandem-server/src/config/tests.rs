@@ -153,3 +153,66 @@ fn link_code_ttl_is_bounded() {
         check(&with(good)).expect("in range");
     }
 }
+
+#[test]
+fn every_type_error_is_reported_with_a_path_and_missing_variables_once() {
+    let text = r#"
+[server]
+listen = 5
+max_body_bytes = "big"
+
+[store]
+kind = 3
+
+[channels.whatsapp]
+app_secret = "${NOPE_SECRET}"
+verify_token = 7
+access_token = "x"
+phone_number_id = "1"
+
+[channels.telegram]
+bot_token = ["a"]
+
+[outbox]
+lease_secs = "x"
+max_attempts = -1
+retry_base_ms = false
+
+[handoff]
+sla_secs = { high = "soon" }
+
+[admin]
+tokens = [12]
+
+[ai]
+timeout_ms = "slow"
+"#;
+    let errors = check(text).expect_err("twelve mistakes");
+    let mut got = paths(&errors);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "admin.tokens[0]",
+            "ai.timeout_ms",
+            "channels.telegram.bot_token",
+            "channels.whatsapp.app_secret",
+            "channels.whatsapp.verify_token",
+            "handoff.sla_secs.high",
+            "outbox.lease_secs",
+            "outbox.max_attempts",
+            "outbox.retry_base_ms",
+            "server.listen",
+            "server.max_body_bytes",
+            "store.kind",
+        ],
+        "{errors:?}"
+    );
+    let secret: Vec<_> = errors
+        .0
+        .iter()
+        .filter(|e| e.path == "channels.whatsapp.app_secret")
+        .collect();
+    assert_eq!(secret.len(), 1, "the missing variable once: {errors:?}");
+    assert!(secret[0].message.contains("NOPE_SECRET"));
+}
