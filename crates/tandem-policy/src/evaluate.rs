@@ -22,6 +22,7 @@
 use crate::engine::{PolicyEngine, Segment, with_scratch};
 use crate::matcher::{Owner, Scratch};
 use crate::spec::Priority;
+use tandem_core::ai::IntentSignal;
 use tandem_core::policy::{
     Decision, EscalationPolicy, EventsInput, InactivityInput, Offer, OfferKind, PolicyInput,
 };
@@ -64,19 +65,32 @@ impl PolicyEngine {
         let mut offers: Vec<Offer> = Vec::new();
 
         self.matcher.scan(input.text, scratch);
+        // The intent: the classifier's when there is one, else the bot's.
+        let signal = input.intent;
         let answered_intent = bot.intent.as_deref().filter(|_| !bot.fallback);
-        let intent_group = answered_intent.and_then(|i| self.intents.get(i).copied());
-        let is_question = input.text.trim_end().ends_with('?')
-            || scratch
-                .norm
-                .split(' ')
-                .next()
-                .is_some_and(|w| self.starters.iter().any(|s| s == w));
-        let informational = self.question_defer
-            && is_question
-            && answered_intent.is_some()
-            && intent_group.is_none()
-            && bot.confidence >= self.question_min_confidence;
+        let (intent, confidence) = match signal {
+            Some(s) => (Some(s.intent.as_str()), s.confidence),
+            None => (answered_intent, bot.confidence),
+        };
+        let intent_group = intent.and_then(|i| self.intents.get(i).copied());
+        let routine = self.is_routine(signal);
+        let informational = match signal {
+            // The classifier's routine intents cover informational questions (below).
+            Some(_) => false,
+            None => {
+                let is_question = input.text.trim_end().ends_with('?')
+                    || scratch
+                        .norm
+                        .split(' ')
+                        .next()
+                        .is_some_and(|w| self.starters.iter().any(|s| s == w));
+                self.question_defer
+                    && is_question
+                    && answered_intent.is_some()
+                    && intent_group.is_none()
+                    && bot.confidence >= self.question_min_confidence
+            }
+        };
 
         // 1. keywords
         let mut mild: Vec<usize> = Vec::new();
@@ -87,7 +101,10 @@ impl PolicyEngine {
                 Owner::Group(g) => {
                     let group = &self.groups[g];
                     let cat = &self.categories[group.category];
-                    if (hit.negated && group.negation) || (informational && cat.defer_questions) {
+                    if (hit.negated && group.negation)
+                        || (informational && cat.defer_questions)
+                        || (routine && group.yield_to_routine)
+                    {
                         continue;
                     }
                     cands.push(Candidate {
@@ -103,11 +120,15 @@ impl PolicyEngine {
             }
         }
 
-        // 2. intent
-        if let (Some(g), Some(intent)) = (intent_group, answered_intent) {
+        // 2. intent (a negated one, "I don't want to cancel", does not count for
+        // categories with `negation`)
+        if let (Some(g), Some(intent)) = (intent_group, intent) {
             let group = &self.groups[g];
             let cat = &self.categories[group.category];
-            if bot.confidence >= cat.intent_min_confidence.unwrap_or(t.intent_min_confidence) {
+            let negated = signal.is_some_and(|s| s.negated) && group.negation;
+            if confidence >= cat.intent_min_confidence.unwrap_or(t.intent_min_confidence)
+                && !negated
+            {
                 cands.push(Candidate {
                     reason: reason("intent", Some(&cat.name), intent),
                     category: group.category,
@@ -169,7 +190,9 @@ impl PolicyEngine {
         if bot.fallback {
             let strike = state.fallback_count;
             let at = |n: u32| n > 0 && strike >= n;
-            if at(t.fallback_handoff_at) {
+            // A fallback on a message the classifier reads as a routine question is not
+            // the customer going round in circles: it gets the button, not a handoff.
+            if at(t.fallback_handoff_at) && !routine {
                 let evidence = format!("{strike} fallbacks in a row");
                 cands.push(self.routed(self.routes.fallback_loop, "fallback_loop", evidence));
             } else if at(t.fallback_offer_at) || at(t.fallback_rephrase_at) {
@@ -256,6 +279,14 @@ impl PolicyEngine {
         }
     }
 
+    /// Whether the classifier is confident the message is a routine intent
+    /// (`[intents].routine`, at `routine_min_confidence` or more).
+    fn is_routine(&self, signal: Option<&IntentSignal>) -> bool {
+        signal.is_some_and(|s| {
+            s.confidence >= self.routine_min_confidence && self.routine.iter().any(|r| *r == s.intent)
+        })
+    }
+
     /// Whether the text is shouted: enough letters, mostly capitals.
     fn caps(&self, text: &str) -> bool {
         let (mut letters, mut upper) = (0usize, 0usize);
@@ -293,6 +324,10 @@ impl EscalationPolicy for PolicyEngine {
 
     fn negative_threshold(&self) -> f32 {
         self.negative_below
+    }
+
+    fn counts_as_negative(&self, sentiment: f32, intent: Option<&IntentSignal>) -> bool {
+        sentiment < self.negative_below && !self.is_routine(intent)
     }
 
     fn inactivity_after(&self) -> Option<std::time::Duration> {

@@ -114,9 +114,11 @@ pub fn run(args: &PolicyTestArgs) -> ExitCode {
                 }
             };
             let sentiment = tandem_ai::Vader::new();
+            let intents = tandem_ai::BuiltinIntents::new();
             let replay = Replay {
                 bot: bot.as_ref(),
                 sentiment: &sentiment,
+                intents: Some(&intents),
                 policy: &policy,
             };
             let mut stdout = std::io::stdout().lock();

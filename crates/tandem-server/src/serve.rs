@@ -228,6 +228,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             store: store.clone(),
             bot: Arc::new(tandem_ai::KnowledgeBot::new(kb)),
             sentiment,
+            intents: Some(Arc::new(tandem_ai::BuiltinIntents::new())),
             policy: Arc::new(load_policy(config.policy.path.as_deref())?),
             summarizer,
             clock: Arc::new(SystemClock),
