@@ -22,7 +22,7 @@
 use crate::engine::{PolicyEngine, Segment, with_scratch};
 use crate::matcher::{Owner, Scratch};
 use crate::spec::Priority;
-use tandem_core::ai::IntentSignal;
+use tandem_core::ai::{IntentSignal, SpeechAct};
 use tandem_core::policy::{
     Decision, EscalationPolicy, EventsInput, InactivityInput, Offer, OfferKind, PolicyInput,
 };
@@ -74,23 +74,29 @@ impl PolicyEngine {
         };
         let intent_group = intent.and_then(|i| self.intents.get(i).copied());
         let routine = self.is_routine(signal);
-        let informational = match signal {
-            // The classifier's routine intents cover informational questions (below).
-            Some(_) => false,
-            None => {
-                let is_question = input.text.trim_end().ends_with('?')
-                    || scratch
-                        .norm
-                        .split(' ')
-                        .next()
-                        .is_some_and(|w| self.starters.iter().any(|s| s == w));
-                self.question_defer
-                    && is_question
-                    && answered_intent.is_some()
-                    && intent_group.is_none()
-                    && bot.confidence >= self.question_min_confidence
-            }
-        };
+        // An informational question: asked (not demanded) about an intent the bot
+        // answers itself; the keywords of `defer_questions` categories stay silent.
+        let informational = self.question_defer
+            && match signal {
+                Some(s) => {
+                    s.act == SpeechAct::Question
+                        && intent_group.is_none()
+                        && self.routine.iter().any(|r| *r == s.intent)
+                        && s.confidence >= self.question_min_confidence
+                }
+                None => {
+                    let is_question = input.text.trim_end().ends_with('?')
+                        || scratch
+                            .norm
+                            .split(' ')
+                            .next()
+                            .is_some_and(|w| self.starters.iter().any(|s| s == w));
+                    is_question
+                        && answered_intent.is_some()
+                        && intent_group.is_none()
+                        && bot.confidence >= self.question_min_confidence
+                }
+            };
 
         // 1. keywords
         let mut mild: Vec<usize> = Vec::new();

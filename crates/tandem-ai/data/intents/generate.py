@@ -112,6 +112,13 @@ F["human_request"] = [
 ]
 
 F["complaint"] = [
+    ("statement", T, ["{how you dealt with|how you treated} {my case|me|my order} was {shameful|appalling}",
+                      "{no one|nobody} {replied to|responded to} my {messages|calls} in {days|a week}, {this is ridiculous|terrible service}",
+                      "I'm {very|extremely} {dissatisfied|disappointed} with {your support|how this was handled}",
+                      "{terrible|awful|horrible} {service|support}, {I've never seen anything like it|the worst in years}"]),
+    ("request", T, ["I'd like to {leave|submit} {a bad review|a complaint} about {the service|your staff|the driver}",
+                    "I want to {raise|report} {an issue|this} about {an employee|your service}",
+                    "{want} to report {poor service|a rude employee|a terrible experience}"]),
     ("request", T, ["{want} to {make|file|lodge|submit|raise|register} a {|formal |written |official }complaint {|about my order|about your service|about the delivery|about an employee}",
                     "I wish to complain about {your service|the delivery|my order|the driver|the quality}",
                     "please {register|log|record} my complaint", "{want} to complain"]),
@@ -139,6 +146,9 @@ F["complaint"] = [
 ]
 
 F["refund_demand"] = [
+    ("request", T, ["{give back|pay back} {the|my} {amount}{| please}",
+                    "you {owe|still owe} me {amount}, {refund it|pay it back}",
+                    "compensate me for the {broken|missing} {item}"]),
     ("request", T, ["{want} a {|full }refund{| for my {item}| for order {ord}| now}",
                     "{want} my money back{| for the {item}| now| today}",
                     "{refund|reimburse} me {|now|for the {item}|for order {ord}}",
@@ -170,6 +180,9 @@ F["refund_demand"] = [
 ]
 
 F["payment_problem"] = [
+    ("statement", T, ["{the|my} transaction {is stuck|was refused}",
+                      "{the site|the app} {refuses|won't take} my {pay}",
+                      "I'm unable to {complete the payment|check out}"]),
     ("statement", T, ["my payment {keeps failing|failed|was declined|did not go through|was rejected|won't go through}",
                       "my {card|credit card|debit card|{pay}} {was declined|got declined|keeps getting declined|was rejected|doesn't work at checkout}",
                       "{I was|I got|you} {charged|billed} {twice|two times|double} {|for the same order|this month|for one order}",
@@ -216,6 +229,13 @@ F["sales"] = [
 ]
 
 F["account_deletion"] = [
+    ("request", T, ["{please |}{remove|delete} the account {registered|linked} {to|with} {this email|my email|my number}",
+                    "I {don't|do not} need {my account|this account} {anymore|any longer}, {remove|close} it",
+                    "{erase|purge} my {user account|profile} {completely|entirely}",
+                    "{want|need} {my account|the account} {gone|wiped|closed for good}"]),
+    ("question", T, ["what are the steps to {delete|erase} my {account|profile}?",
+                     "am I able to {delete|erase} my account {permanently|completely}?",
+                     "{would|can} you {remove|wipe|close} my account for me?"]),
     ("request", T, ["{delete|remove|erase|close and delete} my {|user }{account|profile}{| permanently| for good| now}",
                     "{want} {to delete|to remove|to erase} my {account|profile}",
                     "{want} my {account|profile} {deleted|erased|removed}",
@@ -243,6 +263,9 @@ F["legal_threat"] = [
 ]
 
 F["account_security"] = [
+    ("statement", T, ["{someone|somebody} {made purchases|logged in} {without my permission|from another device} on my account",
+                      "I got a {security alert|sign-in notification} from a device I don't know",
+                      "{someone|somebody} {got into|took over} my account"]),
     ("statement", T, ["my account {was|got|has been} hacked", "someone {logged into|accessed|is using} my account",
                       "there was unauthorized access to my account",
                       "I think my account is compromised", "someone stole my identity",
@@ -257,6 +280,15 @@ F["account_security"] = [
 ]
 
 F["data_privacy"] = [
+    ("request", T, ["{want|need} {access to|an export of} {my|the} {personal data|information} you {hold|store|keep} {on|about} me",
+                    "{purge|wipe} my {personal information|personal data} from your {servers|database}",
+                    "I {want|demand} you to {stop processing|stop using} my {personal data|information}",
+                    "under {GDPR|the data protection law|CCPA} I {request|ask for} {access to my data|erasure of my data}",
+                    "I'm making a {data subject access request|subject access request|DSAR}"]),
+    ("question", T, ["{which|what} {information|personal data} do you {keep|collect} {on|about} me?",
+                     "do you {pass|hand} my {details|email address} {on |}to {advertisers|partners|other companies}?",
+                     "how do I {obtain|request} an export of {my data|the information you hold on me}?",
+                     "how do I have my {personal data|information} {erased|removed}?"]),
     ("request", T, ["send me all the data you hold about me", "this is a GDPR request",
                     "{want} a copy of my personal data", "{erase|delete|remove} my personal data",
                     "remove my data from your systems", "I exercise my right to be forgotten"]),
@@ -290,6 +322,12 @@ F["cancellation"] = [
 # ---------------------------------------------------------------- routine look-alikes
 
 F["refund_policy"] = [
+    ("question", T, ["{will|would} I get {store credit|a voucher} or cash when I'm refunded?",
+                     "{are|is} {shipping|delivery} costs refunded too?",
+                     "how many {days|business days} {does|will} it take for a refund to {reach|hit} my {account|card}?",
+                     "{until when|by when} {can|must} I ask for a refund?",
+                     "{are|is} {opened items|used products} refundable?",
+                     "{in which cases|when} {am I|are customers} eligible for {a refund|money back}?"]),
     ("question", T, ["what's your refund policy?", "how do refunds work{| here| at your store}?",
                      "how long do refunds take{| to arrive| to process}?", "do you offer refunds on {sale items|digital products|gift cards}?",
                      "how many days do I have to ask for a refund?",
@@ -309,6 +347,9 @@ F["refund_policy"] = [
 ]
 
 F["refund_status"] = [
+    ("question", T, ["{what's happening|what happened} with my refund{| for {ord}}?",
+                     "{did|have} you {sent|issued|paid out} my refund {yet|already}?",
+                     "{can|could} you {look up|tell me} where my refund {is|stands}?"]),
     ("question", T, ["where is my refund?", "what's the status of my refund?",
                      "has my refund been processed{| yet}?", "when will I receive my refund for {ord}?",
                      "can you check on my refund?", "{I'd like to|I want to|how do I} {track|check} my refund{|?}"]),
@@ -445,6 +486,9 @@ F["returns"] = [
 ]
 
 F["cancellation_policy"] = [
+    ("question", T, ["{do|would} I {pay|owe} {anything|a fee} {if|when} I {end|stop} my {plan} {early|before the term ends}?",
+                     "{explain|what are} the {rules|conditions} {for|around} {cancelling|ending} {a|my} {plan}",
+                     "how much notice {is needed|do I need} to end the {plan}?"]),
     ("question", T, ["is there a cancellation fee?", "what happens if I cancel my {plan}?",
                      "how much notice do I need to give to cancel?",
                      "do I get charged if I cancel early?", "how much does it cost to cancel?"]),
@@ -456,6 +500,11 @@ F["cancellation_policy"] = [
 ]
 
 F["newsletter"] = [
+    ("question", T, ["{how|where} {can|do} I {change|update} my {email preferences|newsletter settings}?",
+                     "how do I {opt out of|turn off} {marketing emails|promotional mail}?"]),
+    ("request", T, ["{take|drop} me off {your|the} {email list|list}",
+                    "{put|sign} my {email|address} {on|up for} {your mailing list|the weekly emails}",
+                    "{no more|enough} {marketing|promo} emails{| please}"]),
     ("request", T, ["unsubscribe me from your {newsletter|emails|mailing list}", "stop sending me {marketing|promotional} emails",
                     "sign me up for the newsletter", "{want} to subscribe to your newsletter"]),
     ("question", T, ["how do I unsubscribe from {emails|the newsletter}?", "how can I get the newsletter?"]),
@@ -482,12 +531,15 @@ F["contact_info"] = [
 ]
 
 F["greeting"] = [
+    ("statement", T, ["{hi|hello|hey|good morning|good afternoon|yo}{|!|, anyone there?|, is anyone around?| team}"]),
     ("statement", T, ["hi", "hello", "hey", "good morning", "hello there", "hi there",
                       "good afternoon", "hey, how are you?", "hi!", "hello?"]),
     ("statement", H, ["hiya", "good evening", "howdy", "hey there", "morning!"]),
 ]
 
 F["thanks"] = [
+    ("statement", T, ["{thanks|thank you|cheers|thx|ty}{| a lot| so much| for the help}{|!| :)}",
+                      "{ok|okay|great|perfect|brilliant}{,|} {thanks|thank you|bye}{|!}"]),
     ("statement", T, ["thanks", "thank you", "thanks, that helped", "great, thank you so much",
                       "bye", "goodbye", "that's all, thanks", "perfect, cheers", "ok thanks, bye",
                       "thanks for your help", "see you later", "ok bye"]),
@@ -496,6 +548,8 @@ F["thanks"] = [
 ]
 
 F["feedback"] = [
+    ("statement", T, ["{let me|I want to} {review|rate} {the service|my purchase}",
+                      "{very|so} {pleased|satisfied} with {my order|the {item}}", "the {support|service} was {great|excellent}, cheers"]),
     ("statement", T, ["great service, well done", "I love your products",
                       "your support was really helpful", "I want to leave a review"]),
     ("question", T, ["where can I write a review?", "how do I leave feedback?"]),
@@ -568,7 +622,7 @@ def noisy(text, act, rng):
     core = rng.choice(OPENERS) + core
     ramble = fill(rng.choice(RAMBLES), rng)
     if ramble:
-        core = core + ("" if core.endswith(("?", ".", "!")) else ".") + ramble
+        core = core + ("" if core.endswith(("?", ".", "!")) else ".") + " " + ramble
     r = rng.random()
     if r < 0.35:
         core = core.lower()
