@@ -88,7 +88,7 @@ pub struct Miss {
     pub label: String,
     /// What should have happened (`escalate revenue`, `bot keeps it`).
     pub expected: String,
-    /// What happened.
+    /// What happened, with the strongest reason.
     pub got: String,
     /// The last message replayed.
     pub text: String,
@@ -148,7 +148,15 @@ impl Replay<'_> {
                     id: case.id.clone(),
                     label,
                     expected: describe(expected, expect.category.as_deref()),
-                    got: describe(got.escalate, got.category.as_deref()),
+                    got: match got.reasons.first() {
+                        Some(r) => format!(
+                            "{} ({}: {})",
+                            describe(got.escalate, got.category.as_deref()),
+                            r.code,
+                            r.evidence
+                        ),
+                        None => describe(got.escalate, got.category.as_deref()),
+                    },
                     text: case
                         .messages
                         .get(upto)

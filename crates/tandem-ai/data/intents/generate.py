@@ -51,7 +51,8 @@ SLOTS = {
     "item": ["jacket", "phone case", "laptop bag", "pair of shoes", "coffee machine",
              "headphones", "desk lamp", "backpack", "blender", "t-shirt", "watch",
              "office chair", "sofa cover", "kettle", "printer", "charger", "dress",
-             "running shoes", "monitor", "keyboard"],
+             "running shoes", "monitor", "keyboard", "charger", "camera", "lamp", "mattress",
+             "umbrella", "suitcase", "toaster", "tablet", "speaker", "jeans", "sweater"],
     "plan": ["subscription", "membership", "plan", "premium plan", "monthly plan",
              "annual subscription", "pro plan", "family plan", "premium membership"],
     "pay": ["credit card", "paypal", "apple pay", "debit card", "bank transfer", "klarna",
@@ -63,6 +64,8 @@ SLOTS = {
              "three days ago", "last Friday", "this morning"],
     "amount": ["$49", "40 euros", "$120", "£15", "29.99", "$9.99", "200 dollars", "€75"],
     "n": ["50", "200", "500", "1000", "30", "120"],
+    "name": ["Sue", "Tom", "Maria", "Ahmed", "Li", "Olga", "Jack", "Priya", "Ben", "Sofia"],
+    "team": ["accounting", "the office", "Acme Ltd", "purchasing", "the marketing team"],
     "want": ["I want", "I'd like", "I need", "I would like", "i wanna", "I wish", "I really want",
              "I'd really like", "I must"],
     "talk": ["talk", "speak", "chat"],
@@ -82,6 +85,8 @@ F = {}
 # Inline alternatives: {a|b|c} picks one (an empty alternative is allowed: {|please }).
 
 F["human_request"] = [
+    ("request", T, ["{hand|pass} me {over |}to {a human|a person|someone real|your team}", "{human|person|agent} {needed|required} {here|please|now}",
+                    "{I'd rather|I prefer to} {talk|speak|deal} with a {person|human|real agent}", "{ring|phone|call} me, I want to {talk|speak} to {someone|a person}"]),
     ("request", T, ["{want} to {talk} {to} a {person}", "{let} me {talk} {to} a {person}",
                     "{connect|transfer|put me through|forward} me to a {person}", "get me a {person}",
                     "{person} {|please|now|pls}", "{person}", "{person} {person}",
@@ -112,6 +117,9 @@ F["human_request"] = [
 ]
 
 F["complaint"] = [
+    ("statement", T, ["{this|your} {company|shop|store|service} is {a disgrace|shocking|pathetic|a nightmare}, I {want|will} {complain|file a complaint}",
+                      "I {am|feel} {let down|ignored|cheated|mistreated} by your {support|company|team}",
+                      "{never|not once} {had|seen} such {bad|poor|rude} {service|treatment|support}"]),
     ("statement", T, ["{how you dealt with|how you treated} {my case|me|my order} was {shameful|appalling}",
                       "{no one|nobody} {replied to|responded to} my {messages|calls} in {days|a week}, {this is ridiculous|terrible service}",
                       "I'm {very|extremely} {dissatisfied|disappointed} with {your support|how this was handled}",
@@ -146,6 +154,12 @@ F["complaint"] = [
 ]
 
 F["refund_demand"] = [
+    ("request", T, ["{I expect|I'm expecting|I insist on} {a refund|my money back|a full reimbursement}{| for this| for the {item}}",
+                    "{credit|pay} {the money|the {amount}|it} back {to my card|to my account|to me}",
+                    "{cancel the charge and |}refund {the|my} {item|order|purchase}{| immediately| please}"]),
+    ("statement", T, ["{the {item}|my order} {arrived broken|never arrived|was wrong}, {I want|so give me|I need} my money back"]),
+    ("request", T, ["{I need|I want|I'm asking for} refunds for {both orders|my last two orders|all the items|everything I returned}",
+                    "{refunds|money back} for {both|all} {orders|items} please"]),
     ("request", T, ["{give back|pay back} {the|my} {amount}{| please}",
                     "you {owe|still owe} me {amount}, {refund it|pay it back}",
                     "compensate me for the {broken|missing} {item}"]),
@@ -180,6 +194,9 @@ F["refund_demand"] = [
 ]
 
 F["payment_problem"] = [
+    ("statement", T, ["{my bank|my card company} {says|told me} {you charged me twice|the payment failed|there are two charges}",
+                      "{I see|there is|there's} {a|an} {unknown|strange|weird|extra|duplicate} {charge|payment|transaction} {from you|on my account|on my card}",
+                      "{the amount|what you took|the charge} {is wrong|doesn't match|is higher than the price}"]),
     ("statement", T, ["{the|my} transaction {is stuck|was refused}",
                       "{the site|the app} {refuses|won't take} my {pay}",
                       "I'm unable to {complete the payment|check out}"]),
@@ -213,6 +230,8 @@ F["payment_problem"] = [
 ]
 
 F["sales"] = [
+    ("question", T, ["{do you have|is there} {a|an} {business|enterprise|team} {plan|offer|pricing}{| for {n} people}?",
+                     "{can|could} {someone|your sales team} {send|prepare} {a quote|an offer|pricing} for {n} {units|users}?"]),
     ("request", T, ["{want} a {|price }quote for {n} {units|licences|seats|pieces}",
                     "{want} to upgrade to the {business|enterprise|pro|premium} plan",
                     "we need a volume discount for {n} {licences|seats|units}", "{want} to book a demo",
@@ -229,6 +248,8 @@ F["sales"] = [
 ]
 
 F["account_deletion"] = [
+    ("request", T, ["{remove|delete|erase} {everything|my account|all of it}, I {don't|do not} want {to be|an account} {here|with you} {anymore|}",
+                    "{deactivate|delete} my account {permanently|forever|and all its data}"]),
     ("request", T, ["{please |}{remove|delete} the account {registered|linked} {to|with} {this email|my email|my number}",
                     "I {don't|do not} need {my account|this account} {anymore|any longer}, {remove|close} it",
                     "{erase|purge} my {user account|profile} {completely|entirely}",
@@ -236,7 +257,7 @@ F["account_deletion"] = [
     ("question", T, ["what are the steps to {delete|erase} my {account|profile}?",
                      "am I able to {delete|erase} my account {permanently|completely}?",
                      "{would|can} you {remove|wipe|close} my account for me?"]),
-    ("request", T, ["{delete|remove|erase|close and delete} my {|user }{account|profile}{| permanently| for good| now}",
+    ("request", T, ["{delete|remove|erase|permanently delete} my {|user }{account|profile}{| permanently| for good| now}",
                     "{want} {to delete|to remove|to erase} my {account|profile}",
                     "{want} my {account|profile} {deleted|erased|removed}",
                     "delete my {account|profile} and everything in it"]),
@@ -301,6 +322,9 @@ F["data_privacy"] = [
 ]
 
 F["cancellation"] = [
+    ("request", T, ["{I'm done|I've had it|I quit}, {cancel|end|stop} {my|the} {plan}", "{please |}{don't|do not} renew my {plan}{| next month| again}",
+                    "{switch off|turn off} {auto renewal|the renewal} and {cancel|end} my {plan}"]),
+    ("statement", T, ["{we're|I'm} {moving|switching|going} to {another provider|a competitor|a cheaper service}", "I {no longer|don't} {need|use|want} the {plan}, {cancel it|end it|please stop it}"]),
     ("request", T, ["{cancel|end|stop|terminate} my {plan}{| now| today| immediately}",
                     "{want} to {cancel|end|stop|terminate} my {plan}",
                     "please {cancel|end|stop} my {plan}", "close my account, I'm leaving",
@@ -347,6 +371,7 @@ F["refund_policy"] = [
 ]
 
 F["refund_status"] = [
+    ("statement", T, ["{still|I'm still} waiting {on|for} the refund you {approved|confirmed|processed}{| {when}}, {when will it arrive|any update}"]),
     ("question", T, ["{what's happening|what happened} with my refund{| for {ord}}?",
                      "{did|have} you {sent|issued|paid out} my refund {yet|already}?",
                      "{can|could} you {look up|tell me} where my refund {is|stands}?"]),
@@ -358,6 +383,7 @@ F["refund_status"] = [
 ]
 
 F["payment_methods"] = [
+    ("question", T, ["{do you|can I} {pay|accept|use} {cash|{pay}|cheque|crypto} {on delivery|at checkout|online}?", "{which|what} {cards|wallets|payment types} {can I use|work|are ok}?"]),
     ("question", T, ["what payment {methods|options} do you {accept|take|support}?", "do you {take|accept} {pay}?",
                      "can I pay {with|by|using} {pay}?", "which {cards|payment methods} do you accept?",
                      "is {pay} available at checkout?", "{what are|tell me|list} {the|my} {payment options|ways to pay|payment methods}{|?}",
@@ -371,6 +397,7 @@ F["payment_methods"] = [
 ]
 
 F["invoices"] = [
+    ("request", T, ["{I need|please send|can I get} {a|the|my} {invoice|receipt|bill} {for|from} {my {item}|{when}|order {ord}|my last order}", "{resend|send again|re-send} {the|my} {invoice|receipt|bill}{| please}"]),
     ("request", T, ["{want|need} {an invoice|a receipt|a copy of my invoice|my invoice} for {my order|{ord}|my purchase}",
                     "send me the {invoice|receipt|bill} for {ord}", "please {email|send} me the {receipt|invoice}",
                     "I want a VAT invoice for my purchase"]),
@@ -383,6 +410,7 @@ F["invoices"] = [
 ]
 
 F["password_recovery"] = [
+    ("statement", T, ["{I|i} {can't|cannot|am unable to} {sign in|log in|access my account}{| since {when}}{|, the password doesn't work}", "{my|the} password {reset|recovery} {email|link|code} {never came|doesn't arrive|expired}"]),
     ("request", T, ["I forgot my password", "reset my password", "{want|need} a new password",
                     "help me {recover|reset} my password", "I can't log in, I forgot my password",
                     "{want|need} to {reset|recover|change} my {forgotten |}password"]),
@@ -401,6 +429,7 @@ F["password_recovery"] = [
 ]
 
 F["account_changes"] = [
+    ("request", T, ["{change|update|correct} {my|the} {email|phone number|username|name|date of birth} {on|in} my {account|profile}{| please}", "{I want|I'd like|I need} to {register|sign up|open an account|log in with a different account}"]),
     ("request", T, ["{want|need} to {change|update|edit} my {email address|phone number|name|username|profile|personal details}",
                     "{change|update} the {name|email|phone number} on my account",
                     "{want|need} to switch to my other account", "{want|need} to create an account",
@@ -417,6 +446,7 @@ F["account_changes"] = [
 ]
 
 F["order_place"] = [
+    ("request", T, ["{I'd like to|I want to|can I} {buy|order|get} {a|the|two|three} {item}{|s}{| please| today}", "{add|put} {a|the} {item} {in|to} my {cart|basket} and {check out|order it}"]),
     ("request", T, ["{want|need} to {order|buy|purchase} {a|the|two} {item}", "{want} to place an order",
                     "help me {order|buy} the {item}", "I need to purchase two {item}s"]),
     ("question", T, ["how do I {place|make} an order?", "can I order by phone?",
@@ -428,6 +458,7 @@ F["order_place"] = [
 ]
 
 F["order_change"] = [
+    ("request", T, ["{please |}{change|switch|update} the {size|colour|quantity|item} {in|on} my order{| {ord}}", "{I don't want|I no longer need} {the|my} order{| {ord}}, {cancel|stop} it"]),
     ("request", T, ["cancel my order", "cancel order {ord}", "{want|need} to {change|modify|edit|update} my order",
                     "{add|remove} {a|the} {item} {to|from} my order", "I need to modify order {ord}",
                     "{want|need} to cancel {my order|the order|order {ord}}"]),
@@ -440,6 +471,11 @@ F["order_change"] = [
 ]
 
 F["order_status"] = [
+    ("question", T, ["{when|what day} {is|will} {my|the} {order|package|parcel|{item}} {arriving|coming|be delivered|get here}?",
+                     "{is|has} {my|the} {order|parcel|{item}} {been dispatched|out for delivery|shipped}{| yet}?"]),
+    ("statement", T, ["{my|the} {order|parcel|{item}} {still hasn't come|is not here yet|hasn't been delivered}", "I {ordered|bought} {a|the} {item} {when} and {it hasn't arrived|still nothing|no delivery yet}"]),
+    ("statement", T, ["I {reached out|wrote|contacted you|emailed you|called} {when} about my {order|package|parcel}{|, any news?|, still nothing}",
+                      "{following up|just following up|checking in} on my {order|delivery} {ord}"]),
     ("question", T, ["where is my {order|package|parcel|delivery}?", "can you track order {ord}?",
                      "when will my {item} arrive?", "what's the status of my order?",
                      "has my order shipped yet?", "{want|need} to track my {order|package}"]),
@@ -452,6 +488,8 @@ F["order_status"] = [
 ]
 
 F["delivery"] = [
+    ("question", T, ["{how many days|how long} {does it take|until it arrives} {to|in} {country}?", "{what|which} {delivery|shipping} {options|methods|speeds} {do you have|are there}{| for {country}}?",
+                     "{is|how much is} {next day|express|international} {delivery|shipping}{| to {country}}?"]),
     ("question", T, ["how long does {shipping|delivery} take{| to {country}}?", "do you ship to {country}?",
                      "how much is {delivery|shipping} to {country}?", "what are the {delivery|shipping} options?",
                      "do you offer express {shipping|delivery}?", "is shipping free?",
@@ -462,6 +500,7 @@ F["delivery"] = [
 ]
 
 F["shipping_address"] = [
+    ("request", T, ["{please |}{send|deliver|ship} {it|my order|the parcel} to {my new address|a different address|my work address}{| instead}", "{my|the} {shipping|delivery} address {is wrong|has changed|needs updating}"]),
     ("request", T, ["{want|need} to {change|update} my {shipping|delivery} address", "update the delivery address on my order",
                     "change the address for order {ord}", "ship it to a different address please",
                     "{want|need} to set up a new shipping address"]),
@@ -474,6 +513,7 @@ F["shipping_address"] = [
 ]
 
 F["returns"] = [
+    ("request", T, ["{I'd like to|I want to|I need to} {return|send back|exchange|swap} {the|my|this} {item}{| I bought {when}}", "{how|where} {can|do} I {return|send back|drop off} {the|my} {item}{|?}"]),
     ("question", T, ["how do I return {an item|the {item}|my order}?", "can I return the {item}?",
                      "what is your return policy?", "is return shipping free?",
                      "can I {exchange|swap} the {item} for {another size|a different colour}?",
@@ -514,6 +554,8 @@ F["newsletter"] = [
 ]
 
 F["product_question"] = [
+    ("question", T, ["{does|is} the {item} {compatible with|available in|come in} {blue|large|my phone|the EU}?", "{tell me|what are} the {specs|dimensions|features|materials} of the {item}{|?}",
+                     "{is|are} the {item}{|s} {any good|worth it|durable|easy to use}?"]),
     ("question", T, ["is the {item} in stock?", "what sizes does the {item} come in?",
                      "does the {item} have a warranty?", "what colours is the {item} available in?",
                      "is the {item} waterproof?", "how much is the {item}?",
@@ -558,6 +600,7 @@ F["feedback"] = [
 ]
 
 F["other"] = [
+    ("statement", T, ["{banana|purple|cat|sky|pizza} {is|are} {nice|great|blue|fun}", "{ok|k|hmm|so|yes|no}", "{what|why|who} {lol|haha|hm}"]),
     ("question", T, ["what's the weather like?", "tell me a joke", "who won the game last night?",
                      "what is the meaning of life?", "do you like pizza?", "can you sing?"]),
     ("statement", T, ["asdf", "ok", "hmm", "I like turtles", "lol", "test", "nothing", "blah",
@@ -568,7 +611,8 @@ F["other"] = [
 
 # ---------------------------------------------------------------- realistic noise
 
-OPENERS = ["", "", "", "", "hi, ", "hello, ", "hey ", "good morning, ", "hi there, ",
+OPENERS = ["", "", "", "", "", "", "hi, this is {name}, ", "{name} here. ", "Hi, {name} from {team} here. ",
+           "hi, ", "hello, ", "hey ", "good morning, ", "hi there, ",
            "excuse me, ", "sorry to bother you, ", "quick question: ", "so ", "ok so ",
            "I've been a customer for years and ", "my wife asked me to ask you: ",
            "I hope you can help, ", "yes hello, "]
@@ -619,7 +663,7 @@ def noisy(text, act, rng):
     closer = rng.choice(closers)
     if closer:
         core = stripped + closer + end
-    core = rng.choice(OPENERS) + core
+    core = fill(rng.choice(OPENERS), rng) + " " + core
     ramble = fill(rng.choice(RAMBLES), rng)
     if ramble:
         core = core + ("" if core.endswith(("?", ".", "!")) else ".") + " " + ramble

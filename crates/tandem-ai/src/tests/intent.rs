@@ -37,3 +37,20 @@ fn explore() {
     eprintln!("accuracy {}/{} = {:.3}", right, rows.len(), right as f32 / rows.len() as f32);
     let _ = (parse_training(TRAINING_DATA), SpeechAct::Question);
 }
+
+#[test]
+fn probe() {
+    let m = IntentModel::builtin();
+    for t in ["I need refunds for both orders", "Hi, Sue from accounting here. Where is my order?", "I reached out yesterday about my order", "please close my account", "I'm very angry", "this is useless", "still useless and slow", "agent please", "xyzzy plugh", "asdf qwerty"] {
+        eprintln!("{t}: {:?}", &m.probabilities(t)[..3]);
+    }
+}
+
+#[test]
+fn calibration_fold() {
+    let rows = parse_training(TRAINING_DATA).unwrap();
+    let (cal, fit): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.family % 3 == 1);
+    let m = IntentModel::train(&fit);
+    let right = cal.iter().filter(|r| m.classify(&r.text).intent == r.intent).count();
+    eprintln!("calibration-fold accuracy {:.3}", right as f32 / cal.len() as f32);
+}
