@@ -208,6 +208,15 @@ pub trait EscalationPolicy: Send + Sync + 'static {
         sentiment < self.negative_threshold()
     }
 
+    /// Whether a bot fallback on a message with this intent is a strike of the fallback
+    /// loop (otherwise the strikes start again). By default every fallback is. A policy
+    /// may leave out clear routine questions the bot happens not to cover: the customer
+    /// is not going round in circles.
+    fn counts_as_fallback(&self, intent: Option<&IntentSignal>) -> bool {
+        let _ = intent;
+        true
+    }
+
     /// How long after a bot reply the core should ask [`EscalationPolicy::evaluate_inactivity`]
     /// (the shortest silence any segment acts on); `None` when the policy never acts on
     /// silence.

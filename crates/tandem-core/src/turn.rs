@@ -362,7 +362,11 @@ pub fn decide_message(
         state.slots.insert(k.clone(), v.clone());
     }
     if answer.fallback {
-        state.fallback_count += 1;
+        if policy.counts_as_fallback(understanding.intent.as_ref()) {
+            state.fallback_count += 1;
+        } else {
+            state.fallback_count = 0;
+        }
     } else {
         state.fallback_count = 0;
         state.last_intent = answer.intent.clone();

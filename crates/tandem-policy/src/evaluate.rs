@@ -193,12 +193,17 @@ impl PolicyEngine {
             let evidence = format!("{} negative messages", state.negative_count);
             cands.push(self.routed(self.routes.sentiment_streak, "sentiment_streak", evidence));
         }
-        if bot.fallback {
+        if bot.fallback && routine {
+            // A clear routine question the bot does not cover: not a strike (see
+            // `counts_as_fallback`), but the customer gets the button.
+            offers.push(Offer {
+                kind: OfferKind::HumanButton,
+                reason: reason("fallback_loop", None, "routine question not covered"),
+            });
+        } else if bot.fallback {
             let strike = state.fallback_count;
             let at = |n: u32| n > 0 && strike >= n;
-            // A fallback on a message the classifier reads as a routine question is not
-            // the customer going round in circles: it gets the button, not a handoff.
-            if at(t.fallback_handoff_at) && !routine {
+            if at(t.fallback_handoff_at) {
                 let evidence = format!("{strike} fallbacks in a row");
                 cands.push(self.routed(self.routes.fallback_loop, "fallback_loop", evidence));
             } else if at(t.fallback_offer_at) || at(t.fallback_rephrase_at) {
@@ -334,6 +339,10 @@ impl EscalationPolicy for PolicyEngine {
 
     fn counts_as_negative(&self, sentiment: f32, intent: Option<&IntentSignal>) -> bool {
         sentiment < self.negative_below && !self.is_routine(intent)
+    }
+
+    fn counts_as_fallback(&self, intent: Option<&IntentSignal>) -> bool {
+        !self.is_routine(intent)
     }
 
     fn inactivity_after(&self) -> Option<std::time::Duration> {

@@ -729,9 +729,21 @@ def main():
 
     # Conversations from held-out messages: routine-only ones (2-3 routine turns, the
     # first often a greeting) and escalating ones (routine turns, then one escalation).
+    # Each held-out message is used in at most one conversation (the pools are drawn
+    # without replacement, refilled only when one runs dry), so that no single phrasing
+    # weighs more than once.
     by_intent = {}
     for row in held:
         by_intent.setdefault(row["intent"], []).append(row["text"])
+    for texts in by_intent.values():
+        rng.shuffle(texts)
+    pools = {k: list(v) for k, v in by_intent.items()}
+
+    def draw(intent):
+        if not pools[intent]:
+            pools[intent] = list(by_intent[intent])
+        return pools[intent].pop()
+
     routine = sorted(i for i in by_intent if i not in ESCALATING and i not in ("greeting", "thanks", "other"))
     escal = sorted(i for i in by_intent if i in ESCALATING)
     conv = []
@@ -739,21 +751,21 @@ def main():
         turns = 2 + (k % 2)
         msgs, labels = [], []
         if rng.random() < 0.4:
-            msgs.append(rng.choice(by_intent["greeting"]))
+            msgs.append(draw("greeting"))
             labels.append("greeting")
         escalating = k % 5 in (1, 3)
         while len(msgs) < turns - (1 if escalating else 0):
             it = rng.choice(routine)
-            msgs.append(rng.choice(by_intent[it]))
+            msgs.append(draw(it))
             labels.append(it)
         if escalating:
             it = rng.choice(escal)
-            msgs.append(rng.choice(by_intent[it]))
+            msgs.append(draw(it))
             labels.append(it)
             expect = {"escalate": True, "category": ESCALATING[it], "at_message": len(msgs) - 1}
         else:
             if rng.random() < 0.3:
-                msgs.append(rng.choice(by_intent["thanks"]))
+                msgs.append(draw("thanks"))
                 labels.append("thanks")
             expect = {"escalate": False}
         conv.append({"id": f"c{k:03}", "label": labels[-1] if escalating else "routine",

@@ -6,6 +6,8 @@
 //! * every word, and every pair of neighbouring words, with the message's start and end
 //!   as pseudo-words (`<s> how`, `cancel </s>`): the word order that tells "how do I
 //!   cancel" from "cancel my plan";
+//! * the stem of every word that is not a stopword, and pairs of neighbouring stems
+//!   skipping stopwords ("refund order" in "refund my order");
 //! * the character 3- and 4-grams of each word padded with spaces (" can", "canc",
 //!   "ncel", "el "): robust to typos and inflections ("cancelation", "cancle");
 //! * whether the raw text contains a question mark.
@@ -67,7 +69,17 @@ impl Extractor {
         let start: &[u8] = b"<s>";
         let end: &[u8] = b"</s>";
         let mut prev: &[u8] = start;
+        let mut prev_stem = String::from("<s>");
         for w in &words {
+            // The stem ("refunds", "refunded" → "refund"), alone and after the previous
+            // content word's stem: inflections and filler words ("my", "the") do not
+            // split what customers say.
+            if !crate::text::is_stopword(w) {
+                let stem = crate::text::stem(w);
+                push(&mut self.hashes, &[b"s", stem.as_bytes()]);
+                push(&mut self.hashes, &[b"t", prev_stem.as_bytes(), stem.as_bytes()]);
+                prev_stem = stem;
+            }
             let w = w.as_bytes();
             push(&mut self.hashes, &[b"w", w]);
             push(&mut self.hashes, &[b"b", prev, w]);
