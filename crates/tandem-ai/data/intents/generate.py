@@ -322,6 +322,7 @@ F["data_privacy"] = [
 ]
 
 F["cancellation"] = [
+    ("request", T, ["{please |}close my account{| for me| now| today}{|, I'm leaving|, I'm done}", "{close|shut down} my {customer account|membership account}, I {won't|will not} be {using|needing} it"]),
     ("request", T, ["{I'm done|I've had it|I quit}, {cancel|end|stop} {my|the} {plan}", "{please |}{don't|do not} renew my {plan}{| next month| again}",
                     "{switch off|turn off} {auto renewal|the renewal} and {cancel|end} my {plan}"]),
     ("statement", T, ["{we're|I'm} {moving|switching|going} to {another provider|a competitor|a cheaper service}", "I {no longer|don't} {need|use|want} the {plan}, {cancel it|end it|please stop it}"]),
@@ -600,6 +601,8 @@ F["feedback"] = [
 ]
 
 F["other"] = [
+    ("statement", T, ["{this is|that's|you're|this bot is} {useless|rubbish|so slow|pointless|no help}", "{ugh|argh|seriously|come on|omg}{|!|...}",
+                      "I'm {so|very|really} {angry|annoyed|upset|frustrated|tired}", "{still|again} {useless|nothing|no answer|slow}{| and slow| and useless}"]),
     ("statement", T, ["{banana|purple|cat|sky|pizza} {is|are} {nice|great|blue|fun}", "{ok|k|hmm|so|yes|no}", "{what|why|who} {lol|haha|hm}"]),
     ("question", T, ["what's the weather like?", "tell me a joke", "who won the game last night?",
                      "what is the meaning of life?", "do you like pizza?", "can you sing?"]),
@@ -711,7 +714,7 @@ def main():
     train, held = [], []
     for intent in sorted(F):
         for family, (act, held_out, templates) in enumerate(F[intent]):
-            per = 4 if held_out else 10
+            per = 4 if held_out else 24
             for text in renders(templates, act, per, rng):
                 row = {"text": text, "intent": intent, "act": act, "family": family}
                 (held if held_out else train).append(row)

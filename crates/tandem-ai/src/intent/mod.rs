@@ -43,7 +43,7 @@ pub const TRAINING_DATA: &str = include_str!("../../data/intents/train.jsonl");
 const ACTS: [SpeechAct; 3] = [SpeechAct::Question, SpeechAct::Request, SpeechAct::Statement];
 
 /// Training settings (fixed: the model is a function of the corpus alone).
-const EPOCHS: usize = 12;
+const EPOCHS: usize = 6;
 const LEARNING_RATE: f32 = 0.8;
 const DECAY: f32 = 0.25;
 const L2: f32 = 1e-6;
@@ -220,7 +220,12 @@ thread_local! {
 impl IntentModel {
     /// The model trained on the shipped corpus, [`TRAINING_DATA`] (once per process).
     pub fn builtin() -> &'static IntentModel {
-        builtin_arc()
+        static MODEL: OnceLock<IntentModel> = OnceLock::new();
+        MODEL.get_or_init(|| match parse_training(TRAINING_DATA) {
+            Ok(rows) => IntentModel::train(&rows),
+            // The shipped corpus is checked by the tests; a broken build must not boot.
+            Err(e) => panic!("data/intents/train.jsonl is invalid: {e}"),
+        })
     }
 
     /// Trains a model on `rows` (deterministic: same rows, same model).
@@ -315,16 +320,6 @@ impl IntentModel {
     }
 }
 
-/// The shipped model, shared by every [`BuiltinIntents::new`].
-fn builtin_arc() -> &'static Arc<IntentModel> {
-    static MODEL: OnceLock<Arc<IntentModel>> = OnceLock::new();
-    MODEL.get_or_init(|| match parse_training(TRAINING_DATA) {
-        Ok(rows) => Arc::new(IntentModel::train(&rows)),
-        // The shipped corpus is checked by the tests; a broken build must not boot.
-        Err(e) => panic!("data/intents/train.jsonl is invalid: {e}"),
-    })
-}
-
 fn argmax(xs: &[f32]) -> (usize, f32) {
     xs.iter()
         .copied()
@@ -334,42 +329,50 @@ fn argmax(xs: &[f32]) -> (usize, f32) {
         })
 }
 
-/// The built-in [`IntentClassifier`]: an [`IntentModel`] (by default the shipped one).
-#[derive(Debug, Clone)]
+/// The built-in [`IntentClassifier`]: an [`IntentModel`], by default the shipped one,
+/// trained on first use (or ahead of it, [`BuiltinIntents::warm_up`]).
+#[derive(Debug, Clone, Default)]
 pub struct BuiltinIntents {
-    model: Arc<IntentModel>,
+    /// `None`: the shipped model ([`IntentModel::builtin`]).
+    model: Option<Arc<IntentModel>>,
 }
 
 impl BuiltinIntents {
-    /// A classifier over the shipped model ([`IntentModel::builtin`]).
+    /// A classifier over the shipped model ([`IntentModel::builtin`]); nothing is
+    /// trained until the first message (or [`BuiltinIntents::warm_up`]).
     pub fn new() -> Self {
-        BuiltinIntents {
-            model: builtin_arc().clone(),
-        }
+        BuiltinIntents { model: None }
     }
 
     /// A classifier over `model`.
     pub fn with_model(model: IntentModel) -> Self {
         BuiltinIntents {
-            model: Arc::new(model),
+            model: Some(Arc::new(model)),
+        }
+    }
+
+    /// Trains the shipped model on a background thread, so that the first customer
+    /// message does not wait for it.
+    pub fn warm_up(&self) {
+        if self.model.is_none() {
+            std::thread::spawn(|| {
+                IntentModel::builtin();
+            });
         }
     }
 
     /// The model.
     pub fn model(&self) -> &IntentModel {
-        &self.model
-    }
-}
-
-impl Default for BuiltinIntents {
-    fn default() -> Self {
-        Self::new()
+        match &self.model {
+            Some(m) => m,
+            None => IntentModel::builtin(),
+        }
     }
 }
 
 #[async_trait]
 impl IntentClassifier for BuiltinIntents {
     async fn classify(&self, text: &str) -> Option<IntentSignal> {
-        Some(self.model.classify(text))
+        Some(self.model().classify(text))
     }
 }
