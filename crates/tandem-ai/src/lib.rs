@@ -19,7 +19,7 @@
 
 mod bot;
 mod index;
-mod intent;
+pub(crate) mod intent;
 mod kb;
 mod openai;
 mod slots;

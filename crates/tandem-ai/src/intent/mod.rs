@@ -28,10 +28,11 @@
 //! Classifying one message folds it, hashes about a hundred features and sums that many
 //! rows of weights: a few microseconds (see `crates/tandem-policy/BENCHMARKS.md`).
 
-mod features;
+pub(crate) mod features;
 
 use async_trait::async_trait;
 use features::{BUCKETS, Extractor, Feature};
+pub(crate) use features::negated;
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use tandem_core::ai::{IntentClassifier, IntentSignal, SpeechAct};
