@@ -85,6 +85,7 @@ F = {}
 # Inline alternatives: {a|b|c} picks one (an empty alternative is allowed: {|please }).
 
 F["human_request"] = [
+    ("request", T, ["{I want to|let me|I need to} {reach|get through to} {support|customer support|a human} {now|please|}"]),
     ("request", T, ["{hand|pass} me {over |}to {a human|a person|someone real|your team}", "{human|person|agent} {needed|required} {here|please|now}",
                     "{I'd rather|I prefer to} {talk|speak|deal} with a {person|human|real agent}", "{ring|phone|call} me, I want to {talk|speak} to {someone|a person}"]),
     ("request", T, ["{want} to {talk} {to} a {person}", "{let} me {talk} {to} a {person}",
@@ -117,6 +118,7 @@ F["human_request"] = [
 ]
 
 F["complaint"] = [
+    ("statement", T, ["{the|your} {service|experience|support} {I got|I received|was} {awful|the worst|dreadful}{| :(}", "{I'm|we're} {very|really|deeply} {unhappy|upset} with {your company|the way I was treated}"]),
     ("statement", T, ["{this|your} {company|shop|store|service} is {a disgrace|shocking|pathetic|a nightmare}, I {want|will} {complain|file a complaint}",
                       "I {am|feel} {let down|ignored|cheated|mistreated} by your {support|company|team}",
                       "{never|not once} {had|seen} such {bad|poor|rude} {service|treatment|support}"]),
@@ -194,6 +196,7 @@ F["refund_demand"] = [
 ]
 
 F["payment_problem"] = [
+    ("statement", T, ["{checkout|the payment} {won't work|doesn't work|fails} {for my order|with my card|every time}", "I {tried to|want to} pay {but|and} {it failed|it was refused|I got an error}"]),
     ("statement", T, ["{my bank|my card company} {says|told me} {you charged me twice|the payment failed|there are two charges}",
                       "{I see|there is|there's} {a|an} {unknown|strange|weird|extra|duplicate} {charge|payment|transaction} {from you|on my account|on my card}",
                       "{the amount|what you took|the charge} {is wrong|doesn't match|is higher than the price}"]),
@@ -230,6 +233,7 @@ F["payment_problem"] = [
 ]
 
 F["sales"] = [
+    ("request", T, ["{connect me with|I want to speak to|put me through to} {sales|your sales department|an account manager} {about|for} {a business account|a company deal|{n} licences}"]),
     ("question", T, ["{do you have|is there} {a|an} {business|enterprise|team} {plan|offer|pricing}{| for {n} people}?",
                      "{can|could} {someone|your sales team} {send|prepare} {a quote|an offer|pricing} for {n} {units|users}?"]),
     ("request", T, ["{want} a {|price }quote for {n} {units|licences|seats|pieces}",
@@ -248,6 +252,7 @@ F["sales"] = [
 ]
 
 F["account_deletion"] = [
+    ("request", T, ["{dispose of|do away with|shut down} my {account|profile}", "{I want|I'd like} {out|my account closed and deleted}, {remove|delete} {everything|all of it}"]),
     ("request", T, ["{remove|delete|erase} {everything|my account|all of it}, I {don't|do not} want {to be|an account} {here|with you} {anymore|}",
                     "{deactivate|delete} my account {permanently|forever|and all its data}"]),
     ("request", T, ["{please |}{remove|delete} the account {registered|linked} {to|with} {this email|my email|my number}",
@@ -272,6 +277,7 @@ F["account_deletion"] = [
 ]
 
 F["legal_threat"] = [
+    ("statement", T, ["{I'm|I am} {bringing|filing|starting} {legal proceedings|a lawsuit|a case} against {you|your company}", "{see you|we'll meet} in court", "{my|our} {legal team|lawyers} {will|are going to} {contact you|handle this}"]),
     ("statement", T, ["I {will|am going to|'ll} sue {you|your company}", "my {lawyer|attorney|solicitor} will be in touch",
                       "I'm taking you to court", "expect a lawsuit",
                       "I'm {contacting|calling|talking to} my {attorney|lawyer} about this",
@@ -322,6 +328,8 @@ F["data_privacy"] = [
 ]
 
 F["cancellation"] = [
+    ("statement", T, ["{we|I} {have chosen|are going|decided} to {go with|use|try} {another company|a different service|someone else}", "{I'm|we're} {leaving|quitting|dropping} {your service|the {plan}|you}{| for good}"]),
+    ("question", T, ["how {can|do} I {quit|leave|drop} the {plan}?", "what's the {process|way} to {end|stop} my {plan}?"]),
     ("request", T, ["{please |}close my account{| for me| now| today}{|, I'm leaving|, I'm done}", "{close|shut down} my {customer account|membership account}, I {won't|will not} be {using|needing} it"]),
     ("request", T, ["{I'm done|I've had it|I quit}, {cancel|end|stop} {my|the} {plan}", "{please |}{don't|do not} renew my {plan}{| next month| again}",
                     "{switch off|turn off} {auto renewal|the renewal} and {cancel|end} my {plan}"]),
@@ -330,7 +338,7 @@ F["cancellation"] = [
                     "{want} to {cancel|end|stop|terminate} my {plan}",
                     "please {cancel|end|stop} my {plan}", "close my account, I'm leaving",
                     "{cancel|end} the {plan} {|before it renews|at the end of the month}"]),
-    ("question", T, ["how do I {cancel|end|stop} my {plan}?", "{can|could} you {cancel|end} my {plan}?",
+    ("question", T, ["how do I {cancel|end|stop} my {plan}?", "{can|could} you cancel my {plan}?",
                      "how can I stop my {plan} from renewing?", "where do I cancel the {plan}?"]),
     ("statement", T, ["we're switching to a competitor", "your {plan} is too expensive, I'm out",
                       "I won't renew my {plan}", "I'm not going to renew, it's not worth the money"]),
@@ -378,7 +386,7 @@ F["refund_status"] = [
                      "{can|could} you {look up|tell me} where my refund {is|stands}?"]),
     ("question", T, ["where is my refund?", "what's the status of my refund?",
                      "has my refund been processed{| yet}?", "when will I receive my refund for {ord}?",
-                     "can you check on my refund?", "{I'd like to|I want to|how do I} {track|check} my refund{|?}"]),
+                     "can you check on my refund?", "{I want to|how do I} {track|check} my refund{|?}"]),
     ("question", H, ["i'd like to track my refund", "any update on my refund?",
                      "how far along is my refund?", "is my refund on its way?"]),
 ]
