@@ -1,5 +1,6 @@
 //! Unit tests of the policy engine: matching, every trigger, validation and versions.
 
+mod intents;
 mod matching;
 mod scorecard;
 mod triggers;
