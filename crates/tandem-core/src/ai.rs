@@ -49,7 +49,9 @@ pub trait Bot: Send + Sync + 'static {
 
 /// What a customer message does: asks about something, asks for something to be done,
 /// or states something (a problem, a fact, a greeting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SpeechAct {
     /// "how do refunds work?": information is wanted.

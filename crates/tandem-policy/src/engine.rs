@@ -269,22 +269,22 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
                              (negation, yield_to_routine): (bool, bool),
                              kws: &[String],
                              ints: &[String]| {
-                let g = groups.len();
-                groups.push(Group {
-                    category: ci,
-                    target: target.trim().to_owned(),
-                    priority,
-                    negation,
-                    yield_to_routine,
-                });
-                keywords.extend(kws.iter().map(|k| Keyword {
-                    text: k.clone(),
-                    owner: Owner::Group(g),
-                }));
-                for i in ints {
-                    intents.insert(i.clone(), g);
-                }
-            };
+            let g = groups.len();
+            groups.push(Group {
+                category: ci,
+                target: target.trim().to_owned(),
+                priority,
+                negation,
+                yield_to_routine,
+            });
+            keywords.extend(kws.iter().map(|k| Keyword {
+                text: k.clone(),
+                owner: Owner::Group(g),
+            }));
+            for i in ints {
+                intents.insert(i.clone(), g);
+            }
+        };
         add_group(
             &c.target,
             prio(&c.priority),

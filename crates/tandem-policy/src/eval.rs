@@ -57,7 +57,10 @@ impl Counts {
 
     /// Of the conversations that should not escalate, the share that did.
     pub fn false_escalation_rate(&self) -> Option<f64> {
-        ratio(self.false_positive, self.false_positive + self.true_negative)
+        ratio(
+            self.false_positive,
+            self.false_positive + self.true_negative,
+        )
     }
 
     /// Of the right escalations, the share with the expected category.
@@ -138,12 +141,15 @@ impl Replay<'_> {
                 expect.category.is_none() || expect.category.as_deref() == got.category.as_deref();
             let label = case.label.clone().unwrap_or_else(|| "unlabelled".into());
             card.overall.add(expected, got.escalate, category_right);
-            card.per_label
-                .entry(label.clone())
-                .or_default()
-                .add(expected, got.escalate, category_right);
+            card.per_label.entry(label.clone()).or_default().add(
+                expected,
+                got.escalate,
+                category_right,
+            );
             if expected != got.escalate || (expected && !category_right) {
-                let upto = got.at_message.unwrap_or(case.messages.len().saturating_sub(1));
+                let upto = got
+                    .at_message
+                    .unwrap_or(case.messages.len().saturating_sub(1));
                 card.misses.push(Miss {
                     id: case.id.clone(),
                     label,

@@ -294,7 +294,8 @@ impl PolicyEngine {
     /// (`[intents].routine`, at `routine_min_confidence` or more).
     fn is_routine(&self, signal: Option<&IntentSignal>) -> bool {
         signal.is_some_and(|s| {
-            s.confidence >= self.routine_min_confidence && self.routine.iter().any(|r| *r == s.intent)
+            s.confidence >= self.routine_min_confidence
+                && self.routine.iter().any(|r| *r == s.intent)
         })
     }
 

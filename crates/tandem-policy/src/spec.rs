@@ -477,7 +477,9 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
         } else if let Some(first) = intents.get(intent) {
             errors.push(
                 p,
-                format!("intent {intent:?} is mapped to a category by {first}: it cannot be routine"),
+                format!(
+                    "intent {intent:?} is mapped to a category by {first}: it cannot be routine"
+                ),
             );
         } else if let Some(j) = spec.intents.routine[..i].iter().position(|r| r == intent) {
             errors.push(p, format!("duplicate of intents.routine[{j}]"));

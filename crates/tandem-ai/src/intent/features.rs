@@ -77,7 +77,10 @@ impl Extractor {
             if !crate::text::is_stopword(w) {
                 let stem = crate::text::stem(w);
                 push(&mut self.hashes, &[b"s", stem.as_bytes()]);
-                push(&mut self.hashes, &[b"t", prev_stem.as_bytes(), stem.as_bytes()]);
+                push(
+                    &mut self.hashes,
+                    &[b"t", prev_stem.as_bytes(), stem.as_bytes()],
+                );
                 prev_stem = stem;
             }
             let w = w.as_bytes();
@@ -119,8 +122,22 @@ const NEGATORS: &[&str] = &[
 /// Words of wanting or intending: a negator shortly before one negates the request
 /// ("I don't want to cancel", "not looking for a refund", "no need for a human").
 const WANTS: &[&str] = &[
-    "want", "wanna", "need", "wish", "mean", "plan", "planning", "intend", "asking",
-    "looking", "trying", "going", "interested", "cancelling", "canceling", "cancel",
+    "want",
+    "wanna",
+    "need",
+    "wish",
+    "mean",
+    "plan",
+    "planning",
+    "intend",
+    "asking",
+    "looking",
+    "trying",
+    "going",
+    "interested",
+    "cancelling",
+    "canceling",
+    "cancel",
     "complaining",
 ];
 

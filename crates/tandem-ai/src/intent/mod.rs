@@ -31,8 +31,8 @@
 pub(crate) mod features;
 
 use async_trait::async_trait;
-use features::{BUCKETS, Extractor, Feature};
 pub(crate) use features::negated;
+use features::{BUCKETS, Extractor, Feature};
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use tandem_core::ai::{IntentClassifier, IntentSignal, SpeechAct};
@@ -41,7 +41,11 @@ use tandem_core::ai::{IntentClassifier, IntentSignal, SpeechAct};
 pub const TRAINING_DATA: &str = include_str!("../../data/intents/train.jsonl");
 
 /// The speech acts, in the order of the act model's outputs.
-const ACTS: [SpeechAct; 3] = [SpeechAct::Question, SpeechAct::Request, SpeechAct::Statement];
+const ACTS: [SpeechAct; 3] = [
+    SpeechAct::Question,
+    SpeechAct::Request,
+    SpeechAct::Statement,
+];
 
 /// Training settings (fixed: the model is a function of the corpus alone).
 const EPOCHS: usize = 6;
@@ -168,10 +172,8 @@ impl Softmax {
 
     /// Trains a model, its temperature fitted on the calibration rows first.
     fn fit_calibrated(classes: usize, data: &[(&[Feature], usize)], calibration: &[bool]) -> Self {
-        let (fit_rows, cal_rows): (Vec<_>, Vec<_>) = data
-            .iter()
-            .zip(calibration)
-            .partition(|(_, cal)| !**cal);
+        let (fit_rows, cal_rows): (Vec<_>, Vec<_>) =
+            data.iter().zip(calibration).partition(|(_, cal)| !**cal);
         let fit_rows: Vec<_> = fit_rows.into_iter().map(|(d, _)| *d).collect();
         let cal_rows: Vec<_> = cal_rows.into_iter().map(|(d, _)| *d).collect();
         let temperature = Softmax::fit(classes, &fit_rows).fit_temperature(&cal_rows);
@@ -287,12 +289,8 @@ impl IntentModel {
             softmax(scores, self.intent.temperature);
             scores.clone()
         });
-        let mut ranked: Vec<(&str, f32)> = self
-            .intents
-            .iter()
-            .map(String::as_str)
-            .zip(probs)
-            .collect();
+        let mut ranked: Vec<(&str, f32)> =
+            self.intents.iter().map(String::as_str).zip(probs).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked
     }

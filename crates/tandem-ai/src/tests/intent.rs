@@ -81,14 +81,22 @@ fn look_alikes_are_told_apart_with_their_speech_act() {
     for (text, intent, act) in [
         ("how do refunds work?", "refund_policy", SpeechAct::Question),
         ("I want my money back", "refund_demand", SpeechAct::Request),
-        ("I was charged twice", "payment_problem", SpeechAct::Statement),
+        (
+            "I was charged twice",
+            "payment_problem",
+            SpeechAct::Statement,
+        ),
         (
             "what payment methods do you take?",
             "payment_methods",
             SpeechAct::Question,
         ),
         ("cancel my subscription", "cancellation", SpeechAct::Request),
-        ("can I speak to a real person?", "human_request", SpeechAct::Question),
+        (
+            "can I speak to a real person?",
+            "human_request",
+            SpeechAct::Question,
+        ),
     ] {
         let s = m.classify(text);
         assert_eq!((s.intent.as_str(), s.act), (intent, act), "{text}: {s:?}");

@@ -139,8 +139,20 @@ fn routine_intents_are_checked() {
     );
     let errors = errors(&text);
     let has = |s: &str| errors.iter().any(|e| e.contains(s));
-    assert!(has("intents.routine[0]: intent \"complaint\" is mapped"), "{errors:?}");
-    assert!(has("intents.routine[1]: must be a snake_case"), "{errors:?}");
-    assert!(has("intents.routine[3]: duplicate of intents.routine[2]"), "{errors:?}");
-    assert!(has("intents.routine_min_confidence: must be between"), "{errors:?}");
+    assert!(
+        has("intents.routine[0]: intent \"complaint\" is mapped"),
+        "{errors:?}"
+    );
+    assert!(
+        has("intents.routine[1]: must be a snake_case"),
+        "{errors:?}"
+    );
+    assert!(
+        has("intents.routine[3]: duplicate of intents.routine[2]"),
+        "{errors:?}"
+    );
+    assert!(
+        has("intents.routine_min_confidence: must be between"),
+        "{errors:?}"
+    );
 }
