@@ -11,7 +11,8 @@
 //! # Training
 //! Deterministic, in this crate, from the corpus the repository ships
 //! (`data/intents/train.jsonl`, written by `data/intents/generate.py`; see
-//! `data/intents/README.md`): plain stochastic gradient descent on the cross-entropy,
+//! `data/intents/README.md`): plain stochastic gradient descent on the cross-entropy
+//! (each class weighted alike, however many utterances it has),
 //! the examples visited in a seeded pseudo-random order, a learning rate decaying per
 //! epoch, a small L2 penalty. Same corpus, same model, on every machine: there is no
 //! model file to go stale. [`IntentModel::builtin`] trains once per process on first use
@@ -111,17 +112,28 @@ impl Softmax {
         }
     }
 
-    /// Trains on `(features, label)` pairs by SGD.
+    /// Trains on `(features, label)` pairs by SGD. Each example's step is weighted by
+    /// `n / (classes × count of its class)`, so that every class weighs the same in total
+    /// however many utterances the corpus has for it.
     fn fit(classes: usize, data: &[(&[Feature], usize)]) -> Self {
         let mut m = Softmax::new(classes);
+        let mut counts = vec![0usize; classes];
+        for (_, y) in data {
+            counts[*y] += 1;
+        }
+        let weight: Vec<f32> = counts
+            .iter()
+            .map(|&c| data.len() as f32 / (classes as f32 * c.max(1) as f32))
+            .collect();
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = SEED;
         let mut scores = Vec::with_capacity(classes);
         for epoch in 0..EPOCHS {
             shuffle(&mut order, &mut rng);
-            let lr = LEARNING_RATE / (1.0 + DECAY * epoch as f32);
+            let rate = LEARNING_RATE / (1.0 + DECAY * epoch as f32);
             for &i in &order {
                 let (xs, y) = data[i];
+                let lr = rate * weight[y];
                 m.scores(xs, &mut scores);
                 softmax(&mut scores, 1.0);
                 scores[y] -= 1.0; // the gradient of the cross-entropy by the scores
