@@ -113,6 +113,14 @@ fn bench(c: &mut Criterion) {
     // every customer message before asking the policy).
     let model = tandem_ai::IntentModel::builtin();
     let mut group = c.benchmark_group("intent");
+    group.throughput(Throughput::Elements(MESSAGES.len() as u64));
+    group.bench_function("classify_message_mix", |b| {
+        b.iter(|| {
+            for m in MESSAGES {
+                black_box(model.classify(black_box(m)));
+            }
+        });
+    });
     group.throughput(Throughput::Elements(1));
     group.bench_function("classify_short", |b| {
         b.iter(|| black_box(model.classify(black_box("how do refunds work?"))));
