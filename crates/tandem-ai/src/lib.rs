@@ -6,6 +6,10 @@
 //!   intents (training phrases, answers, buttons, needed slots) loaded from TOML; the
 //!   shipped sample is `config/knowledge.toml` ([`KnowledgeBase::builtin`]). Messages are
 //!   matched by TF-IDF cosine similarity after normalisation (see `index.rs`).
+//! * [`BuiltinIntents`] implements [`tandem_core::ai::IntentClassifier`] with an
+//!   [`IntentModel`]: logistic regression over hashed word and character n-grams, trained
+//!   deterministically on the shipped corpus (`data/intents/`), with calibrated
+//!   confidence, a speech act (question, request, statement) and a negation flag.
 //! * [`Vader`] implements [`tandem_core::ai::SentimentAnalyzer`] with a port of VADER and
 //!   its lexicon.
 //! * [`BuiltinSummarizer`] implements [`tandem_core::ai::Summarizer`]: the deterministic
@@ -15,6 +19,7 @@
 
 mod bot;
 mod index;
+pub(crate) mod intent;
 mod kb;
 mod openai;
 mod slots;
@@ -23,6 +28,7 @@ mod text;
 mod vader;
 
 pub use bot::{KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
+pub use intent::{BuiltinIntents, IntentModel, TRAINING_DATA, TrainingRow, parse_training};
 pub use kb::{BUILTIN_TOML, DEFAULT_THRESHOLD, Intent, KbError, KnowledgeBase};
 pub use openai::{OpenAiClient, OpenAiConfig, OpenAiSentiment, OpenAiSummarizer};
 pub use slots::{SlotKind, extract_slots};

@@ -11,7 +11,7 @@
 //! [`Offer`]s: actions that keep the bot in charge (a rephrase suggestion, the "talk to a
 //! person" button, a check-in).
 
-use crate::ai::BotAnswer;
+use crate::ai::{BotAnswer, IntentSignal};
 use crate::store::{ConversationState, CustomerRecord, Reason};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub struct PolicyInput<'a> {
     pub customer: &'a CustomerRecord,
     /// The bot's answer to this message.
     pub bot: &'a BotAnswer,
+    /// What the intent classifier says the customer wants (`None` without a classifier:
+    /// policies then go by the bot's intent).
+    pub intent: Option<&'a IntentSignal>,
     /// When the message is evaluated (time-based triggers use it; never the system clock).
     pub now: tandem_model::Timestamp,
     /// The customer's earlier conversations on any channel, for `repeat_contact`
@@ -199,6 +202,24 @@ pub trait EscalationPolicy: Send + Sync + 'static {
     /// Compound score below which a message counts as negative.
     fn negative_threshold(&self) -> f32 {
         -0.3
+    }
+
+    /// Whether a message with this sentiment (and, when classified, this intent) counts
+    /// towards the conversation's negative messages (`sentiment_streak`). By default: a
+    /// score below [`EscalationPolicy::negative_threshold`]. A policy may leave out
+    /// routine requests ("I lost my password" reads negative but is no frustration).
+    fn counts_as_negative(&self, sentiment: f32, intent: Option<&IntentSignal>) -> bool {
+        let _ = intent;
+        sentiment < self.negative_threshold()
+    }
+
+    /// Whether a bot fallback on a message with this intent is a strike of the fallback
+    /// loop (otherwise the strikes start again). By default every fallback is. A policy
+    /// may leave out clear routine questions the bot happens not to cover: the customer
+    /// is not going round in circles.
+    fn counts_as_fallback(&self, intent: Option<&IntentSignal>) -> bool {
+        let _ = intent;
+        true
     }
 
     /// How long after a bot reply the core should ask [`EscalationPolicy::evaluate_inactivity`]

@@ -6,7 +6,7 @@
 //! escalation hook → bot hook → outbox, the last four committed as one atomic turn
 //! (see [`crate::turn`]). The outbox dispatcher ([`crate::outbox`]) then delivers.
 
-use crate::ai::{Bot, SentimentAnalyzer, Summarizer};
+use crate::ai::{Bot, IntentClassifier, SentimentAnalyzer, Summarizer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::outbox::OutboxConfig;
@@ -66,6 +66,8 @@ pub struct CoreDeps {
     pub bot: Arc<dyn Bot>,
     /// The sentiment analyzer.
     pub sentiment: Arc<dyn SentimentAnalyzer>,
+    /// The intent classifier the policy decides with (`None`: the bot's intent only).
+    pub intents: Option<Arc<dyn IntentClassifier>>,
     /// The escalation policy.
     pub policy: Arc<dyn EscalationPolicy>,
     /// Writes handoff briefings.
@@ -92,6 +94,7 @@ pub(crate) struct Inner {
     pub(crate) store: DynStore,
     pub(crate) bot: Arc<dyn Bot>,
     pub(crate) sentiment: Arc<dyn SentimentAnalyzer>,
+    pub(crate) intents: Option<Arc<dyn IntentClassifier>>,
     /// The policy in force; replaced as a whole on reload.
     pub(crate) policy: RwLock<Arc<dyn EscalationPolicy>>,
     pub(crate) summarizer: Arc<dyn Summarizer>,
@@ -123,6 +126,7 @@ impl Core {
                 store: deps.store,
                 bot: deps.bot,
                 sentiment: deps.sentiment,
+                intents: deps.intents,
                 policy: RwLock::new(deps.policy),
                 summarizer: deps.summarizer,
                 clock: deps.clock,

@@ -2,7 +2,7 @@
 //! escalation decision and the replies to send. Pure apart from calling the bot and
 //! sentiment hooks; the router commits the result atomically.
 
-use crate::ai::{Bot, BotAnswer, BotQuestion, SentimentAnalyzer};
+use crate::ai::{Bot, BotAnswer, BotQuestion, IntentClassifier, IntentSignal, SentimentAnalyzer};
 use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
 use crate::router::Core;
 use crate::shape::shape;
@@ -113,6 +113,7 @@ pub(crate) async fn plan(
                 let understanding = understand(
                     inner.bot.as_ref(),
                     inner.sentiment.as_ref(),
+                    inner.intents.as_deref(),
                     &conversation.state,
                     &text,
                 )
@@ -266,16 +267,24 @@ pub struct Understanding {
     pub sentiment: f32,
     /// The bot's answer (intent, confidence, reply, slots).
     pub answer: BotAnswer,
+    /// What the intent classifier says the customer wants (`None` without a classifier).
+    pub intent: Option<IntentSignal>,
 }
 
-/// Asks the sentiment analyzer and the bot about `text`, given the conversation so far.
+/// Asks the sentiment analyzer, the intent classifier (when there is one) and the bot
+/// about `text`, given the conversation so far.
 pub async fn understand(
     bot: &dyn Bot,
     sentiment: &dyn SentimentAnalyzer,
+    intents: Option<&dyn IntentClassifier>,
     state: &ConversationState,
     text: &str,
 ) -> Understanding {
     let score = sentiment.analyze(text).await;
+    let intent = match intents {
+        Some(classifier) => classifier.classify(text).await,
+        None => None,
+    };
     let answer = bot
         .answer(BotQuestion {
             text,
@@ -286,6 +295,7 @@ pub async fn understand(
     Understanding {
         sentiment: score.compound,
         answer,
+        intent,
     }
 }
 
@@ -344,7 +354,7 @@ pub fn decide_message(
         now,
     } = *facts;
     push_sentiment(state, understanding.sentiment);
-    if understanding.sentiment < policy.negative_threshold() {
+    if policy.counts_as_negative(understanding.sentiment, understanding.intent.as_ref()) {
         state.negative_count += 1;
     }
     let answer = &understanding.answer;
@@ -352,7 +362,11 @@ pub fn decide_message(
         state.slots.insert(k.clone(), v.clone());
     }
     if answer.fallback {
-        state.fallback_count += 1;
+        if policy.counts_as_fallback(understanding.intent.as_ref()) {
+            state.fallback_count += 1;
+        } else {
+            state.fallback_count = 0;
+        }
     } else {
         state.fallback_count = 0;
         state.last_intent = answer.intent.clone();
@@ -364,6 +378,7 @@ pub fn decide_message(
         state,
         customer,
         bot: answer,
+        intent: understanding.intent.as_ref(),
         now,
         history,
     });

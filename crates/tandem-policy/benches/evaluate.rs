@@ -9,7 +9,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use tandem_core::ai::{BotAnswer, BotQuestion};
+use tandem_core::ai::{BotAnswer, BotQuestion, IntentSignal};
 use tandem_core::policy::{EscalationPolicy, PolicyInput};
 use tandem_core::store::{ConversationState, CustomerRecord};
 use tandem_model::{ChannelId, CustomerId};
@@ -48,9 +48,10 @@ const MESSAGES: &[&str] = &[
     "bye",
 ];
 
-fn inputs() -> Vec<(String, f32, BotAnswer)> {
+fn inputs() -> Vec<(String, f32, BotAnswer, IntentSignal)> {
     let bot = tandem_ai::KnowledgeBot::builtin();
     let vader = tandem_ai::Vader::new();
+    let intents = tandem_ai::IntentModel::builtin();
     let slots = BTreeMap::new();
     MESSAGES
         .iter()
@@ -60,7 +61,12 @@ fn inputs() -> Vec<(String, f32, BotAnswer)> {
                 slots: &slots,
                 last_intent: None,
             });
-            ((*m).to_owned(), vader.compound(m), answer)
+            (
+                (*m).to_owned(),
+                vader.compound(m),
+                answer,
+                intents.classify(m),
+            )
         })
         .collect()
 }
@@ -86,7 +92,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(inputs.len() as u64));
     group.bench_function("evaluate_message_mix", |b| {
         b.iter(|| {
-            for (text, sentiment, answer) in &inputs {
+            for (text, sentiment, answer, intent) in &inputs {
                 let d = engine.evaluate(&PolicyInput {
                     text,
                     channel: &channel,
@@ -94,12 +100,33 @@ fn bench(c: &mut Criterion) {
                     state: &state,
                     customer: &customer,
                     bot: answer,
+                    intent: Some(intent),
                     now,
                     history: &[],
                 });
                 black_box(d);
             }
         });
+    });
+    group.finish();
+    // The built-in intent classifier, one message at a time (the gateway classifies
+    // every customer message before asking the policy).
+    let model = tandem_ai::IntentModel::builtin();
+    let mut group = c.benchmark_group("intent");
+    group.throughput(Throughput::Elements(MESSAGES.len() as u64));
+    group.bench_function("classify_message_mix", |b| {
+        b.iter(|| {
+            for m in MESSAGES {
+                black_box(model.classify(black_box(m)));
+            }
+        });
+    });
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("classify_short", |b| {
+        b.iter(|| black_box(model.classify(black_box("how do refunds work?"))));
+    });
+    group.bench_function("classify_long", |b| {
+        b.iter(|| black_box(model.classify(black_box(MESSAGES[26]))));
     });
     group.finish();
     c.bench_function("policy/compile_default", |b| {

@@ -110,6 +110,9 @@ pub(crate) struct Group {
     pub target: String,
     pub priority: Priority,
     pub negation: bool,
+    /// Whether its keywords stay silent when the classifier is confident the message is
+    /// a routine intent.
+    pub yield_to_routine: bool,
 }
 
 /// Segment overrides, compiled.
@@ -161,6 +164,9 @@ pub struct PolicyEngine {
     pub(crate) categories: Vec<Category>,
     pub(crate) groups: Vec<Group>,
     pub(crate) intents: HashMap<String, usize>,
+    /// The classifier's routine intents (`[intents].routine`).
+    pub(crate) routine: Vec<String>,
+    pub(crate) routine_min_confidence: f32,
     pub(crate) matcher: Matcher,
     pub(crate) question_defer: bool,
     pub(crate) question_min_confidence: f32,
@@ -257,27 +263,32 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
             intent_min_confidence: c.intent_min_confidence.map(|v| v as f32),
         });
         let negation = c.negation.unwrap_or(true);
-        let mut add_group =
-            |target: &str, priority: Priority, negation: bool, kws: &[String], ints: &[String]| {
-                let g = groups.len();
-                groups.push(Group {
-                    category: ci,
-                    target: target.trim().to_owned(),
-                    priority,
-                    negation,
-                });
-                keywords.extend(kws.iter().map(|k| Keyword {
-                    text: k.clone(),
-                    owner: Owner::Group(g),
-                }));
-                for i in ints {
-                    intents.insert(i.clone(), g);
-                }
-            };
+        let yields = c.yield_to_routine.unwrap_or(true);
+        let mut add_group = |target: &str,
+                             priority: Priority,
+                             (negation, yield_to_routine): (bool, bool),
+                             kws: &[String],
+                             ints: &[String]| {
+            let g = groups.len();
+            groups.push(Group {
+                category: ci,
+                target: target.trim().to_owned(),
+                priority,
+                negation,
+                yield_to_routine,
+            });
+            keywords.extend(kws.iter().map(|k| Keyword {
+                text: k.clone(),
+                owner: Owner::Group(g),
+            }));
+            for i in ints {
+                intents.insert(i.clone(), g);
+            }
+        };
         add_group(
             &c.target,
             prio(&c.priority),
-            negation,
+            (negation, yields),
             &c.keywords,
             &c.intents,
         );
@@ -285,7 +296,10 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
             add_group(
                 g.target.as_deref().unwrap_or(&c.target),
                 g.priority.as_deref().map_or(prio(&c.priority), prio),
-                g.negation.unwrap_or(negation),
+                (
+                    g.negation.unwrap_or(negation),
+                    g.yield_to_routine.unwrap_or(yields),
+                ),
                 &g.keywords,
                 &g.intents,
             );
@@ -362,6 +376,8 @@ fn compile(spec: &PolicySpec, version: String) -> Result<PolicyEngine, String> {
         categories,
         groups,
         intents,
+        routine: spec.intents.routine.clone(),
+        routine_min_confidence: spec.intents.routine_min_confidence.unwrap_or(0.6) as f32,
         matcher,
         question_defer: q.defer.unwrap_or(true),
         question_min_confidence: q.min_confidence.unwrap_or(0.5) as f32,

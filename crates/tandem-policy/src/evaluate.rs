@@ -22,6 +22,7 @@
 use crate::engine::{PolicyEngine, Segment, with_scratch};
 use crate::matcher::{Owner, Scratch};
 use crate::spec::Priority;
+use tandem_core::ai::{IntentSignal, SpeechAct};
 use tandem_core::policy::{
     Decision, EscalationPolicy, EventsInput, InactivityInput, Offer, OfferKind, PolicyInput,
 };
@@ -64,19 +65,38 @@ impl PolicyEngine {
         let mut offers: Vec<Offer> = Vec::new();
 
         self.matcher.scan(input.text, scratch);
+        // The intent: the classifier's when there is one, else the bot's.
+        let signal = input.intent;
         let answered_intent = bot.intent.as_deref().filter(|_| !bot.fallback);
-        let intent_group = answered_intent.and_then(|i| self.intents.get(i).copied());
-        let is_question = input.text.trim_end().ends_with('?')
-            || scratch
-                .norm
-                .split(' ')
-                .next()
-                .is_some_and(|w| self.starters.iter().any(|s| s == w));
+        let (intent, confidence) = match signal {
+            Some(s) => (Some(s.intent.as_str()), s.confidence),
+            None => (answered_intent, bot.confidence),
+        };
+        let intent_group = intent.and_then(|i| self.intents.get(i).copied());
+        let routine = self.is_routine(signal);
+        // An informational question: asked (not demanded) about an intent the bot
+        // answers itself; the keywords of `defer_questions` categories stay silent.
         let informational = self.question_defer
-            && is_question
-            && answered_intent.is_some()
-            && intent_group.is_none()
-            && bot.confidence >= self.question_min_confidence;
+            && match signal {
+                Some(s) => {
+                    s.act == SpeechAct::Question
+                        && intent_group.is_none()
+                        && self.routine.iter().any(|r| *r == s.intent)
+                        && s.confidence >= self.question_min_confidence
+                }
+                None => {
+                    let is_question = input.text.trim_end().ends_with('?')
+                        || scratch
+                            .norm
+                            .split(' ')
+                            .next()
+                            .is_some_and(|w| self.starters.iter().any(|s| s == w));
+                    is_question
+                        && answered_intent.is_some()
+                        && intent_group.is_none()
+                        && bot.confidence >= self.question_min_confidence
+                }
+            };
 
         // 1. keywords
         let mut mild: Vec<usize> = Vec::new();
@@ -87,7 +107,10 @@ impl PolicyEngine {
                 Owner::Group(g) => {
                     let group = &self.groups[g];
                     let cat = &self.categories[group.category];
-                    if (hit.negated && group.negation) || (informational && cat.defer_questions) {
+                    if (hit.negated && group.negation)
+                        || (informational && cat.defer_questions)
+                        || (routine && group.yield_to_routine)
+                    {
                         continue;
                     }
                     cands.push(Candidate {
@@ -103,11 +126,15 @@ impl PolicyEngine {
             }
         }
 
-        // 2. intent
-        if let (Some(g), Some(intent)) = (intent_group, answered_intent) {
+        // 2. intent (a negated one, "I don't want to cancel", does not count for
+        // categories with `negation`)
+        if let (Some(g), Some(intent)) = (intent_group, intent) {
             let group = &self.groups[g];
             let cat = &self.categories[group.category];
-            if bot.confidence >= cat.intent_min_confidence.unwrap_or(t.intent_min_confidence) {
+            let negated = signal.is_some_and(|s| s.negated) && group.negation;
+            if confidence >= cat.intent_min_confidence.unwrap_or(t.intent_min_confidence)
+                && !negated
+            {
                 cands.push(Candidate {
                     reason: reason("intent", Some(&cat.name), intent),
                     category: group.category,
@@ -166,7 +193,14 @@ impl PolicyEngine {
             let evidence = format!("{} negative messages", state.negative_count);
             cands.push(self.routed(self.routes.sentiment_streak, "sentiment_streak", evidence));
         }
-        if bot.fallback {
+        if bot.fallback && routine {
+            // A clear routine question the bot does not cover: not a strike (see
+            // `counts_as_fallback`), but the customer gets the button.
+            offers.push(Offer {
+                kind: OfferKind::HumanButton,
+                reason: reason("fallback_loop", None, "routine question not covered"),
+            });
+        } else if bot.fallback {
             let strike = state.fallback_count;
             let at = |n: u32| n > 0 && strike >= n;
             if at(t.fallback_handoff_at) {
@@ -256,6 +290,15 @@ impl PolicyEngine {
         }
     }
 
+    /// Whether the classifier is confident the message is a routine intent
+    /// (`[intents].routine`, at `routine_min_confidence` or more).
+    fn is_routine(&self, signal: Option<&IntentSignal>) -> bool {
+        signal.is_some_and(|s| {
+            s.confidence >= self.routine_min_confidence
+                && self.routine.iter().any(|r| *r == s.intent)
+        })
+    }
+
     /// Whether the text is shouted: enough letters, mostly capitals.
     fn caps(&self, text: &str) -> bool {
         let (mut letters, mut upper) = (0usize, 0usize);
@@ -297,6 +340,14 @@ impl EscalationPolicy for PolicyEngine {
 
     fn negative_threshold(&self) -> f32 {
         self.negative_below
+    }
+
+    fn counts_as_negative(&self, sentiment: f32, intent: Option<&IntentSignal>) -> bool {
+        sentiment < self.negative_below && !self.is_routine(intent)
+    }
+
+    fn counts_as_fallback(&self, intent: Option<&IntentSignal>) -> bool {
+        !self.is_routine(intent)
     }
 
     fn inactivity_after(&self) -> Option<std::time::Duration> {

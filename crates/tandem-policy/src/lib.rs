@@ -15,6 +15,7 @@
 //! [`replay`] (the conversation replay behind `tandem policy test`).
 
 mod engine;
+pub mod eval;
 mod evaluate;
 mod matcher;
 pub mod replay;

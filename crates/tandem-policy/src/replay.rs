@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
-use tandem_core::ai::{Bot, SentimentAnalyzer};
+use tandem_core::ai::{Bot, IntentClassifier, SentimentAnalyzer};
 use tandem_core::policy::{
     BusinessEvent, Decision, EscalationPolicy, EventsInput, InactivityInput, PastContact,
 };
@@ -42,6 +42,10 @@ pub struct Case {
     /// Free text for the reader of the test file.
     #[serde(default)]
     pub note: Option<String>,
+    /// What the conversation is about (an intent name, or `routine`): `tandem policy
+    /// eval` reports its scores per label.
+    #[serde(default)]
+    pub label: Option<String>,
     /// The customer.
     #[serde(default)]
     pub customer: CaseCustomer,
@@ -175,6 +179,8 @@ pub struct Replay<'a> {
     pub bot: &'a dyn Bot,
     /// The sentiment analyser.
     pub sentiment: &'a dyn SentimentAnalyzer,
+    /// The intent classifier (`None`: the policy goes by the bot's intent).
+    pub intents: Option<&'a dyn IntentClassifier>,
     /// The policy.
     pub policy: &'a dyn EscalationPolicy,
 }
@@ -231,7 +237,8 @@ impl Replay<'_> {
                 at += Duration::from_secs(30);
             }
             let channel = ChannelId::new(msg.channel.clone().unwrap_or_else(|| "webchat".into()));
-            let understanding = understand(self.bot, self.sentiment, &state, &msg.text).await;
+            let understanding =
+                understand(self.bot, self.sentiment, self.intents, &state, &msg.text).await;
             out.intent = understanding
                 .answer
                 .intent

@@ -71,6 +71,7 @@ impl Priority {
 pub(crate) struct PolicySpec {
     pub matching: MatchingSpec,
     pub questions: QuestionsSpec,
+    pub intents: IntentsSpec,
     pub triggers: TriggerSpec,
     pub routes: RoutesSpec,
     pub distress: DistressSpec,
@@ -97,6 +98,14 @@ pub(crate) struct QuestionsSpec {
     pub defer: Option<bool>,
     pub min_confidence: Option<f64>,
     pub starters: Option<Vec<String>>,
+}
+
+/// `[intents]`: how the intent classifier's answers are read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct IntentsSpec {
+    pub routine: Vec<String>,
+    pub routine_min_confidence: Option<f64>,
 }
 
 /// `[triggers]`, and the same keys in `[segments.<name>.triggers]` (overrides).
@@ -163,6 +172,7 @@ pub(crate) struct CategorySpec {
     pub code: Option<String>,
     pub negation: Option<bool>,
     pub defer_questions: bool,
+    pub yield_to_routine: Option<bool>,
     pub bot_first: bool,
     pub intent_min_confidence: Option<f64>,
     pub keywords: Vec<String>,
@@ -178,6 +188,7 @@ pub(crate) struct GroupSpec {
     pub target: Option<String>,
     pub priority: Option<String>,
     pub negation: Option<bool>,
+    pub yield_to_routine: Option<bool>,
     pub keywords: Vec<String>,
     pub intents: Vec<String>,
 }
@@ -388,6 +399,13 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
     if let Some(list) = &spec.questions.starters {
         check_words(errors, "questions.starters", list);
     }
+    check_fraction(
+        errors,
+        "intents.routine_min_confidence",
+        spec.intents.routine_min_confidence,
+        0.0,
+        1.0,
+    );
     check_triggers(errors, "triggers", &spec.triggers);
     let d = &spec.distress;
     check_fraction(errors, "distress.caps_ratio", d.caps_ratio, 0.0, 1.0);
@@ -450,6 +468,21 @@ fn validate(spec: &PolicySpec, errors: &mut Errors) {
             if group.target.as_deref().is_some_and(|t| t.trim().is_empty()) {
                 errors.push(format!("{gpath}.target"), "empty");
             }
+        }
+    }
+    for (i, intent) in spec.intents.routine.iter().enumerate() {
+        let p = format!("intents.routine[{i}]");
+        if !is_snake(intent) {
+            errors.push(p, "must be a snake_case intent name");
+        } else if let Some(first) = intents.get(intent) {
+            errors.push(
+                p,
+                format!(
+                    "intent {intent:?} is mapped to a category by {first}: it cannot be routine"
+                ),
+            );
+        } else if let Some(j) = spec.intents.routine[..i].iter().position(|r| r == intent) {
+            errors.push(p, format!("duplicate of intents.routine[{j}]"));
         }
     }
     let known = |n: &str| names.contains(&n);

@@ -1,4 +1,5 @@
-//! The command line: `tandem serve`, `tandem check`, `tandem policy test`.
+//! The command line: `tandem serve`, `tandem check`, `tandem policy test`, `tandem policy
+//! eval`.
 
 use crate::config::{self, LoadedConfig};
 use crate::registry::Registry;
@@ -49,6 +50,33 @@ enum PolicyCommand {
         /// The conversations, one JSON object per line.
         conversations: PathBuf,
     },
+    /// Score the policy on labelled conversations (JSON Lines in the `test` format, each
+    /// with `expect.escalate`, `expect.category` and optionally a `label`): precision,
+    /// recall and F1 of "escalate", false-escalation rate and category accuracy, overall
+    /// and per label, then the wrong decisions. With `--min-f1` (and the others), exit 1
+    /// when the set scores below.
+    Eval {
+        /// Policy file (default: `[policy].path` of the config, else config/policy.toml, else built-in).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Config file whose `[policy]` and `[bot]` paths to use (same default as `serve`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the scorecard as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Fail below this F1 of "escalate".
+        #[arg(long)]
+        min_f1: Option<f64>,
+        /// Fail above this false-escalation rate.
+        #[arg(long)]
+        max_false_escalations: Option<f64>,
+        /// Fail below this category accuracy.
+        #[arg(long)]
+        min_category_accuracy: Option<f64>,
+        /// The labelled conversations, one JSON object per line.
+        labelled: PathBuf,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -73,6 +101,28 @@ pub fn main_with(registry: Registry) -> ExitCode {
             config,
             policy,
             conversations,
+        }),
+        Command::Policy {
+            command:
+                PolicyCommand::Eval {
+                    policy,
+                    config,
+                    json,
+                    min_f1,
+                    max_false_escalations,
+                    min_category_accuracy,
+                    labelled,
+                },
+        } => crate::policy_test::eval(&crate::policy_test::PolicyEvalArgs {
+            replay: crate::policy_test::PolicyTestArgs {
+                config,
+                policy,
+                conversations: labelled,
+            },
+            json,
+            min_f1,
+            max_false_escalations,
+            min_category_accuracy,
         }),
         Command::Serve { config } => {
             let loaded = match load_or_report(config, &registry) {

@@ -1,6 +1,8 @@
-//! `tandem policy test [--policy FILE] CONVERSATIONS.jsonl`: replays conversations through
+//! `tandem policy test [--policy FILE] CONVERSATIONS.jsonl`, and `tandem policy eval`
+//! (the same replay, scored; see `tandem_policy::eval`): replays conversations through
 //! the escalation policy offline, deciding with exactly what `tandem serve` builds (the
-//! knowledge-base bot of `[bot].knowledge`, VADER sentiment, the policy engine), through
+//! knowledge-base bot of `[bot].knowledge`, VADER sentiment, the built-in intent
+//! classifier, the policy engine), through
 //! `tandem_policy::replay` (which folds messages through the core's `understand` and
 //! `decide_message`).
 //!
@@ -114,9 +116,11 @@ pub fn run(args: &PolicyTestArgs) -> ExitCode {
                 }
             };
             let sentiment = tandem_ai::Vader::new();
+            let intents = tandem_ai::BuiltinIntents::new();
             let replay = Replay {
                 bot: bot.as_ref(),
                 sentiment: &sentiment,
+                intents: Some(&intents),
                 policy: &policy,
             };
             let mut stdout = std::io::stdout().lock();
@@ -133,6 +137,88 @@ pub fn run(args: &PolicyTestArgs) -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(CANNOT_RUN)
         }
+    }
+}
+
+/// Arguments of `tandem policy eval`.
+#[derive(Debug, Clone)]
+pub struct PolicyEvalArgs {
+    /// Where the policy, the knowledge base and the labelled file come from.
+    pub replay: PolicyTestArgs,
+    /// Print JSON instead of a table.
+    pub json: bool,
+    /// Fail below this F1.
+    pub min_f1: Option<f64>,
+    /// Fail above this false-escalation rate.
+    pub max_false_escalations: Option<f64>,
+    /// Fail below this category accuracy.
+    pub min_category_accuracy: Option<f64>,
+}
+
+/// Runs `tandem policy eval`: the scorecard on stdout; exit 1 below a given goal, 2 when
+/// the evaluation cannot run.
+pub fn eval(args: &PolicyEvalArgs) -> ExitCode {
+    let (source, policy, bot, input) = match prepare(&args.replay) {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    eprintln!("policy: {source} ({})", policy.version());
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    let sentiment = tandem_ai::Vader::new();
+    let intents = tandem_ai::BuiltinIntents::new();
+    let replay = Replay {
+        bot: bot.as_ref(),
+        sentiment: &sentiment,
+        intents: Some(&intents),
+        policy: &policy,
+    };
+    let card = match runtime.block_on(replay.evaluate(&input)) {
+        Ok(card) => card,
+        Err(message) => {
+            eprintln!("error: {}: {message}", args.replay.conversations.display());
+            return ExitCode::from(CANNOT_RUN);
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&card) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("error: cannot write the scorecard: {e}");
+                return ExitCode::from(CANNOT_RUN);
+            }
+        }
+    } else {
+        print!("{}", card.render());
+    }
+    let c = &card.overall;
+    let mut failed = Vec::new();
+    let below = |v: Option<f64>, goal: Option<f64>| goal.is_some_and(|g| v.unwrap_or(0.0) < g);
+    if below(c.f1(), args.min_f1) {
+        failed.push("F1");
+    }
+    if args
+        .max_false_escalations
+        .is_some_and(|g| c.false_escalation_rate().unwrap_or(0.0) > g)
+    {
+        failed.push("false escalations");
+    }
+    if below(c.category_accuracy(), args.min_category_accuracy) {
+        failed.push("category accuracy");
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("below the goal: {}", failed.join(", "));
+        ExitCode::FAILURE
     }
 }
 

@@ -223,11 +223,14 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         .build()
         .context("cannot build the HTTP client")?;
     let (sentiment, summarizer) = ai_providers(&config.ai, &http);
+    let intents = tandem_ai::BuiltinIntents::new();
+    intents.warm_up();
     let core = Core::new(
         CoreDeps {
             store: store.clone(),
             bot: Arc::new(tandem_ai::KnowledgeBot::new(kb)),
             sentiment,
+            intents: Some(Arc::new(intents)),
             policy: Arc::new(load_policy(config.policy.path.as_deref())?),
             summarizer,
             clock: Arc::new(SystemClock),

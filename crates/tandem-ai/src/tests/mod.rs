@@ -2,5 +2,6 @@
 //! matching and slot flow, knowledge-base validation, and sentiment.
 
 mod bot;
+mod intent;
 mod kb;
 mod sentiment;

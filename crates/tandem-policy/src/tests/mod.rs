@@ -1,12 +1,14 @@
 //! Unit tests of the policy engine: matching, every trigger, validation and versions.
 
+mod intents;
 mod matching;
+mod scorecard;
 mod triggers;
 mod validation;
 
 use crate::PolicyEngine;
 use std::collections::BTreeMap;
-use tandem_core::ai::BotAnswer;
+use tandem_core::ai::{BotAnswer, IntentSignal};
 use tandem_core::policy::{Decision, EscalationPolicy, PastContact, PolicyInput};
 use tandem_core::store::{ConversationState, CustomerRecord};
 use tandem_model::{ChannelId, CustomerId, Timestamp};
@@ -43,6 +45,7 @@ pub(crate) struct Case<'a> {
     pub state: ConversationState,
     pub customer: CustomerRecord,
     pub bot: BotAnswer,
+    pub intent: Option<IntentSignal>,
     pub history: Vec<PastContact>,
 }
 
@@ -55,6 +58,7 @@ impl<'a> Case<'a> {
             state: ConversationState::default(),
             customer: customer(None),
             bot: bot(Some("small_talk"), 1.0),
+            intent: None,
             history: Vec::new(),
         }
     }
@@ -68,6 +72,7 @@ impl<'a> Case<'a> {
             state: &self.state,
             customer: &self.customer,
             bot: &self.bot,
+            intent: self.intent.as_ref(),
             now: now(),
             history: &self.history,
         })

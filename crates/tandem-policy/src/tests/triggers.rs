@@ -313,6 +313,7 @@ fn decide_message_remembers_that_a_person_was_offered() {
         let understanding = Understanding {
             sentiment: 0.0,
             answer: bot(Some("talk_to_human"), 1.0),
+            intent: None,
         };
         decide_message(&engine, state, &facts, &understanding)
     };

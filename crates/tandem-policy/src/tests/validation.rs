@@ -130,3 +130,29 @@ fn version_hashes_content_not_formatting() {
     assert_ne!(v(minimal), a.version());
     assert_eq!(v(minimal).len(), "sha256:".len() + 16);
 }
+
+#[test]
+fn routine_intents_are_checked() {
+    let text = format!(
+        "{}\n[intents]\nroutine = [\"complaint\", \"Bad Name\", \"faq\", \"faq\"]\nroutine_min_confidence = 2.0\n",
+        crate::DEFAULT_POLICY.replace("[intents]", "[old_intents]")
+    );
+    let errors = errors(&text);
+    let has = |s: &str| errors.iter().any(|e| e.contains(s));
+    assert!(
+        has("intents.routine[0]: intent \"complaint\" is mapped"),
+        "{errors:?}"
+    );
+    assert!(
+        has("intents.routine[1]: must be a snake_case"),
+        "{errors:?}"
+    );
+    assert!(
+        has("intents.routine[3]: duplicate of intents.routine[2]"),
+        "{errors:?}"
+    );
+    assert!(
+        has("intents.routine_min_confidence: must be between"),
+        "{errors:?}"
+    );
+}
