@@ -23,6 +23,7 @@ pub mod handoff;
 pub mod linking;
 pub mod metrics;
 pub mod outbox;
+mod ownership;
 pub mod pacing;
 pub mod policy;
 pub mod proactive;

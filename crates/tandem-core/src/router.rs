@@ -43,6 +43,9 @@ pub struct CoreConfig {
     pub sla: crate::sla::SlaConfig,
     /// How long an issued link code stays redeemable.
     pub link_code_ttl: time::Duration,
+    /// Agent ids allowed to act on any handoff (take over, reply, transfer) whoever owns
+    /// it; every other agent acts only on handoffs they own or that nobody owns yet.
+    pub supervisors: Vec<String>,
 }
 
 impl Default for CoreConfig {
@@ -54,6 +57,7 @@ impl Default for CoreConfig {
             conversation_timeout: time::Duration::hours(24),
             sla: crate::sla::SlaConfig::default(),
             link_code_ttl: crate::linking::CODE_TTL,
+            supervisors: Vec::new(),
         }
     }
 }

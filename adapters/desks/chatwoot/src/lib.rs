@@ -9,7 +9,10 @@
 //!
 //! In: `POST /desks/chatwoot/webhook` (signed when `webhook_secret` is set): agent replies
 //! (outgoing, not private, from a user) → agent messages; resolved → back to the bot;
-//! assignment → accepted.
+//! assignment → accepted (or, when another agent holds the handoff, a transfer to the
+//! new assignee: reassigning in Chatwoot is how a handoff changes hands). An action the
+//! core refuses (an agent replying in a handoff another agent holds) is answered with a
+//! private note in the conversation and never reaches the customer.
 
 mod api;
 mod config;
@@ -51,6 +54,7 @@ impl DeskFactory for ChatwootDesk {
             config: config.clone(),
             sink: cx.events.clone(),
             refs: refs.clone(),
+            api: api.clone(),
         };
         Ok(BuiltDesk {
             desk: Arc::new(outbound::ChatwootDeskClient::new(

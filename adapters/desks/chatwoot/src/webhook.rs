@@ -1,7 +1,9 @@
 //! `POST /desks/chatwoot/webhook`: Chatwoot's webhooks (account webhook or API-inbox
-//! `webhook_url`). Verified when `webhook_secret` is set; deduplicated on
-//! `X-Chatwoot-Delivery` (stable across Chatwoot's retries), else on the message id or the
-//! event and conversation.
+//! `webhook_url`). Verified with `webhook_secret` (unsigned only with `allow_unsigned`);
+//! deduplicated on what the signature covers: the message id (message events), or the
+//! event, conversation and signed timestamp (status and assignment events). The unsigned
+//! `X-Chatwoot-Delivery` header is not used: a captured webhook replayed with another
+//! delivery id has no second effect.
 //!
 //! - `message_created`, `message_type` "outgoing", not private, sent by a user (an agent)
 //!   → an agent message for the conversation's handoff. Private notes are never relayed;
@@ -23,7 +25,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
+use tandem_sdk::{
+    DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, InboundError, TransferTarget,
+};
 use tracing::{debug, warn};
 
 /// What the webhook route shares.
@@ -32,6 +36,7 @@ pub(crate) struct Inbound {
     pub(crate) config: Arc<ChatwootDeskConfig>,
     pub(crate) sink: DeskEventSink,
     pub(crate) refs: Refs,
+    pub(crate) api: crate::api::ChatwootApi,
 }
 
 /// The fields of a webhook the desk reads (message events and conversation events).
@@ -226,16 +231,21 @@ fn submit_failed(e: InboundError) -> Response {
 
 async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
     let secret = st.config.webhook_secret.expose();
-    if !secret.is_empty()
-        && let Err(why) = verify::verify(secret.as_bytes(), &headers, &body, verify::now_secs())
-    {
-        warn!(reason = ?why, "Refused an unsigned or badly signed Chatwoot webhook.");
-        let message = match why {
-            Refusal::Missing => "missing X-Chatwoot-Signature or X-Chatwoot-Timestamp",
-            Refusal::Stale => "X-Chatwoot-Timestamp outside the five-minute window",
-            Refusal::Mismatch => "X-Chatwoot-Signature does not match",
-        };
-        return error(StatusCode::UNAUTHORIZED, "bad_signature", message);
+    // The signed timestamp (0 on an unsigned desk, `allow_unsigned`).
+    let mut signed_at = 0;
+    if !secret.is_empty() {
+        match verify::verify(secret.as_bytes(), &headers, &body, verify::now_secs()) {
+            Ok(ts) => signed_at = ts,
+            Err(why) => {
+                warn!(reason = ?why, "Refused an unsigned or badly signed Chatwoot webhook.");
+                let message = match why {
+                    Refusal::Missing => "missing X-Chatwoot-Signature or X-Chatwoot-Timestamp",
+                    Refusal::Stale => "X-Chatwoot-Timestamp outside the five-minute window",
+                    Refusal::Mismatch => "X-Chatwoot-Signature does not match",
+                };
+                return error(StatusCode::UNAUTHORIZED, "bad_signature", message);
+            }
+        }
     }
     let hook: Hook = match serde_json::from_slice(&body) {
         Ok(h) => h,
@@ -272,12 +282,7 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         }
         Err(e) => return submit_failed(e),
     };
-    let delivery = headers
-        .get("x-chatwoot-delivery")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-        .map(|v| format!("delivery:{v}"));
-    let (fallback, kind, agent) = match outcome {
+    let (key, kind, agent) = match outcome {
         Outcome::AgentMessage {
             message_id,
             text,
@@ -289,29 +294,60 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             agent,
         ),
         Outcome::Resolved { agent, .. } => (
-            format!("resolved:{conversation}"),
+            format!("resolved:{conversation}:{signed_at}"),
             DeskEventKind::Resolved,
             agent,
         ),
         Outcome::Accepted { agent, .. } => (
-            format!("assigned:{conversation}:{}", agent.id),
+            format!("assigned:{conversation}:{}:{signed_at}", agent.id),
             DeskEventKind::Accepted,
             Some(agent),
         ),
         Outcome::Ignore(_) => return StatusCode::OK.into_response(),
     };
+    let assigned = matches!(kind, DeskEventKind::Accepted)
+        .then(|| agent.clone())
+        .flatten();
     let event = DeskEvent {
-        handoff_id,
+        handoff_id: handoff_id.clone(),
         kind,
         agent,
     };
-    match st.sink.submit(&delivery.unwrap_or(fallback), event).await {
-        Ok(a) => {
+    let refusal = match st.sink.submit(&key, event).await {
+        Ok(DeskAnswer::Recorded(a)) => {
             debug!(duplicate = a.duplicate, "Chatwoot agent action recorded.");
-            StatusCode::OK.into_response()
+            return StatusCode::OK.into_response();
         }
-        Err(e) => submit_failed(e),
+        Ok(DeskAnswer::Refused(r)) => r,
+        Err(e) => return submit_failed(e),
+    };
+    // Reassigned while another agent holds the handoff: Chatwoot allowed the change, so
+    // it is a transfer by the desk itself.
+    if let Some(to) = assigned {
+        let transfer = DeskEvent {
+            handoff_id,
+            kind: DeskEventKind::Transferred {
+                to: TransferTarget::Agent(to),
+            },
+            agent: None,
+        };
+        return match st.sink.submit(&format!("transfer:{key}"), transfer).await {
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(e) => submit_failed(e),
+        };
     }
+    // Anything else refused: a private note tells the agents; the customer sees nothing.
+    let (api, note) = (st.api.clone(), format!("⚠️ Not sent to the customer: {}", refusal.message));
+    let refs = st.refs.clone();
+    tokio::spawn(async move {
+        match api.message(conversation, &note, "outgoing", true).await {
+            Ok(id) => {
+                let _ = refs.own_message(id).await;
+            }
+            Err(error) => debug!(%error, "Posting a refusal note in Chatwoot failed."),
+        }
+    });
+    StatusCode::OK.into_response()
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::Arc;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
+use tandem_sdk::{
+    DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, DeskRefusal, InboundError,
+    parse_transfer_command,
+};
 use tracing::{debug, warn};
 
 /// What the inbound routes share.
@@ -160,6 +163,28 @@ pub(crate) fn refused(why: Refusal) -> Response {
         .into_response()
 }
 
+/// Tells `user`, in the handoff's thread, that their action was refused (in the
+/// background: Slack wants its answer within three seconds). The refused action has no
+/// other effect.
+pub(crate) fn tell_refused(
+    st: &Inbound,
+    channel: String,
+    thread_ts: String,
+    user: &str,
+    refusal: &DeskRefusal,
+) {
+    let text = format!("<@{user}> {}", refusal.message);
+    let api = st.api.clone();
+    tokio::spawn(async move {
+        if let Err(error) = api
+            .post(&text, None, Some(&thread_ts), Some(&channel))
+            .await
+        {
+            debug!(%error, "Telling a Slack agent about a refused action failed.");
+        }
+    });
+}
+
 /// How a failed submission is answered.
 pub(crate) fn submit_failed(e: InboundError) -> Response {
     match e {
@@ -227,17 +252,26 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
                 }
                 Err(e) => return submit_failed(e),
             };
+            // `!transfer <@U…>` or `!transfer queue <name>` hands the handoff over.
+            let kind = match parse_transfer_command(&text) {
+                Some(to) => DeskEventKind::Transferred { to },
+                None => DeskEventKind::AgentMessage { text },
+            };
             let event = DeskEvent {
                 handoff_id,
-                kind: DeskEventKind::AgentMessage { text },
+                kind,
                 agent: Some(Agent {
-                    id: user,
+                    id: user.clone(),
                     name: None,
                 }),
             };
             match st.sink.submit(&event_id, event).await {
-                Ok(a) => {
+                Ok(DeskAnswer::Recorded(a)) => {
                     debug!(duplicate = a.duplicate, "Slack agent reply recorded.");
+                    StatusCode::OK.into_response()
+                }
+                Ok(DeskAnswer::Refused(r)) => {
+                    tell_refused(&st, channel, thread_ts, &user, &r);
                     StatusCode::OK.into_response()
                 }
                 Err(e) => submit_failed(e),

@@ -28,7 +28,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use tandem_channel_teams::botframework::{AuthError, Verifier};
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
+use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, InboundError};
 use tracing::{debug, warn};
 
 /// The messaging endpoint of the desk bot.
@@ -44,6 +44,8 @@ pub(crate) struct Inbound {
     pub(crate) verifier: Arc<Verifier>,
     pub(crate) sink: DeskEventSink,
     pub(crate) threads: Threads,
+    /// Answers in the thread (an agent's refused action).
+    pub(crate) connector: Arc<tandem_channel_teams::botframework::Connector>,
 }
 
 pub(crate) fn routes(inbound: Inbound) -> Router {
@@ -299,7 +301,11 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             }
         }
         Outcome::Reply { text } => match st.threads.handoff_of(&activity.conversation_id).await {
-            Ok(Some(h)) => (h, DeskEventKind::AgentMessage { text }),
+            // `!transfer <agent id>` or `!transfer queue <name>` hands the handoff over.
+            Ok(Some(h)) => match tandem_sdk::parse_transfer_command(&text) {
+                Some(to) => (h, DeskEventKind::Transferred { to }),
+                None => (h, DeskEventKind::AgentMessage { text }),
+            },
             Ok(None) => {
                 debug!("Teams message outside any handoff thread; ignored.");
                 return ok(false);
@@ -315,17 +321,40 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         );
     }
     let event = DeskEvent {
-        handoff_id,
+        handoff_id: handoff_id.clone(),
         kind,
         agent: Some(agent_of(&activity)),
     };
     match st.sink.submit(&activity.id, event).await {
-        Ok(a) => {
+        Ok(DeskAnswer::Recorded(a)) => {
             debug!(duplicate = a.duplicate, "Teams agent action recorded.");
+            ok(invoke)
+        }
+        Ok(DeskAnswer::Refused(r)) => {
+            let thread = match st.threads.thread_of(&handoff_id).await {
+                Ok(Some(t)) => t,
+                _ => activity.conversation_id.clone(),
+            };
+            tell_refused(&st, thread, &r.message);
             ok(invoke)
         }
         Err(e) => failed(e),
     }
+}
+
+/// Answers a refused action with a reply in the handoff's thread (in the background:
+/// the activity is acknowledged at once). The refused action has no other effect.
+fn tell_refused(st: &Inbound, thread: String, message: &str) {
+    let (connector, config) = (st.connector.clone(), st.config.clone());
+    let activity = crate::card::text_activity(message, &config.bot_id());
+    tokio::spawn(async move {
+        if let Err(error) = connector
+            .send_activity(&config.service_url, &thread, &activity)
+            .await
+        {
+            debug!(%error, "Telling a Teams agent about a refused action failed.");
+        }
+    });
 }
 
 #[cfg(test)]
