@@ -64,12 +64,17 @@ async fn post_customer(tandem: &Tandem, from: &str, name: &str, id: &str, text: 
     assert_eq!(status, 200);
 }
 
+/// The desk posts `event` signed with `secret`; `delivery` is its own id for the event
+/// (sent as the signed `event_id`, so a retry is recognised, and as `X-Tandem-Delivery`).
 pub(crate) async fn desk_posts(
     tandem: &Tandem,
     delivery: &str,
-    event: Value,
+    mut event: Value,
     secret: &[u8],
 ) -> u16 {
+    if event.get("event_id").is_none() {
+        event["event_id"] = Value::String(delivery.to_owned());
+    }
     let body = serde_json::to_vec(&event).unwrap();
     let ts = now_secs();
     let sig = hmac_hex(secret, &[ts.as_bytes(), b".", &body]);

@@ -14,6 +14,7 @@ mod link_codes;
 mod messenger;
 mod openapi;
 mod outbox;
+mod ownership;
 mod policy;
 mod policy_flows;
 mod routing;

@@ -319,11 +319,9 @@ impl Core {
         else {
             return Ok(None);
         };
-        if let Err(refusal) = crate::ownership::authorize(
-            &h,
-            doc.agent_id.as_deref(),
-            &self.inner.config.supervisors,
-        ) {
+        if let Err(refusal) =
+            crate::ownership::authorize(&h, doc.agent_id.as_deref(), &self.inner.config.supervisors)
+        {
             // The desk was told when the event was submitted; a race between two agents
             // on a waiting handoff ends here, with one owner.
             debug!(code = %refusal.code, "Desk event refused: another agent owns the handoff.");

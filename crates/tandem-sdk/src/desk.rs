@@ -337,8 +337,14 @@ mod tests {
             }))
         };
         assert_eq!(parse_transfer_command("!transfer <@U0B>"), agent("U0B"));
-        assert_eq!(parse_transfer_command(" !transfer <@U0B|bea> "), agent("U0B"));
-        assert_eq!(parse_transfer_command("!transfer agent-7"), agent("agent-7"));
+        assert_eq!(
+            parse_transfer_command(" !transfer <@U0B|bea> "),
+            agent("U0B")
+        );
+        assert_eq!(
+            parse_transfer_command("!transfer agent-7"),
+            agent("agent-7")
+        );
         assert_eq!(
             parse_transfer_command("!transfer queue billing"),
             Some(TransferTarget::Queue("billing".into()))

@@ -283,7 +283,10 @@ mod tests {
                     Refusal::Stale
                 };
                 assert_eq!(verdict, Err(expected), "ts {ts} now {now}");
-                assert!(!timestamp_fresh(ts, now, MAX_SKEW_SECS), "ts {ts} now {now}");
+                assert!(
+                    !timestamp_fresh(ts, now, MAX_SKEW_SECS),
+                    "ts {ts} now {now}"
+                );
             }
         }
         // The wrap the age check used to have: now - i64::MIN overflows.
@@ -298,7 +301,14 @@ mod tests {
     fn timestamps_and_signatures_are_exact() {
         let body = b"{}";
         let now = 1_700_000_000;
-        for ts in [" 1700000000", "1700000000 ", "+1700000000", "1e9", "", "17000000000000000000"] {
+        for ts in [
+            " 1700000000",
+            "1700000000 ",
+            "+1700000000",
+            "1e9",
+            "",
+            "17000000000000000000",
+        ] {
             let h = signed(ts, body, b"k");
             assert_eq!(
                 verify_timestamped(&TANDEM, b"k", &h, body, now),

@@ -7,9 +7,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tandem_sdk::{
-    Accepted, DeskAnswer, DeskEvent, DeskEventHandler, DeskEventSink, InboundError,
-};
+use tandem_sdk::{Accepted, DeskAnswer, DeskEvent, DeskEventHandler, DeskEventSink, InboundError};
 
 /// One recorded agent action.
 #[derive(Debug, Clone, PartialEq, Eq)]

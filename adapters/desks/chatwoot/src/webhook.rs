@@ -337,7 +337,10 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         };
     }
     // Anything else refused: a private note tells the agents; the customer sees nothing.
-    let (api, note) = (st.api.clone(), format!("⚠️ Not sent to the customer: {}", refusal.message));
+    let (api, note) = (
+        st.api.clone(),
+        format!("⚠️ Not sent to the customer: {}", refusal.message),
+    );
     let refs = st.refs.clone();
     tokio::spawn(async move {
         match api.message(conversation, &note, "outgoing", true).await {

@@ -92,13 +92,20 @@ mod tests {
     fn extreme_timestamps_and_padded_secrets_are_refused() {
         let (_, body, sig) = VECTORS[1];
         for ts in signature::refused_timestamps(TS) {
-            let sig = signature::hmac_sha256_hex(SECRET, &[b"v0:", ts.to_string().as_bytes(), b":", body]);
+            let sig = signature::hmac_sha256_hex(
+                SECRET,
+                &[b"v0:", ts.to_string().as_bytes(), b":", body],
+            );
             let h = headers(&ts.to_string(), &format!("v0={sig}"));
             assert!(verify(SECRET, &h, body, TS).is_err(), "{ts}");
         }
         let h = headers(&TS.to_string(), sig);
         assert_eq!(verify(SECRET, &h, body, TS), Ok(()));
-        for padded in [&b"test_signing_secret "[..], b" test_signing_secret", b"test_signing_secret\n"] {
+        for padded in [
+            &b"test_signing_secret "[..],
+            b" test_signing_secret",
+            b"test_signing_secret\n",
+        ] {
             assert_eq!(verify(padded, &h, body, TS), Err(Refusal::Mismatch));
         }
     }

@@ -119,7 +119,6 @@ async fn receive(State(st): State<EventsState>, headers: HeaderMap, body: Bytes)
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,9 +142,16 @@ mod tests {
     fn extreme_and_stale_timestamps_and_padded_secrets_are_refused() {
         let body = br#"{"type":"handoff.accepted","handoff_id":"ho_1"}"#;
         let now = 1_700_000_000;
-        assert_eq!(verified(b"k", &headers(now, body, b"k"), body, now), Some(now));
+        assert_eq!(
+            verified(b"k", &headers(now, body, b"k"), body, now),
+            Some(now)
+        );
         for ts in signature::refused_timestamps(now) {
-            assert_eq!(verified(b"k", &headers(ts, body, b"k"), body, now), None, "{ts}");
+            assert_eq!(
+                verified(b"k", &headers(ts, body, b"k"), body, now),
+                None,
+                "{ts}"
+            );
         }
         assert_eq!(verified(b"k ", &headers(now, body, b"k"), body, now), None);
         assert_eq!(verified(b"k", &headers(now, body, b" k"), body, now), None);
