@@ -78,13 +78,18 @@ async fn webhook_desk_takes_actions_only_from_the_owner_until_a_transfer() {
     // Ann's reply goes through.
     let ann = json!({"type":"agent.message","handoff_id":h,"agent":{"id":"ann"},"text":"Hi, Ann here.","event_id":"e2"});
     assert_eq!(desk_answer(&tandem, ann).await.0, 200);
-    eventually(10, "Ann's reply at the customer", || async {
-        texts_from(&customer, "agent")
-            .iter()
-            .any(|t| t == "Hi, Ann here.")
-            .then_some(())
+    let delivered = eventually(10, "Ann's reply at the customer", || async {
+        customer
+            .delivered()
+            .into_iter()
+            .map(|r| r.json())
+            .find(|b| b["text"] == "Hi, Ann here.")
     })
     .await;
+    assert_eq!(
+        delivered["agent_name"], "Ann",
+        "the customer sees the agent's name (known from the accept)"
+    );
 
     // Ann transfers to Bea: the desk is told, Bea's reply goes through, Ann's is refused.
     let transfer = json!({"type":"handoff.transferred","handoff_id":h,"agent":{"id":"ann"},"to_agent":{"id":"bea","name":"Bea"},"event_id":"e3"});

@@ -290,6 +290,18 @@ impl Core {
             self.suggest_from_claims(&customer.id, &pending.message.sender, text, now)
                 .await;
         }
+        // What the sender's client claims without proof (a web visitor's email or phone)
+        // is a claim like one typed in a message: a suggested link at most.
+        let sender = &pending.message.sender;
+        let claimed: Vec<&str> = [&sender.claimed_email, &sender.claimed_phone]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !claimed.is_empty() {
+            self.suggest_from_claims(&customer.id, sender, &claimed.join(" "), now)
+                .await;
+        }
         for _attempt in 0..5 {
             let mut conversation = store
                 .open_conversation(&customer.id, &pending.message.channel, now)

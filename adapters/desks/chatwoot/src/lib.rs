@@ -44,7 +44,7 @@ impl DeskFactory for ChatwootDesk {
         if config.webhook_secret.is_empty() {
             warn!(
                 desk = %cx.id,
-                "Chatwoot webhook_secret is not set: unsigned webhooks are accepted at /desks/chatwoot/webhook. Set it (Chatwoot with signed webhooks) or keep that URL private."
+                "Chatwoot webhook_secret is not set and allow_unsigned = true: unsigned webhooks are accepted at /desks/chatwoot/webhook, so anyone who can reach it can act as an agent. Set webhook_secret (Chatwoot with signed webhooks) or keep that URL private."
             );
         }
         let config = Arc::new(config);
