@@ -60,7 +60,10 @@ mod tests {
             ("hub.verify_token".to_owned(), "verify-me ".to_owned()),
             ("hub.challenge".to_owned(), "42".to_owned()),
         ]);
-        assert_eq!(subscription_handshake(&q, "verify-me").status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            subscription_handshake(&q, "verify-me").status(),
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]

@@ -262,3 +262,71 @@ mod tests {
         assert_eq!(got.identity.verified_email, None);
     }
 }
+
+/// Fuzz targets of the `hello` frame parser and the identity checks (`TANDEM_FUZZ_CASES`,
+/// see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::protocol::ClientFrame;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "session",
+        "user",
+        "id",
+        "email",
+        "name",
+        "phone",
+        "user_hash",
+        "user_token",
+        "text",
+        "payload",
+        "title",
+        "hello",
+        "message",
+        "postback",
+        "typing",
+    ];
+    const SEED: &[u8] = br#"{"type":"hello","session":"s","user":{"id":"42","email":"a@x.test","name":"Ada","phone":"+15550001111"},"user_hash":"00ff","user_token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.x"}"#;
+
+    fn run(text: &str) {
+        if let Ok(ClientFrame::Hello {
+            user,
+            user_hash,
+            user_token,
+            ..
+        }) = serde_json::from_str::<ClientFrame>(text)
+        {
+            let _ = identify(
+                ChannelId::new("webchat"),
+                Some(b"identity-secret"),
+                user.unwrap_or_default(),
+                user_hash.as_deref(),
+                user_token.as_deref(),
+                || "anon:x".into(),
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_client_frames_never_panic_on_text(text in ".{0,512}") {
+            run(&text);
+        }
+
+        #[test]
+        fn fuzz_client_frames_never_panic_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run(&v.to_string());
+        }
+
+        #[test]
+        fn fuzz_client_frames_never_panic_on_mutated_hellos(bytes in fuzz::mutated(SEED)) {
+            run(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}

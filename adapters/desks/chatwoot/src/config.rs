@@ -95,7 +95,10 @@ mod tests {
         let text = ok.validate().unwrap_err().to_string();
         assert!(text.contains("webhook_secret"), "{text}");
         ok.allow_unsigned = true;
-        assert!(ok.validate().is_ok(), "unsigned only when allowed explicitly");
+        assert!(
+            ok.validate().is_ok(),
+            "unsigned only when allowed explicitly"
+        );
         assert_eq!(
             ok.url("contacts"),
             "https://chat.example.com/api/v1/accounts/7/contacts"

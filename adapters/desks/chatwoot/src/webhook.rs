@@ -479,3 +479,62 @@ mod tests {
         assert_eq!(a["assignee_id"], 3);
     }
 }
+
+/// Fuzz targets of the webhook parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "event",
+        "id",
+        "message_type",
+        "private",
+        "content",
+        "sender",
+        "conversation",
+        "status",
+        "meta",
+        "assignee",
+        "changed_attributes",
+        "assignee_id",
+        "name",
+        "type",
+        "message_created",
+        "conversation_status_changed",
+        "conversation_updated",
+        "conversation_resolved",
+        "outgoing",
+        "user",
+        "resolved",
+    ];
+    const SEED: &[u8] =
+        include_bytes!("../tests/fixtures/webhook_message_created_outgoing_agent.json");
+
+    fn run(bytes: &[u8]) {
+        if let Ok(hook) = serde_json::from_slice::<Hook>(bytes) {
+            let _ = classify(hook);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_webhook_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run(&bytes);
+        }
+
+        #[test]
+        fn fuzz_webhook_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn fuzz_webhook_parser_never_panics_on_mutated_fixtures(bytes in fuzz::mutated(SEED)) {
+            run(&bytes);
+        }
+    }
+}

@@ -180,3 +180,49 @@ pub(crate) fn error(code: &str, message: &str, id: Option<&str>) -> String {
     }
     v.to_string()
 }
+
+/// Fuzz targets of the agent frame parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "agent",
+        "id",
+        "name",
+        "token",
+        "handoff_id",
+        "text",
+        "to_agent",
+        "to_queue",
+        "hello",
+        "accept",
+        "resolve",
+        "release",
+        "message",
+        "transfer",
+    ];
+    const SEED: &[u8] = br#"{"type":"transfer","handoff_id":"ho_1","id":"a1","to_agent":{"id":"bea","name":"Bea"},"to_queue":"billing"}"#;
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_frame_parser_never_panics_on_text(text in ".{0,512}") {
+            let _ = ClientFrame::parse(&text);
+        }
+
+        #[test]
+        fn fuzz_frame_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            let _ = ClientFrame::parse(&v.to_string());
+        }
+
+        #[test]
+        fn fuzz_frame_parser_never_panics_on_mutated_frames(bytes in fuzz::mutated(SEED)) {
+            let _ = ClientFrame::parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}

@@ -392,3 +392,92 @@ mod tests {
         ));
     }
 }
+
+/// Fuzz targets of the Events API and interactivity parsers (`TANDEM_FUZZ_CASES`, see
+/// `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "challenge",
+        "event_id",
+        "event",
+        "subtype",
+        "hidden",
+        "bot_id",
+        "user",
+        "channel",
+        "ts",
+        "thread_ts",
+        "text",
+        "event_callback",
+        "url_verification",
+        "message",
+        "actions",
+        "action_id",
+        "value",
+        "container",
+        "message_ts",
+        "channel_id",
+        "id",
+        "block_actions",
+        "tandem_accept",
+        "tandem_resolve",
+        "tandem_release",
+    ];
+    const EVENT: &[u8] =
+        include_bytes!("../tests/fixtures/event_message_in_thread_from_agent.json");
+    const FORM: &[u8] =
+        include_bytes!("../tests/fixtures/interactivity_block_actions_body.form.txt");
+
+    fn own() -> OwnBot {
+        OwnBot {
+            user_id: Some("U0BOTUSER1".into()),
+            bot_id: Some("B0GATEWAY1".into()),
+        }
+    }
+
+    fn run_event(bytes: &[u8]) {
+        if let Ok(env) = serde_json::from_slice::<Envelope>(bytes) {
+            let _ = classify(env, &own());
+        }
+    }
+
+    fn run_form(bytes: &[u8]) {
+        if let Some(p) = crate::interactions::payload_of(bytes) {
+            let _ = crate::interactions::clicked(p);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_events_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run_event(&bytes);
+            run_form(&bytes);
+        }
+
+        #[test]
+        fn fuzz_events_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run_event(v.to_string().as_bytes());
+            let form = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("payload", &v.to_string())
+                .finish();
+            run_form(form.as_bytes());
+        }
+
+        #[test]
+        fn fuzz_events_parser_never_panics_on_mutated_fixtures(
+            event in fuzz::mutated(EVENT),
+            form in fuzz::mutated(FORM),
+        ) {
+            run_event(&event);
+            run_form(&form);
+        }
+    }
+}

@@ -487,3 +487,63 @@ mod tests {
         assert_eq!(strip_mentions("<at>x</at> hi <at>y</at>!"), "hi !");
     }
 }
+
+/// Fuzz targets of the activity parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "id",
+        "name",
+        "from",
+        "aadObjectId",
+        "conversation",
+        "text",
+        "value",
+        "action",
+        "data",
+        "tandem",
+        "handoff_id",
+        "message",
+        "invoke",
+        "adaptiveCard/action",
+        "accept",
+        "resolve",
+        "release",
+        "serviceUrl",
+        "replyToId",
+    ];
+    const SEED: &[u8] = br#"{"type":"message","id":"1","from":{"id":"29:1a","name":"Jonas","aadObjectId":"0b1c"},"conversation":{"id":"19:x@thread.tacv2;messageid=1"},"text":"<at>Tandem</at> !transfer queue billing","value":{"tandem":"accept","handoff_id":"ho_1"}}"#;
+
+    fn run(bytes: &[u8]) {
+        if let Ok(a) = parse(bytes) {
+            let _ = classify(&a, "28:desk-app");
+            if let Outcome::Reply { text } = classify(&a, "28:desk-app") {
+                let _ = tandem_sdk::parse_transfer_command(&text);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_activity_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run(&bytes);
+        }
+
+        #[test]
+        fn fuzz_activity_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn fuzz_activity_parser_never_panics_on_mutated_activities(bytes in fuzz::mutated(SEED)) {
+            run(&bytes);
+        }
+    }
+}

@@ -30,6 +30,41 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     tandem_sdk::http::json_error(status, code, message)
 }
 
+/// A desk event body: the event, and the desk's own event id when it sent a usable one.
+fn parse(body: &[u8]) -> Result<(DeskEvent, Option<String>), String> {
+    let parsed: DeskEventBody = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let kind = match parsed.kind.as_str() {
+        "handoff.accepted" => DeskEventKind::Accepted,
+        "agent.message" => match parsed.text.filter(|t| !t.trim().is_empty()) {
+            Some(text) => DeskEventKind::AgentMessage { text },
+            None => return Err("agent.message needs a non-empty text".into()),
+        },
+        "handoff.resolved" => DeskEventKind::Resolved,
+        "handoff.released" => DeskEventKind::Released,
+        "handoff.transferred" => {
+            let to = match (parsed.to_agent, parsed.to_queue) {
+                (Some(agent), _) if !agent.id.trim().is_empty() => TransferTarget::Agent(agent),
+                (_, Some(queue)) if !queue.trim().is_empty() => TransferTarget::Queue(queue),
+                _ => return Err("handoff.transferred needs to_agent.id or to_queue".into()),
+            };
+            DeskEventKind::Transferred { to }
+        }
+        other => return Err(format!("unknown event type {other:?}")),
+    };
+    let event_id = parsed
+        .event_id
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty() && id.len() <= 200);
+    Ok((
+        DeskEvent {
+            handoff_id: parsed.handoff_id,
+            kind,
+            agent: parsed.agent,
+        },
+        event_id,
+    ))
+}
+
 /// The verified timestamp of a correctly signed, fresh request at `now`.
 fn verified(secret: &[u8], headers: &HeaderMap, body: &[u8], now: i64) -> Option<i64> {
     signature::verified_timestamp(&signature::TANDEM, secret, headers, body, now).ok()
@@ -48,56 +83,15 @@ async fn receive(State(st): State<EventsState>, headers: HeaderMap, body: Bytes)
             "missing, stale or invalid X-Tandem-Signature",
         );
     };
-    let parsed: DeskEventBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", &e.to_string()),
-    };
-    let kind = match parsed.kind.as_str() {
-        "handoff.accepted" => DeskEventKind::Accepted,
-        "agent.message" => match parsed.text.filter(|t| !t.trim().is_empty()) {
-            Some(text) => DeskEventKind::AgentMessage { text },
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_body",
-                    "agent.message needs a non-empty text",
-                );
-            }
-        },
-        "handoff.resolved" => DeskEventKind::Resolved,
-        "handoff.released" => DeskEventKind::Released,
-        "handoff.transferred" => {
-            let to = match (parsed.to_agent, parsed.to_queue) {
-                (Some(agent), _) if !agent.id.trim().is_empty() => TransferTarget::Agent(agent),
-                (_, Some(queue)) if !queue.trim().is_empty() => TransferTarget::Queue(queue),
-                _ => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "bad_body",
-                        "handoff.transferred needs to_agent.id or to_queue",
-                    );
-                }
-            };
-            DeskEventKind::Transferred { to }
-        }
-        other => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                &format!("unknown event type {other:?}"),
-            );
-        }
+    let (event, event_id) = match parse(&body) {
+        Ok(parsed) => parsed,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_body", &message),
     };
     // Deduplicated on what the signature covers, never on the unsigned X-Tandem-Delivery
     // header: a captured request replayed with another header maps to the same key.
-    let dedupe = match parsed.event_id.as_deref().map(str::trim) {
-        Some(id) if !id.is_empty() && id.len() <= 200 => format!("event:{id}"),
-        _ => signature::signed_request_key(ts, &body),
-    };
-    let event = DeskEvent {
-        handoff_id: parsed.handoff_id,
-        kind,
-        agent: parsed.agent,
+    let dedupe = match event_id {
+        Some(id) => format!("event:{id}"),
+        None => signature::signed_request_key(ts, &body),
     };
     match st.sink.submit(&dedupe, event).await {
         Ok(DeskAnswer::Recorded(a)) => (
@@ -137,6 +131,43 @@ mod tests {
         );
         h
     }
+
+    proptest::proptest! {
+        #![proptest_config(tandem_testkit::fuzz::config())]
+
+        #[test]
+        fn fuzz_event_parser_never_panics_on_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn fuzz_event_parser_never_panics_on_shaped_json(v in tandem_testkit::fuzz::json_with_keys(KEYS)) {
+            let _ = parse(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn fuzz_event_parser_never_panics_on_mutated_events(bytes in tandem_testkit::fuzz::mutated(SEED)) {
+            let _ = parse(&bytes);
+        }
+    }
+
+    const KEYS: &[&str] = &[
+        "type",
+        "handoff_id",
+        "agent",
+        "id",
+        "name",
+        "text",
+        "event_id",
+        "to_agent",
+        "to_queue",
+        "handoff.accepted",
+        "agent.message",
+        "handoff.resolved",
+        "handoff.released",
+        "handoff.transferred",
+    ];
+    const SEED: &[u8] = br#"{"type":"handoff.transferred","handoff_id":"ho_1","agent":{"id":"a1","name":"Sam"},"to_agent":{"id":"b"},"to_queue":"billing","text":"hi","event_id":"e1"}"#;
 
     #[test]
     fn extreme_and_stale_timestamps_and_padded_secrets_are_refused() {
