@@ -211,6 +211,9 @@ pub(crate) fn classify(hook: Hook) -> Outcome {
 pub(crate) fn routes(state: Inbound) -> Router {
     Router::new()
         .route("/desks/chatwoot/webhook", axum::routing::post(receive))
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
         .with_state(state)
 }
 

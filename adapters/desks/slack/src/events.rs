@@ -210,6 +210,9 @@ pub(crate) fn routes(state: Inbound) -> Router {
             "/desks/slack/interactions",
             axum::routing::post(crate::interactions::receive),
         )
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
         .with_state(state)
 }
 

@@ -49,7 +49,12 @@ pub(crate) struct Inbound {
 }
 
 pub(crate) fn routes(inbound: Inbound) -> Router {
-    Router::new().route(PATH, post(receive)).with_state(inbound)
+    Router::new()
+        .route(PATH, post(receive))
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
+        .with_state(inbound)
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {

@@ -23,6 +23,9 @@ struct EventsState {
 pub(crate) fn routes(config: Arc<WebhookDeskConfig>, sink: DeskEventSink) -> Router {
     Router::new()
         .route("/desks/webhook/events", post(receive))
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
         .with_state(EventsState { config, sink })
 }
 
