@@ -5,7 +5,7 @@
 //! do, the bot is silent while the agent owns the conversation, forged webhooks change
 //! nothing, and resolving brings the bot back with a CSAT survey.
 
-use crate::handoff::{customer_says, texts_from};
+use crate::handoff::{agent_joined, agent_said, customer_says, texts_from};
 use serde_json::Value;
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually};
@@ -301,13 +301,7 @@ async fn chatwoot_takes_replies_only_from_the_owner_until_a_reassignment() {
         chatwoot_posts(&tandem, &to_jonas, Some(WEBHOOK_SECRET), "dl-1").await,
         200
     );
-    eventually(10, "the customer told an agent joined", || async {
-        texts_from(&customer, "system")
-            .iter()
-            .any(|t| t.contains("member of our team"))
-            .then_some(())
-    })
-    .await;
+    agent_joined(&customer).await;
 
     let bea = webhook::message_created(345, 9101, "Bea here!", "outgoing", false, 5, "Bea Berg");
     assert_eq!(
@@ -345,13 +339,7 @@ async fn chatwoot_takes_replies_only_from_the_owner_until_a_reassignment() {
         chatwoot_posts(&tandem, &bea_again, Some(WEBHOOK_SECRET), "dl-4").await,
         200
     );
-    eventually(10, "Bea's reply at the customer", || async {
-        texts_from(&customer, "agent")
-            .iter()
-            .any(|t| t == "Bea here, I have it now.")
-            .then_some(())
-    })
-    .await;
+    agent_said(&customer, "Bea here, I have it now.").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         texts_from(&customer, "agent"),

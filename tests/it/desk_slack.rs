@@ -5,7 +5,7 @@
 //! conversation, forged requests change nothing, and Resolve brings the bot back with a
 //! CSAT survey.
 
-use crate::handoff::{customer_says, texts_from};
+use crate::handoff::{agent_said, customer_says, texts_from};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually};
@@ -540,24 +540,11 @@ async fn slack_takes_replies_only_from_the_owner_until_a_transfer() {
         let tandem = &tandem;
         async move { slack_posts(tandem, "/desks/slack/events", &body, SIGNING_SECRET, &[]).await }
     };
-    let at_customer = |text: &'static str| {
-        let customer = &customer;
-        async move {
-            eventually(10, text, || async {
-                texts_from(customer, "agent")
-                    .iter()
-                    .any(|t| t == text)
-                    .then_some(())
-            })
-            .await;
-        }
-    };
-
     assert_eq!(
         post(thread_reply("EvJ1", &root_ts, "Jonas here, on it.")).await,
         200
     );
-    at_customer("Jonas here, on it.").await;
+    agent_said(&customer, "Jonas here, on it.").await;
 
     assert_eq!(
         post(thread_reply_from(
@@ -604,7 +591,7 @@ async fn slack_takes_replies_only_from_the_owner_until_a_transfer() {
         .await,
         200
     );
-    at_customer("Bea here, I have it now.").await;
+    agent_said(&customer, "Bea here, I have it now.").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         texts_from(&customer, "agent"),

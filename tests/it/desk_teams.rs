@@ -7,7 +7,7 @@
 //! and Resolve brings the bot back with a CSAT survey.
 
 use crate::handoff::customer_says_as;
-use crate::handoff::texts_from;
+use crate::handoff::{agent_joined, agent_said, texts_from};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually};
@@ -351,13 +351,7 @@ async fn teams_takes_replies_only_from_the_owner_until_a_transfer() {
 
     let accept = submit(&fake, &thread, "act-accept", "accept", &handoff_id);
     assert_eq!(post_valid(&tandem, &fake, &accept).await, 200);
-    eventually(10, "the customer told an agent joined", || async {
-        texts_from(&customer, "system")
-            .iter()
-            .any(|t| t.contains("member of our team"))
-            .then_some(())
-    })
-    .await;
+    agent_joined(&customer).await;
 
     assert_eq!(
         post_valid(&tandem, &fake, &from_bea("act-b1", "Bea here!")).await,
@@ -385,13 +379,7 @@ async fn teams_takes_replies_only_from_the_owner_until_a_transfer() {
     .await;
     let after = from_bea("act-b2", "Bea here, I have it now.");
     assert_eq!(post_valid(&tandem, &fake, &after).await, 200);
-    eventually(10, "Bea's reply at the customer", || async {
-        texts_from(&customer, "agent")
-            .iter()
-            .any(|t| t == "Bea here, I have it now.")
-            .then_some(())
-    })
-    .await;
+    agent_said(&customer, "Bea here, I have it now.").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         texts_from(&customer, "agent"),

@@ -102,6 +102,31 @@ pub(crate) fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the customer endpoint received `text` from an agent.
+pub(crate) async fn agent_said(endpoint: &FakeEndpoint, text: &str) {
+    eventually(10, "the agent's reply at the customer", || async {
+        texts_from(endpoint, "agent")
+            .iter()
+            .any(|t| t == text)
+            .then_some(())
+    })
+    .await;
+}
+
+/// Waits until the customer endpoint was told an agent joined (the accept was applied).
+pub(crate) async fn agent_joined(endpoint: &FakeEndpoint) {
+    eventually(10, "the customer told an agent joined", || async {
+        texts_from(endpoint, "system")
+            .iter()
+            .any(|t| t == AGENT_JOINED)
+            .then_some(())
+    })
+    .await;
+}
+
+/// What the customer hears when an agent joins (the core's `AGENT_JOINED`).
+const AGENT_JOINED: &str = "You're now chatting with a member of our team.";
+
 pub(crate) fn desk_bodies(desk: &FakeEndpoint, kind: &str) -> Vec<Recorded> {
     desk.delivered()
         .into_iter()

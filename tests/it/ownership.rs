@@ -4,7 +4,9 @@
 //! to B, B's reply goes through and A's is refused. A captured, correctly signed desk
 //! event replayed with another (or no) delivery header has no second effect.
 
-use crate::handoff::{assert_valid, config, customer_says, desk_bodies, schema, texts_from};
+use crate::handoff::{
+    agent_joined, agent_said, assert_valid, config, customer_says, desk_bodies, schema, texts_from,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, WsClient, eventually, hmac_hex};
@@ -47,13 +49,7 @@ async fn webhook_desk_takes_actions_only_from_the_owner_until_a_transfer() {
 
     let accept = json!({"type":"handoff.accepted","handoff_id":h,"agent":{"id":"ann","name":"Ann"},"event_id":"e1"});
     assert_eq!(desk_answer(&tandem, accept).await.0, 200);
-    eventually(10, "the customer told an agent joined", || async {
-        texts_from(&customer, "system")
-            .iter()
-            .any(|t| t.contains("member of our team"))
-            .then_some(())
-    })
-    .await;
+    agent_joined(&customer).await;
 
     // Bea is not the owner: every action of hers is refused, with who holds it.
     for (i, event) in [
@@ -105,13 +101,7 @@ async fn webhook_desk_takes_actions_only_from_the_owner_until_a_transfer() {
     assert_eq!(updated.json()["assignee"]["id"], "bea");
     let bea = json!({"type":"agent.message","handoff_id":h,"agent":{"id":"bea"},"text":"Bea here, I have your case now.","event_id":"e4"});
     assert_eq!(desk_answer(&tandem, bea).await.0, 200);
-    eventually(10, "Bea's reply at the customer", || async {
-        texts_from(&customer, "agent")
-            .iter()
-            .any(|t| t == "Bea here, I have your case now.")
-            .then_some(())
-    })
-    .await;
+    agent_said(&customer, "Bea here, I have your case now.").await;
     let ann_again = json!({"type":"agent.message","handoff_id":h,"agent":{"id":"ann"},"text":"Ann again","event_id":"e5"});
     let (status, answer) = desk_answer(&tandem, ann_again).await;
     assert_eq!(status, 409);
@@ -139,13 +129,7 @@ async fn a_supervisor_acts_on_any_handoff_and_a_transfer_to_a_queue_frees_it() {
     let accept =
         json!({"type":"handoff.accepted","handoff_id":h,"agent":{"id":"ann"},"event_id":"e1"});
     assert_eq!(desk_answer(&tandem, accept).await.0, 200);
-    eventually(10, "the customer told an agent joined", || async {
-        texts_from(&customer, "system")
-            .iter()
-            .any(|t| t.contains("member of our team"))
-            .then_some(())
-    })
-    .await;
+    agent_joined(&customer).await;
     // The supervisor sends the handoff back to a queue; then anyone may take it.
     let back = json!({"type":"handoff.transferred","handoff_id":h,"agent":{"id":"sue"},"to_queue":"billing","event_id":"e2"});
     assert_eq!(desk_answer(&tandem, back).await.0, 200);
@@ -159,13 +143,7 @@ async fn a_supervisor_acts_on_any_handoff_and_a_transfer_to_a_queue_frees_it() {
     assert!(updated.json()["assignee"].is_null());
     let bea = json!({"type":"agent.message","handoff_id":h,"agent":{"id":"bea"},"text":"Bea from billing here.","event_id":"e3"});
     assert_eq!(desk_answer(&tandem, bea).await.0, 200);
-    eventually(10, "Bea's reply at the customer", || async {
-        texts_from(&customer, "agent")
-            .iter()
-            .any(|t| t == "Bea from billing here.")
-            .then_some(())
-    })
-    .await;
+    agent_said(&customer, "Bea from billing here.").await;
 }
 
 #[tokio::test]
@@ -273,13 +251,7 @@ retry_max_ms = 1000
     ann.send(json!({"type": "accept", "handoff_id": h, "id": "a1"}))
         .await;
     assert_eq!(answer_to(&mut ann, "a1").await["type"], "ack");
-    eventually(10, "the customer told an agent joined", || async {
-        texts_from(&customer, "system")
-            .iter()
-            .any(|t| t.contains("member of our team"))
-            .then_some(())
-    })
-    .await;
+    agent_joined(&customer).await;
 
     for (frame, id) in [
         (
@@ -322,13 +294,7 @@ retry_max_ms = 1000
     )
     .await;
     assert_eq!(answer_to(&mut bea, "b6").await["type"], "ack");
-    eventually(10, "Bea's reply at the customer", || async {
-        texts_from(&customer, "agent")
-            .iter()
-            .any(|t| t == "Bea here, I have it now.")
-            .then_some(())
-    })
-    .await;
+    agent_said(&customer, "Bea here, I have it now.").await;
     ann.send(json!({"type": "message", "handoff_id": h, "id": "a3", "text": "Ann again"}))
         .await;
     assert_eq!(answer_to(&mut ann, "a3").await["code"], "not_owner");
