@@ -187,7 +187,11 @@ mod tests {
         content.sender_name = Some("Ann".into());
         let parts = shape(&content, &caps(100, 3));
         assert_eq!(parts.len(), 3);
-        assert!(parts.iter().all(|p| p.sender_name.as_deref() == Some("Ann")));
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.sender_name.as_deref() == Some("Ann"))
+        );
     }
 
     #[test]
