@@ -2,7 +2,7 @@
 //! business events, conversations with transcripts and decisions, the OpenAPI document.
 
 use serde_json::{Value, json};
-use tandem_e2e::{Tandem, WsClient, hmac_hex};
+use tandem_e2e::{Tandem, WsClient};
 
 const TOKEN: &str = "admin-token-0123456789abcdef";
 
@@ -33,8 +33,12 @@ async fn admin_api_end_to_end() {
 
     // A verified web user writes and triggers an escalation.
     let mut c = WsClient::connect(&tandem.addr).await;
-    let hash = hmac_hex(b"web-secret", &[b"u-42"]);
-    c.send(json!({"type":"hello","user":{"id":"u-42","email":"Ada@Example.com","name":"Ada"},"user_hash":hash})).await;
+    // The site signs the user's id, email and name in a user_token.
+    let token = tandem_e2e::user_token(
+        b"web-secret",
+        &json!({"id":"u-42","email":"Ada@Example.com","name":"Ada"}),
+    );
+    c.send(json!({"type":"hello","user_token":token})).await;
     let welcome = c.recv_type("welcome").await;
     assert_eq!(welcome["verified"], true);
     c.say("a1", "I want a refund").await;

@@ -37,6 +37,52 @@ url = "http://127.0.0.1:9/x"
     }
 }
 
+/// Issue 12, acceptance 4: a Chatwoot desk without `webhook_secret` would take agent
+/// actions from anyone; `check` refuses it unless `allow_unsigned = true`.
+#[test]
+fn check_refuses_an_unsigned_chatwoot_desk_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &str| {
+        let path = dir.path().join("chatwoot.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"
+[channels.webchat]
+
+[desks.chatwoot]
+base_url = "https://chat.example.com"
+api_access_token = "token"
+account_id = 1
+inbox_id = 1
+{extra}
+"#
+            ),
+        )
+        .unwrap();
+        Command::new(tandem_e2e::process::binary())
+            .args(["check", "--config", path.to_str().unwrap()])
+            .env_remove("TANDEM_LISTEN")
+            .output()
+            .unwrap()
+    };
+    let out = check("");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "refused: {stderr}");
+    assert!(
+        stderr.contains("desks.chatwoot.webhook_secret: missing"),
+        "{stderr}"
+    );
+    let out = check("allow_unsigned = true");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = check("webhook_secret = \"whsec\"");
+    assert!(out.status.success());
+}
+
 #[test]
 fn check_accepts_the_shipped_examples() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,7 +5,7 @@
 //! do, the bot is silent while the agent owns the conversation, forged webhooks change
 //! nothing, and resolving brings the bot back with a CSAT survey.
 
-use crate::handoff::{customer_says, texts_from};
+use crate::handoff::{agent_joined, agent_said, customer_says, texts_from};
 use serde_json::Value;
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually};
@@ -278,4 +278,72 @@ async fn refund_goes_to_chatwoot_and_comes_back_with_csat() {
             .then_some(())
     })
     .await;
+}
+
+/// Issue 12: one owner per handoff on Chatwoot. Once the conversation is assigned to
+/// Jonas, Bea's reply is refused with a private note and never reaches the customer;
+/// reassigning the conversation to Bea in Chatwoot transfers the handoff, and hers goes
+/// through.
+#[tokio::test]
+async fn chatwoot_takes_replies_only_from_the_owner_until_a_reassignment() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let chatwoot = ChatwootFake::start(TOKEN, 7).await;
+    let tandem = Tandem::start(dir.path(), &config(&customer.url, chatwoot.base_url())).await;
+    customer_says(&tandem, "w1", "I want a refund for order 12345").await;
+    eventually(10, "briefing note at Chatwoot", || async {
+        contents(&chatwoot, 345).into_iter().next()
+    })
+    .await;
+
+    let to_jonas = webhook::assigned(345, (3, "Jonas Weber"));
+    assert_eq!(
+        chatwoot_posts(&tandem, &to_jonas, Some(WEBHOOK_SECRET), "dl-1").await,
+        200
+    );
+    agent_joined(&customer).await;
+
+    let bea = webhook::message_created(345, 9101, "Bea here!", "outgoing", false, 5, "Bea Berg");
+    assert_eq!(
+        chatwoot_posts(&tandem, &bea, Some(WEBHOOK_SECRET), "dl-2").await,
+        200
+    );
+    eventually(10, "a private note refusing Bea's reply", || async {
+        contents(&chatwoot, 345)
+            .into_iter()
+            .find(|m| m.1 && m.2.contains("Not sent to the customer") && m.2.contains("Jonas"))
+    })
+    .await;
+
+    let to_bea = webhook::assigned(345, (5, "Bea Berg"));
+    assert_eq!(
+        chatwoot_posts(&tandem, &to_bea, Some(WEBHOOK_SECRET), "dl-3").await,
+        200
+    );
+    eventually(10, "the transfer noted in Chatwoot", || async {
+        contents(&chatwoot, 345)
+            .into_iter()
+            .find(|m| m.1 && m.2.starts_with("Transferred to Bea Berg"))
+    })
+    .await;
+    let bea_again = webhook::message_created(
+        345,
+        9102,
+        "Bea here, I have it now.",
+        "outgoing",
+        false,
+        5,
+        "Bea Berg",
+    );
+    assert_eq!(
+        chatwoot_posts(&tandem, &bea_again, Some(WEBHOOK_SECRET), "dl-4").await,
+        200
+    );
+    agent_said(&customer, "Bea here, I have it now.").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        texts_from(&customer, "agent"),
+        ["Bea here, I have it now."],
+        "the refused reply never reached the customer"
+    );
 }

@@ -5,7 +5,7 @@
 //! conversation, forged requests change nothing, and Resolve brings the bot back with a
 //! CSAT survey.
 
-use crate::handoff::{customer_says, texts_from};
+use crate::handoff::{agent_said, customer_says, texts_from};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually};
@@ -60,11 +60,15 @@ async fn slack_posts(
 }
 
 fn thread_reply(event_id: &str, thread_ts: &str, text: &str) -> Vec<u8> {
+    thread_reply_from("U0AGENT001", event_id, thread_ts, text)
+}
+
+fn thread_reply_from(user: &str, event_id: &str, thread_ts: &str, text: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "team_id": "T0ACME1234", "api_app_id": "A0GATEWAY1",
         "type": "event_callback", "event_id": event_id, "event_time": now_secs(),
         "event": {
-            "type": "message", "user": "U0AGENT001", "text": text, "channel": "C0SUPPORT1",
+            "type": "message", "user": user, "text": text, "channel": "C0SUPPORT1",
             "ts": format!("{}.000200", now_secs()), "thread_ts": thread_ts, "parent_user_id": "U0BOTUSER1",
             "channel_type": "channel", "team": "T0ACME1234"
         }
@@ -515,4 +519,83 @@ retry_max_ms = 1000
             .then_some(())
     })
     .await;
+}
+
+/// Issue 12: one owner per handoff on Slack. Once Jonas answered (which takes the
+/// handoff), Bea's thread reply is refused with a reply in the thread naming the owner,
+/// and never reaches the customer; after Jonas writes `!transfer <@Bea>`, hers goes through.
+#[tokio::test]
+async fn slack_takes_replies_only_from_the_owner_until_a_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let slack = SlackFake::start(TOKEN).await;
+    let tandem = Tandem::start(dir.path(), &config(&customer.url, slack.base_url())).await;
+    customer_says(&tandem, "s1", "I want a refund for order 12345").await;
+    eventually(10, "briefing root message at Slack", || async {
+        slack.roots().into_iter().next()
+    })
+    .await;
+    let root_ts = SlackFake::ts_of(0);
+    let post = |body: Vec<u8>| {
+        let tandem = &tandem;
+        async move { slack_posts(tandem, "/desks/slack/events", &body, SIGNING_SECRET, &[]).await }
+    };
+    assert_eq!(
+        post(thread_reply("EvJ1", &root_ts, "Jonas here, on it.")).await,
+        200
+    );
+    agent_said(&customer, "Jonas here, on it.").await;
+
+    assert_eq!(
+        post(thread_reply_from(
+            "U0AGENT002",
+            "EvB1",
+            &root_ts,
+            "Bea here!"
+        ))
+        .await,
+        200
+    );
+    let refusal = eventually(10, "a refusal in the thread", || async {
+        slack.replies(&root_ts).into_iter().find(|r| {
+            r["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("<@U0AGENT002>") && t.contains("U0AGENT001"))
+        })
+    })
+    .await;
+    assert!(
+        refusal["text"].as_str().unwrap().contains("transfer"),
+        "{refusal}"
+    );
+
+    assert_eq!(
+        post(thread_reply("EvJ2", &root_ts, "!transfer <@U0AGENT002>")).await,
+        200
+    );
+    eventually(10, "the transfer noted in the thread", || async {
+        slack.replies(&root_ts).into_iter().find(|r| {
+            r["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Transferred to <@U0AGENT002>"))
+        })
+    })
+    .await;
+    assert_eq!(
+        post(thread_reply_from(
+            "U0AGENT002",
+            "EvB2",
+            &root_ts,
+            "Bea here, I have it now."
+        ))
+        .await,
+        200
+    );
+    agent_said(&customer, "Bea here, I have it now.").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        texts_from(&customer, "agent"),
+        ["Jonas here, on it.", "Bea here, I have it now."],
+        "the refused reply and the transfer command never reached the customer"
+    );
 }

@@ -7,7 +7,7 @@
 //! and Resolve brings the bot back with a CSAT survey.
 
 use crate::handoff::customer_says_as;
-use crate::handoff::texts_from;
+use crate::handoff::{agent_joined, agent_said, texts_from};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tandem_e2e::{FakeEndpoint, Tandem, eventually};
@@ -317,4 +317,73 @@ async fn teams_rate_limits_and_outages_are_retried_without_a_second_thread() {
     assert_eq!(post_valid(&tandem, &fake, &stray).await, 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(texts_from(&customer, "agent").is_empty());
+}
+
+/// Issue 12: one owner per handoff on Teams. After Jonas accepted, Bea's thread reply is
+/// refused with a reply in the thread naming Jonas and never reaches the customer; after
+/// Jonas writes `!transfer <Bea's id>`, hers goes through.
+#[tokio::test]
+async fn teams_takes_replies_only_from_the_owner_until_a_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let fake = TeamsFake::start(APP_ID, PASSWORD).await;
+    let tandem = Tandem::start(dir.path(), &config(&customer.url, &fake)).await;
+    customer_says_as(&tandem, "alice", "t1", "I want a refund for order 12345").await;
+    let (thread, body) = eventually(10, "briefing thread in the Teams channel", || async {
+        fake.channel_threads().into_iter().next()
+    })
+    .await;
+    let handoff_id =
+        body["activity"]["attachments"][0]["content"]["actions"][0]["data"]["handoff_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let bea = TeamsUser::new(
+        "29:1AgentBeaQpXz",
+        "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b",
+        "Bea Berg",
+    );
+    let from_bea = |id: &str, text: &str| {
+        let mut a = reply(&fake, &thread, id, text);
+        a["from"] = bea.account();
+        a
+    };
+
+    let accept = submit(&fake, &thread, "act-accept", "accept", &handoff_id);
+    assert_eq!(post_valid(&tandem, &fake, &accept).await, 200);
+    agent_joined(&customer).await;
+
+    assert_eq!(
+        post_valid(&tandem, &fake, &from_bea("act-b1", "Bea here!")).await,
+        200
+    );
+    eventually(10, "a refusal in the thread", || async {
+        thread_texts(&fake, &thread)
+            .into_iter()
+            .find(|t| t.contains("Jonas Weber is handling this conversation"))
+    })
+    .await;
+
+    let transfer = reply(
+        &fake,
+        &thread,
+        "act-transfer",
+        "!transfer 5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b",
+    );
+    assert_eq!(post_valid(&tandem, &fake, &transfer).await, 200);
+    eventually(10, "the transfer noted in the thread", || async {
+        thread_texts(&fake, &thread)
+            .into_iter()
+            .find(|t| t.starts_with("Transferred to"))
+    })
+    .await;
+    let after = from_bea("act-b2", "Bea here, I have it now.");
+    assert_eq!(post_valid(&tandem, &fake, &after).await, 200);
+    agent_said(&customer, "Bea here, I have it now.").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        texts_from(&customer, "agent"),
+        ["Bea here, I have it now."],
+        "the refused reply and the transfer command never reached the customer"
+    );
 }

@@ -64,12 +64,17 @@ async fn post_customer(tandem: &Tandem, from: &str, name: &str, id: &str, text: 
     assert_eq!(status, 200);
 }
 
+/// The desk posts `event` signed with `secret`; `delivery` is its own id for the event
+/// (sent as the signed `event_id`, so a retry is recognised, and as `X-Tandem-Delivery`).
 pub(crate) async fn desk_posts(
     tandem: &Tandem,
     delivery: &str,
-    event: Value,
+    mut event: Value,
     secret: &[u8],
 ) -> u16 {
+    if event.get("event_id").is_none() {
+        event["event_id"] = Value::String(delivery.to_owned());
+    }
     let body = serde_json::to_vec(&event).unwrap();
     let ts = now_secs();
     let sig = hmac_hex(secret, &[ts.as_bytes(), b".", &body]);
@@ -96,6 +101,31 @@ pub(crate) fn texts_from(endpoint: &FakeEndpoint, from: &str) -> Vec<String> {
         .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// Waits until the customer endpoint received `text` from an agent.
+pub(crate) async fn agent_said(endpoint: &FakeEndpoint, text: &str) {
+    eventually(10, "the agent's reply at the customer", || async {
+        texts_from(endpoint, "agent")
+            .iter()
+            .any(|t| t == text)
+            .then_some(())
+    })
+    .await;
+}
+
+/// Waits until the customer endpoint was told an agent joined (the accept was applied).
+pub(crate) async fn agent_joined(endpoint: &FakeEndpoint) {
+    eventually(10, "the customer told an agent joined", || async {
+        texts_from(endpoint, "system")
+            .iter()
+            .any(|t| t == AGENT_JOINED)
+            .then_some(())
+    })
+    .await;
+}
+
+/// What the customer hears when an agent joins (the core's `AGENT_JOINED`).
+const AGENT_JOINED: &str = "You're now chatting with a member of our team.";
 
 pub(crate) fn desk_bodies(desk: &FakeEndpoint, kind: &str) -> Vec<Recorded> {
     desk.delivered()

@@ -1,8 +1,8 @@
 //! Cross-channel identity (issue 7) end to end, with the real binary:
 //!
 //! - acceptance 1, with the verified sources that exist today: two web chat users whose
-//!   `user_hash` verified (different user ids, same email) are one customer, an invalid
-//!   hash keeps them apart; a WhatsApp sender (wa_id = verified phone) and an
+//!   signed `user_token` carries the same email (different user ids) are one customer, an
+//!   invalid hash keeps them apart; a WhatsApp sender (wa_id = verified phone) and an
 //!   admin-linked identity carrying that phone join the same customer. The Teams UPN half
 //!   of acceptance 1 is in `teams.rs`.
 //! - unverified claims: an email typed in chat by an anonymous user that a verified
@@ -55,6 +55,16 @@ fn valid_hash(user_id: &str) -> String {
     hmac_hex(WEB_SECRET.as_bytes(), &[user_id.as_bytes()])
 }
 
+/// A web chat user whose id, email and name the site signed in a `user_token`.
+async fn signed_user(tandem: &Tandem, user: Value) -> (WsClient, Value) {
+    let token = tandem_e2e::user_token(WEB_SECRET.as_bytes(), &user);
+    let mut c = WsClient::connect(&tandem.addr).await;
+    c.send(json!({"type": "hello", "user": {"name": user["name"]}, "user_token": token}))
+        .await;
+    let welcome = c.recv_type("welcome").await;
+    (c, welcome)
+}
+
 /// The one customer owning `webchat:user:<id>`.
 async fn web_customer(tandem: &Tandem, user_id: &str) -> Value {
     let (status, found) = get(
@@ -84,20 +94,18 @@ async fn two_verified_webchat_users_with_one_email_are_one_customer_invalid_hash
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), &webchat_config()).await;
 
-    // Two different web users whose user_hash verifies, both with e@x.test.
-    let (mut a, welcome_a) = web_user(
+    // Two different web users whose signed token carries e@x.test.
+    let (mut a, welcome_a) = signed_user(
         &tandem,
         json!({"id": "web-a", "email": "e@x.test", "name": "Erin"}),
-        &valid_hash("web-a"),
     )
     .await;
     assert_eq!(welcome_a["verified"], true);
     a.say("a1", "hello from the first browser").await;
     a.recv_reply().await;
-    let (mut b, welcome_b) = web_user(
+    let (mut b, welcome_b) = signed_user(
         &tandem,
         json!({"id": "web-b", "email": "E@X.test", "name": "Erin"}),
-        &valid_hash("web-b"),
     )
     .await;
     assert_eq!(welcome_b["verified"], true);
@@ -163,10 +171,9 @@ async fn an_email_typed_by_an_anonymous_user_only_suggests_a_link() {
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), &webchat_config()).await;
 
-    let (mut a, welcome_a) = web_user(
+    let (mut a, welcome_a) = signed_user(
         &tandem,
         json!({"id": "claim-a", "email": "Grace.Hopper@X.test", "name": "Grace"}),
-        &valid_hash("claim-a"),
     )
     .await;
     assert_eq!(welcome_a["verified"], true);
@@ -283,10 +290,9 @@ tokens = ["{TOKEN}"]
 
     // A verified web user (email only) and a WhatsApp sender (verified phone): two people
     // as far as Tandem can tell.
-    let (mut web, _) = web_user(
+    let (mut web, _) = signed_user(
         &tandem,
         json!({"id": "web-wa", "email": "lena@x.test", "name": "Lena"}),
-        &valid_hash("web-wa"),
     )
     .await;
     web.say("w1", "hi from the website").await;
@@ -384,18 +390,16 @@ async fn merge_then_unmerge_restores_identities_and_conversations_and_both_are_a
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), &webchat_config()).await;
 
-    let (mut a, _) = web_user(
+    let (mut a, _) = signed_user(
         &tandem,
         json!({"id": "m-a", "email": "ann@x.test", "name": "Ann"}),
-        &valid_hash("m-a"),
     )
     .await;
     a.say("a1", "my order is late").await;
     a.recv_reply().await;
-    let (mut b, _) = web_user(
+    let (mut b, _) = signed_user(
         &tandem,
         json!({"id": "m-b", "email": "bob@x.test", "name": "Bob"}),
-        &valid_hash("m-b"),
     )
     .await;
     b.say("b1", "what are your opening hours").await;
@@ -555,12 +559,8 @@ async fn gdpr_erase_leaves_no_personal_data_anywhere_in_the_store_and_counts_sta
 
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), &webchat_config()).await;
-    let (mut c, welcome) = web_user(
-        &tandem,
-        json!({"id": "zq-1", "email": EMAIL, "name": NAME}),
-        &valid_hash("zq-1"),
-    )
-    .await;
+    let (mut c, welcome) =
+        signed_user(&tandem, json!({"id": "zq-1", "email": EMAIL, "name": NAME})).await;
     assert_eq!(welcome["verified"], true);
     c.say("z1", TEXT_1).await;
     c.recv_reply().await;
@@ -670,5 +670,85 @@ async fn gdpr_erase_leaves_no_personal_data_anywhere_in_the_store_and_counts_sta
     assert_eq!(
         escalation_lines(&tandem.metrics().await),
         escalations_before
+    );
+}
+
+/// Issue 12, acceptance 1: `user_hash` signs the id only. A web user with a valid hash for
+/// their own id who sends someone else's email from the browser is not merged into that
+/// customer and sees none of their transcript (the email is an unverified claim: a
+/// suggested link at most). The same email signed in a `user_token` merges.
+#[tokio::test]
+async fn only_a_signed_email_claim_merges_web_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = Tandem::start(dir.path(), &webchat_config()).await;
+
+    // The victim: a signed web user with a verified email and a conversation.
+    let (mut vic, _) = signed_user(
+        &tandem,
+        json!({"id": "vic", "email": "vic@x.test", "name": "Vic"}),
+    )
+    .await;
+    vic.say("v1", "my secret order is 424242").await;
+    vic.recv_reply().await;
+    let victim = web_customer(&tandem, "vic").await;
+
+    // The attacker: a valid hash for their own id `a`, the victim's email from the browser.
+    let (mut a, welcome) = web_user(
+        &tandem,
+        json!({"id": "a", "email": "vic@x.test", "name": "Mallory"}),
+        &valid_hash("a"),
+    )
+    .await;
+    assert_eq!(welcome["verified"], true, "the id itself is verified");
+    let replayed = a.drain(1).await;
+    assert!(
+        replayed
+            .iter()
+            .all(|f| !f["text"].as_str().unwrap_or_default().contains("424242")),
+        "no transcript of another customer: {replayed:?}"
+    );
+    a.say("a1", "hello").await;
+    a.recv_reply().await;
+    let attacker = web_customer(&tandem, "a").await;
+    assert_ne!(
+        attacker["id"], victim["id"],
+        "not merged on a browser claim"
+    );
+    assert_eq!(
+        external_ids(&web_customer(&tandem, "vic").await),
+        ["user:vic"]
+    );
+    let (_, by_email) = get(&tandem, "/api/v1/customers?email=vic@x.test").await;
+    assert_eq!(by_email.as_array().unwrap().len(), 1);
+    assert_eq!(by_email[0]["id"], victim["id"]);
+    // Reconnecting as `a` replays only a's own conversation.
+    let (mut again, _) = web_user(
+        &tandem,
+        json!({"id": "a", "email": "vic@x.test"}),
+        &valid_hash("a"),
+    )
+    .await;
+    let history = again.drain(1).await;
+    assert!(
+        history
+            .iter()
+            .all(|f| !f["text"].as_str().unwrap_or_default().contains("424242")),
+        "{history:?}"
+    );
+
+    // The same email signed by the site in a token: the merge happens.
+    let (mut b, _) = signed_user(
+        &tandem,
+        json!({"id": "vic-laptop", "email": "vic@x.test", "name": "Vic"}),
+    )
+    .await;
+    b.say("b1", "hello from my laptop").await;
+    b.recv_reply().await;
+    let (_, by_email) = get(&tandem, "/api/v1/customers?email=vic@x.test").await;
+    let list = by_email.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{by_email}");
+    assert_eq!(
+        external_ids(&list[0]),
+        ["user:vic".to_owned(), "user:vic-laptop".to_owned()]
     );
 }

@@ -16,6 +16,7 @@ mod messenger;
 mod metrics;
 mod openapi;
 mod outbox;
+mod ownership;
 mod policy;
 mod policy_flows;
 mod routing;

@@ -342,8 +342,11 @@ async fn identity_answers_match_their_documented_schemas() {
 
     // A verified web user, and an anonymous one claiming her email (a suggested link).
     let mut ada = tandem_e2e::WsClient::connect(&tandem.addr).await;
-    let hash = tandem_e2e::hmac_hex(b"web-secret", &[b"ada"]);
-    ada.send(json!({"type": "hello", "user": {"id": "ada", "email": "ada@x.test", "name": "Ada"}, "user_hash": hash}))
+    let token = tandem_e2e::user_token(
+        b"web-secret",
+        &json!({"id": "ada", "email": "ada@x.test", "name": "Ada"}),
+    );
+    ada.send(json!({"type": "hello", "user_token": token}))
         .await;
     ada.recv_type("welcome").await;
     ada.say("a1", "where is my order #12345?").await;

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use tandem_e2e::{Tandem, WsClient, eventually, hmac_hex};
+use tandem_e2e::{Tandem, WsClient, eventually};
 use tandem_testkit::Reply;
 use tandem_testkit::fake::{TEAMS_TENANT, TeamsFake, TeamsUser, TokenKind, decode_segment};
 use tandem_testkit::payloads::{teams_activity, teams_conversation, teams_text};
@@ -278,11 +278,18 @@ fn identities(customer: &Value) -> Vec<String> {
     ids
 }
 
-/// A web chat user says hello with `user_hash` and gets the bot's answer.
-async fn web_user(tandem: &Tandem, id: &str, email: &str, hash: &str) -> Value {
+/// A web chat user says hello and gets the bot's answer: with a `user_token` signing
+/// the id and email when `signed`, else with the email and a `user_hash` that does not
+/// verify.
+async fn web_user(tandem: &Tandem, id: &str, email: &str, signed: bool) -> Value {
     let mut c = WsClient::connect(&tandem.addr).await;
-    c.send(json!({"type": "hello", "user": {"id": id, "email": email, "name": "Erin"}, "user_hash": hash}))
-        .await;
+    let user = json!({"id": id, "email": email, "name": "Erin"});
+    let hello = if signed {
+        json!({"type": "hello", "user_token": tandem_e2e::user_token(WEB_SECRET.as_bytes(), &user)})
+    } else {
+        json!({"type": "hello", "user": user, "user_hash": "00"})
+    };
+    c.send(hello).await;
     let welcome = c.recv_type("welcome").await;
     c.say("w1", "hello from the website").await;
     c.recv_reply().await;
@@ -299,10 +306,6 @@ async fn customer_of(tandem: &Tandem, welcome: &Value) -> String {
         .as_str()
         .expect("customer id")
         .to_owned()
-}
-
-fn valid_hash(user_id: &str) -> String {
-    hmac_hex(WEB_SECRET.as_bytes(), &[user_id.as_bytes()])
 }
 
 /// A Teams message from `who`, processed (answered) before returning.
@@ -323,7 +326,7 @@ async fn teams_upn_and_a_verified_web_email_are_one_customer() {
     let erin = user(3);
     fake.add_user(&erin, None, Some("e@x.example"));
 
-    let welcome = web_user(&tandem, "web-e", "e@x.example", &valid_hash("web-e")).await;
+    let welcome = web_user(&tandem, "web-e", "e@x.example", true).await;
     assert_eq!(welcome["verified"], true);
     teams_says(&tandem, &fake, &erin, "1767300000020").await;
 
@@ -364,7 +367,7 @@ async fn an_invalid_web_hash_stays_apart_and_a_valid_one_joins_the_teams_user() 
 
     // A web user claims the email with a hash that does not verify: another customer
     // (an anonymous visitor, found through its conversation).
-    let mallory = web_user(&tandem, "web-mallory", "e@x.example", "00").await;
+    let mallory = web_user(&tandem, "web-mallory", "e@x.example", false).await;
     assert_ne!(mallory["verified"], true);
     let mallory_customer = customer_of(&tandem, &mallory).await;
     assert_ne!(
@@ -382,7 +385,7 @@ async fn an_invalid_web_hash_stays_apart_and_a_valid_one_joins_the_teams_user() 
     );
 
     // The same address from a web user whose hash verifies: the Teams customer.
-    let welcome = web_user(&tandem, "web-erin", "E@x.example", &valid_hash("web-erin")).await;
+    let welcome = web_user(&tandem, "web-erin", "E@x.example", true).await;
     assert_eq!(welcome["verified"], true);
     let erin_web = owner(&tandem, "webchat:user:web-erin").await;
     assert_eq!(erin_web["id"], teams["id"], "a verified web email joins");

@@ -22,6 +22,26 @@ pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// A web chat `user_token`: a JWT (HS256) signed with `secret` carrying the `id`, `email`,
+/// `phone` and `name` of `user` (as `sub`, `email`, `phone`, `name`), valid for an hour.
+pub fn user_token(secret: &[u8], user: &serde_json::Value) -> String {
+    let mut claims = serde_json::json!({
+        "sub": user["id"],
+        "exp": unix_now() + 3600,
+    });
+    for key in ["email", "phone", "name"] {
+        if let Some(v) = user.get(key) {
+            claims[key] = v.clone();
+        }
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .expect("a token encodes")
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, or panics after `secs` seconds.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where

@@ -22,7 +22,10 @@ use tandem_model::{
     PlatformMessageId, Timestamp, TranscriptEntry,
 };
 use tandem_sdk::handoff::{HandoffRequested, Window};
-use tandem_sdk::{Accepted, AgentDesk, DeskEvent, DeskEventHandler, DeskEventKind, InboundError};
+use tandem_sdk::{
+    AgentDesk, DeskAnswer, DeskEvent, DeskEventHandler, DeskEventKind, DeskRefusal, InboundError,
+    TransferTarget,
+};
 use tracing::{debug, warn};
 
 /// Key-value namespace mapping handoff ids to conversation ids.
@@ -44,6 +47,12 @@ struct DeskEventDoc {
     agent_id: Option<String>,
     #[serde(default)]
     agent_name: Option<String>,
+    /// `transferred`: the agent taking over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to_agent: Option<AgentRef>,
+    /// `transferred`: the queue it goes back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to_queue: Option<String>,
 }
 
 impl Core {
@@ -262,6 +271,7 @@ impl Core {
                 return Ok(());
             };
             let has_outbox = !turn.outbox.is_empty();
+            let after = turn.conversation.state.handoff.clone();
             match store.commit_turn(turn).await {
                 Ok(()) => {
                     if has_outbox {
@@ -269,6 +279,10 @@ impl Core {
                     }
                     match doc.kind.as_str() {
                         "resolved" | "released" => self.handoff_finished(&doc.handoff_id).await,
+                        "transferred" => {
+                            self.handoff_transferred(&conversation_id, &doc, after.as_ref())
+                                .await;
+                        }
                         // An explicit accept always counts (another agent may take over).
                         "accepted" | "agent_message" if doc.kind == "accepted" || !was_taken => {
                             self.handoff_taken(&doc.handoff_id, doc.agent_id.as_deref())
@@ -305,26 +319,38 @@ impl Core {
         else {
             return Ok(None);
         };
-        let agent = doc.agent_id.clone().map(|id| AgentRef {
-            id,
-            name: doc.agent_name.clone(),
-        });
-        if let Some(a) = agent {
-            // Keep the name a desk gave earlier when this event names only the id.
+        if let Err(refusal) =
+            crate::ownership::authorize(&h, doc.agent_id.as_deref(), &self.inner.config.supervisors)
+        {
+            // The desk was told when the event was submitted; a race between two agents
+            // on a waiting handoff ends here, with one owner.
+            debug!(code = %refusal.code, "Desk event refused: another agent owns the handoff.");
+            return Ok(None);
+        }
+        // Keep the name a desk gave earlier when this event names only the id.
+        let acting = doc.agent_id.clone().map(|id| {
             let known = h
                 .agent
                 .as_ref()
-                .filter(|o| o.id == a.id)
+                .filter(|o| o.id == id)
                 .and_then(|o| o.name.clone());
-            h.agent = Some(AgentRef {
-                id: a.id,
-                name: a.name.or(known),
-            });
-        }
-        let actor = agent_actor(h.agent.as_ref(), &h.desk);
+            AgentRef {
+                name: doc.agent_name.clone().or(known),
+                id,
+            }
+        });
+        let owned = h.status == HandoffStatus::Accepted && h.agent.is_some();
+        let is_owner = owned && h.agent.as_ref().map(|o| &o.id) == doc.agent_id.as_ref();
+        let actor = agent_actor(acting.as_ref(), &h.desk);
         let mut replies: Vec<(Party, OutboundContent)> = Vec::new();
+        let mut desk_ops: Vec<tandem_sdk::DeskOp> = Vec::new();
         match doc.kind.as_str() {
             "accepted" => {
+                // Authorized: the owner again, the first taker, or a supervisor taking
+                // the handoff over.
+                if acting.is_some() {
+                    h.agent = acting;
+                }
                 if h.status != HandoffStatus::Accepted {
                     transition(&mut h, HandoffStatus::Accepted, &actor, now);
                     next.state.owner = Owner::Agent;
@@ -333,13 +359,61 @@ impl Core {
                 next.state.handoff = Some(h);
             }
             "agent_message" => {
-                // The first reply accepts the handoff implicitly.
-                transition(&mut h, HandoffStatus::Accepted, &actor, now);
-                next.state.owner = Owner::Agent;
+                // The first reply accepts the handoff implicitly; a supervisor writing
+                // into someone else's handoff leaves it with its owner.
+                if !owned || is_owner {
+                    if acting.is_some() {
+                        h.agent = acting.clone();
+                    }
+                    transition(&mut h, HandoffStatus::Accepted, &actor, now);
+                    next.state.owner = Owner::Agent;
+                }
                 let text = doc.text.clone().unwrap_or_default();
                 if !text.trim().is_empty() {
-                    replies.push((Party::Agent, OutboundContent::text(text)));
+                    let mut content = OutboundContent::text(text);
+                    content.sender_name = acting.as_ref().and_then(|a| a.name.clone());
+                    replies.push((Party::Agent, content));
                 }
+                next.state.handoff = Some(h);
+            }
+            "transferred" => {
+                let from_queue = crate::routing::queue_of(&h).to_owned();
+                match (&doc.to_agent, &doc.to_queue) {
+                    (Some(to), _) => {
+                        h.agent = Some(to.clone());
+                        h.assignee = Some(to.clone());
+                        transition(&mut h, HandoffStatus::Accepted, &actor, now);
+                        next.state.owner = Owner::Agent;
+                        h.routing.push(crate::store::RoutingStep {
+                            change: "transferred".into(),
+                            queue: from_queue.clone(),
+                            from: Some(from_queue),
+                            agent: Some(to.clone()),
+                            at_ms: crate::handoff::ms(now),
+                        });
+                    }
+                    (None, Some(queue)) => {
+                        h.agent = None;
+                        h.assignee = None;
+                        h.target = Some(queue.clone());
+                        transition(&mut h, HandoffStatus::Queued, &actor, now);
+                        next.state.owner = Owner::Queue;
+                        h.routing.push(crate::store::RoutingStep {
+                            change: "transferred".into(),
+                            queue: queue.clone(),
+                            from: Some(from_queue),
+                            agent: None,
+                            at_ms: crate::handoff::ms(now),
+                        });
+                    }
+                    (None, None) => return Ok(None),
+                }
+                desk_ops.push(tandem_sdk::DeskOp::Update(handoff::updated(
+                    &h,
+                    &next,
+                    "transferred",
+                    now,
+                )));
                 next.state.handoff = Some(h);
             }
             "resolved" | "released" => {
@@ -411,6 +485,15 @@ impl Core {
             entries.push(entry);
         }
         next.next_seq = seq;
+        let desk = next
+            .state
+            .handoff
+            .as_ref()
+            .map(|h| h.desk.clone())
+            .unwrap_or_default();
+        for op in desk_ops {
+            outbox.push(handoff::desk_entry(&next, &desk, op, now));
+        }
         Ok(Some(Turn {
             inbound_seq: Some(pending.seq),
             conversation: next,
@@ -432,6 +515,60 @@ pub(crate) fn return_to_bot(state: &mut ConversationState) {
 }
 
 impl Core {
+    /// Why the agent of `doc` may not act on its handoff now (another agent owns it),
+    /// or `None`. Unknown or closed handoffs are not refused here: recording them is
+    /// harmless (they are skipped when applied).
+    async fn refusal(&self, doc: &DeskEventDoc) -> Result<Option<DeskRefusal>, StoreError> {
+        let store = &self.inner.store;
+        let Some(conversation) = store.kv_get(HANDOFF_INDEX, &doc.handoff_id).await? else {
+            return Ok(None);
+        };
+        let Some(conv) = store
+            .conversation(&ConversationId::new(conversation))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(conv
+            .state
+            .handoff
+            .as_ref()
+            .filter(|h| h.id == doc.handoff_id && !h.status.is_closed())
+            .and_then(|h| {
+                crate::ownership::authorize(
+                    h,
+                    doc.agent_id.as_deref(),
+                    &self.inner.config.supervisors,
+                )
+                .err()
+            }))
+    }
+
+    /// A transfer committed: the new agent holds the handoff, or it goes back to routing
+    /// in its new queue (the previous agent's capacity is freed either way).
+    async fn handoff_transferred(
+        &self,
+        conversation: &ConversationId,
+        doc: &DeskEventDoc,
+        after: Option<&HandoffState>,
+    ) {
+        if let Some(to) = &doc.to_agent {
+            self.handoff_taken(&doc.handoff_id, Some(&to.id)).await;
+            return;
+        }
+        let now = self.inner.clock.now();
+        match self.inner.store.release_agent(&doc.handoff_id, now).await {
+            Ok(Some(_)) => self.dispatch_later(),
+            Ok(None) => {}
+            Err(error) => warn!(%error, "Releasing a transferred handoff's agent failed."),
+        }
+        if let Some(h) = after.filter(|h| h.id == doc.handoff_id)
+            && let Err(error) = self.route(conversation, h).await
+        {
+            warn!(%error, "Routing a transferred handoff failed; it waits at the desk.");
+        }
+    }
+
     /// The reply channel's messaging window as the briefing shows it: open with its
     /// expiry on WhatsApp and Messenger while the customer's last message is recent,
     /// closed after; always open on channels without a window.
@@ -460,17 +597,35 @@ impl DeskEventHandler for Core {
         desk: &str,
         dedupe_key: &str,
         event: DeskEvent,
-    ) -> Result<Accepted, InboundError> {
+    ) -> Result<DeskAnswer, InboundError> {
         if dedupe_key.is_empty() || event.handoff_id.is_empty() {
             return Err(InboundError::Rejected(
                 "a dedupe key and a handoff id are required".into(),
             ));
         }
+        let (mut to_agent, mut to_queue) = (None, None);
         let (kind, text) = match event.kind {
             DeskEventKind::Accepted => ("accepted", None),
             DeskEventKind::AgentMessage { text } => ("agent_message", Some(text)),
             DeskEventKind::Resolved => ("resolved", None),
             DeskEventKind::Released => ("released", None),
+            DeskEventKind::Transferred { to } => {
+                match to {
+                    TransferTarget::Agent(a) if !a.id.trim().is_empty() => {
+                        to_agent = Some(AgentRef {
+                            id: a.id,
+                            name: a.name,
+                        });
+                    }
+                    TransferTarget::Queue(q) if !q.trim().is_empty() => to_queue = Some(q),
+                    _ => {
+                        return Err(InboundError::Rejected(
+                            "a transfer names an agent id or a queue".into(),
+                        ));
+                    }
+                }
+                ("transferred", None)
+            }
         };
         let doc = DeskEventDoc {
             handoff_id: event.handoff_id,
@@ -478,7 +633,16 @@ impl DeskEventHandler for Core {
             text,
             agent_id: event.agent.as_ref().map(|a| a.id.clone()),
             agent_name: event.agent.as_ref().and_then(|a| a.name.clone()),
+            to_agent,
+            to_queue,
         };
+        if let Some(refusal) = self
+            .refusal(&doc)
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))?
+        {
+            return Ok(DeskAnswer::Refused(refusal));
+        }
         let channel = desk_channel(desk);
         let subject = doc
             .agent_id
@@ -495,7 +659,9 @@ impl DeskEventHandler for Core {
             },
         };
         debug_assert!(desk_of(&msg.channel).is_some());
-        tandem_sdk::InboundHandler::accept(self, msg).await
+        tandem_sdk::InboundHandler::accept(self, msg)
+            .await
+            .map(DeskAnswer::Recorded)
     }
 
     async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError> {

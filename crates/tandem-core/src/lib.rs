@@ -24,6 +24,7 @@ pub mod linking;
 pub mod messages;
 pub mod metrics;
 pub mod outbox;
+mod ownership;
 pub mod pacing;
 pub mod policy;
 pub mod proactive;

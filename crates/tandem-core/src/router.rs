@@ -43,6 +43,9 @@ pub struct CoreConfig {
     pub sla: crate::sla::SlaConfig,
     /// How long an issued link code stays redeemable.
     pub link_code_ttl: time::Duration,
+    /// Agent ids allowed to act on any handoff (take over, reply, transfer) whoever owns
+    /// it; every other agent acts only on handoffs they own or that nobody owns yet.
+    pub supervisors: Vec<String>,
 }
 
 impl Default for CoreConfig {
@@ -54,6 +57,7 @@ impl Default for CoreConfig {
             conversation_timeout: time::Duration::hours(24),
             sla: crate::sla::SlaConfig::default(),
             link_code_ttl: crate::linking::CODE_TTL,
+            supervisors: Vec::new(),
         }
     }
 }
@@ -301,6 +305,18 @@ impl Core {
         let customer = store.resolve_customer(&pending.message.sender, now).await?;
         if let tandem_model::Content::Text { text } = &pending.message.content {
             self.suggest_from_claims(&customer.id, &pending.message.sender, text, now)
+                .await;
+        }
+        // What the sender's client claims without proof (a web visitor's email or phone)
+        // is a claim like one typed in a message: a suggested link at most.
+        let sender = &pending.message.sender;
+        let claimed: Vec<&str> = [&sender.claimed_email, &sender.claimed_phone]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !claimed.is_empty() {
+            self.suggest_from_claims(&customer.id, sender, &claimed.join(" "), now)
                 .await;
         }
         for _attempt in 0..5 {

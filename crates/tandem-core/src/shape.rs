@@ -30,6 +30,7 @@ pub fn shape(content: &OutboundContent, caps: &Capabilities) -> Vec<OutboundCont
             text: t,
             template: content.template.clone(),
             tag: content.tag.clone(),
+            sender_name: content.sender_name.clone(),
             ..OutboundContent::default()
         })
         .collect();
@@ -178,6 +179,19 @@ mod tests {
             "Pick one",
             vec![button("Yes", "yes"), button("Talk to a person", "human")],
         )
+    }
+
+    #[test]
+    fn every_part_keeps_the_agent_name() {
+        let mut content = OutboundContent::text("a".repeat(250));
+        content.sender_name = Some("Ann".into());
+        let parts = shape(&content, &caps(100, 3));
+        assert_eq!(parts.len(), 3);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.sender_name.as_deref() == Some("Ann"))
+        );
     }
 
     #[test]

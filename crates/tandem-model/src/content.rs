@@ -181,6 +181,10 @@ pub struct OutboundContent {
     /// window (Messenger `HUMAN_AGENT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Set by the core on an agent's reply: the agent's display name, for channels that
+    /// show who wrote (web chat's `agent_name`; text channels prefix it, see the core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
 }
 
 impl OutboundContent {

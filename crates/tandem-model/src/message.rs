@@ -42,6 +42,13 @@ pub struct ExternalIdentity {
     /// True when the subject itself is verified (signed web user, platform account).
     #[serde(default)]
     pub verified: bool,
+    /// An email the sender claims without proof (a web visitor's browser): never joins
+    /// or merges customers, only suggests a link to a customer who holds it verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_email: Option<String>,
+    /// A phone number the sender claims without proof (see `claimed_email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_phone: Option<String>,
 }
 
 impl ExternalIdentity {
@@ -53,6 +60,8 @@ impl ExternalIdentity {
             display_name: None,
             verified_phone: None,
             verified_email: None,
+            claimed_email: None,
+            claimed_phone: None,
             verified: false,
         }
     }

@@ -13,7 +13,7 @@
 
 use crate::channel::WorkerFn;
 use crate::handoff::{Agent, HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated};
-use crate::{AdapterError, ConfigErrors, InboundError};
+use crate::{Accepted, AdapterError, ConfigErrors, InboundError};
 use async_trait::async_trait;
 use std::future::Future;
 use std::sync::Arc;
@@ -153,19 +153,89 @@ pub enum DeskEventKind {
     Resolved,
     /// An agent gave it back to the bot without resolving.
     Released,
+    /// The owner (or a supervisor) handed it to another agent or queue.
+    Transferred {
+        /// Where it goes.
+        to: TransferTarget,
+    },
+}
+
+/// Where a transferred handoff goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// Straight to this agent, who owns it from then on.
+    Agent(Agent),
+    /// Back to a queue (a policy target), where routing gives it to the next agent.
+    Queue(String),
+}
+
+/// The transfer command agents type in a chat-based desk's thread (Slack, Teams):
+/// `!transfer queue <name>` sends the handoff back to a queue; `!transfer <agent>` hands
+/// it to an agent, named by the desk's id for them or a Slack mention (`<@U123>`).
+/// `None` when `text` is not a transfer command (then it is an ordinary reply).
+pub fn parse_transfer_command(text: &str) -> Option<TransferTarget> {
+    let rest = text.trim().strip_prefix("!transfer")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let mut words = rest.split_whitespace();
+    let first = words.next()?;
+    let target = if first.eq_ignore_ascii_case("queue") {
+        TransferTarget::Queue(words.next()?.to_owned())
+    } else {
+        let id = first
+            .strip_prefix("<@")
+            .and_then(|m| m.strip_suffix('>'))
+            .map_or(first, |m| m.split('|').next().unwrap_or(m));
+        if id.is_empty() {
+            return None;
+        }
+        TransferTarget::Agent(Agent {
+            id: id.to_owned(),
+            name: None,
+        })
+    };
+    words.next().is_none().then_some(target)
+}
+
+/// What the core answered a desk event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeskAnswer {
+    /// Recorded durably (or recognised as recorded before); it will be applied.
+    Recorded(Accepted),
+    /// Refused: nothing was recorded, nothing reaches the customer. The desk shows the
+    /// refusal to the agent who acted (an error frame, an ephemeral message, a note).
+    Refused(DeskRefusal),
+}
+
+/// Why an agent action was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeskRefusal {
+    /// Stable code: `not_owner` (another agent holds the handoff), `no_agent` (a
+    /// transfer named no agent and no queue), `not_open` (nothing to transfer).
+    pub code: String,
+    /// A sentence for the agent (names no customer data).
+    pub message: String,
+    /// The agent holding the handoff, when that is the reason.
+    pub owner: Option<Agent>,
 }
 
 /// The core's side of the desk boundary. Implemented by `tandem-core`.
 #[async_trait]
 pub trait DeskEventHandler: Send + Sync + 'static {
     /// Records an agent action durably, deduplicated on `(desk, dedupe_key)`, then
-    /// schedules its processing. Answer the desk 2xx only after `Ok`.
+    /// schedules its processing; or refuses it when the acting agent may not act on the
+    /// handoff (another agent owns it). Answer the desk 2xx only after `Ok`.
+    ///
+    /// `dedupe_key` must come from what the desk signed (an event id inside the signed
+    /// body, or the signed timestamp with a digest of the body), never from an unsigned
+    /// header: a replayed request must map to the same key.
     async fn desk_event(
         &self,
         desk: &str,
         dedupe_key: &str,
         event: DeskEvent,
-    ) -> Result<crate::Accepted, InboundError>;
+    ) -> Result<DeskAnswer, InboundError>;
 
     /// Reads from the desk's durable key-value space (thread references).
     async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError>;
@@ -208,7 +278,7 @@ impl DeskEventSink {
         &self,
         dedupe_key: &str,
         event: DeskEvent,
-    ) -> Result<crate::Accepted, InboundError> {
+    ) -> Result<DeskAnswer, InboundError> {
         self.handler.desk_event(&self.desk, dedupe_key, event).await
     }
 
@@ -252,4 +322,42 @@ impl DeskEventSink {
 
 fn kv_unavailable(e: InboundError) -> AdapterError {
     AdapterError::transient("the desk's references are unavailable").with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_commands() {
+        let agent = |id: &str| {
+            Some(TransferTarget::Agent(Agent {
+                id: id.into(),
+                name: None,
+            }))
+        };
+        assert_eq!(parse_transfer_command("!transfer <@U0B>"), agent("U0B"));
+        assert_eq!(
+            parse_transfer_command(" !transfer <@U0B|bea> "),
+            agent("U0B")
+        );
+        assert_eq!(
+            parse_transfer_command("!transfer agent-7"),
+            agent("agent-7")
+        );
+        assert_eq!(
+            parse_transfer_command("!transfer queue billing"),
+            Some(TransferTarget::Queue("billing".into()))
+        );
+        for not_one in [
+            "please transfer me",
+            "!transfer",
+            "!transferqueue billing",
+            "!transfer queue",
+            "!transfer <@>",
+            "!transfer a b",
+        ] {
+            assert_eq!(parse_transfer_command(not_one), None, "{not_one}");
+        }
+    }
 }

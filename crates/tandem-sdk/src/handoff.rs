@@ -189,7 +189,8 @@ pub struct HandoffUpdated {
 /// An event a desk sends back (`POST /desks/webhook/events` for the generic desk).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeskEventBody {
-    /// `handoff.accepted`, `agent.message`, `handoff.resolved` or `handoff.released`.
+    /// `handoff.accepted`, `agent.message`, `handoff.resolved`, `handoff.released` or
+    /// `handoff.transferred`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The handoff.
@@ -200,6 +201,16 @@ pub struct DeskEventBody {
     /// The agent's text (`agent.message`).
     #[serde(default)]
     pub text: Option<String>,
+    /// The desk's own id of this event, stable across its retries (recommended): Tandem
+    /// deduplicates on it. Without it, on the signed timestamp and the body's digest.
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// `handoff.transferred`: the agent who takes the handoff over.
+    #[serde(default)]
+    pub to_agent: Option<Agent>,
+    /// `handoff.transferred`: the queue the handoff goes back to.
+    #[serde(default)]
+    pub to_queue: Option<String>,
 }
 
 /// An agent.

@@ -4,6 +4,17 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+/// Largest body of a desk's agent-action request (webhook desk events, Chatwoot and
+/// Slack webhooks, Teams desk activities): agent actions are small JSON documents.
+/// Larger requests are answered 413 before the body is read.
+pub const DESK_EVENT_MAX_BODY: usize = 256 * 1024;
+
+/// The layer that enforces a route's body limit (`413 Payload Too Large`) before the body
+/// is buffered; smaller than the server-wide `[server] max_body_bytes`.
+pub fn body_limit(bytes: usize) -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(bytes)
+}
+
 /// An error answer: `status` with `{"error": code, "message": message}`. The message must
 /// name no user data (it goes back to the platform, and may be logged there).
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {

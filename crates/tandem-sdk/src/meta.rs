@@ -40,6 +40,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn padded_app_secrets_and_signatures_are_refused() {
+        let sig = crate::signature::hmac_sha256_hex(b"app-secret", &[b"body"]);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-hub-signature-256",
+            axum::http::HeaderValue::from_str(&format!("sha256={sig}")).unwrap(),
+        );
+        assert!(hub_signature_ok("app-secret", &h, b"body"));
+        assert!(!hub_signature_ok("app-secret ", &h, b"body"));
+        assert!(!hub_signature_ok(" app-secret", &h, b"body"));
+        h.insert(
+            "x-hub-signature-256",
+            axum::http::HeaderValue::from_str(&format!("sha256={sig} ")).unwrap(),
+        );
+        assert!(!hub_signature_ok("app-secret", &h, b"body"));
+        let q = HashMap::from([
+            ("hub.mode".to_owned(), "subscribe".to_owned()),
+            ("hub.verify_token".to_owned(), "verify-me ".to_owned()),
+            ("hub.challenge".to_owned(), "42".to_owned()),
+        ]);
+        assert_eq!(
+            subscription_handshake(&q, "verify-me").status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[test]
     fn handshake_and_signature() {
         let q = |mode: &str, token: &str| {
             HashMap::from([

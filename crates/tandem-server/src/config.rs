@@ -259,6 +259,10 @@ pub struct HandoffSection {
     /// The next queue of each queue for `reroute`, e.g.
     /// `{ compliance = "support_lead", billing = "support_lead" }`. No cycles.
     pub overflow: BTreeMap<String, String>,
+    /// Agent ids (as the desks name them) who may act on any handoff: take it over,
+    /// reply, resolve, release or transfer it whoever owns it. Everyone else acts only
+    /// on handoffs they own (or that nobody has accepted yet).
+    pub supervisors: Vec<String>,
 }
 
 /// `[outbox]`: delivery tuning.

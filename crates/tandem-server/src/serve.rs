@@ -239,6 +239,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         CoreConfig {
             outbox,
             sla: sla_config(&config.handoff),
+            supervisors: config.handoff.supervisors.clone(),
             link_code_ttl: config
                 .admin
                 .link_code_ttl_secs

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tandem_sdk::{Accepted, DeskEvent, DeskEventHandler, DeskEventSink, InboundError};
+use tandem_sdk::{Accepted, DeskAnswer, DeskEvent, DeskEventHandler, DeskEventSink, InboundError};
 
 /// One recorded agent action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl DeskEventHandler for RecordingDesk {
         desk: &str,
         dedupe_key: &str,
         event: DeskEvent,
-    ) -> Result<Accepted, InboundError> {
+    ) -> Result<DeskAnswer, InboundError> {
         self.check()?;
         if dedupe_key.is_empty() || event.handoff_id.is_empty() {
             return Err(InboundError::Rejected(
@@ -114,7 +114,7 @@ impl DeskEventHandler for RecordingDesk {
                     event,
                 });
         }
-        Ok(Accepted { duplicate: !fresh })
+        Ok(DeskAnswer::Recorded(Accepted { duplicate: !fresh }))
     }
 
     async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError> {

@@ -24,6 +24,7 @@ pub mod desk_recording;
 mod driver;
 pub mod fake;
 pub mod fixtures;
+pub mod fuzz;
 pub mod payloads;
 mod recording;
 pub mod slack_fake;

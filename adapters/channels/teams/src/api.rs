@@ -186,6 +186,9 @@ pub(crate) struct Claims {
     /// The connector the activity came from (lowercase in the token).
     #[serde(default)]
     pub(crate) serviceurl: Option<String>,
+    /// Expiry, unix seconds (checked by `jsonwebtoken`; here for the lifetime cap).
+    #[serde(default)]
+    pub(crate) exp: Option<u64>,
 }
 
 /// The client-credentials token answer.

@@ -20,6 +20,10 @@ use tokio::sync::Mutex;
 
 /// The issuer of channel → bot tokens.
 pub(crate) const ISSUER: &str = "https://api.botframework.com";
+/// Longest lifetime left on a token accepted (Bot Framework tokens live about an hour):
+/// an `exp` further out, up to `i64::MAX`, is refused rather than trusted for ever.
+const MAX_LIFETIME_SECS: u64 = 24 * 3600;
+
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 5 * 60;
 
@@ -147,6 +151,14 @@ impl Verifier {
         let (key, endorsements) = self.key(&kid).await?;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| AuthError::Invalid(reason(e.kind())))?;
+        let now = tandem_sdk::signature::unix_now().max(0).unsigned_abs();
+        if data
+            .claims
+            .exp
+            .is_none_or(|exp| exp > now.saturating_add(MAX_LIFETIME_SECS))
+        {
+            return Err(AuthError::Invalid("token expires too far ahead"));
+        }
         Ok(Verified {
             service_url: data.claims.serviceurl,
             endorsements,

@@ -221,6 +221,18 @@ async fn tokens_are_checked_per_the_bot_framework_rules() {
             "{kind:?}"
         );
     }
+    // The timestamp edges every signed surface is tested against.
+    for kind in [
+        TokenKind::ExpiredJustBeyondSkew,
+        TokenKind::NotBeforeJustBeyondSkew,
+        TokenKind::ExpiresAtMax,
+        TokenKind::ExpiresAtMin,
+    ] {
+        assert!(
+            v.verify(Some(&mint(APP_ID, &service, kind))).await.is_err(),
+            "{kind:?}"
+        );
+    }
     for header in [
         None,
         Some(""),

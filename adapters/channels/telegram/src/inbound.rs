@@ -16,7 +16,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
 use tandem_sdk::model::ChannelId;
-use tandem_sdk::signature::constant_time_eq;
+use tandem_sdk::signature;
 use tandem_sdk::{InboundError, InboundSink, Secret, telemetry};
 use tracing::{Instrument, debug, warn};
 
@@ -48,11 +48,14 @@ pub(crate) fn parse(body: &[u8], channel: &ChannelId) -> Result<Normalized, Stri
     Ok(normalize::update(update, &raw, channel))
 }
 
+/// Whether the request carries exactly the configured secret token (constant time; a
+/// token with extra whitespace, or any token when none is configured, is refused).
+pub(crate) fn secret_ok(headers: &HeaderMap, secret: &str) -> bool {
+    signature::header_secret_ok(headers, "x-telegram-bot-api-secret-token", secret)
+}
+
 async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> Response {
-    let given = headers
-        .get("x-telegram-bot-api-secret-token")
-        .and_then(|v| v.to_str().ok());
-    if !given.is_some_and(|g| constant_time_eq(g, st.secret.expose())) {
+    if !secret_ok(&headers, st.secret.expose()) {
         return error(
             StatusCode::UNAUTHORIZED,
             "bad_secret_token",

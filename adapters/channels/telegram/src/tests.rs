@@ -463,3 +463,44 @@ proptest! {
         let _ = parse(update.to_string().as_bytes(), &channel());
     }
 }
+
+#[test]
+fn the_secret_token_is_compared_exactly() {
+    use axum::http::{HeaderMap, HeaderValue};
+    let with = |v: &'static str| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-telegram-bot-api-secret-token",
+            HeaderValue::from_static(v),
+        );
+        h
+    };
+    assert!(crate::inbound::secret_ok(
+        &with("s3cret_token-1"),
+        "s3cret_token-1"
+    ));
+    for wrong in [
+        "s3cret_token-1 ",
+        " s3cret_token-1",
+        "s3cret_token-",
+        "S3CRET_TOKEN-1",
+        "",
+    ] {
+        assert!(
+            !crate::inbound::secret_ok(&with(wrong), "s3cret_token-1"),
+            "{wrong:?}"
+        );
+    }
+    assert!(!crate::inbound::secret_ok(
+        &with("s3cret_token-1"),
+        "s3cret_token-1 "
+    ));
+    assert!(!crate::inbound::secret_ok(
+        &HeaderMap::new(),
+        "s3cret_token-1"
+    ));
+    assert!(
+        !crate::inbound::secret_ok(&with(""), ""),
+        "no secret configured accepts nothing"
+    );
+}

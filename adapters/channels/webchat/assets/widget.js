@@ -3,23 +3,26 @@
  *
  * Embedding:
  *   <script>window.TandemConfig = { title: "Support", open: false,       // all optional
- *     user: { id: "42", email: "ada@example.com", name: "Ada" },
- *     user_hash: "<hex HMAC-SHA256(identity_secret, user.id), computed by your backend>" };</script>
+ *     user_token: "<JWT HS256 signed with identity_secret by your backend:
+ *                  {sub: '42', email: 'ada@example.com', phone?, name: 'Ada', exp}>" };</script>
+ *   (Recommended: every attribute in the token is verified. The older form,
+ *    user: {id, email, name} + user_hash: hex HMAC-SHA256(identity_secret, user.id), signs the
+ *    id alone; the browser's email and phone are then unverified claims.)
  *   <script src="https://chat.example.com/webchat/widget.js" async></script>
  * The WebSocket URL is derived from this script's own src (ws:/wss: + host + /webchat/ws).
  * Override it with TandemConfig.url or data-tandem-url="wss://…" on the script tag.
  *
  * Protocol (JSON text frames; INTERFACE.md, "Web chat WebSocket protocol"):
- *   → {type:"hello", session?, user?, user_hash?}   ← {type:"welcome", session, conversation_id, verified}
+ *   → {type:"hello", session?, user?, user_hash?, user_token?}   ← {type:"welcome", session, conversation_id, verified}
  *   → {type:"message", id, text} | {type:"postback", id, payload, title?}   ← {type:"ack", id} once stored
- *   ← {type:"message", id, from:"customer"|"bot"|"agent"|"system", text, at, buttons?}
+ *   ← {type:"message", id, from:"customer"|"bot"|"agent"|"system", text, at, buttons?, agent_name?}
  *       (on resume, history is replayed oldest first, before new messages)
  *   ← {type:"typing", from}   ← {type:"error", code, message}
  * Client ids stay the same across resends, so the server deduplicates them. The session token is
  * kept in localStorage["tandem.session"]. Reconnects back off exponentially (1 s → 30 s, jitter);
  * messages typed while offline are queued and sent after the next welcome.
  *
- * API: window.Tandem.open(), .close(), .identify({user, user_hash}), .reset()
+ * API: window.Tandem.open(), .close(), .identify({user_token} | {user, user_hash}), .reset()
  * Untrusted text is only ever set with textContent, never parsed as HTML.
  */
 (function () {
@@ -192,9 +195,10 @@
 
   function scrollDown() { list.scrollTop = list.scrollHeight; }
 
-  function addRow(from, text, time) {
+  function addRow(from, text, time, name) {
     const row = el('div', `tandem-row tandem-${from}`);
-    if (LABELS[from]) row.appendChild(el('div', 'tandem-label', LABELS[from]));
+    const label = from === 'agent' && name ? String(name) : LABELS[from];
+    if (label) row.appendChild(el('div', 'tandem-label', label));
     row.appendChild(el('div', 'tandem-bubble', text));
     const meta = el('div', 'tandem-meta', time);
     row.appendChild(meta);
@@ -304,7 +308,7 @@
       hideTyping();
     }
     if (f.id != null) seen.add(String(f.id));
-    const row = addRow(from, text, fmtTime(f.at)).row;
+    const row = addRow(from, text, fmtTime(f.at), f.agent_name).row;
     if (Array.isArray(f.buttons) && f.buttons.length) { chips(row, f.buttons); scrollDown(); }
     if (!isOpen && from !== 'customer') { unread++; updateBadge(); }
   }
@@ -314,8 +318,8 @@
       case 'welcome':
         if (f.session) { session = String(f.session); store.set(session); }
         conversationId = f.conversation_id || null;
-        if (cfg.user && f.verified === false) {
-          console.warn('[tandem] user identity was not verified (check user_hash); chatting anonymously');
+        if ((cfg.user_token || cfg.user_hash) && f.verified === false) {
+          console.warn('[tandem] user identity was not verified (check user_token or user_hash); chatting anonymously');
         }
         ready = true;
         attempt = 0;
@@ -353,6 +357,7 @@
       if (session) hello.session = session;
       if (cfg.user) hello.user = cfg.user;
       if (cfg.user && cfg.user_hash) hello.user_hash = cfg.user_hash;
+      if (cfg.user_token) hello.user_token = String(cfg.user_token);
       sock.send(JSON.stringify(hello));
     };
     sock.onmessage = (ev) => {
@@ -440,6 +445,7 @@
       const id = identity || {};
       cfg.user = id.user || null;
       cfg.user_hash = id.user_hash || null;
+      cfg.user_token = id.user_token || null;
       restart();
     },
     reset() {

@@ -7,9 +7,11 @@ use tandem_sdk::{ConfigErrors, Secret};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebChatConfig {
-    /// HMAC-SHA256 key for verified web users: a `hello` whose `user_hash` equals
-    /// hex(HMAC-SHA256(identity_secret, user.id)) is verified; otherwise the visitor is
-    /// anonymous. When absent, every visitor is anonymous.
+    /// Key for verified web users: a `hello` with a `user_token` (JWT, HS256 with this
+    /// key; `sub`, `email`, `phone`, `name`, `exp` all verified), or with a `user_hash`
+    /// equal to hex(HMAC-SHA256(identity_secret, user.id)) (the id alone verified), is a
+    /// verified user; otherwise the visitor is anonymous. When absent, every visitor is
+    /// anonymous.
     pub identity_secret: Option<Secret>,
     /// Origins allowed to open the WebSocket (`https://shop.example`); empty allows any.
     pub allowed_origins: Vec<String>,

@@ -16,7 +16,6 @@ use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::model::{Content, ExternalIdentity, InboundMessage, PlatformMessageId};
-use tandem_sdk::signature::verify_hmac_sha256_hex;
 use tandem_sdk::{InboundError, InboundSink};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
@@ -219,10 +218,17 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                     session,
                     user,
                     user_hash,
+                    user_token,
                 },
                 None,
             ) => {
-                let v = identify(&state, session.as_deref(), user, user_hash.as_deref());
+                let v = identify(
+                    &state,
+                    session.as_deref(),
+                    user,
+                    user_hash.as_deref(),
+                    user_token.as_deref(),
+                );
                 match state
                     .sink
                     .resume(v.identity.clone(), state.config.history_limit())
@@ -248,6 +254,7 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                                 .map_or_else(|| entry.id.to_string(), str::to_owned);
                             let _ = tx
                                 .send(ServerFrame::Message {
+                                    agent_name: None,
                                     id,
                                     from: party_name(entry.from),
                                     text: content.text,
@@ -333,44 +340,37 @@ fn frame_error_message(code: &str, e: &serde_json::Error) -> String {
     }
 }
 
+/// Who the visitor is (see `identity.rs`): a verified user, or an anonymous visitor
+/// who keeps their id across reconnects through the session token.
 fn identify(
     state: &WsState,
     session: Option<&str>,
     user: Option<User>,
     user_hash: Option<&str>,
+    user_token: Option<&str>,
 ) -> Visitor {
-    let channel = state.sink.channel().clone();
-    let user = user.unwrap_or_default();
-    let verified_user = match (&state.config.identity_secret, user.id.as_deref(), user_hash) {
-        (Some(secret), Some(id), Some(hash)) if !id.is_empty() => {
-            verify_hmac_sha256_hex(secret.expose().as_bytes(), &[id.as_bytes()], hash)
-                .then(|| id.to_owned())
-        }
-        _ => None,
-    };
-    if let Some(id) = verified_user {
-        let subject = format!("user:{id}");
-        let mut identity = ExternalIdentity::new(channel, subject.clone());
-        identity.verified = true;
-        identity.verified_email = user.email.filter(|e| !e.is_empty());
-        identity.display_name = user.name;
-        return Visitor {
-            subject,
-            identity,
-            verified: true,
-        };
-    }
-    let subject = session
-        .and_then(|token| state.sessions.verify(token))
-        .filter(|s| s.starts_with("anon:"))
-        .unwrap_or_else(|| format!("anon:{}", uuid::Uuid::new_v4().simple()));
-    let mut identity = ExternalIdentity::new(channel, subject.clone());
-    // An unverified name is only a display hint.
-    identity.display_name = user.name;
+    let secret = state
+        .config
+        .identity_secret
+        .as_ref()
+        .map(|s| s.expose().as_bytes());
+    let identified = crate::identity::identify(
+        state.sink.channel().clone(),
+        secret,
+        user.unwrap_or_default(),
+        user_hash,
+        user_token,
+        || {
+            session
+                .and_then(|token| state.sessions.verify(token))
+                .filter(|s| s.starts_with("anon:"))
+                .unwrap_or_else(|| format!("anon:{}", uuid::Uuid::new_v4().simple()))
+        },
+    );
     Visitor {
-        subject,
-        identity,
-        verified: false,
+        subject: identified.identity.subject.clone(),
+        verified: identified.user_subject.is_some(),
+        identity: identified.identity,
     }
 }
 

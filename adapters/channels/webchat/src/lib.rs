@@ -2,7 +2,8 @@
 //! WebSocket at `/webchat/ws` with the JSON protocol of INTERFACE.md; the widget itself is
 //! served at `/webchat/widget.js` and a demo page at `/`.
 //!
-//! What it does: verifies web users (HMAC of the user id with `identity_secret`), issues
+//! What it does: verifies web users (a `user_token` JWT or an HMAC of the user id with
+//! `identity_secret`; see `identity.rs`), issues
 //! signed session tokens so a visitor can resume (history replayed), turns `message` and
 //! `postback` frames into inbound messages (acknowledged only after the core's durable
 //! write), and pushes outbound messages to the visitor's live sockets. A message for a
@@ -12,6 +13,7 @@
 
 mod config;
 mod hub;
+mod identity;
 mod inbound;
 mod outbound;
 mod protocol;

@@ -36,6 +36,7 @@ impl ChannelAdapter for WebChatAdapter {
             ));
         }
         let frame = ServerFrame::Message {
+            agent_name: msg.content.sender_name.clone(),
             id: msg.message_id.to_string(),
             from: party_name(msg.from),
             text: msg.content.text,

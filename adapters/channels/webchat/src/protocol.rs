@@ -13,6 +13,9 @@ pub(crate) enum ClientFrame {
         user: Option<User>,
         #[serde(default)]
         user_hash: Option<String>,
+        /// A JWT (HS256, `identity_secret`) signing `sub`, `email`, `phone`, `name`.
+        #[serde(default)]
+        user_token: Option<String>,
     },
     Message {
         id: String,
@@ -35,6 +38,8 @@ pub(crate) struct User {
     pub(crate) email: Option<String>,
     #[serde(default)]
     pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) phone: Option<String>,
 }
 
 /// Server → client.
@@ -55,6 +60,9 @@ pub(crate) enum ServerFrame {
         text: String,
         at: String,
         buttons: Vec<ButtonFrame>,
+        /// The agent's display name on live agent messages.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent_name: Option<String>,
     },
     Typing {
         from: &'static str,

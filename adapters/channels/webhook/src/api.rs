@@ -38,6 +38,9 @@ pub(crate) struct OutboundBody<'a> {
     pub(crate) text: &'a str,
     pub(crate) buttons: Vec<ButtonDto<'a>>,
     pub(crate) at: String,
+    /// The agent's display name on agent messages, when the desk named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) agent_name: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]

@@ -102,3 +102,70 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn signed(ts: i64, key: &[u8], body: &[u8]) -> HeaderMap {
+        let ts = ts.to_string();
+        let sig = signature::hmac_sha256_hex(key, &[ts.as_bytes(), b".", body]);
+        let mut h = HeaderMap::new();
+        h.insert("x-tandem-timestamp", HeaderValue::from_str(&ts).unwrap());
+        h.insert(
+            "x-tandem-signature",
+            HeaderValue::from_str(&format!("sha256={sig}")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn extreme_and_stale_timestamps_and_padded_secrets_are_refused() {
+        let body = br#"{"id":"m1","from":{"id":"alice"},"text":"hi"}"#;
+        let now = 1_700_000_000;
+        assert!(verify(b"shh", &signed(now, b"shh", body), body, now));
+        for ts in signature::refused_timestamps(now) {
+            assert!(
+                !verify(b"shh", &signed(ts, b"shh", body), body, now),
+                "{ts}"
+            );
+        }
+        assert!(!verify(b"shh ", &signed(now, b"shh", body), body, now));
+        assert!(!verify(b"shh", &signed(now, b"shh\n", body), body, now));
+    }
+}
+
+/// Fuzz targets of the inbound body parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &["id", "from", "name", "text", "postback", "payload", "title"];
+    const SEED: &[u8] = br#"{"id":"m1","from":{"id":"alice","name":"Alice"},"text":"hi","postback":{"payload":"p","title":"t"}}"#;
+
+    fn run(bytes: &[u8]) {
+        let _ = serde_json::from_slice::<InboundBody>(bytes);
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_body_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run(&bytes);
+        }
+
+        #[test]
+        fn fuzz_body_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn fuzz_body_parser_never_panics_on_mutated_bodies(bytes in fuzz::mutated(SEED)) {
+            run(&bytes);
+        }
+    }
+}

@@ -60,6 +60,7 @@ impl ChannelAdapter for WebhookAdapter {
                 })
                 .collect(),
             at: msg.created_at.format(&Rfc3339).unwrap_or_default(),
+            agent_name: msg.content.sender_name.as_deref(),
         };
         let raw = serde_json::to_vec(&body)
             .map_err(|e| AdapterError::unsupported("unserializable message").with_source(e))?;

@@ -15,9 +15,13 @@ pub struct ChatwootDeskConfig {
     pub account_id: u64,
     /// The API-channel inbox conversations are created in.
     pub inbox_id: u64,
-    /// The webhook's secret (newer Chatwoot): when set, every webhook must carry a valid
-    /// `X-Chatwoot-Signature`; when empty, unsigned webhooks are accepted.
+    /// The webhook's secret (Chatwoot with signed webhooks): every webhook must carry a
+    /// valid `X-Chatwoot-Signature`. Required unless `allow_unsigned`.
     pub webhook_secret: Secret,
+    /// Accept unsigned webhooks when `webhook_secret` is empty (older Chatwoot). Anyone who
+    /// can reach `/desks/chatwoot/webhook` can then act as an agent: keep that URL private.
+    /// `tandem serve` warns at start-up.
+    pub allow_unsigned: bool,
 }
 
 impl ChatwootDeskConfig {
@@ -37,6 +41,14 @@ impl ChatwootDeskConfig {
         }
         if self.account_id == 0 {
             errors.push("account_id", "missing (the numeric account id)");
+        }
+        if self.webhook_secret.is_empty() && !self.allow_unsigned {
+            errors.push(
+                "webhook_secret",
+                "missing: agent actions at /desks/chatwoot/webhook would be unauthenticated \
+                 (set the webhook's secret, or allow_unsigned = true for a Chatwoot without \
+                 signed webhooks)",
+            );
         }
         if self.inbox_id == 0 {
             errors.push(
@@ -70,14 +82,23 @@ mod tests {
         for key in ["base_url", "api_access_token", "account_id", "inbox_id"] {
             assert!(text.contains(key), "{text}");
         }
-        let ok = ChatwootDeskConfig {
+        let mut ok = ChatwootDeskConfig {
             base_url: "https://chat.example.com/".into(),
             api_access_token: Secret::new("t"),
             account_id: 7,
             inbox_id: 12,
-            webhook_secret: Secret::default(),
+            webhook_secret: Secret::new("whsec"),
+            allow_unsigned: false,
         };
-        assert!(ok.validate().is_ok(), "the webhook secret is optional");
+        assert!(ok.validate().is_ok());
+        ok.webhook_secret = Secret::default();
+        let text = ok.validate().unwrap_err().to_string();
+        assert!(text.contains("webhook_secret"), "{text}");
+        ok.allow_unsigned = true;
+        assert!(
+            ok.validate().is_ok(),
+            "unsigned only when allowed explicitly"
+        );
         assert_eq!(
             ok.url("contacts"),
             "https://chat.example.com/api/v1/accounts/7/contacts"

@@ -9,7 +9,10 @@
 //!
 //! In: `POST /desks/chatwoot/webhook` (signed when `webhook_secret` is set): agent replies
 //! (outgoing, not private, from a user) → agent messages; resolved → back to the bot;
-//! assignment → accepted.
+//! assignment → accepted (or, when another agent holds the handoff, a transfer to the
+//! new assignee: reassigning in Chatwoot is how a handoff changes hands). An action the
+//! core refuses (an agent replying in a handoff another agent holds) is answered with a
+//! private note in the conversation and never reaches the customer.
 
 mod api;
 mod config;
@@ -41,7 +44,7 @@ impl DeskFactory for ChatwootDesk {
         if config.webhook_secret.is_empty() {
             warn!(
                 desk = %cx.id,
-                "Chatwoot webhook_secret is not set: unsigned webhooks are accepted at /desks/chatwoot/webhook. Set it (Chatwoot with signed webhooks) or keep that URL private."
+                "Chatwoot webhook_secret is not set and allow_unsigned = true: unsigned webhooks are accepted at /desks/chatwoot/webhook, so anyone who can reach it can act as an agent. Set webhook_secret (Chatwoot with signed webhooks) or keep that URL private."
             );
         }
         let config = Arc::new(config);
@@ -51,6 +54,7 @@ impl DeskFactory for ChatwootDesk {
             config: config.clone(),
             sink: cx.events.clone(),
             refs: refs.clone(),
+            api: api.clone(),
         };
         Ok(BuiltDesk {
             desk: Arc::new(outbound::ChatwootDeskClient::new(

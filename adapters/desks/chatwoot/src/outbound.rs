@@ -146,6 +146,15 @@ impl ChatwootDeskClient {
                     agent.id,
                     u.target.as_deref().unwrap_or("default")
                 ),
+                ("transferred", Some(agent)) => format!(
+                    "Transferred to {} (agent id {}): only they (or a supervisor) can reply now.",
+                    agent.name.as_deref().unwrap_or(&agent.id),
+                    agent.id
+                ),
+                ("transferred", None) => format!(
+                    "Transferred back to the {} queue: the next agent can take it.",
+                    u.target.as_deref().unwrap_or("default")
+                ),
                 _ => format!(
                     "Not accepted in time: Tandem re-routed this handoff to the {} queue.",
                     u.target.as_deref().unwrap_or("default")

@@ -19,8 +19,8 @@ pub(crate) fn verify(
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
-) -> Result<(), Refusal> {
-    signature::verify_timestamped(&CHATWOOT, secret, headers, body, now)
+) -> Result<i64, Refusal> {
+    signature::verified_timestamp(&CHATWOOT, secret, headers, body, now)
 }
 
 #[cfg(test)]
@@ -66,14 +66,34 @@ mod tests {
     fn fixture_regression_values_verify() {
         for (name, body, sig) in VECTORS {
             let h = headers(&TS.to_string(), sig);
-            assert_eq!(verify(SECRET, &h, body, TS), Ok(()), "{name}");
-            assert_eq!(verify(SECRET, &h, body, TS + 300), Ok(()), "{name}");
+            assert_eq!(verify(SECRET, &h, body, TS), Ok(TS), "{name}");
+            assert_eq!(verify(SECRET, &h, body, TS + 300), Ok(TS), "{name}");
             assert_eq!(
                 verify(b"other", &h, body, TS),
                 Err(Refusal::Mismatch),
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn extreme_timestamps_and_padded_secrets_are_refused() {
+        let (_, body, _) = VECTORS[2];
+        for ts in signature::refused_timestamps(TS) {
+            let sig = signature::hmac_sha256_hex(SECRET, &[ts.to_string().as_bytes(), b".", body]);
+            let h = headers(&ts.to_string(), &format!("sha256={sig}"));
+            assert!(verify(SECRET, &h, body, TS).is_err(), "{ts}");
+        }
+        let (_, body, sig) = VECTORS[2];
+        let h = headers(&TS.to_string(), sig);
+        assert_eq!(
+            verify(b"test_webhook_secret ", &h, body, TS),
+            Err(Refusal::Mismatch)
+        );
+        assert_eq!(
+            verify(b" test_webhook_secret", &h, body, TS),
+            Err(Refusal::Mismatch)
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `POST /desks/chatwoot/webhook`: Chatwoot's webhooks (account webhook or API-inbox
-//! `webhook_url`). Verified when `webhook_secret` is set; deduplicated on
-//! `X-Chatwoot-Delivery` (stable across Chatwoot's retries), else on the message id or the
-//! event and conversation.
+//! `webhook_url`). Verified with `webhook_secret` (unsigned only with `allow_unsigned`);
+//! deduplicated on what the signature covers: the message id (message events), or the
+//! event, conversation and signed timestamp (status and assignment events). The unsigned
+//! `X-Chatwoot-Delivery` header is not used: a captured webhook replayed with another
+//! delivery id has no second effect.
 //!
 //! - `message_created`, `message_type` "outgoing", not private, sent by a user (an agent)
 //!   → an agent message for the conversation's handoff. Private notes are never relayed;
@@ -23,7 +25,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
+use tandem_sdk::{
+    DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, InboundError, TransferTarget,
+};
 use tracing::{debug, warn};
 
 /// What the webhook route shares.
@@ -32,6 +36,7 @@ pub(crate) struct Inbound {
     pub(crate) config: Arc<ChatwootDeskConfig>,
     pub(crate) sink: DeskEventSink,
     pub(crate) refs: Refs,
+    pub(crate) api: crate::api::ChatwootApi,
 }
 
 /// The fields of a webhook the desk reads (message events and conversation events).
@@ -206,6 +211,9 @@ pub(crate) fn classify(hook: Hook) -> Outcome {
 pub(crate) fn routes(state: Inbound) -> Router {
     Router::new()
         .route("/desks/chatwoot/webhook", axum::routing::post(receive))
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
         .with_state(state)
 }
 
@@ -226,16 +234,21 @@ fn submit_failed(e: InboundError) -> Response {
 
 async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
     let secret = st.config.webhook_secret.expose();
-    if !secret.is_empty()
-        && let Err(why) = verify::verify(secret.as_bytes(), &headers, &body, verify::now_secs())
-    {
-        warn!(reason = ?why, "Refused an unsigned or badly signed Chatwoot webhook.");
-        let message = match why {
-            Refusal::Missing => "missing X-Chatwoot-Signature or X-Chatwoot-Timestamp",
-            Refusal::Stale => "X-Chatwoot-Timestamp outside the five-minute window",
-            Refusal::Mismatch => "X-Chatwoot-Signature does not match",
-        };
-        return error(StatusCode::UNAUTHORIZED, "bad_signature", message);
+    // The signed timestamp (0 on an unsigned desk, `allow_unsigned`).
+    let mut signed_at = 0;
+    if !secret.is_empty() {
+        match verify::verify(secret.as_bytes(), &headers, &body, verify::now_secs()) {
+            Ok(ts) => signed_at = ts,
+            Err(why) => {
+                warn!(reason = ?why, "Refused an unsigned or badly signed Chatwoot webhook.");
+                let message = match why {
+                    Refusal::Missing => "missing X-Chatwoot-Signature or X-Chatwoot-Timestamp",
+                    Refusal::Stale => "X-Chatwoot-Timestamp outside the five-minute window",
+                    Refusal::Mismatch => "X-Chatwoot-Signature does not match",
+                };
+                return error(StatusCode::UNAUTHORIZED, "bad_signature", message);
+            }
+        }
     }
     let hook: Hook = match serde_json::from_slice(&body) {
         Ok(h) => h,
@@ -272,12 +285,7 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         }
         Err(e) => return submit_failed(e),
     };
-    let delivery = headers
-        .get("x-chatwoot-delivery")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-        .map(|v| format!("delivery:{v}"));
-    let (fallback, kind, agent) = match outcome {
+    let (key, kind, agent) = match outcome {
         Outcome::AgentMessage {
             message_id,
             text,
@@ -289,29 +297,63 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             agent,
         ),
         Outcome::Resolved { agent, .. } => (
-            format!("resolved:{conversation}"),
+            format!("resolved:{conversation}:{signed_at}"),
             DeskEventKind::Resolved,
             agent,
         ),
         Outcome::Accepted { agent, .. } => (
-            format!("assigned:{conversation}:{}", agent.id),
+            format!("assigned:{conversation}:{}:{signed_at}", agent.id),
             DeskEventKind::Accepted,
             Some(agent),
         ),
         Outcome::Ignore(_) => return StatusCode::OK.into_response(),
     };
+    let assigned = matches!(kind, DeskEventKind::Accepted)
+        .then(|| agent.clone())
+        .flatten();
     let event = DeskEvent {
-        handoff_id,
+        handoff_id: handoff_id.clone(),
         kind,
         agent,
     };
-    match st.sink.submit(&delivery.unwrap_or(fallback), event).await {
-        Ok(a) => {
+    let refusal = match st.sink.submit(&key, event).await {
+        Ok(DeskAnswer::Recorded(a)) => {
             debug!(duplicate = a.duplicate, "Chatwoot agent action recorded.");
-            StatusCode::OK.into_response()
+            return StatusCode::OK.into_response();
         }
-        Err(e) => submit_failed(e),
+        Ok(DeskAnswer::Refused(r)) => r,
+        Err(e) => return submit_failed(e),
+    };
+    // Reassigned while another agent holds the handoff: Chatwoot allowed the change, so
+    // it is a transfer by the desk itself.
+    if let Some(to) = assigned {
+        let transfer = DeskEvent {
+            handoff_id,
+            kind: DeskEventKind::Transferred {
+                to: TransferTarget::Agent(to),
+            },
+            agent: None,
+        };
+        return match st.sink.submit(&format!("transfer:{key}"), transfer).await {
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(e) => submit_failed(e),
+        };
     }
+    // Anything else refused: a private note tells the agents; the customer sees nothing.
+    let (api, note) = (
+        st.api.clone(),
+        format!("⚠️ Not sent to the customer: {}", refusal.message),
+    );
+    let refs = st.refs.clone();
+    tokio::spawn(async move {
+        match api.message(conversation, &note, "outgoing", true).await {
+            Ok(id) => {
+                let _ = refs.own_message(id).await;
+            }
+            Err(error) => debug!(%error, "Posting a refusal note in Chatwoot failed."),
+        }
+    });
+    StatusCode::OK.into_response()
 }
 
 #[cfg(test)]
@@ -438,5 +480,64 @@ mod tests {
         let a: Value =
             serde_json::from_str(include_str!("../tests/fixtures/assign_request.json")).unwrap();
         assert_eq!(a["assignee_id"], 3);
+    }
+}
+
+/// Fuzz targets of the webhook parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "event",
+        "id",
+        "message_type",
+        "private",
+        "content",
+        "sender",
+        "conversation",
+        "status",
+        "meta",
+        "assignee",
+        "changed_attributes",
+        "assignee_id",
+        "name",
+        "type",
+        "message_created",
+        "conversation_status_changed",
+        "conversation_updated",
+        "conversation_resolved",
+        "outgoing",
+        "user",
+        "resolved",
+    ];
+    const SEED: &[u8] =
+        include_bytes!("../tests/fixtures/webhook_message_created_outgoing_agent.json");
+
+    fn run(bytes: &[u8]) {
+        if let Ok(hook) = serde_json::from_slice::<Hook>(bytes) {
+            let _ = classify(hook);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_webhook_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run(&bytes);
+        }
+
+        #[test]
+        fn fuzz_webhook_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn fuzz_webhook_parser_never_panics_on_mutated_fixtures(bytes in fuzz::mutated(SEED)) {
+            run(&bytes);
+        }
     }
 }

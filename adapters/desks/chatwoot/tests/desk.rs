@@ -26,6 +26,7 @@ async fn desk(fake: &ChatwootFake, recorder: &RecordingDesk, secret: &str) -> Bu
         account_id: 7,
         inbox_id: 12,
         webhook_secret: Secret::new(secret),
+        allow_unsigned: secret.is_empty(),
     };
     ChatwootDesk::validate(&config).unwrap();
     let cx = DeskContext {
@@ -355,4 +356,15 @@ async fn without_a_secret_unsigned_webhooks_are_accepted() {
         "deduplicated on the message id without a delivery header"
     );
     assert_eq!(events[0].dedupe_key, "message:9001");
+}
+
+#[tokio::test]
+async fn oversized_webhooks_are_refused_before_they_are_read() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, SECRET).await;
+    let big = serde_json::json!({"event": "message_created", "content": "x".repeat(tandem_sdk::http::DESK_EVENT_MAX_BODY)});
+    let headers = signed(&big, SECRET, "dl-big");
+    assert_eq!(post(&built, &big, &headers).await, 413);
+    assert!(recorder.events().is_empty());
 }

@@ -37,6 +37,15 @@ pub(crate) enum ClientFrame {
         id: String,
         text: String,
     },
+    /// Hands the handoff to another agent (`to_agent`) or back to a queue (`to_queue`).
+    Transfer {
+        handoff_id: String,
+        id: String,
+        #[serde(default)]
+        to_agent: Option<AgentFrame>,
+        #[serde(default)]
+        to_queue: Option<String>,
+    },
 }
 
 /// The agent an agent says they are.
@@ -79,7 +88,8 @@ impl ClientFrame {
             Self::Accept { handoff_id, id }
             | Self::Resolve { handoff_id, id }
             | Self::Release { handoff_id, id }
-            | Self::Message { handoff_id, id, .. } => {
+            | Self::Message { handoff_id, id, .. }
+            | Self::Transfer { handoff_id, id, .. } => {
                 vec![("handoff_id", handoff_id.as_str()), ("id", id.as_str())]
             }
         };
@@ -104,6 +114,23 @@ impl ClientFrame {
         {
             return Err(FrameError::new("empty_text", "the message has no text"));
         }
+        if let Self::Transfer {
+            to_agent, to_queue, ..
+        } = self
+        {
+            let agent_ok = to_agent
+                .as_ref()
+                .is_some_and(|a| !a.id.trim().is_empty() && a.id.len() <= MAX_ID_LEN);
+            let queue_ok = to_queue
+                .as_ref()
+                .is_some_and(|q| !q.trim().is_empty() && q.len() <= MAX_ID_LEN);
+            if !agent_ok && !queue_ok {
+                return Err(FrameError::new(
+                    "bad_frame",
+                    "a transfer names to_agent.id or to_queue",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -114,7 +141,8 @@ impl ClientFrame {
             Self::Accept { id, .. }
             | Self::Resolve { id, .. }
             | Self::Release { id, .. }
-            | Self::Message { id, .. } => Some(id),
+            | Self::Message { id, .. }
+            | Self::Transfer { id, .. } => Some(id),
         }
     }
 }
@@ -151,4 +179,50 @@ pub(crate) fn error(code: &str, message: &str, id: Option<&str>) -> String {
         v["id"] = json!(id);
     }
     v.to_string()
+}
+
+/// Fuzz targets of the agent frame parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "agent",
+        "id",
+        "name",
+        "token",
+        "handoff_id",
+        "text",
+        "to_agent",
+        "to_queue",
+        "hello",
+        "accept",
+        "resolve",
+        "release",
+        "message",
+        "transfer",
+    ];
+    const SEED: &[u8] = br#"{"type":"transfer","handoff_id":"ho_1","id":"a1","to_agent":{"id":"bea","name":"Bea"},"to_queue":"billing"}"#;
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_frame_parser_never_panics_on_text(text in ".{0,512}") {
+            let _ = ClientFrame::parse(&text);
+        }
+
+        #[test]
+        fn fuzz_frame_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            let _ = ClientFrame::parse(&v.to_string());
+        }
+
+        #[test]
+        fn fuzz_frame_parser_never_panics_on_mutated_frames(bytes in fuzz::mutated(SEED)) {
+            let _ = ClientFrame::parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
 }

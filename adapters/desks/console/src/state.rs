@@ -121,6 +121,9 @@ pub(crate) enum Action {
     /// Resolved or released by the agent (the core sends no `Close` for the desk's own
     /// action): the console closes its copy with this reason.
     Finish(&'static str),
+    /// Handed to another agent or queue: the core's `handoff.updated` (change
+    /// `transferred`) updates the console's copy.
+    Transfer,
 }
 
 /// Why an agent action can't go ahead.
@@ -261,6 +264,15 @@ impl Store {
                     record.accepted_by = None;
                     record.status = Status::Queued;
                 }
+                if u.change == "transferred" {
+                    // To an agent (who holds it from now on) or back to a queue.
+                    record.accepted_by.clone_from(&u.assignee);
+                    record.status = if u.assignee.is_some() {
+                        Status::Accepted
+                    } else {
+                        Status::Queued
+                    };
+                }
             }
             DeskOp::Close(c) => {
                 record.status = Status::Closed;
@@ -336,6 +348,7 @@ impl Store {
                 record.status = Status::Closed;
                 record.closed_reason = Some(reason.to_owned());
             }
+            Action::Transfer => {}
         }
         record.mark_applied(key, now);
         self.put(&record).await?;

@@ -8,8 +8,8 @@ use tandem_sdk::handoff::{
     Summary, TranscriptLine, Window,
 };
 use tandem_sdk::{
-    Accepted, DeskDelivery, DeskEvent, DeskEventHandler, DeskEventSink, DeskOp, InboundError,
-    Secret, async_trait,
+    Accepted, DeskAnswer, DeskDelivery, DeskEvent, DeskEventHandler, DeskEventSink, DeskOp,
+    InboundError, Secret, async_trait,
 };
 
 #[derive(Default)]
@@ -25,13 +25,13 @@ impl DeskEventHandler for FakeCore {
         _desk: &str,
         dedupe_key: &str,
         event: DeskEvent,
-    ) -> Result<Accepted, InboundError> {
+    ) -> Result<DeskAnswer, InboundError> {
         let mut events = self.events.lock().unwrap();
         let duplicate = events.iter().any(|(k, _)| k == dedupe_key);
         if !duplicate {
             events.push((dedupe_key.to_owned(), event));
         }
-        Ok(Accepted { duplicate })
+        Ok(DeskAnswer::Recorded(Accepted { duplicate }))
     }
     async fn kv_get(&self, _desk: &str, key: &str) -> Result<Option<String>, InboundError> {
         Ok(self.kv.lock().unwrap().get(key).cloned())

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, InboundError};
+use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind, InboundError, TransferTarget};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::debug;
 
@@ -201,6 +201,30 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
             DeskEventKind::AgentMessage { text: text.clone() },
             Action::Message(text),
         ),
+        ClientFrame::Transfer {
+            handoff_id,
+            id,
+            to_agent,
+            to_queue,
+        } => {
+            let to = match (to_agent, to_queue) {
+                (Some(a), _) if !a.id.trim().is_empty() => TransferTarget::Agent(a.into_agent()),
+                (_, Some(q)) => TransferTarget::Queue(q),
+                (_, None) => {
+                    return protocol::error(
+                        "bad_frame",
+                        "a transfer names to_agent.id or to_queue",
+                        Some(&id),
+                    );
+                }
+            };
+            (
+                handoff_id,
+                id,
+                DeskEventKind::Transferred { to },
+                Action::Transfer,
+            )
+        }
         ClientFrame::Hello { .. } => {
             return protocol::error("bad_frame", "hello was already said", None);
         }
@@ -229,7 +253,8 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
         agent: Some(agent.clone()),
     };
     match shared.store.sink().submit(&key, event).await {
-        Ok(_) => {}
+        Ok(DeskAnswer::Recorded(_)) => {}
+        Ok(DeskAnswer::Refused(r)) => return protocol::error(&r.code, &r.message, Some(&id)),
         Err(InboundError::Rejected(reason)) => {
             return protocol::error("rejected", &reason, Some(&id));
         }

@@ -16,7 +16,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::Arc;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
+use tandem_sdk::{
+    DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, DeskRefusal, InboundError,
+    parse_transfer_command,
+};
 use tracing::{debug, warn};
 
 /// What the inbound routes share.
@@ -160,6 +163,28 @@ pub(crate) fn refused(why: Refusal) -> Response {
         .into_response()
 }
 
+/// Tells `user`, in the handoff's thread, that their action was refused (in the
+/// background: Slack wants its answer within three seconds). The refused action has no
+/// other effect.
+pub(crate) fn tell_refused(
+    st: &Inbound,
+    channel: String,
+    thread_ts: String,
+    user: &str,
+    refusal: &DeskRefusal,
+) {
+    let text = format!("<@{user}> {}", refusal.message);
+    let api = st.api.clone();
+    tokio::spawn(async move {
+        if let Err(error) = api
+            .post(&text, None, Some(&thread_ts), Some(&channel))
+            .await
+        {
+            debug!(%error, "Telling a Slack agent about a refused action failed.");
+        }
+    });
+}
+
 /// How a failed submission is answered.
 pub(crate) fn submit_failed(e: InboundError) -> Response {
     match e {
@@ -185,6 +210,9 @@ pub(crate) fn routes(state: Inbound) -> Router {
             "/desks/slack/interactions",
             axum::routing::post(crate::interactions::receive),
         )
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
         .with_state(state)
 }
 
@@ -227,17 +255,26 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
                 }
                 Err(e) => return submit_failed(e),
             };
+            // `!transfer <@U…>` or `!transfer queue <name>` hands the handoff over.
+            let kind = match parse_transfer_command(&text) {
+                Some(to) => DeskEventKind::Transferred { to },
+                None => DeskEventKind::AgentMessage { text },
+            };
             let event = DeskEvent {
                 handoff_id,
-                kind: DeskEventKind::AgentMessage { text },
+                kind,
                 agent: Some(Agent {
-                    id: user,
+                    id: user.clone(),
                     name: None,
                 }),
             };
             match st.sink.submit(&event_id, event).await {
-                Ok(a) => {
+                Ok(DeskAnswer::Recorded(a)) => {
                     debug!(duplicate = a.duplicate, "Slack agent reply recorded.");
+                    StatusCode::OK.into_response()
+                }
+                Ok(DeskAnswer::Refused(r)) => {
+                    tell_refused(&st, channel, thread_ts, &user, &r);
                     StatusCode::OK.into_response()
                 }
                 Err(e) => submit_failed(e),
@@ -356,5 +393,94 @@ mod tests {
             classify(broadcast, &own()),
             Outcome::AgentReply { .. }
         ));
+    }
+}
+
+/// Fuzz targets of the Events API and interactivity parsers (`TANDEM_FUZZ_CASES`, see
+/// `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "challenge",
+        "event_id",
+        "event",
+        "subtype",
+        "hidden",
+        "bot_id",
+        "user",
+        "channel",
+        "ts",
+        "thread_ts",
+        "text",
+        "event_callback",
+        "url_verification",
+        "message",
+        "actions",
+        "action_id",
+        "value",
+        "container",
+        "message_ts",
+        "channel_id",
+        "id",
+        "block_actions",
+        "tandem_accept",
+        "tandem_resolve",
+        "tandem_release",
+    ];
+    const EVENT: &[u8] =
+        include_bytes!("../tests/fixtures/event_message_in_thread_from_agent.json");
+    const FORM: &[u8] =
+        include_bytes!("../tests/fixtures/interactivity_block_actions_body.form.txt");
+
+    fn own() -> OwnBot {
+        OwnBot {
+            user_id: Some("U0BOTUSER1".into()),
+            bot_id: Some("B0GATEWAY1".into()),
+        }
+    }
+
+    fn run_event(bytes: &[u8]) {
+        if let Ok(env) = serde_json::from_slice::<Envelope>(bytes) {
+            let _ = classify(env, &own());
+        }
+    }
+
+    fn run_form(bytes: &[u8]) {
+        if let Some(p) = crate::interactions::payload_of(bytes) {
+            let _ = crate::interactions::clicked(p);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_events_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run_event(&bytes);
+            run_form(&bytes);
+        }
+
+        #[test]
+        fn fuzz_events_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run_event(v.to_string().as_bytes());
+            let form = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("payload", &v.to_string())
+                .finish();
+            run_form(form.as_bytes());
+        }
+
+        #[test]
+        fn fuzz_events_parser_never_panics_on_mutated_fixtures(
+            event in fuzz::mutated(EVENT),
+            form in fuzz::mutated(FORM),
+        ) {
+            run_event(&event);
+            run_form(&form);
+        }
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind};
+use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind};
 use tracing::{debug, warn};
 
 /// The parts of an interaction payload the desk reads.
@@ -123,8 +123,14 @@ pub(crate) async fn receive(
     for click in clicked(payload) {
         let note = settled_note(&click.event);
         let handoff_id = click.event.handoff_id.clone();
+        let user = click.event.agent.as_ref().map(|a| a.id.clone());
         match st.sink.submit(&click.dedupe_key, click.event).await {
-            Ok(a) if !a.duplicate => {
+            Ok(DeskAnswer::Refused(r)) => {
+                if let (Ok(Some(root)), Some(user)) = (st.threads.root(&handoff_id).await, user) {
+                    crate::events::tell_refused(&st, root.channel, root.ts, &user, &r);
+                }
+            }
+            Ok(DeskAnswer::Recorded(a)) if !a.duplicate => {
                 let st = st.clone();
                 tokio::spawn(async move {
                     if let Ok(Some(root)) = st.threads.root(&handoff_id).await {
@@ -151,6 +157,7 @@ fn settled_note(event: &DeskEvent) -> String {
         DeskEventKind::Resolved => format!("Resolved by {who}"),
         DeskEventKind::Released => format!("Returned to the bot by {who}"),
         DeskEventKind::AgentMessage { .. } => format!("Answered by {who}"),
+        DeskEventKind::Transferred { .. } => format!("Transferred by {who}"),
     }
 }
 

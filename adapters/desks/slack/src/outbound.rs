@@ -126,6 +126,14 @@ impl SlackDeskClient {
                     blocks::escape(&agent.id),
                     blocks::escape(u.target.as_deref().unwrap_or("any"))
                 ),
+                ("transferred", Some(agent)) => format!(
+                    "Transferred to <@{}>: only they (or a supervisor) can reply now.",
+                    blocks::escape(&agent.id)
+                ),
+                ("transferred", None) => format!(
+                    "Transferred back to the `{}` queue: the next agent can take it.",
+                    blocks::escape(u.target.as_deref().unwrap_or("default"))
+                ),
                 _ => format!(
                     "Not accepted in time: re-routed to the `{}` queue.",
                     blocks::escape(u.target.as_deref().unwrap_or("default"))

@@ -89,6 +89,28 @@ mod tests {
     }
 
     #[test]
+    fn extreme_timestamps_and_padded_secrets_are_refused() {
+        let (_, body, sig) = VECTORS[1];
+        for ts in signature::refused_timestamps(TS) {
+            let sig = signature::hmac_sha256_hex(
+                SECRET,
+                &[b"v0:", ts.to_string().as_bytes(), b":", body],
+            );
+            let h = headers(&ts.to_string(), &format!("v0={sig}"));
+            assert!(verify(SECRET, &h, body, TS).is_err(), "{ts}");
+        }
+        let h = headers(&TS.to_string(), sig);
+        assert_eq!(verify(SECRET, &h, body, TS), Ok(()));
+        for padded in [
+            &b"test_signing_secret "[..],
+            b" test_signing_secret",
+            b"test_signing_secret\n",
+        ] {
+            assert_eq!(verify(padded, &h, body, TS), Err(Refusal::Mismatch));
+        }
+    }
+
+    #[test]
     fn slack_documented_vector() {
         let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
         let h = headers(

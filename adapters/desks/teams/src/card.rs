@@ -254,6 +254,18 @@ pub(crate) fn updated_note(u: &HandoffUpdated) -> String {
                 .unwrap_or(&agent.id),
             u.target.as_deref().unwrap_or("any")
         ),
+        ("transferred", Some(agent)) => format!(
+            "Transferred to {}: only they (or a supervisor) can reply now.",
+            agent
+                .name
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(&agent.id)
+        ),
+        ("transferred", None) => format!(
+            "Transferred back to the {} queue: the next agent can take it.",
+            u.target.as_deref().unwrap_or("default")
+        ),
         _ => format!(
             "Not accepted in time: re-routed to {}.",
             u.target.as_deref().unwrap_or("the default queue")

@@ -28,7 +28,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use tandem_channel_teams::botframework::{AuthError, Verifier};
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskEvent, DeskEventKind, DeskEventSink, InboundError};
+use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, InboundError};
 use tracing::{debug, warn};
 
 /// The messaging endpoint of the desk bot.
@@ -44,10 +44,17 @@ pub(crate) struct Inbound {
     pub(crate) verifier: Arc<Verifier>,
     pub(crate) sink: DeskEventSink,
     pub(crate) threads: Threads,
+    /// Answers in the thread (an agent's refused action).
+    pub(crate) connector: Arc<tandem_channel_teams::botframework::Connector>,
 }
 
 pub(crate) fn routes(inbound: Inbound) -> Router {
-    Router::new().route(PATH, post(receive)).with_state(inbound)
+    Router::new()
+        .route(PATH, post(receive))
+        .layer(tandem_sdk::http::body_limit(
+            tandem_sdk::http::DESK_EVENT_MAX_BODY,
+        ))
+        .with_state(inbound)
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -299,7 +306,11 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             }
         }
         Outcome::Reply { text } => match st.threads.handoff_of(&activity.conversation_id).await {
-            Ok(Some(h)) => (h, DeskEventKind::AgentMessage { text }),
+            // `!transfer <agent id>` or `!transfer queue <name>` hands the handoff over.
+            Ok(Some(h)) => match tandem_sdk::parse_transfer_command(&text) {
+                Some(to) => (h, DeskEventKind::Transferred { to }),
+                None => (h, DeskEventKind::AgentMessage { text }),
+            },
             Ok(None) => {
                 debug!("Teams message outside any handoff thread; ignored.");
                 return ok(false);
@@ -315,17 +326,40 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         );
     }
     let event = DeskEvent {
-        handoff_id,
+        handoff_id: handoff_id.clone(),
         kind,
         agent: Some(agent_of(&activity)),
     };
     match st.sink.submit(&activity.id, event).await {
-        Ok(a) => {
+        Ok(DeskAnswer::Recorded(a)) => {
             debug!(duplicate = a.duplicate, "Teams agent action recorded.");
+            ok(invoke)
+        }
+        Ok(DeskAnswer::Refused(r)) => {
+            let thread = match st.threads.thread_of(&handoff_id).await {
+                Ok(Some(t)) => t,
+                _ => activity.conversation_id.clone(),
+            };
+            tell_refused(&st, thread, &r.message);
             ok(invoke)
         }
         Err(e) => failed(e),
     }
+}
+
+/// Answers a refused action with a reply in the handoff's thread (in the background:
+/// the activity is acknowledged at once). The refused action has no other effect.
+fn tell_refused(st: &Inbound, thread: String, message: &str) {
+    let (connector, config) = (st.connector.clone(), st.config.clone());
+    let activity = crate::card::text_activity(message, &config.bot_id());
+    tokio::spawn(async move {
+        if let Err(error) = connector
+            .send_activity(&config.service_url, &thread, &activity)
+            .await
+        {
+            debug!(%error, "Telling a Teams agent about a refused action failed.");
+        }
+    });
 }
 
 #[cfg(test)]
@@ -456,5 +490,65 @@ mod tests {
         }
         assert_eq!(strip_mentions("a <at>b"), "a");
         assert_eq!(strip_mentions("<at>x</at> hi <at>y</at>!"), "hi !");
+    }
+}
+
+/// Fuzz targets of the activity parser (`TANDEM_FUZZ_CASES`, see `docs/SECURITY.md`).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use tandem_testkit::fuzz;
+
+    const KEYS: &[&str] = &[
+        "type",
+        "id",
+        "name",
+        "from",
+        "aadObjectId",
+        "conversation",
+        "text",
+        "value",
+        "action",
+        "data",
+        "tandem",
+        "handoff_id",
+        "message",
+        "invoke",
+        "adaptiveCard/action",
+        "accept",
+        "resolve",
+        "release",
+        "serviceUrl",
+        "replyToId",
+    ];
+    const SEED: &[u8] = br#"{"type":"message","id":"1","from":{"id":"29:1a","name":"Jonas","aadObjectId":"0b1c"},"conversation":{"id":"19:x@thread.tacv2;messageid=1"},"text":"<at>Tandem</at> !transfer queue billing","value":{"tandem":"accept","handoff_id":"ho_1"}}"#;
+
+    fn run(bytes: &[u8]) {
+        if let Ok(a) = parse(bytes) {
+            let _ = classify(&a, "28:desk-app");
+            if let Outcome::Reply { text } = classify(&a, "28:desk-app") {
+                let _ = tandem_sdk::parse_transfer_command(&text);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn fuzz_activity_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
+            run(&bytes);
+        }
+
+        #[test]
+        fn fuzz_activity_parser_never_panics_on_shaped_json(v in fuzz::json_with_keys(KEYS)) {
+            run(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn fuzz_activity_parser_never_panics_on_mutated_activities(bytes in fuzz::mutated(SEED)) {
+            run(&bytes);
+        }
     }
 }

@@ -63,6 +63,7 @@ impl DeskFactory for TeamsDesk {
             verifier,
             sink: cx.events.clone(),
             threads: threads.clone(),
+            connector: connector.clone(),
         });
         info!(desk.id = %cx.id, endpoint = inbound::PATH, "Teams desk ready.");
         Ok(BuiltDesk {

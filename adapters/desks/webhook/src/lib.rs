@@ -9,9 +9,12 @@
 //! exponential backoff for more than 24 hours.
 //!
 //! In: `POST /desks/webhook/events`, signed the same way with the same secret, body
-//! `{"type":"handoff.accepted"|"agent.message"|"handoff.resolved"|"handoff.released",
-//! "handoff_id":"..","agent":{"id":"..","name":".."},"text":".."}`. Deduplicated on the
-//! desk's `X-Tandem-Delivery` header when it sends one, else on the body's hash.
+//! `{"type":"handoff.accepted"|"agent.message"|"handoff.resolved"|"handoff.released"|
+//! "handoff.transferred","handoff_id":"..","agent":{"id":"..","name":".."},"text":"..",
+//! "to_agent":{"id":".."},"to_queue":"..","event_id":".."}`. Deduplicated on what is
+//! signed: the body's `event_id` when present, else the signed timestamp and the body's
+//! digest (never the unsigned `X-Tandem-Delivery` header). An action from an agent who
+//! does not own the handoff is answered `409 {"error":"not_owner",..}`.
 
 mod config;
 mod events;

@@ -370,6 +370,7 @@ fn outbound(conv: &ConversationRecord) -> NewOutboxEntry {
                     params: vec!["Ada".to_owned()],
                 }),
                 tag: Some("HUMAN_AGENT".to_owned()),
+                sender_name: None,
             },
             message_id: MessageId::new("msg_11"),
             created_at: t(6),

@@ -123,6 +123,14 @@ pub enum TokenKind {
     ServiceUrlMismatch,
     /// Signed with HS256 using the public modulus as the secret (algorithm confusion).
     Hs256,
+    /// Expired 301 seconds ago (one second beyond the skew).
+    ExpiredJustBeyondSkew,
+    /// Not valid before 301 seconds from now (one second beyond the skew).
+    NotBeforeJustBeyondSkew,
+    /// `exp` at `i64::MAX`.
+    ExpiresAtMax,
+    /// `exp` at `i64::MIN`.
+    ExpiresAtMin,
 }
 
 /// `Bearer <JWT>` for an activity whose `serviceUrl` is `service_url`, for `app_id`.
@@ -133,6 +141,10 @@ pub fn mint(app_id: &str, service_url: &str, kind: TokenKind) -> String {
         TokenKind::Expired => (now - 4200, now - 600),
         TokenKind::ExpiredWithinSkew => (now - 3720, now - 120),
         TokenKind::NotYetValid => (now + 600, now + 4200),
+        TokenKind::ExpiredJustBeyondSkew => (now - 3900, now - 301),
+        TokenKind::NotBeforeJustBeyondSkew => (now + 301, now + 3900),
+        TokenKind::ExpiresAtMax => (now - 60, i64::MAX),
+        TokenKind::ExpiresAtMin => (now - 60, i64::MIN),
         _ => (now - 60, now + 3600),
     };
     let claims = json!({
