@@ -43,7 +43,13 @@ pub struct CoreConfig {
     pub sla: crate::sla::SlaConfig,
     /// How long an issued link code stays redeemable.
     pub link_code_ttl: time::Duration,
+    /// A conversation a person answers outside Tandem (owner `external`) goes back to
+    /// the bot when that person has been quiet this long.
+    pub external_release_after: time::Duration,
 }
+
+/// The default of [`CoreConfig::external_release_after`]: one hour.
+pub const DEFAULT_EXTERNAL_RELEASE_AFTER: time::Duration = time::Duration::hours(1);
 
 impl Default for CoreConfig {
     fn default() -> Self {
@@ -54,6 +60,7 @@ impl Default for CoreConfig {
             conversation_timeout: time::Duration::hours(24),
             sla: crate::sla::SlaConfig::default(),
             link_code_ttl: crate::linking::CODE_TTL,
+            external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
         }
     }
 }
@@ -403,7 +410,10 @@ impl InboundHandler for Core {
             debug!(channel.id = %msg.channel, "Duplicate inbound message ignored.");
             return Ok(Accepted { duplicate: true });
         }
-        self.inner.metrics.message_in(msg.channel.as_str());
+        if crate::handoff::desk_of(&msg.channel).is_none() {
+            // Agents' actions share the inbound log; only customers' messages count here.
+            self.inner.metrics.message_in(msg.channel.as_str());
+        }
         self.dispatch(PendingInbound {
             seq: record.seq,
             message: msg,
