@@ -79,6 +79,17 @@ pub fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String
     })
 }
 
+/// Deserializes an optional id a platform sends as a number or as a string of digits
+/// (Chatwoot does both); anything else is `None` (use with
+/// `#[serde(default, deserialize_with = "...")]`).
+pub fn id_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
 /// Deserializes a field that may be `null`, absent or of an unexpected shape as its
 /// default (use with `#[serde(default, deserialize_with = "...")]`).
 pub fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -117,6 +128,21 @@ mod tests {
         assert_eq!(bad.id, derived_id(&batch[1]), "stable across redeliveries");
         let c = out[2].as_ref().unwrap();
         assert_eq!((c.id.as_str(), c.n.len()), ("c", 0), "null is the default");
+    }
+
+    #[test]
+    fn ids_are_read_from_numbers_and_strings() {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            #[serde(default, deserialize_with = "id_number")]
+            id: Option<u64>,
+        }
+        let id = |json: &str| serde_json::from_str::<Id>(json).unwrap().id;
+        assert_eq!(id(r#"{"id": 7}"#), Some(7));
+        assert_eq!(id(r#"{"id": "7"}"#), Some(7));
+        assert_eq!(id(r#"{"id": "x"}"#), None);
+        assert_eq!(id(r#"{"id": null}"#), None);
+        assert_eq!(id("{}"), None);
     }
 
     #[test]
