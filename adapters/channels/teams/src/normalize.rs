@@ -10,7 +10,8 @@
 //!   by the core), the bot removed makes the user unreachable; team and group-chat
 //!   membership changes concern no customer conversation and are only acknowledged.
 //! - `installationUpdate` in a 1:1 chat: reachability; `messageReaction`: reactions;
-//!   `messageUpdate`, `messageDelete`, `event`, `endOfConversation`, `typing`: events.
+//!   `messageUpdate` and `messageDelete`: edits and deletions of the customer's message;
+//!   `event`, `endOfConversation`, `typing`, the `fileConsent/invoke`: recorded events.
 //! - Anything else: `Unsupported { kind: "teams:<type>" }`. Our own echoes are ignored.
 //!
 //! The platform message id is the activity `id` (one derived from the body when absent).
@@ -171,6 +172,11 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
             let name = a.name.as_deref().unwrap_or_default();
             let content = match (name, card_action(a.value.as_ref())) {
                 ("adaptiveCard/action", Some(postback)) => postback,
+                // The customer accepted or declined a file upload Tandem never offers;
+                // recorded, answered 200, nothing else.
+                ("fileConsent/invoke", _) => Content::Event {
+                    kind: "teams:invoke:fileConsent/invoke".into(),
+                },
                 _ => Content::Unsupported {
                     kind: format!(
                         "teams:invoke:{}",
@@ -255,7 +261,32 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
                 None,
             );
         }
-        "messageUpdate" | "messageDelete" | "endOfConversation" | "typing" => push(
+        // Edits and deletions name the message by its id (the activity's own id), so
+        // the record's id says what happened, else it would dedupe as the original.
+        "messageUpdate" => {
+            let at_ms = at.unix_timestamp_nanos() / 1_000_000;
+            let text = a
+                .text
+                .as_deref()
+                .map(|t| clean_text(t, a.text_format.as_deref(), a, bot_id))
+                .filter(|t| !t.is_empty());
+            push(
+                format!("edit:{id}:{at_ms}"),
+                Content::Edited {
+                    of: Some(id.clone()),
+                    text,
+                },
+                None,
+            );
+        }
+        "messageDelete" => push(
+            format!("delete:{id}"),
+            Content::Deleted {
+                of: Some(id.clone()),
+            },
+            None,
+        ),
+        "endOfConversation" | "typing" => push(
             id,
             Content::Event {
                 kind: format!("teams:{kind}"),
