@@ -108,7 +108,7 @@ async fn a_batch_with_an_unreadable_message_is_acknowledged_and_the_rest_recorde
     let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
         {"field": "messages", "value": {"metadata": {"phone_number_id": NUMBER_ID},
             "messages": [
-                {"from": "4915112345678", "id": "wamid.bad", "timestamp": "1767261600", "type": "image", "image": ["not", "an", "object"]},
+                {"from": "4915112345678", "id": "wamid.bad", "timestamp": "1767261600", "type": "text", "text": {"body": {"rich": true}}},
                 {"from": "4915112345678", "id": "wamid.ok", "timestamp": "1767261601", "type": "text", "text": {"body": "hello"}}
             ]}},
         {"field": "message_template_status_update", "value": {"event": "APPROVED"}}
