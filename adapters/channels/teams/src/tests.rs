@@ -554,6 +554,7 @@ fn normalized(activity: &Value) -> normalize::Parsed {
         activity.to_string().as_bytes(),
         &ChannelId::new("teams"),
         &format!("28:{APP_ID}"),
+        true,
     )
 }
 
@@ -1044,7 +1045,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn run_parser(bytes: &[u8]) {
     if let Ok(a) = parse(bytes) {
-        let _ = normalize::activity(&a, bytes, &ChannelId::new("teams"), &format!("28:{APP_ID}"));
+        let _ = normalize::activity(
+            &a,
+            bytes,
+            &ChannelId::new("teams"),
+            &format!("28:{APP_ID}"),
+            true,
+        );
     }
 }
 
@@ -1073,4 +1080,101 @@ proptest! {
         }
         run_parser(a.to_string().as_bytes());
     }
+}
+
+fn group_message(s: &Setup, user: &TeamsUser, text: &str, id: &str, mention: bool) -> Value {
+    let mut a = s.text(user, text, id);
+    a["conversation"] = json!({"isGroup": true, "conversationType": "channel",
+        "tenantId": "c0ffee00-1234-4abc-9def-0123456789ab",
+        "id": format!("19:team-channel@thread.tacv2;messageid={id}")});
+    a["channelData"] = json!({"teamsChannelId": "19:team-channel@thread.tacv2",
+        "channel": {"id": "19:team-channel@thread.tacv2"}, "team": {"id": "19:the-team@thread.tacv2"},
+        "tenant": {"id": "c0ffee00-1234-4abc-9def-0123456789ab"}});
+    if mention {
+        a["text"] = json!(format!("<at>Acme Helpdesk</at> {text}"));
+        a["entities"] = json!([{"type": "mention", "text": "<at>Acme Helpdesk</at>",
+            "mentioned": {"id": format!("28:{APP_ID}"), "name": "Acme Helpdesk"}}]);
+    }
+    a
+}
+
+/// Issue 18 item 9: in a channel, a message mentioning the bot is answered in its thread
+/// (the mention stripped); one without a mention is recorded only; `group_overrides`
+/// turns answering off per team or channel; 1:1 chats are unchanged.
+#[tokio::test]
+async fn channel_mentions_are_answered_in_their_thread_and_configurable() {
+    let s = setup().await;
+    let user = anna();
+    let (status, _) = s
+        .post_valid(&group_message(
+            &s,
+            &user,
+            "is the VPN down?",
+            "1767261600700",
+            true,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .post_valid(&group_message(
+            &s,
+            &user,
+            "lunch anyone?",
+            "1767261600701",
+            false,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let accepted = s.inbound.accepted();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(
+        accepted[0].content,
+        Content::Text {
+            text: "is the VPN down?".into()
+        }
+    );
+    let thread = "19:team-channel@thread.tacv2;messageid=1767261600700";
+    assert_eq!(
+        accepted[0].sender.subject,
+        format!("{}#{thread}", user.subject())
+    );
+    assert_eq!(
+        accepted[1].content,
+        Content::Event {
+            kind: "teams:channel:message".into()
+        }
+    );
+    // The answer goes to the thread it was asked in.
+    s.built
+        .adapter
+        .send(s.message_to(
+            &accepted[0].sender.subject,
+            OutboundContent::text("Checking."),
+        ))
+        .await
+        .expect("sent");
+    let sends = s.fake.sends();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].json()["conversation"]["id"], thread);
+
+    // Turned off for the team: recorded only.
+    let off = setup_with(|c, _| {
+        c.group_overrides
+            .insert("19:the-team@thread.tacv2".into(), crate::GroupReplies::Off);
+    })
+    .await;
+    let (status, _) = off
+        .post_valid(&group_message(
+            &off,
+            &user,
+            "is the VPN down?",
+            "1767261600702",
+            true,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(matches!(
+        off.inbound.accepted()[0].content,
+        Content::Event { .. }
+    ));
 }
