@@ -105,3 +105,89 @@ macro_rules! check_inbound_fixtures {
         }
     };
 }
+
+/// The bodies of every `*.json` fixture under `dir`, with their file names, sorted.
+pub fn bodies(dir: impl AsRef<Path>) -> Vec<(String, serde_json::Value)> {
+    let dir = dir.as_ref();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading fixtures in {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            let value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()));
+            (
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                value,
+            )
+        })
+        .collect()
+}
+
+/// Adds fields no platform defines (`zz_unknown_<n>`, named to sort after every real
+/// key) to objects of `value`: each addition `(which, n, field)` goes to the
+/// `which % count`-th object in document order. For property tests: unknown fields must
+/// never change what an adapter makes of the known ones.
+pub fn add_unknown_fields(
+    value: &mut serde_json::Value,
+    additions: &[(u32, u16, serde_json::Value)],
+) {
+    fn count(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Object(m) => 1 + m.values().map(count).sum::<usize>(),
+            serde_json::Value::Array(a) => a.iter().map(count).sum(),
+            _ => 0,
+        }
+    }
+    fn insert(
+        v: &mut serde_json::Value,
+        target: &mut usize,
+        key: &str,
+        field: &serde_json::Value,
+    ) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                if *target == 0 {
+                    m.insert(key.to_owned(), field.clone());
+                    return true;
+                }
+                *target -= 1;
+                m.values_mut().any(|c| insert(c, target, key, field))
+            }
+            serde_json::Value::Array(a) => a.iter_mut().any(|c| insert(c, target, key, field)),
+            _ => false,
+        }
+    }
+    for (which, n, field) in additions {
+        let objects = count(value);
+        if objects == 0 {
+            return;
+        }
+        let mut target = *which as usize % objects;
+        insert(value, &mut target, &format!("zz_unknown_{n}"), field);
+    }
+}
+
+/// `text` with every derived id (`derived:<hex>`, a digest of the event's own bytes,
+/// which unknown fields change by design) replaced by `derived:*`.
+pub fn mask_derived_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("derived:") {
+        out.push_str(&rest[..i + "derived:".len()]);
+        out.push('*');
+        rest = rest[i + "derived:".len()..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
