@@ -311,3 +311,104 @@ external_release_after_secs = 3
     })
     .await;
 }
+
+/// Issue 18 item 7: a WhatsApp Business app echo also gives the conversation to the person,
+/// and the admin API releases it back to the bot at once.
+#[tokio::test]
+async fn a_business_app_echo_silences_the_bot_until_an_admin_releases_it() {
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    const CUSTOMER: &str = "4915112345678";
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppFake::start("wa-token", "109876543210987", "v21.0").await;
+    let config = format!(
+        r#"
+[channels.whatsapp]
+app_secret = "{META_SECRET}"
+verify_token = "v"
+access_token = "wa-token"
+phone_number_id = "109876543210987"
+api_base = "{}"
+api_version = "v21.0"
+
+[admin]
+tokens = ["{ADMIN}"]
+"#,
+        wa.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let say = |wamid: &str, text: &str| {
+        tandem_testkit::payloads::whatsapp_text(
+            "109876543210987",
+            CUSTOMER,
+            "Lena",
+            text,
+            wamid,
+            tandem_e2e::unix_now(),
+        )
+    };
+    let echo = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "smb_message_echoes", "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550101234", "phone_number_id": "109876543210987"},
+            "message_echoes": [{"from": "15550101234", "to": CUSTOMER, "id": "wamid.ECHO1",
+                "timestamp": tandem_e2e::unix_now().to_string(), "type": "text", "text": {"body": "Tom here, one moment."}}]}}
+    ]}]});
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", META_SECRET, &echo.to_string())
+            .await,
+        200
+    );
+    assert_eq!(
+        tandem
+            .post_meta(
+                "/webhooks/whatsapp",
+                META_SECRET,
+                &say("wamid.C1", "what are your opening hours?")
+            )
+            .await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(wa.sends().is_empty(), "the bot does not talk over Tom");
+
+    let (_, customers) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::GET,
+            &format!("/api/v1/customers?identity=whatsapp:{CUSTOMER}"),
+            None,
+        )
+        .await;
+    let customer = customers[0]["id"].as_str().unwrap().to_owned();
+    let (_, conversations) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::GET,
+            &format!("/api/v1/customers/{customer}/conversations"),
+            None,
+        )
+        .await;
+    let conversation = conversations[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(conversations[0]["owner"], "external");
+    let path = format!("/api/v1/conversations/{conversation}/release");
+    let (status, released) = tandem.api(ADMIN, reqwest::Method::POST, &path, None).await;
+    assert_eq!(status, 200, "{released}");
+    assert_eq!(released["owner"], "bot");
+    let (status, _) = tandem.api(ADMIN, reqwest::Method::POST, &path, None).await;
+    assert_eq!(status, 409, "released already");
+
+    assert_eq!(
+        tandem
+            .post_meta(
+                "/webhooks/whatsapp",
+                META_SECRET,
+                &say("wamid.C2", "what are your opening hours?")
+            )
+            .await,
+        200
+    );
+    eventually(10, "the bot answers again", || async {
+        (!wa.sends().is_empty()).then_some(())
+    })
+    .await;
+}

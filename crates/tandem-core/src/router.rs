@@ -168,6 +168,43 @@ impl Core {
         *self.inner.policy.write().expect("policy lock poisoned") = policy;
     }
 
+    /// Gives a conversation a person was answering outside Tandem (owner `external`)
+    /// back to the bot now, without waiting for `external_release_after`. `Ok(None)` when
+    /// there is no such conversation, `Ok(Some(false))` when it was not `external`.
+    pub async fn release_external(
+        &self,
+        id: &tandem_model::ConversationId,
+    ) -> Result<Option<bool>, StoreError> {
+        let store = &self.inner.store;
+        for _attempt in 0..5 {
+            let Some(conversation) = store.conversation(id).await? else {
+                return Ok(None);
+            };
+            if conversation.state.owner != crate::store::Owner::External {
+                return Ok(Some(false));
+            }
+            let mut next = conversation;
+            next.state.owner = crate::store::Owner::Bot;
+            next.state.external_at_ms = None;
+            next.updated_at = self.inner.clock.now();
+            let turn = crate::store::Turn {
+                inbound_seq: None,
+                conversation: next,
+                entries: vec![],
+                escalations: vec![],
+                outbox: vec![],
+            };
+            match store.commit_turn(turn).await {
+                Ok(()) => return Ok(Some(true)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "the conversation kept changing".into(),
+        ))
+    }
+
     /// The store.
     pub fn store(&self) -> &DynStore {
         &self.inner.store
