@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Tandem, eventually, hmac_hex};
+use tandem_e2e::{FakeEndpoint, Tandem, eventually};
 use tandem_testkit::fake::{MessengerFake, TelegramFake, WhatsAppFake};
 
 use crate::handoff::{customer_says, desk_bodies, desk_posts, texts_from};
@@ -25,28 +25,13 @@ fn root() -> PathBuf {
 }
 
 async fn tap(tandem: &Tandem, id: &str, payload: &str, title: &str) {
-    let body = serde_json::to_vec(&json!({"id": id, "from": {"id": "alice", "name": "Alice"},
-        "postback": {"payload": payload, "title": title}}))
-    .unwrap();
-    let ts = tandem_e2e::unix_now().to_string();
-    let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
-    let status = reqwest::Client::new()
-        .post(tandem.url("/webhooks/generic"))
-        .header("x-tandem-timestamp", ts)
-        .header("x-tandem-signature", format!("sha256={sig}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    let body = json!({"id": id, "from": {"id": "alice", "name": "Alice"},
+        "postback": {"payload": payload, "title": title}});
+    crate::handoff::post_generic(tandem, &body).await;
 }
 
-/// Issue 18 item 1: a payload Tandem never offered (a platform's opaque callback data, a
-/// foreign template button) is recorded, not read: it used to open a legal handoff. A tap
-/// on a button Tandem offered answers like that button.
-#[tokio::test]
-async fn button_taps_are_matched_against_offered_buttons_never_read_as_text() {
+/// The generic webhook channel and desk of `handoff.rs`, with their fake endpoints.
+async fn start_with_desk() -> (tempfile::TempDir, FakeEndpoint, FakeEndpoint, Tandem) {
     let dir = tempfile::tempdir().unwrap();
     let customer = FakeEndpoint::start(200).await;
     let desk = FakeEndpoint::start(200).await;
@@ -55,6 +40,15 @@ async fn button_taps_are_matched_against_offered_buttons_never_read_as_text() {
         &crate::handoff::config(&customer.url, &desk.url),
     )
     .await;
+    (dir, customer, desk, tandem)
+}
+
+/// Issue 18 item 1: a payload Tandem never offered (a platform's opaque callback data, a
+/// foreign template button) is recorded, not read: it used to open a legal handoff. A tap
+/// on a button Tandem offered answers like that button.
+#[tokio::test]
+async fn button_taps_are_matched_against_offered_buttons_never_read_as_text() {
+    let (_dir, customer, desk, tandem) = start_with_desk().await;
 
     tap(&tandem, "t1", "delete my data", "OK").await;
     tap(&tandem, "t2", "callback_data", "Yes").await;
@@ -83,14 +77,7 @@ async fn button_taps_are_matched_against_offered_buttons_never_read_as_text() {
 /// in the customer-messages metric.
 #[tokio::test]
 async fn agent_replies_are_not_counted_as_customer_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let customer = FakeEndpoint::start(200).await;
-    let desk = FakeEndpoint::start(200).await;
-    let tandem = Tandem::start(
-        dir.path(),
-        &crate::handoff::config(&customer.url, &desk.url),
-    )
-    .await;
+    let (_dir, customer, desk, tandem) = start_with_desk().await;
     customer_says(&tandem, "c1", "I want a refund for order 12345").await;
     let requested = eventually(10, "handoff.requested at the desk", || async {
         desk_bodies(&desk, "handoff.requested").into_iter().next()
