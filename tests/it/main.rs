@@ -8,6 +8,7 @@ mod desk_chatwoot;
 mod desk_slack;
 mod desk_teams;
 mod escalation;
+mod fidelity;
 mod handoff;
 mod identity;
 mod link_codes;

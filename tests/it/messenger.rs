@@ -85,7 +85,7 @@ async fn reply_forgery_redelivery_echo_and_receipts() {
         PAGE,
         PAGE,
         now_ms(),
-        json!({"message": {"is_echo": true, "app_id": 1, "mid": "m_echo", "text": "Our customer service..."}}),
+        json!({"message": {"is_echo": true, "app_id": 1, "metadata": "tandem:out_1", "mid": "m_echo", "text": "Our customer service..."}}),
     );
     assert_eq!(post(&tandem, &echo, SECRET).await, 200);
     // The delivery receipt for everything sent so far.

@@ -174,7 +174,14 @@ async fn reply_redelivery_forged_tokens_and_card_buttons() {
     );
     assert_eq!(fake.member_lookups().len(), 1, "the member looked up once");
 
-    // A card button (Action.Submit) is a postback; the answer's buttons are a card.
+    // A card button the bot offered (the greeting's "Shipping", Action.Submit) is a
+    // postback; the answer's buttons are a card.
+    let hello = text(&fake, &erin, "hello", "1767300000009");
+    assert_eq!(post_valid(&tandem, &fake, &hello).await, 200);
+    eventually(15, "the greeting with its buttons", || async {
+        fake.delivered().get(1).map(|_| ())
+    })
+    .await;
     let mut submit = teams_activity(
         "message",
         &fake.service_url(),
@@ -186,7 +193,7 @@ async fn reply_redelivery_forged_tokens_and_card_buttons() {
     submit["value"] = json!({"payload": "shipping information", "title": "Shipping"});
     assert_eq!(post_valid(&tandem, &fake, &submit).await, 200);
     let answer = eventually(15, "the answer to the button", || async {
-        fake.delivered().get(1).map(|r| r.json())
+        fake.delivered().get(2).map(|r| r.json())
     })
     .await;
     let card = &answer["attachments"][0];

@@ -109,7 +109,14 @@ async fn webhook_reply_forgery_redelivery_and_button_taps() {
         1.0
     );
 
-    // A button tap is a postback, answered, and the bot replies to its payload.
+    // A tap on a button the bot offered (the greeting's "Shipping") is a postback,
+    // answered, and the bot replies as that button.
+    let hello = telegram_text(900_003, 5_123_456_789, "hello", now());
+    assert_eq!(post(&tandem, &hello, SECRET).await, 200);
+    eventually(15, "the greeting with its buttons", || async {
+        fake.delivered().get(1).map(|_| ())
+    })
+    .await;
     let tap = telegram_update(
         900_002,
         "callback_query",
@@ -129,7 +136,7 @@ async fn webhook_reply_forgery_redelivery_and_button_taps() {
     })
     .await;
     let answer = eventually(15, "the reply to the tap", || async {
-        fake.delivered().get(1).map(|r| r.json())
+        fake.delivered().get(2).map(|r| r.json())
     })
     .await;
     assert!(

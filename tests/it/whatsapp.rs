@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Tandem, eventually, hmac_hex};
+use tandem_e2e::{FakeEndpoint, Tandem, eventually};
 use tandem_testkit::Reply;
 use tandem_testkit::fake::WhatsAppFake;
 use tandem_testkit::payloads::whatsapp_text;
@@ -361,21 +361,8 @@ async fn buttons_are_interactive_on_whatsapp_and_numbered_text_elsewhere() {
 }
 
 async fn post_generic(tandem: &Tandem, id: &str, text: &str) {
-    let body =
-        serde_json::to_vec(&serde_json::json!({"id": id, "from": {"id": "web-1"}, "text": text}))
-            .unwrap();
-    let ts = now().to_string();
-    let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
-    let status = reqwest::Client::new()
-        .post(tandem.url("/webhooks/generic"))
-        .header("x-tandem-timestamp", ts)
-        .header("x-tandem-signature", format!("sha256={sig}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    let body = serde_json::json!({"id": id, "from": {"id": "web-1"}, "text": text});
+    crate::handoff::post_generic(tandem, &body).await;
 }
 
 /// Resolving a handoff whose customer's WhatsApp window has closed asks nothing (no

@@ -309,10 +309,8 @@ fn line(entry: &TranscriptEntry) -> TranscriptLine {
         from: entry.from.as_str().into(),
         channel: entry.channel.to_string(),
         at: rfc3339(entry.at),
-        text: entry
-            .content
-            .text()
-            .map_or_else(|| format!("[{}]", entry.content.kind()), str::to_owned),
+        // Media references, edits, orders and other non-text content as a readable line.
+        text: entry.content.describe(),
     }
 }
 

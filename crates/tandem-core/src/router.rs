@@ -46,7 +46,13 @@ pub struct CoreConfig {
     /// Agent ids allowed to act on any handoff (take over, reply, transfer) whoever owns
     /// it; every other agent acts only on handoffs they own or that nobody owns yet.
     pub supervisors: Vec<String>,
+    /// A conversation a person answers outside Tandem (owner `external`) goes back to
+    /// the bot when that person has been quiet this long.
+    pub external_release_after: time::Duration,
 }
+
+/// The default of [`CoreConfig::external_release_after`]: one hour.
+pub const DEFAULT_EXTERNAL_RELEASE_AFTER: time::Duration = time::Duration::hours(1);
 
 impl Default for CoreConfig {
     fn default() -> Self {
@@ -58,6 +64,7 @@ impl Default for CoreConfig {
             sla: crate::sla::SlaConfig::default(),
             link_code_ttl: crate::linking::CODE_TTL,
             supervisors: Vec::new(),
+            external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
         }
     }
 }
@@ -180,6 +187,43 @@ impl Core {
         let names = policy.category_names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         self.inner.metrics.register_policy(&names);
+    }
+
+    /// Gives a conversation a person was answering outside Tandem (owner `external`)
+    /// back to the bot now, without waiting for `external_release_after`. `Ok(None)` when
+    /// there is no such conversation, `Ok(Some(false))` when it was not `external`.
+    pub async fn release_external(
+        &self,
+        id: &tandem_model::ConversationId,
+    ) -> Result<Option<bool>, StoreError> {
+        let store = &self.inner.store;
+        for _attempt in 0..5 {
+            let Some(conversation) = store.conversation(id).await? else {
+                return Ok(None);
+            };
+            if conversation.state.owner != crate::store::Owner::External {
+                return Ok(Some(false));
+            }
+            let mut next = conversation;
+            next.state.owner = crate::store::Owner::Bot;
+            next.state.external_at_ms = None;
+            next.updated_at = self.inner.clock.now();
+            let turn = crate::store::Turn {
+                inbound_seq: None,
+                conversation: next,
+                entries: vec![],
+                escalations: vec![],
+                outbox: vec![],
+            };
+            match store.commit_turn(turn).await {
+                Ok(()) => return Ok(Some(true)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "the conversation kept changing".into(),
+        ))
     }
 
     /// The store.
@@ -436,7 +480,10 @@ impl InboundHandler for Core {
             debug!(channel.id = %msg.channel, "Duplicate inbound message ignored.");
             return Ok(Accepted { duplicate: true });
         }
-        self.inner.metrics.message_in(msg.channel.as_str());
+        if crate::handoff::desk_of(&msg.channel).is_none() {
+            // Agents' actions share the inbound log; only customers' messages count here.
+            self.inner.metrics.message_in(msg.channel.as_str());
+        }
         self.dispatch(PendingInbound {
             seq: record.seq,
             message: msg,

@@ -30,9 +30,22 @@ pub const HUMAN_REQUEST_TEXT: &str = "I want to talk to a person";
 /// The answer to a person request from an AI-first segment (the second request hands off).
 pub const BOT_FIRST_REPLY: &str = "I can help with most questions right away: tell me what you need. If you'd still rather talk to a person, tap the button.";
 
-/// What the customer is told when Tandem cannot read a message.
+/// What the customer is told when the platform delivered something nobody can read (a
+/// message type the platform itself does not support, an unknown kind).
 pub const UNREADABLE_NOTICE: &str =
+    "Sorry, I couldn't open that message. Could you send it again, or tell me in words?";
+
+/// The earlier wording, answered to every non-text message before edits, orders, taps
+/// and platform events were understood. Kept so tests can assert it is never sent.
+pub const TEXT_ONLY_APOLOGY: &str =
     "Sorry, I can only read text messages for now. Could you type your question?";
+
+/// What the customer is told when they send a picture, file, voice note or video without
+/// words while the bot has the conversation (the desks get the media reference).
+pub const MEDIA_NOTICE: &str = "Thanks, I've got it. Tell me in a few words what it's about and I'll help, or ask for a person.";
+
+/// How many recently offered buttons a conversation remembers for matching taps.
+pub const OFFERED_BUTTONS_KEPT: usize = 30;
 
 pub(crate) async fn plan(
     core: &Core,
@@ -48,7 +61,9 @@ pub(crate) async fn plan(
     next.channel = msg.channel.clone();
     next.updated_at = now;
     next.state.checked_in = false;
-    if !matches!(msg.content, Content::Event { .. }) {
+    let external = matches!(msg.content, Content::ExternalReply { .. });
+    release_external_if_quiet(&mut next.state, now, inner.config.external_release_after);
+    if msg.content.is_customer_act() {
         // Anything the customer did (not a platform event) opens the messaging window.
         next.state.last_customer_message_at.insert(
             msg.channel.as_str().to_owned(),
@@ -62,7 +77,12 @@ pub(crate) async fn plan(
         conversation_id: conversation.id.clone(),
         customer_id: customer.id.clone(),
         seq,
-        from: Party::Customer,
+        // A person answering outside Tandem is on the business's side.
+        from: if external {
+            Party::Agent
+        } else {
+            Party::Customer
+        },
         channel: msg.channel.clone(),
         at: msg.sent_at,
         content: msg.content.clone(),
@@ -79,7 +99,17 @@ pub(crate) async fn plan(
         Content::Postback { payload, .. } if payload == HUMAN_PAYLOAD => {
             Some(HUMAN_REQUEST_TEXT.to_owned())
         }
-        Content::Postback { payload, .. } => Some(payload.clone()),
+        // A tap is a value, not words: only a button Tandem offered means something, and
+        // then its payload (Tandem's own text) is what the customer chose.
+        Content::Postback { payload, .. } => {
+            tapped(&conversation.state, payload).map(|b| b.payload.clone())
+        }
+        // Edits, deletions, orders and forms are recorded (the desks see them), not
+        // read as a new question.
+        Content::Edited { .. }
+        | Content::Deleted { .. }
+        | Content::Structured { .. }
+        | Content::ExternalReply { .. } => None,
         // "2" answers choices that were offered as numbered text.
         Content::Text { text } => Some(
             crate::shape::choice_answer(text, &conversation.state.offered_choices)
@@ -90,9 +120,16 @@ pub(crate) async fn plan(
     // Desk operations go after the customer-facing replies of this turn, in order.
     let mut desk_ops: Vec<(String, DeskOp)> = Vec::new();
 
-    if next.state.owner != Owner::Bot {
+    if external && matches!(next.state.owner, Owner::Bot | Owner::External) {
+        // A person answers outside Tandem: theirs until they go quiet or are released.
+        next.state.owner = Owner::External;
+        next.state.external_at_ms = Some(crate::handoff::ms(now));
+    } else if next.state.owner != Owner::Bot {
         // A human owns the conversation: the bot is silent, the desk gets the message.
-        if let Some(text) = text.as_deref().filter(|t| !t.trim().is_empty()) {
+        if let Some(text) = text
+            .as_deref()
+            .filter(|t| !external && !t.trim().is_empty())
+        {
             let score = inner.sentiment.analyze(text).await;
             push_sentiment(&mut next.state, score.compound);
         }
@@ -199,10 +236,19 @@ pub(crate) async fn plan(
                         replies.push((Party::Bot, OutboundContent::text(greeting)));
                     }
                 }
-                // Reactions and platform events need no answer.
-                Content::Reaction { .. } | Content::Event { .. } => {}
-                // Anything else unreadable gets a clear notice.
-                _ => replies.push((Party::System, OutboundContent::text(UNREADABLE_NOTICE))),
+                // Words-free media: the desks get the reference; the customer is asked
+                // what it is about (stickers are like reactions).
+                Content::Media { kind, .. } if *kind != tandem_model::MediaKind::Sticker => {
+                    replies.push((Party::System, OutboundContent::text(MEDIA_NOTICE)));
+                }
+                // Only what nobody can read gets the notice.
+                Content::Unsupported { .. } => {
+                    replies.push((Party::System, OutboundContent::text(UNREADABLE_NOTICE)));
+                }
+                // Reactions, edits, deletions, orders and forms, locations, contact cards,
+                // taps on buttons Tandem did not offer and platform events are recorded
+                // (the desks see them) and need no answer.
+                _ => {}
             },
         }
     }
@@ -221,6 +267,7 @@ pub(crate) async fn plan(
             .map(|(_, c)| c.buttons.clone())
             .unwrap_or_default();
     }
+    remember_buttons(&mut next.state, &replies);
     let mut outbox = Vec::new();
     for (from, content) in replies {
         let entry = TranscriptEntry {
@@ -257,6 +304,48 @@ pub(crate) async fn plan(
         entries,
         escalations,
         outbox,
+    }
+}
+
+/// The button a tap's payload belongs to: the "talk to a person" button, one Tandem
+/// offered lately, or one offered as numbered text. `None` for anything else (a stale or
+/// foreign payload, a platform's opaque callback data).
+pub fn tapped<'a>(state: &'a ConversationState, payload: &str) -> Option<&'a Button> {
+    state
+        .offered_buttons
+        .iter()
+        .rev()
+        .chain(state.offered_choices.iter())
+        .find(|b| b.payload == payload)
+}
+
+/// Adds the buttons of this turn's replies to the ones a tap may answer.
+fn remember_buttons(state: &mut ConversationState, replies: &[(Party, OutboundContent)]) {
+    for b in replies.iter().flat_map(|(_, c)| &c.buttons) {
+        state.offered_buttons.retain(|o| o.payload != b.payload);
+        state.offered_buttons.push(b.clone());
+    }
+    let excess = state
+        .offered_buttons
+        .len()
+        .saturating_sub(OFFERED_BUTTONS_KEPT);
+    state.offered_buttons.drain(..excess);
+}
+
+/// Gives a conversation back to the bot once the person outside Tandem has been quiet
+/// for `after` (checked lazily on the next message, so it survives restarts).
+pub fn release_external_if_quiet(
+    state: &mut ConversationState,
+    now: Timestamp,
+    after: time::Duration,
+) {
+    if state.owner != Owner::External {
+        return;
+    }
+    let last = state.external_at_ms.unwrap_or(i64::MIN);
+    if crate::handoff::ms(now).saturating_sub(last) >= after.whole_milliseconds() as i64 {
+        state.owner = Owner::Bot;
+        state.external_at_ms = None;
     }
 }
 

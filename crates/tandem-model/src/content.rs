@@ -1,6 +1,7 @@
 //! Normalized message content, in both directions.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What a customer sent, normalized across platforms. Unknown platform events become
 /// [`Content::Unsupported`]: they are recorded, never dropped.
@@ -80,6 +81,42 @@ pub enum Content {
         /// Platform-specific kind, e.g. `messenger:pass_thread_control`.
         kind: String,
     },
+    /// The customer edited one of their earlier messages. Recorded as its own transcript
+    /// entry (the edit record desks see) on every channel; never answered.
+    Edited {
+        /// The platform id of the edited message, when the platform says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        of: Option<String>,
+        /// The new text, when the platform sends it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// The customer deleted (unsent) one of their earlier messages. Recorded; never answered.
+    Deleted {
+        /// The platform id of the deleted message, when the platform says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        of: Option<String>,
+    },
+    /// Structured customer content: a catalog order, a completed form (WhatsApp Flow), a
+    /// payment. `summary` is a readable line for the bot's transcript and the desks;
+    /// `fields` the values by name.
+    Structured {
+        /// Platform-specific kind, e.g. `whatsapp:order`, `whatsapp:flow`.
+        kind: String,
+        /// One readable line (no secrets; what the customer chose or answered).
+        summary: String,
+        /// The values by name.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        fields: BTreeMap<String, String>,
+    },
+    /// A person answered the customer outside Tandem (someone in the Page Inbox, the
+    /// WhatsApp Business app): the conversation is theirs until they go quiet or are
+    /// released. `sender` of the message is the customer the person wrote to.
+    ExternalReply {
+        /// What the person wrote, when the platform echoes it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
     /// Customer content Tandem does not understand yet; kept with its kind.
     Unsupported {
         /// Platform-specific kind, e.g. `whatsapp:order`.
@@ -110,7 +147,68 @@ impl Content {
             Content::Reaction { .. } => "reaction",
             Content::Start { .. } => "start",
             Content::Event { .. } => "event",
+            Content::Edited { .. } => "edited",
+            Content::Deleted { .. } => "deleted",
+            Content::Structured { .. } => "structured",
+            Content::ExternalReply { .. } => "external_reply",
             Content::Unsupported { .. } => "unsupported",
+        }
+    }
+
+    /// Whether the customer did this (a message, a tap, a reaction, an edit), as opposed
+    /// to a platform event or a person answering outside Tandem: only customer acts open
+    /// a messaging window.
+    pub fn is_customer_act(&self) -> bool {
+        !matches!(self, Content::Event { .. } | Content::ExternalReply { .. })
+    }
+
+    /// One readable line for a person (desks, transcripts): the text where there is one,
+    /// else what the content is and where to find it (a media reference, a location, the
+    /// edited message). Contains what the customer sent; never for logs.
+    pub fn describe(&self) -> String {
+        let with = |head: String, tail: Option<&str>| match tail.filter(|t| !t.is_empty()) {
+            Some(t) => format!("{head} {t}"),
+            None => head,
+        };
+        match self {
+            Content::Text { text } => text.clone(),
+            Content::Postback { .. } => self.text().unwrap_or_default().to_owned(),
+            Content::Media {
+                kind,
+                reference,
+                caption,
+                ..
+            } => with(
+                format!("[{} {reference}]", kind.as_str()),
+                caption.as_deref(),
+            ),
+            Content::Location {
+                latitude,
+                longitude,
+                name,
+            } => with(
+                format!("[location {latitude},{longitude}]"),
+                name.as_deref(),
+            ),
+            Content::Contact { phone, name, .. } => {
+                with(format!("[contact {phone}]"), name.as_deref())
+            }
+            Content::Reaction { emoji, .. } if emoji.is_empty() => "[reaction removed]".into(),
+            Content::Reaction { emoji, .. } => format!("[reaction {emoji}]"),
+            Content::Start { .. } => "[start]".into(),
+            Content::Event { kind } => format!("[event {kind}]"),
+            Content::Edited { of, text } => with(
+                format!("[edited {}]", of.as_deref().unwrap_or("message")),
+                text.as_deref(),
+            ),
+            Content::Deleted { of } => {
+                format!("[deleted {}]", of.as_deref().unwrap_or("message"))
+            }
+            Content::Structured { kind, summary, .. } => with(format!("[{kind}]"), Some(summary)),
+            Content::ExternalReply { text } => {
+                with("[answered outside Tandem]".into(), text.as_deref())
+            }
+            Content::Unsupported { kind } => format!("[unsupported {kind}]"),
         }
     }
 }
@@ -129,6 +227,19 @@ pub enum MediaKind {
     Video,
     /// A sticker.
     Sticker,
+}
+
+impl MediaKind {
+    /// The wire name (`image`, `document`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Document => "document",
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+            MediaKind::Sticker => "sticker",
+        }
+    }
 }
 
 /// A button offered to the customer.

@@ -263,6 +263,10 @@ pub struct HandoffSection {
     /// reply, resolve, release or transfer it whoever owns it. Everyone else acts only
     /// on handoffs they own (or that nobody has accepted yet).
     pub supervisors: Vec<String>,
+    /// Seconds after which a conversation a person answered outside Tandem (a reply
+    /// from the Messenger Page Inbox or the WhatsApp Business app: owner `external`) goes
+    /// back to the bot, counted from that person's last message (default 3600, at least 1).
+    pub external_release_after_secs: Option<u64>,
 }
 
 /// `[outbox]`: delivery tuning.
@@ -509,6 +513,9 @@ pub fn parse(
             "handoff.on_sla_breach",
             "must be \"alert\", \"return_to_bot\" or \"reroute\"",
         );
+    }
+    if config.handoff.external_release_after_secs == Some(0) {
+        errors.push("handoff.external_release_after_secs", "must be at least 1");
     }
     for (from, to) in &config.handoff.overflow {
         if to.trim().is_empty() {

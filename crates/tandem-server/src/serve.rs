@@ -246,6 +246,10 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
                 .map_or(tandem_core::linking::CODE_TTL, |secs| {
                     time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
                 }),
+            external_release_after: config.handoff.external_release_after_secs.map_or(
+                tandem_core::router::DEFAULT_EXTERNAL_RELEASE_AFTER,
+                |secs| time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
+            ),
             ..CoreConfig::default()
         },
     );

@@ -5,20 +5,24 @@ use serde::{Deserialize, Serialize};
 
 // ---- webhooks ---------------------------------------------------------------------------
 
-/// `{"object": "page", "entry": [...]}`.
+/// `{"object": "page", "entry": [...]}`. Entries and their events are read one by one
+/// (`tandem_sdk::lenient`): one unreadable event never loses the others.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Notification {
-    pub(crate) object: String,
     #[serde(default)]
-    pub(crate) entry: Vec<Entry>,
+    pub(crate) object: String,
+    #[serde(default, deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) entry: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Entry {
-    pub(crate) messaging: Vec<Event>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) messaging: Vec<serde_json::Value>,
     /// Events of threads another app (the Page Inbox) owns.
-    pub(crate) standby: Vec<Event>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) standby: Vec<serde_json::Value>,
 }
 
 /// One `messaging` event; exactly one of the optional objects is set.
@@ -26,8 +30,12 @@ pub(crate) struct Entry {
 #[serde(default)]
 pub(crate) struct Event {
     pub(crate) sender: Party,
+    pub(crate) recipient: Party,
     pub(crate) timestamp: Option<i64>,
     pub(crate) message: Option<Message>,
+    pub(crate) message_edit: Option<MessageEdit>,
+    pub(crate) optin: Option<serde_json::Value>,
+    pub(crate) payment: Option<Payment>,
     pub(crate) postback: Option<Postback>,
     pub(crate) referral: Option<Referral>,
     pub(crate) delivery: Option<Receipt>,
@@ -41,7 +49,34 @@ pub(crate) struct Event {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Party {
+    /// Page-scoped ids are strings; read numbers too.
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
     pub(crate) id: String,
+}
+
+/// `message_edit`: the customer edited a message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct MessageEdit {
+    pub(crate) mid: String,
+    pub(crate) text: Option<String>,
+    pub(crate) num_edit: Option<u64>,
+}
+
+/// `payment`: a completed Messenger payment (the older Payments product).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Payment {
+    pub(crate) payload: Option<String>,
+    pub(crate) amount: Option<Amount>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Amount {
+    pub(crate) currency: Option<String>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) amount: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,7 +85,15 @@ pub(crate) struct Message {
     pub(crate) mid: String,
     pub(crate) text: Option<String>,
     pub(crate) is_echo: bool,
+    /// Set on a deleted (unsent) message.
+    pub(crate) is_deleted: bool,
+    /// On echoes: the app that sent the message (Tandem's, the Page Inbox's, another's).
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) app_id: String,
+    /// On echoes: the metadata the sender attached (Tandem's sends carry `tandem:`).
+    pub(crate) metadata: Option<String>,
     pub(crate) quick_reply: Option<QuickReply>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) attachments: Vec<Attachment>,
 }
 
@@ -65,13 +108,20 @@ pub(crate) struct QuickReply {
 pub(crate) struct Attachment {
     #[serde(rename = "type")]
     pub(crate) kind: String,
+    /// `null` on link-share `fallback` attachments (a documented shape).
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) payload: AttachmentPayload,
+    /// `fallback` attachments: the shared link's title and URL.
+    pub(crate) title: Option<String>,
+    #[serde(alias = "URL")]
+    pub(crate) url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct AttachmentPayload {
     pub(crate) url: Option<String>,
+    pub(crate) title: Option<String>,
     pub(crate) sticker_id: Option<u64>,
     pub(crate) coordinates: Option<Coordinates>,
 }

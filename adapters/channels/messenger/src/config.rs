@@ -23,6 +23,12 @@ pub struct MessengerConfig {
     /// The payload of the Page's Get Started button (its tap is a conversation start).
     #[serde(default = "default_get_started")]
     pub get_started_payload: String,
+    /// Tandem's Meta app id. Echoes of messages this app sent are Tandem's own (so are
+    /// echoes carrying Tandem's `tandem:` metadata); an echo from any other app (someone
+    /// answering in the Page Inbox) hands the conversation to that person (owner
+    /// `external`, see `[handoff] external_release_after_secs`).
+    #[serde(default)]
+    pub app_id: Option<String>,
     /// Send pacing. Meta publishes no per-Page send rate; the default is conservative.
     #[serde(default = "default_pacing")]
     pub pacing: Pacing,
@@ -50,6 +56,14 @@ pub(crate) fn default_pacing() -> Pacing {
 }
 
 impl MessengerConfig {
+    /// What the normalizer needs.
+    pub(crate) fn settings(&self) -> crate::normalize::Settings<'_> {
+        crate::normalize::Settings {
+            get_started: &self.get_started_payload,
+            app_id: self.app_id.as_deref().filter(|a| !a.is_empty()),
+        }
+    }
+
     /// Pure checks: every problem, with its key.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::default();

@@ -136,13 +136,13 @@ fn unknown_events_and_attachments_are_unsupported() {
         "1",
         "42",
         5,
-        serde_json::json!({"optin": {"ref": "x"}}),
+        serde_json::json!({"hologram": {"ref": "x"}}),
     );
     let parsed = parse_for_tests(body.as_bytes()).unwrap();
     assert_eq!(
         parsed.messages[0].content,
         Content::Unsupported {
-            kind: "messenger:optin".into()
+            kind: "messenger:hologram".into()
         }
     );
     let body = tandem_testkit::payloads::messenger_event(
@@ -386,4 +386,180 @@ async fn verification_handshake_echoes_the_challenge() {
     let body = axum::body::to_bytes(ok.into_body(), 1024).await.unwrap();
     assert_eq!(&body[..], b"42");
     assert_eq!(routes.oneshot(get("wrong")).await.unwrap().status(), 403);
+}
+
+fn event(event: serde_json::Value) -> Vec<Content> {
+    let body = tandem_testkit::payloads::messenger_event("1", "42", 5, event);
+    parse_for_tests(body.as_bytes())
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.content)
+        .collect()
+}
+
+#[test]
+fn a_link_share_with_a_null_fallback_payload_is_read_and_loses_nothing() {
+    // Issue 18 item 2: `"payload": null` made the whole batch fail (400, redelivered).
+    let body = br#"{"object":"page","entry":[{"id":"1","time":1,"messaging":[
+        {"sender":{"id":"42"},"recipient":{"id":"1"},"timestamp":5,"message":{"mid":"m_link","text":"look https://example.org/a","attachments":[{"type":"fallback","payload":null,"title":"A page","URL":"https://example.org/a"}]}},
+        {"sender":{"id":"42"},"recipient":{"id":"1"},"timestamp":6,"message":{"mid":"m_text","text":"and this"}}
+    ]}]}"#;
+    let parsed = parse_for_tests(body).unwrap();
+    let contents: Vec<_> = parsed.messages.iter().map(|m| m.content.clone()).collect();
+    assert_eq!(
+        contents,
+        vec![
+            Content::Text {
+                text: "look https://example.org/a".into()
+            },
+            Content::Text {
+                text: "and this".into()
+            }
+        ]
+    );
+    assert_eq!(
+        event(
+            serde_json::json!({"message": {"mid": "m_l", "attachments": [
+                {"type": "fallback", "payload": null, "title": "A page", "URL": "https://example.org/a"}
+            ]}})
+        ),
+        vec![Content::Text {
+            text: "A page https://example.org/a".into()
+        }]
+    );
+}
+
+#[test]
+fn an_unreadable_event_is_kept_and_the_rest_of_the_batch_recorded() {
+    let body = br#"{"object":"page","entry":[{"id":"1","time":1,"messaging":[
+        {"sender":{"id":"42"},"recipient":{"id":"1"},"timestamp":"not a number","message":{"mid":"m_bad","text":"?"}},
+        {"sender":{"id":"42"},"recipient":{"id":"1"},"timestamp":6,"message":{"mid":"m_ok","text":"hello"}},
+        {"recipient":{"id":"1"},"timestamp":[]}
+    ]}, 17]}"#;
+    let parsed = parse_for_tests(body).unwrap();
+    assert_eq!(parsed.messages.len(), 2);
+    assert_eq!(
+        parsed.messages[0].content,
+        Content::Unsupported {
+            kind: "messenger:unparsable".into()
+        }
+    );
+    assert!(
+        parsed.messages[0]
+            .platform_message_id
+            .as_str()
+            .starts_with("derived:")
+    );
+    assert_eq!(parsed.messages[1].platform_message_id.as_str(), "m_ok");
+    assert_eq!(parsed.unreadable, 1, "the event naming nobody is counted");
+    // Another object is acknowledged with nothing to record.
+    let other = parse_for_tests(br#"{"object":"instagram","entry":[]}"#).unwrap();
+    assert!(other.other_object && other.messages.is_empty());
+}
+
+#[test]
+fn an_echo_from_another_app_is_a_person_answering_and_ours_are_ignored() {
+    let echo = |app_id: serde_json::Value, metadata: Option<&str>| {
+        let mut message = serde_json::json!({"is_echo": true, "app_id": app_id, "mid": "m_echo", "text": "I'll check, one moment"});
+        if let Some(m) = metadata {
+            message["metadata"] = serde_json::json!(m);
+        }
+        let body = serde_json::json!({"object": "page", "entry": [{"id": "1", "time": 1, "messaging": [
+            {"sender": {"id": "1"}, "recipient": {"id": "42"}, "timestamp": 5, "message": message}
+        ]}]});
+        parse_for_tests(body.to_string().as_bytes()).unwrap()
+    };
+    // The Page Inbox's app id: someone answered there.
+    let inbox = echo(serde_json::json!(263_902_037_430_900_u64), None);
+    assert_eq!(inbox.messages.len(), 1);
+    assert_eq!(inbox.messages[0].sender.subject, "42", "the customer");
+    assert_eq!(
+        inbox.messages[0].content,
+        Content::ExternalReply {
+            text: Some("I'll check, one moment".into())
+        }
+    );
+    // Tandem's own sends: by app id, or by Tandem's metadata.
+    let own = echo(serde_json::json!("1234567890123456"), None);
+    assert!(own.messages.is_empty() && own.echoes == 1);
+    let own = echo(serde_json::json!(99), Some("tandem:out_1"));
+    assert!(own.messages.is_empty() && own.echoes == 1);
+}
+
+#[test]
+fn edits_deletions_optins_and_payments_are_understood_not_unsupported() {
+    assert_eq!(
+        event(
+            serde_json::json!({"message_edit": {"mid": "m_1", "text": "fixed typo", "num_edit": 1}})
+        ),
+        vec![Content::Edited {
+            of: Some("m_1".into()),
+            text: Some("fixed typo".into())
+        }]
+    );
+    assert_eq!(
+        event(serde_json::json!({"message": {"mid": "m_2", "is_deleted": true}})),
+        vec![Content::Deleted {
+            of: Some("m_2".into())
+        }]
+    );
+    assert_eq!(
+        event(
+            serde_json::json!({"optin": {"type": "notification_messages", "payload": "p", "notification_messages_token": "t"}})
+        ),
+        vec![Content::Event {
+            kind: "messenger:optin".into()
+        }]
+    );
+    let payment = event(
+        serde_json::json!({"payment": {"payload": "SKU_1", "amount": {"currency": "EUR", "amount": "29.90"}, "payment_credential": {"provider_type": "stripe", "charge_id": "ch_1"}}}),
+    );
+    match &payment[0] {
+        Content::Structured {
+            kind,
+            summary,
+            fields,
+        } => {
+            assert_eq!(kind, "messenger:payment");
+            assert_eq!(summary, "payment of 29.90 EUR");
+            assert!(
+                !fields.values().any(|v| v.contains("ch_1")),
+                "no credentials kept"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_policy_enforcement_notice_is_reported_not_recorded() {
+    let body = br#"{"object":"page","entry":[{"id":"1","time":1,"messaging":[
+        {"recipient":{"id":"1"},"timestamp":5,"policy-enforcement":{"action":"block","reason":"The Page was blocked for spam."}}
+    ]}]}"#;
+    let parsed = parse_for_tests(body).unwrap();
+    assert!(parsed.messages.is_empty());
+    assert_eq!(parsed.policy_actions, vec!["block".to_owned()]);
+}
+
+fn unknown_field() -> impl Strategy<Value = (u32, u16, serde_json::Value)> {
+    (any::<u32>(), any::<u16>(), json_value())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Unknown fields anywhere in a recorded payload never change what is read from the
+    /// known ones.
+    #[test]
+    fn unknown_fields_never_change_the_parse_of_known_ones(
+        additions in prop::collection::vec(unknown_field(), 1..6),
+    ) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/inbound");
+        let read = |_: &serde_json::Value, v: &serde_json::Value| {
+            format!("{:?}", parse_for_tests(v.to_string().as_bytes()))
+        };
+        let kept = tandem_testkit::fixtures::unknown_fields_keep_the_parse(dir, &additions, read);
+        prop_assert!(kept.is_ok(), "{}", kept.unwrap_err());
+    }
 }

@@ -37,6 +37,7 @@ impl ChannelDriver for Driver {
             app_secret = "{SECRET}"
             verify_token = "verify-me"
             page_access_token = "{TOKEN}"
+            app_id = "1234567890123456"
             api_base = "{}"
             "#,
             platform.base_url()
@@ -59,7 +60,8 @@ impl ChannelDriver for Driver {
     }
 
     fn inbound_unsupported(&self, from: &str, id: &str) -> Option<Request<Body>> {
-        let event = serde_json::json!({"optin": {"ref": format!("optin-{id}")}});
+        // An event kind Meta may add one day.
+        let event = serde_json::json!({"hologram": {"ref": format!("holo-{id}")}});
         Some(signed(
             messenger_event(PAGE_ID, from, 1_767_261_600_123, event).into_bytes(),
             SECRET,
@@ -81,3 +83,55 @@ impl ChannelDriver for Driver {
 
 tandem_testkit::channel_conformance!(Driver);
 tandem_testkit::check_inbound_fixtures!(Driver);
+
+/// Issue 18 acceptance 2: a well-signed batch mixing an unreadable event, a readable one
+/// and an event kind Tandem does not use is answered 2xx and the readable one recorded.
+#[tokio::test]
+async fn a_batch_with_an_unreadable_event_is_acknowledged_and_the_rest_recorded() {
+    let h = tandem_testkit::Harness::<Driver>::start().await;
+    let body = br#"{"object":"page","entry":[{"id":"112233445566778","time":1,"messaging":[
+        {"sender":{"id":"6876543210987654"},"recipient":{"id":"112233445566778"},"timestamp":"yesterday","message":{"mid":"m_bad","text":"?"}},
+        {"sender":{"id":"6876543210987654"},"recipient":{"id":"112233445566778"},"timestamp":1767261600000,"message":{"mid":"m_link","attachments":[{"type":"fallback","payload":null,"title":"A page","URL":"https://example.org/a"}]}},
+        {"sender":{"id":"6876543210987654"},"recipient":{"id":"112233445566778"},"timestamp":1767261600001,"message":{"mid":"m_ok","text":"hello"}}
+    ]}]}"#;
+    let (status, _) = h.call(h.driver.inbound_raw(body.to_vec())).await;
+    assert_eq!(status, 200);
+    let ids: Vec<String> = h
+        .inbound
+        .accepted()
+        .iter()
+        .map(|m| m.platform_message_id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids[0].starts_with("derived:"));
+    assert_eq!(&ids[1..], ["m_link", "m_ok"]);
+    // Events for another product are acknowledged too.
+    let (status, _) = h
+        .call(h.driver.inbound_raw(
+            br#"{"object":"instagram","entry":[{"id":"1","time":1,"messaging":[]}]}"#.to_vec(),
+        ))
+        .await;
+    assert_eq!(status, 200);
+}
+
+/// Issue 18 item 8: Meta blocking the Page is logged (WARN, without ids), not dropped
+/// silently.
+#[tokio::test]
+async fn a_page_blocked_notice_is_logged_without_personal_data() {
+    let (captured, _guard) = tandem_testkit::telemetry::capture();
+    let h = tandem_testkit::Harness::<Driver>::start().await;
+    let body = br#"{"object":"page","entry":[{"id":"112233445566778","time":1,"messaging":[
+        {"recipient":{"id":"112233445566778"},"timestamp":1767261600000,"policy-enforcement":{"action":"block","reason":"Blocked for spam reports from +4915112345678"}}
+    ]}]}"#;
+    let (status, _) = h.call(h.driver.inbound_raw(body.to_vec())).await;
+    assert_eq!(status, 200);
+    assert!(h.inbound.accepted().is_empty());
+    let warnings: Vec<_> = captured
+        .info_and_above()
+        .into_iter()
+        .filter(|e| e.text.contains("policy enforcement"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].text.contains("block"));
+    assert!(!warnings[0].text.contains("4915112345678"));
+}

@@ -134,6 +134,12 @@ pub(crate) struct Entity {
 pub(crate) struct ChannelData {
     #[serde(default, deserialize_with = "lenient")]
     pub(crate) tenant: Tenant,
+    /// The team of a channel conversation.
+    #[serde(default, deserialize_with = "lenient")]
+    pub(crate) team: Tenant,
+    /// The channel of a channel conversation.
+    #[serde(default, deserialize_with = "lenient")]
+    pub(crate) channel: Tenant,
 }
 
 #[derive(Debug, Default, Deserialize)]

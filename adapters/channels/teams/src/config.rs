@@ -1,6 +1,7 @@
 //! `[channels.teams]` configuration and its pure checks.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use tandem_sdk::model::Pacing;
 use tandem_sdk::{ConfigErrors, Secret};
 
@@ -41,6 +42,28 @@ pub struct TeamsConfig {
     /// 60 per 30 seconds, and 30 requests per second per tenant.
     #[serde(default = "default_pacing")]
     pub pacing: Pacing,
+    /// Group chats and team channels: `mentions` (the default) answers messages that
+    /// @mention the bot (each person in each chat or channel thread is a conversation of
+    /// its own, answered in that chat or thread); `off` records them without answering.
+    /// 1:1 chats are always answered.
+    #[serde(default)]
+    pub group_replies: GroupReplies,
+    /// Overrides of `group_replies` for one team, channel or group chat, by its id
+    /// (`19:…@thread.tacv2` / `@thread.skype` / `@thread.v2`); a channel's entry wins over
+    /// its team's. E.g. `{ "19:abc@thread.tacv2" = "off" }`.
+    #[serde(default)]
+    pub group_overrides: BTreeMap<String, GroupReplies>,
+}
+
+/// Whether the bot answers in group chats and channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupReplies {
+    /// Answer messages that @mention the bot.
+    #[default]
+    Mentions,
+    /// Record group messages, never answer them.
+    Off,
 }
 
 fn default_openid_metadata_url() -> String {
@@ -99,6 +122,23 @@ impl TeamsConfig {
             }
         }
         errors.into_result()
+    }
+
+    /// Whether messages mentioning the bot in this group conversation are answered: the
+    /// override of its channel, its conversation or its team, else `group_replies`.
+    pub(crate) fn answers_group(&self, a: &crate::api::Activity) -> bool {
+        let conversation = a.conversation.id.split(';').next();
+        [
+            a.channel_data.channel.id.as_deref(),
+            conversation,
+            a.channel_data.team.id.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|id| self.group_overrides.get(id))
+        .copied()
+        .unwrap_or(self.group_replies)
+            == GroupReplies::Mentions
     }
 
     /// The bot's own account id, `28:<app_id>`.

@@ -107,7 +107,8 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
     }
     let channel = st.sink.channel().clone();
     let bot_id = st.config.bot_id();
-    let parsed = normalize::activity(&activity, &body, &channel, &bot_id);
+    let answer_group = st.config.answers_group(&activity);
+    let parsed = normalize::activity(&activity, &body, &channel, &bot_id, answer_group);
     let span = tracing::debug_span!(
         telemetry::SPAN_INBOUND,
         channel.kind = crate::KIND,

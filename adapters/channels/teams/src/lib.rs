@@ -52,7 +52,7 @@ pub mod botframework {
     }
 }
 
-pub use config::{DEFAULT_OPENID_METADATA_URL, DEFAULT_TOKEN_URL, TeamsConfig};
+pub use config::{DEFAULT_OPENID_METADATA_URL, DEFAULT_TOKEN_URL, GroupReplies, TeamsConfig};
 
 use std::sync::Arc;
 use tandem_sdk::model::{Capabilities, WindowPolicy};

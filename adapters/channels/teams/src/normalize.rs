@@ -3,14 +3,17 @@
 //! - `message` in a 1:1 chat: text (the bot's `<at>` mention removed, other mentions
 //!   kept as plain names, `xml` text reduced to its text), an Adaptive Card
 //!   `Action.Submit` (`value`) as a postback, images and files as media. In group chats
-//!   and channels every activity from a user is recorded as an event and not answered.
+//!   and channels a message that @mentions the bot is answered there (the mention
+//!   removed; `group_replies` / `group_overrides` can turn this off per team, channel or
+//!   chat); every other activity from a user is recorded as an event, not answered.
 //! - `invoke`: `adaptiveCard/action` (`Action.Execute`) is a postback; every invoke gets
 //!   a synchronous InvokeResponse body; other invokes are `Unsupported`.
 //! - `conversationUpdate` in a 1:1 chat: the bot added is a conversation start (greeted
 //!   by the core), the bot removed makes the user unreachable; team and group-chat
 //!   membership changes concern no customer conversation and are only acknowledged.
 //! - `installationUpdate` in a 1:1 chat: reachability; `messageReaction`: reactions;
-//!   `messageUpdate`, `messageDelete`, `event`, `endOfConversation`, `typing`: events.
+//!   `messageUpdate` and `messageDelete`: edits and deletions of the customer's message;
+//!   `event`, `endOfConversation`, `typing`, the `fileConsent/invoke`: recorded events.
 //! - Anything else: `Unsupported { kind: "teams:<type>" }`. Our own echoes are ignored.
 //!
 //! The platform message id is the activity `id` (one derived from the body when absent).
@@ -85,8 +88,15 @@ pub(crate) fn scope(a: &Activity) -> &str {
     }
 }
 
-/// Normalizes one (authenticated) activity; `raw` is its body, for derived ids.
-pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &str) -> Parsed {
+/// Normalizes one (authenticated) activity; `raw` is its body, for derived ids;
+/// `answer_group` whether a group message mentioning the bot is answered here.
+pub(crate) fn activity(
+    a: &Activity,
+    raw: &[u8],
+    channel: &ChannelId,
+    bot_id: &str,
+    answer_group: bool,
+) -> Parsed {
     let mut out = Parsed::default();
     if a.kind == "invoke" {
         out.invoke_response = Some(if a.name.as_deref() == Some("adaptiveCard/action") {
@@ -148,7 +158,46 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
     } else {
         a.kind.as_str()
     };
+    let mentioned = a
+        .entities
+        .iter()
+        .any(|e| e.kind == "mention" && e.mentioned.id == bot_id);
     match kind {
+        // In a group chat or channel, a message mentioning the bot is answered there:
+        // the person in this chat (or channel thread) is a conversation of its own.
+        "message" if !personal && mentioned && answer_group && !a.service_url.is_empty() => {
+            let group_subject = format!("{subject}#{}", a.conversation.id);
+            out.reference = Some((
+                group_subject.clone(),
+                ConversationRef {
+                    service_url: a.service_url.clone(),
+                    conversation_id: Some(a.conversation.id.clone()),
+                    tenant_id: a.tenant().map(str::to_owned),
+                    bot_id: bot_id.to_owned(),
+                    user_id: a.from.id.clone(),
+                },
+            ));
+            let mut sender = ExternalIdentity::new(channel.clone(), &group_subject);
+            sender.verified = true;
+            sender.display_name = a.from.name.clone().filter(|n| !n.trim().is_empty());
+            for (i, content) in message(a, bot_id).into_iter().enumerate() {
+                let id = if i == 0 {
+                    id.clone()
+                } else {
+                    format!("{id}#{i}")
+                };
+                out.messages.push(Pending {
+                    message: InboundMessage {
+                        channel: channel.clone(),
+                        platform_message_id: PlatformMessageId::new(id),
+                        sender: sender.clone(),
+                        sent_at: at,
+                        content,
+                    },
+                    lookup: None,
+                });
+            }
+        }
         "message" if personal => {
             for (i, content) in message(a, bot_id).into_iter().enumerate() {
                 let id = if i == 0 {
@@ -159,7 +208,7 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
                 push(id, content, lookup.clone());
             }
         }
-        // Group chats and channels are recorded, never answered.
+        // Other group-chat and channel activities are recorded, never answered.
         _ if !personal && !matches!(kind, "conversationUpdate" | "installationUpdate") => push(
             id,
             Content::Event {
@@ -171,6 +220,11 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
             let name = a.name.as_deref().unwrap_or_default();
             let content = match (name, card_action(a.value.as_ref())) {
                 ("adaptiveCard/action", Some(postback)) => postback,
+                // The customer accepted or declined a file upload Tandem never offers;
+                // recorded, answered 200, nothing else.
+                ("fileConsent/invoke", _) => Content::Event {
+                    kind: "teams:invoke:fileConsent/invoke".into(),
+                },
                 _ => Content::Unsupported {
                     kind: format!(
                         "teams:invoke:{}",
@@ -255,7 +309,32 @@ pub(crate) fn activity(a: &Activity, raw: &[u8], channel: &ChannelId, bot_id: &s
                 None,
             );
         }
-        "messageUpdate" | "messageDelete" | "endOfConversation" | "typing" => push(
+        // Edits and deletions name the message by its id (the activity's own id), so
+        // the record's id says what happened, else it would dedupe as the original.
+        "messageUpdate" => {
+            let at_ms = at.unix_timestamp_nanos() / 1_000_000;
+            let text = a
+                .text
+                .as_deref()
+                .map(|t| clean_text(t, a.text_format.as_deref(), a, bot_id))
+                .filter(|t| !t.is_empty());
+            push(
+                format!("edit:{id}:{at_ms}"),
+                Content::Edited {
+                    of: Some(id.clone()),
+                    text,
+                },
+                None,
+            );
+        }
+        "messageDelete" => push(
+            format!("delete:{id}"),
+            Content::Deleted {
+                of: Some(id.clone()),
+            },
+            None,
+        ),
+        "endOfConversation" | "typing" => push(
             id,
             Content::Event {
                 kind: format!("teams:{kind}"),

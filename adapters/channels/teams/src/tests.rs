@@ -566,6 +566,7 @@ fn normalized(activity: &Value) -> normalize::Parsed {
         activity.to_string().as_bytes(),
         &ChannelId::new("teams"),
         &format!("28:{APP_ID}"),
+        true,
     )
 }
 
@@ -1056,7 +1057,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn run_parser(bytes: &[u8]) {
     if let Ok(a) = parse(bytes) {
-        let _ = normalize::activity(&a, bytes, &ChannelId::new("teams"), &format!("28:{APP_ID}"));
+        let _ = normalize::activity(
+            &a,
+            bytes,
+            &ChannelId::new("teams"),
+            &format!("28:{APP_ID}"),
+            true,
+        );
     }
 }
 
@@ -1084,5 +1091,134 @@ proptest! {
             a[k] = v;
         }
         run_parser(a.to_string().as_bytes());
+    }
+}
+
+fn group_message(s: &Setup, user: &TeamsUser, text: &str, id: &str, mention: bool) -> Value {
+    let mut a = s.text(user, text, id);
+    a["conversation"] = json!({"isGroup": true, "conversationType": "channel",
+        "tenantId": "c0ffee00-1234-4abc-9def-0123456789ab",
+        "id": format!("19:team-channel@thread.tacv2;messageid={id}")});
+    a["channelData"] = json!({"teamsChannelId": "19:team-channel@thread.tacv2",
+        "channel": {"id": "19:team-channel@thread.tacv2"}, "team": {"id": "19:the-team@thread.tacv2"},
+        "tenant": {"id": "c0ffee00-1234-4abc-9def-0123456789ab"}});
+    if mention {
+        a["text"] = json!(format!("<at>Acme Helpdesk</at> {text}"));
+        a["entities"] = json!([{"type": "mention", "text": "<at>Acme Helpdesk</at>",
+            "mentioned": {"id": format!("28:{APP_ID}"), "name": "Acme Helpdesk"}}]);
+    }
+    a
+}
+
+/// Issue 18 item 9: in a channel, a message mentioning the bot is answered in its thread
+/// (the mention stripped); one without a mention is recorded only; `group_overrides`
+/// turns answering off per team or channel; 1:1 chats are unchanged.
+#[tokio::test]
+async fn channel_mentions_are_answered_in_their_thread_and_configurable() {
+    let s = setup().await;
+    let user = anna();
+    let (status, _) = s
+        .post_valid(&group_message(
+            &s,
+            &user,
+            "is the VPN down?",
+            "1767261600700",
+            true,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .post_valid(&group_message(
+            &s,
+            &user,
+            "lunch anyone?",
+            "1767261600701",
+            false,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let accepted = s.inbound.accepted();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(
+        accepted[0].content,
+        Content::Text {
+            text: "is the VPN down?".into()
+        }
+    );
+    let thread = "19:team-channel@thread.tacv2;messageid=1767261600700";
+    assert_eq!(
+        accepted[0].sender.subject,
+        format!("{}#{thread}", user.subject())
+    );
+    assert_eq!(
+        accepted[1].content,
+        Content::Event {
+            kind: "teams:channel:message".into()
+        }
+    );
+    // The answer goes to the thread it was asked in.
+    s.built
+        .adapter
+        .send(s.message_to(
+            &accepted[0].sender.subject,
+            OutboundContent::text("Checking."),
+        ))
+        .await
+        .expect("sent");
+    let sends = s.fake.sends();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].json()["conversation"]["id"], thread);
+
+    // Turned off for the team: recorded only.
+    let off = setup_with(|c, _| {
+        c.group_overrides
+            .insert("19:the-team@thread.tacv2".into(), crate::GroupReplies::Off);
+    })
+    .await;
+    let (status, _) = off
+        .post_valid(&group_message(
+            &off,
+            &user,
+            "is the VPN down?",
+            "1767261600702",
+            true,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(matches!(
+        off.inbound.accepted()[0].content,
+        Content::Event { .. }
+    ));
+}
+
+fn unknown_field() -> impl Strategy<Value = (u32, u16, Value)> {
+    (any::<u32>(), any::<u16>(), json_value())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Unknown fields anywhere in a recorded activity (but in `value`, the card data the
+    /// bot itself defined) never change what is read from the known ones.
+    #[test]
+    fn unknown_fields_never_change_the_parse_of_known_ones(
+        additions in prop::collection::vec(unknown_field(), 1..6),
+    ) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/inbound");
+        let read = |original: &Value, v: &Value| {
+            let mut v = v.clone();
+            if let (Some(m), Some(value)) = (v.as_object_mut(), original.get("value")) {
+                m.insert("value".into(), value.clone());
+            }
+            match parse(v.to_string().as_bytes()) {
+                Ok(a) => format!(
+                    "{:?}",
+                    normalize::activity(&a, b"", &ChannelId::new("teams"), &format!("28:{APP_ID}"), true)
+                ),
+                Err(e) => e,
+            }
+        };
+        let kept = tandem_testkit::fixtures::unknown_fields_keep_the_parse(dir, &additions, read);
+        prop_assert!(kept.is_ok(), "{}", kept.unwrap_err());
     }
 }

@@ -40,12 +40,18 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     tandem_sdk::http::json_error(status, code, message)
 }
 
-/// Parses one update: its JSON, and teloxide's typed view of it.
+/// Parses one update: its JSON, and teloxide's typed view of it; when teloxide cannot
+/// read it, the JSON alone (leniently: what is known is kept).
 pub(crate) fn parse(body: &[u8], channel: &ChannelId) -> Result<Normalized, String> {
     let raw: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if !raw.is_object() {
+        return Err("an update is a JSON object".into());
+    }
     // From the bytes, not from `raw`: teloxide's update-kind visitor needs borrowed keys.
-    let update: Update = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    Ok(normalize::update(update, &raw, channel))
+    match serde_json::from_slice::<Update>(body) {
+        Ok(update) => Ok(normalize::update(update, &raw, channel)),
+        Err(_) => Ok(normalize::untyped(&raw, channel)),
+    }
 }
 
 /// Whether the request carries exactly the configured secret token (constant time; a
@@ -91,7 +97,7 @@ pub(crate) async fn deliver(
                 channel.id = %message.channel,
                 message.platform_id = %message.platform_message_id,
             );
-            async {
+            let accepted = async {
                 let kind = message.content.kind();
                 let accepted = sink.accept(*message).await?;
                 debug!(
@@ -99,11 +105,12 @@ pub(crate) async fn deliver(
                     duplicate = accepted.duplicate,
                     "Inbound update recorded."
                 );
-                Ok::<_, InboundError>(())
+                Ok::<_, InboundError>(accepted)
             }
             .instrument(span)
             .await?;
-            if let Some(id) = callback {
+            // A redelivered tap was answered when it was first recorded.
+            if let Some(id) = callback.filter(|_| !accepted.duplicate) {
                 answer_callback(bot.clone(), id);
             }
             Ok(())

@@ -8,7 +8,13 @@
 //! - an inline-button tap → `Postback` (the query is answered after recording);
 //! - `my_chat_member` kicked/member in a private chat → the customer is unreachable /
 //!   reachable again;
-//! - edits and group-chat messages → recorded `Event`s; anything else `Unsupported`.
+//! - edits → `Edited`; reactions → `Reaction`; inline, shipping and pre-checkout
+//!   queries → recorded `Event`s; group-chat messages → recorded `Event`s; channel posts
+//!   and group membership changes concern no customer; anything else `Unsupported`.
+//!
+//! Lenient: an update teloxide cannot read (an older media shape, a chat without
+//! `type`) is read again from its JSON ([`raw_update`]): what is known (the sender, the
+//! text, the caption, a file id) is kept, never the whole message dropped.
 
 use crate::api::{CallbackQueryId, Update};
 use serde_json::Value;
@@ -44,15 +50,26 @@ pub(crate) fn update(update: Update, raw: &Value, channel: &ChannelId) -> Normal
     let id = update.id.0.to_string();
     let kind_name = kind_key(raw);
     match update.kind {
-        UpdateKind::Message(m) => message(&m, id, channel),
+        UpdateKind::Message(m) => message(&m, raw.get("message"), id, channel),
         UpdateKind::EditedMessage(m) => match m.from.as_ref() {
+            Some(user) if m.chat.is_private() => record(
+                channel,
+                id,
+                user,
+                at(&m),
+                Content::Edited {
+                    of: Some(m.id.0.to_string()),
+                    text: m.text().or(m.caption()).map(str::to_owned),
+                },
+                None,
+            ),
             Some(user) => record(
                 channel,
                 id,
                 user,
                 at(&m),
                 Content::Event {
-                    kind: "telegram:edited_message".into(),
+                    kind: "telegram:group_edited_message".into(),
                 },
                 None,
             ),
@@ -111,30 +128,243 @@ pub(crate) fn update(update: Update, raw: &Value, channel: &ChannelId) -> Normal
                 },
             }
         }
-        _ => match sender_of(raw) {
-            Some((user_id, name)) => {
-                let mut sender = ExternalIdentity::new(channel.clone(), user_id);
-                sender.display_name = name;
-                sender.verified = true;
-                Normalized::Message {
-                    message: Box::new(InboundMessage {
-                        channel: channel.clone(),
-                        platform_message_id: PlatformMessageId::new(id),
-                        sender,
-                        sent_at: tandem_sdk::model::now(),
-                        content: Content::Unsupported {
-                            kind: format!("telegram:{kind_name}"),
-                        },
-                    }),
-                    callback: None,
-                }
-            }
-            None => Normalized::Ignored("update without a user"),
-        },
+        // Kinds teloxide does not model, and updates it could not read.
+        _ => raw_update(raw, id, &kind_name, channel),
     }
 }
 
-fn message(m: &Message, id: String, channel: &ChannelId) -> Normalized {
+/// An update teloxide could not read at all, from its JSON.
+pub(crate) fn untyped(raw: &Value, channel: &ChannelId) -> Normalized {
+    let id = tandem_sdk::lenient::str_at(raw, &["update_id"])
+        .unwrap_or_else(|| tandem_sdk::lenient::derived_id(raw));
+    raw_update(raw, id, &kind_key(raw), channel)
+}
+
+/// Reads an update from its JSON alone: kinds teloxide does not model (reactions,
+/// queries) and updates it could not read (older shapes, missing fields). Keeps what is
+/// known.
+pub(crate) fn raw_update(raw: &Value, id: String, kind: &str, channel: &ChannelId) -> Normalized {
+    let obj = raw.get(kind).unwrap_or(&Value::Null);
+    let Some(sender) = raw_sender(obj, channel) else {
+        return Normalized::Ignored("update without a user");
+    };
+    let when = obj
+        .get("date")
+        .and_then(Value::as_i64)
+        .map_or_else(tandem_sdk::model::now, timestamp);
+    let private = raw_private(obj, &sender.subject);
+    let content = match kind {
+        "message" | "business_message" if private => raw_message(obj),
+        "message" | "business_message" => Content::Event {
+            kind: "telegram:group_message".into(),
+        },
+        "edited_message" | "edited_business_message" if private => Content::Edited {
+            of: tandem_sdk::lenient::str_at(obj, &["message_id"]),
+            text: str_of(obj, "text").or_else(|| str_of(obj, "caption")),
+        },
+        "edited_message" | "edited_business_message" => Content::Event {
+            kind: "telegram:group_edited_message".into(),
+        },
+        "channel_post"
+        | "edited_channel_post"
+        | "chat_member"
+        | "chat_join_request"
+        | "message_reaction_count"
+        | "chat_boost"
+        | "removed_chat_boost" => {
+            return Normalized::Ignored("channel or group administration: no customer");
+        }
+        "callback_query" => {
+            let callback = obj
+                .get("id")
+                .and_then(Value::as_str)
+                .map(|q| CallbackQueryId(q.to_owned()));
+            let content = match str_of(obj, "data") {
+                Some(payload) => Content::Postback {
+                    payload,
+                    title: None,
+                },
+                None => Content::Unsupported {
+                    kind: "telegram:callback_query:game".into(),
+                },
+            };
+            return Normalized::Message {
+                message: Box::new(InboundMessage {
+                    channel: channel.clone(),
+                    platform_message_id: PlatformMessageId::new(id),
+                    sender,
+                    sent_at: when,
+                    content,
+                }),
+                callback,
+            };
+        }
+        "message_reaction" => Content::Reaction {
+            emoji: obj
+                .get("new_reaction")
+                .and_then(Value::as_array)
+                .and_then(|r| r.first())
+                .and_then(|r| str_of(r, "emoji").or_else(|| str_of(r, "custom_emoji_id")))
+                .unwrap_or_default(),
+            to: tandem_sdk::lenient::str_at(obj, &["message_id"]),
+        },
+        // Queries the bot did not invite (inline mode, payments): recorded, not answered.
+        "inline_query"
+        | "chosen_inline_result"
+        | "shipping_query"
+        | "pre_checkout_query"
+        | "purchased_paid_media"
+        | "business_connection"
+        | "deleted_business_messages" => Content::Event {
+            kind: format!("telegram:{kind}"),
+        },
+        other => Content::Unsupported {
+            kind: format!("telegram:{other}"),
+        },
+    };
+    Normalized::Message {
+        message: Box::new(InboundMessage {
+            channel: channel.clone(),
+            platform_message_id: PlatformMessageId::new(id),
+            sender,
+            sent_at: when,
+            content,
+        }),
+        callback: None,
+    }
+}
+
+/// The sender of an update object: `from`, else `user` (reactions, poll answers).
+fn raw_sender(obj: &Value, channel: &ChannelId) -> Option<ExternalIdentity> {
+    let user = obj.get("from").or_else(|| obj.get("user"))?;
+    let id = tandem_sdk::lenient::str_at(user, &["id"])?;
+    let mut sender = ExternalIdentity::new(channel.clone(), id);
+    let name = [str_of(user, "first_name"), str_of(user, "last_name")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    sender.display_name = Some(name).filter(|n| !n.is_empty());
+    sender.verified = true;
+    Some(sender)
+}
+
+/// Whether the update's chat is the private chat with the sender: `type: private`, or
+/// no `type` and the chat id is the user's id (as in every private chat).
+fn raw_private(obj: &Value, subject: &str) -> bool {
+    let Some(chat) = obj.get("chat") else {
+        return true;
+    };
+    match chat.get("type").and_then(Value::as_str) {
+        Some(t) => t == "private",
+        None => tandem_sdk::lenient::str_at(chat, &["id"]).is_none_or(|id| id == subject),
+    }
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The content of a private message read from its JSON: text (or `/start`), a shared
+/// contact or location, media of any shape that has a `file_id`, else unsupported.
+fn raw_message(m: &Value) -> Content {
+    if let Some(text) = str_of(m, "text") {
+        return start(&text).unwrap_or(Content::Text { text });
+    }
+    let caption = str_of(m, "caption");
+    if let Some(c) = m.get("contact")
+        && let Some(phone) = str_of(c, "phone_number")
+    {
+        let name = [str_of(c, "first_name"), str_of(c, "last_name")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let own = tandem_sdk::lenient::str_at(c, &["user_id"])
+            .is_some_and(|u| Some(u) == tandem_sdk::lenient::str_at(m, &["from", "id"]));
+        return Content::Contact {
+            phone: normalize_phone(&phone),
+            name: Some(name).filter(|n| !n.is_empty()),
+            own,
+        };
+    }
+    if let Some(l) = m.get("location")
+        && let (Some(latitude), Some(longitude)) = (
+            l.get("latitude").and_then(Value::as_f64),
+            l.get("longitude").and_then(Value::as_f64),
+        )
+    {
+        return Content::Location {
+            latitude,
+            longitude,
+            name: None,
+        };
+    }
+    // `photo` is an array of sizes (the largest wins); older payloads sent one object.
+    let photo = match m.get("photo") {
+        Some(Value::Array(sizes)) => sizes
+            .iter()
+            .max_by_key(|p| {
+                let dim = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
+                dim("width") * dim("height")
+            })
+            .cloned(),
+        Some(one @ Value::Object(_)) => Some(one.clone()),
+        _ => None,
+    };
+    let kinds = [
+        ("document", MediaKind::Document),
+        ("animation", MediaKind::Video),
+        ("audio", MediaKind::Audio),
+        ("voice", MediaKind::Audio),
+        ("video", MediaKind::Video),
+        ("video_note", MediaKind::Video),
+        ("sticker", MediaKind::Sticker),
+    ];
+    let found = photo
+        .map(|p| (MediaKind::Image, p, Some("image/jpeg".to_owned())))
+        .or_else(|| {
+            kinds.iter().find_map(|(key, kind)| {
+                let v = m.get(*key)?;
+                Some((*kind, v.clone(), str_of(v, "mime_type")))
+            })
+        });
+    if let Some((kind, v, mime_type)) = found
+        && let Some(reference) = str_of(&v, "file_id")
+    {
+        return Content::Media {
+            kind,
+            reference,
+            mime_type,
+            caption,
+        };
+    }
+    if let Some(text) = caption {
+        // Unreadable media with words: the words are kept.
+        return Content::Text { text };
+    }
+    let kind = m
+        .as_object()
+        .and_then(|o| {
+            o.keys()
+                .find(|k| {
+                    !matches!(
+                        k.as_str(),
+                        "message_id" | "from" | "chat" | "date" | "entities" | "reply_markup"
+                    )
+                })
+                .cloned()
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Content::Unsupported {
+        kind: format!("telegram:message:{kind}"),
+    }
+}
+
+fn message(m: &Message, raw: Option<&Value>, id: String, channel: &ChannelId) -> Normalized {
     let Some(user) = m.from.as_ref() else {
         return Normalized::Ignored("message without a sender");
     };
@@ -150,7 +380,15 @@ fn message(m: &Message, id: String, channel: &ChannelId) -> Normalized {
             None,
         );
     }
-    let content = message_content(m, user);
+    let content = match message_content(m, user) {
+        // teloxide read the message but not its content (an older media shape): the JSON
+        // may still name a file, a caption or a text.
+        Content::Unsupported { kind } => raw
+            .map(raw_message)
+            .filter(|c| !matches!(c, Content::Unsupported { .. }))
+            .unwrap_or(Content::Unsupported { kind }),
+        content => content,
+    };
     let own_phone = match &content {
         Content::Contact {
             phone, own: true, ..
@@ -310,19 +548,6 @@ fn kind_key(raw: &Value) -> String {
     raw.as_object()
         .and_then(|o| o.keys().find(|k| *k != "update_id").cloned())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// The user behind an update of a kind Tandem does not model (`inline_query`,
-/// `poll_answer`, …): `<kind>.from` or `<kind>.user`.
-fn sender_of(raw: &Value) -> Option<(String, Option<String>)> {
-    let obj = raw.as_object()?.iter().find(|(k, _)| *k != "update_id")?.1;
-    let user = obj.get("from").or_else(|| obj.get("user"))?;
-    let id = user.get("id")?.as_i64()?;
-    let name = user
-        .get("first_name")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Some((id.to_string(), name))
 }
 
 /// A short name of an unmodelled message kind (`poll`, `dice`, `venue`, …).

@@ -102,3 +102,44 @@ impl ChannelDriver for Driver {
 
 tandem_testkit::channel_conformance!(Driver);
 tandem_testkit::check_inbound_fixtures!(Driver);
+
+/// Issue 18 item 8: a redelivered callback query is recorded once and answered once.
+#[tokio::test]
+async fn a_redelivered_callback_query_is_answered_once() {
+    let h = tandem_testkit::Harness::<Driver>::start().await;
+    let update = include_bytes!("fixtures/inbound/update_callback_query.json").to_vec();
+    for _ in 0..2 {
+        let (status, _) = h.call(h.driver.inbound_raw(update.clone())).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(h.inbound.accepted().len(), 1);
+    tandem_testkit::eventually(5, "the answer", || async {
+        (!h.platform.calls("answerCallbackQuery").is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(h.platform.calls("answerCallbackQuery").len(), 1);
+}
+
+/// Issue 18 acceptance 2: an update Tandem does not use (and one teloxide cannot read)
+/// is answered 2xx.
+#[tokio::test]
+async fn unused_and_unreadable_updates_are_acknowledged() {
+    let h = tandem_testkit::Harness::<Driver>::start().await;
+    for body in [
+        serde_json::json!({"update_id": 900, "channel_post": {"message_id": 1, "chat": {"id": -1001, "type": "channel", "title": "News"}, "date": 1, "text": "hello"}}),
+        serde_json::json!({"update_id": 901, "message": {"message_id": 2, "from": {"id": 42, "first_name": "Ana"}, "chat": {"id": 42}, "date": 1, "text": "hi"}}),
+        serde_json::json!({"update_id": 902, "chat_boost": {"chat": {"id": -1}, "boost": {}}}),
+    ] {
+        let (status, _) = h
+            .call(h.driver.inbound_raw(body.to_string().into_bytes()))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let accepted = h.inbound.accepted();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(
+        accepted[0].content,
+        tandem_sdk::model::Content::Text { text: "hi".into() }
+    );
+}

@@ -6,37 +6,62 @@ use serde::{Deserialize, Serialize};
 
 // ---- webhooks ---------------------------------------------------------------------------
 
-/// `{"object": "whatsapp_business_account", "entry": [...]}`.
+/// `{"object": "whatsapp_business_account", "entry": [...]}`. Entries, changes and each
+/// message or status are read one by one (`tandem_sdk::lenient`): one unreadable item
+/// never loses the others.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Notification {
-    pub(crate) object: String,
     #[serde(default)]
+    pub(crate) object: String,
+    #[serde(default, deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) entry: Vec<Entry>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Entry {
-    #[serde(default)]
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) changes: Vec<Change>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Change {
-    #[serde(default)]
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
     pub(crate) field: String,
-    #[serde(default)]
     pub(crate) value: serde_json::Value,
 }
 
-/// `change.value` of a `messages` change.
+/// `change.value` of a `messages` (or `smb_message_echoes`) change.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct MessagesValue {
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) metadata: Metadata,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) contacts: Vec<Contact>,
-    pub(crate) messages: Vec<Message>,
-    pub(crate) statuses: Vec<Status>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) messages: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) statuses: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
     pub(crate) errors: Vec<GraphErrorItem>,
+    /// `smb_message_echoes`: messages the business sent from the WhatsApp Business app.
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) message_echoes: Vec<serde_json::Value>,
+}
+
+/// One echo of a message sent from the WhatsApp Business app (coexistence).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Echo {
+    /// The customer it was sent to.
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) to: String,
+    pub(crate) id: String,
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) timestamp: String,
+    pub(crate) text: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,8 +87,10 @@ pub(crate) struct Profile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Message {
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
     pub(crate) from: String,
     pub(crate) id: String,
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
     pub(crate) timestamp: String,
     #[serde(rename = "type")]
     pub(crate) kind: String,
@@ -78,6 +105,50 @@ pub(crate) struct Message {
     pub(crate) sticker: Option<Media>,
     pub(crate) contacts: Option<Vec<SharedContact>>,
     pub(crate) reaction: Option<Reaction>,
+    pub(crate) order: Option<Order>,
+    pub(crate) system: Option<System>,
+    /// `type: "edit"`: the customer edited an earlier message.
+    pub(crate) edit: Option<Edit>,
+    /// `type: "revoke"`: the customer deleted an earlier message.
+    pub(crate) revoke: Option<Edit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Order {
+    pub(crate) catalog_id: Option<String>,
+    pub(crate) text: Option<String>,
+    #[serde(deserialize_with = "tandem_sdk::lenient::or_default")]
+    pub(crate) product_items: Vec<OrderItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OrderItem {
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) product_retailer_id: String,
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) quantity: String,
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
+    pub(crate) item_price: String,
+    pub(crate) currency: Option<String>,
+}
+
+/// `type: "system"`: the customer changed their number or identity.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct System {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) new_wa_id: Option<String>,
+}
+
+/// The message an edit or a deletion is about (and the new message of an edit).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Edit {
+    pub(crate) original_message_id: Option<String>,
+    pub(crate) message: Option<Box<Message>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +164,17 @@ pub(crate) struct Interactive {
     pub(crate) kind: String,
     pub(crate) button_reply: Option<Reply>,
     pub(crate) list_reply: Option<Reply>,
+    /// A completed WhatsApp Flow.
+    pub(crate) nfm_reply: Option<FlowReply>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct FlowReply {
+    pub(crate) name: Option<String>,
+    pub(crate) body: Option<String>,
+    /// The answers, as a JSON object in a string.
+    pub(crate) response_json: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +202,7 @@ pub(crate) struct Location {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Media {
+    #[serde(deserialize_with = "tandem_sdk::lenient::string_or_number")]
     pub(crate) id: String,
     pub(crate) mime_type: Option<String>,
     pub(crate) caption: Option<String>,

@@ -2,8 +2,11 @@
 //! (signed notifications): verify the signature over the raw bytes → parse → normalize
 //! → hand every message and status report to the core → answer.
 //!
-//! Answers: 200 once everything in the notification is durably recorded; 401 for a
-//! missing or bad `X-Hub-Signature-256` (nothing recorded); 400 for a malformed body;
+//! Answers: 200 once everything in the notification is durably recorded (fields and
+//! objects this channel does not use are acknowledged; a message that cannot be read is
+//! kept as `whatsapp:unparsable` and the rest of the batch recorded); 401 for a
+//! missing or bad `X-Hub-Signature-256` (nothing recorded); 400 for a body that is not
+//! JSON;
 //! 503 when the store is unavailable (Meta redelivers; what was already recorded is
 //! deduplicated on the wamid).
 
@@ -59,17 +62,20 @@ pub(crate) fn parse(
     phone_number_id: &str,
 ) -> Result<Parsed, String> {
     let notification: Notification = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    if notification.object != "whatsapp_business_account" {
-        return Err(format!("unexpected object {:?}", notification.object));
-    }
     let mut parsed = Parsed::default();
+    if notification.object != "whatsapp_business_account" {
+        parsed
+            .ignored_fields
+            .push(format!("object:{}", notification.object));
+        return Ok(parsed);
+    }
     for change in notification.entry.into_iter().flat_map(|e| e.changes) {
-        if change.field != "messages" {
+        // `smb_message_echoes`: what the business wrote from the WhatsApp Business app.
+        if !matches!(change.field.as_str(), "messages" | "smb_message_echoes") {
             parsed.ignored_fields.push(change.field);
             continue;
         }
-        let value: MessagesValue =
-            serde_json::from_value(change.value).map_err(|e| e.to_string())?;
+        let value: MessagesValue = tandem_sdk::lenient::event(&change.value).unwrap_or_default();
         if value.metadata.phone_number_id != phone_number_id {
             parsed.other_numbers += 1;
             continue;
@@ -97,6 +103,9 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
     }
     for field in &parsed.ignored_fields {
         debug!(channel.id = %channel, field = %field, "Webhook field not handled by this channel; acknowledged.");
+    }
+    if parsed.unreadable > 0 {
+        debug!(channel.id = %channel, items = parsed.unreadable, "Webhook items without a readable sender or id acknowledged, not recorded.");
     }
     for code in &parsed.platform_errors {
         // Not tied to a message, so nobody else can report it: logged once, here.

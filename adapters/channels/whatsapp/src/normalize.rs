@@ -1,8 +1,15 @@
 //! Platform payload → Tandem's normalized types, pure: every message type becomes typed
-//! [`Content`] (unknown ones `Unsupported { kind: "whatsapp:<type>" }`, never dropped),
-//! every status a [`DeliveryUpdate`].
+//! [`Content`] (orders and completed Flows `Structured`, edits and deletions, number
+//! and identity changes recorded `Event`s; unknown ones `Unsupported { kind:
+//! "whatsapp:<type>" }`, never dropped), every status a [`DeliveryUpdate`], every echo
+//! of a message the business sent from the WhatsApp Business app an `ExternalReply`.
+//! Each message, status and echo is read on its own: one that cannot be read is kept as
+//! `whatsapp:unparsable` (or skipped when it names nobody) and never loses the others.
 
-use crate::api::{GraphErrorItem, Message, MessagesValue, Status};
+use crate::api::{Echo, GraphErrorItem, Message, MessagesValue, Status};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tandem_sdk::lenient;
 use tandem_sdk::model::{
     ChannelId, Content, DeliveryStatus, DeliveryTarget, DeliveryUpdate, ExternalIdentity,
     FailureKind, InboundMessage, MediaKind, PlatformMessageId, Timestamp,
@@ -21,6 +28,8 @@ pub(crate) struct Parsed {
     pub(crate) ignored_fields: Vec<String>,
     /// Changes for another business number.
     pub(crate) other_numbers: usize,
+    /// Items naming no sender or id that could not be read (logged, not recorded).
+    pub(crate) unreadable: usize,
 }
 
 /// Normalizes one `messages` change.
@@ -30,8 +39,23 @@ pub(crate) fn messages_value(value: MessagesValue, channel: &ChannelId, out: &mu
         .into_iter()
         .map(|c| (c.wa_id, c.profile.name))
         .collect();
-    for m in value.messages {
+    for raw in &value.messages {
+        let m = match lenient::event::<Message>(raw) {
+            Ok(m) => m,
+            Err(bad) => {
+                // Kept, with whatever names the customer and the message.
+                let mut m = Message {
+                    from: lenient::str_at(raw, &["from"]).unwrap_or_default(),
+                    id: lenient::str_at(raw, &["id"]).unwrap_or(bad.id),
+                    timestamp: lenient::str_at(raw, &["timestamp"]).unwrap_or_default(),
+                    ..Message::default()
+                };
+                m.kind = "unparsable".into();
+                m
+            }
+        };
         if m.id.is_empty() || m.from.is_empty() {
+            out.unreadable += 1;
             continue;
         }
         let name = names
@@ -40,9 +64,16 @@ pub(crate) fn messages_value(value: MessagesValue, channel: &ChannelId, out: &mu
             .and_then(|(_, n)| n.clone());
         out.messages.push(message(m, name, channel));
     }
-    for s in value.statuses {
-        if let Some(update) = status(s, channel) {
-            out.statuses.push(update);
+    for raw in &value.message_echoes {
+        match lenient::event::<Echo>(raw) {
+            Ok(e) if !e.id.is_empty() && !e.to.is_empty() => out.messages.push(echo(e, channel)),
+            _ => out.unreadable += 1,
+        }
+    }
+    for raw in &value.statuses {
+        match lenient::event::<Status>(raw) {
+            Ok(s) => out.statuses.extend(status(s, channel)),
+            Err(_) => out.unreadable += 1,
         }
     }
     out.platform_errors
@@ -66,6 +97,84 @@ fn message(m: Message, name: Option<String>, channel: &ChannelId) -> InboundMess
     }
 }
 
+/// A message the business sent from the WhatsApp Business app: a person answers outside
+/// Tandem. The sender is the customer it went to.
+fn echo(e: Echo, channel: &ChannelId) -> InboundMessage {
+    let mut sender = ExternalIdentity::new(channel.clone(), e.to.clone());
+    sender.verified = true;
+    InboundMessage {
+        channel: channel.clone(),
+        platform_message_id: PlatformMessageId::new(e.id),
+        sender,
+        sent_at: seconds(&e.timestamp),
+        content: Content::ExternalReply {
+            text: e.text.map(|t| t.body),
+        },
+    }
+}
+
+/// A catalog order: the items, readable, and by field.
+fn order(o: crate::api::Order) -> Content {
+    let mut fields = BTreeMap::new();
+    if let Some(c) = &o.catalog_id {
+        fields.insert("catalog_id".to_owned(), c.clone());
+    }
+    let mut items = Vec::new();
+    for (i, item) in o.product_items.iter().enumerate() {
+        let currency = item.currency.clone().unwrap_or_default();
+        let line = format!(
+            "{} x {} ({} {currency})",
+            item.quantity, item.product_retailer_id, item.item_price
+        );
+        fields.insert(format!("item_{}", i + 1), line.trim().to_owned());
+        items.push(line.trim().to_owned());
+    }
+    let mut summary = format!("order: {}", items.join(", "));
+    if let Some(text) = o.text.filter(|t| !t.is_empty()) {
+        summary.push_str(&format!("; note: {text}"));
+        fields.insert("text".to_owned(), text);
+    }
+    Content::Structured {
+        kind: "whatsapp:order".into(),
+        summary,
+        fields,
+    }
+}
+
+/// A completed WhatsApp Flow: its answers (the business's `flow_token` left out).
+fn flow(f: crate::api::FlowReply) -> Content {
+    let answers: BTreeMap<String, Value> = f
+        .response_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    let fields: BTreeMap<String, String> = answers
+        .into_iter()
+        .filter(|(k, _)| k != "flow_token")
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect();
+    let answers = fields
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let name = f
+        .name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "flow".into());
+    Content::Structured {
+        kind: "whatsapp:flow".into(),
+        summary: format!("{name} answered: {answers}"),
+        fields,
+    }
+}
+
 /// The typed content of one message.
 pub(crate) fn content(m: Message) -> Content {
     let unsupported = |kind: &str| Content::Unsupported {
@@ -81,6 +190,10 @@ pub(crate) fn content(m: Message) -> Content {
                 ("button_reply", Some(r), _) | ("list_reply", _, Some(r)) => Content::Postback {
                     payload: r.id,
                     title: r.title,
+                },
+                ("nfm_reply", _, _) => match i.nfm_reply {
+                    Some(f) => flow(f),
+                    None => unsupported("interactive:nfm_reply"),
                 },
                 (other, _, _) => unsupported(&format!("interactive:{other}")),
             },
@@ -135,6 +248,39 @@ pub(crate) fn content(m: Message) -> Content {
                 to: r.message_id,
             },
             None => unsupported("reaction"),
+        },
+        "order" => match m.order {
+            Some(o) => order(o),
+            None => unsupported("order"),
+        },
+        // Number and identity changes: recorded for the desks, never answered.
+        "system" => Content::Event {
+            kind: format!(
+                "whatsapp:system:{}",
+                m.system
+                    .map(|s| s.kind)
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+        },
+        "edit" => {
+            let edit = m.edit.unwrap_or_default();
+            let text = edit.message.and_then(|n| {
+                let n = *n;
+                n.text.map(|t| t.body).or(n.image.and_then(|i| i.caption))
+            });
+            Content::Edited {
+                of: edit.original_message_id,
+                text,
+            }
+        }
+        "revoke" => Content::Deleted {
+            of: m.revoke.and_then(|r| r.original_message_id),
+        },
+        // The customer opened the chat from a "message us" entry point.
+        "request_welcome" => Content::Start {
+            payload: None,
+            source: Some("request_welcome".into()),
         },
         "" => unsupported("unknown"),
         other => unsupported(other),

@@ -76,7 +76,7 @@ impl ChannelDriver for Driver {
     fn inbound_unsupported(&self, from: &str, id: &str) -> Option<Request<Body>> {
         let message = serde_json::json!({
             "from": from, "id": format!("wamid.{id}"), "timestamp": "1767261600",
-            "type": "order", "order": {"catalog_id": "1", "product_items": []},
+            "type": "hologram", "hologram": {"id": "1"},
         });
         Some(signed(
             whatsapp_message(NUMBER_ID, from, "Lena", message).into_bytes(),
@@ -99,3 +99,36 @@ impl ChannelDriver for Driver {
 
 tandem_testkit::channel_conformance!(Driver);
 tandem_testkit::check_inbound_fixtures!(Driver);
+
+/// Issue 18 acceptance 2: a well-signed batch mixing an unreadable message, a readable
+/// one and a field Tandem does not use is answered 2xx and the readable one recorded.
+#[tokio::test]
+async fn a_batch_with_an_unreadable_message_is_acknowledged_and_the_rest_recorded() {
+    let h = tandem_testkit::Harness::<Driver>::start().await;
+    let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "messages", "value": {"metadata": {"phone_number_id": NUMBER_ID},
+            "messages": [
+                {"from": "4915112345678", "id": "wamid.bad", "timestamp": "1767261600", "type": "text", "text": {"body": {"rich": true}}},
+                {"from": "4915112345678", "id": "wamid.ok", "timestamp": "1767261601", "type": "text", "text": {"body": "hello"}}
+            ]}},
+        {"field": "message_template_status_update", "value": {"event": "APPROVED"}}
+    ]}]});
+    let (status, _) = h
+        .call(h.driver.inbound_raw(body.to_string().into_bytes()))
+        .await;
+    assert_eq!(status, 200);
+    let ids: Vec<String> = h
+        .inbound
+        .accepted()
+        .iter()
+        .map(|m| m.platform_message_id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["wamid.bad", "wamid.ok"]);
+    let (status, _) = h
+        .call(
+            h.driver
+                .inbound_raw(br#"{"object":"page","entry":[]}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(status, 200, "another object is acknowledged");
+}

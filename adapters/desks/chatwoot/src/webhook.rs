@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 use tandem_sdk::handoff::Agent;
+use tandem_sdk::lenient;
 use tandem_sdk::{
     DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, InboundError, TransferTarget,
 };
@@ -40,53 +41,58 @@ pub(crate) struct Inbound {
 }
 
 /// The fields of a webhook the desk reads (message events and conversation events).
-#[derive(Debug, Deserialize)]
+/// Lenient: ids as numbers or strings, any field of an unexpected shape read as absent;
+/// a webhook the desk cannot use is acknowledged, never refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Hook {
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) event: String,
     /// The message id (message events) or the conversation's display id (conversation events).
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::id_number")]
     pub(crate) id: Option<u64>,
     /// A string at the top level ("outgoing"); tolerated as an integer too (1).
-    #[serde(default)]
     pub(crate) message_type: Option<Value>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) private: Option<bool>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) content: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) sender: Option<Person>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) conversation: Option<ConversationRef>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) status: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) meta: Option<Meta>,
-    #[serde(default)]
     pub(crate) changed_attributes: Option<Value>,
 }
 
 /// A sender or assignee.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Person {
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::id_number")]
     pub(crate) id: Option<u64>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) name: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", deserialize_with = "lenient::or_default")]
     pub(crate) kind: Option<String>,
 }
 
-/// The conversation of a message event.
-#[derive(Debug, Deserialize)]
+/// The conversation of a message event (its display id; absent in some webhooks).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct ConversationRef {
-    pub(crate) id: u64,
+    #[serde(deserialize_with = "lenient::id_number")]
+    pub(crate) id: Option<u64>,
 }
 
 /// Conversation `meta`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Meta {
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) assignee: Option<Person>,
 }
 
@@ -150,7 +156,8 @@ pub(crate) fn classify(hook: Hook) -> Outcome {
             let Some(sender) = hook.sender.filter(|s| s.kind.as_deref() == Some("user")) else {
                 return Outcome::Ignore("not sent by an agent");
             };
-            let (Some(conversation), Some(message_id)) = (hook.conversation.map(|c| c.id), hook.id)
+            let (Some(conversation), Some(message_id)) =
+                (hook.conversation.and_then(|c| c.id), hook.id)
             else {
                 return Outcome::Ignore("no conversation or message id");
             };

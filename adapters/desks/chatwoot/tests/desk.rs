@@ -368,3 +368,56 @@ async fn oversized_webhooks_are_refused_before_they_are_read() {
     assert_eq!(post(&built, &big, &headers).await, 413);
     assert!(recorder.events().is_empty());
 }
+
+/// Issue 18 item 6: ids sent as strings are read; a message without a conversation id
+/// and events the desk does not use are acknowledged (200), never refused.
+#[tokio::test]
+async fn string_ids_are_read_and_unusable_webhooks_get_200() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, SECRET).await;
+    built
+        .desk
+        .deliver(requested("h-1", "cust-1"))
+        .await
+        .unwrap();
+    let mut reply = webhook::message_created(
+        345,
+        9001,
+        "Hi, I'm Jonas.",
+        "outgoing",
+        false,
+        3,
+        "Jonas Weber",
+    );
+    reply["id"] = serde_json::json!("9001");
+    reply["conversation"]["id"] = serde_json::json!("345");
+    reply["sender"]["id"] = serde_json::json!("3");
+    assert_eq!(
+        post(&built, &reply, &signed(&reply, SECRET, "dl-s1")).await,
+        200
+    );
+    let events = recorder.events();
+    assert_eq!(events.len(), 1, "string ids are ids");
+    assert!(
+        matches!(&events[0].event.kind, DeskEventKind::AgentMessage { text } if text == "Hi, I'm Jonas.")
+    );
+
+    let mut orphan = reply.clone();
+    orphan["id"] = serde_json::json!(9002);
+    orphan.as_object_mut().unwrap().remove("conversation");
+    let mut no_id = reply.clone();
+    no_id["id"] = serde_json::json!(9003);
+    no_id["conversation"] = serde_json::json!({"inbox_id": 12});
+    let contact =
+        serde_json::json!({"event": "contact_updated", "id": "77", "name": "Lena", "email": null});
+    let odd = serde_json::json!({"event": {"nested": true}, "id": [1]});
+    for (i, hook) in [orphan, no_id, contact, odd].iter().enumerate() {
+        assert_eq!(
+            post(&built, hook, &signed(hook, SECRET, &format!("dl-u{i}"))).await,
+            200,
+            "{hook}"
+        );
+    }
+    assert_eq!(recorder.events().len(), 1, "nothing else recorded");
+}

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::Arc;
 use tandem_sdk::handoff::Agent;
+use tandem_sdk::lenient;
 use tandem_sdk::{
     DeskAnswer, DeskEvent, DeskEventKind, DeskEventSink, DeskRefusal, InboundError,
     parse_transfer_command,
@@ -32,39 +33,43 @@ pub(crate) struct Inbound {
     pub(crate) own: OwnBot,
 }
 
-/// The Events API envelope (and the unwrapped `url_verification`).
-#[derive(Debug, Deserialize)]
+/// The Events API envelope (and the unwrapped `url_verification`). Lenient: a field of
+/// an unexpected shape (Slack sends `channel` and `user` as objects in some events) is
+/// read as absent, so events the desk does not use are acknowledged, never refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Envelope {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "lenient::or_default")]
     pub(crate) kind: String,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) challenge: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) event_id: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) event: Option<MessageEvent>,
 }
 
 /// The fields of an inner event the desk looks at.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct MessageEvent {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "lenient::or_default")]
     pub(crate) kind: String,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) subtype: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) channel: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) user: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) text: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) ts: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) thread_ts: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) bot_id: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) hidden: bool,
 }
 
@@ -222,6 +227,7 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
         warn!(reason = ?why, "Refused an unsigned or badly signed Slack event.");
         return refused(why);
     }
+    // Only a body that is not JSON is refused; any JSON event is classified.
     let env: Envelope = match serde_json::from_slice(&body) {
         Ok(env) => env,
         Err(_) => {

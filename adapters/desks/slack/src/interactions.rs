@@ -16,37 +16,45 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use tandem_sdk::handoff::Agent;
+use tandem_sdk::lenient;
 use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind};
 use tracing::{debug, warn};
 
-/// The parts of an interaction payload the desk reads.
-#[derive(Debug, Deserialize)]
+/// The parts of an interaction payload the desk reads. Lenient: legacy
+/// `interactive_message` payloads (actions without `action_id`), dialogs and shortcuts
+/// parse, and are acknowledged with nothing to do.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Payload {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "lenient::or_default")]
     pub(crate) kind: String,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) user: Option<User>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) actions: Vec<Action>,
 }
 
 /// The clicking user.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct User {
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) id: String,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) name: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) username: Option<String>,
 }
 
 /// One action of a `block_actions` payload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Action {
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) action_id: String,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) value: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "lenient::or_default")]
     pub(crate) action_ts: Option<String>,
 }
 

@@ -456,3 +456,51 @@ async fn a_failing_auth_test_still_builds_and_drops_bot_messages() {
     );
     assert!(recorder.events().is_empty());
 }
+
+/// Issue 18 item 5: events and interactions the desk does not use (objects where the
+/// desk reads strings, legacy `interactive_message`, shortcuts) are acknowledged with 200
+/// and change nothing, so Slack neither retries nor disables the app.
+#[tokio::test]
+async fn unused_events_and_legacy_interactions_get_200() {
+    let fake = SlackFake::start(TOKEN).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    built.desk.deliver(requested("h-1")).await.unwrap();
+    let events = [
+        json!({"type": "event_callback", "event_id": "Ev10", "event": {"type": "channel_created",
+            "channel": {"id": "C0NEW", "name": "fresh", "created": 1767261600, "creator": "U0ADMIN"}}}),
+        json!({"type": "event_callback", "event_id": "Ev11", "event": {"type": "message",
+            "channel": "C0HANDOFF", "user": {"id": "U0AGENT", "name": "jonas"}, "text": "hi", "ts": "1767261600.000100", "thread_ts": SlackFake::ts_of(0)}}),
+        json!({"type": "event_callback", "event_id": "Ev12", "event": {"type": "user_change",
+            "user": {"id": "U0AGENT", "profile": {"display_name": "Jonas"}}}}),
+        json!({"type": "app_rate_limited", "team_id": "T0", "minute_rate_limited": 1767261600}),
+        json!({"token": "legacy", "event": "unknown"}),
+    ];
+    for event in events {
+        let body = event.to_string().into_bytes();
+        let (status, _) = post(
+            &built,
+            "/desks/slack/events",
+            body.clone(),
+            &signed(&body, SECRET),
+        )
+        .await;
+        assert_eq!(status, 200, "{event}");
+    }
+    for payload in [
+        json!({"type": "interactive_message", "callback_id": "old_buttons", "user": {"id": "U0AGENT", "name": "jonas"},
+            "actions": [{"name": "accept", "type": "button", "value": "h-1"}], "action_ts": "1767261600.1"}),
+        json!({"type": "shortcut", "callback_id": "do_it", "user": "U0AGENT", "trigger_id": "t"}),
+        json!({"type": "block_actions", "user": {"id": "U0AGENT"}, "actions": [{"action_id": {"odd": true}}]}),
+    ] {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+            .into_bytes();
+        let mut headers = signed(&form, SECRET);
+        headers.push(("content-type", "application/x-www-form-urlencoded".into()));
+        let (status, _) = post(&built, "/desks/slack/interactions", form, &headers).await;
+        assert_eq!(status, 200, "{payload}");
+    }
+    assert!(recorder.events().is_empty(), "nothing the desk uses");
+}

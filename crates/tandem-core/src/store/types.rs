@@ -110,6 +110,10 @@ pub enum Owner {
     Queue,
     /// An agent owns it; the bot is silent.
     Agent,
+    /// A person answers the customer outside Tandem (the Page Inbox, the WhatsApp
+    /// Business app); the bot is silent until they have been quiet for
+    /// `[handoff] external_release_after_secs` or are released explicitly.
+    External,
 }
 
 /// Routing state of a conversation, stored as one document.
@@ -146,6 +150,14 @@ pub struct ConversationState {
     pub offered_choices: Vec<tandem_model::Button>,
     /// Set when the customer got an inactivity check-in; cleared when they write again.
     pub checked_in: bool,
+    /// The buttons Tandem offered lately (any rendering, newest last, at most
+    /// [`crate::turn::OFFERED_BUTTONS_KEPT`]): a tap is matched against them, never read
+    /// as typed text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub offered_buttons: Vec<tandem_model::Button>,
+    /// While `owner` is `external`: when the person outside Tandem last wrote, unix ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_at_ms: Option<i64>,
 }
 
 /// Where a handoff is in its life.

@@ -35,6 +35,29 @@ fn groups_route_to_their_own_target_and_priority() {
     assert_eq!(d.priority.as_deref(), Some("immediate"));
 }
 
+/// Issue 18 item 8: the sales keyword "quote" matched "quoted" in "reply to a quoted
+/// message"; a request for a quote still goes to sales.
+#[test]
+fn a_quoted_message_is_not_a_request_for_a_quote() {
+    for text in [
+        "reply to a quoted message",
+        "I quoted your last message",
+        "see the quoted text above",
+    ] {
+        let d = Case::new(text).eval(&shipped());
+        assert_ne!(d.target.as_deref(), Some("sales"), "{text}");
+    }
+    for text in [
+        "I need a quote for 50 units",
+        "we want to get a quote for 200 units",
+        "please send me a quote",
+        "I need a quotation for 10 seats",
+    ] {
+        let d = Case::new(text).eval(&shipped());
+        assert_eq!(d.target.as_deref(), Some("sales"), "{text}");
+    }
+}
+
 #[test]
 fn intent_needs_confidence() {
     let mut case = Case::new("could you send it back");

@@ -85,6 +85,7 @@ fn handler(method: &str, operation_id: &str) -> Option<MethodRouter<AdminState>>
         "unlinkIdentity" => on(filter, unlink_identity),
         "identityAudit" => on(filter, identity_audit),
         "getConversation" => on(filter, get_conversation),
+        "releaseExternal" => on(filter, release_external),
         "getTranscript" => on(filter, get_transcript),
         "listEscalations" => on(filter, get_escalations),
         "getPolicy" => on(filter, get_policy),
@@ -410,6 +411,31 @@ async fn get_conversation(
         .await?
         .ok_or_else(|| not_found("conversation"))?;
     Ok(Json(views::conversation(&c)).into_response())
+}
+
+/// Gives a conversation someone was answering outside Tandem back to the bot.
+async fn release_external(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = ConversationId::new(id);
+    match st.core.release_external(&id).await? {
+        None => Err(not_found("conversation")),
+        Some(false) => Err(ApiError(
+            StatusCode::CONFLICT,
+            "not_external",
+            "the conversation is not held by a person outside Tandem".into(),
+        )),
+        Some(true) => {
+            let c = st
+                .core
+                .store()
+                .conversation(&id)
+                .await?
+                .ok_or_else(|| not_found("conversation"))?;
+            Ok(Json(views::conversation(&c)).into_response())
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -109,6 +109,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "A conversation: owner, routing state, open and past handoffs with CSAT",
     ),
     (
+        "post",
+        "/api/v1/conversations/{id}/release",
+        "releaseExternal",
+        "Give a conversation someone answers outside Tandem (owner external: the Messenger Page Inbox, the WhatsApp Business app) back to the bot now, instead of after [handoff].external_release_after_secs of their silence",
+    ),
+    (
         "get",
         "/api/v1/conversations/{id}/transcript",
         "getTranscript",
@@ -224,7 +230,7 @@ fn success(id: &str) -> (&'static str, Value) {
                 "escalated": {"type": "boolean"}, "category": {"type": ["string", "null"]},
                 "target": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]}}}),
         ),
-        "getConversation" => ("200", reference("Conversation")),
+        "getConversation" | "releaseExternal" => ("200", reference("Conversation")),
         "getTranscript" => ("200", array_of("TranscriptEntry")),
         "listEscalations" => ("200", array_of("Escalation")),
         "issueLinkCode" => ("201", reference("LinkCode")),
@@ -329,6 +335,12 @@ fn operation(path: &str, id: &str, summary: &str) -> Value {
         "updateAgent" => {
             responses.insert("400".into(), error_response("Invalid body"));
             op["requestBody"] = json_body("AgentPatch");
+        }
+        "releaseExternal" => {
+            responses.insert(
+                "409".into(),
+                error_response("The conversation is not held by a person outside Tandem"),
+            );
         }
         "reloadPolicy" => {
             responses.insert(
@@ -438,7 +450,7 @@ fn general_schemas() -> Value {
             "id": {"type": "string"}, "name": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "data": {}}},
         "ConversationSummary": {"type": "object", "required": ["id", "channel", "status", "owner"], "properties": {
             "id": {"type": "string"}, "channel": {"type": "string"}, "status": {"enum": ["open", "closed"]},
-            "owner": {"enum": ["bot", "queue", "agent"]}, "opened_at": {"type": "string", "format": "date-time"},
+            "owner": {"enum": ["bot", "queue", "agent", "external"]}, "opened_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"}}},
         "Handoff": {"type": "object", "required": ["id", "desk", "status"], "properties": {
             "id": {"type": "string"}, "desk": {"type": "string"},
@@ -449,7 +461,7 @@ fn general_schemas() -> Value {
                 "comment": {"type": ["string", "null"]}, "skipped": {"type": ["string", "null"]}}}}},
         "Conversation": {"type": "object", "required": ["id", "customer_id", "channel", "status", "owner", "state"], "properties": {
             "id": {"type": "string"}, "customer_id": {"type": "string"}, "channel": {"type": "string"},
-            "status": {"enum": ["open", "closed"]}, "owner": {"enum": ["bot", "queue", "agent"]},
+            "status": {"enum": ["open", "closed"]}, "owner": {"enum": ["bot", "queue", "agent", "external"]},
             "opened_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
             "messages": {"type": "integer"}, "state": {"type": "object"},
             "handoff": {"oneOf": [{"$ref": "#/components/schemas/Handoff"}, {"type": "null"}]},
