@@ -81,7 +81,7 @@ impl PolicyEngine {
                 Some(s) => {
                     s.act == SpeechAct::Question
                         && intent_group.is_none()
-                        && self.routine.iter().any(|r| *r == s.intent)
+                        && self.routine.contains(&s.intent)
                         && s.confidence >= self.question_min_confidence
                 }
                 None => {
@@ -294,8 +294,7 @@ impl PolicyEngine {
     /// (`[intents].routine`, at `routine_min_confidence` or more).
     fn is_routine(&self, signal: Option<&IntentSignal>) -> bool {
         signal.is_some_and(|s| {
-            s.confidence >= self.routine_min_confidence
-                && self.routine.iter().any(|r| *r == s.intent)
+            s.confidence >= self.routine_min_confidence && self.routine.contains(&s.intent)
         })
     }
 

@@ -32,7 +32,6 @@
 pub(crate) mod features;
 
 use async_trait::async_trait;
-pub(crate) use features::negated;
 use features::{BUCKETS, Extractor, Feature};
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};

@@ -1,7 +1,7 @@
 //! The built-in intent model: the shipped corpus, training, calibration, speech acts and
 //! negation.
 
-use crate::intent::negated;
+use crate::intent::features::negated;
 use crate::{IntentModel, TRAINING_DATA, TrainingRow, parse_training};
 use tandem_core::ai::SpeechAct;
 
