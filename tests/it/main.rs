@@ -12,6 +12,7 @@ mod handoff;
 mod identity;
 mod link_codes;
 mod messenger;
+mod mongodb;
 mod openapi;
 mod outbox;
 mod policy;

@@ -380,11 +380,16 @@ pub fn parse(
             }
         }
         "mongodb" => {
-            if config.store.uri.as_ref().is_none_or(|u| u.is_empty()) {
-                errors.push(
+            match &config.store.uri {
+                Some(uri) if !uri.is_empty() => {
+                    if let Err(e) = tandem_store_mongo::check_connection_string(uri.expose()) {
+                        errors.push("store.uri", e);
+                    }
+                }
+                _ => errors.push(
                     "store.uri",
-                    "required for kind = \"mongodb\" (a mongodb:// connection string)",
-                );
+                    "required for kind = \"mongodb\" (a mongodb:// or mongodb+srv:// connection string)",
+                ),
             }
             if config.store.database.as_deref().is_none_or(str::is_empty) {
                 errors.push("store.database", "required for kind = \"mongodb\"");

@@ -127,6 +127,8 @@ mod profiles;
 mod records;
 mod routing;
 mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod turns;
 
 use async_trait::async_trait;
@@ -202,13 +204,7 @@ impl MongoStore {
                 "the MongoDB database name is empty".to_owned(),
             ));
         }
-        if uri.trim_start().starts_with("mongodb+srv://") && !cfg!(feature = "dns-srv") {
-            return Err(StoreError::Unavailable(
-                "mongodb+srv:// connection strings need the `dns-srv` feature of \
-                 tandem-store-mongo; enable it or list the hosts with mongodb://"
-                    .to_owned(),
-            ));
-        }
+        check_connection_string(uri).map_err(StoreError::Unavailable)?;
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             StoreError::Unavailable(format!("invalid MongoDB connection string: {}", e.kind))
         })?;
@@ -292,6 +288,23 @@ impl MongoStore {
             tracing::warn!(error = %e, "MongoDB store maintenance failed; retrying later.");
         }
     }
+}
+
+/// Checks a connection string without connecting or resolving anything: the scheme
+/// (`mongodb://`, or `mongodb+srv://` with the `dns-srv` feature: one host name, no port),
+/// hosts, credentials and options. `Err` says what is wrong (never the password).
+pub fn check_connection_string(uri: &str) -> Result<(), String> {
+    let uri = uri.trim();
+    if uri.starts_with("mongodb+srv://") && !cfg!(feature = "dns-srv") {
+        return Err(
+            "mongodb+srv:// connection strings need the `dns-srv` feature of \
+                    tandem-store-mongo; enable it or list the hosts with mongodb://"
+                .to_owned(),
+        );
+    }
+    mongodb::options::ConnectionString::parse(uri)
+        .map(drop)
+        .map_err(|e| format!("invalid MongoDB connection string: {}", e.kind))
 }
 
 /// The write concern used unless the connection string sets one: journaled, and on a
@@ -678,6 +691,54 @@ impl Store for MongoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "dns-srv")]
+    #[test]
+    fn srv_connection_strings_parse_without_dns() {
+        // The form Atlas shows, and one with a service name and a host limit.
+        for uri in [
+            "mongodb+srv://tandem:s3cr%40t@cluster0.ab1cd.mongodb.net/?retryWrites=true&w=majority&appName=Cluster0",
+            "mongodb+srv://db.example.org/tandem?srvServiceName=mongo&srvMaxHosts=2&tls=true",
+        ] {
+            assert_eq!(check_connection_string(uri), Ok(()), "{uri}");
+        }
+        for (uri, says) in [
+            ("mongodb+srv://cluster0.example.net:27017/", "port"),
+            (
+                "mongodb+srv://a.example.net,b.example.net/",
+                "exactly one host",
+            ),
+            ("mongodb://h1:27017/?srvMaxHosts=2", "srvMaxHosts"),
+            (
+                "mongodb+srv://c.example.net/?srvMaxHosts=2&replicaSet=rs0",
+                "srvMaxHosts",
+            ),
+        ] {
+            let error = check_connection_string(uri).expect_err(uri);
+            assert!(error.contains(says), "{uri}: {error}");
+        }
+    }
+
+    #[test]
+    fn connection_strings_are_checked_and_passwords_not_echoed() {
+        assert_eq!(
+            check_connection_string("mongodb://h1:27017,h2:27017/?replicaSet=rs0&w=majority"),
+            Ok(())
+        );
+        for (uri, says) in [
+            ("postgres://localhost/db", "scheme"),
+            ("localhost:27017", "scheme"),
+            ("mongodb://user:hunter2@h:notaport/", "port"),
+            (
+                "mongodb://user:hunter2@h/?connectTimeoutMS=soon",
+                "connecttimeoutms",
+            ),
+        ] {
+            let error = check_connection_string(uri).expect_err(uri);
+            assert!(error.to_lowercase().contains(says), "{uri}: {error}");
+            assert!(!error.contains("hunter2"), "{uri}: {error}");
+        }
+    }
 
     #[test]
     fn default_write_concern_is_durable() {

@@ -88,11 +88,32 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
     ]
 }
 
+/// Indexes earlier versions created that are replaced (collection, index name): dropped
+/// at start-up before the plan's indexes are created.
+const OBSOLETE_INDEXES: &[(&str, &str)] = &[
+    // Replaced by the unique `agents_holder` on the same key.
+    (crate::routing::AGENTS, "agents_active"),
+];
+
 /// Creates every collection's indexes. `createIndexes` with an existing identical index
 /// is a no-op, so this runs at every start; an index whose definition changed under the
 /// same name is refused by the server and reported as [`StoreError::Unavailable`].
 pub(crate) async fn ensure_indexes(db: &Database) -> Result<(), StoreError> {
     let existing = db.list_collection_names().await.map_err(classify)?;
+    for (collection, index) in OBSOLETE_INDEXES {
+        if existing.iter().any(|n| n == collection) {
+            match db
+                .collection::<Document>(collection)
+                .drop_index(*index)
+                .await
+            {
+                Ok(()) => {}
+                // 27: IndexNotFound.
+                Err(e) if command_code(&e) == Some(27) => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+    }
     for (name, models) in index_plan() {
         // Transactions cannot create collections on every server version: create them all.
         if !existing.iter().any(|n| n == name) {

@@ -121,6 +121,28 @@ fn mongodb_needs_uri_and_database() {
 }
 
 #[test]
+fn mongodb_srv_uris_are_accepted_and_bad_uris_refused() {
+    let srv = check(
+        "[store]\nkind = \"mongodb\"\nuri = \"mongodb+srv://tandem:pw@cluster0.ab1cd.mongodb.net/?retryWrites=true&w=majority\"\ndatabase = \"tandem\"\n",
+    );
+    assert!(srv.is_ok(), "{:?}", srv.err());
+    for uri in [
+        "mongodb+srv://cluster0.ab1cd.mongodb.net:27017/",
+        "mongdb://127.0.0.1:27017",
+    ] {
+        let errors = check(&format!(
+            "[store]\nkind = \"mongodb\"\nuri = \"{uri}\"\ndatabase = \"tandem\"\n"
+        ))
+        .expect_err(uri);
+        assert_eq!(
+            paths(&errors),
+            vec!["store.uri".to_owned()],
+            "{uri}: {errors}"
+        );
+    }
+}
+
+#[test]
 fn overflow_queues_must_not_cycle() {
     let errors = check(
         "[handoff]\non_sla_breach = \"reroute\"\noverflow = { billing = \"sales\", sales = \"billing\", legal = \"legal\", ok = \"lead\" }\n",
