@@ -15,6 +15,7 @@ macro_rules! on_mongodb {
                     return;
                 };
                 $scenario(&store).await;
+                store.assert_used().await;
             }
         )+
     };

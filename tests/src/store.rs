@@ -21,6 +21,18 @@ impl TestStore {
         Some(TestStore::MongoDb(TestDatabase::new(&uri)))
     }
 
+    /// Asserts that a binary started with [`TestStore::config`] recorded messages in its
+    /// MongoDB database (nothing to check for the default store).
+    pub async fn assert_used(&self) {
+        if let TestStore::MongoDb(db) = self {
+            assert!(
+                db.inbound_records().await > 0,
+                "no inbound record in MongoDB database {}: the binary did not use it",
+                db.name()
+            );
+        }
+    }
+
     /// `config` with its `[store]` table replaced by this store's.
     ///
     /// # Panics

@@ -154,11 +154,15 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
                 .database
                 .as_deref()
                 .context("store.database is required for mongodb")?;
-            let store = tandem_store_mongo::MongoStore::connect(uri.expose(), database)
-                .await
-                .with_context(|| {
-                    format!("cannot connect to the MongoDB store (database {database})")
-                })?;
+            let store = tandem_store_mongo::MongoStore::connect_with_options(
+                uri.expose(),
+                database,
+                config.store.mongo_options(),
+            )
+            .await
+            .with_context(|| {
+                format!("cannot connect to the MongoDB store (database {database})")
+            })?;
             info!(
                 database,
                 transactions = store.uses_transactions(),

@@ -119,6 +119,8 @@
 
 mod docs;
 mod error;
+#[cfg(all(test, feature = "testing"))]
+mod explain_tests;
 mod graph;
 mod link_codes;
 mod maintenance;
@@ -164,6 +166,30 @@ pub enum CommitMode {
     Journal,
 }
 
+/// How long a processed inbound record, and so its dedupe key, is kept by default: longer
+/// than any platform retries a webhook (Meta: up to 7 days).
+pub const DEFAULT_INBOUND_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Settings of a [`MongoStore`] beyond its connection string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How turns are made atomic.
+    pub commit: CommitMode,
+    /// How long processed inbound records (the dedupe keys of received messages) are
+    /// kept before the TTL index removes them; a platform redelivering a message later
+    /// than that gets it processed again.
+    pub inbound_retention: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            commit: CommitMode::Auto,
+            inbound_retention: DEFAULT_INBOUND_RETENTION,
+        }
+    }
+}
+
 /// The MongoDB implementation of [`Store`]. Cheap to share behind an `Arc`; the driver
 /// pools connections.
 pub struct MongoStore {
@@ -199,6 +225,20 @@ impl MongoStore {
         database: &str,
         mode: CommitMode,
     ) -> Result<MongoStore, StoreError> {
+        let options = StoreOptions {
+            commit: mode,
+            ..StoreOptions::default()
+        };
+        Self::connect_with_options(uri, database, options).await
+    }
+
+    /// [`MongoStore::connect`] with explicit [`StoreOptions`].
+    pub async fn connect_with_options(
+        uri: &str,
+        database: &str,
+        store_options: StoreOptions,
+    ) -> Result<MongoStore, StoreError> {
+        let mode = store_options.commit;
         if database.is_empty() {
             return Err(StoreError::Unavailable(
                 "the MongoDB database name is empty".to_owned(),
@@ -243,7 +283,7 @@ impl MongoStore {
                 ));
             }
         };
-        schema::ensure_indexes(&db).await?;
+        schema::ensure_indexes(&db, store_options.inbound_retention).await?;
         let c = Collections::new(&db);
         records::align_inbound_counter(&c).await?;
         maintenance::run(&c, Duration::ZERO).await?;

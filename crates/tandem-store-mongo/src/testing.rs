@@ -100,6 +100,25 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// How many inbound records the database holds (to check that a process used it).
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be asked.
+    pub async fn inbound_records(&self) -> u64 {
+        let client = Client::with_uri_str(&self.uri)
+            .await
+            .expect("a client for the test server");
+        let count = client
+            .database(&self.name)
+            .collection::<bson::Document>("inbound")
+            .count_documents(bson::doc! {})
+            .await
+            .expect("counting inbound records");
+        client.shutdown().await;
+        count
+    }
 }
 
 impl Drop for TestDatabase {

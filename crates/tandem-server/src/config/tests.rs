@@ -143,6 +143,26 @@ fn mongodb_srv_uris_are_accepted_and_bad_uris_refused() {
 }
 
 #[test]
+fn inbound_retention_is_at_least_eight_days() {
+    let base = "[store]\nkind = \"mongodb\"\nuri = \"mongodb://127.0.0.1\"\ndatabase = \"t\"\n";
+    let errors = check(&format!("{base}inbound_retention_days = 3\n")).expect_err("too short");
+    assert_eq!(
+        paths(&errors),
+        vec!["store.inbound_retention_days".to_owned()]
+    );
+    let ok = check(&format!("{base}inbound_retention_days = 90\n")).expect("90 days");
+    assert_eq!(
+        ok.config.store.mongo_options().inbound_retention,
+        std::time::Duration::from_secs(90 * 86_400)
+    );
+    let default = check(base).expect("default");
+    assert_eq!(
+        default.config.store.mongo_options().inbound_retention,
+        tandem_store_mongo::DEFAULT_INBOUND_RETENTION
+    );
+}
+
+#[test]
 fn overflow_queues_must_not_cycle() {
     let errors = check(
         "[handoff]\non_sla_breach = \"reroute\"\noverflow = { billing = \"sales\", sales = \"billing\", legal = \"legal\", ok = \"lead\" }\n",

@@ -340,8 +340,7 @@ pub(crate) fn identity_indexes() -> Vec<IndexModel> {
             .keys(doc! { "phone": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("identities_phone".to_owned())
-                    .partial_filter_expression(doc! { "phone": { "$type": "string" } })
+                    .name("identities_verified_phone".to_owned())
                     .build(),
             )
             .build(),
@@ -366,8 +365,7 @@ pub(crate) fn identity_indexes() -> Vec<IndexModel> {
             .keys(doc! { "email_folded": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("identities_email".to_owned())
-                    .partial_filter_expression(doc! { "email_folded": { "$type": "string" } })
+                    .name("identities_verified_email".to_owned())
                     .build(),
             )
             .build(),
