@@ -13,22 +13,22 @@
 //!
 //! | collection | `_id` | indexes (access path) |
 //! | --- | --- | --- |
-//! | `inbound` | `seq` (from the `counters` document `inbound_seq`, one atomic `$inc`) | unique `(channel, platform_message_id)` (dedupe); `(processed, _id)` partial on `processed: false` (pending, in `seq` order) |
+//! | `inbound` | `seq` (from the `counters` document `inbound_seq`, one atomic `$inc`) | unique `(channel, platform_message_id)` (dedupe); `(processed, _id)` partial on `processed: false` (pending, in `seq` order); TTL on `processed_at` ([`StoreOptions::inbound_retention`]) |
 //! | `counters` | counter name | — |
 //! | `customers` | customer id | — (by id) |
-//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first); `email_folded` partial (customers by verified email) |
-//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` partial (unapplied turn journals) |
+//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first); `email_folded` (customers by verified email); `phone` (by verified phone) |
+//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` (unapplied turn journals) |
 //! | `transcript` | message id | unique `(conversation_id, seq)` (the newest N of a conversation); `(customer_id, at)` (a customer's transcript across channels) |
 //! | `escalations` | escalation id | `(conversation_id, at, ord)`; counts per label are an `$unwind` of each event's distinct `labels` |
 //! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry, depth); `(message.channel, platform_message_id)` and `(message.channel, message.recipient, finished_at)` partial on sent (delivery reports) |
 //! | `kv` | ObjectId | unique `(namespace, key)` |
 //! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |
 //! | `reachability` | ObjectId | unique `(channel, subject)` |
-//! | `link_codes` | `_id` = code | TTL on `expires_at` (identity linking codes) |
+//! | `link_codes` | `_id` = code | TTL on `expires_at` (identity linking codes); `(customer_id, expires_at)` (a customer's active codes) |
 //! | `verified_keys` | the key (`email:e@x.org`, `phone:+1555...`): one holder per verified key | `customer_id` |
 //! | `identity_audit` | entry id (`mrg_...`, `unm_...`, ...) | `(customer_id, at)`, `(other_customer_id, at)`; `applied` partial on `false` (unapplied merge journals) |
 //! | `suggested_links` | `customer|other|key` | `customer_id`, `other_customer_id` |
-//! | `agents` | agent id | `active` (who holds a handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
+//! | `agents` | agent id | unique `active` partial on `load > 0` (one holder per handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
 //! | `handoff_queue` | handoff id | `(rank, queued_at, _id)` (waiting handoffs, priority then age) |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
@@ -109,6 +109,10 @@
 //! duplicate keys (E11000) are [`StoreError::Conflict`]; a document that does not decode
 //! or has a newer `schema_version` is [`StoreError::Corrupt`]. Nothing panics on stored
 //! data.
+//!
+//! Indexes an earlier version created and a later one replaced are dropped at connect
+//! (`schema::OBSOLETE_INDEXES`). `docs/MONGODB.md` says how all this is tested (against
+//! SecantusDB) and `docs/DEPLOYMENT.md` how to deploy it.
 //!
 //! # Durability
 //!
