@@ -7,7 +7,7 @@ use crate::handoff::customer_says_as;
 use crate::handoff::texts_from;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Tandem, WsClient, eventually};
+use tandem_e2e::{FakeEndpoint, Tandem, TestStore, WsClient, eventually};
 
 const TOKEN: &str = "console-token-0123456789";
 
@@ -85,9 +85,14 @@ async fn console_refuses_a_wrong_token() {
 
 #[tokio::test]
 async fn agent_takes_a_refund_in_the_console() {
+    agent_takes_a_refund_in_the_console_on(&TestStore::Default).await;
+}
+
+/// Also run on MongoDB (`mongodb.rs`).
+pub(crate) async fn agent_takes_a_refund_in_the_console_on(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
     let customer = FakeEndpoint::start(200).await;
-    let tandem = Tandem::start(dir.path(), &config(&customer.url)).await;
+    let tandem = Tandem::start(dir.path(), &store.config(&config(&customer.url))).await;
 
     let (mut sam, snapshot) = agent(&tandem, "sam", "Sam").await;
     assert_eq!(snapshot["handoffs"], json!([]));

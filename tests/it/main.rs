@@ -15,6 +15,7 @@ mod link_codes;
 mod messages;
 mod messenger;
 mod metrics;
+mod mongodb;
 mod openapi;
 mod outbox;
 mod ownership;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use tandem_e2e::{FakeEndpoint, Tandem, eventually, hmac_hex};
+use tandem_e2e::{FakeEndpoint, Tandem, TestStore, eventually, hmac_hex};
 
 fn config(url: &str) -> String {
     format!(
@@ -43,9 +43,16 @@ async fn post_message(tandem: &Tandem, id: &str, from: &str, text: &str) -> u16 
 
 #[tokio::test]
 async fn kill9_with_unsent_replies_then_every_reply_delivered_once() {
+    kill9_with_unsent_replies_then_every_reply_delivered_once_on(&TestStore::Default).await;
+}
+
+/// Also run on MongoDB (`mongodb.rs`).
+pub(crate) async fn kill9_with_unsent_replies_then_every_reply_delivered_once_on(
+    store: &TestStore,
+) {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = FakeEndpoint::start(503).await;
-    let tandem = Tandem::start(dir.path(), &config(&endpoint.url)).await;
+    let tandem = Tandem::start(dir.path(), &store.config(&config(&endpoint.url))).await;
     let customers = ["alice", "bob", "carol"];
     for (i, who) in customers.iter().enumerate() {
         for n in 0..2 {
@@ -73,7 +80,7 @@ async fn kill9_with_unsent_replies_then_every_reply_delivered_once() {
     tandem.kill9().await;
 
     endpoint.set_status(200);
-    let tandem = Tandem::start(dir.path(), &config(&endpoint.url)).await;
+    let tandem = Tandem::start(dir.path(), &store.config(&config(&endpoint.url))).await;
     eventually(30, "six replies delivered", || async {
         (endpoint.delivered().len() >= 6).then_some(())
     })

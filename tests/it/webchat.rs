@@ -2,12 +2,17 @@
 
 use crate::WEBCHAT_ONLY;
 use serde_json::json;
-use tandem_e2e::{Tandem, WsClient};
+use tandem_e2e::{Tandem, TestStore, WsClient};
 
 #[tokio::test]
 async fn hello_message_answer_and_fallback() {
+    hello_message_answer_and_fallback_on(&TestStore::Default).await;
+}
+
+/// Also run on MongoDB (`mongodb.rs`).
+pub(crate) async fn hello_message_answer_and_fallback_on(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let tandem = Tandem::start(dir.path(), WEBCHAT_ONLY).await;
+    let tandem = Tandem::start(dir.path(), &store.config(WEBCHAT_ONLY)).await;
     let (mut c, welcome) = WsClient::hello(&tandem.addr, None).await;
     assert_eq!(welcome["verified"], false);
     assert!(welcome["session"].as_str().is_some_and(|s| !s.is_empty()));
@@ -54,8 +59,13 @@ async fn hello_message_answer_and_fallback() {
 
 #[tokio::test]
 async fn resume_after_restart_replays_history() {
+    resume_after_restart_replays_history_on(&TestStore::Default).await;
+}
+
+/// Also run on MongoDB (`mongodb.rs`).
+pub(crate) async fn resume_after_restart_replays_history_on(store: &TestStore) {
     let dir = tempfile::tempdir().unwrap();
-    let tandem = Tandem::start(dir.path(), WEBCHAT_ONLY).await;
+    let tandem = Tandem::start(dir.path(), &store.config(WEBCHAT_ONLY)).await;
     let (mut c, welcome) = WsClient::hello(&tandem.addr, None).await;
     let session = welcome["session"].as_str().unwrap().to_owned();
     let conversation = welcome["conversation_id"].clone();
@@ -64,7 +74,7 @@ async fn resume_after_restart_replays_history() {
     drop(c);
     assert!(tandem.terminate().await.success(), "clean exit on SIGTERM");
 
-    let tandem = Tandem::start(dir.path(), WEBCHAT_ONLY).await;
+    let tandem = Tandem::start(dir.path(), &store.config(WEBCHAT_ONLY)).await;
     let (mut c, welcome) = WsClient::hello(&tandem.addr, Some(&session)).await;
     assert!(c.drain(1).await.is_empty(), "nothing after the replay");
     assert_eq!(

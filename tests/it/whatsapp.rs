@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use tandem_e2e::{FakeEndpoint, Tandem, eventually};
+use tandem_e2e::{FakeEndpoint, Tandem, TestStore, eventually};
 use tandem_testkit::Reply;
 use tandem_testkit::fake::WhatsAppFake;
 use tandem_testkit::payloads::whatsapp_text;
@@ -53,16 +53,25 @@ async fn say(tandem: &Tandem, wamid: &str, text: &str, sent_at: i64, secret: &st
 }
 
 async fn start(template: bool) -> (tempfile::TempDir, WhatsAppFake, Tandem) {
+    start_on(&TestStore::Default, template).await
+}
+
+async fn start_on(store: &TestStore, template: bool) -> (tempfile::TempDir, WhatsAppFake, Tandem) {
     let dir = tempfile::tempdir().unwrap();
     let fake = WhatsAppFake::start(TOKEN, NUMBER, "v21.0").await;
-    let tandem = Tandem::start(dir.path(), &config(&fake, template)).await;
+    let tandem = Tandem::start(dir.path(), &store.config(&config(&fake, template))).await;
     fake.set_webhook(&tandem.url("/webhooks/whatsapp"), SECRET);
     (dir, fake, tandem)
 }
 
 #[tokio::test]
 async fn handshake_reply_forgery_and_redelivery() {
-    let (_dir, fake, tandem) = start(false).await;
+    handshake_reply_forgery_and_redelivery_on(&TestStore::Default).await;
+}
+
+/// Also run on MongoDB (`mongodb.rs`).
+pub(crate) async fn handshake_reply_forgery_and_redelivery_on(store: &TestStore) {
+    let (_dir, fake, tandem) = start_on(store, false).await;
     let verify = |token: &str| {
         reqwest::get(tandem.url(&format!(
             "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"

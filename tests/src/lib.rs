@@ -5,11 +5,13 @@
 pub mod fake;
 pub mod fake_llm;
 pub mod process;
+pub mod store;
 pub mod ws;
 
 pub use fake::{FakeEndpoint, Recorded};
 pub use fake_llm::FakeLlm;
 pub use process::{Tandem, unix_now};
+pub use store::TestStore;
 pub use ws::WsClient;
 
 /// hex(HMAC-SHA256(key, parts...)).

@@ -439,9 +439,7 @@ impl Core {
                         });
                     }
                 }
-                next.state.past_handoffs.push(h);
-                let excess = next.state.past_handoffs.len().saturating_sub(10);
-                next.state.past_handoffs.drain(..excess);
+                next.state.archive_handoff(h);
             }
             _ => return Ok(None),
         }

@@ -32,6 +32,7 @@ pub struct Metrics {
     decisions: Family<Labels, Counter>,
     assignments: Family<Labels, Counter>,
     reroutes: Family<Labels, Counter>,
+    replica: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -55,6 +56,12 @@ impl Metrics {
         let delivery_reports = Family::<Labels, Counter>::default();
         let window_fallbacks = Family::<Labels, Counter>::default();
         let reachability = Family::<Labels, Counter>::default();
+        let replica = Family::<Labels, Gauge>::default();
+        registry.register(
+            "replica_info",
+            "1, labelled with the process's replica id (replicas sharing one store tell their series apart by it)",
+            replica.clone(),
+        );
         registry.register(
             "delivery_reports",
             "Platform delivery reports recorded, by channel and status",
@@ -146,6 +153,7 @@ impl Metrics {
             decisions,
             assignments,
             reroutes,
+            replica,
             messages_in,
             duplicates,
             messages_out,
@@ -327,6 +335,14 @@ impl Metrics {
         }
     }
 
+    /// Names this process: `tandem_replica_info{replica="<id>"} 1`.
+    pub fn set_replica(&self, id: &str) {
+        self.replica.clear();
+        self.replica
+            .get_or_create(&vec![("replica", id.to_owned())])
+            .set(1);
+    }
+
     /// The OpenMetrics text exposition (`application/openmetrics-text`).
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -440,5 +456,23 @@ mod tests {
         ] {
             assert!(text.contains(series), "{series} missing:\n{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod replica_tests {
+    use super::*;
+
+    #[test]
+    fn the_replica_is_named_once() {
+        let m = Metrics::new();
+        m.set_replica("a");
+        m.set_replica("web-1");
+        let text = m.render();
+        assert!(
+            text.contains("tandem_replica_info{replica=\"web-1\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("replica=\"a\""), "{text}");
     }
 }

@@ -160,7 +160,7 @@ impl Core {
                         now,
                     ));
                     crate::desks::return_to_bot(&mut next.state);
-                    next.state.past_handoffs.push(h);
+                    next.state.archive_handoff(h);
                     let recipient = store
                         .identities(&conv.customer_id)
                         .await?

@@ -101,6 +101,9 @@ pub struct StoreConfig {
     pub uri: Option<Secret>,
     /// MongoDB database name.
     pub database: Option<String>,
+    /// MongoDB: days a processed inbound record (a message's dedupe key) is kept before
+    /// its TTL index removes it (default 30, at least 8: platforms retry up to 7 days).
+    pub inbound_retention_days: Option<u32>,
 }
 
 impl Default for StoreConfig {
@@ -110,6 +113,7 @@ impl Default for StoreConfig {
             path: None,
             uri: None,
             database: None,
+            inbound_retention_days: None,
         }
     }
 }
@@ -151,7 +155,19 @@ pub fn keep_demo_token(token: &str) -> std::io::Result<()> {
     std::io::Write::write_all(&mut options.open(&path)?, token.as_bytes())
 }
 
+/// The shortest `store.inbound_retention_days` accepted.
+pub const MIN_INBOUND_RETENTION_DAYS: u32 = 8;
+
 impl StoreConfig {
+    /// The MongoDB store's options from this table.
+    pub fn mongo_options(&self) -> tandem_store_mongo::StoreOptions {
+        let mut options = tandem_store_mongo::StoreOptions::default();
+        if let Some(days) = self.inbound_retention_days {
+            options.inbound_retention = std::time::Duration::from_secs(u64::from(days) * 86_400);
+        }
+        options
+    }
+
     /// The SQLite file to use, after `TANDEM_DATA_DIR`.
     pub fn sqlite_path(&self) -> PathBuf {
         if let Ok(dir) = std::env::var("TANDEM_DATA_DIR")
@@ -416,14 +432,32 @@ pub fn parse(
             }
         }
         "mongodb" => {
-            if config.store.uri.as_ref().is_none_or(|u| u.is_empty()) {
-                errors.push(
+            match &config.store.uri {
+                Some(uri) if !uri.is_empty() => {
+                    if let Err(e) = tandem_store_mongo::check_connection_string(uri.expose()) {
+                        errors.push("store.uri", e);
+                    }
+                }
+                _ => errors.push(
                     "store.uri",
-                    "required for kind = \"mongodb\" (a mongodb:// connection string)",
-                );
+                    "required for kind = \"mongodb\" (a mongodb:// or mongodb+srv:// connection string)",
+                ),
             }
             if config.store.database.as_deref().is_none_or(str::is_empty) {
                 errors.push("store.database", "required for kind = \"mongodb\"");
+            }
+            if config
+                .store
+                .inbound_retention_days
+                .is_some_and(|d| d < MIN_INBOUND_RETENTION_DAYS)
+            {
+                errors.push(
+                    "store.inbound_retention_days",
+                    format!(
+                        "must be at least {MIN_INBOUND_RETENTION_DAYS} (platforms redeliver \
+                         webhooks for up to 7 days)"
+                    ),
+                );
             }
         }
         other => errors.push(

@@ -96,6 +96,43 @@ fn sla_config(section: &crate::config::HandoffSection) -> tandem_core::sla::SlaC
     sla
 }
 
+/// This process's name among replicas sharing a store: `TANDEM_REPLICA_ID`, else the
+/// host name (`HOSTNAME`, `/etc/hostname`), else `tandem`.
+fn replica_id() -> String {
+    let from_env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    from_env("TANDEM_REPLICA_ID")
+        .or_else(|| from_env("HOSTNAME"))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "tandem".to_owned())
+}
+
+/// Puts in force the policy other processes on the store record, until shutdown.
+fn spawn_policy_follow(
+    reloader: std::sync::Arc<crate::reload::PolicyReloader>,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(crate::reload::FOLLOW_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => { reloader.follow().await; }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    });
+}
+
 /// Reloads the policy on SIGHUP until shutdown.
 fn spawn_sighup_reload(
     reloader: std::sync::Arc<crate::reload::PolicyReloader>,
@@ -154,11 +191,15 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
                 .database
                 .as_deref()
                 .context("store.database is required for mongodb")?;
-            let store = tandem_store_mongo::MongoStore::connect(uri.expose(), database)
-                .await
-                .with_context(|| {
-                    format!("cannot connect to the MongoDB store (database {database})")
-                })?;
+            let store = tandem_store_mongo::MongoStore::connect_with_options(
+                uri.expose(),
+                database,
+                config.store.mongo_options(),
+            )
+            .await
+            .with_context(|| {
+                format!("cannot connect to the MongoDB store (database {database})")
+            })?;
             info!(
                 database,
                 transactions = store.uses_transactions(),
@@ -191,6 +232,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     };
 
     let metrics = Arc::new(Metrics::new());
+    metrics.set_replica(&replica_id());
     match store.escalation_counts().await {
         Ok(counts) => {
             for (reason, n) in counts {
@@ -317,6 +359,8 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
 
     let reloader = crate::reload::PolicyReloader::new(core.clone(), config.policy.path.clone());
     spawn_sighup_reload(reloader.clone(), http_shutdown.clone());
+    reloader.announce().await;
+    spawn_policy_follow(reloader.clone(), http_shutdown.clone());
     routes.push(crate::admin::routes(
         core.clone(),
         config.admin.tokens.clone(),

@@ -97,6 +97,55 @@ async fn separated(c: &Collections, a: &CustomerId, b: &CustomerId) -> Result<bo
         .is_some())
 }
 
+/// Suggests linking `customer` with every customer separated from it (undone merge,
+/// unlink) whose identities carry `key`.
+async fn suggest_separated_carriers(
+    c: &Collections,
+    customer: &CustomerId,
+    key: &VerifiedKey,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let carriers = collect(
+        c.identities
+            .find(IdentityDoc::carrying(key, customer))
+            .projection(IdentityDoc::customer_projection())
+            .await
+            .map_err(classify)?,
+        |doc| IdentityDoc::customer_of(&doc),
+    )
+    .await?;
+    let mut others: Vec<CustomerId> = Vec::new();
+    for other in carriers {
+        if !others.contains(&other) {
+            others.push(other);
+        }
+    }
+    for other in others {
+        if separated(c, customer, &other).await? {
+            suggest_unmerged(c, customer, other, key, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records that `customer` and `other`, once separated, share verified `key` again.
+async fn suggest_unmerged(
+    c: &Collections,
+    customer: &CustomerId,
+    other: CustomerId,
+    key: &VerifiedKey,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let link = SuggestedLink {
+        customer_id: customer.clone(),
+        other_customer_id: other,
+        key: key.clone(),
+        reason: "unmerged_before".into(),
+        at: now,
+    };
+    record_suggestion(c, &link).await
+}
+
 async fn record_suggestion(c: &Collections, link: &SuggestedLink) -> Result<(), StoreError> {
     match c
         .suggested_links
@@ -144,15 +193,52 @@ async fn store_facts(
     Ok(())
 }
 
-/// Claims every key for `customer`, merging with the holders that exist (older survives).
+/// How many merge steps one key may take before resolution gives up converging (each
+/// step merges two customers, so concurrent resolutions of one person settle quickly).
+const CLAIM_STEPS: usize = 16;
+
+/// How far a chain of merges is followed (`merged_into` of `merged_into` ...).
+const MERGE_CHAIN: usize = 8;
+
+/// The customer `id` ended up as: itself, or the end of its chain of merges.
+async fn root(c: &Collections, id: &CustomerId) -> Result<CustomerId, StoreError> {
+    let mut id = id.clone();
+    for _ in 0..MERGE_CHAIN {
+        let Some(doc) = customer_doc(c, &id).await? else {
+            break;
+        };
+        let Some(next) = merged_into(&doc) else { break };
+        id = next;
+    }
+    Ok(id)
+}
+
+/// The customer claiming verified keys.
+struct Claimant {
+    customer: CustomerId,
+    /// Created by the resolution now claiming: it has nothing of its own yet, so it joins
+    /// the key's holder whatever their ages.
+    created: bool,
+}
+
+/// Claims every key for the claimant, merging with the holders that exist (the older
+/// survives, except that a customer the resolution just created joins the holder).
+/// Concurrent resolutions of one person race on the same customers: each step re-reads
+/// where both sides ended up, so every resolver converges on one customer; with the key's
+/// first holder surviving the fresh customers, they all answer the same one.
 async fn claim_keys(
     c: &Collections,
-    mut customer: CustomerId,
+    claimant: Claimant,
     keys: &[VerifiedKey],
     actor: &str,
     source: &str,
     now: Timestamp,
 ) -> Result<CustomerId, StoreError> {
+    let Claimant {
+        mut customer,
+        created,
+    } = claimant;
+    let created_now = created.then(|| customer.clone());
     for key in keys {
         let doc = encode("verified key", &VerifiedKeyDoc::new(key, &customer, now))?;
         match c.verified_keys.insert_one(doc).await {
@@ -160,53 +246,49 @@ async fn claim_keys(
             Err(e) if is_duplicate_key(&e) => {}
             Err(e) => return Err(classify(e)),
         }
-        let Some(other) = holder(c, key).await? else {
-            continue;
-        };
-        if other == customer {
-            continue;
-        }
-        if separated(c, &customer, &other).await? {
-            let link = SuggestedLink {
-                customer_id: customer.clone(),
-                other_customer_id: other,
-                key: key.clone(),
-                reason: "unmerged_before".into(),
-                at: now,
+        for _ in 0..CLAIM_STEPS {
+            customer = root(c, &customer).await?;
+            let Some(holder) = holder(c, key).await? else {
+                break;
             };
-            record_suggestion(c, &link).await?;
-            continue;
-        }
-        let (Some(mine), Some(theirs)) = (
-            customer_doc(c, &customer).await?,
-            customer_doc(c, &other).await?,
-        ) else {
-            continue;
-        };
-        let (survivor, merged) = if created_key(&theirs, &other) < created_key(&mine, &customer) {
-            (other, customer.clone())
-        } else {
-            (customer.clone(), other)
-        };
-        let trigger = MergeTrigger {
-            actor: actor.to_owned(),
-            key: Some(key.clone()),
-            source: source.to_owned(),
-        };
-        match merge(c, &survivor, &merged, &trigger, now).await {
-            Ok(_) => customer = survivor,
-            // A concurrent merge took one of them: follow where it went.
-            Err(StoreError::Conflict(_)) => {
-                if let Some(doc) = customer_doc(c, &customer).await?
-                    && let Some(next) = merged_into(&doc)
-                {
-                    customer = next;
-                }
+            let other = root(c, &holder).await?;
+            if other == customer {
+                // An unmerge or unlink leaves the key with `customer` while identities of
+                // the customers it separated still carry it: suggest them, never merge.
+                suggest_separated_carriers(c, &customer, key, now).await?;
+                break;
             }
-            Err(e) => return Err(e),
+            if separated(c, &customer, &other).await? {
+                suggest_unmerged(c, &customer, other, key, now).await?;
+                break;
+            }
+            let (Some(mine), Some(theirs)) = (
+                customer_doc(c, &customer).await?,
+                customer_doc(c, &other).await?,
+            ) else {
+                break;
+            };
+            let fresh = created_now.as_ref() == Some(&customer);
+            let (survivor, merged) =
+                if fresh || created_key(&theirs, &other) < created_key(&mine, &customer) {
+                    (other, customer.clone())
+                } else {
+                    (customer.clone(), other)
+                };
+            let trigger = MergeTrigger {
+                actor: actor.to_owned(),
+                key: Some(key.clone()),
+                source: source.to_owned(),
+            };
+            match merge(c, &survivor, &merged, &trigger, now).await {
+                Ok(_) => customer = survivor,
+                // A concurrent merge took one of them: the next step follows it.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
-    Ok(customer)
+    root(c, &customer).await
 }
 
 /// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).
@@ -237,39 +319,59 @@ pub(crate) async fn resolve_customer(
             }
         }
     }
-    let resolved = crate::records::resolve_customer(c, identity, now).await?;
+    let (resolved, created) = crate::records::resolve_customer(c, identity, now).await?;
     let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
     store_facts(c, channel, subject, &keys).await?;
-    let mut id = resolved.id;
-    // An identity left on a merged-away customer (racing merges) follows the survivor.
-    for _ in 0..4 {
-        let Some(doc) = customer_doc(c, &id).await? else {
-            break;
-        };
-        let Some(next) = merged_into(&doc) else { break };
-        c.identities
-            .update_one(
-                IdentityDoc::by_key(identity),
-                doc! { "$set": { "customer_id": next.as_str() } },
-            )
-            .await
-            .map_err(classify)?;
-        id = next;
-    }
+    let id = follow_merges(c, identity, &resolved.id).await?;
     let id = claim_keys(
         c,
-        id,
+        Claimant {
+            customer: id,
+            created,
+        },
         &keys,
         "verified_key",
         &format!("{channel}/{subject}"),
         now,
     )
     .await?;
+    // A merge racing with this resolution can have left the identity behind.
+    let id = follow_merges(c, identity, &id).await?;
     customer(c, &id).await?.ok_or_else(|| {
         StoreError::Corrupt(format!(
             "identity {channel}/{subject} points at a missing customer"
         ))
     })
+}
+
+/// Moves `identity`, if it sits on a merged-away customer (racing merges), to the end of
+/// the chain starting at `id`; returns that customer.
+async fn follow_merges(
+    c: &Collections,
+    identity: &ExternalIdentity,
+    id: &CustomerId,
+) -> Result<CustomerId, StoreError> {
+    let Some(found) = c
+        .identities
+        .find_one(IdentityDoc::by_key(identity))
+        .projection(IdentityDoc::customer_projection())
+        .await
+        .map_err(classify)?
+    else {
+        return root(c, id).await;
+    };
+    let owner = IdentityDoc::customer_of(&found)?;
+    let end = root(c, &owner).await?;
+    if end != owner {
+        c.identities
+            .update_one(
+                doc! { "channel": identity.channel.as_str(), "subject": &identity.subject, "customer_id": owner.as_str() },
+                doc! { "$set": { "customer_id": end.as_str() } },
+            )
+            .await
+            .map_err(classify)?;
+    }
+    Ok(end)
 }
 
 async fn ids(
@@ -392,6 +494,17 @@ pub(crate) async fn merge(
     };
     insert_audit(c, &entry, false).await?;
     apply_merge(c, &record).await?;
+    // The survivor may have been merged away itself while this merge moved things onto
+    // it (after that merge moved the survivor's own): pass identities and keys on.
+    let end = root(c, survivor).await?;
+    if &end != survivor {
+        let set = doc! { "$set": { "customer_id": end.as_str() } };
+        for coll in [&c.identities, &c.verified_keys] {
+            coll.update_many(doc! { "customer_id": survivor.as_str() }, set.clone())
+                .await
+                .map_err(classify)?;
+        }
+    }
     Ok(Some(record))
 }
 
@@ -663,7 +776,10 @@ pub(crate) async fn link_identity(
     insert_audit(c, &entry, true).await?;
     claim_keys(
         c,
-        customer_id.clone(),
+        Claimant {
+            customer: customer_id.clone(),
+            created: false,
+        },
         &keys,
         source,
         &format!("{channel}/{subject}"),

@@ -13,22 +13,22 @@
 //!
 //! | collection | `_id` | indexes (access path) |
 //! | --- | --- | --- |
-//! | `inbound` | `seq` (from the `counters` document `inbound_seq`, one atomic `$inc`) | unique `(channel, platform_message_id)` (dedupe); `(processed, _id)` partial on `processed: false` (pending, in `seq` order) |
+//! | `inbound` | `seq` (from the `counters` document `inbound_seq`, one atomic `$inc`) | unique `(channel, platform_message_id)` (dedupe); `(processed, _id)` partial on `processed: false` (pending, in `seq` order); TTL on `processed_at` ([`StoreOptions::inbound_retention`]) |
 //! | `counters` | counter name | — |
 //! | `customers` | customer id | — (by id) |
-//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first); `email_folded` partial (customers by verified email) |
-//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` partial (unapplied turn journals) |
+//! | `identities` | ObjectId | unique `(channel, subject)`; `(customer_id, created_at, _id)` (a customer's identities, oldest first); `email_folded` (customers by verified email); `phone` (by verified phone) |
+//! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` (unapplied turn journals) |
 //! | `transcript` | message id | unique `(conversation_id, seq)` (the newest N of a conversation); `(customer_id, at)` (a customer's transcript across channels) |
 //! | `escalations` | escalation id | `(conversation_id, at, ord)`; counts per label are an `$unwind` of each event's distinct `labels` |
 //! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry, depth); `(message.channel, platform_message_id)` and `(message.channel, message.recipient, finished_at)` partial on sent (delivery reports) |
 //! | `kv` | ObjectId | unique `(namespace, key)` |
 //! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |
 //! | `reachability` | ObjectId | unique `(channel, subject)` |
-//! | `link_codes` | `_id` = code | TTL on `expires_at` (identity linking codes) |
+//! | `link_codes` | `_id` = code | TTL on `expires_at` (identity linking codes); `(customer_id, expires_at)` (a customer's active codes) |
 //! | `verified_keys` | the key (`email:e@x.org`, `phone:+1555...`): one holder per verified key | `customer_id` |
 //! | `identity_audit` | entry id (`mrg_...`, `unm_...`, ...) | `(customer_id, at)`, `(other_customer_id, at)`; `applied` partial on `false` (unapplied merge journals) |
 //! | `suggested_links` | `customer|other|key` | `customer_id`, `other_customer_id` |
-//! | `agents` | agent id | `active` (who holds a handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
+//! | `agents` | agent id | unique `active` partial on `load > 0` (one holder per handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
 //! | `handoff_queue` | handoff id | `(rank, queued_at, _id)` (waiting handoffs, priority then age) |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
@@ -110,6 +110,10 @@
 //! or has a newer `schema_version` is [`StoreError::Corrupt`]. Nothing panics on stored
 //! data.
 //!
+//! Indexes an earlier version created and a later one replaced are dropped at connect
+//! (`schema::OBSOLETE_INDEXES`). `docs/MONGODB.md` says how all this is tested (against
+//! SecantusDB) and `docs/DEPLOYMENT.md` how to deploy it.
+//!
 //! # Durability
 //!
 //! Unless the connection string sets a write concern, writes are acknowledged once in the
@@ -119,6 +123,8 @@
 
 mod docs;
 mod error;
+#[cfg(all(test, feature = "testing"))]
+mod explain_tests;
 mod graph;
 mod link_codes;
 mod maintenance;
@@ -127,6 +133,8 @@ mod profiles;
 mod records;
 mod routing;
 mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod turns;
 
 use async_trait::async_trait;
@@ -160,6 +168,30 @@ pub enum CommitMode {
     Transactions,
     /// Always the turn journal (to exercise the standalone path on a replica set).
     Journal,
+}
+
+/// How long a processed inbound record, and so its dedupe key, is kept by default: longer
+/// than any platform retries a webhook (Meta: up to 7 days).
+pub const DEFAULT_INBOUND_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Settings of a [`MongoStore`] beyond its connection string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How turns are made atomic.
+    pub commit: CommitMode,
+    /// How long processed inbound records (the dedupe keys of received messages) are
+    /// kept before the TTL index removes them; a platform redelivering a message later
+    /// than that gets it processed again.
+    pub inbound_retention: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            commit: CommitMode::Auto,
+            inbound_retention: DEFAULT_INBOUND_RETENTION,
+        }
+    }
 }
 
 /// The MongoDB implementation of [`Store`]. Cheap to share behind an `Arc`; the driver
@@ -197,18 +229,26 @@ impl MongoStore {
         database: &str,
         mode: CommitMode,
     ) -> Result<MongoStore, StoreError> {
+        let options = StoreOptions {
+            commit: mode,
+            ..StoreOptions::default()
+        };
+        Self::connect_with_options(uri, database, options).await
+    }
+
+    /// [`MongoStore::connect`] with explicit [`StoreOptions`].
+    pub async fn connect_with_options(
+        uri: &str,
+        database: &str,
+        store_options: StoreOptions,
+    ) -> Result<MongoStore, StoreError> {
+        let mode = store_options.commit;
         if database.is_empty() {
             return Err(StoreError::Unavailable(
                 "the MongoDB database name is empty".to_owned(),
             ));
         }
-        if uri.trim_start().starts_with("mongodb+srv://") && !cfg!(feature = "dns-srv") {
-            return Err(StoreError::Unavailable(
-                "mongodb+srv:// connection strings need the `dns-srv` feature of \
-                 tandem-store-mongo; enable it or list the hosts with mongodb://"
-                    .to_owned(),
-            ));
-        }
+        check_connection_string(uri).map_err(StoreError::Unavailable)?;
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             StoreError::Unavailable(format!("invalid MongoDB connection string: {}", e.kind))
         })?;
@@ -247,7 +287,7 @@ impl MongoStore {
                 ));
             }
         };
-        schema::ensure_indexes(&db).await?;
+        schema::ensure_indexes(&db, store_options.inbound_retention).await?;
         let c = Collections::new(&db);
         records::align_inbound_counter(&c).await?;
         maintenance::run(&c, Duration::ZERO).await?;
@@ -292,6 +332,23 @@ impl MongoStore {
             tracing::warn!(error = %e, "MongoDB store maintenance failed; retrying later.");
         }
     }
+}
+
+/// Checks a connection string without connecting or resolving anything: the scheme
+/// (`mongodb://`, or `mongodb+srv://` with the `dns-srv` feature: one host name, no port),
+/// hosts, credentials and options. `Err` says what is wrong (never the password).
+pub fn check_connection_string(uri: &str) -> Result<(), String> {
+    let uri = uri.trim();
+    if uri.starts_with("mongodb+srv://") && !cfg!(feature = "dns-srv") {
+        return Err(
+            "mongodb+srv:// connection strings need the `dns-srv` feature of \
+                    tandem-store-mongo; enable it or list the hosts with mongodb://"
+                .to_owned(),
+        );
+    }
+    mongodb::options::ConnectionString::parse(uri)
+        .map(drop)
+        .map_err(|e| format!("invalid MongoDB connection string: {}", e.kind))
 }
 
 /// The write concern used unless the connection string sets one: journaled, and on a
@@ -678,6 +735,54 @@ impl Store for MongoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "dns-srv")]
+    #[test]
+    fn srv_connection_strings_parse_without_dns() {
+        // The form Atlas shows, and one with a service name and a host limit.
+        for uri in [
+            "mongodb+srv://tandem:s3cr%40t@cluster0.ab1cd.mongodb.net/?retryWrites=true&w=majority&appName=Cluster0",
+            "mongodb+srv://db.example.org/tandem?srvServiceName=mongo&srvMaxHosts=2&tls=true",
+        ] {
+            assert_eq!(check_connection_string(uri), Ok(()), "{uri}");
+        }
+        for (uri, says) in [
+            ("mongodb+srv://cluster0.example.net:27017/", "port"),
+            (
+                "mongodb+srv://a.example.net,b.example.net/",
+                "exactly one host",
+            ),
+            ("mongodb://h1:27017/?srvMaxHosts=2", "srvMaxHosts"),
+            (
+                "mongodb+srv://c.example.net/?srvMaxHosts=2&replicaSet=rs0",
+                "srvMaxHosts",
+            ),
+        ] {
+            let error = check_connection_string(uri).expect_err(uri);
+            assert!(error.contains(says), "{uri}: {error}");
+        }
+    }
+
+    #[test]
+    fn connection_strings_are_checked_and_passwords_not_echoed() {
+        assert_eq!(
+            check_connection_string("mongodb://h1:27017,h2:27017/?replicaSet=rs0&w=majority"),
+            Ok(())
+        );
+        for (uri, says) in [
+            ("postgres://localhost/db", "scheme"),
+            ("localhost:27017", "scheme"),
+            ("mongodb://user:hunter2@h:notaport/", "port"),
+            (
+                "mongodb://user:hunter2@h/?connectTimeoutMS=soon",
+                "connecttimeoutms",
+            ),
+        ] {
+            let error = check_connection_string(uri).expect_err(uri);
+            assert!(error.to_lowercase().contains(says), "{uri}: {error}");
+            assert!(!error.contains("hunter2"), "{uri}: {error}");
+        }
+    }
 
     #[test]
     fn default_write_concern_is_durable() {

@@ -7,9 +7,18 @@
 use crate::docs::to_datetime;
 use crate::error::{classify, is_duplicate_key};
 use crate::schema::Collections;
-use bson::{Bson, doc};
+use bson::{Bson, DateTime, Document, doc};
 use tandem_core::store::{LinkCode, LinkCodeIssue, LinkCodeRedemption, StoreError};
 use tandem_model::{CustomerId, Timestamp};
+
+/// The codes of `customer` still usable at `now` (index `link_codes_customer`).
+pub(crate) fn active_of(customer: &CustomerId, now: DateTime) -> Document {
+    doc! {
+        "customer_id": customer.as_str(),
+        "expires_at": { "$gt": now },
+        "used_at": Bson::Null,
+    }
+}
 
 /// See [`Store::create_link_code`](tandem_core::store::Store::create_link_code).
 pub(crate) async fn create(
@@ -30,11 +39,7 @@ pub(crate) async fn create(
     let now = to_datetime(code.created_at);
     let active = c
         .link_codes
-        .count_documents(doc! {
-            "customer_id": customer,
-            "used_at": Bson::Null,
-            "expires_at": { "$gt": now },
-        })
+        .count_documents(active_of(&code.customer_id, now))
         .await
         .map_err(classify)?;
     if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {

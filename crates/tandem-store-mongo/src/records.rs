@@ -188,11 +188,12 @@ pub(crate) async fn pending_inbound(
 /// A new customer is inserted before its identity; when the identity insert loses a race
 /// (duplicate key), the orphan customer is deleted and the winner's customer returned.
 /// A crash between the two inserts leaves an unreachable customer without identities.
+/// Also says whether the customer was created by this call.
 pub(crate) async fn resolve_customer(
     c: &Collections,
     identity: &ExternalIdentity,
     now: Timestamp,
-) -> Result<CustomerRecord, StoreError> {
+) -> Result<(CustomerRecord, bool), StoreError> {
     for _ in 0..RACE_RETRIES {
         let known = c
             .identities
@@ -228,12 +229,13 @@ pub(crate) async fn resolve_customer(
                     .await
                     .map_err(classify)?;
             }
-            return customer(c, &id).await?.ok_or_else(|| {
+            let found = customer(c, &id).await?.ok_or_else(|| {
                 StoreError::Corrupt(format!(
                     "identity {}/{} points at missing customer {id}",
                     identity.channel, identity.subject
                 ))
-            });
+            })?;
+            return Ok((found, false));
         }
         let id = CustomerId::generate();
         let new = CustomerDoc::new(&id, identity.display_name.clone(), now);
@@ -246,7 +248,7 @@ pub(crate) async fn resolve_customer(
             .insert_one(encode("identity", &IdentityDoc::new(&id, identity, now))?)
             .await;
         match inserted {
-            Ok(_) => return new.into_record(),
+            Ok(_) => return Ok((new.into_record()?, true)),
             Err(e) => {
                 // Best effort: an orphan customer is harmless but useless.
                 let _ = c.customers.delete_one(CustomerDoc::by_id(&id)).await;

@@ -4,10 +4,10 @@
 //!
 //! A claim is one `findOneAndUpdate` whose filter requires the skill, `available` and
 //! `load < capacity`, sorted by `(load, _id)`: atomic on the chosen agent document, so
-//! concurrent claims never exceed capacity. A handoff held by nobody is claimed at most
-//! once per caller; two instances claiming one handoff at the same instant could both
-//! succeed on different agents (single-document atomicity only, no transaction): the
-//! core claims each handoff from one place (after its commit), so this does not arise.
+//! concurrent claims never exceed capacity. One handoff is held by one agent at most: a
+//! unique index on `active` (partial on `load > 0`, so agents holding nothing do not
+//! collide on the empty array) refuses a second holder, and a claim that loses that race
+//! answers the agent that won it.
 
 use crate::docs::{check_schema, decode, from_datetime, to_datetime};
 use crate::error::{classify, is_duplicate_key};
@@ -84,13 +84,21 @@ impl AgentDoc {
         }
     }
 
-    /// Agents that can take one more handoff of `skill`.
-    pub(crate) fn can_take(skill: &str) -> Document {
+    /// Agents that can take one more handoff of `skill`, `handoff`, and do not hold it
+    /// already (a unique index does not stop one document holding a value twice, so two
+    /// concurrent claims must not both pick the same agent).
+    pub(crate) fn can_take(skill: &str, handoff: &str) -> Document {
         doc! {
             "status": AgentStatus::Available.as_str(),
             "skills": skill,
+            "active": { "$ne": handoff },
             "$expr": { "$lt": ["$load", "$capacity"] },
         }
+    }
+
+    /// The agent holding `handoff` (repeats the partial filter of its unique index).
+    pub(crate) fn holding(handoff: &str) -> Document {
+        doc! { "active": handoff, "load": { "$gt": 0_i64 } }
     }
 
     /// Adds a handoff to an agent's held list.
@@ -117,7 +125,9 @@ impl AgentDoc {
                 .keys(doc! { "active": 1 })
                 .options(
                     IndexOptions::builder()
-                        .name("agents_active".to_owned())
+                        .name("agents_holder".to_owned())
+                        .unique(true)
+                        .partial_filter_expression(doc! { "load": { "$gt": 0_i64 } })
                         .build(),
                 )
                 .build(),
@@ -253,17 +263,26 @@ pub(crate) async fn claim_agent(
     handoff: &str,
     now: Timestamp,
 ) -> Result<Option<AgentRecord>, StoreError> {
-    if let Some(current) = find_agent(c, doc! { "active": handoff }).await? {
+    if let Some(current) = find_agent(c, AgentDoc::holding(handoff)).await? {
         return Ok(Some(current));
     }
-    c.agents
-        .find_one_and_update(AgentDoc::can_take(skill), AgentDoc::hold(handoff, now))
+    let claimed = c
+        .agents
+        .find_one_and_update(
+            AgentDoc::can_take(skill, handoff),
+            AgentDoc::hold(handoff, now),
+        )
         .sort(doc! { "load": 1, "_id": 1 })
         .return_document(ReturnDocument::After)
-        .await
-        .map_err(classify)?
-        .map(|d| decode::<AgentDoc>("agent", d)?.into_record())
-        .transpose()
+        .await;
+    match claimed {
+        Ok(found) => found
+            .map(|d| decode::<AgentDoc>("agent", d)?.into_record())
+            .transpose(),
+        // A concurrent claim gave it to another agent first: that one holds it.
+        Err(e) if is_duplicate_key(&e) => find_agent(c, AgentDoc::holding(handoff)).await,
+        Err(e) => Err(classify(e)),
+    }
 }
 
 /// See [`Store::bind_agent`](tandem_core::store::Store::bind_agent).
@@ -276,22 +295,34 @@ pub(crate) async fn bind_agent(
     if agent(c, agent_id).await?.is_none() {
         return Ok(None);
     }
-    c.agents
-        .update_many(
-            doc! { "active": handoff, "_id": { "$ne": agent_id } },
-            AgentDoc::unhold(handoff, now),
-        )
-        .await
-        .map_err(classify)?;
-    c.agents
-        .update_one(
-            doc! { "_id": agent_id, "active": { "$ne": handoff } },
-            AgentDoc::hold(handoff, now),
-        )
-        .await
-        .map_err(classify)?;
-    agent(c, agent_id).await
+    let mut last = None;
+    // A concurrent claim may take the handoff between the release and the hold.
+    for _ in 0..BIND_RETRIES {
+        c.agents
+            .update_many(
+                doc! { "active": handoff, "load": { "$gt": 0_i64 }, "_id": { "$ne": agent_id } },
+                AgentDoc::unhold(handoff, now),
+            )
+            .await
+            .map_err(classify)?;
+        let held = c
+            .agents
+            .update_one(
+                doc! { "_id": agent_id, "active": { "$ne": handoff } },
+                AgentDoc::hold(handoff, now),
+            )
+            .await;
+        match held {
+            Ok(_) => return agent(c, agent_id).await,
+            Err(e) if is_duplicate_key(&e) => last = Some(classify(e)),
+            Err(e) => return Err(classify(e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::Conflict(format!("binding handoff {handoff}"))))
 }
+
+/// How often `bind_agent` retries when concurrent claims keep taking the handoff.
+const BIND_RETRIES: usize = 5;
 
 /// See [`Store::release_agent`](tandem_core::store::Store::release_agent).
 pub(crate) async fn release_agent(
@@ -301,7 +332,7 @@ pub(crate) async fn release_agent(
 ) -> Result<Option<String>, StoreError> {
     let before = c
         .agents
-        .find_one_and_update(doc! { "active": handoff }, AgentDoc::unhold(handoff, now))
+        .find_one_and_update(AgentDoc::holding(handoff), AgentDoc::unhold(handoff, now))
         .await
         .map_err(classify)?;
     Ok(before.and_then(|d| d.get_str("_id").ok().map(str::to_owned)))
@@ -411,8 +442,12 @@ mod tests {
 
     #[test]
     fn the_claim_filter_requires_skill_availability_and_room() {
-        let filter = AgentDoc::can_take("billing");
+        let filter = AgentDoc::can_take("billing", "h1");
         assert_eq!(filter.get_str("skills").unwrap(), "billing");
+        assert_eq!(
+            filter.get_document("active").unwrap(),
+            &doc! { "$ne": "h1" }
+        );
         assert_eq!(filter.get_str("status").unwrap(), "available");
         assert_eq!(
             filter.get_document("$expr").unwrap(),

@@ -6,7 +6,9 @@ use crate::docs::{
 };
 use crate::error::classify;
 use bson::{Bson, Document, doc};
+use futures::TryStreamExt;
 use mongodb::{Collection, Database, IndexModel};
+use std::time::Duration;
 use tandem_core::store::StoreError;
 
 /// Handles on the collections the store reads and writes.
@@ -88,11 +90,41 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
     ]
 }
 
+/// Indexes earlier versions created that are replaced (collection, index name): dropped
+/// at start-up before the plan's indexes are created.
+const OBSOLETE_INDEXES: &[(&str, &str)] = &[
+    // Replaced by the unique `agents_holder` on the same key.
+    (crate::routing::AGENTS, "agents_active"),
+    // Partial on `$type`/`$exists`, which a query must repeat to use them (SecantusDB
+    // never matched them): plain indexes on the same keys replace them.
+    (customers::IDENTITIES, "identities_phone"),
+    (customers::IDENTITIES, "identities_email"),
+    (conversations::CONVERSATIONS, "conversations_journal"),
+    (outbox::OUTBOX, "outbox_platform_id"),
+];
+
 /// Creates every collection's indexes. `createIndexes` with an existing identical index
 /// is a no-op, so this runs at every start; an index whose definition changed under the
 /// same name is refused by the server and reported as [`StoreError::Unavailable`].
-pub(crate) async fn ensure_indexes(db: &Database) -> Result<(), StoreError> {
+pub(crate) async fn ensure_indexes(
+    db: &Database,
+    inbound_retention: Duration,
+) -> Result<(), StoreError> {
     let existing = db.list_collection_names().await.map_err(classify)?;
+    for (collection, index) in OBSOLETE_INDEXES {
+        if existing.iter().any(|n| n == collection) {
+            match db
+                .collection::<Document>(collection)
+                .drop_index(*index)
+                .await
+            {
+                Ok(()) => {}
+                // 27: IndexNotFound.
+                Err(e) if command_code(&e) == Some(27) => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+    }
     for (name, models) in index_plan() {
         // Transactions cannot create collections on every server version: create them all.
         if !existing.iter().any(|n| n == name) {
@@ -112,6 +144,55 @@ pub(crate) async fn ensure_indexes(db: &Database) -> Result<(), StoreError> {
                 })?;
         }
     }
+    ensure_ttl(
+        db,
+        inbound::INBOUND,
+        inbound::inbound_ttl_index(inbound_retention),
+    )
+    .await
+}
+
+/// Creates TTL index `model` on `collection`, first changing the expiry of an existing
+/// index of that name with `collMod` (creating it anew with another expiry is refused).
+async fn ensure_ttl(db: &Database, collection: &str, model: IndexModel) -> Result<(), StoreError> {
+    let options = model.options.as_ref();
+    let (Some(name), Some(expire)) = (
+        options.and_then(|o| o.name.clone()),
+        options.and_then(|o| o.expire_after),
+    ) else {
+        return Err(StoreError::Unavailable(format!(
+            "the TTL index of `{collection}` needs a name and an expiry"
+        )));
+    };
+    let seconds = i64::try_from(expire.as_secs()).unwrap_or(i64::MAX);
+    let coll = db.collection::<Document>(collection);
+    let existing: Vec<IndexModel> = coll
+        .list_indexes()
+        .await
+        .map_err(classify)?
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    let current = existing
+        .iter()
+        .filter_map(|m| m.options.as_ref())
+        .find(|o| o.name.as_deref() == Some(name.as_str()))
+        .map(|o| o.expire_after);
+    if let Some(current) = current
+        && current != Some(expire)
+    {
+        db.run_command(doc! {
+            "collMod": collection,
+            "index": { "name": &name, "expireAfterSeconds": seconds },
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!("changing the expiry of `{name}`: {}", e.kind))
+        })?;
+    }
+    coll.create_index(model)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("creating the index `{name}`: {}", e.kind)))?;
     Ok(())
 }
 

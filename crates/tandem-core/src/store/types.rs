@@ -160,6 +160,23 @@ pub struct ConversationState {
     pub external_at_ms: Option<i64>,
 }
 
+impl ConversationState {
+    /// How many closed handoffs `past_handoffs` keeps (the newest), so the conversation
+    /// document stays bounded however often it is handed off.
+    pub const PAST_HANDOFFS_KEPT: usize = 10;
+
+    /// Appends a closed handoff to `past_handoffs`, dropping the oldest beyond
+    /// [`Self::PAST_HANDOFFS_KEPT`].
+    pub fn archive_handoff(&mut self, handoff: HandoffState) {
+        self.past_handoffs.push(handoff);
+        let excess = self
+            .past_handoffs
+            .len()
+            .saturating_sub(Self::PAST_HANDOFFS_KEPT);
+        self.past_handoffs.drain(..excess);
+    }
+}
+
 /// Where a handoff is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -878,5 +895,38 @@ pub fn priority_rank(priority: &str) -> u8 {
         "medium" => 2,
         "low" => 3,
         _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(n: usize) -> HandoffState {
+        HandoffState {
+            id: format!("ho_{n}"),
+            desk: "console".into(),
+            status: HandoffStatus::TimedOut,
+            category: None,
+            priority: None,
+            target: None,
+            agent: None,
+            transitions: Vec::new(),
+            csat: None,
+            sla_breached_at_ms: None,
+            assignee: None,
+            routing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn past_handoffs_keep_the_newest_ten() {
+        let mut state = ConversationState::default();
+        for n in 0..25 {
+            state.archive_handoff(closed(n));
+        }
+        let ids: Vec<&str> = state.past_handoffs.iter().map(|h| h.id.as_str()).collect();
+        let expected: Vec<String> = (15..25).map(|n| format!("ho_{n}")).collect();
+        assert_eq!(ids, expected, "the newest ten, oldest first");
     }
 }

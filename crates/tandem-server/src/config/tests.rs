@@ -121,6 +121,48 @@ fn mongodb_needs_uri_and_database() {
 }
 
 #[test]
+fn mongodb_srv_uris_are_accepted_and_bad_uris_refused() {
+    let srv = check(
+        "[store]\nkind = \"mongodb\"\nuri = \"mongodb+srv://tandem:pw@cluster0.ab1cd.mongodb.net/?retryWrites=true&w=majority\"\ndatabase = \"tandem\"\n",
+    );
+    assert!(srv.is_ok(), "{:?}", srv.err());
+    for uri in [
+        "mongodb+srv://cluster0.ab1cd.mongodb.net:27017/",
+        "mongdb://127.0.0.1:27017",
+    ] {
+        let errors = check(&format!(
+            "[store]\nkind = \"mongodb\"\nuri = \"{uri}\"\ndatabase = \"tandem\"\n"
+        ))
+        .expect_err(uri);
+        assert_eq!(
+            paths(&errors),
+            vec!["store.uri".to_owned()],
+            "{uri}: {errors}"
+        );
+    }
+}
+
+#[test]
+fn inbound_retention_is_at_least_eight_days() {
+    let base = "[store]\nkind = \"mongodb\"\nuri = \"mongodb://127.0.0.1\"\ndatabase = \"t\"\n";
+    let errors = check(&format!("{base}inbound_retention_days = 3\n")).expect_err("too short");
+    assert_eq!(
+        paths(&errors),
+        vec!["store.inbound_retention_days".to_owned()]
+    );
+    let ok = check(&format!("{base}inbound_retention_days = 90\n")).expect("90 days");
+    assert_eq!(
+        ok.config.store.mongo_options().inbound_retention,
+        std::time::Duration::from_secs(90 * 86_400)
+    );
+    let default = check(base).expect("default");
+    assert_eq!(
+        default.config.store.mongo_options().inbound_retention,
+        tandem_store_mongo::DEFAULT_INBOUND_RETENTION
+    );
+}
+
+#[test]
 fn overflow_queues_must_not_cycle() {
     let errors = check(
         "[handoff]\non_sla_breach = \"reroute\"\noverflow = { billing = \"sales\", sales = \"billing\", legal = \"legal\", ok = \"lead\" }\n",

@@ -271,8 +271,7 @@ pub(crate) fn conversation_indexes() -> Vec<IndexModel> {
             .keys(doc! { "journal.started_at": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("conversations_journal".to_owned())
-                    .partial_filter_expression(doc! { "journal.started_at": { "$exists": true } })
+                    .name("conversations_journal_started".to_owned())
                     .build(),
             )
             .build(),

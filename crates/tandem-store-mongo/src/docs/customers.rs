@@ -12,7 +12,9 @@ use mongodb::IndexModel;
 use mongodb::options::IndexOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tandem_core::store::{CustomerRecord, CustomerUpdate, IdentityRecord, StoreError, VerifiedKey};
+use tandem_core::store::{
+    CustomerRecord, CustomerUpdate, IdentityRecord, KeyKind, StoreError, VerifiedKey,
+};
 use tandem_model::{ChannelId, CustomerId, ExternalIdentity, Timestamp};
 
 /// The customers collection.
@@ -100,7 +102,7 @@ impl CustomerDoc {
     }
 
     /// A profile update as an update pipeline: attribute keys are set and removed with
-    /// `$setField`/`$unsetField` and every value is a `$literal`, so keys with `.` or a
+    /// `$setField` (to `$$REMOVE` to remove) and every value is a `$literal`, so keys with `.` or a
     /// leading `$` and values that look like expressions are stored as given.
     pub(crate) fn update(
         update: &CustomerUpdate,
@@ -123,7 +125,9 @@ impl CustomerDoc {
             let input = doc! { "$ifNull": [ "$attributes", {} ] };
             let field = doc! { "$literal": key };
             let attributes = if value.is_null() {
-                doc! { "$unsetField": { "field": field, "input": input } }
+                // `$setField` to `$$REMOVE` is what `$unsetField` abbreviates (MongoDB
+                // 5.0+); SecantusDB knows only this form (docs/MONGODB.md).
+                doc! { "$setField": { "field": field, "input": input, "value": "$$REMOVE" } }
             } else {
                 let value = bson::serialize_to_bson(value).map_err(|e| {
                     StoreError::Unavailable(format!("encoding attribute `{key}`: {e}"))
@@ -285,6 +289,17 @@ impl IdentityDoc {
         doc! { "email_folded": fold_email(email) }
     }
 
+    /// Identities carrying verified `key` (its partial index) of customers other than
+    /// `except`.
+    pub(crate) fn carrying(key: &VerifiedKey, except: &CustomerId) -> Document {
+        let mut filter = match key.kind {
+            KeyKind::Email => doc! { "email_folded": fold_email(&key.value) },
+            KeyKind::Phone => doc! { "phone": &key.value },
+        };
+        filter.insert("customer_id", doc! { "$ne": except.as_str() });
+        filter
+    }
+
     /// The identity `(channel, subject)` given as parts.
     pub(crate) fn by_parts(channel: &ChannelId, subject: &str) -> Document {
         doc! { "channel": channel.as_str(), "subject": subject }
@@ -325,8 +340,7 @@ pub(crate) fn identity_indexes() -> Vec<IndexModel> {
             .keys(doc! { "phone": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("identities_phone".to_owned())
-                    .partial_filter_expression(doc! { "phone": { "$type": "string" } })
+                    .name("identities_verified_phone".to_owned())
                     .build(),
             )
             .build(),
@@ -351,8 +365,7 @@ pub(crate) fn identity_indexes() -> Vec<IndexModel> {
             .keys(doc! { "email_folded": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("identities_email".to_owned())
-                    .partial_filter_expression(doc! { "email_folded": { "$type": "string" } })
+                    .name("identities_verified_email".to_owned())
                     .build(),
             )
             .build(),

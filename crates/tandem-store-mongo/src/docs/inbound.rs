@@ -206,3 +206,20 @@ pub(crate) fn inbound_indexes() -> Vec<IndexModel> {
             .build(),
     ]
 }
+
+/// The name of the TTL index that removes processed inbound records.
+pub(crate) const INBOUND_TTL: &str = "inbound_processed_ttl";
+
+/// The TTL index removing processed inbound records (with their dedupe keys) `retention`
+/// after they were processed. Pending records have no `processed_at`: never removed.
+pub(crate) fn inbound_ttl_index(retention: std::time::Duration) -> IndexModel {
+    IndexModel::builder()
+        .keys(doc! { "processed_at": 1 })
+        .options(
+            IndexOptions::builder()
+                .name(INBOUND_TTL.to_owned())
+                .expire_after(retention)
+                .build(),
+        )
+        .build()
+}

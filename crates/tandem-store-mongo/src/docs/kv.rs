@@ -89,5 +89,14 @@ pub(crate) fn link_code_indexes() -> Vec<IndexModel> {
                     .build(),
             )
             .build(),
+        // A customer's active codes (the limit checked when one is issued).
+        IndexModel::builder()
+            .keys(doc! { "customer_id": 1, "expires_at": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("link_codes_customer".to_owned())
+                    .build(),
+            )
+            .build(),
     ]
 }

@@ -431,10 +431,7 @@ pub(crate) fn outbox_indexes() -> Vec<IndexModel> {
             .keys(doc! { "message.channel": 1, "platform_message_id": 1 })
             .options(
                 IndexOptions::builder()
-                    .name("outbox_platform_id".to_owned())
-                    .partial_filter_expression(
-                        doc! { "platform_message_id": { "$type": "string" } },
-                    )
+                    .name("outbox_platform_message".to_owned())
                     .build(),
             )
             .build(),

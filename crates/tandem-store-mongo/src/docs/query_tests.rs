@@ -257,9 +257,10 @@ fn profile_updates_store_keys_and_values_literally() {
     // BTreeMap order: "$x" before "a.b".
     assert_eq!(
         stages[2],
-        doc! { "$set": { "attributes": { "$unsetField": {
+        doc! { "$set": { "attributes": { "$setField": {
             "field": { "$literal": "$x" },
             "input": { "$ifNull": [ "$attributes", {} ] },
+            "value": "$$REMOVE",
         } } } }
     );
     assert_eq!(

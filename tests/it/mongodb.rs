@@ -1,0 +1,115 @@
+//! Scenarios of the other modules run again with `[store] kind = "mongodb"`: the binary on
+//! the test server (`TANDEM_TEST_MONGODB_URI`, which `scripts/test` sets after starting
+//! SecantusDB), each scenario on a database of its own, dropped afterwards. Without a
+//! server they are skipped with a printed note; under `CI=true` they fail instead.
+
+use serde_json::Value;
+use tandem_e2e::{Tandem, TestStore, eventually};
+
+/// Runs `$scenario_on(&store)` on MongoDB as test `$name`.
+macro_rules! on_mongodb {
+    ($($name:ident => $scenario:path;)+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let Some(store) = TestStore::mongodb(stringify!($name)) else {
+                    return;
+                };
+                $scenario(&store).await;
+                store.assert_used().await;
+            }
+        )+
+    };
+}
+
+on_mongodb! {
+    webchat_conversation => crate::webchat::hello_message_answer_and_fallback_on;
+    webchat_conversation_survives_a_restart => crate::webchat::resume_after_restart_replays_history_on;
+    whatsapp_text_gets_one_reply => crate::whatsapp::handshake_reply_forgery_and_redelivery_on;
+    handoff_to_the_console_desk => crate::console::agent_takes_a_refund_in_the_console_on;
+    pending_outbox_survives_kill9 => crate::outbox::kill9_with_unsent_replies_then_every_reply_delivered_once_on;
+}
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+async fn policy_version(tandem: &Tandem) -> Value {
+    let (status, body) = tandem
+        .api(ADMIN, reqwest::Method::GET, "/api/v1/policy", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["version"].clone()
+}
+
+/// Two processes on one database, each with its own copy of the policy file: a reload
+/// through A (after A's file changed) is in force on B within 5 s.
+#[tokio::test]
+async fn a_policy_reload_through_one_replica_is_in_force_on_the_other() {
+    let Some(store) =
+        TestStore::mongodb("a_policy_reload_through_one_replica_is_in_force_on_the_other")
+    else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let shipped = std::fs::read_to_string(root.join("config/policy.toml")).unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |dir: std::path::PathBuf, replica: &'static str| {
+        let policy = dir.join("policy.toml");
+        std::fs::write(&policy, &shipped).unwrap();
+        let config = dir.join("tandem.toml");
+        std::fs::write(
+            &config,
+            store.config(&format!(
+                "[policy]\npath = \"{}\"\n\n[admin]\ntokens = [\"{ADMIN}\"]\n\n[channels.webchat]\n",
+                policy.display()
+            )),
+        )
+        .unwrap();
+        async move {
+            let config = config.to_str().expect("utf-8 path").to_owned();
+            Tandem::spawn(
+                &dir,
+                &["serve", "--config", &config],
+                &[("TANDEM_REPLICA_ID", replica)],
+            )
+            .await
+        }
+    };
+    let a = start(dir_a.path().to_path_buf(), "replica-a").await;
+    let b = start(dir_b.path().to_path_buf(), "replica-b").await;
+    // Each names itself in its metrics.
+    assert_eq!(
+        a.metric("tandem_replica_info{replica=\"replica-a\"}").await,
+        1.0
+    );
+    assert_eq!(
+        b.metric("tandem_replica_info{replica=\"replica-b\"}").await,
+        1.0
+    );
+    let before = policy_version(&b).await;
+    assert_eq!(policy_version(&a).await, before, "one file, one version");
+
+    std::fs::write(
+        dir_a.path().join("policy.toml"),
+        shipped.replace("sentiment_streak = 2", "sentiment_streak = 3"),
+    )
+    .unwrap();
+    let (status, applied) = a
+        .api(ADMIN, reqwest::Method::POST, "/api/v1/policy/reload", None)
+        .await;
+    assert_eq!(status, 200, "{applied}");
+    assert_ne!(applied["version"], before);
+    let reloaded = tokio::time::Instant::now();
+    eventually(5, "the reloaded policy in force on replica B", || async {
+        (policy_version(&b).await == applied["version"]).then_some(())
+    })
+    .await;
+    eprintln!("replica B followed in {:?}", reloaded.elapsed());
+    // B's own file did not change: the policy came through the store.
+    assert_eq!(
+        std::fs::read_to_string(dir_b.path().join("policy.toml")).unwrap(),
+        shipped
+    );
+}
