@@ -9,6 +9,7 @@ mod desk_slack;
 mod desk_teams;
 mod escalation;
 mod handoff;
+mod hostile;
 mod identity;
 mod link_codes;
 mod messenger;

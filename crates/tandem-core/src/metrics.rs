@@ -32,6 +32,8 @@ pub struct Metrics {
     decisions: Family<Labels, Counter>,
     assignments: Family<Labels, Counter>,
     reroutes: Family<Labels, Counter>,
+    connections_refused: Counter<u64, AtomicU64>,
+    rate_limited: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -140,8 +142,22 @@ impl Metrics {
             "Handoffs moved to the overflow queue after an SLA breach, by queue",
             reroutes.clone(),
         );
+        let connections_refused = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at once because the connection cap was reached",
+            connections_refused.clone(),
+        );
+        let rate_limited = Family::<Labels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Inbound messages refused by a rate limit, by channel and scope",
+            rate_limited.clone(),
+        );
         Self {
             registry,
+            connections_refused,
+            rate_limited,
             escalation_categories,
             decisions,
             assignments,
@@ -289,6 +305,22 @@ impl Metrics {
             .get_or_create(&vec![
                 ("channel", channel.to_owned()),
                 ("state", state.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// A connection was refused at the connection cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// An inbound message was refused by a rate limit (`scope`: `session`, `address`,
+    /// `sender`).
+    pub fn rate_limited(&self, channel: &str, scope: &str) {
+        self.rate_limited
+            .get_or_create(&vec![
+                ("channel", channel.to_owned()),
+                ("scope", scope.to_owned()),
             ])
             .inc();
     }

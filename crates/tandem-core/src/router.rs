@@ -43,6 +43,9 @@ pub struct CoreConfig {
     pub sla: crate::sla::SlaConfig,
     /// How long an issued link code stays redeemable.
     pub link_code_ttl: time::Duration,
+    /// Customer messages per sender and channel; over it, [`InboundHandler::accept`]
+    /// answers "unavailable" (the platform delivers again later). `None`: no limit.
+    pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
 }
 
 impl Default for CoreConfig {
@@ -54,9 +57,15 @@ impl Default for CoreConfig {
             conversation_timeout: time::Duration::hours(24),
             sla: crate::sla::SlaConfig::default(),
             link_code_ttl: crate::linking::CODE_TTL,
+            sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
         }
     }
 }
+
+/// The default [`CoreConfig::sender_rate_limit`]: far above what a person types, far
+/// below a flood.
+pub const DEFAULT_SENDER_RATE_LIMIT: tandem_sdk::limit::RateLimit =
+    tandem_sdk::limit::RateLimit::new(20, 100);
 
 /// The pluggable parts of the core.
 pub struct CoreDeps {
@@ -108,6 +117,8 @@ pub(crate) struct Inner {
     pub(crate) dispatch_lock: tokio::sync::Mutex<()>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
+    /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
+    sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
 }
 
 impl Core {
@@ -116,8 +127,12 @@ impl Core {
         let shards = config.shards.max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| mpsc::channel(1024)).unzip();
+        let sender_limits = config
+            .sender_rate_limit
+            .map(tandem_sdk::limit::KeyedLimiter::new);
         Self {
             inner: Arc::new(Inner {
+                sender_limits,
                 store: deps.store,
                 bot: deps.bot,
                 sentiment: deps.sentiment,
@@ -391,6 +406,21 @@ impl InboundHandler for Core {
                 "platform message id and sender are required".into(),
             ));
         }
+        if let Some(limits) = &self.inner.sender_limits
+            && !limits.check(&(msg.channel.clone(), msg.sender.subject.clone()))
+        {
+            static LIMITED: tandem_sdk::telemetry::Throttle =
+                tandem_sdk::telemetry::Throttle::new(Duration::from_secs(10));
+            self.inner
+                .metrics
+                .rate_limited(msg.channel.as_str(), "sender");
+            if let Some(suppressed) = LIMITED.check() {
+                warn!(channel.id = %msg.channel, suppressed, "A sender is over the rate limit; its messages are refused for now.");
+            }
+            return Err(InboundError::Unavailable(
+                "rate limited: too many messages from this sender; deliver again later".into(),
+            ));
+        }
         let received_at = self.inner.clock.now();
         let record = self
             .inner
@@ -471,6 +501,10 @@ impl InboundHandler for Core {
             conversation_id: conversation.id,
             history,
         })
+    }
+
+    fn rate_limited(&self, channel: &ChannelId, scope: &str) {
+        self.inner.metrics.rate_limited(channel.as_str(), scope);
     }
 
     async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError> {

@@ -17,6 +17,7 @@ mod desk;
 mod error;
 pub mod handoff;
 pub mod http;
+pub mod limit;
 pub mod meta;
 mod secret;
 pub mod signature;
