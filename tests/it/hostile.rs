@@ -243,3 +243,91 @@ async fn a_flooding_web_chat_socket_is_limited_and_others_are_still_answered() {
         limited
     );
 }
+
+/// A receiver whose first request hangs (a send in flight when Tandem dies); later ones
+/// are answered 200. Records each request's delivery id and arrival.
+async fn hanging_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>,
+) {
+    use axum::http::HeaderMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>;
+    let seen: Seen = Default::default();
+    async fn hook(
+        axum::extract::State(seen): axum::extract::State<Seen>,
+        headers: HeaderMap,
+    ) -> &'static str {
+        let id = headers
+            .get("x-tandem-delivery")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let first = {
+            let mut seen = seen.lock().unwrap();
+            seen.push((id, Instant::now()));
+            seen.len() == 1
+        };
+        if first {
+            tokio::time::sleep(Duration::from_secs(120)).await;
+        }
+        "ok"
+    }
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_send_cut_off_by_kill9_is_retried_within_seconds_and_later_replies_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = hanging_receiver().await;
+    // Default outbox settings: the lease is what this test is about.
+    let config = format!("[channels.webhook]\nurl = \"{url}\"\nsecret = \"shh\"\n");
+    let tandem = Tandem::start(dir.path(), &config).await;
+    assert_eq!(
+        post_message(&tandem, "m-1", "alice", "what are your opening hours?").await,
+        200
+    );
+    eventually(10, "the first reply's send in flight", || async {
+        (!seen.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        post_message(&tandem, "m-2", "alice", "how long does shipping take?").await,
+        200
+    );
+    // Longer than a lease: the send still in flight keeps its claim (no second copy).
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "a send in flight is not taken over while its sender lives"
+    );
+    tandem.kill9().await;
+
+    let restarted = Instant::now();
+    let _tandem = Tandem::start(dir.path(), &config).await;
+    let first = seen.lock().unwrap()[0].0.clone();
+    eventually(
+        30,
+        "the cut-off send retried and the next reply sent",
+        || async { (seen.lock().unwrap().len() >= 3).then_some(()) },
+    )
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[1].0, first, "the cut-off reply is sent again first");
+    let retried = seen[1].1.duration_since(restarted);
+    assert!(
+        retried < Duration::from_secs(15),
+        "retried {retried:?} after the restart"
+    );
+    assert_ne!(seen[2].0, first, "then the conversation's next reply");
+    let next = seen[2].1.duration_since(restarted);
+    assert!(next < Duration::from_secs(16), "next reply after {next:?}");
+}

@@ -242,7 +242,9 @@ pub struct HandoffSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct OutboxSection {
-    /// Seconds a claimed entry stays with its sender before another may take it (default 60).
+    /// Seconds a claimed entry stays with its sender before another may take it
+    /// (default 10); renewed while the send is in flight, so this is how soon a send cut
+    /// off by a crash is retried.
     pub lease_secs: Option<u64>,
     /// First retry delay in milliseconds (default 1000), doubling per attempt.
     pub retry_base_ms: Option<u64>,
