@@ -331,3 +331,64 @@ async fn a_send_cut_off_by_kill9_is_retried_within_seconds_and_later_replies_fol
     let next = seen[2].1.duration_since(restarted);
     assert!(next < Duration::from_secs(16), "next reply after {next:?}");
 }
+
+#[tokio::test]
+async fn a_signed_batch_repeating_one_message_1000_times_is_fast_and_logs_one_line() {
+    use tandem_testkit::fake::WhatsAppFake;
+    use tandem_testkit::payloads::{meta_wire, whatsapp_text};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = WhatsAppFake::start("token", "1098765", "v21.0").await;
+    let config = format!(
+        "[channels.whatsapp]\napp_secret = \"secret\"\nverify_token = \"v\"\naccess_token = \"token\"\nphone_number_id = \"1098765\"\napi_base = \"{}\"\napi_version = \"v21.0\"\n",
+        fake.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let one: serde_json::Value = serde_json::from_str(&whatsapp_text(
+        "1098765",
+        "4915112345678",
+        "Lena",
+        "hello",
+        "wamid.repeat",
+        tandem_e2e::unix_now(),
+    ))
+    .unwrap();
+    let mut batch = one.clone();
+    let value = &mut batch["entry"][0]["changes"][0]["value"];
+    let message = value["messages"][0].clone();
+    value["messages"] = json!(vec![message; 1000]);
+    value["errors"] = json!(vec![
+        json!({"code": 131000, "title": "Something went wrong"});
+        1000
+    ]);
+    let body = meta_wire(&batch);
+
+    let started = Instant::now();
+    let status = tandem
+        .post_meta("/webhooks/whatsapp", "secret", &body)
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(2), "answered in {took:?}");
+    assert_eq!(
+        tandem
+            .metric("tandem_messages_in_total{channel=\"whatsapp\"}")
+            .await,
+        1.0
+    );
+    // The same batch again: still one line for its 1,000 errors (and none per copy).
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", "secret", &body)
+            .await,
+        200
+    );
+    let logs = tandem.logs();
+    let warnings = logs
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("not tied to a message"))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "one warning line for 2,000 error entries:\n{logs}"
+    );
+}
