@@ -36,7 +36,8 @@ pub const ATTEMPT: &str = "attempt";
 ///
 /// static BAD_SIGNATURE: Throttle = Throttle::new(Duration::from_secs(10));
 /// if let Some(suppressed) = BAD_SIGNATURE.check() {
-///     tracing::warn!(suppressed, "Webhook with a bad signature refused.");
+///     // warn!(suppressed, "Webhook with a bad signature refused.");
+///     eprintln!("Webhook with a bad signature refused (suppressed={suppressed}).");
 /// }
 /// ```
 #[derive(Debug)]
