@@ -10,6 +10,7 @@ mod desk_teams;
 mod escalation;
 mod fidelity;
 mod handoff;
+mod hostile;
 mod identity;
 mod link_codes;
 mod messages;

@@ -5,7 +5,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use tandem_e2e::{FakeEndpoint, Tandem, TestStore, eventually, hmac_hex};
 
-fn config(url: &str) -> String {
+pub(crate) fn config(url: &str) -> String {
     format!(
         r#"
 [channels.webhook]
@@ -20,7 +20,7 @@ retry_max_ms = 500
     )
 }
 
-async fn post_message(tandem: &Tandem, id: &str, from: &str, text: &str) -> u16 {
+pub(crate) async fn post_message(tandem: &Tandem, id: &str, from: &str, text: &str) -> u16 {
     let body = serde_json::to_vec(&json!({"id": id, "from": {"id": from}, "text": text})).unwrap();
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

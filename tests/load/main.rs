@@ -11,6 +11,15 @@
 //! cargo build --release -p tandem-server
 //! TANDEM_BIN=target/release/tandem cargo run --release -p tandem-e2e --bin tandem-load -- --messages 2000 --senders 50
 //! ```
+//!
+//! With `--sockets N` it measures memory instead: the server's resident memory idle, with
+//! `N` web chat sockets open (each greeted: `hello` answered by `welcome`), and after they
+//! closed. Both processes need `N` + a few descriptors (the limit is raised to the hard
+//! limit).
+//!
+//! ```sh
+//! TANDEM_BIN=target/release/tandem cargo run --release -p tandem-e2e --bin tandem-load -- --sockets 10000
+//! ```
 
 use axum::Router;
 use axum::body::Bytes;
@@ -70,6 +79,9 @@ async fn reply_sink(State(waiters): State<Waiters>, body: Bytes) -> &'static str
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--sockets") {
+        return sockets(arg("--sockets", 10_000).clamp(1, 50_000)).await;
+    }
     let messages = arg("--messages", 1000).clamp(1, 100_000);
     let senders = arg("--senders", 20).clamp(1, 1000);
     let per_sender = messages.div_ceil(senders);
@@ -165,6 +177,91 @@ async fn main() -> anyhow::Result<()> {
         rss_before.unwrap_or(0) as f64 / 1024.0,
         rss_after.unwrap_or(0) as f64 / 1024.0,
     );
+    let status = tandem.terminate().await;
+    anyhow::ensure!(status.success(), "tandem exited with {status}");
+    Ok(())
+}
+
+/// Opens one web chat socket and says hello; returns it once welcomed.
+async fn greeted_socket(
+    addr: &str,
+) -> anyhow::Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    // The client's own buffers small too, so the load generator fits beside the server.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/webchat/ws"),
+        Some(config),
+        false,
+    )
+    .await?;
+    ws.send(Message::Text(json!({"type": "hello"}).to_string().into()))
+        .await?;
+    while let Some(frame) = ws.next().await {
+        if let Message::Text(t) = frame?
+            && t.contains("\"welcome\"")
+        {
+            return Ok(ws);
+        }
+    }
+    anyhow::bail!("closed before welcome")
+}
+
+/// `--sockets N`: resident memory idle, with `N` greeted web chat sockets, and after.
+async fn sockets(n: usize) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let dir = tempfile::tempdir()?;
+    // Every socket comes from 127.0.0.1: lift the per-address limit on new visitors.
+    let config =
+        "[channels.webchat]\naddress_rate_limit = { per_second = 1000000, burst = 1000000 }\n";
+    let tandem = Tandem::start(dir.path(), config).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = rss_kib(tandem.pid()).unwrap_or(0);
+
+    println!(
+        "| round | sockets | failed | opened in s | RSS idle MiB | RSS open MiB | per socket KiB | RSS after close MiB | after close vs idle |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for round in 1..=arg("--rounds", 1).clamp(1, 10) {
+        let started = Instant::now();
+        let addr = tandem.addr.clone();
+        let results: Vec<_> = futures::stream::iter(0..n)
+            .map(|_| greeted_socket(&addr))
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        let opening = started.elapsed();
+        let mut open = Vec::with_capacity(n);
+        let mut failed = 0usize;
+        for r in results {
+            match r {
+                Ok(ws) => open.push(ws),
+                Err(_) => failed += 1,
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let with_sockets = rss_kib(tandem.pid()).unwrap_or(0);
+        let count = open.len();
+        drop(open);
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        let after = rss_kib(tandem.pid()).unwrap_or(0);
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let per_socket = with_sockets.saturating_sub(idle) as f64 / count.max(1) as f64;
+        println!(
+            "| {round} | {count} | {failed} | {:.1} | {:.1} | {:.1} | {per_socket:.1} | {:.1} | {:+.0} % |",
+            opening.as_secs_f64(),
+            mib(idle),
+            mib(with_sockets),
+            mib(after),
+            (after as f64 / idle.max(1) as f64 - 1.0) * 100.0,
+        );
+    }
     let status = tandem.terminate().await;
     anyhow::ensure!(status.success(), "tandem exited with {status}");
     Ok(())

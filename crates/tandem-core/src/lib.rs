@@ -36,4 +36,4 @@ pub mod store;
 pub mod turn;
 pub mod window;
 
-pub use router::{Core, CoreConfig, CoreDeps};
+pub use router::{Core, CoreConfig, CoreDeps, DEFAULT_SENDER_RATE_LIMIT};

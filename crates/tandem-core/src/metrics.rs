@@ -33,6 +33,8 @@ pub struct Metrics {
     assignments: Family<Labels, Counter>,
     reroutes: Family<Labels, Counter>,
     replica: Family<Labels, Gauge>,
+    connections_refused: Counter<u64, AtomicU64>,
+    rate_limited: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -147,8 +149,22 @@ impl Metrics {
             "Handoffs moved to the overflow queue after an SLA breach, by queue",
             reroutes.clone(),
         );
+        let connections_refused = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at once because the connection cap was reached",
+            connections_refused.clone(),
+        );
+        let rate_limited = Family::<Labels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Inbound messages refused by a rate limit, by channel and scope",
+            rate_limited.clone(),
+        );
         Self {
             registry,
+            connections_refused,
+            rate_limited,
             escalation_categories,
             decisions,
             assignments,
@@ -341,6 +357,22 @@ impl Metrics {
         self.replica
             .get_or_create(&vec![("replica", id.to_owned())])
             .set(1);
+    }
+
+    /// A connection was refused at the connection cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// An inbound message was refused by a rate limit (`scope`: `session`, `address`,
+    /// `sender`).
+    pub fn rate_limited(&self, channel: &str, scope: &str) {
+        self.rate_limited
+            .get_or_create(&vec![
+                ("channel", channel.to_owned()),
+                ("scope", scope.to_owned()),
+            ])
+            .inc();
     }
 
     /// The OpenMetrics text exposition (`application/openmetrics-text`).

@@ -4,6 +4,10 @@
 //! conversation's oldest unfinished entry), and survives restarts (entries whose sender
 //! died are reclaimed when their lease expires).
 //!
+//! Leases are short (10 s by default) and renewed every third of a lease while a send is
+//! in flight, so a send cut off by a crash is retried within seconds of the restart, and
+//! the conversation's later replies wait no longer than that.
+//!
 //! Before each send, [`crate::gate`] checks reachability, the messaging window and the
 //! channel's pacing.
 //!
@@ -24,7 +28,8 @@ use tracing::{Instrument, debug, error, warn};
 /// Outbox tunables.
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
-    /// How long a claim lasts before another sender may take the entry over.
+    /// How long a claim lasts before another sender may take the entry over; renewed
+    /// every third of it while the send is in flight.
     pub lease: Duration,
     /// First retry delay; doubles per attempt.
     pub retry_base: Duration,
@@ -41,7 +46,7 @@ pub struct OutboxConfig {
 impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(10),
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             // With the defaults this spans more than 24 hours of retries.
@@ -98,7 +103,12 @@ pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
                         );
                         tracker.spawn(
                             async move {
-                                deliver(&core, &config, entry).await;
+                                let (id, claim) =
+                                    (entry.id.clone(), entry.claim.clone().unwrap_or_default());
+                                tokio::select! {
+                                    () = deliver(&core, &config, entry) => {}
+                                    () = heartbeat(&core, &config, &id, &claim) => {}
+                                }
                                 drop(permit);
                                 core.inner.outbox_wakeup.notify_one();
                             }
@@ -133,6 +143,29 @@ pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
     // Let in-flight sends finish; their outcome is recorded before we return.
     tracker.close();
     tracker.wait().await;
+}
+
+/// Renews the claim on `id` every third of a lease while its delivery runs (the caller
+/// drops this future when the delivery ends). Stops renewing once the claim is lost;
+/// never returns.
+async fn heartbeat(core: &Core, config: &OutboxConfig, id: &tandem_model::OutboxId, claim: &str) {
+    let every = (config.lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        let until = core.inner.clock.now() + config.lease;
+        match core.inner.store.renew_outbox(id, claim, until).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                static RENEW_FAILED: tandem_sdk::telemetry::Throttle =
+                    tandem_sdk::telemetry::Throttle::new(Duration::from_secs(10));
+                if let Some(suppressed) = RENEW_FAILED.check() {
+                    warn!(error = %e, suppressed, "Renewing a send's lease failed; another sender may take it over.");
+                }
+            }
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 async fn send(

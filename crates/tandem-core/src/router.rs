@@ -49,6 +49,9 @@ pub struct CoreConfig {
     /// A conversation a person answers outside Tandem (owner `external`) goes back to
     /// the bot when that person has been quiet this long.
     pub external_release_after: time::Duration,
+    /// Customer messages per sender and channel; over it, [`InboundHandler::accept`]
+    /// answers "unavailable" (the platform delivers again later). `None`: no limit.
+    pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
 }
 
 /// The default of [`CoreConfig::external_release_after`]: one hour.
@@ -65,9 +68,15 @@ impl Default for CoreConfig {
             link_code_ttl: crate::linking::CODE_TTL,
             supervisors: Vec::new(),
             external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
+            sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
         }
     }
 }
+
+/// The default [`CoreConfig::sender_rate_limit`]: far above what a person types, far
+/// below a flood.
+pub const DEFAULT_SENDER_RATE_LIMIT: tandem_sdk::limit::RateLimit =
+    tandem_sdk::limit::RateLimit::new(20, 100);
 
 /// The pluggable parts of the core.
 pub struct CoreDeps {
@@ -124,6 +133,8 @@ pub(crate) struct Inner {
     pub(crate) proactive_lock: tokio::sync::Mutex<()>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
+    /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
+    sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
 }
 
 impl Core {
@@ -132,8 +143,12 @@ impl Core {
         let shards = config.shards.max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| mpsc::channel(1024)).unzip();
+        let sender_limits = config
+            .sender_rate_limit
+            .map(tandem_sdk::limit::KeyedLimiter::new);
         let core = Self {
             inner: Arc::new(Inner {
+                sender_limits,
                 store: deps.store,
                 bot: deps.bot,
                 sentiment: deps.sentiment,
@@ -468,6 +483,21 @@ impl InboundHandler for Core {
                 "platform message id and sender are required".into(),
             ));
         }
+        if let Some(limits) = &self.inner.sender_limits
+            && !limits.check(&(msg.channel.clone(), msg.sender.subject.clone()))
+        {
+            static LIMITED: tandem_sdk::telemetry::Throttle =
+                tandem_sdk::telemetry::Throttle::new(Duration::from_secs(10));
+            self.inner
+                .metrics
+                .rate_limited(msg.channel.as_str(), "sender");
+            if let Some(suppressed) = LIMITED.check() {
+                warn!(channel.id = %msg.channel, suppressed, "A sender is over the rate limit; its messages are refused for now.");
+            }
+            return Err(InboundError::Unavailable(
+                "rate limited: too many messages from this sender; deliver again later".into(),
+            ));
+        }
         let received_at = self.inner.clock.now();
         let record = self
             .inner
@@ -551,6 +581,10 @@ impl InboundHandler for Core {
             conversation_id: conversation.id,
             history,
         })
+    }
+
+    fn rate_limited(&self, channel: &ChannelId, scope: &str) {
+        self.inner.metrics.rate_limited(channel.as_str(), scope);
     }
 
     async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError> {

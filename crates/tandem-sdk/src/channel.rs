@@ -104,6 +104,12 @@ pub trait InboundHandler: Send + Sync + 'static {
         history_limit: usize,
     ) -> Result<Session, InboundError>;
 
+    /// Counts a message a channel refused under a rate limit (`scope`: `session`,
+    /// `address`, ...). The default ignores it.
+    fn rate_limited(&self, channel: &ChannelId, scope: &str) {
+        let _ = (channel, scope);
+    }
+
     /// Reads a value from the channel's durable key-value space.
     async fn kv_get(&self, channel: &ChannelId, key: &str) -> Result<Option<String>, InboundError>;
 
@@ -201,6 +207,11 @@ impl InboundSink {
         history_limit: usize,
     ) -> Result<Session, InboundError> {
         self.handler.resume(identity, history_limit).await
+    }
+
+    /// Counts a message refused under a rate limit of `scope` (for `/metrics`).
+    pub fn rate_limited(&self, scope: &str) {
+        self.handler.rate_limited(&self.channel, scope);
     }
 
     /// Reads from this channel's durable key-value space.

@@ -18,6 +18,7 @@ mod error;
 pub mod handoff;
 pub mod http;
 pub mod lenient;
+pub mod limit;
 pub mod meta;
 mod secret;
 pub mod signature;

@@ -5,18 +5,27 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tandem_core::Core;
+use tandem_sdk::telemetry::Throttle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tracing::warn;
 
 /// Builds the app from the core and the adapters' routes. Takes no listener, so tests
 /// can drive it with `oneshot`.
 pub fn app(core: Core, adapter_routes: Vec<Router>, max_body_bytes: usize) -> Router {
+    let readiness = Arc::new(Readiness::new(core.clone()));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(core);
+        .with_state(core)
+        .merge(
+            Router::new()
+                .route("/readyz", get(readyz))
+                .with_state(readiness),
+        );
     for routes in adapter_routes {
         router = router.merge(routes);
     }
@@ -31,10 +40,65 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(core): State<Core>) -> Response {
-    match core.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response(),
+/// How long a readiness probe's result is reused: at most one probe write per second.
+const PROBE_REUSE: Duration = Duration::from_secs(1);
+/// Longest a probe write may take before the store counts as unable to write.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `/readyz`: whether the store can durably write, found by a tiny real write (one
+/// key-value row, rewritten) at most once per [`PROBE_REUSE`]; callers meanwhile get the
+/// last answer.
+struct Readiness {
+    core: Core,
+    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl Readiness {
+    fn new(core: Core) -> Self {
+        Self {
+            core,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn ready(&self) -> bool {
+        // Concurrent callers wait for the probe in flight instead of starting their own.
+        let mut last = self.last.lock().await;
+        if let Some((at, ready)) = *last
+            && at.elapsed() < PROBE_REUSE
+        {
+            return ready;
+        }
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+        let write = self.core.store().kv_put("tandem", "readyz", &stamp);
+        let ready = match tokio::time::timeout(PROBE_TIMEOUT, write).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                warn_store_not_ready(&e.to_string());
+                false
+            }
+            Err(_) => {
+                warn_store_not_ready("the probe write timed out");
+                false
+            }
+        };
+        *last = Some((Instant::now(), ready));
+        ready
+    }
+}
+
+fn warn_store_not_ready(error: &str) {
+    static NOT_READY: Throttle = Throttle::new(Duration::from_secs(10));
+    if let Some(suppressed) = NOT_READY.check() {
+        warn!(error, suppressed, "Not ready: the store cannot write.");
+    }
+}
+
+async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
+    if readiness.ready().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store cannot write").into_response()
     }
 }
 

@@ -87,6 +87,20 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Largest webhook body accepted, in bytes (default 1 MiB).
     pub max_body_bytes: Option<usize>,
+    /// Seconds a client has to send a request's headers, counted from when the
+    /// connection is ready for its next request: also how long an idle kept-alive
+    /// connection stays open (default 10).
+    pub header_read_timeout_secs: Option<u64>,
+    /// Longest pause in seconds while a request body is read (default 30).
+    pub body_timeout_secs: Option<u64>,
+    /// Open connections at most, WebSockets included (default: the open-files limit,
+    /// raised to the hard limit at start-up, minus a tenth kept for the store and
+    /// outbound calls). Connections over the cap are closed at once.
+    pub max_connections: Option<usize>,
+    /// Customer messages per sender and channel (a platform user id) before the webhook
+    /// is answered "not recorded, deliver again later" (default `{ per_second = 20,
+    /// burst = 100 }`).
+    pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
 }
 
 /// `[store]`.
@@ -289,7 +303,9 @@ pub struct HandoffSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct OutboxSection {
-    /// Seconds a claimed entry stays with its sender before another may take it (default 60).
+    /// Seconds a claimed entry stays with its sender before another may take it
+    /// (default 10); renewed while the send is in flight, so this is how soon a send cut
+    /// off by a crash is retried.
     pub lease_secs: Option<u64>,
     /// First retry delay in milliseconds (default 1000), doubling per attempt.
     pub retry_base_ms: Option<u64>,
@@ -424,6 +440,18 @@ pub fn parse(
     };
     if config.server.max_body_bytes == Some(0) {
         errors.push("server.max_body_bytes", "must be at least 1");
+    }
+    if config.server.header_read_timeout_secs == Some(0) {
+        errors.push("server.header_read_timeout_secs", "must be at least 1");
+    }
+    if config.server.body_timeout_secs == Some(0) {
+        errors.push("server.body_timeout_secs", "must be at least 1");
+    }
+    if config.server.max_connections == Some(0) {
+        errors.push("server.max_connections", "must be at least 1");
+    }
+    if let Some(limit) = &config.server.sender_rate_limit {
+        limit.validate("server.sender_rate_limit", &mut errors);
     }
     match config.store.kind.as_str() {
         "sqlite" => {

@@ -10,6 +10,8 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod listen;
+pub mod memory;
 pub mod policy_test;
 pub mod registry;
 pub mod reload;

@@ -178,6 +178,8 @@ fn load_policy(path: Option<&str>) -> anyhow::Result<tandem_policy::PolicyEngine
 pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = &loaded.config;
     info!(source = %loaded.source, "Configuration loaded.");
+    let open_files = crate::listen::raise_open_files_limit();
+    info!(open_files = open_files.unwrap_or(0), "Open-files limit.");
 
     let store: DynStore = match config.store.kind.as_str() {
         "mongodb" => {
@@ -291,6 +293,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             external_release_after: config.handoff.external_release_after_secs.map_or(
                 tandem_core::router::DEFAULT_EXTERNAL_RELEASE_AFTER,
                 |secs| time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
+            ),
+            sender_rate_limit: Some(
+                config
+                    .server
+                    .sender_rate_limit
+                    .unwrap_or(tandem_core::DEFAULT_SENDER_RATE_LIMIT),
             ),
             ..CoreConfig::default()
         },
@@ -407,13 +415,22 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         tokio::spawn(async move { core.run(stop).await })
     };
 
-    let server_stop = http_shutdown.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { server_stop.cancelled().await })
-        .await;
-    if let Err(e) = served {
-        error!(error = %e, "HTTP server failed.");
-    }
+    let limits = crate::listen::Limits {
+        header_read_timeout: Duration::from_secs(
+            config.server.header_read_timeout_secs.unwrap_or(10),
+        ),
+        body_timeout: Duration::from_secs(config.server.body_timeout_secs.unwrap_or(30)),
+        max_connections: crate::listen::connection_cap(config.server.max_connections, open_files),
+    };
+    crate::listen::serve(
+        listener,
+        app,
+        limits,
+        core.metrics().clone(),
+        http_shutdown.clone(),
+        Duration::from_secs(30),
+    )
+    .await;
     // HTTP is drained: no more inbound messages can arrive. Stop workers, then the core.
     http_shutdown.cancel();
     workers.close();

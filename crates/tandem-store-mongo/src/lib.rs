@@ -598,6 +598,15 @@ impl Store for MongoStore {
         outbox::complete(&self.c, id, claim, delivery, now).await
     }
 
+    async fn renew_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        outbox::renew(&self.c, id, claim, expires_at).await
+    }
+
     async fn retry_outbox(
         &self,
         id: &OutboxId,

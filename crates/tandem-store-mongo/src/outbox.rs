@@ -143,6 +143,21 @@ pub(crate) async fn fail(
 
 /// See [`Store::retry_outbox`](tandem_core::store::Store::retry_outbox). The entry stays
 /// its conversation's head.
+/// See [`Store::renew_outbox`](tandem_core::store::Store::renew_outbox).
+pub(crate) async fn renew(
+    c: &Collections,
+    id: &OutboxId,
+    claim: &str,
+    expires_at: Timestamp,
+) -> Result<bool, StoreError> {
+    let result = c
+        .outbox
+        .update_one(OutboxDoc::claimed(id, claim), OutboxDoc::renew(expires_at))
+        .await
+        .map_err(classify)?;
+    Ok(result.matched_count == 1)
+}
+
 pub(crate) async fn retry(
     c: &Collections,
     id: &OutboxId,

@@ -417,6 +417,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn renew_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (id, claim) = (id.clone(), claim.to_owned());
+        self.writer
+            .call(move |c| outbox::renew(c, &id, &claim, expires_at))
+            .await
+    }
+
     async fn retry_outbox(
         &self,
         id: &OutboxId,

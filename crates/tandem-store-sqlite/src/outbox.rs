@@ -109,6 +109,22 @@ pub(crate) fn complete(
     Ok(changed == 1)
 }
 
+/// Extends a claim's lease to `expires_at`; false when stale.
+pub(crate) fn renew(
+    conn: &Connection,
+    id: &OutboxId,
+    claim: &str,
+    expires_at: Timestamp,
+) -> Result<bool, StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET claim_expires_at = ?3 WHERE id = ?1 AND claim = ?2 AND status = 'in_flight'",
+        )
+        .and_then(|mut stmt| stmt.execute(params![id.as_str(), claim, to_ms(expires_at)]))
+        .map_err(sql_error)?;
+    Ok(changed == 1)
+}
+
 /// Gives a claimed entry back for an attempt at `next_attempt_at`; false when stale.
 pub(crate) fn retry(
     conn: &Connection,

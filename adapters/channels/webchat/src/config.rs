@@ -1,6 +1,7 @@
 //! `[channels.webchat]` configuration.
 
 use serde::Deserialize;
+use tandem_sdk::limit::RateLimit;
 use tandem_sdk::{ConfigErrors, Secret};
 
 /// Configuration of the web chat channel.
@@ -19,7 +20,19 @@ pub struct WebChatConfig {
     pub history_limit: Option<usize>,
     /// Seconds a client has to send `hello` after connecting (default 30).
     pub hello_timeout_secs: Option<u64>,
+    /// Messages and postbacks per visitor session (all its tabs together); over it the
+    /// client gets an `error` frame `rate_limited` and nothing is recorded (default
+    /// `{ per_second = 5, burst = 20 }`).
+    pub rate_limit: Option<RateLimit>,
+    /// The same per client address (default `{ per_second = 50, burst = 200 }`, room
+    /// for many visitors behind one proxy).
+    pub address_rate_limit: Option<RateLimit>,
 }
+
+/// The default [`WebChatConfig::rate_limit`].
+pub(crate) const DEFAULT_SESSION_RATE_LIMIT: RateLimit = RateLimit::new(5, 20);
+/// The default [`WebChatConfig::address_rate_limit`].
+pub(crate) const DEFAULT_ADDRESS_RATE_LIMIT: RateLimit = RateLimit::new(50, 200);
 
 impl WebChatConfig {
     /// Pure checks.
@@ -44,6 +57,12 @@ impl WebChatConfig {
         }
         if self.hello_timeout_secs == Some(0) {
             errors.push("hello_timeout_secs", "must be at least 1");
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.validate("rate_limit", &mut errors);
+        }
+        if let Some(limit) = &self.address_rate_limit {
+            limit.validate("address_rate_limit", &mut errors);
         }
         errors.into_result()
     }

@@ -6,15 +6,18 @@ use crate::hub::Hub;
 use crate::outbound::party_name;
 use crate::protocol::{ButtonFrame, ClientFrame, MAX_ID_LEN, ServerFrame, User};
 use crate::session::SessionSigner;
+use axum::Extension;
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use tandem_sdk::limit::KeyedLimiter;
 use tandem_sdk::model::{Content, ExternalIdentity, InboundMessage, PlatformMessageId};
 use tandem_sdk::{InboundError, InboundSink};
 use time::format_description::well_known::Rfc3339;
@@ -25,9 +28,22 @@ use tracing::debug;
 const WIDGET_JS: &str = include_str!("../assets/widget.js");
 const DEMO_HTML: &str = include_str!("../assets/demo.html");
 
-/// Hard limit of the WebSocket layer; frames between [`MAX_FRAME_BYTES`] and this get a
-/// polite `frame_too_large`, larger ones end the connection at the protocol level.
-const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+/// Hard limit of the WebSocket layer: frames between [`MAX_FRAME_BYTES`] and this are
+/// read and refused; larger ones are refused from their header, unread. Both get
+/// `frame_too_large` and close code 1009.
+const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
+
+/// Initial read buffer per socket (it grows for a large frame and shrinks back): idle
+/// sockets are what a web chat mostly holds, so they must be cheap.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Outgoing bytes buffered before a write goes to the socket.
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// Outgoing bytes a socket may hold unsent (a client that does not read): past it the
+/// socket is closed; the visitor's messages stay in the transcript for the next resume.
+const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+/// Frames queued for one socket's writer; pushes to a full queue are dropped (the
+/// transcript keeps them).
+const QUEUE_FRAMES: usize = 64;
 
 #[derive(Clone)]
 pub(crate) struct WsState {
@@ -36,6 +52,10 @@ pub(crate) struct WsState {
     pub(crate) hub: Arc<Hub>,
     pub(crate) sink: InboundSink,
     pub(crate) shutdown: CancellationToken,
+    /// Token buckets per visitor subject (all tabs of a session together).
+    pub(crate) session_limits: Arc<KeyedLimiter<String>>,
+    /// Token buckets per client address.
+    pub(crate) address_limits: Arc<KeyedLimiter<IpAddr>>,
 }
 
 pub(crate) fn routes(state: WsState) -> Router {
@@ -66,9 +86,11 @@ async fn demo() -> Html<&'static str> {
 
 async fn upgrade(
     State(state): State<WsState>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let address = connect_info.map(|Extension(ConnectInfo(addr))| addr.ip());
     if !state.config.allowed_origins.is_empty() {
         let origin = headers
             .get(header::ORIGIN)
@@ -78,9 +100,12 @@ async fn upgrade(
             return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
         }
     }
-    ws.max_message_size(HARD_FRAME_LIMIT)
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+        .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| handle_socket(state, socket))
+        .on_upgrade(move |socket| handle_socket(state, socket, address))
 }
 
 /// Who the visitor is, once `hello` was read.
@@ -88,11 +113,13 @@ struct Visitor {
     subject: String,
     identity: ExternalIdentity,
     verified: bool,
+    /// An anonymous visitor without a valid session token: Tandem has never seen it.
+    new: bool,
 }
 
-async fn handle_socket(state: WsState, socket: WebSocket) {
+async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr>) {
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<ServerFrame>(256);
+    let (tx, mut rx) = mpsc::channel::<ServerFrame>(QUEUE_FRAMES);
     // The writer owns the sending half; everything (acks, errors, pushes) goes through
     // `tx`, so frames keep their order.
     let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(1);
@@ -144,9 +171,18 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
         let msg = match next {
             Some(Ok(msg)) => msg,
             Some(Err(e)) => {
+                let text = e.to_string().to_lowercase();
+                if text.contains("too long")
+                    || text.contains("too big")
+                    || text.contains("capacity")
+                {
+                    // Larger than the hard limit, refused from its header.
+                    too_large(&tx, &close_tx).await;
+                    break;
+                }
                 // A protocol violation (e.g. a text frame that is not UTF-8): fail the
                 // connection with the RFC 6455 code; the error text names no user data.
-                let code = if e.to_string().to_lowercase().contains("utf") {
+                let code = if text.contains("utf") {
                     close_code::INVALID
                 } else {
                     close_code::PROTOCOL
@@ -229,6 +265,17 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                     user_hash.as_deref(),
                     user_token.as_deref(),
                 );
+                // A new anonymous visitor creates records (customer, conversation,
+                // greeting): that takes a token from its address's bucket.
+                if v.new && !within_limits(&state, &tx, None, address).await {
+                    let _ = close_tx
+                        .send(CloseFrame {
+                            code: close_code::POLICY,
+                            reason: "rate limited".into(),
+                        })
+                        .await;
+                    break;
+                }
                 match state
                     .sink
                     .resume(v.identity.clone(), state.config.history_limit())
@@ -298,10 +345,14 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
                     .await;
             }
             (ClientFrame::Message { id, text }, Some((v, _))) => {
-                accept(&state, &tx, v, id, Content::Text { text }).await;
+                if within_limits(&state, &tx, Some(v), address).await {
+                    accept(&state, &tx, v, id, Content::Text { text }).await;
+                }
             }
             (ClientFrame::Postback { id, payload, title }, Some((v, _))) => {
-                accept(&state, &tx, v, id, Content::Postback { payload, title }).await;
+                if within_limits(&state, &tx, Some(v), address).await {
+                    accept(&state, &tx, v, id, Content::Postback { payload, title }).await;
+                }
             }
             (ClientFrame::Typing {}, Some(_)) => {}
         }
@@ -312,6 +363,32 @@ async fn handle_socket(state: WsState, socket: WebSocket) {
     drop(tx);
     drop(close_tx);
     let _ = writer.await;
+}
+
+/// Takes a token from the visitor's session bucket (when there is a visitor) and from
+/// its address's bucket; when either is empty the client gets `rate_limited` and nothing
+/// is recorded (nor acknowledged).
+async fn within_limits(
+    state: &WsState,
+    tx: &mpsc::Sender<ServerFrame>,
+    v: Option<&Visitor>,
+    address: Option<IpAddr>,
+) -> bool {
+    let scope = if v.is_some_and(|v| !state.session_limits.check(&v.subject)) {
+        "session"
+    } else if address.is_some_and(|a| !state.address_limits.check(&a)) {
+        "address"
+    } else {
+        return true;
+    };
+    state.sink.rate_limited(scope);
+    let _ = tx
+        .send(ServerFrame::error(
+            "rate_limited",
+            "too many messages; send it again shortly with the same id",
+        ))
+        .await;
+    false
 }
 
 async fn too_large(tx: &mpsc::Sender<ServerFrame>, close_tx: &mpsc::Sender<CloseFrame>) {
@@ -354,6 +431,11 @@ fn identify(
         .identity_secret
         .as_ref()
         .map(|s| s.expose().as_bytes());
+    // An anonymous visitor without a valid session token is new: its first hello creates
+    // records (customer, conversation, greeting).
+    let known = session
+        .and_then(|token| state.sessions.verify(token))
+        .filter(|s| s.starts_with("anon:"));
     let identified = crate::identity::identify(
         state.sink.channel().clone(),
         secret,
@@ -361,15 +443,16 @@ fn identify(
         user_hash,
         user_token,
         || {
-            session
-                .and_then(|token| state.sessions.verify(token))
-                .filter(|s| s.starts_with("anon:"))
+            known
+                .clone()
                 .unwrap_or_else(|| format!("anon:{}", uuid::Uuid::new_v4().simple()))
         },
     );
+    let verified = identified.user_subject.is_some();
     Visitor {
         subject: identified.identity.subject.clone(),
-        verified: identified.user_subject.is_some(),
+        verified,
+        new: !verified && known.is_none(),
         identity: identified.identity,
     }
 }

@@ -44,7 +44,19 @@ impl ChannelFactory for WebChat {
     async fn build(config: Self::Config, cx: ChannelContext) -> Result<BuiltChannel, AdapterError> {
         let key = session::load_or_create_key(&cx.inbound).await?;
         let hub = Arc::new(hub::Hub::default());
+        let session_limits = Arc::new(tandem_sdk::limit::KeyedLimiter::new(
+            config
+                .rate_limit
+                .unwrap_or(config::DEFAULT_SESSION_RATE_LIMIT),
+        ));
+        let address_limits = Arc::new(tandem_sdk::limit::KeyedLimiter::new(
+            config
+                .address_rate_limit
+                .unwrap_or(config::DEFAULT_ADDRESS_RATE_LIMIT),
+        ));
         let state = inbound::WsState {
+            session_limits,
+            address_limits,
             config: Arc::new(config),
             sessions: session::SessionSigner::new(key),
             hub: hub.clone(),

@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 use tandem_sdk::model::ChannelId;
 use tandem_sdk::telemetry;
+use tandem_sdk::telemetry::Throttle;
 use tandem_sdk::{InboundError, InboundSink};
 use tracing::{Instrument, debug, warn};
 
@@ -98,8 +100,14 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_body", &e),
     };
-    if parsed.other_numbers > 0 {
-        warn!(channel.id = %channel, changes = parsed.other_numbers, "Webhook changes for another phone number id ignored; check phone_number_id.");
+    // Repeats of these are one line per period with a count (a flood of signed batches
+    // must not become a flood of log lines).
+    static OTHER_NUMBERS: Throttle = Throttle::new(Duration::from_secs(60));
+    static PLATFORM_ERRORS: Throttle = Throttle::new(Duration::from_secs(60));
+    if parsed.other_numbers > 0
+        && let Some(suppressed) = OTHER_NUMBERS.check()
+    {
+        warn!(channel.id = %channel, changes = parsed.other_numbers, suppressed, "Webhook changes for another phone number id ignored; check phone_number_id.");
     }
     for field in &parsed.ignored_fields {
         debug!(channel.id = %channel, field = %field, "Webhook field not handled by this channel; acknowledged.");
@@ -107,9 +115,12 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
     if parsed.unreadable > 0 {
         debug!(channel.id = %channel, items = parsed.unreadable, "Webhook items without a readable sender or id acknowledged, not recorded.");
     }
-    for code in &parsed.platform_errors {
-        // Not tied to a message, so nobody else can report it: logged once, here.
-        warn!(channel.id = %channel, code = *code, "WhatsApp reported an error not tied to a message.");
+    // Not tied to a message, so nobody else can report them: logged here, one line for
+    // the batch (the first code and how many), at most one per period.
+    if let Some(code) = parsed.platform_errors.first()
+        && let Some(suppressed) = PLATFORM_ERRORS.check()
+    {
+        warn!(channel.id = %channel, code = *code, errors = parsed.platform_errors.len(), suppressed, "WhatsApp reported errors not tied to a message.");
     }
     match record(&st.sink, parsed).await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ok": true}))).into_response(),
@@ -124,7 +135,13 @@ async fn receive(State(st): State<InState>, headers: HeaderMap, body: Bytes) -> 
 
 /// Hands messages and status reports to the core, in order.
 async fn record(sink: &InboundSink, parsed: Parsed) -> Result<(), InboundError> {
+    // A batch repeating one message is recorded once, not written (and deduplicated by
+    // the store) once per copy.
+    let mut seen = HashSet::new();
     for msg in parsed.messages {
+        if !seen.insert(msg.platform_message_id.as_str().to_owned()) {
+            continue;
+        }
         let span = tracing::debug_span!(
             telemetry::SPAN_INBOUND,
             channel.kind = crate::KIND,

@@ -124,6 +124,7 @@ macro_rules! store_conformance {
             outbox_retry,
             outbox_fail_unblocks_next,
             outbox_lease_expiry,
+            outbox_lease_renewal,
             outbox_per_conversation_order,
             outbox_depth_and_next_due,
             escalations_round_trip_and_counts,
@@ -1560,6 +1561,50 @@ pub async fn outbox_fail_unblocks_next(store: DynStore) {
     )
     .await;
     assert_eq!(store.outbox_depth().await.must("outbox_depth"), 0);
+}
+
+/// Renewing a live claim keeps the entry from being taken over; a stale token renews
+/// nothing.
+pub async fn outbox_lease_renewal(store: DynStore) {
+    let conv = conversation_for(&store, "alice").await;
+    let t0 = now();
+    let ids = queue(&store, &conv.id, &["hello"], t0).await;
+    let first = claim_one(&store, t0, secs(5)).await;
+    let token = claim_of(&first);
+    assert!(
+        store
+            .renew_outbox(&ids[0], &token, t0 + secs(20))
+            .await
+            .must("renew_outbox"),
+        "the live claim is renewed"
+    );
+    assert_nothing_claimable(&store, t0 + secs(10), "a renewed lease").await;
+    assert_eq!(
+        store.next_outbox_due().await.must("next_outbox_due"),
+        Some(t0 + secs(20))
+    );
+    let entry = store
+        .outbox_entry(&ids[0])
+        .await
+        .must("outbox_entry")
+        .unwrap();
+    assert_eq!(entry.claim_expires_at, Some(t0 + secs(20)));
+
+    let second = claim_one(&store, t0 + secs(21), secs(5)).await;
+    assert_eq!(second.id, ids[0], "claimable once the renewed lease ends");
+    assert!(
+        !store
+            .renew_outbox(&ids[0], &token, t0 + secs(60))
+            .await
+            .must("renew_outbox"),
+        "a stale token renews nothing"
+    );
+    let entry = store
+        .outbox_entry(&ids[0])
+        .await
+        .must("outbox_entry")
+        .unwrap();
+    assert_eq!(entry.claim_expires_at, Some(t0 + secs(26)));
 }
 
 /// An in-flight entry whose lease expired is claimed again with a new token; the old

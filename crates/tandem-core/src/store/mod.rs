@@ -309,6 +309,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
+    /// Extends a claim's lease to `expires_at` (the heartbeat of a send still in flight).
+    /// Returns false (and changes nothing) when `claim` is no longer the entry's claim.
+    async fn renew_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
     /// Gives a claimed entry back for another attempt at `next_attempt_at`. Returns false
     /// when `claim` is stale.
     async fn retry_outbox(

@@ -210,6 +210,12 @@ impl OutboxDoc {
         doc! { "_id": id.as_str(), "claim": claim, "status": OutboxStatus::InFlight.as_str() }
     }
 
+    /// Extends a claim's lease (it stays due for takeover when the lease ends).
+    pub(crate) fn renew(expires_at: Timestamp) -> Document {
+        let expires = to_datetime(expires_at);
+        doc! { "$set": { "claim_expires_at": expires, "due_at": expires } }
+    }
+
     /// Marks a claimed entry sent.
     pub(crate) fn complete(delivery: &Delivery, now: Timestamp) -> Document {
         let state = delivery_state_name(delivery.state);
