@@ -118,7 +118,11 @@ pub async fn append_reaches_the_thread<D: DeskDriver>() {
         carried(&h.requests(), text),
         "the customer's message reaches the platform"
     );
-    assert_eq!(h.driver.threads(&h.platform), 1, "appended, not a new thread");
+    assert_eq!(
+        h.driver.threads(&h.platform),
+        1,
+        "appended, not a new thread"
+    );
 }
 
 /// DESK-SPEC D4: `Close` and `Update` deliveries succeed (retried too): the desk shows
@@ -253,7 +257,10 @@ pub async fn owner_only_actions_and_transfer<D: DeskDriver>() {
         .agent_event(&thread, AGENT, &AgentAction::Accept, 20)
         .unwrap_or_else(|| h.event(&thread, AGENT, &AgentAction::Reply("I'm on it.".into()), 20));
     let (status, _) = h.call(accept).await;
-    assert!(status.is_success(), "the first agent takes it, got {status}");
+    assert!(
+        status.is_success(),
+        "the first agent takes it, got {status}"
+    );
     assert_eq!(h.core.owner("ho-kit-7").as_deref(), Some(AGENT));
 
     let before = h.core.events().len();
@@ -287,7 +294,10 @@ pub async fn owner_only_actions_and_transfer<D: DeskDriver>() {
         return;
     };
     let (status, _) = h.call(request).await;
-    assert!(status.is_success(), "the owner's transfer is answered 2xx, got {status}");
+    assert!(
+        status.is_success(),
+        "the owner's transfer is answered 2xx, got {status}"
+    );
     assert!(
         h.core.events().iter().any(|e| matches!(
             &e.event.kind,
@@ -297,7 +307,12 @@ pub async fn owner_only_actions_and_transfer<D: DeskDriver>() {
         h.core.events()
     );
     let (status, _) = h
-        .call(h.event(&thread, OTHER, &AgentAction::Reply("Now it's me.".into()), 23))
+        .call(h.event(
+            &thread,
+            OTHER,
+            &AgentAction::Reply("Now it's me.".into()),
+            23,
+        ))
         .await;
     assert!(status.is_success(), "the new owner's reply is answered 2xx");
     assert!(
@@ -316,7 +331,12 @@ pub async fn unrecorded_action_is_not_acknowledged<D: DeskDriver>() {
     let thread = h.open("ho-kit-8").await;
     h.core.set_unavailable(true);
     let (status, _) = h
-        .call(h.event(&thread, AGENT, &AgentAction::Reply("Still there?".into()), 30))
+        .call(h.event(
+            &thread,
+            AGENT,
+            &AgentAction::Reply("Still there?".into()),
+            30,
+        ))
         .await;
     assert!(
         status.is_server_error(),
@@ -393,7 +413,10 @@ pub async fn desk_shutdown_is_prompt<D: DeskDriver>() {
         .await
         .expect("the worker ends within 2 s of shutdown")
         .expect("the worker does not panic");
-    assert!(ended.is_ok(), "a worker stopped by shutdown ends with Ok: {ended:?}");
+    assert!(
+        ended.is_ok(),
+        "a worker stopped by shutdown ends with Ok: {ended:?}"
+    );
 }
 
 /// DESK-SPEC T1: nothing at INFO or above carries customer data (name, transcript,

@@ -77,8 +77,7 @@ pub trait DeskDriver: Default + Send + Sync + 'static {
     ) -> Option<Request<Body>>;
     /// The callback of [`Self::agent_event`] for a `Reply`, with a wrong signature (or
     /// token).
-    fn forged_event(&self, thread: &Thread, agent: &str, text: &str, event: u64)
-    -> Request<Body>;
+    fn forged_event(&self, thread: &Thread, agent: &str, text: &str, event: u64) -> Request<Body>;
     /// Scripts how the platform answers the desk's next request.
     fn script(&self, platform: &Self::Platform, reply: Reply);
     /// Every request the platform received so far.
@@ -145,7 +144,13 @@ impl<D: DeskDriver> DeskHarness<D> {
     }
 
     /// The platform callback for `action`; panics when the driver has none.
-    pub fn event(&self, thread: &Thread, agent: &str, action: &AgentAction, event: u64) -> Request<Body> {
+    pub fn event(
+        &self,
+        thread: &Thread,
+        agent: &str,
+        action: &AgentAction,
+        event: u64,
+    ) -> Request<Body> {
         self.driver
             .agent_event(thread, agent, action, event)
             .unwrap_or_else(|| panic!("the driver has no callback for {action:?}"))

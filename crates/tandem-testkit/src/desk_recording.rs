@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tandem_sdk::handoff::Agent;
 use tandem_sdk::{
-    Accepted, DeskAnswer, DeskEvent, DeskEventHandler, DeskEventKind, DeskEventSink,
-    DeskRefusal, InboundError, TransferTarget,
+    Accepted, DeskAnswer, DeskEvent, DeskEventHandler, DeskEventKind, DeskEventSink, DeskRefusal,
+    InboundError, TransferTarget,
 };
 
 /// One recorded agent action.

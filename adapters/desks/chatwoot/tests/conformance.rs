@@ -30,7 +30,10 @@ fn post(body: &serde_json::Value, secret: &str) -> Request<Body> {
 
 fn ids(thread: &Thread, agent: &str) -> (u64, u64) {
     (
-        thread.reference.parse().expect("a Chatwoot conversation id"),
+        thread
+            .reference
+            .parse()
+            .expect("a Chatwoot conversation id"),
         agent.parse().expect("the kit's agent ids are digits"),
     )
 }
@@ -38,7 +41,15 @@ fn ids(thread: &Thread, agent: &str) -> (u64, u64) {
 fn reply(thread: &Thread, agent: &str, text: &str, event: u64) -> serde_json::Value {
     let (conversation, agent) = ids(thread, agent);
     let name = format!("Agent {agent}");
-    webhook::message_created(conversation, 9000 + event, text, "outgoing", false, agent, &name)
+    webhook::message_created(
+        conversation,
+        9000 + event,
+        text,
+        "outgoing",
+        false,
+        agent,
+        &name,
+    )
 }
 
 impl DeskDriver for Driver {
