@@ -1,4 +1,4 @@
-//! A fake Chatwoot Application API for the Chatwoot desk (`channel-contracts.md` §6):
+//! A fake Chatwoot Application API for the Chatwoot desk (`docs/platform-contracts.md` §6):
 //! `POST /api/v1/accounts/{a}/contacts` (422 when the identifier is taken),
 //! `GET …/contacts/search`, `POST …/contacts/{id}/contact_inboxes`,
 //! `POST …/conversations`, `POST …/conversations/{id}/messages`,
