@@ -6,7 +6,7 @@
 use crate::desk_driver::{AgentAction, DeskConfigOf, DeskDriver, DeskHarness, build};
 use crate::desk_ops::{appended, briefing, line, open};
 use crate::desk_recording::RecordingDesk;
-use crate::driver::expand_placeholders;
+use crate::driver::example_tables;
 use crate::fake::{Recorded, Reply};
 use std::time::Duration;
 use tandem_sdk::handoff::{HandoffClosed, HandoffUpdated};
@@ -46,38 +46,15 @@ fn closed(id: &str, delivery: &str) -> DeskDelivery {
 /// refused) and passes `validate`.
 pub async fn desk_config_example_parses<D: DeskDriver>() {
     let kind = D::Factory::KIND;
-    let text = expand_placeholders(D::EXAMPLE);
-    let root: toml::Table = toml::from_str(&text)
-        .unwrap_or_else(|e| panic!("the `{kind}` desk's example is not valid TOML: {e}"));
-    let desks = root
-        .get("desks")
-        .and_then(toml::Value::as_table)
-        .unwrap_or_else(|| panic!("the `{kind}` desk's example has no [desks] table"));
-    let mut found = 0;
-    for (id, table) in desks {
-        let Some(table) = table.as_table() else {
-            continue;
-        };
-        let declared = table
-            .get("type")
-            .and_then(toml::Value::as_str)
-            .unwrap_or(id);
-        if declared != kind {
-            continue;
-        }
-        let mut table = table.clone();
-        // Keys every desk table may carry, read by the server itself.
-        table.remove("type");
-        table.remove("queues");
-        let config: DeskConfigOf<D> = toml::Value::Table(table)
+    // `queues` is a key of every desk table, read by the server itself.
+    for (id, table) in example_tables(D::EXAMPLE, "desks", kind, &["queues"]) {
+        let config: DeskConfigOf<D> = table
             .try_into()
             .unwrap_or_else(|e| panic!("[desks.{id}] does not deserialize: {e}"));
         if let Err(errors) = D::Factory::validate(&config) {
             panic!("[desks.{id}] does not validate: {errors}");
         }
-        found += 1;
     }
-    assert!(found > 0, "the example configures no `{kind}` desk");
 }
 
 /// DESK-SPEC D1, D2: `Open` puts the briefing on the platform, and a retried `Open` (same

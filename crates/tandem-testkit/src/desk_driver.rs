@@ -10,7 +10,6 @@ use axum::http::{Request, StatusCode};
 use std::future::Future;
 use tandem_sdk::{BuiltDesk, DeskContext, DeskDelivery, DeskFactory, DeskReceipt};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 /// The config type of a desk driver's factory.
 pub type DeskConfigOf<D> = <<D as DeskDriver>::Factory as DeskFactory>::Config;
@@ -163,12 +162,7 @@ impl<D: DeskDriver> DeskHarness<D> {
             .routes
             .clone()
             .expect("a desk taking agent actions contributes routes");
-        let response = routes.oneshot(request).await.unwrap_or_else(|e| match e {});
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
-            .await
-            .unwrap_or_default();
-        (status, body)
+        crate::driver::call_routes(routes, request).await
     }
 
     /// Every request the platform received so far.
