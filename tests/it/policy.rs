@@ -100,6 +100,51 @@ fn failing_expectation_exits_1_and_explicit_policy_is_used() {
     assert!(wrong["failures"][0].as_str().unwrap().contains("escalate"));
 }
 
+/// Issue 16: `policy test --jsonl | jq` works: every stdout line is JSON (the summary
+/// goes to stderr), the exit code still says whether expectations held.
+#[test]
+fn jsonl_keeps_stdout_pure_json_lines_and_the_summary_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        concat!(
+            r#"{"id":"ok","messages":[{"text":"I want a refund"}],"expect":{"escalate":true}}"#,
+            "\n",
+            r#"{"id":"wrong","messages":[{"text":"what are your opening hours?"}],"expect":{"escalate":true}}"#,
+            "\n",
+            "not json at all\n",
+        ),
+    )
+    .unwrap();
+    let policy = root().join("config/policy.toml");
+    let out = policy_test(
+        dir.path(),
+        &[
+            "--jsonl",
+            "--policy",
+            policy.to_str().unwrap(),
+            cases.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let parsed: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    assert_eq!(parsed.len(), 3, "one JSON line per input line: {stdout}");
+    assert_eq!(parsed[0]["id"], "ok");
+    assert_eq!(parsed[1]["passed"], false);
+    assert_eq!(parsed[2]["line"], 3, "the unreadable line, as JSON");
+    assert_eq!(
+        stderr.lines().last(),
+        Some("1 passed, 2 failed"),
+        "the summary is on stderr: {stderr}"
+    );
+}
+
 #[test]
 fn check_reports_policy_problems_with_paths() {
     let dir = tempfile::tempdir().unwrap();

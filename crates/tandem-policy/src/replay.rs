@@ -3,7 +3,7 @@
 //! runs (same bot, same sentiment analyser, same policy), stopping at the first
 //! escalation, and the decision is compared with the line's `expect`.
 //!
-//! Input line (INTERFACE.md, plus optional `history`, `events`, `idle_secs`, `note`):
+//! Input line (docs/INTERFACE.md, plus optional `history`, `events`, `idle_secs`, `note`):
 //!
 //! ```json
 //! {"id":"c1","customer":{"segment":"vip","attributes":{}},
@@ -17,8 +17,9 @@
 //!
 //! `events` are evaluated first (at the latest event's time), then the messages, then,
 //! when nothing escalated and `idle_secs` is set, the customer's silence after the last
-//! bot reply. Output: one JSON line per conversation, then `N passed, M failed` (lines
-//! without `expect` are not counted; a line that cannot be read counts as failed).
+//! bot reply. Output: one JSON line per conversation; the returned [`Summary`] counts
+//! expectations (lines without `expect` are not counted; a line that cannot be read counts
+//! as failed), which `tandem policy test` prints as `N passed, M failed`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -275,8 +276,8 @@ impl Replay<'_> {
         Ok(out)
     }
 
-    /// Replays every JSON line of `input`, writes one JSON line per conversation and the
-    /// summary line to `out`.
+    /// Replays every JSON line of `input` and writes one JSON line per conversation to
+    /// `out`; returns the count of expectations held and failed.
     pub async fn run(&self, input: &str, out: &mut dyn Write) -> std::io::Result<Summary> {
         let mut summary = Summary::default();
         for (n, line) in input.lines().enumerate() {
@@ -319,7 +320,6 @@ impl Replay<'_> {
             let json = serde_json::to_string(&outcome).map_err(std::io::Error::other)?;
             writeln!(out, "{json}")?;
         }
-        writeln!(out, "{} passed, {} failed", summary.passed, summary.failed)?;
         Ok(summary)
     }
 }

@@ -1,5 +1,5 @@
 //! The handoff contract, version 1: the documents Tandem sends to agent desks and the
-//! events desks send back (INTERFACE.md, "Handoff webhook contract"). The generic
+//! events desks send back (docs/INTERFACE.md, "Handoff webhook contract"). The generic
 //! webhook desk posts these bodies verbatim; the Slack and Chatwoot desks render them.
 //! `docs/handoff-v1.schema.json` is the published JSON Schema; every body Tandem emits is
 //! tested against it.

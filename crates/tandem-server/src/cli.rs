@@ -40,7 +40,12 @@ enum Command {
 enum PolicyCommand {
     /// Replay conversations (JSON Lines) through the escalation policy offline; prints one
     /// decision per conversation and `N passed, M failed`; exit 1 when an expectation fails.
+    /// With `--jsonl`, stdout carries the JSON lines only (for `| jq`) and the summary
+    /// goes to stderr.
     Test {
+        /// Print only JSON lines on stdout; the `N passed, M failed` summary goes to stderr.
+        #[arg(long)]
+        jsonl: bool,
         /// Policy file (default: `[policy].path` of the config, else config/policy.toml, else built-in).
         #[arg(long)]
         policy: Option<PathBuf>,
@@ -93,15 +98,19 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Policy {
             command:
                 PolicyCommand::Test {
+                    jsonl,
                     policy,
                     config,
                     conversations,
                 },
-        } => crate::policy_test::run(&crate::policy_test::PolicyTestArgs {
-            config,
-            policy,
-            conversations,
-        }),
+        } => crate::policy_test::run(
+            &crate::policy_test::PolicyTestArgs {
+                config,
+                policy,
+                conversations,
+            },
+            jsonl,
+        ),
         Command::Policy {
             command:
                 PolicyCommand::Eval {

@@ -11,6 +11,7 @@
 //! built-in default. Exit 0 when every expectation holds, 1 when one fails, 2 when the
 //! replay cannot run (unreadable files, invalid policy or knowledge base).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -103,8 +104,9 @@ pub fn resolve_knowledge(path: Option<&str>) -> Result<tandem_ai::KnowledgeBase,
     })
 }
 
-/// Runs the replay; prints the outcome lines and the summary on stdout.
-pub fn run(args: &PolicyTestArgs) -> ExitCode {
+/// Runs the replay; prints the outcome lines on stdout, then the summary on stdout (or,
+/// with `jsonl`, on stderr, so that stdout is JSON Lines only).
+pub fn run(args: &PolicyTestArgs, jsonl: bool) -> ExitCode {
     match prepare(args) {
         Ok((source, policy, bot, input)) => {
             eprintln!("policy: {source} ({})", policy.version());
@@ -124,7 +126,17 @@ pub fn run(args: &PolicyTestArgs) -> ExitCode {
                 policy: &policy,
             };
             let mut stdout = std::io::stdout().lock();
-            match runtime.block_on(replay.run(&input, &mut stdout)) {
+            let summary = runtime.block_on(replay.run(&input, &mut stdout));
+            let summary = summary.and_then(|summary| {
+                let line = format!("{} passed, {} failed", summary.passed, summary.failed);
+                if jsonl {
+                    eprintln!("{line}");
+                } else {
+                    writeln!(stdout, "{line}")?;
+                }
+                Ok(summary)
+            });
+            match summary {
                 Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::FAILURE,
                 Err(e) => {

@@ -1,4 +1,4 @@
-//! A fake Chatwoot Application API for the Chatwoot desk (`channel-contracts.md` §6):
+//! A fake Chatwoot Application API for the Chatwoot desk (`docs/platform-contracts.md` §6):
 //! `POST /api/v1/accounts/{a}/contacts` (422 when the identifier is taken),
 //! `GET …/contacts/search`, `POST …/contacts/{id}/contact_inboxes`,
 //! `POST …/conversations`, `POST …/conversations/{id}/messages`,
@@ -25,6 +25,11 @@ pub enum ChatwootReply {
     Ok,
     /// A bare HTTP status (401, 500, 503, …) with a Chatwoot-style error body.
     Status(u16),
+    /// 429 with a `Retry-After` header (Chatwoot's Rack::Attack throttling).
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -223,6 +228,7 @@ async fn handle(State(st): State<Arc<CwState>>, req: Request) -> Response {
         .expect("fake lock")
         .pop_front()
         .unwrap_or(ChatwootReply::Ok);
+    let mut headers = Vec::new();
     let (status, body) = if !authorized {
         (
             401,
@@ -230,13 +236,16 @@ async fn handle(State(st): State<Arc<CwState>>, req: Request) -> Response {
         )
     } else if let ChatwootReply::Status(s) = scripted {
         (s, json!({"error": format!("scripted {s}")}))
+    } else if let ChatwootReply::RateLimited { retry_after_secs } = scripted {
+        headers.push(("retry-after", retry_after_secs.to_string()));
+        (429, json!({"error": "Too many requests"}))
     } else {
         let path = inc.uri.path().to_owned();
         let query = inc.uri.query().unwrap_or_default().to_owned();
         route(&st, inc.method.as_str(), &path, &query, &inc.json())
     };
     st.core.record(inc.recorded(status));
-    answer(status, body, &[])
+    answer(status, body, &headers)
 }
 
 fn route(st: &CwState, method: &str, path: &str, query: &str, body: &Value) -> Answer {

@@ -3,7 +3,7 @@
 //! [`channel_conformance!`](crate::channel_conformance) macro expands to one
 //! `#[tokio::test]` per scenario. A failing scenario panics with the rule it enforces.
 
-use crate::driver::{ChannelDriver, ConfigOf, Harness, expand_placeholders};
+use crate::driver::{ChannelDriver, ConfigOf, Harness, example_tables};
 use crate::fake::Reply;
 use crate::recording::RecordingInbound;
 use std::time::Duration;
@@ -16,39 +16,14 @@ const TEXT: &str = "Where is my order A-1042?";
 /// (unknown keys refused) and passes `validate`.
 pub async fn config_example_parses<D: ChannelDriver>() {
     let kind = D::Factory::KIND;
-    let text = expand_placeholders(D::EXAMPLE);
-    let root: toml::Table = toml::from_str(&text)
-        .unwrap_or_else(|e| panic!("config/examples/{kind}.toml is not valid TOML: {e}"));
-    let channels = root
-        .get("channels")
-        .and_then(toml::Value::as_table)
-        .unwrap_or_else(|| panic!("config/examples/{kind}.toml has no [channels] table"));
-    let mut found = 0;
-    for (id, table) in channels {
-        let Some(table) = table.as_table() else {
-            continue;
-        };
-        let declared = table
-            .get("type")
-            .and_then(toml::Value::as_str)
-            .unwrap_or(id);
-        if declared != kind {
-            continue;
-        }
-        let mut table = table.clone();
-        table.remove("type");
-        let config: ConfigOf<D> = toml::Value::Table(table)
+    for (id, table) in example_tables(D::EXAMPLE, "channels", kind, &[]) {
+        let config: ConfigOf<D> = table
             .try_into()
             .unwrap_or_else(|e| panic!("[channels.{id}] does not deserialize: {e}"));
         if let Err(errors) = D::Factory::validate(&config) {
             panic!("[channels.{id}] does not validate: {errors}");
         }
-        found += 1;
     }
-    assert!(
-        found > 0,
-        "config/examples/{kind}.toml configures no `{kind}` channel"
-    );
 }
 
 /// SPEC I1: one platform message gives exactly one `InboundMessage`, with a platform

@@ -127,12 +127,7 @@ impl<D: ChannelDriver> Harness<D> {
             .routes
             .clone()
             .expect("a webhook channel contributes routes");
-        let response = routes.oneshot(request).await.unwrap_or_else(|e| match e {});
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
-            .await
-            .unwrap_or_default();
-        (status, body)
+        call_routes(routes, request).await
     }
 
     /// An outbound message to the driver's sender.
@@ -153,6 +148,61 @@ impl<D: ChannelDriver> Harness<D> {
     pub fn sends(&self) -> Vec<Recorded> {
         self.driver.sends(&self.platform)
     }
+}
+
+/// Sends `request` through `routes` without a network; returns the status and body.
+pub(crate) async fn call_routes(
+    routes: axum::Router,
+    request: Request<Body>,
+) -> (StatusCode, Bytes) {
+    let response = routes.oneshot(request).await.unwrap_or_else(|e| match e {});
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The tables of an example config (`[<section>.<id>]`) that configure `kind` (their id,
+/// or their `type`), with `type` and the server's own `also_strip` keys removed: what the
+/// adapter's config struct gets. Panics naming the problem when the example is unusable.
+pub(crate) fn example_tables(
+    example: &str,
+    section: &str,
+    kind: &str,
+    also_strip: &[&str],
+) -> Vec<(String, toml::Value)> {
+    let text = expand_placeholders(example);
+    let root: toml::Table = toml::from_str(&text)
+        .unwrap_or_else(|e| panic!("the `{kind}` example config is not valid TOML: {e}"));
+    let tables = root
+        .get(section)
+        .and_then(toml::Value::as_table)
+        .unwrap_or_else(|| panic!("the `{kind}` example config has no [{section}] table"));
+    let mut found = Vec::new();
+    for (id, table) in tables {
+        let Some(table) = table.as_table() else {
+            continue;
+        };
+        let declared = table
+            .get("type")
+            .and_then(toml::Value::as_str)
+            .unwrap_or(id);
+        if declared != kind {
+            continue;
+        }
+        let mut table = table.clone();
+        table.remove("type");
+        for key in also_strip {
+            table.remove(*key);
+        }
+        found.push((id.clone(), toml::Value::Table(table)));
+    }
+    assert!(
+        !found.is_empty(),
+        "the example config configures no `{kind}` in [{section}]"
+    );
+    found
 }
 
 /// Expands `${VAR}` to `example-VAR` (a placeholder that satisfies format checks of

@@ -3,6 +3,10 @@
 //! - [`channel_conformance!`] runs every rule of `crates/tandem-sdk/SPEC.md` against a
 //!   channel adapter, given a [`ChannelDriver`] that says how to impersonate the
 //!   platform ([`conformance`] holds the scenarios).
+//! - [`desk_conformance!`] runs every rule of `crates/tandem-sdk/DESK-SPEC.md` against a
+//!   desk adapter, given a [`DeskDriver`] that says how to impersonate the desk platform
+//!   ([`desk_conformance`] holds the scenarios; [`desk_ops`] builds deliveries and
+//!   [`desk_recording::RecordingDesk`] stands in for the core).
 //! - [`check_inbound_fixtures!`] compares what the adapter makes of every recorded
 //!   platform payload with a snapshot ([`fixtures`]).
 //! - [`RecordingInbound`] stands in for the core behind an adapter's `InboundSink`.
@@ -19,6 +23,8 @@
 
 pub mod chatwoot_fake;
 pub mod conformance;
+pub mod desk_conformance;
+mod desk_driver;
 pub mod desk_ops;
 pub mod desk_recording;
 mod driver;
@@ -30,6 +36,7 @@ mod recording;
 pub mod slack_fake;
 pub mod telemetry;
 
+pub use desk_driver::{AgentAction, DeskConfigOf, DeskDriver, DeskHarness, Thread};
 pub use driver::{ChannelDriver, ConfigOf, Harness, expand_placeholders};
 pub use fake::{Recorded, Reply, eventually};
 pub use recording::{ReachabilityReport, RecordingInbound};

@@ -3,7 +3,7 @@
 //! recording every request, and answering from a script of [`SlackReply`]s (first in,
 //! first out, for `chat.*` calls; an empty script answers success) in Slack's own style:
 //! HTTP 200 with `{"ok":false,"error":…}` for most failures, HTTP 429 with `Retry-After`
-//! for rate limits (`channel-contracts.md` §5.3).
+//! for rate limits (`docs/platform-contracts.md` §5.3).
 //!
 //! [`sign`] signs an inbound request (Events API, interactivity) the way Slack does.
 

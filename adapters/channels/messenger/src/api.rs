@@ -1,4 +1,4 @@
-//! Messenger Platform wire types (serde), as documented in `channel-contracts.md` §2.
+//! Messenger Platform wire types (serde), as documented in `docs/platform-contracts.md` §2.
 //! Nothing outside this file knows the platform's JSON. Inbound types are lenient.
 
 use serde::{Deserialize, Serialize};

@@ -59,7 +59,7 @@ impl ChannelFactory for Messenger {
     }
 }
 
-/// What a Messenger channel renders (Send API limits, channel-contracts §2.3).
+/// What a Messenger channel renders (Send API limits, docs/platform-contracts.md §2.3).
 pub fn capabilities(config: &MessengerConfig) -> Capabilities {
     Capabilities {
         max_text_len_with_buttons: 640,

@@ -1,4 +1,4 @@
-//! Bot Framework / Teams wire types (serde), as documented in `channel-contracts.md` §4.
+//! Bot Framework / Teams wire types (serde), as documented in `docs/platform-contracts.md` §4.
 //! Nothing outside this file knows the platform's JSON.
 //!
 //! Inbound types are lenient field by field: a field of an unexpected type reads as

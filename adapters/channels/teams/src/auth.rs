@@ -1,4 +1,4 @@
-//! Inbound authentication (channel-contracts §4.2): the `Authorization: Bearer <JWT>`
+//! Inbound authentication (docs/platform-contracts.md §4.2): the `Authorization: Bearer <JWT>`
 //! Bot Framework puts on every activity, checked with `jsonwebtoken` against the keys
 //! published through the OpenID metadata.
 //!

@@ -1,4 +1,4 @@
-//! The Bot Connector REST API (channel-contracts §4.3, §4.4) and its OAuth token: one
+//! The Bot Connector REST API (docs/platform-contracts.md §4.3, §4.4) and its OAuth token: one
 //! client shared by the inbound side (member lookups) and the outbound side (sends).
 //!
 //! The client-credentials token is cached and refreshed 5 minutes before it expires

@@ -1,4 +1,4 @@
-//! Teams activities → Tandem's normalized types, pure (channel-contracts §4.1).
+//! Teams activities → Tandem's normalized types, pure (docs/platform-contracts.md §4.1).
 //!
 //! - `message` in a 1:1 chat: text (the bot's `<at>` mention removed, other mentions
 //!   kept as plain names, `xml` text reduced to its text), an Adaptive Card

@@ -1,5 +1,5 @@
 //! The Bot API client (teloxide-core) and its errors. Nothing outside this file and
-//! `normalize` touches teloxide's types; wire facts are in `channel-contracts.md` §3.
+//! `normalize` touches teloxide's types; wire facts are in `docs/platform-contracts.md` §3.
 
 use crate::config::TelegramConfig;
 use std::time::Duration;

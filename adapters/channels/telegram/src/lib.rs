@@ -103,7 +103,7 @@ impl ChannelFactory for Telegram {
     }
 }
 
-/// What a Telegram channel renders (Bot API limits, channel-contracts §3.3).
+/// What a Telegram channel renders (Bot API limits, docs/platform-contracts.md §3.3).
 pub fn capabilities(config: &TelegramConfig) -> Capabilities {
     Capabilities {
         max_buttons: 100,

@@ -12,7 +12,7 @@
  * The WebSocket URL is derived from this script's own src (ws:/wss: + host + /webchat/ws).
  * Override it with TandemConfig.url or data-tandem-url="wss://…" on the script tag.
  *
- * Protocol (JSON text frames; INTERFACE.md, "Web chat WebSocket protocol"):
+ * Protocol (JSON text frames; docs/INTERFACE.md, "Web chat WebSocket protocol"):
  *   → {type:"hello", session?, user?, user_hash?, user_token?}   ← {type:"welcome", session, conversation_id, verified}
  *   → {type:"message", id, text} | {type:"postback", id, payload, title?}   ← {type:"ack", id} once stored
  *   ← {type:"message", id, from:"customer"|"bot"|"agent"|"system", text, at, buttons?, agent_name?}

@@ -1,5 +1,5 @@
 //! Web chat: Tandem's reference channel adapter. A browser widget talks to Tandem over a
-//! WebSocket at `/webchat/ws` with the JSON protocol of INTERFACE.md; the widget itself is
+//! WebSocket at `/webchat/ws` with the JSON protocol of docs/INTERFACE.md; the widget itself is
 //! served at `/webchat/widget.js` and a demo page at `/`.
 //!
 //! What it does: verifies web users (a `user_token` JWT or an HMAC of the user id with
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tandem_sdk::model::{Capabilities, WindowPolicy};
 use tandem_sdk::{AdapterError, BuiltChannel, ChannelContext, ChannelFactory, ConfigErrors};
 
-/// Largest frame accepted from a client, in bytes (INTERFACE.md). Larger frames get an
+/// Largest frame accepted from a client, in bytes (docs/INTERFACE.md). Larger frames get an
 /// `error` frame with code `frame_too_large`, then close code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 

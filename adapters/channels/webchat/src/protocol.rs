@@ -1,4 +1,4 @@
-//! The wire frames of the web chat protocol (INTERFACE.md). Nothing else knows the JSON.
+//! The wire frames of the web chat protocol (docs/INTERFACE.md). Nothing else knows the JSON.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! WhatsApp Cloud API wire types (serde), as documented in `channel-contracts.md` §1.
+//! WhatsApp Cloud API wire types (serde), as documented in `docs/platform-contracts.md` §1.
 //! Nothing outside this file knows the platform's JSON. Inbound types are lenient
 //! (missing fields default) so that a new optional field never breaks parsing.
 

@@ -60,7 +60,7 @@ impl ChannelFactory for WhatsApp {
     }
 }
 
-/// What a WhatsApp channel renders (Cloud API limits, channel-contracts §1.6).
+/// What a WhatsApp channel renders (Cloud API limits, docs/platform-contracts.md §1.6).
 pub fn capabilities(config: &WhatsAppConfig) -> Capabilities {
     Capabilities {
         max_text_len_with_buttons: 1024,

@@ -1,5 +1,5 @@
 //! The generic webhook desk: Tandem's open handoff contract, version 1
-//! (INTERFACE.md; JSON Schema in `docs/handoff-v1.schema.json`), for contact-center
+//! (docs/INTERFACE.md; JSON Schema in `docs/handoff-v1.schema.json`), for contact-center
 //! software Tandem has no adapter for.
 //!
 //! Out: `POST [desks.webhook].url` with the `handoff.requested`, `handoff.message` and

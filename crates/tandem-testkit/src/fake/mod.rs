@@ -3,7 +3,7 @@
 //!
 //! Every fake records each request ([`Recorded`]) and answers sends from a script of
 //! [`Reply`]s (first in, first out; an empty script answers success), in the platform's
-//! own wire format (see `channel-contracts.md`): [`WhatsAppFake`] (Graph
+//! own wire format (see `docs/platform-contracts.md`): [`WhatsAppFake`] (Graph
 //! `/{version}/{phone_number_id}/messages`, media), [`MessengerFake`] (Send API),
 //! [`TelegramFake`] (Bot API: `getMe`, `getUpdates`, `setWebhook`, `deleteWebhook`,
 //! `getWebhookInfo`, `sendMessage`, `answerCallbackQuery`), [`TeamsFake`] (Bot Framework:

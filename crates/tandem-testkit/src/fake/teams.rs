@@ -1,4 +1,4 @@
-//! A fake Bot Framework for Microsoft Teams (channel-contracts §4), on one server:
+//! A fake Bot Framework for Microsoft Teams (docs/platform-contracts.md §4), on one server:
 //!
 //! - the OpenID metadata (`GET /v1/.well-known/openidconfiguration`, `jwks_uri` pointing
 //!   at itself) and the key set (`GET /v1/.well-known/keys`): one RSA key published
