@@ -392,6 +392,7 @@ async fn a_signed_batch_repeating_one_message_1000_times_is_fast_and_logs_one_li
         "one warning line for 2,000 error entries:\n{logs}"
     );
 }
+
 #[tokio::test]
 async fn a_console_frame_over_the_hard_limit_ends_the_connection_unread() {
     use tokio_tungstenite::tungstenite::Message;
