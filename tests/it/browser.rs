@@ -60,8 +60,12 @@ pub(crate) fn available(test: &str) -> bool {
     false
 }
 
+/// One browser scenario at a time: they share two cores with everything else.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `tests/browser/<name>.mjs` with `env`; panics with its output unless it passed.
 pub(crate) async fn run(name: &str, env: &[(&str, &str)]) -> String {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts).expect("creating target/browser-artifacts");
     let mut cmd = tokio::process::Command::new("node");
@@ -96,4 +100,175 @@ async fn widget_in_a_browser_reaches_the_bot() {
     let tandem = Tandem::start(dir.path(), crate::WEBCHAT_ONLY).await;
     run("widget_smoke", &[("TANDEM_URL", &tandem.base)]).await;
     assert!(artifacts_dir().join("widget-smoke.png").exists());
+}
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+/// Web chat, the console (no shared token) and agents Amy and Bea.
+fn console_config(extra: &str) -> String {
+    format!(
+        r#"
+[channels.webchat]
+
+[desks.console]
+
+[admin]
+tokens = ["{ADMIN}"]
+
+[[agents]]
+id = "amy"
+name = "Amy"
+email = "amy@example.com"
+
+[[agents]]
+id = "bea"
+name = "Bea"
+
+[outbox]
+lease_secs = 2
+retry_base_ms = 200
+retry_max_ms = 1000
+{extra}
+"#
+    )
+}
+
+/// A one-time console sign-in link for `agent`, from the admin API.
+pub(crate) async fn sign_in_link(tandem: &Tandem, agent: &str) -> String {
+    let (status, body) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::POST,
+            &format!("/api/v1/agents/{agent}/sign-in-link"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let url = body["url"].as_str().expect("a link").to_owned();
+    assert!(url.starts_with(&tandem.base), "{url}");
+    url
+}
+
+/// Acceptance 1, on the no-config demo: its printed one-time link signs the demo agent in.
+#[tokio::test]
+async fn widget_handoff_reaches_the_console_and_the_reply_reaches_the_widget() {
+    if !available("widget_handoff_reaches_the_console_and_the_reply_reaches_the_widget") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = Tandem::spawn(dir.path(), &["serve"], &[]).await;
+    let link = tandem_e2e::eventually(10, "the demo's sign-in link on stdout", || async {
+        tandem.stdout().iter().find_map(|l| {
+            l.split_once("agent sign-in (one-time link): ")
+                .map(|(_, url)| url.trim().to_owned())
+        })
+    })
+    .await;
+    assert!(
+        !tandem.logs().contains(link.split('=').next_back().unwrap()),
+        "the link's token is never logged"
+    );
+    run(
+        "widget_to_console",
+        &[
+            ("TANDEM_URL", &tandem.base),
+            ("AGENT_A_LINK", &link),
+            ("AGENT_A_NAME", "Demo agent"),
+        ],
+    )
+    .await;
+}
+
+/// Acceptance 2.
+#[tokio::test]
+async fn another_agents_reply_is_refused_until_a_transfer() {
+    if !available("another_agents_reply_is_refused_until_a_transfer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = Tandem::start(dir.path(), &console_config("")).await;
+    let amy = sign_in_link(&tandem, "amy").await;
+    let bea = sign_in_link(&tandem, "bea").await;
+    run(
+        "owner_transfer",
+        &[
+            ("TANDEM_URL", &tandem.base),
+            ("AGENT_A_LINK", &amy),
+            ("AGENT_B_LINK", &bea),
+        ],
+    )
+    .await;
+}
+
+/// Acceptance 4: the customer's WhatsApp message is two days old.
+#[tokio::test]
+async fn a_reply_into_a_closed_whatsapp_window_shows_undeliverable() {
+    if !available("a_reply_into_a_closed_whatsapp_window_shows_undeliverable") {
+        return;
+    }
+    use tandem_testkit::fake::WhatsAppFake;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = WhatsAppFake::start("wa-token", "1098765", "v21.0").await;
+    let whatsapp = format!(
+        r#"
+[channels.whatsapp]
+app_secret = "wa-secret"
+verify_token = "wa-verify"
+access_token = "wa-token"
+phone_number_id = "1098765"
+api_base = "{}"
+api_version = "v21.0"
+"#,
+        fake.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &console_config(&whatsapp)).await;
+    fake.set_webhook(&tandem.url("/webhooks/whatsapp"), "wa-secret");
+    let body = tandem_testkit::payloads::whatsapp_text(
+        "1098765",
+        "4915112345678",
+        "Lena Müller",
+        "I want a refund",
+        "wamid.old",
+        tandem_e2e::unix_now() - 2 * 86_400,
+    );
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", "wa-secret", &body)
+            .await,
+        200
+    );
+    let amy = sign_in_link(&tandem, "amy").await;
+    run(
+        "window_closed",
+        &[("TANDEM_URL", &tandem.base), ("AGENT_A_LINK", &amy)],
+    )
+    .await;
+    assert!(
+        fake.sends().is_empty(),
+        "nothing was sent into the closed window"
+    );
+}
+
+/// Acceptance 6, with a password made by `tandem agent hash-password`.
+#[tokio::test]
+async fn signed_out_visitors_get_the_sign_in_page_or_401() {
+    if !available("signed_out_visitors_get_the_sign_in_page_or_401") {
+        return;
+    }
+    let hash = crate::console::hash_password("amy-secret-password");
+    let dir = tempfile::tempdir().unwrap();
+    let config = console_config("").replace(
+        "email = \"amy@example.com\"",
+        &format!("email = \"amy@example.com\"\npassword_hash = \"{hash}\""),
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    run(
+        "signed_out",
+        &[
+            ("TANDEM_URL", &tandem.base),
+            ("AGENT_LOGIN", "amy@example.com"),
+            ("AGENT_PASSWORD", "amy-secret-password"),
+        ],
+    )
+    .await;
 }

@@ -463,7 +463,8 @@ impl Core {
         for (from, content) in replies {
             // An agent's reply keeps the key its desk submitted it under, so the desk can
             // be told how its delivery fares (`Core::tell_desk_about_reply`).
-            let event_key = (from == Party::Agent).then(|| pending.message.platform_message_id.clone());
+            let event_key =
+                (from == Party::Agent).then(|| pending.message.platform_message_id.clone());
             let entry = TranscriptEntry {
                 id: MessageId::generate(),
                 conversation_id: conv.id.clone(),

@@ -126,11 +126,7 @@ pub(crate) fn same_origin(shared: &Shared, headers: &HeaderMap, absent_ok: bool)
     let Some(origin) = headers.get(header::ORIGIN) else {
         return absent_ok;
     };
-    let Some(origin) = origin
-        .to_str()
-        .ok()
-        .and_then(|o| url::Url::parse(o).ok())
-    else {
+    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else {
         return false;
     };
     let public = &shared.public_url;

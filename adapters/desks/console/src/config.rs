@@ -43,10 +43,7 @@ impl ConsoleDeskConfig {
         if let Some(h) = self.session_hours
             && !(1..=MAX_SESSION_HOURS).contains(&h)
         {
-            errors.push(
-                "session_hours",
-                format!("must be 1 to {MAX_SESSION_HOURS}"),
-            );
+            errors.push("session_hours", format!("must be 1 to {MAX_SESSION_HOURS}"));
         }
         errors.into_result()
     }

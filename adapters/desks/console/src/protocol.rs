@@ -86,10 +86,9 @@ impl ClientFrame {
 
     fn check(&self) -> Result<(), FrameError> {
         let ids: Vec<(&str, &str)> = match self {
-            Self::Hello { agent, .. } => agent
-                .iter()
-                .map(|a| ("agent.id", a.id.as_str()))
-                .collect(),
+            Self::Hello { agent, .. } => {
+                agent.iter().map(|a| ("agent.id", a.id.as_str())).collect()
+            }
             Self::Accept { handoff_id, id }
             | Self::Resolve { handoff_id, id }
             | Self::Release { handoff_id, id }

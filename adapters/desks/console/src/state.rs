@@ -135,7 +135,11 @@ impl HandoffRecord {
 
     /// The briefing's lines, then every later one; agent replies with their `delivery`.
     fn transcript(&self) -> Vec<serde_json::Value> {
-        let briefing = self.briefing.transcript.iter().map(|l| serde_json::json!(l));
+        let briefing = self
+            .briefing
+            .transcript
+            .iter()
+            .map(|l| serde_json::json!(l));
         let later = self.messages.iter().map(|l| {
             let mut v = serde_json::json!(l.line);
             if let Some(key) = &l.key {

@@ -473,7 +473,10 @@ async fn closed_handoffs_are_kept_and_searchable() {
         .apply(&append("d3", "h2", "my parcel never came"), NOW)
         .await
         .unwrap();
-    assert!(store.history("", 10).await.unwrap().is_empty(), "nothing closed yet");
+    assert!(
+        store.history("", 10).await.unwrap().is_empty(),
+        "nothing closed yet"
+    );
     store.apply(&close("d4", "h1"), NOW).await.unwrap();
     store
         .record_action("h2", "k1", &sam(), Action::Finish("resolved"), NOW)
@@ -484,10 +487,26 @@ async fn closed_handoffs_are_kept_and_searchable() {
             .map(|r| r.briefing.handoff_id)
             .collect::<Vec<_>>()
     };
-    assert_eq!(ids(store.history("", 10).await.unwrap()), ["h2", "h1"], "newest first");
-    assert_eq!(ids(store.history("PARCEL", 10).await.unwrap()), ["h2"], "by text");
-    assert_eq!(ids(store.history("alice", 10).await.unwrap()), ["h2", "h1"], "by name");
-    assert_eq!(ids(store.history("webhook", 1).await.unwrap()), ["h2"], "by channel, limited");
+    assert_eq!(
+        ids(store.history("", 10).await.unwrap()),
+        ["h2", "h1"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(store.history("PARCEL", 10).await.unwrap()),
+        ["h2"],
+        "by text"
+    );
+    assert_eq!(
+        ids(store.history("alice", 10).await.unwrap()),
+        ["h2", "h1"],
+        "by name"
+    );
+    assert_eq!(
+        ids(store.history("webhook", 1).await.unwrap()),
+        ["h2"],
+        "by channel, limited"
+    );
     assert!(store.history("nobody", 10).await.unwrap().is_empty());
 }
 

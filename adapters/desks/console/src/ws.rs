@@ -202,8 +202,10 @@ async fn logout(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 
 async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     match auth::agent(&shared, &headers).await {
-        Ok(Some(a)) => axum::Json(json!({"agent": a.agent(), "email": a.email, "skills": a.skills}))
-            .into_response(),
+        Ok(Some(a)) => {
+            axum::Json(json!({"agent": a.agent(), "email": a.email, "skills": a.skills}))
+                .into_response()
+        }
         Ok(None) => unauthorized(),
         Err(e) => unavailable_response(&e),
     }
