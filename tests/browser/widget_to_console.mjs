@@ -48,4 +48,36 @@ await scenario('widget_to_console', async (b, track) => {
   check(label === agentName, `the reply is marked as from the agent, label ${JSON.stringify(label)}`);
   await screenshot(customer, 'widget-agent-reply');
   await screenshot(amy, 'console-agent-reply');
+
+  // Resolve: the survey's buttons in the widget; once answered, and after a reload, the
+  // old buttons can't be clicked again.
+  await amy.click('#resolve');
+  await amy.locator('#list', { hasText: 'No open handoffs' }).waitFor();
+  const five = customer.locator('.tandem-chip', { hasText: '5' }).last();
+  await five.waitFor();
+  check(await five.isEnabled(), 'the survey can be answered');
+  await five.click();
+  await customer.locator('.tandem-row.tandem-customer .tandem-bubble', { hasText: /^5$/ }).waitFor();
+  await customer.locator('.tandem-row.tandem-customer .tandem-meta', { hasText: 'Sent' }).nth(1).waitFor();
+  await customer.reload();
+  await customer.locator('.tandem-conn', { hasText: 'Online' }).waitFor();
+  await customer.locator('.tandem-chip', { hasText: '5' }).first().waitFor();
+  const enabled = await customer.locator('.tandem-chip:enabled').count();
+  check(enabled === 0, `${enabled} old buttons still clickable after a reload`);
+  await screenshot(customer, 'widget-after-reload');
+
+  // The history finds the closed handoff by the customer's words.
+  await amy.click('#tab-history');
+  await amy.fill('#search', 'talk to a human please');
+  await amy.locator('#list .item .meta', { hasText: 'resolved' }).first().waitFor();
+  // Rows are reached with Tab and chosen with Enter.
+  await amy.focus('#search');
+  await amy.keyboard.press('Tab');
+  check(await amy.evaluate(() => document.activeElement.classList.contains('item')), 'Tab reaches the first row');
+  await amy.keyboard.press('Enter');
+  await amy.locator('#transcript', { hasText: 'Amy here' }).waitFor();
+  check(!(await amy.locator('#actions').isVisible()), 'no actions on a closed handoff');
+  await amy.fill('#search', 'no such words anywhere');
+  await amy.locator('#list', { hasText: 'No closed handoffs match' }).waitFor();
+  await screenshot(amy, 'console-history');
 });
