@@ -7,6 +7,7 @@
 //! `scripts/test` installs chromium (apt-get) and the npm package (`npm ci`) when missing.
 //! Without them the tests are skipped with a message, unless `CI` is set: then they fail.
 
+use crate::console::{ADMIN, accounts_config};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tandem_e2e::Tandem;
@@ -102,37 +103,6 @@ async fn widget_in_a_browser_reaches_the_bot() {
     assert!(artifacts_dir().join("widget-smoke.png").exists());
 }
 
-const ADMIN: &str = "admin-token-0123456789abcdef";
-
-/// Web chat, the console (no shared token) and agents Amy and Bea.
-fn console_config(extra: &str) -> String {
-    format!(
-        r#"
-[channels.webchat]
-
-[desks.console]
-
-[admin]
-tokens = ["{ADMIN}"]
-
-[[agents]]
-id = "amy"
-name = "Amy"
-email = "amy@example.com"
-
-[[agents]]
-id = "bea"
-name = "Bea"
-
-[outbox]
-lease_secs = 2
-retry_base_ms = 200
-retry_max_ms = 1000
-{extra}
-"#
-    )
-}
-
 /// A one-time console sign-in link for `agent`, from the admin API.
 pub(crate) async fn sign_in_link(tandem: &Tandem, agent: &str) -> String {
     let (status, body) = tandem
@@ -186,7 +156,7 @@ async fn another_agents_reply_is_refused_until_a_transfer() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let tandem = Tandem::start(dir.path(), &console_config("")).await;
+    let tandem = Tandem::start(dir.path(), &accounts_config("[channels.webchat]", None)).await;
     let amy = sign_in_link(&tandem, "amy").await;
     let bea = sign_in_link(&tandem, "bea").await;
     run(
@@ -209,8 +179,10 @@ async fn a_reply_into_a_closed_whatsapp_window_shows_undeliverable() {
     use tandem_testkit::fake::WhatsAppFake;
     let dir = tempfile::tempdir().unwrap();
     let fake = WhatsAppFake::start("wa-token", "1098765", "v21.0").await;
-    let whatsapp = format!(
+    let channels = format!(
         r#"
+[channels.webchat]
+
 [channels.whatsapp]
 app_secret = "wa-secret"
 verify_token = "wa-verify"
@@ -221,7 +193,7 @@ api_version = "v21.0"
 "#,
         fake.base_url()
     );
-    let tandem = Tandem::start(dir.path(), &console_config(&whatsapp)).await;
+    let tandem = Tandem::start(dir.path(), &accounts_config(&channels, None)).await;
     fake.set_webhook(&tandem.url("/webhooks/whatsapp"), "wa-secret");
     let body = tandem_testkit::payloads::whatsapp_text(
         "1098765",
@@ -257,10 +229,7 @@ async fn signed_out_visitors_get_the_sign_in_page_or_401() {
     }
     let hash = crate::console::hash_password("amy-secret-password");
     let dir = tempfile::tempdir().unwrap();
-    let config = console_config("").replace(
-        "email = \"amy@example.com\"",
-        &format!("email = \"amy@example.com\"\npassword_hash = \"{hash}\""),
-    );
+    let config = accounts_config("[channels.webchat]", Some(&hash));
     let tandem = Tandem::start(dir.path(), &config).await;
     run(
         "signed_out",

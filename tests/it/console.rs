@@ -249,15 +249,15 @@ pub(crate) fn hash_password(password: &str) -> String {
     hash
 }
 
-const ADMIN: &str = "admin-token-0123456789abcdef";
+pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef";
 
-fn accounts_config(customer: &str, hash: &str) -> String {
+/// `channels`, then the console (no shared token), the admin API and the agent accounts
+/// Amy (`amy@example.com`, with `password_hash` when given) and Bea.
+pub(crate) fn accounts_config(channels: &str, hash: Option<&str>) -> String {
+    let password = hash.map_or(String::new(), |h| format!("password_hash = \"{h}\""));
     format!(
         r#"
-[channels.webhook]
-url = "{customer}"
-secret = "shh"
-max_buttons = 0
+{channels}
 
 [desks.console]
 
@@ -268,13 +268,22 @@ tokens = ["{ADMIN}"]
 id = "amy"
 name = "Amy"
 email = "amy@example.com"
-password_hash = "{hash}"
+{password}
 
 [[agents]]
 id = "bea"
 name = "Bea"
+
+[outbox]
+lease_secs = 2
+retry_base_ms = 200
+retry_max_ms = 1000
 "#
     )
+}
+
+fn webhook_channel(customer: &str) -> String {
+    format!("[channels.webhook]\nurl = \"{customer}\"\nsecret = \"shh\"\nmax_buttons = 0\n")
 }
 
 /// Signs in at `/console/login` with `body` and `origin`; the status and the session cookie.
@@ -322,7 +331,8 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
     let dir = tempfile::tempdir().unwrap();
     let customer = FakeEndpoint::start(200).await;
     let hash = hash_password("amy-secret-password");
-    let tandem = Tandem::start(dir.path(), &accounts_config(&customer.url, &hash)).await;
+    let config = accounts_config(&webhook_channel(&customer.url), Some(&hash));
+    let tandem = Tandem::start(dir.path(), &config).await;
     let origin = tandem.base.clone();
 
     // Signed out: the page sends to the sign-in page, the API and the socket say 401.
@@ -465,11 +475,9 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
 async fn accounts_are_managed_through_the_admin_api_and_links_work_once() {
     let dir = tempfile::tempdir().unwrap();
     let customer = FakeEndpoint::start(200).await;
-    let tandem = Tandem::start(
-        dir.path(),
-        &accounts_config(&customer.url, &hash_password("amy-secret-password")),
-    )
-    .await;
+    let hash = hash_password("amy-secret-password");
+    let config = accounts_config(&webhook_channel(&customer.url), Some(&hash));
+    let tandem = Tandem::start(dir.path(), &config).await;
     let origin = tandem.base.clone();
     let (status, carl) = tandem
         .api(
