@@ -230,3 +230,315 @@ async fn open_handoffs_survive_a_restart() {
         "I want a refund"
     ));
 }
+
+/// `tandem agent hash-password` with `password` on stdin: the PHC hash it prints.
+pub(crate) fn hash_password(password: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(tandem_e2e::process::binary())
+        .args(["agent", "hash-password"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running tandem agent hash-password");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(password));
+    hash
+}
+
+pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef";
+
+/// `channels`, then the console (no shared token), the admin API and the agent accounts
+/// Amy (`amy@example.com`, with `password_hash` when given) and Bea.
+pub(crate) fn accounts_config(channels: &str, hash: Option<&str>) -> String {
+    let password = hash.map_or(String::new(), |h| format!("password_hash = \"{h}\""));
+    format!(
+        r#"
+{channels}
+
+[desks.console]
+
+[admin]
+tokens = ["{ADMIN}"]
+
+[[agents]]
+id = "amy"
+name = "Amy"
+email = "amy@example.com"
+{password}
+
+[[agents]]
+id = "bea"
+name = "Bea"
+
+[outbox]
+lease_secs = 2
+retry_base_ms = 200
+retry_max_ms = 1000
+"#
+    )
+}
+
+fn webhook_channel(customer: &str) -> String {
+    format!("[channels.webhook]\nurl = \"{customer}\"\nsecret = \"shh\"\nmax_buttons = 0\n")
+}
+
+/// Signs in at `/console/login` with `body` and `origin`; the status and the session cookie.
+async fn login(tandem: &Tandem, body: Value, origin: Option<&str>) -> (u16, Option<String>) {
+    let mut req = reqwest::Client::new()
+        .post(tandem.url("/console/login"))
+        .json(&body);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let r = req.send().await.unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), cookie)
+}
+
+/// The console WebSocket with `cookie` and `origin`: the HTTP status of a refused upgrade,
+/// or the connected client.
+async fn console_ws(
+    tandem: &Tandem,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<WsClient, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/console/ws", tandem.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().unwrap());
+    }
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(WsClient::from_stream(ws)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("unexpected WebSocket error {e}"),
+    }
+}
+
+#[tokio::test]
+async fn agents_sign_in_with_their_own_account_and_act_as_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let hash = hash_password("amy-secret-password");
+    let config = accounts_config(&webhook_channel(&customer.url), Some(&hash));
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let origin = tandem.base.clone();
+
+    // Signed out: the page sends to the sign-in page, the API and the socket say 401.
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = no_redirect
+        .get(tandem.url("/console"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
+    assert_eq!(page.headers()["location"], "/console/login");
+    for path in [
+        "/console/api/me",
+        "/console/api/agents",
+        "/console/api/history",
+    ] {
+        let r = reqwest::get(tandem.url(path)).await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    assert_eq!(
+        console_ws(&tandem, None, Some(&origin)).await.err(),
+        Some(401)
+    );
+
+    // Wrong password, unknown login: refused alike. Another site's page: refused.
+    let wrong = json!({"login": "amy", "password": "nope-nope-nope"});
+    assert_eq!(login(&tandem, wrong, Some(&origin)).await.0, 401);
+    let unknown = json!({"login": "zed", "password": "amy-secret-password"});
+    assert_eq!(login(&tandem, unknown, Some(&origin)).await.0, 401);
+    let right = json!({"login": "AMY@example.com", "password": "amy-secret-password"});
+    assert_eq!(
+        login(&tandem, right.clone(), Some("https://evil.example"))
+            .await
+            .0,
+        403
+    );
+    let (status, cookie) = login(&tandem, right, Some(&origin)).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me: Value = reqwest::Client::new()
+        .get(tandem.url("/console/api/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["agent"], json!({"id": "amy", "name": "Amy"}));
+
+    // The socket needs our own page's origin; then it acts as Amy whatever hello says.
+    assert_eq!(
+        console_ws(&tandem, Some(&session), Some("https://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(
+        console_ws(&tandem, Some(&session), None).await.err(),
+        Some(403)
+    );
+    let mut amy = console_ws(&tandem, Some(&session), Some(&origin))
+        .await
+        .expect("signed in");
+    assert_eq!(amy.recv_type("me").await["agent"]["id"], "amy");
+    amy.recv_type("snapshot").await;
+    amy.send(json!({"type": "hello", "agent": {"id": "bea", "name": "Bea"}}))
+        .await;
+    customer_says_as(&tandem, "alice", "c1", "I want a refund").await;
+    let h = handoff_where(&mut amy, |_| true).await;
+    let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
+    amy.send(json!({"type": "message", "handoff_id": handoff_id, "id": "m1", "text": "Amy here"}))
+        .await;
+    let h = handoff_where(&mut amy, |h| transcript_has(h, "agent", "Amy here")).await;
+    assert_eq!(
+        h["accepted_by"]["id"], "amy",
+        "acts as the signed-in account"
+    );
+    let sent = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let f = amy.recv_type("handoff").await;
+            let line = f["handoff"]["transcript"]
+                .as_array()
+                .and_then(|t| t.iter().find(|l| l["text"] == "Amy here"))
+                .cloned();
+            if let Some(line) = line.filter(|l| l["delivery"]["state"] == "sent") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the reply marked sent within 10 s");
+    assert_eq!(sent["from"], "agent");
+
+    // Transfers go to accounts only; the name comes from the account.
+    amy.send(json!({"type": "transfer", "handoff_id": handoff_id, "id": "t0", "to_agent": {"id": "mallory"}}))
+        .await;
+    assert_eq!(amy.recv_type("error").await["code"], "unknown_agent");
+    amy.send(json!({"type": "transfer", "handoff_id": handoff_id, "id": "t1", "to_agent": {"id": "bea", "name": "Boss"}}))
+        .await;
+    let h = handoff_where(&mut amy, |h| h["accepted_by"]["id"] == "bea").await;
+    assert_eq!(h["accepted_by"]["name"], "Bea");
+
+    // Disabling the account (admin API) ends the session at once.
+    let (status, agent) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::PATCH,
+            "/api/v1/agents/amy",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{agent}");
+    assert_eq!(agent["disabled"], true);
+    assert_eq!(agent["status"], "away");
+    assert_eq!(agent["has_password"], true);
+    assert!(agent.get("password_hash").is_none());
+    amy.send(json!({"type": "accept", "handoff_id": handoff_id, "id": "a9"}))
+        .await;
+    assert_eq!(amy.recv_type("error").await["code"], "unauthorized");
+    let r = reqwest::Client::new()
+        .get(tandem.url("/console/api/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(!tandem.logs().contains("amy-secret-password"));
+}
+
+#[tokio::test]
+async fn accounts_are_managed_through_the_admin_api_and_links_work_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let hash = hash_password("amy-secret-password");
+    let config = accounts_config(&webhook_channel(&customer.url), Some(&hash));
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let origin = tandem.base.clone();
+    let (status, carl) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::PUT,
+            "/api/v1/agents/carl",
+            Some(json!({"name": "Carl", "email": "carl@example.com", "skills": ["billing"], "capacity": 3, "password": "carl-password-1"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{carl}");
+    assert_eq!(carl["email"], "carl@example.com");
+    assert_eq!(carl["has_password"], true);
+    let (status, _) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::PATCH,
+            "/api/v1/agents/carl",
+            Some(json!({"password": "short"})),
+        )
+        .await;
+    assert_eq!(status, 400, "too short a password");
+    let (_, list) = tandem
+        .api(ADMIN, reqwest::Method::GET, "/api/v1/agents", None)
+        .await;
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["amy", "bea", "carl"], "config agents and API agents");
+    let carl_login = json!({"login": "carl", "password": "carl-password-1"});
+    assert_eq!(login(&tandem, carl_login, Some(&origin)).await.0, 200);
+
+    // A one-time link: it signs in once.
+    let link = crate::browser::sign_in_link(&tandem, "bea").await;
+    let token = link.split("#link=").nth(1).unwrap().to_owned();
+    assert_eq!(
+        login(&tandem, json!({"link": token}), Some(&origin))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        login(&tandem, json!({"link": token}), Some(&origin))
+            .await
+            .0,
+        401,
+        "used"
+    );
+    let (status, _) = tandem
+        .api(
+            ADMIN,
+            reqwest::Method::POST,
+            "/api/v1/agents/nobody/sign-in-link",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        !tandem.logs().contains(&token),
+        "the link's token is never logged"
+    );
+}

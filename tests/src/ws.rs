@@ -28,6 +28,15 @@ impl WsClient {
         }
     }
 
+    /// A client over a stream connected by the caller (e.g. with its own headers).
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>) -> WsClient {
+        WsClient {
+            ws,
+            skipped: Default::default(),
+            history: Vec::new(),
+        }
+    }
+
     /// Connects to any WebSocket URL (e.g. the agent console's `/console/ws`).
     pub async fn connect_url(url: &str) -> WsClient {
         let (ws, _) = connect_async(url).await.expect("websocket connect");

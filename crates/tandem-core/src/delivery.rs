@@ -26,6 +26,9 @@ pub(crate) async fn record(core: &Core, update: DeliveryUpdate) -> Result<(), St
         .metrics
         .delivery_report(channel, status_name(&update.status));
     debug!(channel.id = %update.channel, changed = changed.len(), "Delivery report recorded.");
+    for entry in &changed {
+        core.tell_desk_about_reply(entry).await;
+    }
     let DeliveryStatus::Failed { kind, code, .. } = &update.status else {
         return Ok(());
     };

@@ -58,6 +58,11 @@ struct DeskEventDoc {
 impl Core {
     /// Registers a desk; `queues` are the targets it serves (empty: every target).
     pub fn register_desk(&self, id: &str, desk: Arc<dyn AgentDesk>, queues: Vec<String>) {
+        self.inner
+            .desk_handles
+            .write()
+            .expect("desk registry lock poisoned")
+            .insert(id.to_owned(), desk.clone());
         self.register_channel(desk_channel(id), Arc::new(DeskTarget::new(desk)));
         self.inner
             .desks
@@ -456,6 +461,10 @@ impl Core {
         let mut entries = Vec::new();
         let mut outbox = Vec::new();
         for (from, content) in replies {
+            // An agent's reply keeps the key its desk submitted it under, so the desk can
+            // be told how its delivery fares (`Core::tell_desk_about_reply`).
+            let event_key =
+                (from == Party::Agent).then(|| pending.message.platform_message_id.clone());
             let entry = TranscriptEntry {
                 id: MessageId::generate(),
                 conversation_id: conv.id.clone(),
@@ -468,7 +477,7 @@ impl Core {
                     text: content.text.clone(),
                 },
                 buttons: content.buttons.clone(),
-                platform_message_id: None,
+                platform_message_id: event_key,
             };
             seq += 1;
             if let Some(recipient) = &recipient {
@@ -499,6 +508,97 @@ impl Core {
             escalations: vec![],
             outbox,
         }))
+    }
+}
+
+impl Core {
+    /// Tells the desk an agent's reply came from how its delivery fares (sent, delivered,
+    /// read, failed, undeliverable), when `entry` renders such a reply. Best effort: a desk
+    /// that missed a report shows the last state it heard of.
+    pub(crate) async fn tell_desk_about_reply(&self, entry: &crate::store::OutboxEntry) {
+        if entry.message.from != Party::Agent || desk_of(&entry.message.channel).is_some() {
+            return;
+        }
+        let Some((state, detail)) = reply_state(entry) else {
+            return;
+        };
+        let store = &self.inner.store;
+        let Ok(Some(conv)) = store.conversation(&entry.message.conversation_id).await else {
+            return;
+        };
+        let Ok(transcript) = store.transcript(&conv.id, 500).await else {
+            return;
+        };
+        let Some(key) = transcript
+            .iter()
+            .rev()
+            .find(|t| t.id == entry.message.message_id)
+            .and_then(|t| t.platform_message_id.clone())
+        else {
+            return;
+        };
+        // The handoff the reply was written in: the open one, else the newest closed one.
+        let Some(h) = conv
+            .state
+            .handoff
+            .as_ref()
+            .or_else(|| conv.state.past_handoffs.last())
+        else {
+            return;
+        };
+        let desk = self
+            .inner
+            .desk_handles
+            .read()
+            .expect("desk registry lock poisoned")
+            .get(&h.desk)
+            .cloned();
+        let Some(desk) = desk else {
+            return;
+        };
+        let report = tandem_sdk::ReplyDelivery {
+            handoff_id: h.id.clone(),
+            event_key: key.as_str().to_owned(),
+            state: state.to_owned(),
+            detail,
+            at: crate::handoff::rfc3339(self.inner.clock.now()),
+        };
+        if let Err(e) = desk.reply_delivery(report).await {
+            debug!(error = %e, "A desk was not told how an agent's reply fared.");
+        }
+    }
+}
+
+/// The state of an agent's reply as desks show it: `sent`, `delivered`, `read`, `failed`
+/// or `undeliverable` (with why); `None` while it is still being sent.
+pub(crate) fn reply_state(
+    entry: &crate::store::OutboxEntry,
+) -> Option<(&'static str, Option<String>)> {
+    use crate::store::OutboxStatus;
+    use tandem_model::DeliveryState;
+    match entry.status {
+        OutboxStatus::Sent => Some((
+            match entry.delivery_state {
+                Some(DeliveryState::Delivered) => "delivered",
+                Some(DeliveryState::Read) => "read",
+                _ => "sent",
+            },
+            None,
+        )),
+        OutboxStatus::Failed => {
+            let error = entry.last_error.clone().unwrap_or_default();
+            Some(match error.strip_prefix("undeliverable: ") {
+                Some(why) if why.starts_with("window_closed") => {
+                    ("undeliverable", Some("window closed".to_owned()))
+                }
+                Some(why) if why.starts_with("unreachable") => {
+                    ("undeliverable", Some("customer unreachable".to_owned()))
+                }
+                Some(why) => ("undeliverable", Some(why.to_owned())),
+                None => ("failed", Some(error).filter(|e| !e.is_empty())),
+            })
+        }
+        OutboxStatus::Pending | OutboxStatus::InFlight => None,
     }
 }
 
@@ -676,6 +776,28 @@ impl DeskEventHandler for Core {
             .kv_put(desk_channel(desk).as_str(), key, value)
             .await
             .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+
+    async fn agent_account(
+        &self,
+        id: &str,
+    ) -> Result<Option<tandem_sdk::AgentAccount>, InboundError> {
+        self.account(id)
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+
+    async fn agent_accounts(&self) -> Result<Vec<tandem_sdk::AgentAccount>, InboundError> {
+        self.accounts()
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+
+    async fn sign_in(
+        &self,
+        sign_in: tandem_sdk::SignIn,
+    ) -> Result<Option<tandem_sdk::AgentAccount>, InboundError> {
+        self.sign_in_agent(sign_in).await
     }
 }
 

@@ -12,6 +12,7 @@
 //! hooks), [`linking`] (link codes) and [`claims`] (unverified claims → suggested links),
 //! [`store`] (the persistence boundary), [`metrics`], [`clock`].
 
+pub mod accounts;
 pub mod ai;
 pub mod claims;
 pub mod clock;

@@ -207,8 +207,16 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
             warn!(%error, channel.id = %channel, "Message not sent.");
             core.inner.metrics.failure(channel.as_str(), kind);
             let now = core.inner.clock.now();
-            if let Err(e) = store.fail_outbox(&entry.id, &claim, &error, now).await {
-                warn!(error = %e, "Recording an undeliverable message failed; it will be checked again after its lease.");
+            match store.fail_outbox(&entry.id, &claim, &error, now).await {
+                Err(e) => {
+                    warn!(error = %e, "Recording an undeliverable message failed; it will be checked again after its lease.");
+                }
+                Ok(true) if entry.message.from == tandem_model::Party::Agent => {
+                    if let Ok(Some(failed)) = store.outbox_entry(&entry.id).await {
+                        core.tell_desk_about_reply(&failed).await;
+                    }
+                }
+                Ok(_) => {}
             }
             return;
         }
@@ -281,7 +289,13 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
         }
     };
     match recorded {
-        Ok(true) => {}
+        Ok(true) => {
+            if entry.message.from == tandem_model::Party::Agent
+                && let Ok(Some(now)) = store.outbox_entry(&entry.id).await
+            {
+                core.tell_desk_about_reply(&now).await;
+            }
+        }
         Ok(false) => {
             warn!("Outbox claim expired before the outcome was recorded; the entry was taken over.")
         }

@@ -131,6 +131,10 @@ pub(crate) struct Inner {
     pub(crate) dispatch_lock: tokio::sync::Mutex<()>,
     /// Serializes proactive sends with an idempotency key (see [`crate::messages`]).
     pub(crate) proactive_lock: tokio::sync::Mutex<()>,
+    /// Serializes sign-in link redemptions (see [`crate::accounts`]).
+    pub(crate) sign_in_lock: tokio::sync::Mutex<()>,
+    /// Desk instances by id, told how agents' replies fare (see [`crate::desks`]).
+    pub(crate) desk_handles: RwLock<HashMap<String, Arc<dyn tandem_sdk::AgentDesk>>>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
@@ -164,6 +168,8 @@ impl Core {
                 pacer: crate::pacing::Pacer::new(),
                 dispatch_lock: tokio::sync::Mutex::new(()),
                 proactive_lock: tokio::sync::Mutex::new(()),
+                sign_in_lock: tokio::sync::Mutex::new(()),
+                desk_handles: RwLock::new(HashMap::new()),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
             }),

@@ -28,6 +28,72 @@ pub trait AgentDesk: Send + Sync + 'static {
     /// Performs one delivery. `Open` must be idempotent on the handoff id (a retried open
     /// returns the same thread). Do not retry here: classify the failure.
     async fn deliver(&self, delivery: DeskDelivery) -> Result<DeskReceipt, AdapterError>;
+
+    /// How far an agent's reply submitted by this desk got (sent, delivered, read, failed,
+    /// undeliverable), for desks that show it next to the reply. Called by the core, in the
+    /// process that learnt it, each time the state moves; best effort (the default ignores
+    /// it).
+    async fn reply_delivery(&self, report: ReplyDelivery) -> Result<(), AdapterError> {
+        let _ = report;
+        Ok(())
+    }
+}
+
+/// The delivery state of one agent reply (see [`AgentDesk::reply_delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplyDelivery {
+    /// The handoff the reply belongs to.
+    pub handoff_id: String,
+    /// The dedupe key the desk submitted the reply under ([`DeskEventSink::submit`]).
+    pub event_key: String,
+    /// `sending`, `sent`, `delivered`, `read`, `failed` or `undeliverable`.
+    pub state: String,
+    /// Why, for `failed` and `undeliverable` (`window closed`, the platform's reason).
+    pub detail: Option<String>,
+    /// When it changed, RFC 3339.
+    pub at: String,
+}
+
+/// An agent account, as desks that sign agents in see it (no password material).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentAccount {
+    /// The agent's id (routing's, and the id desks name them by).
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address (a sign-in name besides the id).
+    pub email: Option<String>,
+    /// Queues the agent serves.
+    pub skills: Vec<String>,
+    /// A disabled account can't sign in, and its sessions end.
+    pub disabled: bool,
+}
+
+impl AgentAccount {
+    /// The account as the agent acting on handoffs.
+    pub fn agent(&self) -> Agent {
+        Agent {
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// How an agent proves who they are to a desk that signs agents in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// Agent id or email, and password (checked against the account's argon2 hash).
+    Password {
+        /// Agent id or email.
+        login: String,
+        /// The password as typed.
+        password: String,
+    },
+    /// A one-time sign-in link's token.
+    Link {
+        /// The token.
+        token: String,
+    },
 }
 
 /// Builds desk instances of one kind, e.g. `slack`.
@@ -242,6 +308,24 @@ pub trait DeskEventHandler: Send + Sync + 'static {
 
     /// Writes to the desk's durable key-value space.
     async fn kv_put(&self, desk: &str, key: &str, value: &str) -> Result<(), InboundError>;
+
+    /// The agent account `id`, if there is one (the default knows no accounts).
+    async fn agent_account(&self, id: &str) -> Result<Option<AgentAccount>, InboundError> {
+        let _ = id;
+        Ok(None)
+    }
+
+    /// Every agent account, disabled ones included.
+    async fn agent_accounts(&self) -> Result<Vec<AgentAccount>, InboundError> {
+        Ok(Vec::new())
+    }
+
+    /// The account `sign_in` proves, if it proves one (wrong password, unknown or used
+    /// link, disabled account: `None`). A link works once.
+    async fn sign_in(&self, sign_in: SignIn) -> Result<Option<AgentAccount>, InboundError> {
+        let _ = sign_in;
+        Ok(None)
+    }
 }
 
 /// A cheap handle desks use to reach the core.
@@ -290,6 +374,21 @@ impl DeskEventSink {
     /// Writes to this desk's key-value space.
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<(), InboundError> {
         self.handler.kv_put(&self.desk, key, value).await
+    }
+
+    /// See [`DeskEventHandler::agent_account`].
+    pub async fn agent_account(&self, id: &str) -> Result<Option<AgentAccount>, InboundError> {
+        self.handler.agent_account(id).await
+    }
+
+    /// See [`DeskEventHandler::agent_accounts`].
+    pub async fn agent_accounts(&self) -> Result<Vec<AgentAccount>, InboundError> {
+        self.handler.agent_accounts().await
+    }
+
+    /// See [`DeskEventHandler::sign_in`].
+    pub async fn sign_in(&self, sign_in: SignIn) -> Result<Option<AgentAccount>, InboundError> {
+        self.handler.sign_in(sign_in).await
     }
 
     /// [`Self::kv_get`] while delivering: a store failure is a transient

@@ -30,9 +30,9 @@ pub use channel::{
 };
 pub use config::{ConfigError, ConfigErrors};
 pub use desk::{
-    AgentDesk, BuiltDesk, DeskAnswer, DeskCapabilities, DeskContext, DeskDelivery, DeskEvent,
-    DeskEventHandler, DeskEventKind, DeskEventSink, DeskFactory, DeskOp, DeskReceipt, DeskRefusal,
-    TransferTarget, parse_transfer_command,
+    AgentAccount, AgentDesk, BuiltDesk, DeskAnswer, DeskCapabilities, DeskContext, DeskDelivery,
+    DeskEvent, DeskEventHandler, DeskEventKind, DeskEventSink, DeskFactory, DeskOp, DeskReceipt,
+    DeskRefusal, ReplyDelivery, SignIn, TransferTarget, parse_transfer_command,
 };
 pub use error::{AdapterError, ErrorKind};
 pub use secret::Secret;

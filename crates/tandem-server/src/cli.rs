@@ -34,6 +34,18 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Work with agent accounts.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Reads a password from standard input (one line) and prints its argon2id hash (a PHC
+    /// string) for `password_hash` of an `[[agents]]` entry.
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +96,33 @@ enum PolicyCommand {
     },
 }
 
+/// `tandem agent hash-password`: password on stdin, PHC hash on stdout.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("error: cannot read the password from standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.chars().count() < crate::config::MIN_PASSWORD_LEN {
+        eprintln!(
+            "error: a password needs at least {} characters",
+            crate::config::MIN_PASSWORD_LEN
+        );
+        return ExitCode::FAILURE;
+    }
+    match tandem_core::accounts::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: hashing failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     main_with(Registry::builtin())
@@ -95,6 +134,9 @@ pub fn main_with(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(config, &registry),
+        Command::Agent {
+            command: AgentCommand::HashPassword,
+        } => hash_password(),
         Command::Policy {
             command:
                 PolicyCommand::Test {

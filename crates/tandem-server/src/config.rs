@@ -75,6 +75,35 @@ pub struct Config {
     pub outbox: OutboxSection,
     /// `[handoff]`.
     pub handoff: HandoffSection,
+    /// `[[agents]]`: agent accounts (routing profile and console sign-in).
+    pub agents: Vec<AgentEntry>,
+}
+
+/// Shortest password `tandem agent hash-password` and the admin API accept.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// One `[[agents]]` entry: an agent account. Written to the store at start-up (routing's
+/// profile and the sign-in credentials); the admin API manages the same accounts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentEntry {
+    /// The agent's id (as desks name them).
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email: a sign-in name besides the id.
+    pub email: Option<String>,
+    /// Queues the agent serves.
+    pub skills: Vec<String>,
+    /// Most handoffs held at once (default 5).
+    pub capacity: Option<u32>,
+    /// `available` (default) or `away`.
+    pub status: Option<String>,
+    /// argon2 PHC hash of the console password (`tandem agent hash-password`). Absent:
+    /// the password set through the admin API, if any, stays.
+    pub password_hash: Option<String>,
+    /// A disabled account can't sign in.
+    pub disabled: bool,
 }
 
 /// `[server]`.
@@ -167,6 +196,51 @@ pub fn keep_demo_token(token: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     std::io::Write::write_all(&mut options.open(&path)?, token.as_bytes())
+}
+
+/// Checks `[[agents]]`: ids present and unique, emails, capacities, statuses, hashes.
+fn check_agents(agents: &[AgentEntry], errors: &mut ConfigErrors) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, a) in agents.iter().enumerate() {
+        let path = |key: &str| format!("agents[{i}].{key}");
+        if a.id.trim().is_empty() || a.id.len() > 200 {
+            errors.push(path("id"), "missing: 1 to 200 characters");
+        } else if !seen.insert(a.id.as_str()) {
+            errors.push(path("id"), format!("{:?} is listed twice", a.id));
+        }
+        if a.name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty() || n.len() > 200)
+        {
+            errors.push(path("name"), "must be 1 to 200 characters");
+        }
+        if a.email
+            .as_deref()
+            .is_some_and(|e| !e.contains('@') || e.len() > 254)
+        {
+            errors.push(path("email"), "not an email address");
+        }
+        if a.capacity.is_some_and(|c| c > 1000) {
+            errors.push(path("capacity"), "must be 0 to 1000");
+        }
+        if a.status
+            .as_deref()
+            .is_some_and(|s| tandem_core::store::AgentStatus::parse(s).is_none())
+        {
+            errors.push(path("status"), "must be \"available\" or \"away\"");
+        }
+        if a.skills.iter().any(|s| s.trim().is_empty()) {
+            errors.push(path("skills"), "queue names must not be empty");
+        }
+        if let Some(hash) = &a.password_hash
+            && let Err(e) = tandem_core::accounts::check_password_hash(hash)
+        {
+            errors.push(
+                path("password_hash"),
+                format!("{e} (make one with `tandem agent hash-password`)"),
+            );
+        }
+    }
 }
 
 /// The shortest `store.inbound_retention_days` accepted.
@@ -554,6 +628,7 @@ pub fn parse(
             );
         }
     }
+    check_agents(&config.agents, &mut errors);
     if config.outbox.max_attempts == Some(0) {
         errors.push("outbox.max_attempts", "must be at least 1");
     }

@@ -6,6 +6,7 @@
 //! This is the only crate that knows every other: it wires the core to a store, the AI
 //! providers and the adapters chosen by config.
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod cli;

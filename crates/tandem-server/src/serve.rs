@@ -365,6 +365,8 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         info!(desk.id = %instance.id, desk.kind = %instance.kind, "Desk started.");
     }
 
+    crate::accounts::apply_config(&core, &config.agents).await?;
+
     let reloader = crate::reload::PolicyReloader::new(core.clone(), config.policy.path.clone());
     spawn_sighup_reload(reloader.clone(), http_shutdown.clone());
     reloader.announce().await;
@@ -374,6 +376,11 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         config.admin.tokens.clone(),
         reloader,
         config.admin.link_urls.clone(),
+        config
+            .server
+            .public_url
+            .is_some()
+            .then(|| loaded.public_url.clone()),
     ));
     let app = crate::app::app(
         core.clone(),
@@ -401,8 +408,20 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             warn!(error = %e, "Could not keep the demo console token; it changes at the next start.");
         }
         match token {
+            // The shared token stays for programs and old bookmarks (see the console's README).
             Some(t) => println!("  agent console: http://{addr}/console (token {t})"),
             None => println!("  agent console: http://{addr}/console"),
+        }
+        if loaded.source == crate::config::DEMO_SOURCE {
+            // The demo's agent signs in with a one-time link, printed (never logged).
+            match crate::accounts::demo_sign_in_link(&core).await {
+                Ok(link) => {
+                    println!(
+                        "  agent sign-in (one-time link): http://{addr}/console/login#link={link}"
+                    );
+                }
+                Err(e) => warn!(error = %e, "Could not make the demo agent's sign-in link."),
+            }
         }
     }
     println!("  metrics:     http://{addr}/metrics");

@@ -195,7 +195,14 @@
 
   function scrollDown() { list.scrollTop = list.scrollHeight; }
 
+  // Only the newest message's buttons can be answered: anything said after them (a reply,
+  // the customer's answer, also when history is replayed after a reload) retires them.
+  function retireButtons() {
+    list.querySelectorAll('.tandem-chip').forEach((b) => { b.disabled = true; });
+  }
+
   function addRow(from, text, time, name) {
+    retireButtons();
     const row = el('div', `tandem-row tandem-${from}`);
     const label = from === 'agent' && name ? String(name) : LABELS[from];
     if (label) row.appendChild(el('div', 'tandem-label', label));

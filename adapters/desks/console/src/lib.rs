@@ -1,6 +1,7 @@
-//! The built-in agent console: a desk that needs no external service. Agents open
-//! `GET /console` in a browser, type one of the configured tokens and who they are, and
-//! work the queue over a WebSocket at `/console/ws` (JSON frames, see [`protocol`]).
+//! The built-in agent console: a desk that needs no external service. Agents sign in at
+//! `GET /console/login` with their own account (password or one-time link; see [`auth`])
+//! and work the queue over a WebSocket at `/console/ws` (JSON frames, see [`protocol`]),
+//! with the closed handoffs' history at `GET /console/api/history`.
 //!
 //! What it does: keeps every open handoff durably in the desk's key-value space (the
 //! briefing, later customer messages, the agent replies it relayed, routing changes, who
@@ -8,10 +9,11 @@
 //! pushes every change to the connected agents; turns agent frames into desk events,
 //! deduplicated on the agent's own action id, and acknowledges them once recorded.
 //!
-//! Trust: a token admits whoever holds it, and the agent then says who they are in
-//! `hello` (id and name). That is trusted as given, like a console without single
-//! sign-on; give each team its own token and rotate it like a password.
+//! Trust: a signed-in agent acts as their account, never as a name they type. The older
+//! shared tokens (`tokens`) still admit programs: whoever holds one says who they are in
+//! `hello`, trusted as given.
 
+mod auth;
 mod config;
 mod protocol;
 mod state;
@@ -48,6 +50,10 @@ impl DeskFactory for ConsoleDesk {
 
     async fn build(config: Self::Config, cx: DeskContext) -> Result<BuiltDesk, AdapterError> {
         let shared = Arc::new(Shared {
+            secure_cookies: config
+                .secure_cookies
+                .unwrap_or(cx.public_base_url.scheme() == "https"),
+            public_url: cx.public_base_url.clone(),
             config,
             store: state::Store::new(cx.events.clone()),
             live: broadcast::channel(256).0,
@@ -68,6 +74,10 @@ impl DeskFactory for ConsoleDesk {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: ConsoleDeskConfig,
+    /// Whether session cookies are `Secure`.
+    pub(crate) secure_cookies: bool,
+    /// Tandem's public base URL (an accepted `Origin`).
+    pub(crate) public_url: url::Url,
     pub(crate) store: state::Store,
     /// Frames for every connected agent.
     pub(crate) live: broadcast::Sender<String>,
@@ -115,6 +125,19 @@ impl AgentDesk for Console {
         Ok(DeskReceipt {
             thread: Some(delivery.op.handoff_id().to_owned()),
         })
+    }
+
+    async fn reply_delivery(&self, report: tandem_sdk::ReplyDelivery) -> Result<(), AdapterError> {
+        let change = self
+            .shared
+            .store
+            .reply_delivery(&report)
+            .await
+            .map_err(|e| {
+                AdapterError::transient("the console's records are unavailable").with_source(e)
+            })?;
+        self.shared.push(&change);
+        Ok(())
     }
 }
 

@@ -16,7 +16,9 @@ pub(crate) const MAX_ID_LEN: usize = 200;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum ClientFrame {
     Hello {
-        agent: AgentFrame,
+        /// Who the agent is (shared-token connections); ignored when signed in.
+        #[serde(default)]
+        agent: Option<AgentFrame>,
         #[serde(default)]
         token: Option<String>,
     },
@@ -84,7 +86,9 @@ impl ClientFrame {
 
     fn check(&self) -> Result<(), FrameError> {
         let ids: Vec<(&str, &str)> = match self {
-            Self::Hello { agent, .. } => vec![("agent.id", agent.id.as_str())],
+            Self::Hello { agent, .. } => {
+                agent.iter().map(|a| ("agent.id", a.id.as_str())).collect()
+            }
             Self::Accept { handoff_id, id }
             | Self::Resolve { handoff_id, id }
             | Self::Release { handoff_id, id }
@@ -104,7 +108,9 @@ impl ClientFrame {
                 ));
             }
         }
-        if let Self::Hello { agent, .. } = self
+        if let Self::Hello {
+            agent: Some(agent), ..
+        } = self
             && agent.name.as_ref().is_some_and(|n| n.len() > MAX_ID_LEN)
         {
             return Err(FrameError::new("bad_frame", "agent.name is too long"));
@@ -166,6 +172,11 @@ pub(crate) fn handoff(view: Value) -> String {
 
 pub(crate) fn closed(handoff_id: &str) -> String {
     json!({"type": "closed", "handoff_id": handoff_id}).to_string()
+}
+
+/// Who the connection acts as (sent first on a signed-in connection).
+pub(crate) fn me(agent: &Agent) -> String {
+    json!({"type": "me", "agent": agent}).to_string()
 }
 
 pub(crate) fn ack(id: &str) -> String {

@@ -1,18 +1,45 @@
 //! The console's durable state, in the desk's key-value space: one record per handoff
 //! (`handoff:<id>`: the briefing, later messages, status, assignee, who accepted, and the
 //! delivery/action ids already applied) and the index of open handoffs (`open`: a JSON
-//! array of ids). Every change is one write of the record, so a retried delivery or a
-//! resent agent frame is recognised from the record itself and has no second effect.
+//! array of ids), plus the index of closed ones for the history (`closed`: newest first,
+//! bounded). Every change is one write of the record, so a retried delivery or a resent
+//! agent frame is recognised from the record itself and has no second effect.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tandem_sdk::handoff::{Agent, HandoffRequested, TranscriptLine};
-use tandem_sdk::{DeskDelivery, DeskEventSink, DeskOp, InboundError};
+use tandem_sdk::{DeskDelivery, DeskEventSink, DeskOp, InboundError, ReplyDelivery};
 use tokio::sync::Mutex;
 
 /// How many applied delivery/action ids a record remembers.
 const MAX_APPLIED: usize = 500;
 /// Key of the open-handoff index.
 const INDEX_KEY: &str = "open";
+/// Key of the closed-handoff index (the history), newest first.
+const CLOSED_KEY: &str = "closed";
+/// How many closed handoffs the history keeps.
+pub(crate) const MAX_HISTORY: usize = 1000;
+
+/// A transcript line after the briefing: a customer message, or an agent reply with the
+/// key it was submitted under (to show its delivery state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Line {
+    #[serde(flatten)]
+    pub(crate) line: TranscriptLine,
+    /// The agent reply's dedupe key (`console:<agent>:<action id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) key: Option<String>,
+}
+
+/// How far an agent reply got, as the core reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeliveryView {
+    /// `sending`, `sent`, `delivered`, `read`, `failed`, `undeliverable`.
+    pub(crate) state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) detail: Option<String>,
+    pub(crate) at: String,
+}
 
 /// Where a handoff is, as the console shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +59,11 @@ pub(crate) struct HandoffRecord {
     /// The `handoff.requested` document: the briefing.
     pub(crate) briefing: HandoffRequested,
     /// Everything after the briefing's transcript: customer messages and agent replies.
-    pub(crate) messages: Vec<TranscriptLine>,
+    pub(crate) messages: Vec<Line>,
+    /// Delivery states of agent replies, by the reply's key (a report may arrive before
+    /// the reply is recorded here).
+    #[serde(default)]
+    pub(crate) deliveries: BTreeMap<String, DeliveryView>,
     pub(crate) status: Status,
     /// The queue it is in now.
     pub(crate) target: String,
@@ -57,6 +88,7 @@ impl HandoffRecord {
             priority: briefing.reason.priority.clone(),
             briefing,
             messages: Vec::new(),
+            deliveries: BTreeMap::new(),
             status: Status::Queued,
             assignee: None,
             accepted_by: None,
@@ -97,8 +129,43 @@ impl HandoffRecord {
             "reason": self.briefing.reason,
             "summary": self.briefing.summary,
             "window": self.briefing.window,
-            "transcript": self.briefing.transcript.iter().chain(&self.messages).collect::<Vec<_>>(),
+            "transcript": self.transcript(),
         })
+    }
+
+    /// The briefing's lines, then every later one; agent replies with their `delivery`.
+    fn transcript(&self) -> Vec<serde_json::Value> {
+        let briefing = self
+            .briefing
+            .transcript
+            .iter()
+            .map(|l| serde_json::json!(l));
+        let later = self.messages.iter().map(|l| {
+            let mut v = serde_json::json!(l.line);
+            if let Some(key) = &l.key {
+                v["delivery"] = match self.deliveries.get(key) {
+                    Some(d) => serde_json::json!(d),
+                    None => serde_json::json!({"state": "sending", "at": l.line.at}),
+                };
+            }
+            v
+        });
+        briefing.chain(later).collect()
+    }
+
+    /// Whether `q` (lower case) occurs in the customer's name or identities, the channel,
+    /// the queue, the summary or any line of the transcript.
+    pub(crate) fn matches(&self, q: &str) -> bool {
+        let b = &self.briefing;
+        let c = &b.customer;
+        let hit = |s: &str| s.to_lowercase().contains(q);
+        c.display_name.as_deref().is_some_and(hit)
+            || c.identities.iter().any(|i| hit(&i.external_id))
+            || hit(&b.channel)
+            || hit(&self.target)
+            || hit(&b.summary.text)
+            || b.transcript.iter().any(|l| hit(&l.text))
+            || self.messages.iter().any(|l| hit(&l.line.text))
     }
 }
 
@@ -251,7 +318,10 @@ impl Store {
         match &delivery.op {
             // Handled above.
             DeskOp::Open(_) => return Ok(Change::Unchanged),
-            DeskOp::Append(m) => record.messages.push(m.message.clone()),
+            DeskOp::Append(m) => record.messages.push(Line {
+                line: m.message.clone(),
+                key: None,
+            }),
             DeskOp::Update(u) => {
                 if let Some(t) = &u.target {
                     t.clone_into(&mut record.target);
@@ -288,6 +358,7 @@ impl Store {
         Ok(Change::Updated(Box::new(record)))
     }
 
+    /// Takes `id` out of the open index and puts it first in the history.
     async fn unindex(&self, id: &str) -> Result<(), InboundError> {
         let mut index = self.index().await?;
         let before = index.len();
@@ -295,7 +366,73 @@ impl Store {
         if index.len() != before {
             self.set_index(&index).await?;
         }
+        let mut closed = self.closed_index().await?;
+        if closed.first().map(String::as_str) != Some(id) {
+            closed.retain(|i| i != id);
+            closed.insert(0, id.to_owned());
+            closed.truncate(MAX_HISTORY);
+            let text = serde_json::to_string(&closed).map_err(|e| corrupt("history", &e))?;
+            self.sink.kv_put(CLOSED_KEY, &text).await?;
+        }
         Ok(())
+    }
+
+    async fn closed_index(&self) -> Result<Vec<String>, InboundError> {
+        match self.sink.kv_get(CLOSED_KEY).await? {
+            None => Ok(Vec::new()),
+            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("history", &e)),
+        }
+    }
+
+    /// Closed handoffs, newest first, whose customer, channel, queue, summary or
+    /// transcript contains `query` (case-insensitive; empty: all), at most `limit`.
+    pub(crate) async fn history(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<HandoffRecord>, InboundError> {
+        let q = query.trim().to_lowercase();
+        let mut out = Vec::new();
+        for id in self.closed_index().await? {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(r) = self.get(&id).await?
+                && (q.is_empty() || r.matches(&q))
+            {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records how far an agent reply got; the handoff changed (also when closed: the
+    /// history shows it) or `Unchanged` when it is not one of this console's.
+    pub(crate) async fn reply_delivery(
+        &self,
+        report: &ReplyDelivery,
+    ) -> Result<Change, InboundError> {
+        let _guard = self.lock.lock().await;
+        let Some(mut record) = self.get(&report.handoff_id).await? else {
+            return Ok(Change::Unchanged);
+        };
+        let view = DeliveryView {
+            state: report.state.clone(),
+            detail: report.detail.clone(),
+            at: report.at.clone(),
+        };
+        if record.deliveries.get(&report.event_key) == Some(&view) {
+            return Ok(Change::Unchanged);
+        }
+        record.deliveries.insert(report.event_key.clone(), view);
+        if record.deliveries.len() > MAX_APPLIED {
+            let oldest = record.deliveries.keys().next().cloned();
+            if let Some(k) = oldest.filter(|k| k != &report.event_key) {
+                record.deliveries.remove(&k);
+            }
+        }
+        self.put(&record).await?;
+        Ok(Change::Updated(Box::new(record)))
     }
 
     /// Whether an agent action with dedupe key `key` on `id` should go ahead: `false` when
@@ -337,11 +474,14 @@ impl Store {
                     record.status = Status::Accepted;
                     record.accepted_by = Some(agent.clone());
                 }
-                record.messages.push(TranscriptLine {
-                    from: "agent".into(),
-                    channel: record.briefing.channel.clone(),
-                    at: now.to_owned(),
-                    text,
+                record.messages.push(Line {
+                    line: TranscriptLine {
+                        from: "agent".into(),
+                        channel: record.briefing.channel.clone(),
+                        at: now.to_owned(),
+                        text,
+                    },
+                    key: Some(key.to_owned()),
                 });
             }
             Action::Finish(reason) => {

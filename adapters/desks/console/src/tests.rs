@@ -142,16 +142,20 @@ fn sam() -> Agent {
 
 #[test]
 fn config_needs_long_enough_tokens() {
-    let empty = ConsoleDeskConfig::default().validate().unwrap_err();
-    assert_eq!(empty.0[0].path, "tokens");
+    // Tokens are optional: agents sign in with their accounts.
+    assert!(ConsoleDeskConfig::default().validate().is_ok());
     let short = ConsoleDeskConfig {
         tokens: vec![Secret::new("0123456789abcdef"), Secret::new("short")],
+        session_hours: Some(0),
+        ..ConsoleDeskConfig::default()
     };
     let errors = short.validate().unwrap_err();
-    assert_eq!(errors.0.len(), 1);
+    assert_eq!(errors.0.len(), 2);
     assert_eq!(errors.0[0].path, "tokens[1]");
+    assert_eq!(errors.0[1].path, "session_hours");
     let ok = ConsoleDeskConfig {
         tokens: vec![Secret::new("0123456789abcdef")],
+        ..ConsoleDeskConfig::default()
     };
     assert!(ok.validate().is_ok());
     assert!(ok.accepts("0123456789abcdef"));
@@ -211,7 +215,7 @@ async fn open_append_close_keep_the_record_and_the_index() {
         .unwrap();
     let open_now = store.open_handoffs().await.unwrap();
     assert_eq!(open_now.len(), 1);
-    assert_eq!(open_now[0].messages[0].text, "still there?");
+    assert_eq!(open_now[0].messages[0].line.text, "still there?");
     assert_eq!(open_now[0].status, Status::Queued);
     let view = open_now[0].view();
     assert_eq!(view["transcript"].as_array().unwrap().len(), 2);
@@ -341,7 +345,13 @@ async fn agent_actions_are_recorded_once() {
         "the first reply takes the handoff"
     );
     assert_eq!(r.accepted_by, Some(sam()));
-    assert_eq!(r.messages[0].from, "agent");
+    assert_eq!(r.messages[0].line.from, "agent");
+    assert_eq!(r.messages[0].key.as_deref(), Some("k1"));
+    assert_eq!(
+        r.view()["transcript"][1]["delivery"]["state"],
+        "sending",
+        "a reply is shown as being sent until the core reports on it"
+    );
     // The same action again: nothing new, and it is recognised as done.
     assert!(!store.actionable("h1", "k1").await.unwrap());
     assert_eq!(
@@ -397,4 +407,126 @@ async fn agent_actions_are_recorded_once() {
     ));
     // A resent frame of an action recorded before the close is still recognised.
     assert!(!store.actionable("h1", "k1").await.unwrap());
+}
+
+fn report(key: &str, state: &str, detail: Option<&str>) -> tandem_sdk::ReplyDelivery {
+    tandem_sdk::ReplyDelivery {
+        handoff_id: "h1".into(),
+        event_key: key.into(),
+        state: state.into(),
+        detail: detail.map(Into::into),
+        at: NOW.into(),
+    }
+}
+
+#[tokio::test]
+async fn replies_show_how_their_delivery_fared() {
+    let (_core, store) = store();
+    store.apply(&open("d1", "h1"), NOW).await.unwrap();
+    // A report may come before the console recorded the reply: it is kept.
+    store
+        .reply_delivery(&report("k1", "undeliverable", Some("window closed")))
+        .await
+        .unwrap();
+    store
+        .record_action("h1", "k1", &sam(), Action::Message("Hello".into()), NOW)
+        .await
+        .unwrap();
+    let view = store.get("h1").await.unwrap().unwrap().view();
+    let line = &view["transcript"][1];
+    assert_eq!(line["text"], "Hello");
+    assert_eq!(line["delivery"]["state"], "undeliverable");
+    assert_eq!(line["delivery"]["detail"], "window closed");
+    // Customer lines carry no delivery state.
+    assert!(view["transcript"][0].get("delivery").is_none());
+    // The same report again changes nothing; a new state is pushed.
+    assert_eq!(
+        store
+            .reply_delivery(&report("k1", "undeliverable", Some("window closed")))
+            .await
+            .unwrap(),
+        Change::Unchanged
+    );
+    let Change::Updated(r) = store
+        .reply_delivery(&report("k1", "read", None))
+        .await
+        .unwrap()
+    else {
+        panic!("a new state is a change")
+    };
+    assert_eq!(r.view()["transcript"][1]["delivery"]["state"], "read");
+    // Not one of this console's handoffs: nothing.
+    let mut other = report("k9", "sent", None);
+    other.handoff_id = "nope".into();
+    assert_eq!(
+        store.reply_delivery(&other).await.unwrap(),
+        Change::Unchanged
+    );
+}
+
+#[tokio::test]
+async fn closed_handoffs_are_kept_and_searchable() {
+    let (_core, store) = store();
+    store.apply(&open("d1", "h1"), NOW).await.unwrap();
+    store.apply(&open("d2", "h2"), NOW).await.unwrap();
+    store
+        .apply(&append("d3", "h2", "my parcel never came"), NOW)
+        .await
+        .unwrap();
+    assert!(
+        store.history("", 10).await.unwrap().is_empty(),
+        "nothing closed yet"
+    );
+    store.apply(&close("d4", "h1"), NOW).await.unwrap();
+    store
+        .record_action("h2", "k1", &sam(), Action::Finish("resolved"), NOW)
+        .await
+        .unwrap();
+    let ids = |list: Vec<crate::state::HandoffRecord>| {
+        list.into_iter()
+            .map(|r| r.briefing.handoff_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store.history("", 10).await.unwrap()),
+        ["h2", "h1"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(store.history("PARCEL", 10).await.unwrap()),
+        ["h2"],
+        "by text"
+    );
+    assert_eq!(
+        ids(store.history("alice", 10).await.unwrap()),
+        ["h2", "h1"],
+        "by name"
+    );
+    assert_eq!(
+        ids(store.history("webhook", 1).await.unwrap()),
+        ["h2"],
+        "by channel, limited"
+    );
+    assert!(store.history("nobody", 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn records_written_before_delivery_states_still_read() {
+    let (core, store) = store();
+    store.apply(&open("d1", "h1"), NOW).await.unwrap();
+    store
+        .apply(&append("d2", "h1", "still there?"), NOW)
+        .await
+        .unwrap();
+    // The record as an earlier version wrote it: plain lines, no `deliveries`.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&core.kv.lock().unwrap()["handoff:h1"]).unwrap();
+    v.as_object_mut().unwrap().remove("deliveries");
+    core.kv
+        .lock()
+        .unwrap()
+        .insert("handoff:h1".into(), v.to_string());
+    let r = store.get("h1").await.unwrap().unwrap();
+    assert_eq!(r.messages[0].line.text, "still there?");
+    assert!(r.messages[0].key.is_none());
 }

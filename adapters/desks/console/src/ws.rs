@@ -1,5 +1,9 @@
-//! `GET /console` (the page) and `GET /console/ws` (the agents' WebSocket).
+//! The console's HTTP surface: `GET /console` (the page; the sign-in page when signed
+//! out), `GET, POST /console/login`, `POST /console/logout`, `GET /console/api/me`,
+//! `GET /console/api/agents`, `GET /console/api/history?q=` and `GET /console/ws` (the
+//! agents' WebSocket).
 
+use crate::auth;
 use crate::protocol::{self, ClientFrame, FrameError};
 use crate::state::{Action, ActionError, Refusal};
 use crate::{MAX_FRAME_BYTES, Shared, now};
@@ -7,20 +11,23 @@ use axum::Router;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind, InboundError, TransferTarget};
+use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind, InboundError, SignIn, TransferTarget};
 use tokio::sync::broadcast::error::RecvError;
-use tracing::debug;
+use tracing::{debug, info};
 
 const CONSOLE_HTML: &str = include_str!("../assets/console.html");
+const LOGIN_HTML: &str = include_str!("../assets/login.html");
 
 /// Hard limit of the WebSocket layer; frames between [`MAX_FRAME_BYTES`] and this get a
 /// polite `frame_too_large`, larger ones end the connection at the protocol level.
@@ -29,33 +36,266 @@ const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
 /// How long a connection without a token in its URL may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most closed handoffs one history answer holds.
+const HISTORY_LIMIT: usize = 50;
+
 pub(crate) fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/console", get(page))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/api/me", get(me))
+        .route("/console/api/agents", get(agents))
+        .route("/console/api/history", get(history))
         .route("/console/ws", get(upgrade))
         .with_state(shared)
 }
 
-async fn page() -> Response {
-    ([(header::CACHE_CONTROL, "no-store")], Html(CONSOLE_HTML)).into_response()
+fn html(body: &'static str) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(body),
+    )
+        .into_response()
+}
+
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(json!({"error": code, "message": message})),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    json_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "sign in at /console/login",
+    )
+}
+
+fn unavailable_response(e: &InboundError) -> Response {
+    debug!(error = %e, "Console sign-in records unavailable.");
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the console is unavailable; try again",
+    )
+}
+
+fn cross_origin() -> Response {
+    json_error(
+        StatusCode::FORBIDDEN,
+        "cross_origin",
+        "this request must come from the console's own page",
+    )
+}
+
+/// The page for signed-in agents; the sign-in page for everyone else.
+async fn page(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match auth::agent(&shared, &headers).await {
+        Ok(Some(_)) => html(CONSOLE_HTML),
+        Ok(None) => Redirect::to("/console/login").into_response(),
+        Err(e) => unavailable_response(&e),
+    }
+}
+
+async fn login_page() -> Response {
+    html(LOGIN_HTML)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    #[serde(default)]
+    login: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+}
+
+/// Longest login, password or link token accepted.
+const MAX_CREDENTIAL_LEN: usize = 1024;
+
+async fn login(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<axum::Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !auth::same_origin(&shared, &headers, true) {
+        return cross_origin();
+    }
+    let Ok(axum::Json(body)) = body else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "send {\"login\", \"password\"} or {\"link\"} as JSON",
+        );
+    };
+    let sign_in = match (body.login, body.password, body.link) {
+        (Some(login), Some(password), None) => SignIn::Password { login, password },
+        (None, None, Some(token)) => SignIn::Link { token },
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "send {\"login\", \"password\"} or {\"link\"}",
+            );
+        }
+    };
+    let too_long = match &sign_in {
+        SignIn::Password { login, password } => {
+            login.len() > MAX_CREDENTIAL_LEN || password.len() > MAX_CREDENTIAL_LEN
+        }
+        SignIn::Link { token } => token.len() > MAX_CREDENTIAL_LEN,
+    };
+    let account = if too_long {
+        Ok(None)
+    } else {
+        shared.store.sink().sign_in(sign_in).await
+    };
+    let account = match account {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                "sign_in_failed",
+                "wrong name or password, or a link that was used or has expired",
+            );
+        }
+        Err(e) => return unavailable_response(&e),
+    };
+    let cookie = match auth::start(&shared, &account).await {
+        Ok(c) => c,
+        Err(e) => return unavailable_response(&e),
+    };
+    info!(agent.id = %account.id, "Agent signed in to the console.");
+    let mut resp = axum::Json(json!({"agent": account.agent()})).into_response();
+    if let Some(v) = auth::header_value(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn logout(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !auth::same_origin(&shared, &headers, false) {
+        return cross_origin();
+    }
+    match auth::end(&shared, &headers).await {
+        Ok(cookie) => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            if let Some(v) = auth::header_value(&cookie) {
+                resp.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => unavailable_response(&e),
+    }
+}
+
+async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match auth::agent(&shared, &headers).await {
+        Ok(Some(a)) => {
+            axum::Json(json!({"agent": a.agent(), "email": a.email, "skills": a.skills}))
+                .into_response()
+        }
+        Ok(None) => unauthorized(),
+        Err(e) => unavailable_response(&e),
+    }
+}
+
+/// Agents a handoff can be transferred to (enabled accounts), and the queues they serve.
+async fn agents(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match auth::agent(&shared, &headers).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return unauthorized(),
+        Err(e) => return unavailable_response(&e),
+    }
+    match shared.store.sink().agent_accounts().await {
+        Ok(list) => {
+            let mut queues: Vec<&str> = list
+                .iter()
+                .filter(|a| !a.disabled)
+                .flat_map(|a| a.skills.iter().map(String::as_str))
+                .collect();
+            queues.sort_unstable();
+            queues.dedup();
+            let agents: Vec<_> = list
+                .iter()
+                .filter(|a| !a.disabled)
+                .map(|a| json!({"id": a.id, "name": a.name}))
+                .collect();
+            axum::Json(json!({"agents": agents, "queues": queues})).into_response()
+        }
+        Err(e) => unavailable_response(&e),
+    }
+}
+
+async fn history(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match auth::agent(&shared, &headers).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return unauthorized(),
+        Err(e) => return unavailable_response(&e),
+    }
+    let q = query.get("q").map_or("", String::as_str);
+    if q.len() > MAX_CREDENTIAL_LEN {
+        return json_error(StatusCode::BAD_REQUEST, "bad_request", "q is too long");
+    }
+    match shared.store.history(q, HISTORY_LIMIT).await {
+        Ok(list) => axum::Json(json!({
+            "handoffs": list.iter().map(crate::state::HandoffRecord::view).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => unavailable_response(&e),
+    }
+}
+
+/// How a WebSocket connection authenticated.
+enum Auth {
+    /// A signed-in agent (cookie): acts as the account.
+    Session(Agent),
+    /// A shared token in the URL: the agent names themselves in `hello`.
+    Token,
+    /// Nothing yet: `hello` must carry a shared token.
+    Pending,
 }
 
 async fn upgrade(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let authed = match query.get("token") {
-        Some(t) if shared.config.accepts(t) => true,
+    let auth = match query.get("token") {
+        Some(t) if shared.config.accepts(t) => Auth::Token,
         Some(_) => return (StatusCode::UNAUTHORIZED, "invalid console token").into_response(),
-        None => false,
+        None => match auth::agent(&shared, &headers).await {
+            // The cookie rides along on any request to this host: the page must be ours.
+            Ok(Some(_)) if !auth::same_origin(&shared, &headers, false) => return cross_origin(),
+            Ok(Some(a)) => Auth::Session(a.agent()),
+            // Without a session, only a shared token in the first frame can let one in.
+            Ok(None) if !shared.config.tokens.is_empty() => Auth::Pending,
+            Ok(None) => return unauthorized(),
+            Err(e) => return unavailable_response(&e),
+        },
     };
     match ws {
         // Small buffers like web chat's. The per-socket queue is bounded too: live
         // changes come from one broadcast ring (256 frames); a socket that falls behind
         // gets a fresh snapshot instead of a backlog.
         Ok(ws) => tandem_sdk::http::small_websocket(ws, HARD_FRAME_LIMIT)
-            .on_upgrade(move |socket| session(shared, socket, authed)),
+            .on_upgrade(move |socket| session(shared, socket, auth)),
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -86,14 +326,23 @@ async fn snapshot(shared: &Shared) -> String {
     }
 }
 
-async fn session(shared: Arc<Shared>, socket: WebSocket, mut authed: bool) {
+async fn session(shared: Arc<Shared>, socket: WebSocket, auth: Auth) {
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading the snapshot, so no change falls in between.
     let mut live = shared.live.subscribe();
+    let (mut authed, mut agent, signed_in) = match auth {
+        Auth::Session(a) => (true, Some(a), true),
+        Auth::Token => (true, None, false),
+        Auth::Pending => (false, None, false),
+    };
+    if let Some(a) = &agent
+        && !send(&mut sink, protocol::me(a)).await
+    {
+        return;
+    }
     if authed && !send(&mut sink, snapshot(&shared).await).await {
         return;
     }
-    let mut agent: Option<Agent> = None;
     let deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(deadline);
     loop {
@@ -126,6 +375,8 @@ async fn session(shared: Arc<Shared>, socket: WebSocket, mut authed: bool) {
                 } else {
                     match ClientFrame::parse(&text) {
                         Err(FrameError { code, message }) => protocol::error(code, &message, None),
+                        // Signed in: the account is who acts, whatever hello says.
+                        Ok(ClientFrame::Hello { .. }) if signed_in => continue,
                         Ok(ClientFrame::Hello { agent: who, token }) => {
                             if !authed {
                                 if token.as_deref().is_some_and(|t| shared.config.accepts(t)) {
@@ -135,15 +386,27 @@ async fn session(shared: Arc<Shared>, socket: WebSocket, mut authed: bool) {
                                     close(&mut sink, close_code::POLICY, "unauthorized").await;
                                     return;
                                 }
-                                agent = Some(who.into_agent());
+                                agent = who.map(protocol::AgentFrame::into_agent);
                                 snapshot(&shared).await
                             } else {
-                                agent = Some(who.into_agent());
+                                agent = who.map(protocol::AgentFrame::into_agent);
                                 continue;
                             }
                         }
                         Ok(frame) => match (&agent, authed) {
-                            (Some(a), true) => act(&shared, a, frame).await,
+                            (Some(a), true) if signed_in => {
+                                // A disabled account or an ended session stops here.
+                                match shared.store.sink().agent_account(&a.id).await {
+                                    Ok(Some(acc)) if !acc.disabled => act(&shared, a, frame, true).await,
+                                    Ok(_) => {
+                                        let _ = send(&mut sink, protocol::error("unauthorized", "your account is disabled or gone; sign in again", frame.action_id())).await;
+                                        close(&mut sink, close_code::POLICY, "unauthorized").await;
+                                        return;
+                                    }
+                                    Err(e) => unavailable(&e, frame.action_id().unwrap_or_default()),
+                                }
+                            }
+                            (Some(a), true) => act(&shared, a, frame, false).await,
                             _ => protocol::error(
                                 "hello_required",
                                 "say hello (with your agent id) first",
@@ -181,7 +444,7 @@ async fn session(shared: Arc<Shared>, socket: WebSocket, mut authed: bool) {
 }
 
 /// Performs one agent action; returns the `ack` or `error` frame to answer with.
-async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
+async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame, signed_in: bool) -> String {
     let (handoff_id, id, kind, action) = match frame {
         ClientFrame::Accept { handoff_id, id } => {
             (handoff_id, id, DeskEventKind::Accepted, Action::Accept)
@@ -215,7 +478,22 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame) -> String {
             to_queue,
         } => {
             let to = match (to_agent, to_queue) {
-                (Some(a), _) if !a.id.trim().is_empty() => TransferTarget::Agent(a.into_agent()),
+                (Some(a), _) if !a.id.trim().is_empty() => {
+                    // The name comes from the account when there is one; signed-in agents
+                    // transfer to accounts only.
+                    match shared.store.sink().agent_account(&a.id).await {
+                        Ok(Some(acc)) if !acc.disabled => TransferTarget::Agent(acc.agent()),
+                        Ok(_) if signed_in => {
+                            return protocol::error(
+                                "unknown_agent",
+                                "no enabled agent account has this id",
+                                Some(&id),
+                            );
+                        }
+                        Ok(_) => TransferTarget::Agent(a.into_agent()),
+                        Err(e) => return unavailable(&e, &id),
+                    }
+                }
                 (_, Some(q)) => TransferTarget::Queue(q),
                 (_, None) => {
                     return protocol::error(

@@ -33,6 +33,8 @@ struct AdminState {
     tokens: Arc<Vec<Secret>>,
     reloader: Arc<PolicyReloader>,
     link_urls: Arc<BTreeMap<String, String>>,
+    /// `[server].public_url` when set; else links name the host the request came to.
+    public_url: Option<Arc<url::Url>>,
 }
 
 /// The admin routes, under `/api/v1`.
@@ -41,12 +43,14 @@ pub fn routes(
     tokens: Vec<Secret>,
     reloader: Arc<PolicyReloader>,
     link_urls: BTreeMap<String, String>,
+    public_url: Option<url::Url>,
 ) -> Router {
     let state = AdminState {
         core,
         tokens: Arc::new(tokens),
         reloader,
         link_urls: Arc::new(link_urls),
+        public_url: public_url.map(Arc::new),
     };
     // Built from ROUTES, the list the OpenAPI document is made of: no route is served
     // undocumented, and a documented one without a handler fails a unit test.
@@ -98,6 +102,7 @@ fn handler(method: &str, operation_id: &str) -> Option<MethodRouter<AdminState>>
         "updateAgent" => on(filter, patch_agent),
         "deleteAgent" => on(filter, delete_agent),
         "listQueue" => on(filter, list_queue),
+        "issueSignInLink" => on(filter, issue_sign_in_link),
         "sendMessage" => on(filter, send_message),
         _ => return None,
     })
@@ -771,6 +776,13 @@ struct AgentPut {
     capacity: u32,
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    /// Hashed with argon2 before it is stored; absent keeps the current password.
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    disabled: Option<bool>,
 }
 
 /// `PATCH /api/v1/agents/{id}`: the fields to change.
@@ -785,6 +797,61 @@ struct AgentPatch {
     capacity: Option<u32>,
     #[serde(default)]
     status: Option<String>,
+    /// Absent keeps, `null` clears, a string sets.
+    #[serde(default, deserialize_with = "double_option")]
+    email: Option<Option<String>>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    disabled: Option<bool>,
+}
+
+/// The account changes of a PUT or PATCH, checked; the password hashed.
+async fn account_change(
+    current: tandem_core::accounts::Credentials,
+    email: Option<Option<String>>,
+    password: Option<String>,
+    disabled: Option<bool>,
+) -> Result<tandem_core::accounts::Credentials, ApiError> {
+    let mut c = current;
+    if let Some(email) = email {
+        if email
+            .as_deref()
+            .is_some_and(|e| !e.contains('@') || e.len() > 254)
+        {
+            return Err(bad_request("email is not an email address"));
+        }
+        c.email = email;
+    }
+    if let Some(password) = password {
+        if password.chars().count() < crate::config::MIN_PASSWORD_LEN || password.len() > 1024 {
+            return Err(bad_request(format!(
+                "password must be {} to 1024 characters",
+                crate::config::MIN_PASSWORD_LEN
+            )));
+        }
+        let hash =
+            tokio::task::spawn_blocking(move || tandem_core::accounts::hash_password(&password))
+                .await
+                .map_err(|e| {
+                    ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+                })?
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
+        c.password_hash = Some(hash);
+    }
+    if let Some(disabled) = disabled {
+        c.disabled = disabled;
+    }
+    Ok(c)
+}
+
+/// The JSON view of agent `a` with its account.
+async fn agent_json(
+    st: &AdminState,
+    a: &tandem_core::store::AgentRecord,
+) -> Result<serde_json::Value, ApiError> {
+    let c = st.core.credentials(&a.profile.id).await?;
+    Ok(views::agent(a, &c))
 }
 
 fn agent_status(s: &str) -> Result<AgentStatus, ApiError> {
@@ -812,7 +879,11 @@ fn check_agent(p: &AgentProfile) -> Result<(), ApiError> {
 
 async fn list_agents(State(st): State<AdminState>) -> Result<Response, ApiError> {
     let agents = st.core.store().agents().await?;
-    Ok(Json(agents.iter().map(views::agent).collect::<Vec<_>>()).into_response())
+    let mut out = Vec::new();
+    for a in &agents {
+        out.push(agent_json(&st, a).await?);
+    }
+    Ok(Json(out).into_response())
 }
 
 async fn get_agent(
@@ -825,7 +896,7 @@ async fn get_agent(
         .agent(&id)
         .await?
         .ok_or_else(|| not_found("agent"))?;
-    Ok(Json(views::agent(&agent)).into_response())
+    Ok(Json(agent_json(&st, &agent).await?).into_response())
 }
 
 async fn put_agent(
@@ -834,7 +905,7 @@ async fn put_agent(
     body: Result<Json<AgentPut>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| bad_request(e.body_text()))?;
-    let profile = AgentProfile {
+    let mut profile = AgentProfile {
         id,
         name: body.name,
         skills: body.skills,
@@ -847,8 +918,20 @@ async fn put_agent(
             .unwrap_or_default(),
     };
     check_agent(&profile)?;
+    let current = st.core.credentials(&profile.id).await?;
+    let credentials = account_change(
+        current,
+        Some(body.email),
+        body.password,
+        Some(body.disabled.unwrap_or(false)),
+    )
+    .await?;
+    if credentials.disabled {
+        profile.status = AgentStatus::Away;
+    }
+    st.core.set_credentials(&profile.id, &credentials).await?;
     let agent = st.core.put_agent(&profile).await?;
-    Ok(Json(views::agent(&agent)).into_response())
+    Ok(Json(views::agent(&agent, &credentials)).into_response())
 }
 
 async fn patch_agent(
@@ -877,8 +960,15 @@ async fn patch_agent(
         profile.status = agent_status(status)?;
     }
     check_agent(&profile)?;
+    let current = st.core.credentials(&id).await?;
+    let credentials = account_change(current, patch.email, patch.password, patch.disabled).await?;
+    if credentials.disabled {
+        // A disabled agent takes no new handoffs either.
+        profile.status = AgentStatus::Away;
+    }
+    st.core.set_credentials(&id, &credentials).await?;
     let agent = st.core.put_agent(&profile).await?;
-    Ok(Json(views::agent(&agent)).into_response())
+    Ok(Json(views::agent(&agent, &credentials)).into_response())
 }
 
 async fn delete_agent(
@@ -890,7 +980,44 @@ async fn delete_agent(
         .remove_agent(&id)
         .await?
         .ok_or_else(|| not_found("agent"))?;
-    Ok(Json(views::agent(&removed)).into_response())
+    // No account without an agent: its sign-in ends with it.
+    let mut credentials = st.core.credentials(&id).await?;
+    credentials.disabled = true;
+    credentials.password_hash = None;
+    st.core.set_credentials(&id, &credentials).await?;
+    Ok(Json(views::agent(&removed, &credentials)).into_response())
+}
+
+async fn issue_sign_in_link(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let base = match &st.public_url {
+        Some(u) => (**u).clone(),
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| url::Url::parse(&format!("http://{h}")).ok())
+            .ok_or_else(|| bad_request("set [server].public_url to issue sign-in links"))?,
+    };
+    let (token, expires) = st
+        .core
+        .issue_sign_in_link(&id, tandem_core::accounts::SIGN_IN_LINK_TTL)
+        .await?
+        .ok_or_else(|| not_found("agent"))?;
+    let mut url = base;
+    url.set_path("/console/login");
+    url.set_fragment(Some(&format!("link={token}")));
+    let expires_at = expires
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    tracing::info!(agent.id = %id, "Issued a console sign-in link (admin API).");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"url": url.as_str(), "expires_at": expires_at})),
+    )
+        .into_response())
 }
 
 async fn list_queue(State(st): State<AdminState>) -> Result<Response, ApiError> {

@@ -181,6 +181,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "Remove an agent; handoffs assigned but not accepted go back to their queue",
     ),
     (
+        "post",
+        "/api/v1/agents/{id}/sign-in-link",
+        "issueSignInLink",
+        "A one-time link that signs the agent in to the console (valid 24 h, works once)",
+    ),
+    (
         "get",
         "/api/v1/queues",
         "listQueue",
@@ -254,6 +260,7 @@ fn success(id: &str) -> (&'static str, Value) {
         "listAgents" => ("200", array_of("Agent")),
         "getAgent" | "putAgent" | "updateAgent" | "deleteAgent" => ("200", reference("Agent")),
         "listQueue" => ("200", array_of("QueuedHandoff")),
+        "issueSignInLink" => ("201", reference("SignInLink")),
         "sendMessage" => ("202", reference("MessageQueued")),
         // Every operation in ROUTES has its own arm (a unit test checks it); an unknown
         // one is documented as returning some JSON.
@@ -487,18 +494,30 @@ fn general_schemas() -> Value {
                 "identities": {"type": "integer"}, "conversations": {"type": "integer"},
                 "transcript_entries": {"type": "integer"}, "events": {"type": "integer"}}},
             "erased_at": {"type": "string", "format": "date-time"}}},
-        "Agent": {"type": "object", "required": ["id", "skills", "capacity", "status", "active", "load", "updated_at"], "properties": {
+        "Agent": {"type": "object", "required": ["id", "skills", "capacity", "status", "active", "load", "updated_at", "disabled", "has_password"], "properties": {
             "id": {"type": "string"}, "name": {"type": ["string", "null"]},
+            "email": {"type": ["string", "null"], "format": "email"},
+            "disabled": {"type": "boolean", "description": "A disabled account can't sign in to the console; its sessions end"},
+            "has_password": {"type": "boolean", "description": "Whether a console password is set (the hash is never shown)"},
             "skills": {"type": "array", "items": {"type": "string"}},
             "capacity": {"type": "integer", "minimum": 0}, "status": {"enum": ["available", "away"]},
             "active": {"type": "array", "items": {"type": "string"}, "description": "Ids of the handoffs the agent holds"},
             "load": {"type": "integer", "minimum": 0}, "updated_at": {"type": "string", "format": "date-time"}}},
         "AgentPut": {"type": "object", "required": ["skills", "capacity"], "additionalProperties": false, "properties": {
             "name": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
-            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}, "status": {"enum": ["available", "away"]}}},
+            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}, "status": {"enum": ["available", "away"]},
+            "email": {"type": ["string", "null"], "format": "email"},
+            "password": {"type": "string", "minLength": 8, "description": "Console password; stored as an argon2 hash. Absent keeps the current one"},
+            "disabled": {"type": "boolean"}}},
         "AgentPatch": {"type": "object", "additionalProperties": false, "properties": {
             "name": {"type": "string"}, "skills": {"type": "array", "items": {"type": "string"}},
-            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}, "status": {"enum": ["available", "away"]}}},
+            "capacity": {"type": "integer", "minimum": 0, "maximum": 1000}, "status": {"enum": ["available", "away"]},
+            "email": {"type": ["string", "null"], "format": "email"},
+            "password": {"type": "string", "minLength": 8, "description": "Console password; stored as an argon2 hash"},
+            "disabled": {"type": "boolean", "description": "true: no sign-in, sessions end, status away"}}},
+        "SignInLink": {"type": "object", "required": ["url", "expires_at"], "properties": {
+            "url": {"type": "string", "format": "uri", "description": "Give it to the agent privately: it signs in once"},
+            "expires_at": {"type": "string", "format": "date-time"}}},
         "QueuedHandoff": {"type": "object", "required": ["handoff_id", "conversation_id", "queue", "priority", "queued_at"], "properties": {
             "handoff_id": {"type": "string"}, "conversation_id": {"type": "string"}, "queue": {"type": "string"},
             "priority": {"type": "string"}, "queued_at": {"type": "string", "format": "date-time"}}},

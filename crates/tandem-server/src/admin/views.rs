@@ -148,10 +148,13 @@ pub(super) fn event(e: &CustomerEvent) -> Value {
     json!({"id": e.id, "name": e.name, "at": ts(e.at), "data": e.data})
 }
 
-pub(super) fn agent(a: &AgentRecord) -> Value {
+pub(super) fn agent(a: &AgentRecord, c: &tandem_core::accounts::Credentials) -> Value {
     json!({
         "id": a.profile.id,
         "name": a.profile.name,
+        "email": c.email,
+        "disabled": c.disabled,
+        "has_password": c.password_hash.is_some(),
         "skills": a.profile.skills,
         "capacity": a.profile.capacity,
         "status": a.profile.status.as_str(),

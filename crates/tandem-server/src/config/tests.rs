@@ -258,3 +258,49 @@ timeout_ms = "slow"
     assert_eq!(secret.len(), 1, "the missing variable once: {errors:?}");
     assert!(secret[0].message.contains("NOPE_SECRET"));
 }
+
+#[test]
+fn agent_accounts_are_checked_with_their_paths() {
+    let hash = tandem_core::accounts::hash_password("a-good-password").unwrap();
+    let text = format!(
+        r#"
+        [[agents]]
+        id = "amy"
+        name = "Amy"
+        email = "amy@example.com"
+        skills = ["billing"]
+        capacity = 3
+        password_hash = "{hash}"
+
+        [[agents]]
+        id = "amy"
+        email = "not-an-email"
+        capacity = 5000
+        status = "asleep"
+        password_hash = "hunter2"
+
+        [[agents]]
+        name = "No id"
+        skils = ["typo"]
+    "#
+    );
+    let errors = check(&text).expect_err("mistakes");
+    let p = paths(&errors);
+    for expected in [
+        "agents[1].id",
+        "agents[1].email",
+        "agents[1].capacity",
+        "agents[1].status",
+        "agents[1].password_hash",
+        "agents[2].id",
+        "agents[2].skils",
+    ] {
+        assert!(p.contains(&expected.to_owned()), "{expected} in {p:?}");
+    }
+    assert!(!p.iter().any(|p| p.starts_with("agents[0]")), "{p:?}");
+    let ok = check(&format!(
+        "[[agents]]\nid = \"amy\"\npassword_hash = \"{hash}\"\n"
+    ))
+    .expect("a valid account");
+    assert_eq!(ok.config.agents[0].id, "amy");
+}
