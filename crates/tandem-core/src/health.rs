@@ -442,9 +442,7 @@ fn came_back(
             k.at_ms > resolved_at
                 && k.at_ms <= resolved_at + RESOLUTION_WINDOW_MS
                 && (k.category == Some(category)
-                    || (k.conversation != c.id.as_str()
-                        && intent.is_some()
-                        && k.intent == intent))
+                    || (k.conversation != c.id.as_str() && intent.is_some() && k.intent == intent))
         })
     })
 }

@@ -4,9 +4,10 @@
 use crate::rows::{self, col, col_u64, limit, query_all, query_opt, sql_error};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::store::{
-    ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord, PendingInbound, StoreError,
+    ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
+    PendingInbound, StoreError,
 };
-use tandem_model::{ConversationId, CustomerId, TranscriptEntry};
+use tandem_model::{ConversationId, CustomerId, Timestamp, TranscriptEntry};
 
 /// Unprocessed inbound records, in `seq` order.
 pub(crate) fn pending_inbound(
@@ -86,6 +87,48 @@ pub(crate) fn transcript(
         params![conversation.as_str(), limit(max)],
         rows::transcript_entry,
     )
+}
+
+/// Conversations changed since `since` and opened before `until`, by `updated_at`, at
+/// most `max`, each with the times of its agent transcript entries.
+pub(crate) fn conversation_activity(
+    conn: &Connection,
+    since: Timestamp,
+    until: Timestamp,
+    max: usize,
+) -> Result<Vec<ConversationActivity>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM conversations INDEXED BY conversations_updated
+         WHERE updated_at >= ?1 AND opened_at < ?2 ORDER BY updated_at, id LIMIT ?3",
+        rows::CONVERSATION_COLUMNS
+    );
+    let conversations = query_all(
+        conn,
+        &sql,
+        params![rows::to_ms(since), rows::to_ms(until), limit(max)],
+        rows::conversation,
+    )?;
+    let mut replies = conn
+        .prepare_cached(
+            "SELECT at FROM transcript WHERE conversation_id = ?1 AND party = 'agent' ORDER BY seq",
+        )
+        .map_err(sql_error)?;
+    conversations
+        .into_iter()
+        .map(|conversation| {
+            let agent_replies = replies
+                .query_map(params![conversation.id.as_str()], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(sql_error)?
+                .map(|ms| rows::from_ms(ms.map_err(sql_error)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ConversationActivity {
+                conversation,
+                agent_replies,
+            })
+        })
+        .collect()
 }
 
 /// A conversation's escalation events, oldest first.

@@ -116,7 +116,10 @@ fn sample() -> Vec<ConversationActivity> {
         ],
         Some(5),
     ));
-    records.push(activity(billing, &[T0 + 30 * H + 90_000, T0 + 30 * H + 200_000]));
+    records.push(activity(
+        billing,
+        &[T0 + 30 * H + 90_000, T0 + 30 * H + 200_000],
+    ));
     let mut complaint = conversation("cc", "uc", "telegram", T0 + 40 * H);
     complaint.state.past_handoffs.push(handoff(
         "ho_c",
@@ -140,7 +143,10 @@ fn overall_figures_come_from_the_records() {
     assert_eq!(o.handoffs_without_reply, 1);
     assert_eq!((o.overrides, o.closed_handoffs), (1, 2));
     assert_eq!(o.override_rate, Some(0.5));
-    assert_eq!((o.resolved, o.resolution_checked, o.resolved_within_48h), (1, 1, 1));
+    assert_eq!(
+        (o.resolved, o.resolution_checked, o.resolved_within_48h),
+        (1, 1, 1)
+    );
     assert_eq!(o.csat_handoff.answers, 1);
     assert_eq!(o.csat_handoff.mean, Some(5.0));
     assert_eq!(o.csat_bot.mean, Some(3.0));
@@ -222,7 +228,10 @@ fn queue_and_priority_breakdowns_group_by_the_handoff() {
     assert_eq!(keys, ["billing_queue", "complaint_queue"]);
     let r = compute(&sample(), &query(Some(Breakdown::Priority)), false);
     assert_eq!(r.groups.len(), 1);
-    assert_eq!((r.groups[0].key.as_str(), r.groups[0].figures.handoffs), ("high", 2));
+    assert_eq!(
+        (r.groups[0].key.as_str(), r.groups[0].figures.handoffs),
+        ("high", 2)
+    );
 }
 
 #[test]
