@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod console;
+mod dashboard;
 mod desk_chatwoot;
 mod desk_slack;
 mod desk_teams;

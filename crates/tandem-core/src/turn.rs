@@ -320,7 +320,10 @@ pub fn tapped<'a>(state: &'a ConversationState, payload: &str) -> Option<&'a But
 }
 
 /// Adds the buttons of this turn's replies to the ones a tap may answer.
-fn remember_buttons(state: &mut ConversationState, replies: &[(Party, OutboundContent)]) {
+pub(crate) fn remember_buttons(
+    state: &mut ConversationState,
+    replies: &[(Party, OutboundContent)],
+) {
     for b in replies.iter().flat_map(|(_, c)| &c.buttons) {
         state.offered_buttons.retain(|o| o.payload != b.payload);
         state.offered_buttons.push(b.clone());
