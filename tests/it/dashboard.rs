@@ -1,5 +1,6 @@
-//! Escalation health, end to end: web chat customers (one handed off to the console, whose
-//! agent replies and resolves, then a survey answered 5), the figures in the admin API
+//! Escalation health, end to end: web chat customers (two served by the bot, one of them
+//! rating it 3 after thanking it; one handed off to the console, whose agent replies and
+//! resolves, then a survey answered 5 by tapping the button in the widget), the figures in the admin API
 //! (`GET /api/v1/metrics/escalation`) and on the `/console/metrics` page, and the same
 //! figures after a restart on the same data folder.
 
@@ -67,12 +68,23 @@ async fn widget_message(c: &mut WsClient, needle: &str) -> Value {
     }
 }
 
+/// Taps the button titled `title` of a widget message.
+async fn tap(c: &mut WsClient, message: &Value, title: &str) {
+    let button = message["buttons"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["title"] == title))
+        .cloned()
+        .unwrap_or_else(|| panic!("a {title} button: {message}"));
+    c.send(json!({"type": "postback", "id": format!("tap-{title}"), "payload": button["payload"], "title": title}))
+        .await;
+}
+
 #[tokio::test]
 async fn figures_come_from_the_store_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), &config()).await;
 
-    // Two customers the bot serves alone.
+    // Two customers the bot serves alone; the first thanks the bot and rates it 3.
     for (n, question) in [
         "what are your opening hours?",
         "how do I reset my password?",
@@ -83,6 +95,12 @@ async fn figures_come_from_the_store_and_survive_a_restart() {
         let (mut c, _) = WsClient::hello(&tandem.addr, None).await;
         c.say(&format!("b{n}"), question).await;
         c.recv_reply().await;
+        if n == 0 {
+            c.say("t0", "thank you so much!").await;
+            let survey = widget_message(&mut c, "How did we do?").await;
+            tap(&mut c, &survey, "3").await;
+            widget_message(&mut c, "Thank you for your feedback").await;
+        }
     }
 
     // One who asks for a person: the agent accepts, replies, resolves; the survey gets a 5.
@@ -114,14 +132,7 @@ async fn figures_come_from_the_store_and_survive_a_restart() {
         .await;
     assert_eq!(agent.recv_type("ack").await["id"], "r1");
     let survey = widget_message(&mut customer, "How did we do?").await;
-    let five = survey["buttons"]
-        .as_array()
-        .and_then(|b| b.iter().find(|b| b["title"] == "5"))
-        .cloned()
-        .unwrap_or_else(|| panic!("a 5 button: {survey}"));
-    customer
-        .send(json!({"type": "postback", "id": "s1", "payload": five["payload"], "title": "5"}))
-        .await;
+    tap(&mut customer, &survey, "5").await;
     widget_message(&mut customer, "Thank you for your feedback").await;
 
     let before = eventually(10, "the survey answer in the figures", || async {
@@ -136,6 +147,8 @@ async fn figures_come_from_the_store_and_survive_a_restart() {
     assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{rate}");
     assert_eq!(o["csat_handoff"]["mean"], 5.0);
     assert_eq!(o["csat_handoff"]["satisfied_share"], 1.0);
+    assert_eq!(o["csat_bot"]["answers"], 1, "the bot-only survey");
+    assert_eq!(o["csat_bot"]["mean"], 3.0);
     assert_eq!(o["first_human_reply"]["count"], 1);
     assert!(o["first_human_reply"]["median_ms"].as_i64().unwrap() >= 0);
     assert_eq!(o["resolved"], 1);
@@ -155,6 +168,7 @@ async fn figures_come_from_the_store_and_survive_a_restart() {
     let html = page(&tandem, "period=24h").await;
     assert!(html.contains("33.3 %"), "the escalation rate");
     assert!(html.contains("5.00 / 5"), "the CSAT after a handoff");
+    assert!(html.contains("3.00 / 5"), "the bot-only CSAT");
     assert!(html.contains("healthy band"));
     let by_category = figures(&tandem, "period=24h&by=category").await;
     assert_eq!(by_category["groups"][0]["key"], h["reason"]["category"]);
