@@ -173,9 +173,28 @@ async fn figures_come_from_the_store_and_survive_a_restart() {
     let by_category = figures(&tandem, "period=24h&by=category").await;
     assert_eq!(by_category["groups"][0]["key"], h["reason"]["category"]);
 
+    // /metrics: the escalation counts and their denominator, the decisions.
+    let series = [
+        "tandem_policy_decisions_total{escalate=\"true\"}",
+        "tandem_policy_decisions_total{escalate=\"false\"}",
+    ];
+    let mut counted = Vec::new();
+    for s in series {
+        counted.push(tandem.metric(s).await);
+    }
+    assert_eq!(counted[0], 1.0, "one escalating decision");
+    assert!(counted[1] >= 3.0, "the bot's answers: {counted:?}");
+
     // Restart on the same data folder: the same figures, the rate not skewed.
     assert_eq!(tandem.terminate().await.code(), Some(0));
     let tandem = Tandem::start(dir.path(), &config()).await;
+    for (s, before) in series.iter().zip(&counted) {
+        assert_eq!(
+            tandem.metric(s).await,
+            *before,
+            "{s} restored from the store, like the escalation counts"
+        );
+    }
     let after = figures(&tandem, "period=24h&by=channel").await;
     assert_eq!(
         after["overall"], before["overall"],

@@ -259,6 +259,14 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         }
         Err(e) => warn!(error = %e, "Could not restore escalation counts."),
     }
+    // The denominator too, so that escalations / decisions means the same after a restart.
+    match store.decision_counts().await {
+        Ok((escalated, not)) => {
+            metrics.decisions_add(true, escalated);
+            metrics.decisions_add(false, not);
+        }
+        Err(e) => warn!(error = %e, "Could not restore policy decision counts."),
+    }
     let defaults = OutboxConfig::default();
     let outbox = OutboxConfig {
         lease: config

@@ -655,6 +655,10 @@ impl Store for MongoStore {
         records::conversation_activity(&self.c, since, until, limit).await
     }
 
+    async fn decision_counts(&self) -> Result<(u64, u64), StoreError> {
+        records::decision_counts(&self.c).await
+    }
+
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         records::escalation_counts(&self.c).await
     }

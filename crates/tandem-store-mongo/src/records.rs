@@ -468,6 +468,21 @@ pub(crate) async fn escalations(
     .await
 }
 
+/// See [`Store::decision_counts`](tandem_core::store::Store::decision_counts).
+pub(crate) async fn decision_counts(c: &Collections) -> Result<(u64, u64), StoreError> {
+    let yes = c
+        .escalations
+        .count_documents(doc! { "escalate": true })
+        .await
+        .map_err(classify)?;
+    let no = c
+        .escalations
+        .count_documents(doc! { "escalate": false })
+        .await
+        .map_err(classify)?;
+    Ok((yes, no))
+}
+
 /// See [`Store::escalation_counts`](tandem_core::store::Store::escalation_counts).
 pub(crate) async fn escalation_counts(c: &Collections) -> Result<Vec<(String, u64)>, StoreError> {
     let cursor = c

@@ -489,6 +489,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn decision_counts(&self) -> Result<(u64, u64), StoreError> {
+        self.reads.call(reads::decision_counts).await
+    }
+
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.reads.call(reads::escalation_counts).await
     }

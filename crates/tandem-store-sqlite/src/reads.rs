@@ -143,6 +143,17 @@ pub(crate) fn escalations(
     query_all(conn, &sql, params![conversation.as_str()], rows::escalation)
 }
 
+/// Policy decisions recorded: (escalating, not escalating).
+pub(crate) fn decision_counts(conn: &Connection) -> Result<(u64, u64), StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(escalate != 0), 0), COALESCE(SUM(escalate = 0), 0) FROM escalations",
+        [],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+    )
+    .map(|(yes, no)| (yes.max(0) as u64, no.max(0) as u64))
+    .map_err(sql_error)
+}
+
 /// Escalation events per reason label, by label.
 pub(crate) fn escalation_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
     query_all(

@@ -1876,6 +1876,11 @@ pub async fn escalations_round_trip_and_counts(store: DynStore) {
             .must("escalations")
             .is_empty()
     );
+    assert_eq!(
+        store.decision_counts().await.must("decision_counts"),
+        (3, 1),
+        "every recorded decision, by outcome"
+    );
     let mut counts = store.escalation_counts().await.must("escalation_counts");
     counts.sort();
     let expected: Vec<(String, u64)> = vec![

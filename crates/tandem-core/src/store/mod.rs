@@ -369,6 +369,11 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ConversationActivity>, StoreError>;
 
+    /// Number of recorded policy decisions (escalation events) over the whole store:
+    /// `(escalating, not escalating)`. Restores `tandem_policy_decisions` at start-up, so
+    /// it and the restored escalation counts stay in step across restarts.
+    async fn decision_counts(&self) -> Result<(u64, u64), StoreError>;
+
     /// Number of escalation events per reason code, over the whole store.
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
 
