@@ -226,6 +226,18 @@ fn card(title: &str, value: &str, sub: &str) -> String {
     )
 }
 
+fn csat_card(title: &str, c: &CsatFigures) -> String {
+    card(
+        title,
+        &mean(c),
+        &format!(
+            "{} answers · {} satisfied (4–5)",
+            c.answers,
+            pct(c.satisfied_share)
+        ),
+    )
+}
+
 fn cards(r: &HealthReport) -> String {
     let o = &r.overall;
     let [low, high] = r.healthy_band;
@@ -263,24 +275,8 @@ fn cards(r: &HealthReport) -> String {
                 o.resolved_within_48h, o.resolution_checked, o.resolved
             ),
         ),
-        card(
-            "CSAT after handoff",
-            &mean(&o.csat_handoff),
-            &format!(
-                "{} answers · {} satisfied (4–5)",
-                o.csat_handoff.answers,
-                pct(o.csat_handoff.satisfied_share)
-            ),
-        ),
-        card(
-            "CSAT bot only",
-            &mean(&o.csat_bot),
-            &format!(
-                "{} answers · {} satisfied (4–5)",
-                o.csat_bot.answers,
-                pct(o.csat_bot.satisfied_share)
-            ),
-        ),
+        csat_card("CSAT after handoff", &o.csat_handoff),
+        csat_card("CSAT bot only", &o.csat_bot),
         card(
             "Override rate",
             &pct(o.override_rate),
