@@ -5,6 +5,7 @@ mod admin;
 mod browser;
 mod cli;
 mod console;
+mod dashboard;
 mod desk_chatwoot;
 mod desk_slack;
 mod desk_teams;

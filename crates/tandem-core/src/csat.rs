@@ -1,5 +1,8 @@
-//! Customer satisfaction after a resolved handoff: "How did we do?" with 1–5, and a
-//! free-text follow-up for low scores. Answers are stored with the handoff.
+//! Customer satisfaction: "How did we do?" with 1–5, and a free-text follow-up for low
+//! scores. After a resolved handoff the answer is stored with the handoff; in a
+//! conversation the bot handled alone, the customer thanking the bot ([`bot_survey_due`])
+//! gets the same survey once, its answer stored as `ConversationState::bot_csat`. The
+//! dashboard compares the two (`crate::health`).
 
 use crate::handoff::ms;
 use crate::store::{ConversationState, Csat, CsatPending, CsatStage};
@@ -21,7 +24,41 @@ pub fn prompt() -> OutboundContent {
     )
 }
 
-/// Starts the survey for `handoff_id` (a closed handoff of this conversation).
+/// The `handoff_id` of a pending survey about the bot's own handling (no handoff).
+pub const BOT_SURVEY: &str = "bot";
+
+/// The intent (classifier's or bot's) of a customer thanking.
+pub const THANKS_INTENT: &str = "thanks";
+
+/// Lowest classifier confidence at which a thanks asks for the bot-only survey.
+pub const THANKS_MIN_CONFIDENCE: f32 = 0.6;
+
+/// Whether a message the bot answers should be followed by the bot-only survey: the
+/// customer thanks the bot (classifier intent `thanks` at [`THANKS_MIN_CONFIDENCE`], or
+/// without a classifier the bot's own `thanks` intent) after at least one earlier
+/// exchange, in a conversation that was never handed off and was not surveyed yet.
+pub fn bot_survey_due(
+    state: &ConversationState,
+    earlier_entries: u64,
+    classifier: Option<(&str, f32)>,
+    bot_intent: Option<&str>,
+) -> bool {
+    let thanks = match classifier {
+        Some((intent, confidence)) => {
+            intent == THANKS_INTENT && confidence >= THANKS_MIN_CONFIDENCE
+        }
+        None => bot_intent == Some(THANKS_INTENT),
+    };
+    thanks
+        && earlier_entries >= 2
+        && state.handoff.is_none()
+        && state.past_handoffs.is_empty()
+        && state.bot_csat.is_none()
+        && state.csat_pending.is_none()
+}
+
+/// Starts the survey for `handoff_id` (a closed handoff of this conversation, or
+/// [`BOT_SURVEY`]).
 pub fn start(state: &mut ConversationState, handoff_id: &str) {
     state.csat_pending = Some(CsatPending {
         handoff_id: handoff_id.to_owned(),
@@ -37,16 +74,21 @@ pub fn answer(
     now: Timestamp,
 ) -> Option<OutboundContent> {
     let pending = state.csat_pending.clone()?;
-    let record = state
-        .past_handoffs
-        .iter_mut()
-        .rev()
-        .find(|h| h.id == pending.handoff_id);
-    let Some(record) = record else {
+    let slot = if pending.handoff_id == BOT_SURVEY {
+        Some(&mut state.bot_csat)
+    } else {
+        state
+            .past_handoffs
+            .iter_mut()
+            .rev()
+            .find(|h| h.id == pending.handoff_id)
+            .map(|h| &mut h.csat)
+    };
+    let Some(slot) = slot else {
         state.csat_pending = None;
         return None;
     };
-    let csat = record.csat.get_or_insert_with(Csat::default);
+    let csat = slot.get_or_insert_with(Csat::default);
     match pending.awaiting {
         CsatStage::Score => {
             let Some(score) = parse_score(text) else {
@@ -152,6 +194,46 @@ mod tests {
             (Some(1), Some("the agent was slow"))
         );
         assert!(s.csat_pending.is_none());
+    }
+
+    #[test]
+    fn a_bot_only_survey_is_stored_on_the_conversation() {
+        let mut s = ConversationState::default();
+        assert!(bot_survey_due(&s, 2, Some(("thanks", 0.9)), None));
+        assert!(
+            !bot_survey_due(&s, 0, Some(("thanks", 0.9)), None),
+            "not on a first message"
+        );
+        assert!(!bot_survey_due(&s, 2, Some(("thanks", 0.4)), None));
+        assert!(!bot_survey_due(
+            &s,
+            2,
+            Some(("order_status", 0.9)),
+            Some("thanks")
+        ));
+        assert!(
+            bot_survey_due(&s, 2, None, Some("thanks")),
+            "the bot's intent without a classifier"
+        );
+        start(&mut s, BOT_SURVEY);
+        assert!(!bot_survey_due(&s, 4, Some(("thanks", 0.9)), None), "once");
+        assert!(answer(&mut s, "csat:4", tandem_model::now()).is_some());
+        assert_eq!(s.bot_csat.as_ref().and_then(|c| c.score), Some(4));
+        assert!(s.csat_pending.is_none());
+        assert!(
+            !bot_survey_due(&s, 6, Some(("thanks", 0.9)), None),
+            "answered already"
+        );
+        let handed_off = state_with_closed_handoff();
+        assert!(!bot_survey_due(
+            &ConversationState {
+                csat_pending: None,
+                ..handed_off
+            },
+            4,
+            Some(("thanks", 0.9)),
+            None
+        ));
     }
 
     #[test]

@@ -448,6 +448,8 @@ impl Core {
             }
             _ => return Ok(None),
         }
+        // The survey's buttons are taps the customer may send back (matched by payload).
+        turn::remember_buttons(&mut next.state, &replies);
         // Replies go to the channel the customer last wrote on.
         let identities = self.inner.store.identities(&conv.customer_id).await?;
         let recipient = identities

@@ -21,6 +21,7 @@ mod delivery;
 pub mod desks;
 mod gate;
 pub mod handoff;
+pub mod health;
 pub mod linking;
 pub mod messages;
 pub mod metrics;

@@ -134,7 +134,7 @@ impl Metrics {
         let decisions = Family::<Labels, Counter>::default();
         registry.register(
             "policy_decisions",
-            "Escalation policy decisions made since start, by whether they escalated",
+            "Escalation policy decisions recorded, by whether they escalated (restored from the store at start-up, like the escalation counts)",
             decisions.clone(),
         );
         let assignments = Family::<Labels, Counter>::default();
@@ -219,6 +219,14 @@ impl Metrics {
                 .get_or_create(&vec![("reason", label.to_owned())])
                 .inc_by(n),
         };
+    }
+
+    /// Adds `n` recorded decisions of one outcome (used to restore counts at start-up,
+    /// with [`Metrics::escalation_add`], so both come from the store).
+    pub fn decisions_add(&self, escalate: bool, n: u64) {
+        self.decisions
+            .get_or_create(&vec![("escalate", escalate.to_string())])
+            .inc_by(n);
     }
 
     /// A recorded policy decision: counted by outcome, and when it escalated, by each

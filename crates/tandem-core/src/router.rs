@@ -18,7 +18,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tandem_model::{
-    ChannelId, DeliveryUpdate, ExternalIdentity, InboundMessage, Party, Reachability,
+    ChannelId, DeliveryUpdate, ExternalIdentity, InboundMessage, Party, Reachability, Timestamp,
     TranscriptEntry,
 };
 use tandem_sdk::{Accepted, ChannelAdapter, InboundError, InboundHandler, Session};
@@ -250,6 +250,11 @@ impl Core {
     /// The store.
     pub fn store(&self) -> &DynStore {
         &self.inner.store
+    }
+
+    /// The current time by the core's clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
     }
 
     /// The metrics.

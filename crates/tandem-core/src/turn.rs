@@ -193,6 +193,15 @@ pub(crate) async fn plan(
                         OutboundContent::with_buttons(BOT_FIRST_REPLY, vec![human_button()]),
                     ));
                 } else {
+                    let survey = csat::bot_survey_due(
+                        &next.state,
+                        conversation.next_seq,
+                        understanding
+                            .intent
+                            .as_ref()
+                            .map(|i| (i.intent.as_str(), i.confidence)),
+                        understanding.answer.intent.as_deref(),
+                    );
                     let mut reply = bot_reply(understanding.answer);
                     if decision.offers(OfferKind::HumanButton)
                         && !reply.buttons.iter().any(|b| b.payload == HUMAN_PAYLOAD)
@@ -200,6 +209,11 @@ pub(crate) async fn plan(
                         reply.buttons.push(human_button());
                     }
                     replies.push((Party::Bot, reply));
+                    if survey {
+                        // A thanks after the bot helped: how did the bot do?
+                        csat::start(&mut next.state, csat::BOT_SURVEY);
+                        replies.push((Party::Bot, csat::prompt()));
+                    }
                 }
             }
             _ => match &msg.content {
@@ -320,7 +334,10 @@ pub fn tapped<'a>(state: &'a ConversationState, payload: &str) -> Option<&'a But
 }
 
 /// Adds the buttons of this turn's replies to the ones a tap may answer.
-fn remember_buttons(state: &mut ConversationState, replies: &[(Party, OutboundContent)]) {
+pub(crate) fn remember_buttons(
+    state: &mut ConversationState,
+    replies: &[(Party, OutboundContent)],
+) {
     for b in replies.iter().flat_map(|(_, c)| &c.buttons) {
         state.offered_buttons.retain(|o| o.payload != b.payload);
         state.offered_buttons.push(b.clone());

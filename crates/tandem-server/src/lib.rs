@@ -11,6 +11,7 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod listen;
 pub mod memory;
 pub mod policy_test;

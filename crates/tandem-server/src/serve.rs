@@ -158,6 +158,22 @@ fn spawn_sighup_reload(
 
 /// The escalation policy: the file `[policy].path`, else the built-in default
 /// (`config/policy.toml` as shipped).
+/// Who may open `/console/metrics`: the agent tokens of every console desk and the admin
+/// tokens (see `dashboard::DashboardAccess`).
+fn dashboard_tokens(
+    desks: &[crate::config::Instance],
+    admin: &[tandem_sdk::Secret],
+) -> Vec<tandem_sdk::Secret> {
+    desks
+        .iter()
+        .filter(|d| d.kind == "console")
+        .filter_map(|d| d.table.get("tokens")?.as_array().cloned())
+        .flatten()
+        .filter_map(|t| t.as_str().map(tandem_sdk::Secret::new))
+        .chain(admin.iter().cloned())
+        .collect()
+}
+
 fn load_policy(path: Option<&str>) -> anyhow::Result<tandem_policy::PolicyEngine> {
     let engine = match path {
         None => tandem_policy::PolicyEngine::builtin(),
@@ -242,6 +258,14 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             }
         }
         Err(e) => warn!(error = %e, "Could not restore escalation counts."),
+    }
+    // The denominator too, so that escalations / decisions means the same after a restart.
+    match store.decision_counts().await {
+        Ok((escalated, not)) => {
+            metrics.decisions_add(true, escalated);
+            metrics.decisions_add(false, not);
+        }
+        Err(e) => warn!(error = %e, "Could not restore policy decision counts."),
     }
     let defaults = OutboxConfig::default();
     let outbox = OutboxConfig {
@@ -371,6 +395,13 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     spawn_sighup_reload(reloader.clone(), http_shutdown.clone());
     reloader.announce().await;
     spawn_policy_follow(reloader.clone(), http_shutdown.clone());
+    routes.push(crate::dashboard::routes(
+        core.clone(),
+        crate::dashboard::DashboardAccess::new(
+            dashboard_tokens(&loaded.desks, &config.admin.tokens),
+            loaded.public_url.scheme() == "https",
+        ),
+    ));
     routes.push(crate::admin::routes(
         core.clone(),
         config.admin.tokens.clone(),

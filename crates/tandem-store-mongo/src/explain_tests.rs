@@ -166,6 +166,19 @@ fn hot_queries(c: &Collections) -> Vec<Hot<'_>> {
         )
         .sorted(ConversationDoc::newest_first()),
         find(
+            "conversations changed in a period (health figures)",
+            &c.conversations,
+            ConversationDoc::active_between(t, t),
+        )
+        .sorted(ConversationDoc::by_update())
+        .prefix(doc! { "updated_at": { "$gte": to_datetime(t) } }),
+        find(
+            "agent entries of conversations (health figures)",
+            &c.transcript,
+            TranscriptDoc::agent_entries_of(&["conv_1", "conv_2"]),
+        )
+        .prefix(doc! { "conversation_id": { "$in": ["conv_1", "conv_2"] } }),
+        find(
             "unapplied turn journals",
             &c.conversations,
             ConversationDoc::journals_before(to_datetime(t)),

@@ -144,10 +144,10 @@ use mongodb::{Client, Database};
 use schema::{Collections, Deployment};
 use std::time::Duration;
 use tandem_core::store::{
-    AgentProfile, AgentRecord, AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord,
-    CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord, LinkCode,
-    LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry, PendingInbound,
-    QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
+    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
+    CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
+    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry,
+    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -644,6 +644,19 @@ impl Store for MongoStore {
         conversation: &ConversationId,
     ) -> Result<Vec<EscalationEvent>, StoreError> {
         records::escalations(&self.c, conversation).await
+    }
+
+    async fn conversation_activity(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ConversationActivity>, StoreError> {
+        records::conversation_activity(&self.c, since, until, limit).await
+    }
+
+    async fn decision_counts(&self) -> Result<(u64, u64), StoreError> {
+        records::decision_counts(&self.c).await
     }
 
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {

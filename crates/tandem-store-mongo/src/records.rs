@@ -7,16 +7,17 @@ use crate::docs::escalations::EscalationDoc;
 use crate::docs::inbound::{CounterDoc, INBOUND_SEQ_COUNTER, InboundDoc};
 use crate::docs::kv::KvDoc;
 use crate::docs::transcript::TranscriptDoc;
-use crate::docs::{decode, encode, to_datetime};
+use crate::docs::{decode, encode, from_datetime, to_datetime};
 use crate::error::{classify, is_duplicate_key};
 use crate::schema::Collections;
-use bson::Document;
+use bson::{Document, doc};
 use futures::TryStreamExt;
 use mongodb::Cursor;
 use mongodb::options::ReturnDocument;
+use std::collections::HashMap;
 use tandem_core::store::{
-    ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord, InboundRecord,
-    PendingInbound, StoreError,
+    ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
+    InboundRecord, PendingInbound, StoreError,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, ExternalIdentity, InboundMessage, Timestamp,
@@ -382,6 +383,72 @@ pub(crate) async fn transcript(
     Ok(entries)
 }
 
+/// How many conversations one query of agent entries names.
+const ACTIVITY_BATCH: usize = 500;
+
+/// See [`Store::conversation_activity`](tandem_core::store::Store::conversation_activity).
+pub(crate) async fn conversation_activity(
+    c: &Collections,
+    since: Timestamp,
+    until: Timestamp,
+    max: usize,
+) -> Result<Vec<ConversationActivity>, StoreError> {
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    let cursor = c
+        .conversations
+        .find(ConversationDoc::active_between(since, until))
+        .sort(ConversationDoc::by_update())
+        .limit(limit(max))
+        .await
+        .map_err(classify)?;
+    let conversations = collect(cursor, |d| {
+        decode::<ConversationDoc>("conversation", d)?.into_record()
+    })
+    .await?;
+    let mut replies: HashMap<String, Vec<(i64, Timestamp)>> = HashMap::new();
+    for batch in conversations.chunks(ACTIVITY_BATCH) {
+        let ids: Vec<&str> = batch.iter().map(|r| r.id.as_str()).collect();
+        let cursor = c
+            .transcript
+            .find(TranscriptDoc::agent_entries_of(&ids))
+            .projection(doc! { "conversation_id": 1, "seq": 1, "at": 1 })
+            .await
+            .map_err(classify)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
+        for d in docs {
+            let seq = match d.get("seq") {
+                Some(bson::Bson::Int64(n)) => Some(*n),
+                Some(bson::Bson::Int32(n)) => Some(i64::from(*n)),
+                _ => None,
+            };
+            let (Ok(id), Some(seq), Ok(at)) =
+                (d.get_str("conversation_id"), seq, d.get_datetime("at"))
+            else {
+                return Err(StoreError::Corrupt(
+                    "transcript entry without conversation, seq or time".into(),
+                ));
+            };
+            replies
+                .entry(id.to_owned())
+                .or_default()
+                .push((seq, from_datetime(*at)?));
+        }
+    }
+    Ok(conversations
+        .into_iter()
+        .map(|conversation| {
+            let mut agent = replies.remove(conversation.id.as_str()).unwrap_or_default();
+            agent.sort_by_key(|(seq, _)| *seq);
+            ConversationActivity {
+                conversation,
+                agent_replies: agent.into_iter().map(|(_, at)| at).collect(),
+            }
+        })
+        .collect())
+}
+
 // ---- escalations ---------------------------------------------------------------------
 
 /// See [`Store::escalations`](tandem_core::store::Store::escalations).
@@ -399,6 +466,21 @@ pub(crate) async fn escalations(
         decode::<EscalationDoc>("escalation", d)?.into_event()
     })
     .await
+}
+
+/// See [`Store::decision_counts`](tandem_core::store::Store::decision_counts).
+pub(crate) async fn decision_counts(c: &Collections) -> Result<(u64, u64), StoreError> {
+    let yes = c
+        .escalations
+        .count_documents(doc! { "escalate": true })
+        .await
+        .map_err(classify)?;
+    let no = c
+        .escalations
+        .count_documents(doc! { "escalate": false })
+        .await
+        .map_err(classify)?;
+    Ok((yes, no))
 }
 
 /// See [`Store::escalation_counts`](tandem_core::store::Store::escalation_counts).

@@ -43,10 +43,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
-    AgentProfile, AgentRecord, AuditEntry, ConversationRecord, CustomerEvent, CustomerRecord,
-    CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord, LinkCode,
-    LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry, PendingInbound,
-    QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
+    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
+    CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
+    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry,
+    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -476,6 +476,21 @@ impl Store for SqliteStore {
         self.reads
             .call(move |c| reads::escalations(c, &conversation))
             .await
+    }
+
+    async fn conversation_activity(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ConversationActivity>, StoreError> {
+        self.reads
+            .call(move |c| reads::conversation_activity(c, since, until, limit))
+            .await
+    }
+
+    async fn decision_counts(&self) -> Result<(u64, u64), StoreError> {
+        self.reads.call(reads::decision_counts).await
     }
 
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {

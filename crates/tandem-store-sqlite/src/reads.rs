@@ -4,9 +4,10 @@
 use crate::rows::{self, col, col_u64, limit, query_all, query_opt, sql_error};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::store::{
-    ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord, PendingInbound, StoreError,
+    ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
+    PendingInbound, StoreError,
 };
-use tandem_model::{ConversationId, CustomerId, TranscriptEntry};
+use tandem_model::{ConversationId, CustomerId, Timestamp, TranscriptEntry};
 
 /// Unprocessed inbound records, in `seq` order.
 pub(crate) fn pending_inbound(
@@ -88,6 +89,48 @@ pub(crate) fn transcript(
     )
 }
 
+/// Conversations changed since `since` and opened before `until`, by `updated_at`, at
+/// most `max`, each with the times of its agent transcript entries.
+pub(crate) fn conversation_activity(
+    conn: &Connection,
+    since: Timestamp,
+    until: Timestamp,
+    max: usize,
+) -> Result<Vec<ConversationActivity>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM conversations INDEXED BY conversations_updated
+         WHERE updated_at >= ?1 AND opened_at < ?2 ORDER BY updated_at, id LIMIT ?3",
+        rows::CONVERSATION_COLUMNS
+    );
+    let conversations = query_all(
+        conn,
+        &sql,
+        params![rows::to_ms(since), rows::to_ms(until), limit(max)],
+        rows::conversation,
+    )?;
+    let mut replies = conn
+        .prepare_cached(
+            "SELECT at FROM transcript WHERE conversation_id = ?1 AND party = 'agent' ORDER BY seq",
+        )
+        .map_err(sql_error)?;
+    conversations
+        .into_iter()
+        .map(|conversation| {
+            let agent_replies = replies
+                .query_map(params![conversation.id.as_str()], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(sql_error)?
+                .map(|ms| rows::from_ms(ms.map_err(sql_error)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ConversationActivity {
+                conversation,
+                agent_replies,
+            })
+        })
+        .collect()
+}
+
 /// A conversation's escalation events, oldest first.
 pub(crate) fn escalations(
     conn: &Connection,
@@ -98,6 +141,17 @@ pub(crate) fn escalations(
         rows::ESCALATION_COLUMNS
     );
     query_all(conn, &sql, params![conversation.as_str()], rows::escalation)
+}
+
+/// Policy decisions recorded: (escalating, not escalating).
+pub(crate) fn decision_counts(conn: &Connection) -> Result<(u64, u64), StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(SUM(escalate != 0), 0), COALESCE(SUM(escalate = 0), 0) FROM escalations",
+        [],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+    )
+    .map(|(yes, no)| (yes.max(0) as u64, no.max(0) as u64))
+    .map_err(sql_error)
 }
 
 /// Escalation events per reason label, by label.

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_link_codes.sql"),
     include_str!("migrations/0006_routing.sql"),
     include_str!("migrations/0007_link_code_redeemer.sql"),
+    include_str!("migrations/0008_conversation_activity.sql"),
 ];
 
 /// The schema version this build creates and understands.

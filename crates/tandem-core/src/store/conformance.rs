@@ -128,6 +128,7 @@ macro_rules! store_conformance {
             outbox_per_conversation_order,
             outbox_depth_and_next_due,
             escalations_round_trip_and_counts,
+            conversation_activity_by_period,
             kv_round_trip,
             concurrent_record_inbound,
             concurrent_resolve_customer,
@@ -1875,6 +1876,11 @@ pub async fn escalations_round_trip_and_counts(store: DynStore) {
             .must("escalations")
             .is_empty()
     );
+    assert_eq!(
+        store.decision_counts().await.must("decision_counts"),
+        (3, 1),
+        "every recorded decision, by outcome"
+    );
     let mut counts = store.escalation_counts().await.must("escalation_counts");
     counts.sort();
     let expected: Vec<(String, u64)> = vec![
@@ -1887,6 +1893,87 @@ pub async fn escalations_round_trip_and_counts(store: DynStore) {
     assert_eq!(
         counts, expected,
         "counts are per `EscalationEvent::count_labels()`: escalations only, with categories"
+    );
+}
+
+/// `conversation_activity`: conversations changed since `since` and opened before `until`,
+/// by last change, capped, each with its agent entries' times in order.
+pub async fn conversation_activity_by_period(store: DynStore) {
+    let base = now();
+    let ms = |n: i64| base + time::Duration::milliseconds(n);
+    let mut made = Vec::new();
+    for (n, subject) in ["ann", "bea", "cid"].into_iter().enumerate() {
+        let opened = ms(n as i64 * 1_000);
+        let customer = store
+            .resolve_customer(&ExternalIdentity::new(web(), subject), opened)
+            .await
+            .must("resolve_customer");
+        made.push(
+            store
+                .open_conversation(&customer.id, &web(), opened)
+                .await
+                .must("open_conversation"),
+        );
+    }
+    // ann: a customer message, two agent replies around a bot one; changed at +100 s.
+    let mut turn = turn_of(&made[0]);
+    turn.conversation.updated_at = ms(100_000);
+    turn.conversation.state.last_intent = Some("invoices".to_owned());
+    let mut agent_times = Vec::new();
+    for (n, from) in [Party::Customer, Party::Agent, Party::Bot, Party::Agent]
+        .into_iter()
+        .enumerate()
+    {
+        let mut e = push_entry(&mut turn, from, text("hello"));
+        e.at = ms(90_000 + n as i64 * 1_000);
+        *turn.entries.last_mut().expect("entry") = e.clone();
+        if from == Party::Agent {
+            agent_times.push(e.at);
+        }
+    }
+    store.commit_turn(turn).await.must("commit_turn");
+    // cid: changed at +50 s, no agent entry. bea stays as opened (+1 s).
+    let mut turn = turn_of(&made[2]);
+    turn.conversation.updated_at = ms(50_000);
+    push_entry(&mut turn, Party::Customer, text("hi"));
+    store.commit_turn(turn).await.must("commit_turn");
+    let ann = reload(&store, &made[0].id).await;
+    let cid = reload(&store, &made[2].id).await;
+
+    let got = store
+        .conversation_activity(ms(10_000), ms(3_600_000), 100)
+        .await
+        .must("conversation_activity");
+    let ids: Vec<&ConversationId> = got.iter().map(|a| &a.conversation.id).collect();
+    assert_eq!(
+        ids,
+        vec![&cid.id, &ann.id],
+        "changed since `since`, by last change; one unchanged since is left out"
+    );
+    assert_eq!(got[1].conversation, ann, "the record as stored");
+    assert_eq!(
+        got[1].agent_replies, agent_times,
+        "the agent entries' times, in order"
+    );
+    assert!(got[0].agent_replies.is_empty());
+
+    let got = store
+        .conversation_activity(ms(10_000), ms(1_500), 100)
+        .await
+        .must("conversation_activity");
+    assert_eq!(
+        got.iter().map(|a| &a.conversation.id).collect::<Vec<_>>(),
+        vec![&ann.id],
+        "opened at or after `until` is left out"
+    );
+    let got = store
+        .conversation_activity(ms(0), ms(3_600_000), 2)
+        .await
+        .must("conversation_activity");
+    assert_eq!(
+        got.iter().map(|a| &a.conversation.id).collect::<Vec<_>>(),
+        vec![&made[1].id, &cid.id],
+        "at most `limit`, earliest change first"
     );
 }
 

@@ -357,6 +357,23 @@ pub trait Store: Send + Sync + 'static {
         conversation: &ConversationId,
     ) -> Result<Vec<EscalationEvent>, StoreError>;
 
+    /// The conversations the escalation health figures of a period read: every
+    /// conversation with `updated_at >= since` and `opened_at < until`, by `updated_at`
+    /// then id, at most `limit`, each with the times of its agent transcript entries
+    /// (oldest first). Index-backed on `updated_at`; the caller treats `limit` results as
+    /// a truncated scan.
+    async fn conversation_activity(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ConversationActivity>, StoreError>;
+
+    /// Number of recorded policy decisions (escalation events) over the whole store:
+    /// `(escalating, not escalating)`. Restores `tandem_policy_decisions` at start-up, so
+    /// it and the restored escalation counts stay in step across restarts.
+    async fn decision_counts(&self) -> Result<(u64, u64), StoreError>;
+
     /// Number of escalation events per reason code, over the whole store.
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
 

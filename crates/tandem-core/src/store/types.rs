@@ -158,6 +158,10 @@ pub struct ConversationState {
     /// While `owner` is `external`: when the person outside Tandem last wrote, unix ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_at_ms: Option<i64>,
+    /// The customer's answer to the survey of a conversation the bot handled alone
+    /// (never handed off), once asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot_csat: Option<Csat>,
 }
 
 impl ConversationState {
@@ -293,6 +297,16 @@ pub struct HandoffTransition {
     pub actor: String,
     /// When, unix milliseconds.
     pub at_ms: i64,
+}
+
+/// A conversation as the escalation health figures read it
+/// ([`Store::conversation_activity`](super::Store::conversation_activity)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationActivity {
+    /// The conversation (its handoffs, transitions and survey answers are in its state).
+    pub conversation: ConversationRecord,
+    /// When each agent transcript entry of the conversation was written, oldest first.
+    pub agent_replies: Vec<Timestamp>,
 }
 
 /// A satisfaction answer.

@@ -104,6 +104,7 @@ fn handler(method: &str, operation_id: &str) -> Option<MethodRouter<AdminState>>
         "listQueue" => on(filter, list_queue),
         "issueSignInLink" => on(filter, issue_sign_in_link),
         "sendMessage" => on(filter, send_message),
+        "escalationMetrics" => on(filter, escalation_metrics),
         _ => return None,
     })
 }
@@ -483,6 +484,16 @@ async fn get_escalations(
         .ok_or_else(|| not_found("conversation"))?;
     let list = store.escalations(&id).await?;
     Ok(Json(list.iter().map(views::escalation).collect::<Vec<_>>()).into_response())
+}
+
+/// The escalation health figures of a period (the numbers of `/console/metrics`).
+async fn escalation_metrics(
+    State(st): State<AdminState>,
+    Query(params): Query<crate::dashboard::PeriodParams>,
+) -> Result<Response, ApiError> {
+    let q = params.query(st.core.now()).map_err(bad_request)?;
+    let report = crate::dashboard::report(&st.core, &q).await?;
+    Ok(Json(report).into_response())
 }
 
 async fn get_policy(State(st): State<AdminState>) -> Json<serde_json::Value> {

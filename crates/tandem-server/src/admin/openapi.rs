@@ -192,6 +192,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "listQueue",
         "Handoffs waiting for an agent, in the order they will be assigned (priority, then age)",
     ),
+    (
+        "get",
+        "/api/v1/metrics/escalation",
+        "escalationMetrics",
+        "Escalation health of a period, computed from the store (the numbers of /console/metrics): conversations, escalation rate against the healthy 5-10 % band, time to first human reply, resolution within 48 h, CSAT after a handoff and bot only, override rate; overall, per UTC day, and by category, queue, channel or priority",
+    ),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -262,6 +268,7 @@ fn success(id: &str) -> (&'static str, Value) {
         "listQueue" => ("200", array_of("QueuedHandoff")),
         "issueSignInLink" => ("201", reference("SignInLink")),
         "sendMessage" => ("202", reference("MessageQueued")),
+        "escalationMetrics" => ("200", reference("EscalationHealth")),
         // Every operation in ROUTES has its own arm (a unit test checks it); an unknown
         // one is documented as returning some JSON.
         _ => ("200", json!({})),
@@ -371,6 +378,18 @@ fn operation(path: &str, id: &str, summary: &str) -> Value {
         "listCustomerEvents" => {
             parameters.push(json!({"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}));
         }
+        "escalationMetrics" => {
+            responses.insert(
+                "400".into(),
+                error_response(
+                    "Unknown period or breakdown, from not before to, or more than 92 days",
+                ),
+            );
+            parameters.push(json!({"name": "period", "in": "query", "schema": {"type": "string", "enum": ["24h", "7d", "30d"], "default": "7d"}, "description": "A preset period ending now (ignored when from or to is given)"}));
+            parameters.push(json!({"name": "from", "in": "query", "schema": {"type": "string"}, "description": "Start: RFC 3339 time, or YYYY-MM-DD (midnight UTC); default to minus 7 days"}));
+            parameters.push(json!({"name": "to", "in": "query", "schema": {"type": "string"}, "description": "End: RFC 3339 time, or YYYY-MM-DD (that day included); default now"}));
+            parameters.push(json!({"name": "by", "in": "query", "schema": {"type": "string", "enum": ["category", "queue", "channel", "priority"]}, "description": "Breakdown"}));
+        }
         "getTranscript" => {
             parameters.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}));
         }
@@ -407,12 +426,45 @@ pub fn document() -> Value {
 
 fn schemas() -> Value {
     let mut all = general_schemas();
-    for more in [identity_schemas(), message_schemas()] {
+    for more in [identity_schemas(), message_schemas(), health_schemas()] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }
     }
     all
+}
+
+/// The escalation health report.
+fn health_schemas() -> Value {
+    let rate = json!({"type": ["number", "null"], "minimum": 0});
+    let ms = json!({"type": ["integer", "null"], "minimum": 0});
+    json!({
+        "Durations": {"type": "object", "required": ["count", "median_ms", "p90_ms"], "properties": {
+            "count": {"type": "integer"}, "median_ms": ms, "p90_ms": ms}},
+        "CsatFigures": {"type": "object", "required": ["answers", "mean", "satisfied_share"], "properties": {
+            "answers": {"type": "integer"}, "mean": {"type": ["number", "null"], "minimum": 1, "maximum": 5},
+            "satisfied_share": rate}},
+        "HealthFigures": {"type": "object", "required": ["conversations", "handoffs", "escalation_rate", "first_human_reply", "resolution_rate_48h", "override_rate", "csat_handoff", "csat_bot"], "properties": {
+            "conversations": {"type": "integer", "description": "Conversations opened in the period with a customer message (for a category, queue or priority group: all of them)"},
+            "handoffs": {"type": "integer"}, "escalation_rate": rate,
+            "first_human_reply": {"$ref": "#/components/schemas/Durations"},
+            "handoffs_without_reply": {"type": "integer"}, "resolved": {"type": "integer"},
+            "resolution_checked": {"type": "integer", "description": "Resolved handoffs whose 48 hours are over"},
+            "resolved_within_48h": {"type": "integer"}, "resolution_rate_48h": rate,
+            "closed_handoffs": {"type": "integer"}, "overrides": {"type": "integer", "description": "Handoffs returned to the bot without any agent message"},
+            "override_rate": rate,
+            "csat_handoff": {"$ref": "#/components/schemas/CsatFigures"},
+            "csat_bot": {"$ref": "#/components/schemas/CsatFigures"}}},
+        "EscalationHealth": {"type": "object", "required": ["from", "to", "healthy_band", "overall", "groups", "daily", "truncated"], "properties": {
+            "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+            "healthy_band": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "overall": {"$ref": "#/components/schemas/HealthFigures"},
+            "by": {"type": "string", "enum": ["category", "queue", "channel", "priority"]},
+            "groups": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/HealthFigures"}, {"type": "object", "required": ["key"], "properties": {"key": {"type": "string"}}}]}},
+            "daily": {"type": "array", "items": {"type": "object", "required": ["day", "conversations", "handoffs", "escalation_rate"], "properties": {
+                "day": {"type": "string", "format": "date"}, "conversations": {"type": "integer"}, "handoffs": {"type": "integer"}, "escalation_rate": rate}}},
+            "truncated": {"type": "boolean", "description": "The period has more conversations than one report reads (20000); the figures cover those read"}}}
+    })
 }
 
 /// The proactive message API.

@@ -157,6 +157,20 @@ impl ConversationDoc {
         doc! { "opened_at": -1, "_id": -1 }
     }
 
+    /// Conversations changed at or after `since` and opened before `until` (the health
+    /// figures' scan, on the `conversations_updated` index).
+    pub(crate) fn active_between(since: Timestamp, until: Timestamp) -> Document {
+        doc! {
+            "updated_at": { "$gte": to_datetime(since) },
+            "opened_at": { "$lt": to_datetime(until) },
+        }
+    }
+
+    /// By last change, then id.
+    pub(crate) fn by_update() -> Document {
+        doc! { "updated_at": 1, "_id": 1 }
+    }
+
     /// The conversation `id` while open.
     pub(crate) fn open_by_id(id: &ConversationId) -> Document {
         doc! { "_id": id.as_str(), "status": "open" }
@@ -264,6 +278,14 @@ pub(crate) fn conversation_indexes() -> Vec<IndexModel> {
             .options(
                 IndexOptions::builder()
                     .name("conversations_customer".to_owned())
+                    .build(),
+            )
+            .build(),
+        IndexModel::builder()
+            .keys(doc! { "updated_at": 1, "_id": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("conversations_updated".to_owned())
                     .build(),
             )
             .build(),

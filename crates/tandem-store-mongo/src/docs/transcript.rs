@@ -87,6 +87,11 @@ impl TranscriptDoc {
         doc! { "conversation_id": conversation.as_str() }
     }
 
+    /// The agent entries of these conversations (on the `(conversation_id, seq)` index).
+    pub(crate) fn agent_entries_of(conversations: &[&str]) -> Document {
+        doc! { "conversation_id": { "$in": conversations }, "from": "agent" }
+    }
+
     /// Newest first (reversed by the caller).
     pub(crate) fn newest_first() -> Document {
         doc! { "seq": -1 }
