@@ -180,7 +180,11 @@ impl Core {
 
     /// Registers a built channel so that the outbox can deliver through it.
     pub fn register_channel(&self, id: ChannelId, adapter: Arc<dyn ChannelAdapter>) {
-        self.inner.metrics.register_channel(id.as_str());
+        // Customer channels' series start at zero; a desk's pseudo-channel has no
+        // customer messages to count.
+        if crate::handoff::desk_of(&id).is_none() {
+            self.inner.metrics.register_channel(id.as_str());
+        }
         self.inner
             .channels
             .write()

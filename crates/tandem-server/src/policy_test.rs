@@ -107,49 +107,55 @@ pub fn resolve_knowledge(path: Option<&str>) -> Result<tandem_ai::KnowledgeBase,
 /// Runs the replay; prints the outcome lines on stdout, then the summary on stdout (or,
 /// with `jsonl`, on stderr, so that stdout is JSON Lines only).
 pub fn run(args: &PolicyTestArgs, jsonl: bool) -> ExitCode {
-    match prepare(args) {
-        Ok((source, policy, bot, input)) => {
-            eprintln!("policy: {source} ({})", policy.version());
-            let runtime = match tokio::runtime::Builder::new_current_thread().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(CANNOT_RUN);
-                }
-            };
-            let sentiment = tandem_ai::Vader::new();
-            let intents = tandem_ai::BuiltinIntents::new();
-            let replay = Replay {
-                bot: bot.as_ref(),
-                sentiment: &sentiment,
-                intents: Some(&intents),
-                policy: &policy,
-            };
-            let mut stdout = std::io::stdout().lock();
-            let summary = runtime.block_on(replay.run(&input, &mut stdout));
-            let summary = summary.and_then(|summary| {
-                let line = format!("{} passed, {} failed", summary.passed, summary.failed);
-                if jsonl {
-                    eprintln!("{line}");
-                } else {
-                    writeln!(stdout, "{line}")?;
-                }
-                Ok(summary)
-            });
-            match summary {
-                Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
-                Ok(_) => ExitCode::FAILURE,
-                Err(e) => {
-                    eprintln!("error: cannot write the results: {e}");
-                    ExitCode::from(CANNOT_RUN)
-                }
-            }
+    let summary = with_replay(args, async |replay, input| {
+        let mut stdout = std::io::stdout().lock();
+        let summary = replay.run(input, &mut stdout).await?;
+        let line = format!("{} passed, {} failed", summary.passed, summary.failed);
+        if jsonl {
+            eprintln!("{line}");
+        } else {
+            writeln!(stdout, "{line}")?;
         }
-        Err(message) => {
-            eprintln!("error: {message}");
+        Ok::<_, std::io::Error>(summary)
+    });
+    match summary {
+        Ok(Ok(summary)) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(Ok(_)) => ExitCode::FAILURE,
+        Ok(Err(e)) => {
+            eprintln!("error: cannot write the results: {e}");
             ExitCode::from(CANNOT_RUN)
         }
+        Err(code) => code,
     }
+}
+
+/// Loads the policy, the knowledge base and the conversations, prints which policy is in
+/// force, and runs `f` on a replay with the built-in sentiment and intent providers. An
+/// error here has already been printed: the answer is the exit code.
+fn with_replay<T>(
+    args: &PolicyTestArgs,
+    f: impl AsyncFnOnce(&Replay<'_>, &str) -> T,
+) -> Result<T, ExitCode> {
+    let (source, policy, bot, input) = prepare(args).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(CANNOT_RUN)
+    })?;
+    eprintln!("policy: {source} ({})", policy.version());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(CANNOT_RUN)
+        })?;
+    let sentiment = tandem_ai::Vader::new();
+    let intents = tandem_ai::BuiltinIntents::new();
+    let replay = Replay {
+        bot: bot.as_ref(),
+        sentiment: &sentiment,
+        intents: Some(&intents),
+        policy: &policy,
+    };
+    Ok(runtime.block_on(f(&replay, &input)))
 }
 
 /// Arguments of `tandem policy eval`.
@@ -170,35 +176,15 @@ pub struct PolicyEvalArgs {
 /// Runs `tandem policy eval`: the scorecard on stdout; exit 1 below a given goal, 2 when
 /// the evaluation cannot run.
 pub fn eval(args: &PolicyEvalArgs) -> ExitCode {
-    let (source, policy, bot, input) = match prepare(&args.replay) {
-        Ok(p) => p,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(CANNOT_RUN);
-        }
-    };
-    eprintln!("policy: {source} ({})", policy.version());
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(CANNOT_RUN);
-        }
-    };
-    let sentiment = tandem_ai::Vader::new();
-    let intents = tandem_ai::BuiltinIntents::new();
-    let replay = Replay {
-        bot: bot.as_ref(),
-        sentiment: &sentiment,
-        intents: Some(&intents),
-        policy: &policy,
-    };
-    let card = match runtime.block_on(replay.evaluate(&input)) {
-        Ok(card) => card,
-        Err(message) => {
+    let card = match with_replay(&args.replay, async |replay, input| {
+        replay.evaluate(input).await
+    }) {
+        Ok(Ok(card)) => card,
+        Ok(Err(message)) => {
             eprintln!("error: {}: {message}", args.replay.conversations.display());
             return ExitCode::from(CANNOT_RUN);
         }
+        Err(code) => return code,
     };
     if args.json {
         match serde_json::to_string_pretty(&card) {
