@@ -46,11 +46,11 @@ async fn admin_api_end_to_end() {
     c.recv_reply().await;
 
     // Auth.
-    let anon = reqwest::get(tandem.url("/api/v1/customers?identity=webchat:user:u-42"))
+    let anon = tandem_e2e::get(tandem.url("/api/v1/customers?identity=webchat:user:u-42"))
         .await
         .unwrap();
     assert_eq!(anon.status(), 401);
-    let wrong = reqwest::Client::new()
+    let wrong = tandem_e2e::http()
         .get(tandem.url("/api/v1/customers?identity=webchat:user:u-42"))
         .bearer_auth("not-the-token")
         .send()
@@ -153,7 +153,7 @@ async fn admin_api_end_to_end() {
     );
 
     // The OpenAPI document is public and lists every route.
-    let doc: Value = reqwest::get(tandem.url("/api/v1/openapi.json"))
+    let doc: Value = tandem_e2e::get(tandem.url("/api/v1/openapi.json"))
         .await
         .unwrap()
         .json()
@@ -174,7 +174,7 @@ async fn admin_api_end_to_end() {
 async fn admin_api_is_closed_without_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), "[channels.webchat]\n").await;
-    let r = reqwest::Client::new()
+    let r = tandem_e2e::http()
         .get(tandem.url("/api/v1/customers?email=a@b.c"))
         .bearer_auth("anything")
         .send()

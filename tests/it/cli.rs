@@ -133,10 +133,10 @@ fn check_accepts_the_shipped_examples() {
 async fn serve_without_config_runs_the_demo_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::spawn(dir.path(), &["serve"], &[("TANDEM_DATA_DIR", "")]).await;
-    let page = reqwest::get(tandem.url("/")).await.unwrap();
+    let page = tandem_e2e::get(tandem.url("/")).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/webchat/widget.js"));
-    let js = reqwest::get(tandem.url("/webchat/widget.js"))
+    let js = tandem_e2e::get(tandem.url("/webchat/widget.js"))
         .await
         .unwrap();
     assert_eq!(js.status(), 200);
@@ -147,7 +147,10 @@ async fn serve_without_config_runs_the_demo_and_stops_cleanly() {
             .contains("javascript")
     );
     assert_eq!(
-        reqwest::get(tandem.url("/readyz")).await.unwrap().status(),
+        tandem_e2e::get(tandem.url("/readyz"))
+            .await
+            .unwrap()
+            .status(),
         200
     );
     // The agent console is on, with a token generated for this run and printed.
@@ -166,7 +169,7 @@ async fn serve_without_config_runs_the_demo_and_stops_cleanly() {
         .and_then(|t| t.strip_suffix(')'))
         .unwrap_or_else(|| panic!("a token in {banner:?}"));
     assert!(token.len() >= 16, "a long enough token: {token}");
-    let console = reqwest::get(&console_url).await.unwrap();
+    let console = tandem_e2e::get(&console_url).await.unwrap();
     assert_eq!(console.status(), 200);
     assert!(
         console

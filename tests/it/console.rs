@@ -79,7 +79,7 @@ async fn console_refuses_a_wrong_token() {
     ws.send(json!({"type": "hello", "token": TOKEN, "agent": {"id": "sam"}}))
         .await;
     assert_eq!(ws.recv_type("snapshot").await["handoffs"], json!([]));
-    let page = reqwest::get(tandem.url("/console")).await.unwrap();
+    let page = tandem_e2e::get(tandem.url("/console")).await.unwrap();
     assert_eq!(page.status(), 200);
 }
 
@@ -288,7 +288,7 @@ fn webhook_channel(customer: &str) -> String {
 
 /// Signs in at `/console/login` with `body` and `origin`; the status and the session cookie.
 async fn login(tandem: &Tandem, body: Value, origin: Option<&str>) -> (u16, Option<String>) {
-    let mut req = reqwest::Client::new()
+    let mut req = tandem_e2e::http()
         .post(tandem.url("/console/login"))
         .json(&body);
     if let Some(o) = origin {
@@ -337,6 +337,7 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
 
     // Signed out: the page sends to the sign-in page, the API and the socket say 401.
     let no_redirect = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -352,7 +353,7 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
         "/console/api/agents",
         "/console/api/history",
     ] {
-        let r = reqwest::get(tandem.url(path)).await.unwrap();
+        let r = tandem_e2e::get(tandem.url(path)).await.unwrap();
         assert_eq!(r.status(), 401, "{path}");
     }
     assert_eq!(
@@ -380,7 +381,7 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
     }
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
-    let me: Value = reqwest::Client::new()
+    let me: Value = tandem_e2e::http()
         .get(tandem.url("/console/api/me"))
         .header("cookie", &session)
         .send()
@@ -461,7 +462,7 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
     amy.send(json!({"type": "accept", "handoff_id": handoff_id, "id": "a9"}))
         .await;
     assert_eq!(amy.recv_type("error").await["code"], "unauthorized");
-    let r = reqwest::Client::new()
+    let r = tandem_e2e::http()
         .get(tandem.url("/console/api/me"))
         .header("cookie", &session)
         .send()

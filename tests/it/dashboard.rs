@@ -43,7 +43,7 @@ async fn figures(tandem: &Tandem, query: &str) -> Value {
 
 /// The dashboard page with the console token as a bearer token.
 async fn page(tandem: &Tandem, query: &str) -> String {
-    let r = reqwest::Client::new()
+    let r = tandem_e2e::http()
         .get(tandem.url(&format!("/console/metrics?{query}")))
         .bearer_auth(CONSOLE_TOKEN)
         .send()
@@ -210,6 +210,7 @@ async fn the_dashboard_needs_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), &config()).await;
     let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

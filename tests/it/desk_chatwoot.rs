@@ -48,7 +48,7 @@ async fn chatwoot_posts(
     delivery: &str,
 ) -> u16 {
     let body = serde_json::to_vec(hook).unwrap();
-    let mut req = reqwest::Client::new()
+    let mut req = tandem_e2e::http()
         .post(tandem.url("/desks/chatwoot/webhook"))
         .header("content-type", "application/json")
         .header("x-chatwoot-delivery", delivery);
@@ -247,7 +247,7 @@ async fn refund_goes_to_chatwoot_and_comes_back_with_csat() {
     let admin = |path: String| {
         let url = tandem.url(&path);
         async move {
-            reqwest::Client::new()
+            tandem_e2e::http()
                 .get(url)
                 .bearer_auth("admin-token-0123456789abcdef")
                 .send()

@@ -48,7 +48,7 @@ async fn slack_posts(
     extra: &[(&str, &str)],
 ) -> u16 {
     let (ts, sig) = sign(secret, now_secs(), body);
-    let mut req = reqwest::Client::new()
+    let mut req = tandem_e2e::http()
         .post(tandem.url(path))
         .header("x-slack-request-timestamp", ts)
         .header("x-slack-signature", sig)
@@ -278,7 +278,7 @@ async fn refund_goes_to_slack_and_comes_back_with_csat() {
     let admin = |path: String| {
         let url = tandem.url(&path);
         async move {
-            reqwest::Client::new()
+            tandem_e2e::http()
                 .get(url)
                 .bearer_auth("admin-token-0123456789abcdef")
                 .send()
@@ -345,7 +345,7 @@ async fn url_verification_is_answered_with_the_challenge() {
     let tandem = Tandem::start(dir.path(), &config(&customer.url, slack.base_url())).await;
     let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
     let (ts, sig) = sign(SIGNING_SECRET, now_secs(), body);
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = tandem_e2e::http()
         .post(tandem.url("/desks/slack/events"))
         .header("x-slack-request-timestamp", ts)
         .header("x-slack-signature", sig)
@@ -408,7 +408,7 @@ retry_max_ms = 1000
                 &format!("wamid.E2E{n}"),
                 now_secs(),
             );
-            let status = reqwest::Client::new()
+            let status = tandem_e2e::http()
                 .post(url)
                 .header("content-type", "application/json")
                 .header(

@@ -90,7 +90,7 @@ fn submit(fake: &TeamsFake, thread: &str, id: &str, action: &str, handoff_id: &s
 }
 
 async fn post(tandem: &Tandem, activity: &Value, bearer: &str) -> u16 {
-    reqwest::Client::new()
+    tandem_e2e::http()
         .post(tandem.url("/desks/teams/messages"))
         .header("content-type", "application/json")
         .header("authorization", bearer)
@@ -255,7 +255,7 @@ async fn refund_goes_to_a_teams_thread_and_comes_back_with_csat() {
     let admin = |path: String| {
         let url = tandem.url(&path);
         async move {
-            reqwest::Client::new()
+            tandem_e2e::http()
                 .get(url)
                 .bearer_auth("admin-token-0123456789abcdef")
                 .send()

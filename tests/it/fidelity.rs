@@ -174,7 +174,7 @@ async fn every_fixture_is_acknowledged_and_none_gets_the_text_only_apology() {
         }
     }
     for file in fixtures("telegram") {
-        let status = reqwest::Client::new()
+        let status = tandem_e2e::http()
             .post(tandem.url("/webhooks/telegram"))
             .header("content-type", "application/json")
             .header("x-telegram-bot-api-secret-token", TG_SECRET)

@@ -59,7 +59,7 @@ pub(crate) async fn post_generic(tandem: &Tandem, body: &Value) {
     let body = serde_json::to_vec(body).unwrap();
     let ts = now_secs();
     let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
-    let status = reqwest::Client::new()
+    let status = tandem_e2e::http()
         .post(tandem.url("/webhooks/generic"))
         .header("x-tandem-timestamp", ts)
         .header("x-tandem-signature", format!("sha256={sig}"))
@@ -85,7 +85,7 @@ pub(crate) async fn desk_posts(
     let body = serde_json::to_vec(&event).unwrap();
     let ts = now_secs();
     let sig = hmac_hex(secret, &[ts.as_bytes(), b".", &body]);
-    reqwest::Client::new()
+    tandem_e2e::http()
         .post(tandem.url("/desks/webhook/events"))
         .header("x-tandem-timestamp", ts)
         .header("x-tandem-signature", format!("sha256={sig}"))
@@ -284,7 +284,7 @@ async fn refund_goes_to_the_desk_and_comes_back_with_csat() {
     let admin = |path: String| {
         let url = tandem.url(&path);
         async move {
-            reqwest::Client::new()
+            tandem_e2e::http()
                 .get(url)
                 .bearer_auth("admin-token-0123456789abcdef")
                 .send()

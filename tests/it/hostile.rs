@@ -137,7 +137,7 @@ async fn readyz_is_503_while_the_store_cannot_write_and_200_after() {
     let endpoint = FakeEndpoint::start(200).await;
     let tandem = Tandem::start(dir.path(), &webhook_config(&endpoint.url)).await;
     let readyz = || async {
-        reqwest::get(tandem.url("/readyz"))
+        tandem_e2e::get(tandem.url("/readyz"))
             .await
             .unwrap()
             .status()

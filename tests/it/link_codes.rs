@@ -18,7 +18,7 @@ async fn admin(tandem: &Tandem, method: reqwest::Method, path: &str) -> (u16, Va
 }
 
 async fn telegram(tandem: &Tandem, update: Value) {
-    let status = reqwest::Client::new()
+    let status = tandem_e2e::http()
         .post(tandem.url("/webhooks/telegram"))
         .header("content-type", "application/json")
         .header("x-telegram-bot-api-secret-token", SECRET)

@@ -63,7 +63,7 @@ retry_max_ms = 1000
 /// A Telegram customer (who wrote once and got the bot's answer) who also has a linked
 /// WhatsApp number they never wrote from: WhatsApp's window is closed for them.
 async fn telegram_customer_with_whatsapp(tandem: &Tandem, telegram: &TelegramFake) -> String {
-    let status = reqwest::Client::new()
+    let status = tandem_e2e::http()
         .post(tandem.url("/webhooks/telegram"))
         .header("x-telegram-bot-api-secret-token", TG_SECRET)
         .json(&telegram_text(
@@ -147,7 +147,7 @@ async fn a_closed_whatsapp_window_falls_through_to_telegram_once_per_key() {
         again, first,
         "a repeat answers what the first request answered"
     );
-    let by_header = reqwest::Client::new()
+    let by_header = tandem_e2e::http()
         .post(tandem.url("/api/v1/messages"))
         .bearer_auth(ADMIN)
         .header("idempotency-key", "order-4417-shipped")
@@ -237,7 +237,7 @@ async fn no_open_window_and_no_template_is_undeliverable_and_sends_nothing() {
     assert_eq!(status, 400);
     let (status, _) = send(&tandem, json!({"customer_id": "cus_nobody", "text": "hi"})).await;
     assert_eq!(status, 404);
-    let unauthenticated = reqwest::Client::new()
+    let unauthenticated = tandem_e2e::http()
         .post(tandem.url("/api/v1/messages"))
         .json(&json!({"customer_id": customer, "text": "hi"}))
         .send()

@@ -9,7 +9,7 @@ async fn classic_text_by_default_openmetrics_on_request_series_from_the_start() 
     let dir = tempfile::tempdir().unwrap();
     let tandem = Tandem::start(dir.path(), "[channels.webchat]\n").await;
 
-    let classic = reqwest::get(tandem.url("/metrics")).await.unwrap();
+    let classic = tandem_e2e::get(tandem.url("/metrics")).await.unwrap();
     assert_eq!(
         classic.headers()["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
@@ -26,7 +26,7 @@ async fn classic_text_by_default_openmetrics_on_request_series_from_the_start() 
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }
 
-    let open = reqwest::Client::new()
+    let open = tandem_e2e::http()
         .get(tandem.url("/metrics"))
         .header("accept", "application/openmetrics-text; version=1.0.0")
         .send()

@@ -15,7 +15,10 @@ macro_rules! on_mongodb {
                 let Some(store) = TestStore::mongodb(stringify!($name)) else {
                     return;
                 };
-                $scenario(&store).await;
+                // A scenario that stops making progress fails instead of hanging the suite.
+                tokio::time::timeout(std::time::Duration::from_secs(300), $scenario(&store))
+                    .await
+                    .expect("the scenario did not finish within 300 s");
                 store.assert_used().await;
             }
         )+

@@ -92,7 +92,7 @@ fn violations(validator: &Validator, doc: &Value) -> Vec<String> {
 }
 
 async fn served_document(tandem: &Tandem) -> Value {
-    let r = reqwest::Client::new()
+    let r = tandem_e2e::http()
         .get(tandem.url("/api/v1/openapi.json"))
         .bearer_auth(TOKEN)
         .send()
@@ -127,7 +127,7 @@ async fn served_document_is_valid_openapi_3_1() {
         base.join("\n")
     );
     // The document is public: the same without a token.
-    let public: Value = reqwest::get(tandem.url("/api/v1/openapi.json"))
+    let public: Value = tandem_e2e::get(tandem.url("/api/v1/openapi.json"))
         .await
         .unwrap()
         .json()
@@ -208,7 +208,7 @@ fn concrete(path: &str) -> String {
 async fn every_documented_admin_route_is_served_and_refuses_no_token() {
     let (_dir, tandem) = start().await;
     let doc = served_document(&tandem).await;
-    let client = reqwest::Client::new();
+    let client = tandem_e2e::http();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("a path item") {
@@ -301,7 +301,7 @@ impl Answers {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = reqwest::Client::new()
+        let mut req = tandem_e2e::http()
             .request(
                 reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 tandem.url(path),

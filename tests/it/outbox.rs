@@ -28,7 +28,7 @@ pub(crate) async fn post_message(tandem: &Tandem, id: &str, from: &str, text: &s
         .as_secs()
         .to_string();
     let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
-    reqwest::Client::new()
+    tandem_e2e::http()
         .post(tandem.url("/webhooks/generic"))
         .header("content-type", "application/json")
         .header("x-tandem-timestamp", ts)
@@ -150,7 +150,7 @@ async fn redelivered_webhook_has_one_effect_and_forged_is_refused() {
             200
         );
     }
-    let forged = reqwest::Client::new()
+    let forged = tandem_e2e::http()
         .post(tandem.url("/webhooks/generic"))
         .header("x-tandem-timestamp", "1")
         .header("x-tandem-signature", "sha256=00")

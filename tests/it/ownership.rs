@@ -18,7 +18,7 @@ async fn desk_answer(tandem: &Tandem, event: Value) -> (u16, Value) {
     let body = serde_json::to_vec(&event).unwrap();
     let ts = tandem_e2e::unix_now().to_string();
     let sig = hmac_hex(DESK_SECRET, &[ts.as_bytes(), b".", &body]);
-    let r = reqwest::Client::new()
+    let r = tandem_e2e::http()
         .post(tandem.url("/desks/webhook/events"))
         .header("x-tandem-timestamp", ts)
         .header("x-tandem-signature", format!("sha256={sig}"))
@@ -163,7 +163,7 @@ async fn a_replayed_signed_desk_event_with_another_delivery_header_has_no_effect
         (ts, sig, body)
     };
     let send = |(ts, sig, body): (String, String, Vec<u8>), delivery: Option<&str>| {
-        let mut r = reqwest::Client::new()
+        let mut r = tandem_e2e::http()
             .post(tandem.url("/desks/webhook/events"))
             .header("x-tandem-timestamp", ts)
             .header("x-tandem-signature", format!("sha256={sig}"))

@@ -145,7 +145,7 @@ async fn payment_failures_hand_off_before_the_customer_writes() {
                 .as_secs()
                 .to_string();
             let sig = hmac_hex(b"shh", &[ts.as_bytes(), b".", &body]);
-            let r = reqwest::Client::new()
+            let r = tandem_e2e::http()
                 .post(url)
                 .header("x-tandem-timestamp", ts)
                 .header("x-tandem-signature", format!("sha256={sig}"))

@@ -64,7 +64,7 @@ fn user(n: u32) -> TeamsUser {
 }
 
 async fn post(tandem: &Tandem, activity: &Value, bearer: Option<&str>) -> u16 {
-    let mut request = reqwest::Client::new()
+    let mut request = tandem_e2e::http()
         .post(tandem.url("/webhooks/teams"))
         .header("content-type", "application/json")
         .body(activity.to_string());

@@ -38,7 +38,7 @@ retry_max_ms = 1000
 use tandem_e2e::unix_now as now;
 
 async fn post(tandem: &Tandem, update: &Value, secret: &str) -> u16 {
-    reqwest::Client::new()
+    tandem_e2e::http()
         .post(tandem.url("/webhooks/telegram"))
         .header("content-type", "application/json")
         .header("x-telegram-bot-api-secret-token", secret)

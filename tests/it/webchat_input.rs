@@ -60,7 +60,7 @@ async fn malformed_frames_get_errors_and_the_socket_survives() {
     );
 
     assert!(tandem.is_running(), "process alive");
-    let health = reqwest::get(tandem.url("/healthz")).await.unwrap();
+    let health = tandem_e2e::get(tandem.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(!tandem.logs().contains("panicked"), "no panic in logs");
 }
@@ -114,6 +114,7 @@ secret = "s"
     // No connection reuse: the oversize request ends its connection early (413 and close),
     // and a pooled connection would then break the next request.
     let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();

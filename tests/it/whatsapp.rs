@@ -73,7 +73,7 @@ async fn handshake_reply_forgery_and_redelivery() {
 pub(crate) async fn handshake_reply_forgery_and_redelivery_on(store: &TestStore) {
     let (_dir, fake, tandem) = start_on(store, false).await;
     let verify = |token: &str| {
-        reqwest::get(tandem.url(&format!(
+        tandem_e2e::get(tandem.url(&format!(
             "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
         )))
     };
@@ -418,7 +418,7 @@ async fn csat_is_skipped_when_the_window_is_closed() {
     .await;
     assert_eq!(status, 200);
     let csat = eventually(15, "the survey recorded as skipped", || async {
-        let c: Value = reqwest::Client::new()
+        let c: Value = tandem_e2e::http()
             .get(tandem.url(&format!("/api/v1/conversations/{conversation}")))
             .bearer_auth("admin-token-0123456789abcdef")
             .send()

@@ -14,6 +14,26 @@ pub use process::{Tandem, unix_now};
 pub use store::TestStore;
 pub use ws::WsClient;
 
+/// The HTTP client of the tests: every request gives up after 30 s (connecting after 5 s),
+/// so a server that stops answering fails the test with an error instead of hanging it.
+pub fn http() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("an HTTP client")
+        })
+        .clone()
+}
+
+/// `GET url` with [`http`]'s time limits (a drop-in for `reqwest::get`).
+pub async fn get<U: reqwest::IntoUrl>(url: U) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
+}
+
 /// hex(HMAC-SHA256(key, parts...)).
 pub fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     use hmac::{Hmac, Mac};

@@ -179,7 +179,7 @@ impl Tandem {
 
     /// The text of `/metrics`.
     pub async fn metrics(&self) -> String {
-        reqwest::get(self.url("/metrics"))
+        crate::get(self.url("/metrics"))
             .await
             .expect("GET /metrics")
             .text()
@@ -201,7 +201,7 @@ impl Tandem {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let mut req = reqwest::Client::new()
+        let mut req = crate::http()
             .request(method, self.url(path))
             .bearer_auth(token);
         if let Some(body) = body {
@@ -217,7 +217,7 @@ impl Tandem {
     /// POSTs a Meta webhook body (WhatsApp, Messenger) to `path`, signed with
     /// `X-Hub-Signature-256` under `app_secret`; returns the status.
     pub async fn post_meta(&self, path: &str, app_secret: &str, body: &str) -> u16 {
-        reqwest::Client::new()
+        crate::http()
             .post(self.url(path))
             .header("content-type", "application/json")
             .header(

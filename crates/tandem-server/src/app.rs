@@ -104,7 +104,8 @@ async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
 
 /// Classic Prometheus text unless the scraper asks for OpenMetrics in `Accept`.
 async fn metrics(State(core): State<Core>, headers: axum::http::HeaderMap) -> Response {
-    if let Ok(depth) = core.store().outbox_depth().await {
+    // A store that stops answering must not stall the scrape: the gauge keeps its last value.
+    if let Ok(Ok(depth)) = tokio::time::timeout(PROBE_TIMEOUT, core.store().outbox_depth()).await {
         core.metrics().set_outbox_depth(depth);
     }
     let openmetrics = headers

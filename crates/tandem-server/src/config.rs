@@ -147,6 +147,9 @@ pub struct StoreConfig {
     /// MongoDB: days a processed inbound record (a message's dedupe key) is kept before
     /// its TTL index removes it (default 30, at least 8: platforms retry up to 7 days).
     pub inbound_retention_days: Option<u32>,
+    /// MongoDB: seconds one store operation may take before it fails and is retried later
+    /// (default 30, from 1 to 600): a server that stops answering cannot stall Tandem.
+    pub operation_timeout_secs: Option<u64>,
 }
 
 impl Default for StoreConfig {
@@ -157,6 +160,7 @@ impl Default for StoreConfig {
             uri: None,
             database: None,
             inbound_retention_days: None,
+            operation_timeout_secs: None,
         }
     }
 }
@@ -252,6 +256,9 @@ impl StoreConfig {
         let mut options = tandem_store_mongo::StoreOptions::default();
         if let Some(days) = self.inbound_retention_days {
             options.inbound_retention = std::time::Duration::from_secs(u64::from(days) * 86_400);
+        }
+        if let Some(secs) = self.operation_timeout_secs {
+            options.operation_timeout = std::time::Duration::from_secs(secs);
         }
         options
     }
@@ -560,6 +567,13 @@ pub fn parse(
                          webhooks for up to 7 days)"
                     ),
                 );
+            }
+            if config
+                .store
+                .operation_timeout_secs
+                .is_some_and(|s| !(1..=600).contains(&s))
+            {
+                errors.push("store.operation_timeout_secs", "must be from 1 to 600");
             }
         }
         other => errors.push(

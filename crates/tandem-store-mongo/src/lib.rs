@@ -183,13 +183,23 @@ pub struct StoreOptions {
     /// kept before the TTL index removes them; a platform redelivering a message later
     /// than that gets it processed again.
     pub inbound_retention: Duration,
+    /// The longest one store operation may take before it fails as
+    /// [`StoreError::Unavailable`] (the Rust driver has no socket or operation timeout, so
+    /// a server that accepts a request and never answers would otherwise stall its caller
+    /// forever). Also bounds connecting, index creation and start-up maintenance.
+    pub operation_timeout: Duration,
 }
+
+/// The default [`StoreOptions::operation_timeout`]: far above a healthy operation (a turn's
+/// transaction retries conflicts for 5 s), short enough that a stalled server is noticed.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             commit: CommitMode::Auto,
             inbound_retention: DEFAULT_INBOUND_RETENTION,
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
         }
     }
 }
@@ -203,6 +213,7 @@ pub struct MongoStore {
     deployment: Deployment,
     transactions: bool,
     maintenance: maintenance::Schedule,
+    operation_timeout: Duration,
 }
 
 impl std::fmt::Debug for MongoStore {
@@ -238,6 +249,24 @@ impl MongoStore {
 
     /// [`MongoStore::connect`] with explicit [`StoreOptions`].
     pub async fn connect_with_options(
+        uri: &str,
+        database: &str,
+        store_options: StoreOptions,
+    ) -> Result<MongoStore, StoreError> {
+        // Server selection has its own timeout; this bounds a server that accepts and then
+        // never answers (ping, index builds, start-up maintenance).
+        let limit = store_options.operation_timeout.saturating_mul(2);
+        tokio::time::timeout(limit, Self::connect_unbounded(uri, database, store_options))
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the MongoDB server did not finish connecting within {} s",
+                    limit.as_secs()
+                )))
+            })
+    }
+
+    async fn connect_unbounded(
         uri: &str,
         database: &str,
         store_options: StoreOptions,
@@ -311,7 +340,25 @@ impl MongoStore {
             deployment,
             transactions,
             maintenance: maintenance::Schedule::starting_now(),
+            operation_timeout: store_options.operation_timeout,
         })
+    }
+
+    /// Runs one store operation under [`StoreOptions::operation_timeout`]. Dropping a
+    /// driver future mid-operation is safe: its connection is discarded, and a transaction
+    /// left open is aborted by the server (mongod: `transactionLifetimeLimitSeconds`).
+    async fn bounded<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.operation_timeout, operation)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the MongoDB server did not answer within {} s",
+                    self.operation_timeout.as_secs()
+                )))
+            })
     }
 
     /// Whether turns commit in multi-document transactions (replica set or sharded
@@ -365,17 +412,23 @@ fn default_write_concern(deployment: Deployment) -> WriteConcern {
 #[async_trait]
 impl Store for MongoStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db
-            .run_command(doc! { "ping": 1 })
-            .await
-            .map_err(error::classify)?;
-        Ok(())
+        self.bounded(async {
+            self.db
+                .run_command(doc! { "ping": 1 })
+                .await
+                .map_err(error::classify)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        // Acknowledged writes are journaled (see "Durability"), and `commit_turn` returns
-        // after applying its journal: nothing is buffered here.
-        Ok(())
+        self.bounded(async {
+            // Acknowledged writes are journaled (see "Durability"), and `commit_turn` returns
+            // after applying its journal: nothing is buffered here.
+            Ok(())
+        })
+        .await
     }
 
     async fn record_inbound(
@@ -383,15 +436,18 @@ impl Store for MongoStore {
         msg: &InboundMessage,
         received_at: Timestamp,
     ) -> Result<InboundRecord, StoreError> {
-        records::record_inbound(&self.c, msg, received_at).await
+        self.bounded(async { records::record_inbound(&self.c, msg, received_at).await })
+            .await
     }
 
     async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
-        records::mark_inbound_processed(&self.c, seq, now).await
+        self.bounded(async { records::mark_inbound_processed(&self.c, seq, now).await })
+            .await
     }
 
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError> {
-        records::pending_inbound(&self.c, limit).await
+        self.bounded(async { records::pending_inbound(&self.c, limit).await })
+            .await
     }
 
     async fn resolve_customer(
@@ -399,15 +455,18 @@ impl Store for MongoStore {
         identity: &ExternalIdentity,
         now: Timestamp,
     ) -> Result<CustomerRecord, StoreError> {
-        graph::resolve_customer(&self.c, identity, now).await
+        self.bounded(async { graph::resolve_customer(&self.c, identity, now).await })
+            .await
     }
 
     async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
-        records::customer(&self.c, id).await
+        self.bounded(async { records::customer(&self.c, id).await })
+            .await
     }
 
     async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError> {
-        records::identities(&self.c, customer).await
+        self.bounded(async { records::identities(&self.c, customer).await })
+            .await
     }
 
     async fn customer_by_identity(
@@ -415,11 +474,13 @@ impl Store for MongoStore {
         channel: &ChannelId,
         subject: &str,
     ) -> Result<Option<CustomerRecord>, StoreError> {
-        profiles::customer_by_identity(&self.c, channel, subject).await
+        self.bounded(async { profiles::customer_by_identity(&self.c, channel, subject).await })
+            .await
     }
 
     async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
-        profiles::customers_by_email(&self.c, email).await
+        self.bounded(async { profiles::customers_by_email(&self.c, email).await })
+            .await
     }
 
     async fn update_customer(
@@ -428,7 +489,8 @@ impl Store for MongoStore {
         update: CustomerUpdate,
         now: Timestamp,
     ) -> Result<Option<CustomerRecord>, StoreError> {
-        profiles::update_customer(&self.c, id, &update, now).await
+        self.bounded(async { profiles::update_customer(&self.c, id, &update, now).await })
+            .await
     }
 
     async fn conversations_of(
@@ -436,11 +498,13 @@ impl Store for MongoStore {
         customer: &CustomerId,
         limit: usize,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
-        profiles::conversations_of(&self.c, customer, limit).await
+        self.bounded(async { profiles::conversations_of(&self.c, customer, limit).await })
+            .await
     }
 
     async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
-        profiles::record_customer_event(&self.c, event).await
+        self.bounded(async { profiles::record_customer_event(&self.c, event).await })
+            .await
     }
 
     async fn customer_events(
@@ -448,7 +512,8 @@ impl Store for MongoStore {
         customer: &CustomerId,
         since: Timestamp,
     ) -> Result<Vec<CustomerEvent>, StoreError> {
-        profiles::customer_events(&self.c, customer, since).await
+        self.bounded(async { profiles::customer_events(&self.c, customer, since).await })
+            .await
     }
 
     async fn merge_customers(
@@ -458,7 +523,8 @@ impl Store for MongoStore {
         trigger: &MergeTrigger,
         now: Timestamp,
     ) -> Result<Option<MergeRecord>, StoreError> {
-        graph::merge(&self.c, survivor, merged, trigger, now).await
+        self.bounded(async { graph::merge(&self.c, survivor, merged, trigger, now).await })
+            .await
     }
 
     async fn unmerge(
@@ -466,7 +532,8 @@ impl Store for MongoStore {
         merge_id: &str,
         now: Timestamp,
     ) -> Result<Option<MergeRecord>, StoreError> {
-        graph::unmerge(&self.c, merge_id, now).await
+        self.bounded(async { graph::unmerge(&self.c, merge_id, now).await })
+            .await
     }
 
     async fn link_identity(
@@ -476,7 +543,8 @@ impl Store for MongoStore {
         source: &str,
         now: Timestamp,
     ) -> Result<Option<IdentityRecord>, StoreError> {
-        graph::link_identity(&self.c, customer, identity, source, now).await
+        self.bounded(async { graph::link_identity(&self.c, customer, identity, source, now).await })
+            .await
     }
 
     async fn unlink_identity(
@@ -486,11 +554,15 @@ impl Store for MongoStore {
         subject: &str,
         now: Timestamp,
     ) -> Result<Option<CustomerRecord>, StoreError> {
-        graph::unlink_identity(&self.c, customer, channel, subject, now).await
+        self.bounded(async {
+            graph::unlink_identity(&self.c, customer, channel, subject, now).await
+        })
+        .await
     }
 
     async fn identity_audit(&self, customer: &CustomerId) -> Result<Vec<AuditEntry>, StoreError> {
-        graph::identity_audit(&self.c, customer).await
+        self.bounded(async { graph::identity_audit(&self.c, customer).await })
+            .await
     }
 
     async fn suggest_link(
@@ -499,14 +571,16 @@ impl Store for MongoStore {
         key: &VerifiedKey,
         now: Timestamp,
     ) -> Result<Option<SuggestedLink>, StoreError> {
-        graph::suggest_link(&self.c, customer, key, now).await
+        self.bounded(async { graph::suggest_link(&self.c, customer, key, now).await })
+            .await
     }
 
     async fn suggested_links(
         &self,
         customer: &CustomerId,
     ) -> Result<Vec<SuggestedLink>, StoreError> {
-        graph::suggested_links(&self.c, customer).await
+        self.bounded(async { graph::suggested_links(&self.c, customer).await })
+            .await
     }
 
     async fn erase_customer(
@@ -514,7 +588,8 @@ impl Store for MongoStore {
         customer: &CustomerId,
         now: Timestamp,
     ) -> Result<Option<ErasureReport>, StoreError> {
-        graph::erase_customer(&self.c, customer, now).await
+        self.bounded(async { graph::erase_customer(&self.c, customer, now).await })
+            .await
     }
 
     async fn create_link_code(
@@ -522,7 +597,8 @@ impl Store for MongoStore {
         code: &LinkCode,
         max_active: usize,
     ) -> Result<LinkCodeIssue, StoreError> {
-        link_codes::create(&self.c, code, max_active).await
+        self.bounded(async { link_codes::create(&self.c, code, max_active).await })
+            .await
     }
 
     async fn redeem_link_code(
@@ -531,7 +607,8 @@ impl Store for MongoStore {
         redeemer: &str,
         now: Timestamp,
     ) -> Result<LinkCodeRedemption, StoreError> {
-        link_codes::redeem(&self.c, code, redeemer, now).await
+        self.bounded(async { link_codes::redeem(&self.c, code, redeemer, now).await })
+            .await
     }
 
     async fn open_conversation(
@@ -540,14 +617,16 @@ impl Store for MongoStore {
         channel: &ChannelId,
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError> {
-        records::open_conversation(&self.c, customer, channel, now).await
+        self.bounded(async { records::open_conversation(&self.c, customer, channel, now).await })
+            .await
     }
 
     async fn conversation(
         &self,
         id: &ConversationId,
     ) -> Result<Option<ConversationRecord>, StoreError> {
-        records::conversation(&self.c, id).await
+        self.bounded(async { records::conversation(&self.c, id).await })
+            .await
     }
 
     async fn close_conversation(
@@ -555,7 +634,8 @@ impl Store for MongoStore {
         id: &ConversationId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        records::close_conversation(&self.c, id, now).await
+        self.bounded(async { records::close_conversation(&self.c, id, now).await })
+            .await
     }
 
     async fn transcript(
@@ -563,16 +643,20 @@ impl Store for MongoStore {
         conversation: &ConversationId,
         limit: usize,
     ) -> Result<Vec<TranscriptEntry>, StoreError> {
-        records::transcript(&self.c, conversation, limit).await
+        self.bounded(async { records::transcript(&self.c, conversation, limit).await })
+            .await
     }
 
     async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
-        let docs = turns::TurnDocs::new(&turn)?;
-        if self.transactions {
-            turns::commit_in_transaction(&self.client, &self.c, &docs).await
-        } else {
-            turns::commit_journaled(&self.c, &docs).await
-        }
+        self.bounded(async {
+            let docs = turns::TurnDocs::new(&turn)?;
+            if self.transactions {
+                turns::commit_in_transaction(&self.client, &self.c, &docs).await
+            } else {
+                turns::commit_journaled(&self.c, &docs).await
+            }
+        })
+        .await
     }
 
     async fn claim_outbox(
@@ -581,11 +665,14 @@ impl Store for MongoStore {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        self.maintain_if_due().await;
-        outbox::claim(&self.c, now, limit, lease).await
+        self.bounded(async {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            self.maintain_if_due().await;
+            outbox::claim(&self.c, now, limit, lease).await
+        })
+        .await
     }
 
     async fn complete_outbox(
@@ -595,7 +682,8 @@ impl Store for MongoStore {
         delivery: &Delivery,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        outbox::complete(&self.c, id, claim, delivery, now).await
+        self.bounded(async { outbox::complete(&self.c, id, claim, delivery, now).await })
+            .await
     }
 
     async fn renew_outbox(
@@ -604,7 +692,8 @@ impl Store for MongoStore {
         claim: &str,
         expires_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        outbox::renew(&self.c, id, claim, expires_at).await
+        self.bounded(async { outbox::renew(&self.c, id, claim, expires_at).await })
+            .await
     }
 
     async fn retry_outbox(
@@ -614,7 +703,8 @@ impl Store for MongoStore {
         next_attempt_at: Timestamp,
         error: &str,
     ) -> Result<bool, StoreError> {
-        outbox::retry(&self.c, id, claim, next_attempt_at, error).await
+        self.bounded(async { outbox::retry(&self.c, id, claim, next_attempt_at, error).await })
+            .await
     }
 
     async fn fail_outbox(
@@ -624,26 +714,30 @@ impl Store for MongoStore {
         error: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        outbox::fail(&self.c, id, claim, error, now).await
+        self.bounded(async { outbox::fail(&self.c, id, claim, error, now).await })
+            .await
     }
 
     async fn outbox_entry(&self, id: &OutboxId) -> Result<Option<OutboxEntry>, StoreError> {
-        outbox::entry(&self.c, id).await
+        self.bounded(async { outbox::entry(&self.c, id).await })
+            .await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        outbox::depth(&self.c).await
+        self.bounded(async { outbox::depth(&self.c).await }).await
     }
 
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        outbox::next_due(&self.c).await
+        self.bounded(async { outbox::next_due(&self.c).await })
+            .await
     }
 
     async fn escalations(
         &self,
         conversation: &ConversationId,
     ) -> Result<Vec<EscalationEvent>, StoreError> {
-        records::escalations(&self.c, conversation).await
+        self.bounded(async { records::escalations(&self.c, conversation).await })
+            .await
     }
 
     async fn conversation_activity(
@@ -652,15 +746,18 @@ impl Store for MongoStore {
         until: Timestamp,
         limit: usize,
     ) -> Result<Vec<ConversationActivity>, StoreError> {
-        records::conversation_activity(&self.c, since, until, limit).await
+        self.bounded(async { records::conversation_activity(&self.c, since, until, limit).await })
+            .await
     }
 
     async fn decision_counts(&self) -> Result<(u64, u64), StoreError> {
-        records::decision_counts(&self.c).await
+        self.bounded(async { records::decision_counts(&self.c).await })
+            .await
     }
 
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        records::escalation_counts(&self.c).await
+        self.bounded(async { records::escalation_counts(&self.c).await })
+            .await
     }
 
     async fn put_agent(
@@ -668,19 +765,22 @@ impl Store for MongoStore {
         profile: &AgentProfile,
         now: Timestamp,
     ) -> Result<AgentRecord, StoreError> {
-        routing::put_agent(&self.c, profile, now).await
+        self.bounded(async { routing::put_agent(&self.c, profile, now).await })
+            .await
     }
 
     async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        routing::agent(&self.c, id).await
+        self.bounded(async { routing::agent(&self.c, id).await })
+            .await
     }
 
     async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
-        routing::agents(&self.c).await
+        self.bounded(async { routing::agents(&self.c).await }).await
     }
 
     async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        routing::delete_agent(&self.c, id).await
+        self.bounded(async { routing::delete_agent(&self.c, id).await })
+            .await
     }
 
     async fn claim_agent(
@@ -689,7 +789,8 @@ impl Store for MongoStore {
         handoff_id: &str,
         now: Timestamp,
     ) -> Result<Option<AgentRecord>, StoreError> {
-        routing::claim_agent(&self.c, skill, handoff_id, now).await
+        self.bounded(async { routing::claim_agent(&self.c, skill, handoff_id, now).await })
+            .await
     }
 
     async fn bind_agent(
@@ -698,7 +799,8 @@ impl Store for MongoStore {
         handoff_id: &str,
         now: Timestamp,
     ) -> Result<Option<AgentRecord>, StoreError> {
-        routing::bind_agent(&self.c, agent_id, handoff_id, now).await
+        self.bounded(async { routing::bind_agent(&self.c, agent_id, handoff_id, now).await })
+            .await
     }
 
     async fn release_agent(
@@ -706,34 +808,40 @@ impl Store for MongoStore {
         handoff_id: &str,
         now: Timestamp,
     ) -> Result<Option<String>, StoreError> {
-        routing::release_agent(&self.c, handoff_id, now).await
+        self.bounded(async { routing::release_agent(&self.c, handoff_id, now).await })
+            .await
     }
 
     async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError> {
-        routing::enqueue(&self.c, entry).await
+        self.bounded(async { routing::enqueue(&self.c, entry).await })
+            .await
     }
 
     async fn dequeue_handoff(&self, handoff_id: &str) -> Result<bool, StoreError> {
-        routing::dequeue(&self.c, handoff_id).await
+        self.bounded(async { routing::dequeue(&self.c, handoff_id).await })
+            .await
     }
 
     async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
-        routing::queued(&self.c).await
+        self.bounded(async { routing::queued(&self.c).await }).await
     }
 
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
-        records::kv_get(&self.c, namespace, key).await
+        self.bounded(async { records::kv_get(&self.c, namespace, key).await })
+            .await
     }
 
     async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {
-        records::kv_put(&self.c, namespace, key, value).await
+        self.bounded(async { records::kv_put(&self.c, namespace, key, value).await })
+            .await
     }
 
     async fn record_delivery_status(
         &self,
         update: &DeliveryUpdate,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        outbox::record_delivery_status(&self.c, update).await
+        self.bounded(async { outbox::record_delivery_status(&self.c, update).await })
+            .await
     }
 
     async fn set_reachability(
@@ -742,7 +850,10 @@ impl Store for MongoStore {
         subject: &str,
         reachability: &Reachability,
     ) -> Result<bool, StoreError> {
-        profiles::set_reachability(&self.c, channel, subject, reachability).await
+        self.bounded(async {
+            profiles::set_reachability(&self.c, channel, subject, reachability).await
+        })
+        .await
     }
 
     async fn reachability(
@@ -750,13 +861,44 @@ impl Store for MongoStore {
         channel: &ChannelId,
         subject: &str,
     ) -> Result<Option<Reachability>, StoreError> {
-        profiles::reachability(&self.c, channel, subject).await
+        self.bounded(async { profiles::reachability(&self.c, channel, subject).await })
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that accepts connections and never answers (a hung mongod, a half-open
+    /// connection through a proxy) fails the caller within the limit instead of hanging it.
+    #[tokio::test]
+    async fn a_server_that_never_answers_fails_within_the_operation_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let options = StoreOptions {
+            operation_timeout: Duration::from_millis(500),
+            ..StoreOptions::default()
+        };
+        let started = std::time::Instant::now();
+        let result = MongoStore::connect_with_options(
+            &format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+            "tandem_hang",
+            options,
+        )
+        .await;
+        let Err(StoreError::Unavailable(message)) = result else {
+            panic!("connecting to a silent server must fail as unavailable");
+        };
+        assert!(message.contains("within 1 s"), "{message}");
+        assert!(started.elapsed() < SERVER_SELECTION_TIMEOUT, "{message}");
+    }
 
     #[cfg(feature = "dns-srv")]
     #[test]

@@ -105,19 +105,28 @@ impl TestDatabase {
     ///
     /// # Panics
     ///
-    /// When the server cannot be asked.
+    /// When the server cannot be asked, or does not answer within 30 s.
     pub async fn inbound_records(&self) -> u64 {
-        let client = Client::with_uri_str(&self.uri)
-            .await
-            .expect("a client for the test server");
-        let count = client
-            .database(&self.name)
-            .collection::<bson::Document>("inbound")
-            .count_documents(bson::doc! {})
-            .await
-            .expect("counting inbound records");
-        client.shutdown().await;
-        count
+        let count = tokio::time::timeout(Duration::from_secs(30), async {
+            let client = Client::with_uri_str(&self.uri)
+                .await
+                .expect("a client for the test server");
+            let count = client
+                .database(&self.name)
+                .collection::<bson::Document>("inbound")
+                .count_documents(bson::doc! {})
+                .await
+                .expect("counting inbound records");
+            client.shutdown().immediate(true).await;
+            count
+        })
+        .await;
+        count.unwrap_or_else(|_| {
+            panic!(
+                "the test server did not count the inbound records of {} within 30 s",
+                self.name
+            )
+        })
     }
 }
 
@@ -132,7 +141,7 @@ impl Drop for TestDatabase {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
+            let drop = async {
                 let mut options = ClientOptions::parse(&uri)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -141,8 +150,14 @@ impl Drop for TestDatabase {
                     .get_or_insert(Duration::from_secs(5));
                 let client = Client::with_options(options).map_err(|e| e.to_string())?;
                 let result = client.database(&name).drop().await;
-                client.shutdown().await;
+                client.shutdown().immediate(true).await;
                 result.map_err(|e| e.to_string())
+            };
+            // A server that stops answering must not hang the test that used it.
+            runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(30), drop)
+                    .await
+                    .unwrap_or_else(|_| Err("no answer within 30 s".to_owned()))
             })
         })
         .join();

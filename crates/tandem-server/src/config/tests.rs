@@ -304,3 +304,25 @@ fn agent_accounts_are_checked_with_their_paths() {
     .expect("a valid account");
     assert_eq!(ok.config.agents[0].id, "amy");
 }
+
+#[test]
+fn the_mongodb_operation_timeout_is_bounded() {
+    let base = "[store]\nkind = \"mongodb\"\nuri = \"mongodb://127.0.0.1\"\ndatabase = \"t\"\n";
+    for bad in [0, 601] {
+        let errors = check(&format!("{base}operation_timeout_secs = {bad}\n")).expect_err("bad");
+        assert_eq!(
+            paths(&errors),
+            vec!["store.operation_timeout_secs".to_owned()]
+        );
+    }
+    let ok = check(&format!("{base}operation_timeout_secs = 5\n")).expect("5 s");
+    assert_eq!(
+        ok.config.store.mongo_options().operation_timeout,
+        std::time::Duration::from_secs(5)
+    );
+    let default = check(base).expect("default");
+    assert_eq!(
+        default.config.store.mongo_options().operation_timeout,
+        tandem_store_mongo::DEFAULT_OPERATION_TIMEOUT
+    );
+}
