@@ -540,7 +540,17 @@ impl Store for MongoStore {
         channel: &ChannelId,
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError> {
-        records::open_conversation(&self.c, customer, channel, now).await
+        records::open_conversation(&self.c, customer, channel, None, now).await
+    }
+
+    async fn open_conversation_as(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        records::open_conversation(&self.c, customer, channel, Some(id), now).await
     }
 
     async fn conversation(
