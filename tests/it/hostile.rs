@@ -445,7 +445,10 @@ async fn anonymous_hellos_write_nothing_until_the_first_message() {
     assert_eq!(client.history[0]["id"], greeting["id"]);
     assert_eq!(client.history[0]["text"], greeting["text"]);
     let still: Vec<i64> = tables.iter().map(|t| rows(dir.path(), t)).collect();
-    assert_eq!(still, before, "{tables:?} after a reconnect without a message");
+    assert_eq!(
+        still, before,
+        "{tables:?} after a reconnect without a message"
+    );
 
     // The first message creates one customer and its conversation, and is answered.
     client.say("m1", "what are your opening hours?").await;
@@ -480,4 +483,36 @@ async fn anonymous_hellos_write_nothing_until_the_first_message() {
         ]
     );
     assert_eq!(rows(dir.path(), "customers"), before[0] + 1);
+}
+
+#[tokio::test]
+async fn a_console_frame_over_the_hard_limit_ends_the_connection_unread() {
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[desks.console]\ntokens = [\"console-token-0123456789\"]\n[channels.webchat]\n";
+    let tandem = Tandem::start(dir.path(), config).await;
+    let url = format!(
+        "ws://{}/console/ws?token=console-token-0123456789",
+        tandem.addr
+    );
+    let mut agent = WsClient::connect_url(&url).await;
+    agent.recv_type("snapshot").await;
+    // Over 64 KiB: refused politely, the socket stays.
+    agent
+        .send(json!({"type": "hello", "agent": {"id": "sam", "name": "Sam"}, "pad": "a".repeat(70_000)}))
+        .await;
+    assert_eq!(agent.recv_type("error").await["code"], "frame_too_large");
+    // Over 128 KiB (the socket's hard limit, like web chat's; it was 1 MiB): the
+    // connection ends with 1009 instead of Tandem buffering it.
+    agent
+        .send_raw(Message::Text("a".repeat(200_000).into()))
+        .await;
+    let mut closed = false;
+    while let Some(msg) = agent.next_raw(5).await {
+        if let Message::Close(frame) = msg {
+            closed = frame.is_some_and(|f| u16::from(f.code) == 1009);
+            break;
+        }
+    }
+    assert!(closed, "closed with 1009 (message too big)");
 }

@@ -15,6 +15,29 @@ pub fn body_limit(bytes: usize) -> axum::extract::DefaultBodyLimit {
     axum::extract::DefaultBodyLimit::max(bytes)
 }
 
+/// Initial read buffer of a WebSocket (it grows for a large frame and shrinks back):
+/// idle sockets are what web chat and the console mostly hold, so they must be cheap
+/// (axum's default is 128 KiB per socket).
+pub const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Outgoing bytes a WebSocket buffers before a write goes to the socket.
+pub const WS_WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// Outgoing bytes a WebSocket may hold unsent (a client that does not read): past it
+/// sends fail and the connection ends.
+pub const WS_MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+
+/// A WebSocket upgrade with small buffers (see [`WS_READ_BUFFER_BYTES`]) and frames and
+/// messages limited to `max_frame_bytes` (larger ones end the connection, unread).
+pub fn small_websocket(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    max_frame_bytes: usize,
+) -> axum::extract::ws::WebSocketUpgrade {
+    ws.read_buffer_size(WS_READ_BUFFER_BYTES)
+        .write_buffer_size(WS_WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER_BYTES)
+        .max_message_size(max_frame_bytes)
+        .max_frame_size(max_frame_bytes)
+}
+
 /// An error answer: `status` with `{"error": code, "message": message}`. The message must
 /// name no user data (it goes back to the platform, and may be logged there).
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {

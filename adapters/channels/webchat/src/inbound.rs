@@ -35,14 +35,6 @@ const DEMO_HTML: &str = include_str!("../assets/demo.html");
 /// `frame_too_large` and close code 1009.
 const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
 
-/// Initial read buffer per socket (it grows for a large frame and shrinks back): idle
-/// sockets are what a web chat mostly holds, so they must be cheap.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-/// Outgoing bytes buffered before a write goes to the socket.
-const WRITE_BUFFER_BYTES: usize = 4 * 1024;
-/// Outgoing bytes a socket may hold unsent (a client that does not read): past it the
-/// socket is closed; the visitor's messages stay in the transcript for the next resume.
-const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 /// Frames queued for one socket's writer; pushes to a full queue are dropped (the
 /// transcript keeps them).
 const QUEUE_FRAMES: usize = 64;
@@ -102,11 +94,9 @@ async fn upgrade(
             return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
         }
     }
-    ws.read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
+    // Small buffers (a client that does not read is closed once 256 KiB wait unsent; its
+    // messages stay in the transcript for the next resume).
+    tandem_sdk::http::small_websocket(ws, HARD_FRAME_LIMIT)
         .on_upgrade(move |socket| handle_socket(state, socket, address))
 }
 

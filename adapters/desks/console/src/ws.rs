@@ -24,7 +24,7 @@ const CONSOLE_HTML: &str = include_str!("../assets/console.html");
 
 /// Hard limit of the WebSocket layer; frames between [`MAX_FRAME_BYTES`] and this get a
 /// polite `frame_too_large`, larger ones end the connection at the protocol level.
-const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
 
 /// How long a connection without a token in its URL may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,9 +51,10 @@ async fn upgrade(
         None => false,
     };
     match ws {
-        Ok(ws) => ws
-            .max_message_size(HARD_FRAME_LIMIT)
-            .max_frame_size(HARD_FRAME_LIMIT)
+        // Small buffers like web chat's. The per-socket queue is bounded too: live
+        // changes come from one broadcast ring (256 frames); a socket that falls behind
+        // gets a fresh snapshot instead of a backlog.
+        Ok(ws) => tandem_sdk::http::small_websocket(ws, HARD_FRAME_LIMIT)
             .on_upgrade(move |socket| session(shared, socket, authed)),
         Err(rejection) => rejection.into_response(),
     }
@@ -110,7 +111,13 @@ async fn session(shared: Arc<Shared>, socket: WebSocket, mut authed: bool) {
                     Some(Ok(Message::Close(_))) | None => return,
                     Some(Err(e)) => {
                         debug!(error = %e, "Console protocol error; closing.");
-                        close(&mut sink, close_code::PROTOCOL, "protocol error").await;
+                        // Larger than the hard limit (refused from its header, unread).
+                        let text = e.to_string().to_lowercase();
+                        if text.contains("too long") || text.contains("too big") || text.contains("capacity") {
+                            close(&mut sink, close_code::SIZE, "frame too large").await;
+                        } else {
+                            close(&mut sink, close_code::PROTOCOL, "protocol error").await;
+                        }
                         return;
                     }
                 };
