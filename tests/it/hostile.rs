@@ -3,6 +3,7 @@
 
 use crate::WEBCHAT_ONLY;
 use crate::outbox::{config as webhook_config, post_message};
+use futures::StreamExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tandem_e2e::{FakeEndpoint, Tandem, WsClient, eventually};
@@ -391,6 +392,97 @@ async fn a_signed_batch_repeating_one_message_1000_times_is_fast_and_logs_one_li
         warnings, 1,
         "one warning line for 2,000 error entries:\n{logs}"
     );
+}
+
+/// Rows in `table` of the binary's SQLite store.
+fn rows(dir: &std::path::Path, table: &str) -> i64 {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("tandem.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_hellos_write_nothing_until_the_first_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let tandem = Tandem::start(dir.path(), WEBCHAT_ONLY).await;
+    let tables = ["customers", "identities", "conversations", "transcript"];
+    let before: Vec<i64> = tables.iter().map(|t| rows(dir.path(), t)).collect();
+
+    // Hundreds of visitors say hello and never write.
+    let addr = tandem.addr.clone();
+    let welcomes: Vec<serde_json::Value> = futures::stream::iter(0..400)
+        .map(|_| {
+            let addr = addr.clone();
+            async move {
+                let mut c = WsClient::connect(&addr).await;
+                c.send(json!({"type": "hello"})).await;
+                c.recv_type("welcome").await
+            }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    assert_eq!(welcomes.len(), 400);
+    assert!(welcomes.iter().all(|w| w["conversation_id"].is_string()));
+    let after: Vec<i64> = tables.iter().map(|t| rows(dir.path(), t)).collect();
+    assert_eq!(after, before, "{tables:?} before and after 400 hellos");
+
+    // One of them: the greeting is shown; a reload before any message resumes the same
+    // subject and shows the same greeting and conversation id, still writing nothing.
+    let (first, welcome) = WsClient::hello(&tandem.addr, None).await;
+    let greeting = first.history.first().cloned().expect("a greeting");
+    assert_eq!(greeting["from"], "bot");
+    drop(first);
+    let session = welcome["session"].as_str().unwrap();
+    let (mut client, again) = WsClient::hello(&tandem.addr, Some(session)).await;
+    assert_eq!(again["session"], welcome["session"]);
+    assert_eq!(again["conversation_id"], welcome["conversation_id"]);
+    assert_eq!(client.history.len(), 1);
+    assert_eq!(client.history[0]["id"], greeting["id"]);
+    assert_eq!(client.history[0]["text"], greeting["text"]);
+    let still: Vec<i64> = tables.iter().map(|t| rows(dir.path(), t)).collect();
+    assert_eq!(
+        still, before,
+        "{tables:?} after a reconnect without a message"
+    );
+
+    // The first message creates one customer and its conversation, and is answered.
+    client.say("m1", "what are your opening hours?").await;
+    let reply = client.recv_reply().await;
+    assert_eq!(reply["from"], "bot");
+    assert_eq!(rows(dir.path(), "customers"), before[0] + 1);
+    assert_eq!(rows(dir.path(), "conversations"), before[2] + 1);
+    let db = rusqlite::Connection::open_with_flags(
+        dir.path().join("tandem.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let conversation: String = db
+        .query_row("SELECT id FROM conversations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(conversation, welcome["conversation_id"].as_str().unwrap());
+
+    // A reload replays greeting, message and answer in that order, under the ids shown.
+    let (resumed, third) = WsClient::hello(&tandem.addr, Some(session)).await;
+    assert_eq!(third["conversation_id"], welcome["conversation_id"]);
+    let replay: Vec<(&str, &str)> = resumed
+        .history
+        .iter()
+        .map(|f| (f["from"].as_str().unwrap(), f["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        replay,
+        [
+            ("bot", greeting["id"].as_str().unwrap()),
+            ("customer", "m1"),
+            ("bot", reply["id"].as_str().unwrap()),
+        ]
+    );
+    assert_eq!(rows(dir.path(), "customers"), before[0] + 1);
 }
 
 #[tokio::test]

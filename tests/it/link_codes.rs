@@ -226,18 +226,24 @@ async fn whatsapp_text_containing(fake: &WhatsAppFake, to: &str, needle: &str) -
     }
 }
 
-/// A web chat customer; returns the client and the customer id.
-async fn web_customer(tandem: &Tandem) -> (WsClient, String) {
+/// An anonymous web chat visitor; returns the client and the conversation id announced in
+/// the welcome (stored with the customer at the first message).
+async fn web_visitor(tandem: &Tandem) -> (WsClient, String) {
     let (web, welcome) = WsClient::hello(&tandem.addr, None).await;
     let conv = welcome["conversation_id"].as_str().unwrap().to_owned();
+    (web, conv)
+}
+
+/// The customer id of conversation `conv` (once a first message created it).
+async fn customer_of(tandem: &Tandem, conv: &str) -> String {
     let (status, c) = admin(
         tandem,
         reqwest::Method::GET,
         &format!("/api/v1/conversations/{conv}"),
     )
     .await;
-    assert_eq!(status, 200);
-    (web, c["customer_id"].as_str().unwrap().to_owned())
+    assert_eq!(status, 200, "{c}");
+    c["customer_id"].as_str().unwrap().to_owned()
 }
 
 /// Issues a link code for `customer`; returns the code and the whole answer.
@@ -299,9 +305,10 @@ async fn web_chat_to_whatsapp_with_a_text_code_and_the_order_number_carries_over
     let (_dir, fake, tandem) = start_with_whatsapp("").await;
 
     // On web chat the bot asks for the order number and gets it.
-    let (mut web, customer) = web_customer(&tandem).await;
+    let (mut web, conv) = web_visitor(&tandem).await;
     web.say("w1", "where is my order?").await;
     let ask = web.recv_reply().await["text"].as_str().unwrap().to_owned();
+    let customer = customer_of(&tandem, &conv).await;
     assert!(ask.contains("order number"), "the bot asks: {ask}");
     web.say("w2", "it's 12345").await;
     let answer = web.recv_reply().await["text"].as_str().unwrap().to_owned();
@@ -395,9 +402,10 @@ async fn web_chat_to_whatsapp_with_a_text_code_and_the_order_number_carries_over
 #[tokio::test]
 async fn an_expired_code_sent_on_whatsapp_links_nothing_and_says_why() {
     let (_dir, fake, tandem) = start_with_whatsapp("link_code_ttl_secs = 1").await;
-    let (mut web, customer) = web_customer(&tandem).await;
+    let (mut web, conv) = web_visitor(&tandem).await;
     web.say("w1", "what are your opening hours?").await;
     web.recv_reply().await;
+    let customer = customer_of(&tandem, &conv).await;
 
     let (code, issued) = issue_code(&tandem, &customer).await;
     let expires = issued["expires_at"].as_str().unwrap().to_owned();

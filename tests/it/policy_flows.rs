@@ -87,9 +87,16 @@ async fn three_fallbacks_offer_a_person_then_hand_off() {
 #[tokio::test]
 async fn vip_gets_a_person_at_once_and_free_tier_gets_the_bot_first() {
     let dir = tempfile::tempdir().unwrap();
-    let tandem = Tandem::start(dir.path(), &webchat_config("")).await;
+    // Segments belong to customers the business knows: verified web users (an anonymous
+    // visitor has no customer record before its first message).
+    let config = webchat_config("").replace(
+        "[channels.webchat]\n",
+        "[channels.webchat]\nidentity_secret = \"web-secret\"\n",
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let signed = |id: &str| tandem_e2e::user_token(b"web-secret", &json!({ "id": id }));
 
-    let (mut vip, welcome) = WsClient::hello(&tandem.addr, None).await;
+    let (mut vip, welcome) = WsClient::hello_as(&tandem.addr, &signed("vip-1")).await;
     let id = customer_of(&tandem, welcome["conversation_id"].as_str().unwrap()).await;
     let (status, _) = admin(
         &tandem,
@@ -106,7 +113,7 @@ async fn vip_gets_a_person_at_once_and_free_tier_gets_the_bot_first() {
         "VIP handed off on the first request"
     );
 
-    let (mut free, welcome) = WsClient::hello(&tandem.addr, None).await;
+    let (mut free, welcome) = WsClient::hello_as(&tandem.addr, &signed("free-1")).await;
     let id = customer_of(&tandem, welcome["conversation_id"].as_str().unwrap()).await;
     admin(
         &tandem,

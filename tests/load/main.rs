@@ -217,7 +217,8 @@ async fn sockets(n: usize) -> anyhow::Result<()> {
     use futures::StreamExt;
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let dir = tempfile::tempdir()?;
-    // Every socket comes from 127.0.0.1: lift the per-address limit on new visitors.
+    // Every socket comes from 127.0.0.1: lift the per-address limit (hellos take no
+    // token since they write nothing; kept so a run with messages is not limited).
     let config =
         "[channels.webchat]\naddress_rate_limit = { per_second = 1000000, burst = 1000000 }\n";
     let tandem = Tandem::start(dir.path(), config).await;

@@ -51,11 +51,21 @@ impl WsClient {
     /// replay that follows the welcome (the server sends it at once) is read into
     /// [`WsClient::history`], so later reads see only new frames.
     pub async fn hello(addr: &str, session: Option<&str>) -> (WsClient, Value) {
-        let mut c = Self::connect(addr).await;
         let mut hello = json!({"type": "hello"});
         if let Some(s) = session {
             hello["session"] = json!(s);
         }
+        Self::hello_with(addr, hello).await
+    }
+
+    /// [`WsClient::hello`] as a verified user: the hello carries `user_token` (see
+    /// [`crate::user_token`]).
+    pub async fn hello_as(addr: &str, user_token: &str) -> (WsClient, Value) {
+        Self::hello_with(addr, json!({"type": "hello", "user_token": user_token})).await
+    }
+
+    async fn hello_with(addr: &str, hello: Value) -> (WsClient, Value) {
+        let mut c = Self::connect(addr).await;
         c.send(hello).await;
         let welcome = c.recv_type("welcome").await;
         while let Some(f) = c.read_frame_ms(300).await {

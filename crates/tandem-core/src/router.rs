@@ -21,7 +21,9 @@ use tandem_model::{
     ChannelId, DeliveryUpdate, ExternalIdentity, InboundMessage, Party, Reachability, Timestamp,
     TranscriptEntry,
 };
-use tandem_sdk::{Accepted, ChannelAdapter, InboundError, InboundHandler, Session};
+use tandem_sdk::{
+    Accepted, ChannelAdapter, Found, Greeting, InboundError, InboundHandler, Preview, Session,
+};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -545,14 +547,30 @@ impl InboundHandler for Core {
     ) -> Result<Session, InboundError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
+        // An identity seen for the first time gets the ids `find` announced for it.
+        let first = store
+            .customer_by_identity(&identity.channel, &identity.subject)
+            .await
+            .map_err(unavailable)?
+            .is_none()
+            .then(|| FirstIds::of(&identity));
         let customer = store
             .resolve_customer(&identity, now)
             .await
             .map_err(unavailable)?;
-        let mut conversation = store
-            .open_conversation(&customer.id, &identity.channel, now)
-            .await
-            .map_err(unavailable)?;
+        let mut conversation = match &first {
+            Some(ids) => {
+                store
+                    .open_conversation_as(&customer.id, &identity.channel, &ids.conversation, now)
+                    .await
+            }
+            None => {
+                store
+                    .open_conversation(&customer.id, &identity.channel, now)
+                    .await
+            }
+        }
+        .map_err(unavailable)?;
         if conversation.next_seq == 0 {
             // A brand-new conversation: the greeting is part of the history the channel
             // replays, so it needs no outbox entry.
@@ -560,8 +578,12 @@ impl InboundHandler for Core {
                 let mut next = conversation.clone();
                 next.next_seq = 1;
                 next.updated_at = now;
+                let id = match &first {
+                    Some(ids) if ids.conversation == conversation.id => ids.greeting.clone(),
+                    _ => tandem_model::MessageId::generate(),
+                };
                 let entry = TranscriptEntry {
-                    id: tandem_model::MessageId::generate(),
+                    id,
                     conversation_id: conversation.id.clone(),
                     customer_id: customer.id.clone(),
                     seq: 0,
@@ -596,6 +618,33 @@ impl InboundHandler for Core {
             conversation_id: conversation.id,
             history,
         })
+    }
+
+    async fn find(
+        &self,
+        identity: ExternalIdentity,
+        history_limit: usize,
+    ) -> Result<Found, InboundError> {
+        let known = self
+            .inner
+            .store
+            .customer_by_identity(&identity.channel, &identity.subject)
+            .await
+            .map_err(unavailable)?;
+        if known.is_some() {
+            return self
+                .resume(identity, history_limit)
+                .await
+                .map(Found::Session);
+        }
+        let ids = FirstIds::of(&identity);
+        Ok(Found::New(Preview {
+            conversation_id: ids.conversation,
+            greeting: self.inner.bot.greeting().map(|text| Greeting {
+                id: ids.greeting,
+                text,
+            }),
+        }))
     }
 
     fn rate_limited(&self, channel: &ChannelId, scope: &str) {
@@ -638,5 +687,29 @@ impl InboundHandler for Core {
         crate::delivery::mark(self, channel, subject, reachability)
             .await
             .map_err(unavailable)
+    }
+}
+
+/// The ids of an identity's first conversation and its greeting, fixed in advance so that
+/// `find` can announce them before `resume` creates them: derived from the channel and
+/// subject (an anonymous subject is random; a verified one is created once).
+struct FirstIds {
+    conversation: tandem_model::ConversationId,
+    greeting: tandem_model::MessageId,
+}
+
+impl FirstIds {
+    fn of(identity: &ExternalIdentity) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(identity.channel.as_str())
+            .chain_update([0])
+            .chain_update(&identity.subject)
+            .finalize();
+        let hex = hex::encode(&digest[..16]);
+        Self {
+            conversation: tandem_model::ConversationId::new(format!("conv_{hex}")),
+            greeting: tandem_model::MessageId::new(format!("msg_{hex}")),
+        }
     }
 }

@@ -8,7 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 use tandem_model::{
     Capabilities, ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate,
-    ExternalIdentity, InboundMessage, OutboundMessage, Party, Reachability, TranscriptEntry,
+    ExternalIdentity, InboundMessage, MessageId, OutboundMessage, Party, Reachability,
+    TranscriptEntry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -104,6 +105,20 @@ pub trait InboundHandler: Send + Sync + 'static {
         history_limit: usize,
     ) -> Result<Session, InboundError>;
 
+    /// Like [`InboundHandler::resume`] when Tandem holds a customer for `identity`;
+    /// otherwise writes nothing and returns what [`InboundHandler::resume`] will create
+    /// for it (the conversation's id and its greeting), so that a visitor who never
+    /// writes costs no record. The default resumes (creating records).
+    async fn find(
+        &self,
+        identity: ExternalIdentity,
+        history_limit: usize,
+    ) -> Result<Found, InboundError> {
+        self.resume(identity, history_limit)
+            .await
+            .map(Found::Session)
+    }
+
     /// Counts a message a channel refused under a rate limit (`scope`: `session`,
     /// `address`, ...). The default ignores it.
     fn rate_limited(&self, channel: &ChannelId, scope: &str) {
@@ -158,6 +173,35 @@ pub struct Session {
     pub history: Vec<TranscriptEntry>,
 }
 
+/// What [`InboundHandler::find`] found.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// Tandem holds a customer for the identity: its session, as `resume` returns it.
+    Session(Session),
+    /// Tandem holds nothing for the identity, and nothing was written.
+    New(Preview),
+}
+
+/// The records [`InboundHandler::resume`] will create for a new identity, announced
+/// before they exist: the ids are fixed in advance, so what a channel shows now matches
+/// what a later resume replays.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The id the conversation will have.
+    pub conversation_id: ConversationId,
+    /// The greeting it will start with, if the bot has one.
+    pub greeting: Option<Greeting>,
+}
+
+/// A greeting announced before it is stored.
+#[derive(Debug, Clone)]
+pub struct Greeting {
+    /// The transcript entry id it will be stored under.
+    pub id: MessageId,
+    /// Its text.
+    pub text: String,
+}
+
 /// The core could not record the message; answer the platform with 5xx so it redelivers.
 #[derive(Debug, thiserror::Error)]
 pub enum InboundError {
@@ -207,6 +251,15 @@ impl InboundSink {
         history_limit: usize,
     ) -> Result<Session, InboundError> {
         self.handler.resume(identity, history_limit).await
+    }
+
+    /// See [`InboundHandler::find`].
+    pub async fn find(
+        &self,
+        identity: ExternalIdentity,
+        history_limit: usize,
+    ) -> Result<Found, InboundError> {
+        self.handler.find(identity, history_limit).await
     }
 
     /// Counts a message refused under a rate limit of `scope` (for `/metrics`).

@@ -25,8 +25,8 @@ pub mod signature;
 pub mod telemetry;
 
 pub use channel::{
-    Accepted, BuiltChannel, ChannelAdapter, ChannelContext, ChannelFactory, InboundError,
-    InboundHandler, InboundSink, Session, WorkerFn,
+    Accepted, BuiltChannel, ChannelAdapter, ChannelContext, ChannelFactory, Found, Greeting,
+    InboundError, InboundHandler, InboundSink, Preview, Session, WorkerFn,
 };
 pub use config::{ConfigError, ConfigErrors};
 pub use desk::{

@@ -617,8 +617,23 @@ impl Store for MongoStore {
         channel: &ChannelId,
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError> {
-        self.bounded(async { records::open_conversation(&self.c, customer, channel, now).await })
-            .await
+        self.bounded(async {
+            records::open_conversation(&self.c, customer, channel, None, now).await
+        })
+        .await
+    }
+
+    async fn open_conversation_as(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        self.bounded(async {
+            records::open_conversation(&self.c, customer, channel, Some(id), now).await
+        })
+        .await
     }
 
     async fn conversation(

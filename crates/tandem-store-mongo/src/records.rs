@@ -304,9 +304,10 @@ pub(crate) async fn open_conversation(
     c: &Collections,
     customer: &CustomerId,
     channel: &ChannelId,
+    id: Option<&ConversationId>,
     now: Timestamp,
 ) -> Result<ConversationRecord, StoreError> {
-    for _ in 0..RACE_RETRIES {
+    for attempt in 0..RACE_RETRIES {
         let open = c
             .conversations
             .find_one(ConversationDoc::open_of(customer))
@@ -315,7 +316,13 @@ pub(crate) async fn open_conversation(
         if let Some(doc) = open {
             return decode::<ConversationDoc>("conversation", doc)?.into_record();
         }
-        let new = ConversationDoc::open(&ConversationId::generate(), customer, channel, now);
+        // The announced id on the first try; a generated one after a duplicate key (the
+        // id may be what was taken).
+        let id = match id {
+            Some(id) if attempt == 0 => id.clone(),
+            _ => ConversationId::generate(),
+        };
+        let new = ConversationDoc::open(&id, customer, channel, now);
         match c
             .conversations
             .insert_one(encode("conversation", &new)?)

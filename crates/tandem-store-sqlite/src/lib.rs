@@ -291,6 +291,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn open_conversation_as(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        let (customer, channel, id) = (customer.clone(), channel.clone(), id.clone());
+        self.writer
+            .call(move |c| writes::open_conversation_as(c, &customer, &channel, Some(&id), now))
+            .await
+    }
+
     async fn conversation(
         &self,
         id: &ConversationId,

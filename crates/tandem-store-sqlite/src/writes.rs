@@ -76,11 +76,25 @@ pub(crate) fn open_conversation(
     channel: &ChannelId,
     now: Timestamp,
 ) -> Result<ConversationRecord, StoreError> {
+    open_conversation_as(conn, customer, channel, None, now)
+}
+
+/// As [`open_conversation`]; a conversation it opens gets `id` unless that is taken.
+pub(crate) fn open_conversation_as(
+    conn: &Connection,
+    customer: &CustomerId,
+    channel: &ChannelId,
+    id: Option<&ConversationId>,
+    now: Timestamp,
+) -> Result<ConversationRecord, StoreError> {
     if let Some(open) = reads::open_conversation(conn, customer)? {
         return Ok(open);
     }
     let now = to_ms(now);
-    let id = ConversationId::generate();
+    let id = match id {
+        Some(id) if reads::conversation(conn, id)?.is_none() => id.clone(),
+        _ => ConversationId::generate(),
+    };
     let state = to_json("conversation state", &ConversationState::default())?;
     conn.prepare_cached(
         "INSERT INTO conversations (id, customer_id, channel, status, state, next_seq, version, opened_at, updated_at)

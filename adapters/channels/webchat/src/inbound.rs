@@ -18,8 +18,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::limit::KeyedLimiter;
-use tandem_sdk::model::{Content, ExternalIdentity, InboundMessage, PlatformMessageId};
-use tandem_sdk::{InboundError, InboundSink};
+use tandem_sdk::model::{
+    Content, ExternalIdentity, InboundMessage, Party, PlatformMessageId, TranscriptEntry,
+};
+use tandem_sdk::{Found, InboundError, InboundSink};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -103,8 +105,9 @@ struct Visitor {
     subject: String,
     identity: ExternalIdentity,
     verified: bool,
-    /// An anonymous visitor without a valid session token: Tandem has never seen it.
-    new: bool,
+    /// Tandem holds no record of this anonymous visitor yet: its first message creates
+    /// the customer, the conversation and the greeting the welcome announced.
+    pending: bool,
 }
 
 async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr>) {
@@ -238,7 +241,7 @@ async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr
                 continue;
             }
         };
-        match (frame, &visitor) {
+        match (frame, &mut visitor) {
             (
                 ClientFrame::Hello {
                     session,
@@ -248,64 +251,63 @@ async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr
                 },
                 None,
             ) => {
-                let v = identify(
+                let mut v = identify(
                     &state,
                     session.as_deref(),
                     user,
                     user_hash.as_deref(),
                     user_token.as_deref(),
                 );
-                // A new anonymous visitor creates records (customer, conversation,
-                // greeting): that takes a token from its address's bucket.
-                if v.new && !within_limits(&state, &tx, None, address).await {
-                    let _ = close_tx
-                        .send(CloseFrame {
-                            code: close_code::POLICY,
-                            reason: "rate limited".into(),
-                        })
-                        .await;
-                    break;
-                }
-                match state
-                    .sink
-                    .resume(v.identity.clone(), state.config.history_limit())
-                    .await
-                {
-                    Ok(resumed) => {
+                // An anonymous visitor Tandem holds no customer for writes nothing here:
+                // the welcome announces the conversation's id and the greeting, and the
+                // first message creates them (`Visitor::pending`). Verified users are
+                // resumed (and created) at once.
+                let limit = state.config.history_limit();
+                let found = if v.verified {
+                    state
+                        .sink
+                        .resume(v.identity.clone(), limit)
+                        .await
+                        .map(Found::Session)
+                } else {
+                    state.sink.find(v.identity.clone(), limit).await
+                };
+                match found {
+                    Ok(found) => {
                         let id = state.hub.register(&v.subject, tx.clone());
+                        let (conversation_id, frames) = match found {
+                            Found::Session(resumed) => {
+                                let own_prefix = format!("{}/", v.subject);
+                                let frames: Vec<_> = resumed
+                                    .history
+                                    .into_iter()
+                                    .map(|entry| history_frame(entry, &own_prefix))
+                                    .collect();
+                                (resumed.conversation_id, frames)
+                            }
+                            Found::New(preview) => {
+                                v.pending = true;
+                                let greeting = preview.greeting.map(|g| ServerFrame::Message {
+                                    agent_name: None,
+                                    id: g.id.to_string(),
+                                    from: party_name(Party::Bot),
+                                    text: g.text,
+                                    at: tandem_sdk::model::now()
+                                        .format(&Rfc3339)
+                                        .unwrap_or_default(),
+                                    buttons: Vec::new(),
+                                });
+                                (preview.conversation_id, greeting.into_iter().collect())
+                            }
+                        };
                         let welcome = ServerFrame::Welcome {
                             session: state.sessions.issue(&v.subject),
-                            conversation_id: resumed.conversation_id.to_string(),
+                            conversation_id: conversation_id.to_string(),
                             verified: v.verified,
                         };
                         let _ = tx.send(welcome).await;
-                        let own_prefix = format!("{}/", v.subject);
-                        for entry in resumed.history {
-                            let content = entry.outbound_content();
-                            // Customer messages come back under the id the client chose,
-                            // so the widget recognises what it already shows.
-                            let id = entry
-                                .platform_message_id
-                                .as_ref()
-                                .and_then(|p| p.as_str().strip_prefix(&own_prefix))
-                                .map_or_else(|| entry.id.to_string(), str::to_owned);
-                            let _ = tx
-                                .send(ServerFrame::Message {
-                                    agent_name: None,
-                                    id,
-                                    from: party_name(entry.from),
-                                    text: content.text,
-                                    at: entry.at.format(&Rfc3339).unwrap_or_default(),
-                                    buttons: content
-                                        .buttons
-                                        .into_iter()
-                                        .map(|b| ButtonFrame {
-                                            title: b.title,
-                                            payload: b.payload,
-                                        })
-                                        .collect(),
-                                })
-                                .await;
+                        for frame in frames {
+                            let _ = tx.send(frame).await;
                         }
                         debug!(channel.id = %state.sink.channel(), "Web chat session started.");
                         visitor = Some((v, id));
@@ -335,12 +337,12 @@ async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr
                     .await;
             }
             (ClientFrame::Message { id, text }, Some((v, _))) => {
-                if within_limits(&state, &tx, Some(v), address).await {
+                if within_limits(&state, &tx, Some(&*v), address).await {
                     accept(&state, &tx, v, id, Content::Text { text }).await;
                 }
             }
             (ClientFrame::Postback { id, payload, title }, Some((v, _))) => {
-                if within_limits(&state, &tx, Some(v), address).await {
+                if within_limits(&state, &tx, Some(&*v), address).await {
                     accept(&state, &tx, v, id, Content::Postback { payload, title }).await;
                 }
             }
@@ -353,6 +355,32 @@ async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr
     drop(tx);
     drop(close_tx);
     let _ = writer.await;
+}
+
+/// A transcript entry replayed on resume. Customer messages come back under the id the
+/// client chose, so the widget recognises what it already shows.
+fn history_frame(entry: TranscriptEntry, own_prefix: &str) -> ServerFrame {
+    let content = entry.outbound_content();
+    let id = entry
+        .platform_message_id
+        .as_ref()
+        .and_then(|p| p.as_str().strip_prefix(own_prefix))
+        .map_or_else(|| entry.id.to_string(), str::to_owned);
+    ServerFrame::Message {
+        agent_name: None,
+        id,
+        from: party_name(entry.from),
+        text: content.text,
+        at: entry.at.format(&Rfc3339).unwrap_or_default(),
+        buttons: content
+            .buttons
+            .into_iter()
+            .map(|b| ButtonFrame {
+                title: b.title,
+                payload: b.payload,
+            })
+            .collect(),
+    }
 }
 
 /// Takes a token from the visitor's session bucket (when there is a visitor) and from
@@ -421,8 +449,7 @@ fn identify(
         .identity_secret
         .as_ref()
         .map(|s| s.expose().as_bytes());
-    // An anonymous visitor without a valid session token is new: its first hello creates
-    // records (customer, conversation, greeting).
+    // An anonymous visitor keeps the subject its session token signs.
     let known = session
         .and_then(|token| state.sessions.verify(token))
         .filter(|s| s.starts_with("anon:"));
@@ -442,7 +469,7 @@ fn identify(
     Visitor {
         subject: identified.identity.subject.clone(),
         verified,
-        new: !verified && known.is_none(),
+        pending: false,
         identity: identified.identity,
     }
 }
@@ -450,7 +477,7 @@ fn identify(
 async fn accept(
     state: &WsState,
     tx: &mpsc::Sender<ServerFrame>,
-    v: &Visitor,
+    v: &mut Visitor,
     id: String,
     content: Content,
 ) {
@@ -462,6 +489,24 @@ async fn accept(
             ))
             .await;
         return;
+    }
+    if v.pending {
+        // The first message: the customer, the conversation (with the id the welcome
+        // announced) and the greeting are created before the message is recorded, so the
+        // transcript reads greeting, then message.
+        match state.sink.resume(v.identity.clone(), 0).await {
+            Ok(_) => v.pending = false,
+            Err(e) => {
+                debug!(error = %e, "Creating a web chat visitor's records failed.");
+                let _ = tx
+                    .send(ServerFrame::error(
+                        "unavailable",
+                        "not recorded; send it again with the same id",
+                    ))
+                    .await;
+                return;
+            }
+        }
     }
     let msg = InboundMessage {
         channel: state.sink.channel().clone(),

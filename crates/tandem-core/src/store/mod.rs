@@ -250,6 +250,17 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError>;
 
+    /// As [`Store::open_conversation`], but a conversation it opens gets the id `id`
+    /// (announced before it existed, see `InboundHandler::find`); when `id` is already
+    /// taken, a generated one.
+    async fn open_conversation_as(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError>;
+
     /// A conversation by id.
     async fn conversation(
         &self,
