@@ -193,4 +193,3 @@ async fn admin_api_is_closed_without_tokens() {
     let body: Value = r.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("[admin].tokens"));
 }
-

@@ -74,7 +74,11 @@ impl Tandem {
 
     /// Starts the binary with `args` in working directory `dir`.
     pub async fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Tandem {
-        let stderr_path = dir.join(format!(
+        // TANDEM_E2E_LOG_DIR keeps the logs past the test's temporary folder (to debug CI).
+        let log_dir = std::env::var_os("TANDEM_E2E_LOG_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| dir.to_path_buf());
+        let stderr_path = log_dir.join(format!(
             "stderr-{}.log",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

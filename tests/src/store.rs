@@ -33,6 +33,19 @@ impl TestStore {
         }
     }
 
+    /// Whether this is MongoDB on the test server.
+    pub fn is_mongodb(&self) -> bool {
+        matches!(self, TestStore::MongoDb(_))
+    }
+
+    /// Call before SIGKILLing a binary on this store: the MongoDB database is then kept
+    /// rather than dropped afterwards (see [`TestDatabase::keep`]).
+    pub fn before_kill9(&self) {
+        if let TestStore::MongoDb(db) = self {
+            db.keep();
+        }
+    }
+
     /// `config` with its `[store]` table replaced by this store's.
     ///
     /// # Panics

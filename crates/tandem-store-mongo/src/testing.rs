@@ -80,6 +80,7 @@ pub fn unique_database_name() -> String {
 pub struct TestDatabase {
     uri: String,
     name: String,
+    keep: std::sync::atomic::AtomicBool,
 }
 
 impl TestDatabase {
@@ -88,7 +89,17 @@ impl TestDatabase {
         Self {
             uri: uri.to_owned(),
             name: unique_database_name(),
+            keep: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Leaves the database in place when dropped. For scenarios that SIGKILL a process
+    /// using it: a transaction the process left open holds its writes until the server
+    /// aborts it (mongod: `transactionLifetimeLimitSeconds`, 60 s), and SecantusDB 0.7's
+    /// `dropDatabase` spins on such writes while holding its global lock, which stalls the
+    /// whole test server. The in-memory test server is discarded at the end of the run.
+    pub fn keep(&self) {
+        self.keep.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The server's connection string.
@@ -132,6 +143,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if self.keep.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let uri = self.uri.clone();
         let name = self.name.clone();
         // On a thread of its own with its own runtime: works from any runtime flavor and
