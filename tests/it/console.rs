@@ -381,6 +381,20 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
     }
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
+    // The session also opens the metrics page under /console (no token needed).
+    let metrics_page = |cookie: Option<String>| {
+        let mut req = tandem_e2e::http().get(tandem.url("/console/metrics?period=24h"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(metrics_page(None).await, 401);
+    assert_eq!(
+        metrics_page(Some("tandem_console=forged".into())).await,
+        401
+    );
+    assert_eq!(metrics_page(Some(session.clone())).await, 200);
     let me: Value = tandem_e2e::http()
         .get(tandem.url("/console/api/me"))
         .header("cookie", &session)
@@ -469,6 +483,11 @@ async fn agents_sign_in_with_their_own_account_and_act_as_it() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    assert_eq!(
+        metrics_page(Some(session.clone())).await,
+        401,
+        "a disabled account's session no longer opens the metrics page"
+    );
     assert!(!tandem.logs().contains("amy-secret-password"));
 }
 

@@ -160,6 +160,31 @@ fn spawn_sighup_reload(
 /// (`config/policy.toml` as shipped).
 /// Who may open `/console/metrics`: the agent tokens of every console desk and the admin
 /// tokens (see `dashboard::DashboardAccess`).
+/// Who may open the metrics page: console and admin tokens, and agents signed in to a
+/// console desk.
+fn dashboard_access(
+    core: &Core,
+    loaded: &crate::config::LoadedConfig,
+    admin: &[tandem_sdk::Secret],
+) -> crate::dashboard::DashboardAccess {
+    let access = crate::dashboard::DashboardAccess::new(
+        dashboard_tokens(&loaded.desks, admin),
+        loaded.public_url.scheme() == "https",
+    );
+    #[cfg(feature = "console-desk")]
+    let access = access.with_console_sessions(
+        loaded
+            .desks
+            .iter()
+            .filter(|d| d.kind == "console")
+            .map(|d| DeskEventSink::new(d.id.clone(), Arc::new(core.clone())))
+            .collect(),
+    );
+    #[cfg(not(feature = "console-desk"))]
+    let _ = core;
+    access
+}
+
 fn dashboard_tokens(
     desks: &[crate::config::Instance],
     admin: &[tandem_sdk::Secret],
@@ -397,10 +422,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     spawn_policy_follow(reloader.clone(), http_shutdown.clone());
     routes.push(crate::dashboard::routes(
         core.clone(),
-        crate::dashboard::DashboardAccess::new(
-            dashboard_tokens(&loaded.desks, &config.admin.tokens),
-            loaded.public_url.scheme() == "https",
-        ),
+        dashboard_access(&core, &loaded, &config.admin.tokens),
     ));
     routes.push(crate::admin::routes(
         core.clone(),

@@ -99,10 +99,20 @@ pub(crate) async fn agent(
     shared: &Shared,
     headers: &HeaderMap,
 ) -> Result<Option<AgentAccount>, InboundError> {
+    signed_in_agent(shared.store.sink(), headers).await
+}
+
+/// The agent signed in to the console desk of `sink` by the request's session cookie: a
+/// live session (not signed out, not expired) of an account that exists and is not
+/// disabled. For other pages under `/console` (the cookie's path), e.g. the metrics page.
+pub async fn signed_in_agent(
+    sink: &tandem_sdk::DeskEventSink,
+    headers: &HeaderMap,
+) -> Result<Option<AgentAccount>, InboundError> {
     let Some(token) = cookie_token(headers) else {
         return Ok(None);
     };
-    let Some(text) = shared.store.sink().kv_get(&session_key(&token)).await? else {
+    let Some(text) = sink.kv_get(&session_key(&token)).await? else {
         return Ok(None);
     };
     let Ok(doc) = serde_json::from_str::<SessionDoc>(&text) else {
@@ -111,9 +121,7 @@ pub(crate) async fn agent(
     if doc.revoked || doc.expires_at <= unix_now() {
         return Ok(None);
     }
-    Ok(shared
-        .store
-        .sink()
+    Ok(sink
         .agent_account(&doc.agent_id)
         .await?
         .filter(|a| !a.disabled))

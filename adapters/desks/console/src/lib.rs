@@ -22,6 +22,7 @@ mod ws;
 #[cfg(test)]
 mod tests;
 
+pub use auth::signed_in_agent;
 pub use config::{ConsoleDeskConfig, MIN_TOKEN_LEN};
 
 use async_trait::async_trait;

@@ -6,8 +6,9 @@
 //! period (`Store::conversation_activity`), so they are the same after a restart and on
 //! every process sharing the store.
 //!
-//! Who may open the page is decided in one place, [`DashboardAccess::allows`]: today a
-//! console agent token (the `[desks.<id>]` of type `console`) or an admin token, given as
+//! Who may open the page is decided in one place, [`DashboardAccess::allows`]: an agent
+//! signed in to a console desk (its session cookie, whose path `/console` covers this page),
+//! a console agent token (the `[desks.<id>]` of type `console`) or an admin token, given as
 //! `Authorization: Bearer`, once as `?token=` (answered with a cookie and a redirect that
 //! drops it from the address), or by that cookie.
 
@@ -130,6 +131,9 @@ pub async fn report(core: &Core, q: &HealthQuery) -> Result<HealthReport, StoreE
 pub struct DashboardAccess {
     tokens: Arc<Vec<Secret>>,
     secure_cookie: bool,
+    /// The console desks whose signed-in agents may open the page.
+    #[cfg(feature = "console-desk")]
+    consoles: Arc<Vec<tandem_sdk::DeskEventSink>>,
 }
 
 impl DashboardAccess {
@@ -138,7 +142,32 @@ impl DashboardAccess {
         Self {
             tokens: Arc::new(tokens),
             secure_cookie,
+            #[cfg(feature = "console-desk")]
+            consoles: Arc::default(),
         }
+    }
+
+    /// Also admits agents signed in to these console desks (their session cookies).
+    #[cfg(feature = "console-desk")]
+    #[must_use]
+    pub fn with_console_sessions(mut self, consoles: Vec<tandem_sdk::DeskEventSink>) -> Self {
+        self.consoles = Arc::new(consoles);
+        self
+    }
+
+    /// The one check of the dashboard: [`DashboardAccess::allows_token`], or an agent
+    /// signed in to one of the console desks (a store error counts as not signed in).
+    pub async fn allows(&self, headers: &HeaderMap, query_token: Option<&str>) -> bool {
+        if self.allows_token(headers, query_token) {
+            return true;
+        }
+        #[cfg(feature = "console-desk")]
+        for console in self.consoles.iter() {
+            if let Ok(Some(_)) = tandem_desk_console::signed_in_agent(console, headers).await {
+                return true;
+            }
+        }
+        false
     }
 
     /// Whether `candidate` is one of the tokens (every token compared, constant time).
@@ -149,9 +178,9 @@ impl DashboardAccess {
             })
     }
 
-    /// The one check of the dashboard: a valid token in the `Authorization` header, the
-    /// `token` query parameter or the dashboard cookie.
-    pub fn allows(&self, headers: &HeaderMap, query_token: Option<&str>) -> bool {
+    /// A valid token in the `Authorization` header, the `token` query parameter or the
+    /// dashboard cookie.
+    pub fn allows_token(&self, headers: &HeaderMap, query_token: Option<&str>) -> bool {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -200,7 +229,7 @@ async fn metrics_page(
 ) -> Response {
     let params = params.map(|Query(p)| p).unwrap_or_default();
     let token = params.token.as_deref().filter(|t| !t.is_empty());
-    if !st.access.allows(&headers, token) {
+    if !st.access.allows(&headers, token).await {
         return (
             StatusCode::UNAUTHORIZED,
             Html(page::sign_in(token.is_some())),

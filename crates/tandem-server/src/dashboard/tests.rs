@@ -77,27 +77,27 @@ fn bad_parameters_are_explained() {
 fn access_takes_a_token_from_the_header_the_query_or_the_cookie() {
     let access = DashboardAccess::new(vec![Secret::new("0123456789abcdef")], false);
     let mut headers = HeaderMap::new();
-    assert!(!access.allows(&headers, None));
-    assert!(!access.allows(&headers, Some("wrong")));
-    assert!(!access.allows(&headers, Some("")));
-    assert!(access.allows(&headers, Some("0123456789abcdef")));
+    assert!(!access.allows_token(&headers, None));
+    assert!(!access.allows_token(&headers, Some("wrong")));
+    assert!(!access.allows_token(&headers, Some("")));
+    assert!(access.allows_token(&headers, Some("0123456789abcdef")));
     headers.insert(
         header::AUTHORIZATION,
         HeaderValue::from_static("Bearer 0123456789abcdef"),
     );
-    assert!(access.allows(&headers, None));
+    assert!(access.allows_token(&headers, None));
     let mut headers = HeaderMap::new();
     headers.insert(
         header::COOKIE,
         HeaderValue::from_static("a=b; tandem_metrics=0123456789abcdef"),
     );
-    assert!(access.allows(&headers, None));
+    assert!(access.allows_token(&headers, None));
     headers.insert(
         header::COOKIE,
         HeaderValue::from_static("tandem_metrics=nope"),
     );
-    assert!(!access.allows(&headers, None));
-    assert!(!DashboardAccess::default().allows(&headers, Some("")));
+    assert!(!access.allows_token(&headers, None));
+    assert!(!DashboardAccess::default().allows_token(&headers, Some("")));
 }
 
 #[test]
