@@ -23,6 +23,7 @@ pub struct Metrics {
     retries: Family<Labels, Counter>,
     failures: Family<Labels, Counter>,
     outbox_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
+    memory: Family<Labels, Gauge<i64, std::sync::atomic::AtomicI64>>,
     processing_errors: Counter<u64, AtomicU64>,
     delivery_reports: Family<Labels, Counter>,
     window_fallbacks: Family<Labels, Counter>,
@@ -54,6 +55,7 @@ impl Metrics {
         let retries = Family::<Labels, Counter>::default();
         let failures = Family::<Labels, Counter>::default();
         let outbox_depth = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        let memory = Family::<Labels, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
         let processing_errors = Counter::<u64, AtomicU64>::default();
         let delivery_reports = Family::<Labels, Counter>::default();
         let window_fallbacks = Family::<Labels, Counter>::default();
@@ -113,6 +115,12 @@ impl Metrics {
             "outbox_depth",
             "Unfinished outbox entries",
             outbox_depth.clone(),
+        );
+        registry.register(
+            "memory_bytes",
+            "Heap memory as the allocator sees it: allocated (in live objects) and resident \
+             (pages it holds in RAM); absent when the allocator cannot say",
+            memory.clone(),
         );
         registry.register(
             "processing_errors",
@@ -177,6 +185,7 @@ impl Metrics {
             retries,
             failures,
             outbox_depth,
+            memory,
             processing_errors,
             delivery_reports,
             window_fallbacks,
@@ -275,6 +284,15 @@ impl Metrics {
     pub fn set_outbox_depth(&self, depth: u64) {
         self.outbox_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the allocator's view of the heap (bytes in live objects, bytes it keeps resident).
+    pub fn set_memory(&self, allocated: u64, resident: u64) {
+        for (kind, bytes) in [("allocated", allocated), ("resident", resident)] {
+            self.memory
+                .get_or_create(&vec![("kind", kind.to_owned())])
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
     }
 
     /// A handoff outlived its SLA.
@@ -452,6 +470,7 @@ mod tests {
         m.register_policy(&["revenue"]);
         m.message_in("whatsapp");
         m.set_outbox_depth(3);
+        m.set_memory(1 << 20, 3 << 20);
         let text = m.render_classic();
         assert!(!text.contains("# EOF"), "{text}");
         let help: Vec<&str> = text
@@ -478,6 +497,8 @@ mod tests {
         assert!(text.contains("tandem_messages_in_total{channel=\"whatsapp\"} 1"));
         assert!(text.contains("# TYPE tandem_messages_in_total counter"));
         assert!(text.contains("tandem_outbox_depth 3"));
+        assert!(text.contains("tandem_memory_bytes{kind=\"allocated\"} 1048576"));
+        assert!(text.contains("tandem_memory_bytes{kind=\"resident\"} 3145728"));
     }
 
     /// Series are visible at zero before they are first used.

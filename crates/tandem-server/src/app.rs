@@ -108,6 +108,9 @@ async fn metrics(State(core): State<Core>, headers: axum::http::HeaderMap) -> Re
     if let Ok(Ok(depth)) = tokio::time::timeout(PROBE_TIMEOUT, core.store().outbox_depth()).await {
         core.metrics().set_outbox_depth(depth);
     }
+    if let Some((allocated, resident)) = crate::memory::allocator_stats() {
+        core.metrics().set_memory(allocated, resident);
+    }
     let openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()

@@ -12,3 +12,15 @@ pub fn give_back_freed_memory() {
         tracing::debug!(error = %e, "jemalloc background thread not enabled.");
     }
 }
+
+/// The allocator's view of the heap: bytes in live objects and bytes of pages it keeps
+/// resident (`stats.allocated`, `stats.resident`). `None` when jemalloc is not the global
+/// allocator (its statistics would then describe an unused heap) or refuses.
+pub fn allocator_stats() -> Option<(u64, u64)> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    let allocated = stats::allocated::read().ok()? as u64;
+    let resident = stats::resident::read().ok()? as u64;
+    // In a binary that allocates with something else, jemalloc has served nothing.
+    (allocated > 0).then_some((allocated, resident))
+}
