@@ -370,6 +370,125 @@ async fn desk_outage_loses_nothing_and_the_bot_stays_silent() {
     assert!(texts_from(&customer, "bot").is_empty());
 }
 
+/// A desk down for a minute holds back only its own operations (issue 11, acceptance 3):
+/// the customer gets the handoff notice and a business message at once, and afterwards
+/// the desk gets each operation exactly once, in order.
+#[tokio::test]
+async fn a_desk_down_for_a_minute_never_delays_the_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(503).await;
+    let tandem = Tandem::start(dir.path(), &config(&customer.url, &desk.url)).await;
+
+    let started = std::time::Instant::now();
+    customer_says(&tandem, "d1", "my account was hacked, I want a refund").await;
+    eventually(5, "the handoff notice at the customer", || async {
+        (texts_from(&customer, "system").len() == 1).then_some(())
+    })
+    .await;
+    eventually(10, "the desk refusing", || async {
+        (desk.requests().len() >= 2).then_some(())
+    })
+    .await;
+    let (status, found) = tandem
+        .api(
+            "admin-token-0123456789abcdef",
+            reqwest::Method::GET,
+            "/api/v1/customers?identity=webhook:alice",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let customer_id = found[0]["id"].as_str().unwrap().to_owned();
+    let (status, queued) = tandem
+        .api(
+            "admin-token-0123456789abcdef",
+            reqwest::Method::POST,
+            "/api/v1/messages",
+            Some(json!({
+                "customer_id": customer_id,
+                "text": "Your refund case number is 7781.",
+                "channels": ["webhook"],
+            })),
+        )
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    eventually(
+        5,
+        "the business message at the customer during the outage",
+        || async {
+            customer
+                .delivered()
+                .iter()
+                .any(|r| {
+                    r.json()["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("7781"))
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    customer_says(&tandem, "d2", "hello? anyone?").await;
+    assert!(desk.delivered().is_empty(), "the desk is still down");
+
+    // The desk stays down for a minute, then comes back.
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(started.elapsed())).await;
+    assert!(
+        desk.delivered().is_empty(),
+        "nothing reached the desk while it was down"
+    );
+    let refused = desk.requests().len();
+    desk.set_status(200);
+    eventually(20, "both operations at the desk after recovery", || async {
+        (desk_bodies(&desk, "handoff.message").len() == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let delivered = desk.delivered();
+    let ids: Vec<String> = delivered
+        .iter()
+        .map(|r| r.headers["x-tandem-delivery"].to_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "each operation delivered once: {ids:?}"
+    );
+    let kinds: Vec<String> = delivered
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("handoff.requested"),
+        "the handoff first: {kinds:?}"
+    );
+    let requested = kinds.iter().position(|k| k == "handoff.requested");
+    let message = kinds.iter().position(|k| k == "handoff.message");
+    assert!(requested < message, "in order: {kinds:?}");
+    assert_eq!(
+        desk_bodies(&desk, "handoff.requested").len(),
+        1,
+        "delivered once: {kinds:?}"
+    );
+    assert!(
+        desk_bodies(&desk, "handoff.message")[0].json()["message"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("anyone")),
+        "the customer's message during the outage reaches the agent"
+    );
+    assert!(refused >= 2, "the desk was retried during the outage");
+    let system = texts_from(&customer, "system");
+    let notices = system.iter().filter(|t| !t.contains("7781")).count();
+    assert_eq!(notices, 1, "the handoff notice told once: {system:?}");
+    assert!(
+        texts_from(&customer, "bot").is_empty(),
+        "the bot stays silent"
+    );
+}
+
 fn llm_config(customer: &str, desk: &str, llm: &str, timeout_ms: u64) -> String {
     format!(
         r#"{}

@@ -9,7 +9,7 @@
 //! nothing is recorded.
 //!
 //! A delivered request becomes a `System` transcript entry and its outbox entries in one
-//! committed turn, so the outbox's retries, pacing and per-conversation order apply. It
+//! committed turn, so the outbox's retries, pacing and order (per conversation and destination) apply. It
 //! neither changes the conversation's owner nor asks the policy: a person who owns the
 //! conversation sees the message in the transcript.
 //!

@@ -1,7 +1,8 @@
 //! The outbox dispatcher: claims due entries, sends them through their channel adapter,
 //! and records the outcome. Retries with exponential backoff (or the platform's
-//! `retry_after`), keeps per-conversation order (the store only hands out a
-//! conversation's oldest unfinished entry), and survives restarts (entries whose sender
+//! `retry_after`), keeps order per conversation and destination (the store only hands out
+//! the oldest unfinished entry of a conversation for one destination: the customer's
+//! channel or a desk, so a desk that is down never delays a reply), and survives restarts (entries whose sender
 //! died are reclaimed when their lease expires).
 //!
 //! Leases are short (10 s by default) and renewed every third of a lease while a send is

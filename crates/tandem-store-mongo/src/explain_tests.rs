@@ -199,9 +199,9 @@ fn hot_queries(c: &Collections) -> Vec<Hot<'_>> {
             .sorted(OutboxDoc::due_first()),
         find("next outbox due", &c.outbox, OutboxDoc::heads()).sorted(OutboxDoc::due_first()),
         find(
-            "oldest unfinished entry of a conversation",
+            "oldest unfinished entry of a conversation for one destination",
             &c.outbox,
-            OutboxDoc::unfinished_of(&conversation),
+            OutboxDoc::unfinished_of(&conversation, "web"),
         )
         .sorted(OutboxDoc::oldest()),
         find("outbox depth", &c.outbox, OutboxDoc::unfinished()).counted(),

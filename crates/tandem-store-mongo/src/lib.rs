@@ -20,7 +20,7 @@
 //! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` (unapplied turn journals) |
 //! | `transcript` | message id | unique `(conversation_id, seq)` (the newest N of a conversation); `(customer_id, at)` (a customer's transcript across channels) |
 //! | `escalations` | escalation id | `(conversation_id, at, ord)`; counts per label are an `$unwind` of each event's distinct `labels` |
-//! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry, depth); `(message.channel, platform_message_id)` and `(message.channel, message.recipient, finished_at)` partial on sent (delivery reports) |
+//! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, message.channel, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry for one destination); `(conversation_id, ord)` partial on `unfinished: true` (depth); `(message.channel, platform_message_id)` and `(message.channel, message.recipient, finished_at)` partial on sent (delivery reports) |
 //! | `kv` | ObjectId | unique `(namespace, key)` |
 //! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |
 //! | `reachability` | ObjectId | unique `(channel, subject)` |
@@ -31,18 +31,22 @@
 //! | `agents` | agent id | unique `active` partial on `load > 0` (one holder per handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
 //! | `handoff_queue` | handoff id | `(rank, queued_at, _id)` (waiting handoffs, priority then age) |
 //!
-//! **Outbox order.** Only the oldest unfinished entry of a conversation may be claimed.
+//! **Outbox order.** Only the oldest unfinished entry of a conversation for one
+//! destination (`message.channel`: the customer's channel, or `desk:<id>`) may be claimed,
+//! so a desk being retried never holds back the customer's replies, nor the reverse.
 //! That entry carries `head: true` and a `due_at` (its next attempt while pending, its
 //! lease expiry while in flight); a claim is one atomic `findOneAndUpdate` on a due head
 //! that sets a fresh claim token and moves `due_at` to the lease expiry, so two claimers
 //! never get the same entry. After entries are inserted and after an entry finishes, the
-//! conversation's oldest unfinished entry (smallest `ord`) is marked head. This can never
+//! oldest unfinished entry (smallest `ord`) of that conversation and destination is marked
+//! head. This can never
 //! mark a wrong entry: entries of a conversation become visible in `ord` order (turns
 //! commit one at a time per conversation, and a turn's entries are all inserted before
 //! the next turn can commit), and a finished entry never becomes unfinished, so an entry
 //! that is the oldest unfinished one stays so until it finishes. A process dying between
-//! a write and the promotion leaves a conversation without a head; maintenance (at
-//! connect and every 30 s from `claim_outbox`) finds such conversations and promotes.
+//! a write and the promotion leaves a destination without a head; maintenance (at
+//! connect and every 30 s from `claim_outbox`) finds such (conversation, destination)
+//! pairs and promotes.
 //!
 //! # Atomicity of `commit_turn`
 //!

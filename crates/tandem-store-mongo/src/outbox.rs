@@ -15,14 +15,18 @@ use tandem_model::{ConversationId, Delivery, DeliveryUpdate, OutboxId, Timestamp
 /// The longest lease honoured (a year); longer ones are capped.
 const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Marks the oldest unfinished entry of `conversation` as its head (no-op when it is
-/// already, or when the conversation has no unfinished entry).
+/// Marks the oldest unfinished entry of `conversation` for `destination` as its head
+/// (no-op when it is already, or when there is no unfinished entry).
 pub(crate) async fn promote(
     c: &Collections,
     conversation: &ConversationId,
+    destination: &str,
 ) -> Result<(), StoreError> {
     c.outbox
-        .find_one_and_update(OutboxDoc::unfinished_of(conversation), OutboxDoc::promote())
+        .find_one_and_update(
+            OutboxDoc::unfinished_of(conversation, destination),
+            OutboxDoc::promote(),
+        )
         .sort(OutboxDoc::oldest())
         .projection(id_only())
         .await
@@ -59,7 +63,7 @@ pub(crate) async fn claim(
             .await
             .map_err(classify)?;
         let Some(doc) = doc else { break };
-        let Some((id, conversation)) = OutboxDoc::id_and_conversation(&doc) else {
+        let Some((id, conversation, destination)) = OutboxDoc::id_and_lane(&doc) else {
             return Err(StoreError::Corrupt(format!(
                 "outbox entry without a readable id or conversation: {:?}",
                 doc.get("_id")
@@ -69,7 +73,7 @@ pub(crate) async fn claim(
         match decode::<OutboxDoc>("outbox entry", doc).and_then(OutboxDoc::into_entry) {
             Ok(entry) => claimed.push(entry),
             Err(StoreError::Corrupt(reason)) => {
-                park(c, &id, &conversation, now, &reason).await?;
+                park(c, &id, (&conversation, &destination), now, &reason).await?;
             }
             Err(e) => return Err(e),
         }
@@ -80,7 +84,7 @@ pub(crate) async fn claim(
 async fn park(
     c: &Collections,
     id: &OutboxId,
-    conversation: &ConversationId,
+    (conversation, destination): (&ConversationId, &str),
     now: Timestamp,
     reason: &str,
 ) -> Result<(), StoreError> {
@@ -92,10 +96,11 @@ async fn park(
         )
         .await
         .map_err(classify)?;
-    promote(c, conversation).await
+    promote(c, conversation, destination).await
 }
 
-/// Finishes a claimed entry with `update`, then promotes the conversation's next entry.
+/// Finishes a claimed entry with `update`, then promotes the next entry of its
+/// conversation for the same destination.
 async fn finish(
     c: &Collections,
     id: &OutboxId,
@@ -105,17 +110,14 @@ async fn finish(
     let finished = c
         .outbox
         .find_one_and_update(OutboxDoc::claimed(id, claim), update)
-        .projection(OutboxDoc::conversation_projection())
+        .projection(OutboxDoc::lane_projection())
         .await
         .map_err(classify)?;
     let Some(finished) = finished else {
         return Ok(false);
     };
-    promote(
-        c,
-        &OutboxDoc::conversation_of(&finished, "conversation_id")?,
-    )
-    .await?;
+    let (conversation, destination) = OutboxDoc::lane_of(&finished)?;
+    promote(c, &conversation, &destination).await?;
     Ok(true)
 }
 
@@ -211,20 +213,20 @@ pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, Store
     head.map(|h| OutboxDoc::due_at_of(&h)).transpose()
 }
 
-/// Promotes a head in every conversation that has unfinished entries but none marked
-/// (a process died between a write and its promotion). Returns how many were repaired.
+/// Promotes a head for every (conversation, destination) that has unfinished entries but
+/// none marked (a process died between a write and its promotion). Returns how many were
+/// repaired.
 pub(crate) async fn repair_heads(c: &Collections) -> Result<usize, StoreError> {
     let cursor = c
         .outbox
         .aggregate(OutboxDoc::headless_conversations())
         .await
         .map_err(classify)?;
-    let conversations =
-        crate::records::collect(cursor, |row| OutboxDoc::conversation_of(&row, "_id")).await?;
-    for conversation in &conversations {
-        promote(c, conversation).await?;
+    let lanes = crate::records::collect(cursor, |row| OutboxDoc::lane_of(&row)).await?;
+    for (conversation, destination) in &lanes {
+        promote(c, conversation, destination).await?;
     }
-    Ok(conversations.len())
+    Ok(lanes.len())
 }
 
 /// See [`Store::record_delivery_status`](tandem_core::store::Store::record_delivery_status).
@@ -262,4 +264,60 @@ pub(crate) async fn record_delivery_status(
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CommitMode;
+    use crate::testing::test_store;
+    use bson::doc;
+    use futures::TryStreamExt;
+
+    /// A crash between writing entries and promoting them leaves lanes without a head; the
+    /// repair gives each (conversation, destination) its oldest unfinished entry as head,
+    /// so the customer's lane and the desk's lane of one conversation each get one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn repair_gives_each_destination_of_a_conversation_a_head() {
+        let Some((store, _database)) =
+            test_store("the outbox head repair test", CommitMode::Auto).await
+        else {
+            return;
+        };
+        let entry = |id: &str, ord: i64, channel: &str| {
+            doc! {
+                "_id": id, "conversation_id": "conv_1", "ord": ord, "unfinished": true,
+                "head": false, "message": { "channel": channel },
+            }
+        };
+        store
+            .c
+            .outbox
+            .insert_many([
+                entry("web_1", 1, "web"),
+                entry("desk_1", 2, "desk:webhook"),
+                entry("web_2", 3, "web"),
+                entry("desk_2", 4, "desk:webhook"),
+            ])
+            .await
+            .expect("insert");
+        assert_eq!(repair_heads(&store.c).await.expect("repair"), 2);
+        let heads: Vec<Document> = store
+            .c
+            .outbox
+            .find(doc! { "head": true })
+            .await
+            .expect("find")
+            .try_collect()
+            .await
+            .expect("collect");
+        let mut ids: Vec<&str> = heads.iter().filter_map(|d| d.get_str("_id").ok()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["desk_1", "web_1"]);
+        assert_eq!(
+            repair_heads(&store.c).await.expect("repair again"),
+            0,
+            "nothing left to repair"
+        );
+    }
 }

@@ -444,11 +444,14 @@ async fn insert_idempotent<T: serde::Serialize>(
     }
 }
 
-/// Promotes the head of every conversation that got outbox entries.
+/// Promotes the head of every (conversation, destination) that got outbox entries.
 async fn promote_all(c: &Collections, outbox: &[OutboxDoc]) -> Result<(), StoreError> {
-    let conversations: BTreeSet<&str> = outbox.iter().map(|o| o.conversation_id.as_str()).collect();
-    for conversation in conversations {
-        promote(c, &ConversationId::new(conversation)).await?;
+    let lanes: BTreeSet<(&str, &str)> = outbox
+        .iter()
+        .map(|o| (o.conversation_id.as_str(), o.message.channel.as_str()))
+        .collect();
+    for (conversation, destination) in lanes {
+        promote(c, &ConversationId::new(conversation), destination).await?;
     }
     Ok(())
 }

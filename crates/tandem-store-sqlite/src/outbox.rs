@@ -2,8 +2,10 @@
 //! in flight is one atomic step), completing, retrying and failing entries, and the
 //! outbox's read queries.
 //!
-//! Per-conversation order: an entry is claimable only when no unfinished entry of its
-//! conversation has a smaller `ord` (the `outbox_unfinished` index answers that).
+//! Order per (conversation, destination): an entry is claimable only when no unfinished
+//! entry of its conversation for the same destination (`message.channel`: the customer's
+//! channel or `desk:<id>`) has a smaller `ord` (the `outbox_unfinished_destination` index
+//! answers that). A desk that is down never holds back the customer's replies.
 
 use crate::rows::{self, col, col_opt_ts, col_u64, limit, query_all, query_opt, sql_error, to_ms};
 use rusqlite::{Connection, params};
@@ -15,16 +17,19 @@ use tandem_model::{Delivery, OutboxId, Timestamp};
 const MAX_LEASE_MS: i64 = 365 * 24 * 3600 * 1000;
 
 /// Due entries (pending and due, or in flight with an expired lease) that are the oldest
-/// unfinished entry of their conversation, oldest first.
+/// unfinished entry of their conversation and destination, oldest first.
 const CLAIMABLE: &str = "
     SELECT due.ord FROM (
-        SELECT ord, conversation_id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+        SELECT ord, conversation_id, json_extract(message, '$.channel') AS destination
+        FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
         UNION ALL
-        SELECT ord, conversation_id FROM outbox WHERE status = 'in_flight' AND claim_expires_at <= ?1
+        SELECT ord, conversation_id, json_extract(message, '$.channel') AS destination
+        FROM outbox WHERE status = 'in_flight' AND claim_expires_at <= ?1
     ) AS due
     WHERE NOT EXISTS (
         SELECT 1 FROM outbox AS earlier
         WHERE earlier.conversation_id = due.conversation_id
+          AND json_extract(earlier.message, '$.channel') = due.destination
           AND earlier.status IN ('pending', 'in_flight')
           AND earlier.ord < due.ord
     )
@@ -181,7 +186,8 @@ pub(crate) fn depth(conn: &Connection) -> Result<u64, StoreError> {
 }
 
 /// When a claim could next return something: the earliest due time (pending) or lease
-/// expiry (in flight) among the oldest unfinished entry of each conversation.
+/// expiry (in flight) among the oldest unfinished entry of each conversation and
+/// destination.
 pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
     query_opt(
         conn,
@@ -191,6 +197,7 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreErro
            AND NOT EXISTS (
                SELECT 1 FROM outbox AS earlier
                WHERE earlier.conversation_id = head.conversation_id
+                 AND json_extract(earlier.message, '$.channel') = json_extract(head.message, '$.channel')
                  AND earlier.status IN ('pending', 'in_flight')
                  AND earlier.ord < head.ord
            )",

@@ -126,6 +126,7 @@ macro_rules! store_conformance {
             outbox_lease_expiry,
             outbox_lease_renewal,
             outbox_per_conversation_order,
+            outbox_order_is_per_destination,
             outbox_depth_and_next_due,
             escalations_round_trip_and_counts,
             conversation_activity_by_period,
@@ -1768,6 +1769,122 @@ pub async fn outbox_per_conversation_order(store: DynStore) {
             .collect::<BTreeSet<_>>(),
         heads
     );
+}
+
+/// Commits one turn queueing `bodies` for `destination` (a desk's pseudo-channel, say)
+/// instead of the conversation's channel; returns their outbox ids.
+async fn queue_to(
+    store: &DynStore,
+    conv: &ConversationId,
+    destination: &str,
+    bodies: &[&str],
+    due: Timestamp,
+) -> Vec<OutboxId> {
+    let mut turn = turn_of(&reload(store, conv).await);
+    let mut ids = Vec::new();
+    for body in bodies {
+        push_outbound(&mut turn, body, due);
+        if let Some(last) = turn.outbox.last_mut() {
+            last.message.channel = ChannelId::new(destination);
+            ids.push(last.message.outbox_id.clone());
+        }
+    }
+    store
+        .commit_turn(turn)
+        .await
+        .must("commit_turn queueing outbox entries");
+    ids
+}
+
+/// Order is kept per (conversation, destination): a desk operation being retried (its
+/// desk is down) holds back the desk's later operations of that conversation, never the
+/// replies to the customer, and a customer send being retried never holds back the desk.
+pub async fn outbox_order_is_per_destination(store: DynStore) {
+    let t0 = now();
+    let done = Delivery::default();
+    let x = conversation_for(&store, "xavier").await;
+    let desk_ops = queue_to(&store, &x.id, "desk:webhook", &["opened", "message"], t0).await;
+    let replies = queue(&store, &x.id, &["notice", "check-in"], t0).await;
+
+    let got = store
+        .claim_outbox(t0, 10, secs(60))
+        .await
+        .must("claim_outbox");
+    assert_eq!(
+        ids_of(&got),
+        BTreeSet::from([desk_ops[0].clone(), replies[0].clone()]),
+        "one head per destination of the conversation"
+    );
+    let tokens: HashMap<OutboxId, String> =
+        got.iter().map(|e| (e.id.clone(), claim_of(e))).collect();
+    // The desk answers 503: its operation is retried in a minute.
+    assert!(
+        store
+            .retry_outbox(&desk_ops[0], &tokens[&desk_ops[0]], t0 + secs(60), "503")
+            .await
+            .must("retry")
+    );
+    assert!(
+        store
+            .complete_outbox(&replies[0], &tokens[&replies[0]], &done, t0)
+            .await
+            .must("complete")
+    );
+    let next = claim_one(&store, t0 + secs(1), secs(60)).await;
+    assert_eq!(
+        next.id, replies[1],
+        "the customer's next message goes out while the desk is retried"
+    );
+    assert!(
+        store
+            .complete_outbox(&replies[1], &claim_of(&next), &done, t0)
+            .await
+            .must("complete")
+    );
+    assert_nothing_claimable(
+        &store,
+        t0 + secs(10),
+        "the desk's later operation waits for the retried one",
+    )
+    .await;
+    assert_eq!(
+        store.next_outbox_due().await.must("next_outbox_due"),
+        Some(t0 + secs(60)),
+        "the retried desk operation is what comes due next"
+    );
+    let first = claim_one(&store, t0 + secs(60), secs(60)).await;
+    assert_eq!(
+        first.id, desk_ops[0],
+        "the desk gets its operations in order"
+    );
+    assert!(
+        store
+            .complete_outbox(&desk_ops[0], &claim_of(&first), &done, t0 + secs(60))
+            .await
+            .must("complete")
+    );
+    let second = claim_one(&store, t0 + secs(60), secs(60)).await;
+    assert_eq!(second.id, desk_ops[1]);
+    assert!(
+        store
+            .complete_outbox(&desk_ops[1], &claim_of(&second), &done, t0 + secs(60))
+            .await
+            .must("complete")
+    );
+
+    // The reverse: a customer send being retried does not hold back the desk.
+    let y = conversation_for(&store, "yvonne").await;
+    let reply = queue(&store, &y.id, &["answer"], t0).await;
+    let desk_op = queue_to(&store, &y.id, "desk:webhook", &["message"], t0).await;
+    let got = store
+        .claim_outbox(t0 + secs(61), 10, secs(60))
+        .await
+        .must("claim_outbox");
+    assert_eq!(
+        ids_of(&got),
+        BTreeSet::from([reply[0].clone(), desk_op[0].clone()])
+    );
+    assert_eq!(store.outbox_depth().await.must("outbox_depth"), 2);
 }
 
 /// `outbox_depth` counts unfinished entries; `next_outbox_due` is when a claim could

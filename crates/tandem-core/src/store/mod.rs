@@ -299,9 +299,12 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` due entries for sending, under a lease of `lease`.
     ///
     /// An entry is due when it is `pending` with `next_attempt_at <= now`, or `in_flight`
-    /// with an expired lease (its sender died). Per-conversation order: only the oldest
-    /// unfinished (`pending` or `in_flight`) entry of a conversation can be claimed, so a
-    /// later message never overtakes an earlier one. A claimed entry gets a fresh
+    /// with an expired lease (its sender died). Order per (conversation, destination): only
+    /// the oldest unfinished (`pending` or `in_flight`) entry of a conversation for one
+    /// destination (`message.channel`: the customer's channel, or `desk:<id>` for desk
+    /// operations) can be claimed, so a later message never overtakes an earlier one to
+    /// the same place, and a desk being retried never holds back the customer's replies
+    /// (or the reverse). A claimed entry gets a fresh
     /// `claim` token and `attempts + 1`.
     async fn claim_outbox(
         &self,
@@ -357,7 +360,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest `next_attempt_at` of a pending entry, or the earliest lease expiry of an
     /// in-flight one: when the dispatcher should look again. Only the oldest unfinished
-    /// entry of each conversation counts (the others cannot be claimed before it finishes).
+    /// entry of each conversation and destination counts (the others cannot be claimed
+    /// before it finishes).
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     // ---- escalations -------------------------------------------------------------------

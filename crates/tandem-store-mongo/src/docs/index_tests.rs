@@ -231,10 +231,15 @@ fn index_plan_names_stored_fields_and_expected_constraints() {
     assert_implies_partial("claimable", &OutboxDoc::claimable(now(), &[]), due);
     assert_implies_partial("heads", &OutboxDoc::heads(), due);
     let unfinished = index(&stored[5].1, "outbox_unfinished");
+    let per_destination = index(&stored[5].1, "outbox_unfinished_destination");
+    assert_eq!(
+        per_destination.keys,
+        doc! { "conversation_id": 1, "message.channel": 1, "ord": 1 }
+    );
     assert_implies_partial(
         "unfinished_of",
-        &OutboxDoc::unfinished_of(&conv.id),
-        unfinished,
+        &OutboxDoc::unfinished_of(&conv.id, "web"),
+        per_destination,
     );
     assert_implies_partial("depth", &OutboxDoc::unfinished(), unfinished);
     assert!(unique(index(&stored[6].1, "kv_key")));

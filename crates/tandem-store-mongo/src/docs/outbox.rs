@@ -1,19 +1,22 @@
 //! The outbox (`outbox`): one document per message to deliver, `_id` the outbox id.
 //!
-//! # Per-conversation order
+//! # Order per (conversation, destination)
 //!
 //! Entries of a conversation are ordered by `ord` ([`turn_ord`]): turns
 //! commit one at a time per conversation, so a later turn's entries always have larger
 //! keys and become visible after the earlier ones. Of the unfinished (`pending` or
-//! `in_flight`) entries of a conversation, only the one with the smallest `ord` may be
-//! claimed; that entry carries `head: true`. `due_at` is when a head becomes claimable:
+//! `in_flight`) entries of a conversation for one destination (`message.channel`: the
+//! customer's channel or a desk's `desk:<id>`), only the one with the smallest `ord` may
+//! be claimed; that entry carries `head: true`. A desk being retried thus never holds
+//! back the customer's replies, nor the reverse. `due_at` is when a head becomes claimable:
 //! its `next_attempt_at` while pending, its lease expiry while in flight, absent once
 //! finished. Claiming is then one atomic `findOneAndUpdate` on
 //! `{head: true, due_at <= now}` (partial index `outbox_due`), which moves `due_at` past
 //! `now`, so two claimers can never take the same entry.
 //!
 //! `head` is maintained by [`OutboxDoc::promote`]: after entries are inserted and after
-//! an entry finishes, the conversation's oldest unfinished entry gets `head: true`
+//! an entry finishes, the oldest unfinished entry of that conversation and destination
+//! gets `head: true`
 //! (idempotent; see the crate docs for why it never marks a wrong entry and how a crash
 //! between the two steps is repaired).
 
@@ -169,12 +172,18 @@ impl OutboxDoc {
         doc! { "_id": id.as_str() }
     }
 
-    /// The id and conversation of a stored document, read without decoding the rest (for
-    /// parking an unreadable entry).
-    pub(crate) fn id_and_conversation(doc: &Document) -> Option<(OutboxId, ConversationId)> {
+    /// The id, conversation and destination of a stored document, read without decoding
+    /// the rest (for parking an unreadable entry). An unreadable destination reads as
+    /// empty: parking then promotes no other entry (the repair at start-up does).
+    pub(crate) fn id_and_lane(doc: &Document) -> Option<(OutboxId, ConversationId, String)> {
+        let channel = doc
+            .get_document("message")
+            .and_then(|m| m.get_str("channel"))
+            .unwrap_or_default();
         Some((
             OutboxId::new(doc.get_str("_id").ok()?),
             ConversationId::new(doc.get_str("conversation_id").ok()?),
+            channel.to_owned(),
         ))
     }
 
@@ -265,8 +274,12 @@ impl OutboxDoc {
     }
 
     /// The unfinished entries of a conversation; with [`OutboxDoc::oldest`] its head.
-    pub(crate) fn unfinished_of(conversation: &ConversationId) -> Document {
-        doc! { "conversation_id": conversation.as_str(), "unfinished": true }
+    pub(crate) fn unfinished_of(conversation: &ConversationId, destination: &str) -> Document {
+        doc! {
+            "conversation_id": conversation.as_str(),
+            "message.channel": destination,
+            "unfinished": true,
+        }
     }
 
     /// Oldest first within a conversation.
@@ -289,9 +302,10 @@ impl OutboxDoc {
         doc! { "head": true }
     }
 
-    /// Projection of the conversation only (to promote after finishing an entry).
-    pub(crate) fn conversation_projection() -> Document {
-        doc! { "conversation_id": 1 }
+    /// Projection of the conversation and destination only (to promote after finishing
+    /// an entry).
+    pub(crate) fn lane_projection() -> Document {
+        doc! { "conversation_id": 1, "message.channel": 1 }
     }
 
     /// Projection of `due_at` only.
@@ -318,18 +332,32 @@ impl OutboxDoc {
         vec![
             doc! { "$match": { "unfinished": true } },
             doc! { "$group": {
-                "_id": "$conversation_id",
+                "_id": { "conversation_id": "$conversation_id", "channel": "$message.channel" },
                 "heads": { "$sum": { "$cond": [ "$head", 1, 0 ] } },
             } },
             doc! { "$match": { "heads": 0 } },
+            doc! { "$project": {
+                "_id": 0,
+                "conversation_id": "$_id.conversation_id",
+                "channel": "$_id.channel",
+            } },
         ]
     }
 
-    /// The conversation of a row of [`OutboxDoc::headless_conversations`] or of an entry.
-    pub(crate) fn conversation_of(doc: &Document, key: &str) -> Result<ConversationId, StoreError> {
-        doc.get_str(key)
+    /// The conversation and destination of a row of
+    /// [`OutboxDoc::headless_conversations`] or of an entry (read with
+    /// [`OutboxDoc::lane_projection`]).
+    pub(crate) fn lane_of(doc: &Document) -> Result<(ConversationId, String), StoreError> {
+        let conversation = doc
+            .get_str("conversation_id")
             .map(ConversationId::from)
-            .map_err(|e| StoreError::Corrupt(format!("outbox conversation id: {e}")))
+            .map_err(|e| StoreError::Corrupt(format!("outbox conversation id: {e}")))?;
+        let channel = doc
+            .get_document("message")
+            .and_then(|m| m.get_str("channel"))
+            .or_else(|_| doc.get_str("channel"))
+            .map_err(|e| StoreError::Corrupt(format!("outbox destination: {e}")))?;
+        Ok((conversation, channel.to_owned()))
     }
 
     /// Any stored entry with the id of one of `docs`.
@@ -422,7 +450,17 @@ pub(crate) fn outbox_indexes() -> Vec<IndexModel> {
                     .build(),
             )
             .build(),
-        // A conversation's oldest unfinished entry; the depth count.
+        // A conversation's oldest unfinished entry for one destination (head promotion).
+        IndexModel::builder()
+            .keys(doc! { "conversation_id": 1, "message.channel": 1, "ord": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("outbox_unfinished_destination".to_owned())
+                    .partial_filter_expression(doc! { "unfinished": true })
+                    .build(),
+            )
+            .build(),
+        // A conversation's unfinished entries; the depth count.
         IndexModel::builder()
             .keys(doc! { "conversation_id": 1, "ord": 1 })
             .options(
