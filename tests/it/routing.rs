@@ -367,3 +367,116 @@ async fn a_waiting_handoff_keeps_its_sla_across_a_restart() {
         "waiting in the new queue: {q}"
     );
 }
+
+/// Messages from `from` to customer `to` on the generic webhook channel.
+fn said_to(customer: &FakeEndpoint, to: &str, from: &str) -> Vec<String> {
+    customer
+        .delivered()
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b["to"] == to && b["from"] == from)
+        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Issue 11, acceptance 4: a `kill -9` with an SLA timer (a handoff waiting in the queue)
+/// and an inactivity check-in pending; after the restart each fires exactly once, at its
+/// due time: not at the restart, not twice.
+#[tokio::test]
+async fn a_check_in_and_an_sla_pending_at_kill9_each_fire_once_at_their_time() {
+    const DUE: u64 = 15;
+    let dir = tempfile::tempdir().unwrap();
+    let customer = FakeEndpoint::start(200).await;
+    let desk = FakeEndpoint::start(200).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let policy = std::fs::read_to_string(root.join("config/policy.toml"))
+        .unwrap()
+        .replace(
+            "inactivity_check_in_secs = 120",
+            &format!("inactivity_check_in_secs = {DUE}"),
+        );
+    let policy_path = dir.path().join("policy.toml");
+    std::fs::write(&policy_path, policy).unwrap();
+    let config = format!(
+        "{}\n[handoff]\non_sla_breach = \"reroute\"\nsla_secs = {{ high = {DUE} }}\noverflow = {{ billing = \"support_lead\" }}\n\n[policy]\npath = \"{}\"\n",
+        config(&customer.url, &desk.url),
+        policy_path.display(),
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+
+    customer_says_as(&tandem, "eve", "eve-1", "I want a refund").await;
+    let (handoff, _) = eventually(10, "handoff at the desk", || async {
+        handoff_of(&desk, "eve")
+    })
+    .await;
+    let sla_started = std::time::Instant::now();
+    customer_says_as(&tandem, "bob", "bob-1", "what are your opening hours?").await;
+    eventually(10, "the bot's answer to bob", || async {
+        (!said_to(&customer, "bob", "bot").is_empty()).then_some(())
+    })
+    .await;
+    let answered = std::time::Instant::now();
+    eventually(10, "eve queued (no agents)", || async {
+        let (_, q) = admin(&tandem, reqwest::Method::GET, "/api/v1/queues", None).await;
+        (q[0]["handoff_id"] == handoff.as_str()).then_some(())
+    })
+    .await;
+
+    tandem.kill9().await;
+    let tandem = Tandem::start(dir.path(), &config).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(
+        answered.elapsed().as_secs() < DUE - 3,
+        "the restart took too long for this test to tell 'at restart' from 'when due'"
+    );
+    assert!(
+        said_to(&customer, "bob", "system").is_empty(),
+        "no check-in at the restart"
+    );
+    assert!(
+        updates(&desk, &handoff)
+            .iter()
+            .all(|u| u["change"] != "rerouted"),
+        "no SLA breach at the restart"
+    );
+
+    let check_in = eventually(DUE + 15, "the check-in after the restart", || async {
+        said_to(&customer, "bob", "system").into_iter().next()
+    })
+    .await;
+    let check_in_at = answered.elapsed();
+    assert!(check_in.contains("still there"), "{check_in}");
+    assert!(
+        check_in_at.as_secs() + 1 >= DUE,
+        "the check-in came when due ({DUE} s after the answer), not early: {check_in_at:?}"
+    );
+    eventually(DUE + 15, "the SLA re-route after the restart", || async {
+        updates(&desk, &handoff)
+            .into_iter()
+            .find(|u| u["change"] == "rerouted")
+    })
+    .await;
+    let rerouted_at = sla_started.elapsed();
+    assert!(
+        rerouted_at.as_secs() + 1 >= DUE,
+        "the SLA breach came when due, not early: {rerouted_at:?}"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(
+        said_to(&customer, "bob", "system").len(),
+        1,
+        "exactly one check-in"
+    );
+    assert_eq!(
+        updates(&desk, &handoff)
+            .iter()
+            .filter(|u| u["change"] == "rerouted")
+            .count(),
+        1,
+        "exactly one re-route"
+    );
+    drop(tandem);
+}

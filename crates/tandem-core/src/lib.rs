@@ -35,6 +35,7 @@ pub mod routing;
 pub mod shape;
 pub mod sla;
 pub mod store;
+pub mod timers;
 pub mod turn;
 pub mod window;
 

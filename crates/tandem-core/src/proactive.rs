@@ -3,8 +3,10 @@
 //! handed off before they write). Both ask the policy, and both respect the owner: while
 //! a human owns the conversation nothing is sent.
 //!
-//! Inactivity timers live in memory: a restart forgets pending check-ins (a check-in is a
-//! courtesy, not a delivery; nothing acknowledged is lost).
+//! Inactivity timers are durable ([`crate::timers`]): a check-in pending at a restart
+//! fires at its due time afterwards, once. The timer is stored right after the turn that
+//! made the bot speak last; a crash between that commit and the timer's write forgets
+//! that one check-in (a courtesy, not a delivery: nothing acknowledged is lost).
 
 use crate::policy::{BusinessEvent, Decision, EventsInput, InactivityInput, OfferKind};
 use crate::router::Core;
@@ -25,20 +27,21 @@ const EVENT_WINDOW_DAYS: i64 = 30;
 impl Core {
     /// After a turn whose last reply was the bot's: look again once the policy's silence
     /// delay has passed.
-    pub(crate) fn schedule_inactivity(&self, conversation: ConversationId, next_seq: u64) {
+    pub(crate) async fn schedule_inactivity(&self, conversation: ConversationId, next_seq: u64) {
         let Some(after) = self.policy().inactivity_after() else {
             return;
         };
-        let core = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if let Err(error) = core.check_inactivity(&conversation, next_seq).await {
-                warn!(%error, "Inactivity check failed.");
-            }
-        });
+        let due = self.inner.clock.now() + after;
+        let timer = crate::timers::Timer::Inactivity {
+            conversation_id: conversation,
+            next_seq,
+        };
+        if let Err(error) = self.schedule(&timer, due).await {
+            warn!(%error, "Scheduling the inactivity check-in failed.");
+        }
     }
 
-    async fn check_inactivity(
+    pub(crate) async fn check_inactivity(
         &self,
         id: &ConversationId,
         expected_next_seq: u64,

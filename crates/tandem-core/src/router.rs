@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     /// Desk instances and the queues (targets) each serves; empty serves every queue.
     pub(crate) desks: RwLock<std::collections::BTreeMap<String, Vec<String>>>,
     pub(crate) outbox_wakeup: Notify,
+    /// Wakes the timer worker when a timer is scheduled (see [`crate::timers`]).
+    pub(crate) timer_wakeup: Notify,
     /// Send pacing per channel (see [`crate::pacing`]).
     pub(crate) pacer: crate::pacing::Pacer,
     /// Serializes queue dispatch within this process (see [`crate::routing`]).
@@ -167,6 +169,7 @@ impl Core {
                 channels: RwLock::new(HashMap::new()),
                 desks: RwLock::new(std::collections::BTreeMap::new()),
                 outbox_wakeup: Notify::new(),
+                timer_wakeup: Notify::new(),
                 pacer: crate::pacing::Pacer::new(),
                 dispatch_lock: tokio::sync::Mutex::new(()),
                 proactive_lock: tokio::sync::Mutex::new(()),
@@ -293,6 +296,11 @@ impl Core {
             let core = self.clone();
             let stop = shutdown.clone();
             tracker.spawn(async move { crate::outbox::run_dispatcher(core, stop).await });
+        }
+        {
+            let core = self.clone();
+            let stop = shutdown.clone();
+            tracker.spawn(async move { crate::timers::run_timers(core, stop).await });
         }
         {
             // Handoffs waiting for an agent across a restart get their SLA timers back.
@@ -434,7 +442,7 @@ impl Core {
                         self.handoff_opened(&conversation_id, h).await;
                     }
                     if bot_spoke_last {
-                        self.schedule_inactivity(conversation_id, next_seq);
+                        self.schedule_inactivity(conversation_id, next_seq).await;
                     }
                     debug!("Inbound message processed.");
                     return Ok(());

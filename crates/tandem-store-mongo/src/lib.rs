@@ -139,6 +139,7 @@ mod routing;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod timers;
 mod turns;
 
 use async_trait::async_trait;
@@ -150,8 +151,8 @@ use std::time::Duration;
 use tandem_core::store::{
     AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
     CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
-    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry,
-    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
+    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry,
+    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, TimerEntry, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -748,6 +749,31 @@ impl Store for MongoStore {
 
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.bounded(async { outbox::next_due(&self.c).await })
+            .await
+    }
+
+    async fn schedule_timer(&self, timer: &NewTimer) -> Result<(), StoreError> {
+        self.bounded(async { timers::schedule(&self.c, timer).await })
+            .await
+    }
+
+    async fn claim_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<TimerEntry>, StoreError> {
+        self.bounded(async { timers::claim(&self.c, now, limit, lease).await })
+            .await
+    }
+
+    async fn finish_timer(&self, id: &str, claim: &str) -> Result<bool, StoreError> {
+        self.bounded(async { timers::finish(&self.c, id, claim).await })
+            .await
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.bounded(async { timers::next_due(&self.c).await })
             .await
     }
 

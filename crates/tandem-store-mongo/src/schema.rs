@@ -31,6 +31,7 @@ pub(crate) struct Collections {
     pub(crate) link_codes: Collection<Document>,
     pub(crate) agents: Collection<Document>,
     pub(crate) handoff_queue: Collection<Document>,
+    pub(crate) timers: Collection<Document>,
 }
 
 impl Collections {
@@ -54,6 +55,7 @@ impl Collections {
             link_codes: db.collection(kv::LINK_CODES),
             agents: db.collection(crate::routing::AGENTS),
             handoff_queue: db.collection(crate::routing::HANDOFF_QUEUE),
+            timers: db.collection(crate::timers::TIMERS),
         }
     }
 }
@@ -87,6 +89,7 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             crate::routing::HANDOFF_QUEUE,
             crate::routing::QueueDoc::indexes(),
         ),
+        (crate::timers::TIMERS, crate::timers::indexes()),
     ]
 }
 

@@ -31,6 +31,7 @@ mod reads;
 mod routing;
 mod rows;
 mod schema;
+mod timers;
 mod writer;
 mod writes;
 
@@ -45,8 +46,8 @@ use std::time::Duration;
 use tandem_core::store::{
     AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
     CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
-    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, OutboxEntry,
-    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, Turn, VerifiedKey,
+    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry,
+    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, TimerEntry, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -479,6 +480,33 @@ impl Store for SqliteStore {
 
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.reads.call(outbox::next_due).await
+    }
+
+    async fn schedule_timer(&self, timer: &NewTimer) -> Result<(), StoreError> {
+        let timer = timer.clone();
+        self.writer.call(move |c| timers::schedule(c, &timer)).await
+    }
+
+    async fn claim_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<TimerEntry>, StoreError> {
+        self.writer
+            .call(move |c| timers::claim(c, now, limit, lease))
+            .await
+    }
+
+    async fn finish_timer(&self, id: &str, claim: &str) -> Result<bool, StoreError> {
+        let (id, claim) = (id.to_owned(), claim.to_owned());
+        self.writer
+            .call(move |c| timers::finish(c, &id, &claim))
+            .await
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.reads.call(timers::next_due).await
     }
 
     async fn escalations(

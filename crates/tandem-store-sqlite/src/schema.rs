@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_link_code_redeemer.sql"),
     include_str!("migrations/0008_conversation_activity.sql"),
     include_str!("migrations/0009_outbox_order_per_destination.sql"),
+    include_str!("migrations/0010_timers.sql"),
 ];
 
 /// The schema version this build creates and understands.

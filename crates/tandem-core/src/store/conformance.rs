@@ -25,7 +25,7 @@
 
 use super::{
     ConversationRecord, ConversationState, ConversationStatus, CustomerEvent, CustomerUpdate,
-    DynStore, EscalationEvent, NewOutboxEntry, OutboxEntry, OutboxStatus, Owner, Reason,
+    DynStore, EscalationEvent, NewOutboxEntry, NewTimer, OutboxEntry, OutboxStatus, Owner, Reason,
     StoreError, Turn,
 };
 use std::any::Any;
@@ -128,6 +128,7 @@ macro_rules! store_conformance {
             outbox_per_conversation_order,
             outbox_order_is_per_destination,
             outbox_depth_and_next_due,
+            timers_fire_once_per_lease_and_reschedule,
             escalations_round_trip_and_counts,
             conversation_activity_by_period,
             kv_round_trip,
@@ -1948,6 +1949,141 @@ pub async fn outbox_depth_and_next_due(store: DynStore) {
         Some(t0 + secs(30)),
         "a blocked entry must not make the dispatcher spin; the head's lease expiry is next"
     );
+}
+
+fn timer(id: &str, due_at: Timestamp) -> NewTimer {
+    NewTimer {
+        id: id.to_owned(),
+        kind: "inactivity".to_owned(),
+        payload: format!(r#"{{"id":"{id}"}}"#),
+        due_at,
+    }
+}
+
+/// Timers come due earliest first, are held by one claimer for the lease, come back when
+/// a claimer died (its lease ran out), are removed only by their current claim, and are
+/// replaced by scheduling the same id again.
+pub async fn timers_fire_once_per_lease_and_reschedule(store: DynStore) {
+    let t0 = now();
+    assert_eq!(store.next_timer_due().await.must("next_timer_due"), None);
+    store
+        .schedule_timer(&timer("late", t0 + secs(10)))
+        .await
+        .must("schedule");
+    store
+        .schedule_timer(&timer("early", t0 + secs(5)))
+        .await
+        .must("schedule");
+    assert_eq!(
+        store.next_timer_due().await.must("next_timer_due"),
+        Some(t0 + secs(5))
+    );
+    assert!(
+        store
+            .claim_timers(t0, 10, secs(30))
+            .await
+            .must("claim")
+            .is_empty(),
+        "nothing is due before its time"
+    );
+    let got = store
+        .claim_timers(t0 + secs(10), 10, secs(30))
+        .await
+        .must("claim");
+    let ids: Vec<&str> = got.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["early", "late"], "earliest first");
+    assert_eq!(got[0].due_at, t0 + secs(5));
+    assert_eq!(got[0].kind, "inactivity");
+    assert_eq!(got[0].payload, r#"{"id":"early"}"#);
+    assert_eq!(got[0].attempts, 1);
+    assert!(
+        store
+            .claim_timers(t0 + secs(11), 10, secs(30))
+            .await
+            .must("claim")
+            .is_empty(),
+        "a claimed timer is held for its lease"
+    );
+    assert!(
+        store
+            .finish_timer("early", &got[0].claim)
+            .await
+            .must("finish")
+    );
+    assert!(
+        !store
+            .finish_timer("early", &got[0].claim)
+            .await
+            .must("finish again"),
+        "finished once"
+    );
+    assert_eq!(
+        store.next_timer_due().await.must("next_timer_due"),
+        Some(t0 + secs(40)),
+        "the held timer's lease expiry"
+    );
+
+    // The claimer of "late" died: after its lease another claim takes it over.
+    let again = store
+        .claim_timers(t0 + secs(40), 10, secs(30))
+        .await
+        .must("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, "late");
+    assert_eq!(again[0].attempts, 2);
+    assert_ne!(again[0].claim, got[1].claim);
+    assert!(
+        !store
+            .finish_timer("late", &got[1].claim)
+            .await
+            .must("stale finish"),
+        "the dead claimer's token no longer finishes it"
+    );
+
+    // Scheduling the same id again replaces it (the claim is dropped).
+    store
+        .schedule_timer(&timer("late", t0 + secs(100)))
+        .await
+        .must("reschedule");
+    assert!(
+        !store
+            .finish_timer("late", &again[0].claim)
+            .await
+            .must("finish a replaced timer"),
+    );
+    assert!(
+        store
+            .claim_timers(t0 + secs(99), 10, secs(30))
+            .await
+            .must("claim")
+            .is_empty()
+    );
+    let replaced = store
+        .claim_timers(t0 + secs(100), 10, secs(30))
+        .await
+        .must("claim");
+    assert_eq!(replaced.len(), 1);
+    assert_eq!(replaced[0].due_at, t0 + secs(100));
+    assert_eq!(replaced[0].attempts, 1);
+    assert!(
+        store
+            .finish_timer("late", &replaced[0].claim)
+            .await
+            .must("finish")
+    );
+    assert_eq!(store.next_timer_due().await.must("next_timer_due"), None);
+
+    // `limit` caps a claim.
+    for i in 0..5 {
+        store
+            .schedule_timer(&timer(&format!("t{i}"), t0))
+            .await
+            .must("schedule");
+    }
+    let two = store.claim_timers(t0, 2, secs(30)).await.must("claim");
+    assert_eq!(two.len(), 2);
+    let rest = store.claim_timers(t0, 10, secs(30)).await.must("claim");
+    assert_eq!(rest.len(), 3);
 }
 
 /// Escalation events round-trip, oldest first; counts are per reason label.

@@ -364,6 +364,31 @@ pub trait Store: Send + Sync + 'static {
     /// before it finishes).
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
+    // ---- timers ------------------------------------------------------------------------
+
+    /// Schedules timer `timer.id` to fire at `timer.due_at`. Scheduling an id that exists
+    /// replaces it (its due time, kind and payload; a claim on it is dropped), so a
+    /// timer is rescheduled by scheduling it again.
+    async fn schedule_timer(&self, timer: &NewTimer) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` timers due at `now` (or whose claim's lease has expired: the
+    /// process that claimed them died) under a lease of `lease`, earliest first. A claimed
+    /// timer gets a fresh claim token and `attempts + 1`; two claimers never get the same
+    /// timer while a lease runs.
+    async fn claim_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<TimerEntry>, StoreError>;
+
+    /// Removes a fired timer. Returns false (and changes nothing) when `claim` is no longer
+    /// its claim (it was rescheduled, or its lease ran out and another process took it).
+    async fn finish_timer(&self, id: &str, claim: &str) -> Result<bool, StoreError>;
+
+    /// When a claim could next return a timer (the earliest due time or lease expiry).
+    async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
     // ---- escalations -------------------------------------------------------------------
 
     /// Escalation events of a conversation, oldest first.

@@ -475,6 +475,39 @@ impl OutboxStatus {
     }
 }
 
+/// A durable timer to schedule: `kind` and `payload` (JSON) say what to do when it is
+/// due; the core gives them their meaning (`crate::timers::Timer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTimer {
+    /// Unique key: scheduling the same id again replaces the timer (one check-in per
+    /// conversation, say).
+    pub id: String,
+    /// What kind of timer (a tag the core decodes).
+    pub kind: String,
+    /// Its arguments, as JSON.
+    pub payload: String,
+    /// When it fires.
+    pub due_at: Timestamp,
+}
+
+/// A claimed timer: fire it, then [`Store::finish_timer`](super::Store::finish_timer) it
+/// with `claim`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerEntry {
+    /// Its key.
+    pub id: String,
+    /// What kind of timer.
+    pub kind: String,
+    /// Its arguments, as JSON.
+    pub payload: String,
+    /// When it was due.
+    pub due_at: Timestamp,
+    /// How many times it has been claimed (this claim included).
+    pub attempts: u32,
+    /// This claim's token.
+    pub claim: String,
+}
+
 /// An outbox entry as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {
