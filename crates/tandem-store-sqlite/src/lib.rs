@@ -10,7 +10,7 @@
 //!   transaction with a savepoint per command and commits once (group commit: one fsync
 //!   per batch, not per message). Claiming outbox entries happens there too, so selecting
 //!   and marking them is atomic.
-//! - `pool`: a few read connections, used from tokio's blocking threads;
+//! - `pool`: a few read connections, each on a reader thread of its own;
 //!   WAL lets them read while the writer writes.
 //! - `schema`: connection settings and numbered migrations
 //!   (`src/migrations/*.sql`, tracked in `PRAGMA user_version`).
@@ -89,7 +89,7 @@ impl SqliteStore {
         let mut conn = rusqlite::Connection::open(&path).map_err(rows::sql_error)?;
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
-        let reads = Arc::new(ReadPool::new(path.clone(), READ_CONNECTIONS));
+        let reads = Arc::new(ReadPool::new(path.clone(), READ_CONNECTIONS)?);
         reads.warm_up()?;
         let writer = Writer::spawn(conn)?;
         tracing::debug!(path = %path.display(), "Opened the SQLite store.");
