@@ -40,7 +40,8 @@ impl Core {
     /// A turn that opened handoff `h` on `conversation` committed: start its SLA clock
     /// and route it.
     pub(crate) async fn handoff_opened(&self, conversation: &ConversationId, h: &HandoffState) {
-        self.schedule_sla(conversation.clone(), h.id.clone(), h.priority.as_deref());
+        self.schedule_sla(conversation.clone(), h.id.clone(), h.priority.as_deref())
+            .await;
         if let Err(error) = self.route(conversation, h).await {
             warn!(%error, "Routing a new handoff failed; it waits at the desk.");
         }

@@ -7,9 +7,13 @@
 //! another desk serves that queue), its assigned agent is released, routing looks for an
 //! agent there and a fresh SLA starts; a queue without overflow alerts.
 //!
-//! Timers live in memory; at start-up [`Core::resume_sla_timers`] sets them again for
-//! every handoff still waiting (all of them are in the store's queue or held by an agent,
-//! see [`crate::routing`]), due when their SLA says (at once when already past).
+//! SLA timers are durable ([`crate::timers`], keyed `sla:<handoff>`): claimed under a
+//! lease by whichever process comes first, they fire at their due time across restarts,
+//! `kill -9` and replicas, and firing is idempotent ([`Core::check_sla`] acts only on a
+//! handoff still waiting whose SLA has really run out, and records the breach). At
+//! start-up [`Core::resume_sla_timers`] also schedules one for every handoff still waiting
+//! (in the store's queue or held by an agent, see [`crate::routing`]), which covers
+//! handoffs opened before timers were durable; scheduling the same key again is harmless.
 
 use crate::handoff::{self, ms, transition};
 use crate::policy::Decision;
@@ -84,7 +88,7 @@ impl SlaConfig {
 
 impl Core {
     /// Looks at a new handoff again once its SLA has passed.
-    pub(crate) fn schedule_sla(
+    pub(crate) async fn schedule_sla(
         &self,
         conversation: ConversationId,
         handoff_id: String,
@@ -93,21 +97,31 @@ impl Core {
         let Some(after) = self.inner.config.sla.for_priority(priority) else {
             return;
         };
-        self.schedule_sla_in(conversation, handoff_id, after);
+        self.schedule_sla_in(conversation, handoff_id, after).await;
     }
 
-    /// Looks at a handoff again after `after`.
-    fn schedule_sla_in(&self, conversation: ConversationId, handoff_id: String, after: Duration) {
-        let core = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if let Err(error) = core.check_sla(&conversation, &handoff_id).await {
-                warn!(%error, "Handoff SLA check failed.");
-            }
-        });
+    /// Looks at a handoff again after `after` (a durable timer).
+    async fn schedule_sla_in(
+        &self,
+        conversation: ConversationId,
+        handoff_id: String,
+        after: Duration,
+    ) {
+        let due = self.inner.clock.now() + after;
+        let timer = crate::timers::Timer::Sla {
+            conversation_id: conversation,
+            handoff_id,
+        };
+        if let Err(error) = self.schedule(&timer, due).await {
+            warn!(%error, "Scheduling a handoff SLA timer failed.");
+        }
     }
 
-    async fn check_sla(&self, id: &ConversationId, handoff_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn check_sla(
+        &self,
+        id: &ConversationId,
+        handoff_id: &str,
+    ) -> Result<(), StoreError> {
         let store = &self.inner.store;
         for _ in 0..5 {
             let Some(conv) = store.conversation(id).await? else {
@@ -361,7 +375,7 @@ impl Core {
                 continue;
             };
             let left = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
-            self.schedule_sla_in(conversation, handoff_id, left);
+            self.schedule_sla_in(conversation, handoff_id, left).await;
             set += 1;
         }
         Ok(set)

@@ -5,7 +5,8 @@
 //! conversation before acting), so a takeover never acts twice.
 //!
 //! Kinds: [`Timer::Inactivity`], the check-in after a customer went quiet following a bot
-//! reply (one per conversation: a later bot reply reschedules it).
+//! reply (one per conversation: a later bot reply reschedules it), and [`Timer::Sla`], a
+//! handoff's time to acceptance (one per handoff: a re-route restarts it).
 
 use crate::router::Core;
 use crate::store::{NewTimer, StoreError, TimerEntry};
@@ -36,6 +37,14 @@ pub enum Timer {
         /// Its `next_seq` right after the bot's reply.
         next_seq: u64,
     },
+    /// Look at handoff `handoff_id` of `conversation_id` again: if it is still waiting
+    /// and its SLA has run out, it is breached (alert, back to the bot, or re-route).
+    Sla {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The handoff.
+        handoff_id: String,
+    },
 }
 
 impl Timer {
@@ -45,12 +54,14 @@ impl Timer {
             Self::Inactivity {
                 conversation_id, ..
             } => format!("inactivity:{conversation_id}"),
+            Self::Sla { handoff_id, .. } => format!("sla:{handoff_id}"),
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             Self::Inactivity { .. } => "inactivity",
+            Self::Sla { .. } => "sla",
         }
     }
 
@@ -102,6 +113,10 @@ impl Core {
                 conversation_id,
                 next_seq,
             } => self.check_inactivity(&conversation_id, next_seq).await,
+            Timer::Sla {
+                conversation_id,
+                handoff_id,
+            } => self.check_sla(&conversation_id, &handoff_id).await,
         }
     }
 }

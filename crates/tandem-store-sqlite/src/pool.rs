@@ -60,7 +60,9 @@ impl ReadPool {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Ok(conn) => work(conn),
-                Err(e) => Err(StoreError::Unavailable(format!("opening a read connection: {e}"))),
+                Err(e) => Err(StoreError::Unavailable(format!(
+                    "opening a read connection: {e}"
+                ))),
             };
             let _ = reply.send(result);
         });
@@ -80,7 +82,9 @@ fn reader(path: &PathBuf, queue: &Mutex<mpsc::Receiver<Job>>) {
     let mut conn: Option<Connection> = None;
     loop {
         let job = {
-            let mut queue = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut queue = queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             queue.blocking_recv()
         };
         let Some(job) = job else { return };
