@@ -1,6 +1,8 @@
 // Acceptance 1: a web chat customer asks for a human; the handoff appears in agent A's
 // console within 2 s with its briefing; A accepts and replies; the widget shows the reply
 // marked as from an agent, and the console shows it sent.
+// Acceptance 3: A resolves; the survey shows in the widget; clicking 5 updates the
+// dashboard's "CSAT after handoff" (opened by A, signed in to the console).
 // Env: TANDEM_URL, AGENT_A_LINK (a one-time sign-in link), AGENT_A_NAME (the agent's name).
 import { scenario, screenshot, env, check } from './lib.mjs';
 
@@ -49,6 +51,14 @@ await scenario('widget_to_console', async (b, track) => {
   await screenshot(customer, 'widget-agent-reply');
   await screenshot(amy, 'console-agent-reply');
 
+  // The dashboard before the survey: no answer after a handoff yet.
+  const dash = track(await amy.context().newPage(), 'dashboard');
+  await dash.goto(base + '/console/metrics');
+  const csat = dash.locator('.card', { has: dash.locator('h2', { hasText: 'CSAT after handoff' }) });
+  await csat.waitFor();
+  const before = await csat.locator('.v').textContent();
+  check(before === '–', `no CSAT after a handoff before the survey, got ${JSON.stringify(before)}`);
+
   // Resolve: the survey's buttons in the widget; once answered, and after a reload, the
   // old buttons can't be clicked again.
   await amy.click('#resolve');
@@ -59,6 +69,19 @@ await scenario('widget_to_console', async (b, track) => {
   await five.click();
   await customer.locator('.tandem-row.tandem-customer .tandem-bubble', { hasText: /^5$/ }).waitFor();
   await customer.locator('.tandem-row.tandem-customer .tandem-meta', { hasText: 'Sent' }).nth(1).waitFor();
+
+  // The 5 reaches the dashboard (the page is rendered per request: reload until it shows).
+  let shown = '';
+  for (let i = 0; i < 20 && shown !== '5.00 / 5'; i++) {
+    await dash.reload();
+    shown = await csat.locator('.v').textContent();
+    if (shown !== '5.00 / 5') await dash.waitForTimeout(250);
+  }
+  check(shown === '5.00 / 5', `the dashboard's CSAT after handoff shows the 5, got ${JSON.stringify(shown)}`);
+  const answers = await csat.locator('.s').textContent();
+  check(answers.startsWith('1 answers'), `one answer counted, got ${JSON.stringify(answers)}`);
+  await screenshot(dash, 'dashboard-csat');
+
   await customer.reload();
   await customer.locator('.tandem-conn', { hasText: 'Online' }).waitFor();
   await customer.locator('.tandem-chip', { hasText: '5' }).first().waitFor();
