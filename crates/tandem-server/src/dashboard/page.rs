@@ -29,7 +29,7 @@ button { background:var(--accent); border-color:var(--accent); color:#fff; curso
 .card .v { font-size:24px; font-weight:600; }
 .card .s { color:var(--muted); font-size:12px; }
 .ok { color:var(--bandline); } .off { color:var(--warn); }
-section { background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:12px 16px; margin:16px 0; }
+section { background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:12px 16px; margin:16px 0; overflow-x:auto; }
 section h2 { font-size:15px; margin:4px 0 8px; }
 figure { margin:0; } figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
 svg { width:100%; height:auto; display:block; } svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
