@@ -116,3 +116,75 @@ async fn a_policy_reload_through_one_replica_is_in_force_on_the_other() {
         shipped
     );
 }
+
+/// Two processes on one database: a handoff opened through replica A waits in the queue
+/// (its SLA timer is a row in the store); A is killed -9 before the SLA runs out; replica
+/// B fires the timer once, when due (issue 13, acceptance 2, the timer part).
+#[tokio::test]
+async fn an_sla_timer_set_by_a_replica_fires_once_when_that_replica_is_killed() {
+    const SLA: u64 = 8;
+    let Some(store) =
+        TestStore::mongodb("an_sla_timer_set_by_a_replica_fires_once_when_that_replica_is_killed")
+    else {
+        return;
+    };
+    let customer = tandem_e2e::FakeEndpoint::start(200).await;
+    let desk = tandem_e2e::FakeEndpoint::start(200).await;
+    let config = store.config(&format!(
+        "{}\n[handoff]\non_sla_breach = \"reroute\"\nsla_secs = {{ high = {SLA} }}\noverflow = {{ billing = \"support_lead\" }}\n",
+        crate::handoff::config(&customer.url, &desk.url)
+    ));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Tandem::start(dir_a.path(), &config).await;
+    let b = Tandem::start(dir_b.path(), &config).await;
+
+    crate::handoff::customer_says_as(&a, "eve", "eve-1", "I want a refund").await;
+    let handoff = eventually(15, "the handoff at the desk", || async {
+        crate::handoff::desk_bodies(&desk, "handoff.requested")
+            .first()
+            .map(|r| {
+                r.json()["handoff_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+    })
+    .await;
+    let opened = std::time::Instant::now();
+    eventually(10, "queued (no agents), seen through replica B", || async {
+        let (_, q) = b
+            .api(ADMIN, reqwest::Method::GET, "/api/v1/queues", None)
+            .await;
+        (q[0]["handoff_id"] == handoff.as_str()).then_some(())
+    })
+    .await;
+    let rerouted = |desk: &tandem_e2e::FakeEndpoint| {
+        crate::handoff::desk_bodies(desk, "handoff.updated")
+            .into_iter()
+            .map(|r| r.json())
+            .filter(|u| u["handoff_id"] == handoff.as_str() && u["change"] == "rerouted")
+            .count()
+    };
+    // Let A finish what it was writing (a transaction cut off by the kill would hold its
+    // documents on the server until the transaction lifetime ends).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    store.before_kill9();
+    a.kill9().await;
+    assert_eq!(rerouted(&desk), 0, "not before its time");
+
+    eventually(SLA + 60, "the SLA re-route, by replica B", || async {
+        (rerouted(&desk) > 0).then_some(())
+    })
+    .await;
+    let at = opened.elapsed();
+    assert!(at.as_secs() + 1 >= SLA, "fired when due, not early: {at:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(rerouted(&desk), 1, "fired once");
+    let (_, q) = b
+        .api(ADMIN, reqwest::Method::GET, "/api/v1/queues", None)
+        .await;
+    assert_eq!(
+        q[0]["queue"], "support_lead",
+        "waiting in the overflow queue: {q}"
+    );
+}
