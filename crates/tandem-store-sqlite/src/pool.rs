@@ -23,9 +23,27 @@ const QUEUE: usize = 1024;
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) + Send>;
 
 /// Read connections of one database file.
+///
+/// Dropping the pool closes every read connection before it returns (the reader threads
+/// are joined), so that the writer, closed next, is the last connection: SQLite then
+/// checkpoints the WAL into the database and removes it (erased personal data must not
+/// stay in the WAL file).
 pub(crate) struct ReadPool {
     path: PathBuf,
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ReadPool {
+    fn drop(&mut self) {
+        // Closing the queue ends each reader once it is idle; its connection closes with it.
+        self.jobs.take();
+        for reader in self.readers.drain(..) {
+            if reader.join().is_err() {
+                tracing::error!("A SQLite reader thread panicked.");
+            }
+        }
+    }
 }
 
 impl ReadPool {
@@ -34,15 +52,21 @@ impl ReadPool {
     pub(crate) fn new(path: PathBuf, size: usize) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
+        let mut readers = Vec::with_capacity(size.max(1));
         for i in 0..size.max(1) {
             let queue = queue.clone();
             let path = path.clone();
-            std::thread::Builder::new()
+            let reader = std::thread::Builder::new()
                 .name(format!("tandem-sqlite-r{i}"))
                 .spawn(move || reader(&path, &queue))
                 .map_err(|e| StoreError::Unavailable(format!("starting a reader thread: {e}")))?;
+            readers.push(reader);
         }
-        Ok(Self { path, jobs })
+        Ok(Self {
+            path,
+            jobs: Some(jobs),
+            readers,
+        })
     }
 
     /// Opens one connection now, so that `open` reports an unreadable file at once.
@@ -66,10 +90,13 @@ impl ReadPool {
             };
             let _ = reply.send(result);
         });
+        let closed = || StoreError::Unavailable("the read pool is closed".into());
         self.jobs
+            .as_ref()
+            .ok_or_else(closed)?
             .send(job)
             .await
-            .map_err(|_| StoreError::Unavailable("the read pool is closed".into()))?;
+            .map_err(|_| closed())?;
         answer
             .await
             .map_err(|_| StoreError::Unavailable("a read task failed".into()))?
