@@ -285,6 +285,7 @@ mod tests {
             "suggested_links",
             "agents",
             "handoff_queue",
+            "timers",
         ] {
             assert_eq!(
                 names.iter().filter(|n| **n == expected).count(),
@@ -292,6 +293,6 @@ mod tests {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
     }
 }
