@@ -10,7 +10,7 @@ pub mod ws;
 
 pub use fake::{FakeEndpoint, Recorded};
 pub use fake_llm::FakeLlm;
-pub use process::{Tandem, unix_now};
+pub use process::{Tandem, binary, unix_now};
 pub use store::TestStore;
 pub use ws::WsClient;
 

@@ -74,6 +74,18 @@ impl Tandem {
 
     /// Starts the binary with `args` in working directory `dir`.
     pub async fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Tandem {
+        Self::spawn_program(&binary(), &[], dir, args, env).await
+    }
+
+    /// Starts `program` with `pre_args` and then `args` (e.g. `taskset -c 0 <tandem> serve
+    /// ...`, the process keeps the pid) in working directory `dir`.
+    pub async fn spawn_program(
+        program: &Path,
+        pre_args: &[&str],
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Tandem {
         // TANDEM_E2E_LOG_DIR keeps the logs past the test's temporary folder (to debug CI).
         let log_dir = std::env::var_os("TANDEM_E2E_LOG_DIR")
             .map(std::path::PathBuf::from)
@@ -86,8 +98,9 @@ impl Tandem {
                 .unwrap_or(0)
         ));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr log file");
-        let mut cmd = Command::new(binary());
-        cmd.args(args)
+        let mut cmd = Command::new(program);
+        cmd.args(pre_args)
+            .args(args)
             .current_dir(dir)
             .env("TANDEM_LISTEN", "127.0.0.1:0")
             .env("TANDEM_DATA_DIR", dir)
