@@ -521,6 +521,13 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     }
     store.flush().await.context("flushing the store")?;
     info!("Stopped.");
+    // A profiling aid (`TANDEM_SQLITE_STATS=1`): the busiest SQLite statements on stderr.
+    if tandem_store_sqlite::stats::enabled() {
+        eprintln!(
+            "SQLite statements by time spent:\n{}",
+            tandem_store_sqlite::stats::report(40)
+        );
+    }
     Ok(())
 }
 

@@ -31,6 +31,7 @@ mod reads;
 mod routing;
 mod rows;
 mod schema;
+pub mod stats;
 mod timers;
 mod writer;
 mod writes;

@@ -51,6 +51,7 @@ pub(crate) fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "secure_delete", true)
         .map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(64);
+    crate::stats::install(conn);
     Ok(())
 }
 
@@ -60,6 +61,7 @@ pub(crate) fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "query_only", true)
         .map_err(sql_error)?;
     conn.set_prepared_statement_cache_capacity(64);
+    crate::stats::install(conn);
     Ok(())
 }
 
