@@ -24,6 +24,7 @@ mod outbox;
 mod ownership;
 mod policy;
 mod policy_flows;
+mod repeat_contact;
 mod routing;
 mod seed_whatsapp;
 mod teams;

@@ -114,19 +114,22 @@ impl Core {
     }
 
     /// The customer's earlier conversations (any channel) for `repeat_contact`: what each
-    /// was about (its last recognised intent) and when it opened.
+    /// was about (its last recognised intent) and when it opened; `None` when the store
+    /// could not be read.
     pub(crate) async fn past_contacts(
         &self,
         customer: &CustomerRecord,
         current: &ConversationId,
-    ) -> Vec<crate::policy::PastContact> {
-        let list = self
-            .inner
-            .store
-            .conversations_of(&customer.id, 50)
-            .await
-            .unwrap_or_default();
-        list.into_iter()
+    ) -> Option<Vec<crate::policy::PastContact>> {
+        let list = match self.inner.store.conversations_of(&customer.id, 50).await {
+            Ok(list) => list,
+            Err(e) => {
+                warn!(error = %e, "Reading the customer's earlier conversations failed.");
+                return None;
+            }
+        };
+        let past = list
+            .into_iter()
             .filter(|c| &c.id != current)
             .filter_map(|c| {
                 c.state
@@ -136,7 +139,8 @@ impl Core {
                         at: c.opened_at,
                     })
             })
-            .collect()
+            .collect();
+        Some(past)
     }
 
     /// The conversation a handoff belongs to.

@@ -155,7 +155,15 @@ pub(crate) async fn plan(
                     &text,
                 )
                 .await;
-                let history = core.past_contacts(customer, &conversation.id).await;
+                let history = match &conversation.state.past_contacts {
+                    Some(known) => known.clone(),
+                    None => {
+                        // Kept only when read: a store hiccup is retried on the next message.
+                        let read = core.past_contacts(customer, &conversation.id).await;
+                        next.state.past_contacts.clone_from(&read);
+                        read.unwrap_or_default()
+                    }
+                };
                 let facts = MessageFacts {
                     customer,
                     channel: &msg.channel,

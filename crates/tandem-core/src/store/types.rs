@@ -158,6 +158,13 @@ pub struct ConversationState {
     /// While `owner` is `external`: when the person outside Tandem last wrote, unix ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_at_ms: Option<i64>,
+    /// The customer's earlier conversations (their intent and when they opened) as they
+    /// were when this one started, for `repeat_contact`: read from the store once per
+    /// conversation, not once per message (earlier conversations are closed and no longer
+    /// change; a customer has one open conversation). `None` until the first message the
+    /// policy reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub past_contacts: Option<Vec<crate::policy::PastContact>>,
     /// The customer's answer to the survey of a conversation the bot handled alone
     /// (never handed off), once asked.
     #[serde(skip_serializing_if = "Option::is_none")]
