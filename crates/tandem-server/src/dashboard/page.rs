@@ -33,6 +33,7 @@ section { background:var(--panel); border:1px solid var(--line); border-radius:1
 section h2 { font-size:15px; margin:4px 0 8px; }
 figure { margin:0; } figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
 svg { width:100%; height:auto; display:block; } svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
+svg text.band-label { fill:var(--bandline); font-weight:600; paint-order:stroke; stroke:#fff; stroke-width:3px; stroke-linejoin:round; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
 caption { text-align:left; color:var(--muted); font-size:12px; padding:4px 0; }
 th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
@@ -312,12 +313,9 @@ fn rate_chart(r: &HealthReport) -> String {
     );
     let _ = write!(
         svg,
-        "<rect x=\"{left}\" y=\"{:.1}\" width=\"{plot_w}\" height=\"{:.1}\" fill=\"var(--band)\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">healthy band</text>",
+        "<rect x=\"{left}\" y=\"{:.1}\" width=\"{plot_w}\" height=\"{:.1}\" fill=\"var(--band)\"/>",
         y(high),
         y(low) - y(high),
-        left + plot_w - 4.0,
-        y(high) + 12.0
     );
     for v in [0.0, low, high, max_rate] {
         let _ = write!(
@@ -365,6 +363,18 @@ fn rate_chart(r: &HealthReport) -> String {
             }
         }
     }
+    // The band's label last, over the bars, with a halo: readable even on a 100 % bar.
+    // Just above the band when there is room, else just below it.
+    let label_y = if y(high) - 4.0 >= top + 11.0 {
+        y(high) - 4.0
+    } else {
+        y(low) + 12.0
+    };
+    let _ = write!(
+        svg,
+        "<text class=\"band-label\" x=\"{:.1}\" y=\"{label_y:.1}\" text-anchor=\"end\">healthy band</text>",
+        left + plot_w - 4.0,
+    );
     let label_every = (r.daily.len() / 8).max(1);
     for (i, d) in r.daily.iter().enumerate() {
         if i % label_every == 0 || i + 1 == r.daily.len() {

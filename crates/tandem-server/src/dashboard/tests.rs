@@ -125,3 +125,31 @@ fn the_page_escapes_data_and_describes_its_charts() {
         "/console/metrics?from=2026-03-01&by=channel"
     );
 }
+
+/// A day at 100 %: the healthy band's label is drawn after (over) every bar, with a halo
+/// class, so a full-height bar can't hide it.
+#[test]
+fn the_band_label_stays_readable_over_a_full_bar() {
+    let q = HealthQuery {
+        from: now() - time::Duration::days(7),
+        to: now(),
+        now: now(),
+        by: None,
+    };
+    let mut report = compute(&[], &q, false);
+    for d in &mut report.daily {
+        d.conversations = 1;
+        d.handoffs = 1;
+        d.escalation_rate = Some(1.0);
+    }
+    let html = page::render(&report, &params(Some("7d"), None, None, None));
+    let start = html.find("<desc id=\"rate-d\">").unwrap();
+    let chart = &html[start..start + html[start..].find("</svg>").unwrap()];
+    let label = chart
+        .find("<text class=\"band-label\"")
+        .expect("the band is labelled");
+    let last_bar = chart.rfind("<rect").unwrap();
+    assert!(label > last_bar, "the label is drawn over the bars");
+    assert_eq!(chart.matches("healthy band<").count(), 1);
+    assert!(html.contains("svg text.band-label {"), "with a halo");
+}
