@@ -220,6 +220,11 @@ pub(super) fn render(r: &HealthReport, p: &PeriodParams) -> String {
     shell("Escalation health", &body)
 }
 
+/// `n` and its noun, singular for one: "1 answer", "0 answers", "3 answers".
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn card(title: &str, value: &str, sub: &str) -> String {
     format!(
         "<div class=\"card\"><h2>{}</h2><div class=\"v\">{value}</div><div class=\"s\">{sub}</div></div>",
@@ -232,8 +237,8 @@ fn csat_card(title: &str, c: &CsatFigures) -> String {
         title,
         &mean(c),
         &format!(
-            "{} answers · {} satisfied (4–5)",
-            c.answers,
+            "{} · {} satisfied (4–5)",
+            count(c.answers, "answer", "answers"),
             pct(c.satisfied_share)
         ),
     )
@@ -252,7 +257,7 @@ fn cards(r: &HealthReport) -> String {
         card(
             "Conversations",
             &o.conversations.to_string(),
-            &format!("{} handoffs", o.handoffs),
+            &count(o.handoffs, "handoff", "handoffs"),
         ),
         card(
             "Escalation rate",
@@ -282,8 +287,9 @@ fn cards(r: &HealthReport) -> String {
             "Override rate",
             &pct(o.override_rate),
             &format!(
-                "{} of {} closed handoffs returned without a reply",
-                o.overrides, o.closed_handoffs
+                "{} of {} returned without a reply",
+                o.overrides,
+                count(o.closed_handoffs, "closed handoff", "closed handoffs")
             ),
         ),
     ]
@@ -419,10 +425,14 @@ fn rate_description(r: &HealthReport) -> String {
         .filter(|v| (r.healthy_band[0]..=r.healthy_band[1]).contains(v))
         .count();
     format!(
-        "Overall {} over {} days with conversations; {} of them within the healthy band of {:.0} to {:.0} percent.",
+        "Overall {} over {} with conversations; {} within the healthy band of {:.0} to {:.0} percent.",
         pct(r.overall.escalation_rate),
-        days,
-        within,
+        count(days as u64, "day", "days"),
+        match (days, within) {
+            (1, 1) => "it is".to_owned(),
+            (1, _) => "it is not".to_owned(),
+            _ => format!("{within} of them"),
+        },
         r.healthy_band[0] * 100.0,
         r.healthy_band[1] * 100.0
     )
@@ -439,7 +449,13 @@ fn csat_chart(o: &Figures) -> String {
     let h = 24.0 + rows.len() as f64 * (bar_h + 14.0);
     let desc = rows
         .iter()
-        .map(|(name, c)| format!("{name}: {} from {} answers", mean(c), c.answers))
+        .map(|(name, c)| {
+            format!(
+                "{name}: {} from {}",
+                mean(c),
+                count(c.answers, "answer", "answers")
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ");
     let mut svg = format!(

@@ -153,3 +153,40 @@ fn the_band_label_stays_readable_over_a_full_bar() {
     assert_eq!(chart.matches("healthy band<").count(), 1);
     assert!(html.contains("svg text.band-label {"), "with a halo");
 }
+
+/// Counts read as English: "1 answer", "1 handoff", "1 day"; plurals otherwise.
+#[test]
+fn counts_are_singular_for_one() {
+    assert_eq!(page::count(1, "answer", "answers"), "1 answer");
+    assert_eq!(page::count(0, "answer", "answers"), "0 answers");
+    assert_eq!(page::count(2, "answer", "answers"), "2 answers");
+    let q = HealthQuery {
+        from: now() - time::Duration::days(1),
+        to: now(),
+        now: now(),
+        by: None,
+    };
+    let mut report = compute(&[], &q, false);
+    report.overall.conversations = 1;
+    report.overall.handoffs = 1;
+    report.overall.closed_handoffs = 1;
+    report.overall.csat_handoff.answers = 1;
+    report.overall.escalation_rate = Some(1.0);
+    report.daily.truncate(1);
+    report.daily[0].conversations = 1;
+    report.daily[0].handoffs = 1;
+    report.daily[0].escalation_rate = Some(0.07);
+    let html = page::render(&report, &params(Some("24h"), None, None, None));
+    for wanted in [
+        ">1 handoff<",
+        ">1 answer · ",
+        "0 of 1 closed handoff returned",
+        "After a handoff: – from 1 answer",
+        "over 1 day with conversations; it is within",
+    ] {
+        assert!(html.contains(wanted), "{wanted} in {html}");
+    }
+    for unwanted in ["1 answers", "1 handoffs", "1 days", "1 closed handoffs"] {
+        assert!(!html.contains(unwanted), "{unwanted}");
+    }
+}
