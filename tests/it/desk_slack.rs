@@ -456,13 +456,19 @@ retry_max_ms = 1000
         .find(|b| b["type"] == "actions")
         .map(|b| b["elements"][0]["value"].as_str().unwrap().to_owned())
         .unwrap();
+    // The transcript follows the root once the desk remembered the thread: a reply before
+    // that would be outside any handoff thread.
+    eventually(10, "transcript in the thread", || async {
+        (!slack.replies(&root_ts).is_empty()).then_some(())
+    })
+    .await;
 
     let reply = thread_reply("EvWa1", &root_ts, "Hallo Lena, hier ist Jonas.");
     assert_eq!(
         slack_posts(&tandem, "/desks/slack/events", &reply, SIGNING_SECRET, &[]).await,
         200
     );
-    eventually(10, "agent reply at the Graph API", || async {
+    eventually(30, "agent reply at the Graph API", || async {
         received()
             .iter()
             .any(|b| b.contains("Hallo Lena, hier ist Jonas."))

@@ -7,6 +7,7 @@ mod cli;
 mod console;
 mod dashboard;
 mod desk_chatwoot;
+mod desk_delivery;
 mod desk_slack;
 mod desk_teams;
 mod escalation;

@@ -2,6 +2,9 @@
 //! `POST /api/v1/accounts/{a}/contacts` (422 when the identifier is taken),
 //! `GET …/contacts/search`, `POST …/contacts/{id}/contact_inboxes`,
 //! `POST …/conversations`, `POST …/conversations/{id}/messages`,
+//! `PATCH …/conversations/{id}/messages/{message_id}` (a message's delivery status, as
+//! newer Chatwoot takes it for API-channel inboxes: `sent`, `delivered`, `read`, `failed`
+//! with `external_error`; `read` never moves back),
 //! `POST …/conversations/{id}/toggle_status` and `…/assignments`, checking the
 //! `api_access_token` header, recording every request, keeping contacts, conversations and
 //! messages in memory, and answering from a script of [`ChatwootReply`]s (first in, first
@@ -40,6 +43,8 @@ struct Data {
     next_contact: u64,
     next_conversation: u64,
     next_message: u64,
+    /// Older Chatwoot has no message status API (404).
+    no_status_api: bool,
 }
 
 #[derive(Debug)]
@@ -126,6 +131,32 @@ impl ChatwootFake {
             .get(&id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// An agent's reply typed in Chatwoot into conversation `id` (outgoing, not private,
+    /// status `sent`), as the webhook `message_created` then reports it; its id.
+    pub fn add_agent_message(&self, id: u64, content: &str) -> u64 {
+        let mut d = self.state.data.lock().expect("fake lock");
+        let mid = d.next_message;
+        d.next_message += 1;
+        let msg = json!({"id": mid, "content": content, "conversation_id": id,
+                         "message_type": "outgoing", "private": false, "content_type": "text",
+                         "status": "sent", "created_at": 1_767_261_725,
+                         "sender": {"id": 3, "name": "Jonas Weber", "type": "user"}});
+        d.messages.entry(id).or_default().push(msg);
+        mid
+    }
+
+    /// The message `message_id` of conversation `id`.
+    pub fn message(&self, id: u64, message_id: u64) -> Option<Value> {
+        self.messages(id)
+            .into_iter()
+            .find(|m| m["id"].as_u64() == Some(message_id))
+    }
+
+    /// Emulates a Chatwoot without the message status API (it answers 404).
+    pub fn set_status_api(&self, available: bool) {
+        self.state.data.lock().expect("fake lock").no_status_api = !available;
     }
 
     /// Pre-creates a contact, as if another integration had made it.
@@ -352,6 +383,30 @@ fn route(st: &CwState, method: &str, path: &str, query: &str, body: &Value) -> A
                              "created_at": 1_767_261_725});
             d.messages.entry(id).or_default().push(msg.clone());
             (200, msg)
+        }
+        ("PATCH", ["conversations", id, "messages", mid]) if !d.no_status_api => {
+            let (Some(id), Some(mid)) = (id.parse::<u64>().ok(), mid.parse::<u64>().ok()) else {
+                return (404, json!({"error": "Resource could not be found"}));
+            };
+            let Some(msg) = d
+                .messages
+                .get_mut(&id)
+                .and_then(|l| l.iter_mut().find(|m| m["id"].as_u64() == Some(mid)))
+            else {
+                return (404, json!({"error": "Resource could not be found"}));
+            };
+            let status = body["status"].as_str().unwrap_or_default();
+            if !matches!(status, "sent" | "delivered" | "read" | "failed") {
+                return (422, json!({"error": "Invalid status"}));
+            }
+            if msg["status"] == "read" && matches!(status, "sent" | "delivered") {
+                return (422, json!({"error": "A read message can't move back"}));
+            }
+            msg["status"] = json!(status);
+            if status == "failed" {
+                msg["content_attributes"] = json!({"external_error": body["external_error"]});
+            }
+            (200, msg.clone())
         }
         ("POST", ["conversations", id, "toggle_status"]) => {
             let Some((id, conv)) = id

@@ -1,5 +1,6 @@
 //! A fake Slack Web API for the Slack desk: `POST /api/<method>` with `auth.test`,
-//! `chat.postMessage` and `chat.update`, checking `Authorization: Bearer <token>`,
+//! `chat.postMessage`, `chat.update` and `reactions.add` (answering `already_reacted` for
+//! a reaction the bot already added, as Slack does), checking `Authorization: Bearer <token>`,
 //! recording every request, and answering from a script of [`SlackReply`]s (first in,
 //! first out, for `chat.*` calls; an empty script answers success) in Slack's own style:
 //! HTTP 200 with `{"ok":false,"error":…}` for most failures, HTTP 429 with `Retry-After`
@@ -44,6 +45,18 @@ struct SlackState {
     token: String,
     script: Mutex<VecDeque<SlackReply>>,
     auth_ok: Mutex<bool>,
+    reactions: Mutex<Vec<Reaction>>,
+}
+
+/// A reaction the bot added (`reactions.add`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// The channel of the message.
+    pub channel: String,
+    /// The message's ts.
+    pub ts: String,
+    /// The emoji name, without colons (`white_check_mark`).
+    pub name: String,
 }
 
 /// A running fake Slack Web API.
@@ -61,6 +74,7 @@ impl SlackFake {
             token: token.to_owned(),
             script: Mutex::new(VecDeque::new()),
             auth_ok: Mutex::new(true),
+            reactions: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/api/{method}", axum::routing::post(handle))
@@ -140,6 +154,20 @@ impl SlackFake {
         format!("1767261600.{:06}", 100 + n)
     }
 
+    /// The reactions added, in order (each once).
+    pub fn reactions(&self) -> Vec<Reaction> {
+        self.state.reactions.lock().expect("fake lock").clone()
+    }
+
+    /// The names of the reactions on message `ts`, in the order they were added.
+    pub fn reactions_on(&self, ts: &str) -> Vec<String> {
+        self.reactions()
+            .into_iter()
+            .filter(|r| r.ts == ts)
+            .map(|r| r.name)
+            .collect()
+    }
+
     /// Bodies of the `chat.update` calls answered `ok: true`.
     pub fn updates(&self) -> Vec<Value> {
         self.calls("chat.update")
@@ -200,6 +228,7 @@ async fn handle(State(st): State<Arc<SlackState>>, req: Request) -> Response {
                 }
             }
             "chat.postMessage" | "chat.update" => chat(&st, &method, &body),
+            "reactions.add" => react(&st, &body),
             _ => (200, json!({"ok": false, "error": "unknown_method"}), vec![]),
         }
     };
@@ -214,6 +243,38 @@ async fn handle(State(st): State<Arc<SlackState>>, req: Request) -> Response {
 }
 
 type Answer = (u16, Value, Vec<(&'static str, String)>);
+
+/// `reactions.add`: `channel`, `timestamp` and `name` (no colons) are required; adding a
+/// reaction the bot already added answers `already_reacted`. Not scripted (the script is
+/// for `chat.*` calls).
+fn react(st: &SlackState, body: &Value) -> Answer {
+    let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let (channel, ts, name) = (field("channel"), field("timestamp"), field("name"));
+    if channel.is_empty() || ts.is_empty() {
+        return (
+            200,
+            json!({"ok": false, "error": "no_item_specified"}),
+            vec![],
+        );
+    }
+    if name.is_empty() || name.contains(':') || name.contains(' ') {
+        return (200, json!({"ok": false, "error": "invalid_name"}), vec![]);
+    }
+    if !ts.contains('.') {
+        return (200, json!({"ok": false, "error": "bad_timestamp"}), vec![]);
+    }
+    let reaction = Reaction { channel, ts, name };
+    let mut all = st.reactions.lock().expect("fake lock");
+    if all.contains(&reaction) {
+        return (
+            200,
+            json!({"ok": false, "error": "already_reacted"}),
+            vec![],
+        );
+    }
+    all.push(reaction);
+    (200, json!({"ok": true}), vec![])
+}
 
 fn chat(st: &SlackState, method: &str, body: &Value) -> Answer {
     let reply = st
@@ -351,6 +412,21 @@ mod tests {
         assert_eq!(fake.roots().len(), 1);
         assert_eq!(fake.replies(&SlackFake::ts_of(0)).len(), 1);
         assert_eq!(fake.calls("chat.postMessage").len(), 5);
+
+        let react = |name: &str| {
+            call(
+                "reactions.add",
+                "xoxb-test",
+                json!({"channel": "C1", "timestamp": ok["ts"], "name": name}),
+            )
+        };
+        let r: Value = react("eyes").await.unwrap().json().await.unwrap();
+        assert_eq!(r, json!({"ok": true}));
+        let r: Value = react("eyes").await.unwrap().json().await.unwrap();
+        assert_eq!(r["error"], "already_reacted");
+        let r: Value = react(":x:").await.unwrap().json().await.unwrap();
+        assert_eq!(r["error"], "invalid_name");
+        assert_eq!(fake.reactions_on(&SlackFake::ts_of(0)), ["eyes"]);
     }
 
     #[test]

@@ -243,6 +243,28 @@ impl ChatwootApi {
             .id)
     }
 
+    /// Sets the delivery status of message `message` (`sent`, `delivered`, `read`,
+    /// `failed` with `external_error` shown to the agent): `PATCH …/messages/{id}`, for
+    /// messages of API-channel inboxes (newer Chatwoot; older ones answer 404).
+    pub(crate) async fn message_status(
+        &self,
+        conversation: u64,
+        message: u64,
+        status: &str,
+        external_error: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        let mut body = json!({ "status": status });
+        if let Some(error) = external_error {
+            body["external_error"] = json!(error);
+        }
+        let url = self
+            .config
+            .url(&format!("conversations/{conversation}/messages/{message}"));
+        self.send::<Value>("update message status", self.http.patch(url).json(&body))
+            .await?;
+        Ok(())
+    }
+
     /// Sets a conversation's status.
     pub(crate) async fn toggle_status(
         &self,

@@ -5,7 +5,10 @@
 //! (identifier = Tandem's customer id), creates the conversation (custom attributes carry
 //! the handoff id), posts the briefing and the transcript as private notes; `Append` posts
 //! customer messages as incoming messages; `Close` notes the end and resolves the
-//! conversation. HTTP failures are classified for the outbox.
+//! conversation. HTTP failures are classified for the outbox. How far an agent's reply got
+//! is set as the message's status (`PATCH …/messages/{id}`: sent, delivered, read, failed
+//! with "Not delivered to the customer: window closed"); where Chatwoot lacks that call, a
+//! failure is a private note.
 //!
 //! In: `POST /desks/chatwoot/webhook` (signed when `webhook_secret` is set): agent replies
 //! (outgoing, not private, from a user) → agent messages; resolved → back to the bot;
@@ -16,6 +19,7 @@
 
 mod api;
 mod config;
+mod delivery;
 mod outbound;
 mod refs;
 mod render;

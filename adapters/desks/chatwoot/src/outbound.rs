@@ -1,17 +1,21 @@
 //! Deliveries to Chatwoot: `Open` finds or creates the contact, creates an open
 //! conversation in the API inbox (custom attributes carry the handoff id), and posts the
 //! briefing and the transcript as private notes; `Append` posts the customer's message as
-//! an incoming message; `Close` adds a private note and resolves the conversation.
+//! an incoming message; `Close` adds a private note and resolves the conversation. How an
+//! agent's reply fared is set on it (`delivery`).
 //!
 //! Each step is remembered, so a retried delivery resumes where the previous attempt
 //! stopped and never creates a second conversation for a handoff.
 
 use crate::api::{ChatwootApi, ContactRef};
+use crate::delivery::{Reporter, Shower};
 use crate::refs::Refs;
 use crate::render;
 use async_trait::async_trait;
 use tandem_sdk::handoff::{HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated};
-use tandem_sdk::{AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt};
+use tandem_sdk::{
+    AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt, ReplyDelivery,
+};
 use tracing::debug;
 
 /// The delivering half of the Chatwoot desk.
@@ -20,15 +24,21 @@ pub(crate) struct ChatwootDeskClient {
     refs: Refs,
     inbox_id: u64,
     caps: DeskCapabilities,
+    reporter: Reporter,
 }
 
 impl ChatwootDeskClient {
     pub(crate) fn new(api: ChatwootApi, refs: Refs, inbox_id: u64) -> Self {
+        let reporter = Reporter::start(Shower {
+            api: api.clone(),
+            refs: refs.clone(),
+        });
         Self {
             api,
             refs,
             inbox_id,
             caps: DeskCapabilities { accept: true },
+            reporter,
         }
     }
 
@@ -182,5 +192,10 @@ impl AgentDesk for ChatwootDeskClient {
             DeskOp::Close(c) => self.close(&delivery.id, c).await,
             DeskOp::Update(u) => self.update(&delivery.id, u).await,
         }
+    }
+
+    /// Queued, and set on the reply by the desk's reporter (`delivery`).
+    async fn reply_delivery(&self, report: ReplyDelivery) -> Result<(), AdapterError> {
+        self.reporter.offer(report)
     }
 }

@@ -421,3 +421,112 @@ async fn string_ids_are_read_and_unusable_webhooks_get_200() {
     }
     assert_eq!(recorder.events().len(), 1, "nothing else recorded");
 }
+
+fn report(key: &str, state: &str, detail: Option<&str>) -> tandem_sdk::ReplyDelivery {
+    tandem_sdk::ReplyDelivery {
+        handoff_id: "h-1".into(),
+        event_key: key.into(),
+        state: state.into(),
+        detail: detail.map(str::to_owned),
+        at: "2026-01-01T10:05:00Z".into(),
+    }
+}
+
+/// How far an agent's reply got is the reply's own status in Chatwoot (delivered, read;
+/// failed with why), set through the message status API; nothing else is posted.
+#[tokio::test]
+async fn a_replys_delivery_state_is_its_chatwoot_status() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, SECRET).await;
+    built
+        .desk
+        .deliver(requested("h-1", "cust-1"))
+        .await
+        .unwrap();
+    let conv = fake.conversations()[0]["id"].as_u64().unwrap();
+    let ok = fake.add_agent_message(conv, "Hi, I'm Jonas.");
+    let lost = fake.add_agent_message(conv, "One more thing.");
+    let before = fake.messages(conv).len();
+    for r in [
+        report(&format!("message:{ok}"), "sent", None),
+        report(&format!("message:{ok}"), "delivered", None),
+        report(&format!("message:{ok}"), "read", None),
+        report(
+            &format!("message:{lost}"),
+            "undeliverable",
+            Some("window closed"),
+        ),
+        report("not-a-message-key", "failed", None),
+    ] {
+        built.desk.reply_delivery(r).await.unwrap();
+    }
+    tandem_testkit::eventually(5, "both statuses", || async {
+        (fake.message(conv, ok).unwrap()["status"] == "read"
+            && fake.message(conv, lost).unwrap()["status"] == "failed")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        fake.message(conv, lost).unwrap()["content_attributes"]["external_error"],
+        "Not delivered to the customer: window closed"
+    );
+    let patch = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(
+        patch.path,
+        format!("/api/v1/accounts/7/conversations/{conv}/messages/{ok}")
+    );
+    assert_eq!(patch.json(), serde_json::json!({"status": "sent"}));
+    assert_eq!(patch.header("api_access_token"), Some(TOKEN));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        fake.messages(conv).len(),
+        before,
+        "no note when the status shows it"
+    );
+}
+
+/// A Chatwoot without the message status API: a failure becomes a private note, once.
+#[tokio::test]
+async fn without_the_status_api_a_failure_is_a_private_note() {
+    let fake = ChatwootFake::start(TOKEN, 7).await;
+    fake.set_status_api(false);
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder, SECRET).await;
+    built
+        .desk
+        .deliver(requested("h-1", "cust-1"))
+        .await
+        .unwrap();
+    let conv = fake.conversations()[0]["id"].as_u64().unwrap();
+    let lost = fake.add_agent_message(conv, "Hi");
+    let before = fake.messages(conv).len();
+    for state in ["delivered", "undeliverable", "undeliverable"] {
+        built
+            .desk
+            .reply_delivery(report(
+                &format!("message:{lost}"),
+                state,
+                Some("window closed").filter(|_| state != "delivered"),
+            ))
+            .await
+            .unwrap();
+    }
+    let notes = tandem_testkit::eventually(5, "the note", || async {
+        let notes: Vec<Value> = fake.messages(conv).into_iter().skip(before).collect();
+        (!notes.is_empty()).then_some(notes)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(fake.messages(conv).len(), before + 1, "once");
+    assert_eq!(notes[0]["private"], true);
+    assert_eq!(notes[0]["message_type"], "outgoing");
+    assert_eq!(
+        notes[0]["content"],
+        "⚠️ Not delivered to the customer: window closed. The agent reply above did not reach them."
+    );
+}

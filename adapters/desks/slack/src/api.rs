@@ -1,5 +1,5 @@
-//! The Slack Web API calls the desk makes (`auth.test`, `chat.postMessage`, `chat.update`),
-//! their wire types, and how failures are classified for the outbox.
+//! The Slack Web API calls the desk makes (`auth.test`, `chat.postMessage`, `chat.update`,
+//! `reactions.add`), their wire types, and how failures are classified for the outbox.
 //!
 //! Slack answers HTTP 200 with `{"ok":false,"error":"…"}` for most failures; rate limits
 //! come as HTTP 429 with `Retry-After` (seconds).
@@ -68,6 +68,22 @@ impl SlackApi {
         method: &str,
         body: &Value,
     ) -> Result<ApiResponse, AdapterError> {
+        let (parsed, retry_after) = self.answer(method, body).await?;
+        if parsed.ok {
+            Ok(parsed)
+        } else {
+            let code = parsed.error.as_deref().unwrap_or("unknown_error");
+            Err(classify(method, code, retry_after))
+        }
+    }
+
+    /// Calls `method` with a JSON body: Slack's answer when it gave one over HTTP 2xx
+    /// (`ok: false` included), with its `Retry-After` hint.
+    async fn answer(
+        &self,
+        method: &str,
+        body: &Value,
+    ) -> Result<(ApiResponse, Option<Duration>), AdapterError> {
         let response = self
             .http
             .post(self.config.method_url(method))
@@ -96,11 +112,27 @@ impl SlackApi {
             AdapterError::transient(format!("Slack {method} answered an unreadable body"))
                 .with_source(e)
         })?;
-        if parsed.ok {
-            Ok(parsed)
-        } else {
-            let code = parsed.error.as_deref().unwrap_or("unknown_error");
-            Err(classify(method, code, retry_after))
+        Ok((parsed, retry_after))
+    }
+
+    /// `reactions.add` of emoji `name` to the message `ts` in `channel`; a reaction the
+    /// bot already added counts as added.
+    pub(crate) async fn react(
+        &self,
+        channel: &str,
+        ts: &str,
+        name: &str,
+    ) -> Result<(), AdapterError> {
+        let body = serde_json::json!({"channel": channel, "timestamp": ts, "name": name});
+        let (answer, retry_after) = self.answer("reactions.add", &body).await?;
+        match answer.error.as_deref() {
+            _ if answer.ok => Ok(()),
+            Some("already_reacted") => Ok(()),
+            code => Err(classify(
+                "reactions.add",
+                code.unwrap_or("unknown_error"),
+                retry_after,
+            )),
         }
     }
 

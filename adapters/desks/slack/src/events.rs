@@ -6,6 +6,7 @@
 
 use crate::api::{OwnBot, SlackApi};
 use crate::config::SlackDeskConfig;
+use crate::delivery::ReplyRef;
 use crate::threads::Threads;
 use crate::verify::{self, Refusal};
 use axum::extract::State;
@@ -83,6 +84,7 @@ pub(crate) enum Outcome {
         event_id: String,
         channel: String,
         thread_ts: String,
+        ts: String,
         user: String,
         text: String,
     },
@@ -148,6 +150,7 @@ pub(crate) fn classify(env: Envelope, own: &OwnBot) -> Outcome {
         event_id,
         channel,
         thread_ts,
+        ts,
         user,
         text,
     }
@@ -250,6 +253,7 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             event_id,
             channel,
             thread_ts,
+            ts,
             user,
             text,
         } => {
@@ -264,7 +268,17 @@ async fn receive(State(st): State<Inbound>, headers: HeaderMap, body: Bytes) -> 
             // `!transfer <@U…>` or `!transfer queue <name>` hands the handoff over.
             let kind = match parse_transfer_command(&text) {
                 Some(to) => DeskEventKind::Transferred { to },
-                None => DeskEventKind::AgentMessage { text },
+                None => {
+                    // Before it is recorded: its delivery state may be reported at once.
+                    let reply = ReplyRef {
+                        channel: channel.clone(),
+                        thread_ts: thread_ts.clone(),
+                        ts,
+                        user: user.clone(),
+                    };
+                    st.threads.remember_reply(&event_id, &reply).await;
+                    DeskEventKind::AgentMessage { text }
+                }
             };
             let event = DeskEvent {
                 handoff_id,
@@ -324,6 +338,7 @@ mod tests {
                 event_id: "Ev0A1B2C3D4E".into(),
                 channel: "C0SUPPORT1".into(),
                 thread_ts: "1767261600.000100".into(),
+                ts: "1767261725.000200".into(),
                 user: "U0AGENT001".into(),
                 text: "Hi Lena, I'm Jonas. I've just requested a replacement for order A-1042."
                     .into(),

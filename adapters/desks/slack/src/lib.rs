@@ -11,10 +11,15 @@
 //! In (signed v0 with the signing secret, five-minute window): `POST /desks/slack/events`
 //! (url_verification; human thread replies → agent messages, deduplicated on `event_id`)
 //! and `POST /desks/slack/interactions` (button clicks → accepted / resolved / released).
+//!
+//! How far an agent's reply got is shown on it: ✅ delivered, 👀 read, and for a failure
+//! ❌ plus a thread reply mentioning the agent ("Not delivered to the customer: window
+//! closed"), with `reactions.add` and `chat.postMessage`.
 
 mod api;
 mod blocks;
 mod config;
+mod delivery;
 mod events;
 mod interactions;
 mod outbound;

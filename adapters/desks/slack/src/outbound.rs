@@ -1,16 +1,20 @@
 //! Deliveries to Slack: `Open` posts the Block Kit briefing as a root message in the
 //! configured channel and the transcript as thread replies; `Append` relays a customer
 //! message into the thread; `Close` notes the end in the thread and settles the root.
+//! How an agent's reply fared is shown on it (`delivery`).
 //!
 //! Every operation is idempotent: `Open` returns the existing thread when the handoff has
 //! one, and finished deliveries are remembered by their stable delivery id.
 
 use crate::api::{Posted, SlackApi};
 use crate::blocks;
+use crate::delivery::{Reporter, Shower};
 use crate::threads::Threads;
 use async_trait::async_trait;
 use tandem_sdk::handoff::{HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated};
-use tandem_sdk::{AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt};
+use tandem_sdk::{
+    AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt, ReplyDelivery,
+};
 use tracing::{debug, warn};
 
 /// The delivering half of the Slack desk.
@@ -18,14 +22,20 @@ pub(crate) struct SlackDeskClient {
     api: SlackApi,
     threads: Threads,
     caps: DeskCapabilities,
+    reporter: Reporter,
 }
 
 impl SlackDeskClient {
     pub(crate) fn new(api: SlackApi, threads: Threads) -> Self {
+        let reporter = Reporter::start(Shower {
+            api: api.clone(),
+            threads: threads.clone(),
+        });
         Self {
             api,
             threads,
             caps: DeskCapabilities { accept: true },
+            reporter,
         }
     }
 
@@ -180,5 +190,10 @@ impl AgentDesk for SlackDeskClient {
             DeskOp::Close(c) => self.close(&delivery.id, c).await,
             DeskOp::Update(u) => self.update(&delivery.id, u).await,
         }
+    }
+
+    /// Queued, and shown on the reply by the desk's reporter (see `delivery`).
+    async fn reply_delivery(&self, report: ReplyDelivery) -> Result<(), AdapterError> {
+        self.reporter.offer(report)
     }
 }

@@ -1,10 +1,13 @@
 //! The desk's own references, kept in its durable key-value space: handoff id ↔ root
 //! message (channel + ts) both ways, the root's blocks (to settle it later), how much of
-//! the transcript went out, and which deliveries are done (so a retried delivery whose
+//! the transcript went out, where each agent reply is (to show its delivery state on it),
+//! and which deliveries are done (so a retried delivery whose
 //! first attempt succeeded posts nothing twice).
 
 use crate::api::Posted;
+use crate::delivery::ReplyRef;
 use tandem_sdk::{AdapterError, DeskEventSink, InboundError};
+use tracing::debug;
 
 /// Access to the desk's key-value space.
 #[derive(Clone, Debug)]
@@ -74,6 +77,27 @@ impl Threads {
             .sink
             .kv_put(&format!("blocks:{handoff_id}"), &blocks.to_string())
             .await;
+    }
+
+    /// Remembers where the agent reply recorded under `event_id` is, to show its delivery
+    /// state on it later (best effort: without it nothing is shown).
+    pub(crate) async fn remember_reply(&self, event_id: &str, reply: &ReplyRef) {
+        let Ok(value) = serde_json::to_string(reply) else {
+            return;
+        };
+        if let Err(error) = self.sink.kv_put(&format!("reply:{event_id}"), &value).await {
+            debug!(%error, "Remembering a Slack reply failed; its delivery state won't show.");
+        }
+    }
+
+    /// Where the agent reply recorded under `event_id` is.
+    pub(crate) async fn reply(&self, event_id: &str) -> Option<ReplyRef> {
+        self.sink
+            .kv_get(&format!("reply:{event_id}"))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_str(&v).ok())
     }
 
     /// How many transcript replies of a handoff went out.

@@ -504,3 +504,142 @@ async fn unused_events_and_legacy_interactions_get_200() {
     }
     assert!(recorder.events().is_empty(), "nothing the desk uses");
 }
+
+fn report(key: &str, state: &str, detail: Option<&str>) -> tandem_sdk::ReplyDelivery {
+    tandem_sdk::ReplyDelivery {
+        handoff_id: "h-1".into(),
+        event_key: key.into(),
+        state: state.into(),
+        detail: detail.map(str::to_owned),
+        at: "2026-01-01T10:05:00Z".into(),
+    }
+}
+
+/// How far an agent's reply got shows on the reply: ✅ delivered, 👀 read, and a failure
+/// as ❌ plus a thread reply naming the agent and why (once, also when reported twice);
+/// `sent` shows nothing, and a report about a reply the desk doesn't know is ignored.
+#[tokio::test]
+async fn a_replys_delivery_state_shows_on_it_and_failures_in_the_thread() {
+    let fake = SlackFake::start(TOKEN).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    built.desk.deliver(requested("h-1")).await.unwrap();
+    let root_ts = SlackFake::ts_of(0);
+    // The fixture's reply: ts 1767261725.000200, by U0AGENT001.
+    let reply_ts = "1767261725.000200";
+    for (key, text) in [("Ev1", "Hi, I'm Jonas."), ("Ev2", "One more thing.")] {
+        let body = agent_reply(key, &root_ts, text);
+        let (status, _) = post(
+            &built,
+            "/desks/slack/events",
+            body.clone(),
+            &signed(&body, SECRET),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let thread_before = fake.replies(&root_ts).len();
+
+    built
+        .desk
+        .reply_delivery(report("Ev1", "sent", None))
+        .await
+        .unwrap();
+    built
+        .desk
+        .reply_delivery(report("Ev1", "delivered", None))
+        .await
+        .unwrap();
+    built
+        .desk
+        .reply_delivery(report("Ev1", "read", None))
+        .await
+        .unwrap();
+    tandem_testkit::eventually(5, "delivered and read marks", || async {
+        (fake.reactions_on(reply_ts) == ["white_check_mark", "eyes"]).then_some(())
+    })
+    .await;
+    let reaction = fake.calls("reactions.add")[0].json();
+    assert_eq!(
+        reaction,
+        json!({"channel": "C0SUPPORT1", "timestamp": reply_ts, "name": "white_check_mark"})
+    );
+    assert_eq!(
+        fake.replies(&root_ts).len(),
+        thread_before,
+        "nothing posted for success"
+    );
+
+    // A failure: unmissable, once.
+    for _ in 0..2 {
+        built
+            .desk
+            .reply_delivery(report("Ev2", "undeliverable", Some("window closed")))
+            .await
+            .unwrap();
+    }
+    built
+        .desk
+        .reply_delivery(report("Ev-unknown", "failed", None))
+        .await
+        .unwrap();
+    let notes = tandem_testkit::eventually(5, "the failure in the thread", || async {
+        let notes: Vec<String> = fake
+            .replies(&root_ts)
+            .iter()
+            .skip(thread_before)
+            .map(|r| r["text"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (!notes.is_empty() && fake.reactions_on(reply_ts).contains(&"x".to_owned()))
+            .then_some(notes)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(fake.replies(&root_ts).len(), thread_before + 1);
+    assert!(notes[0].starts_with("<@U0AGENT001> "), "{notes:?}");
+    assert!(
+        notes[0].contains("Not delivered to the customer: window closed."),
+        "{notes:?}"
+    );
+    assert_eq!(
+        fake.reactions_on(reply_ts),
+        ["white_check_mark", "eyes", "x"]
+    );
+}
+
+/// A failing Slack call is reported to the core (which logs it at debug) without
+/// blocking it, and the desk keeps showing later states.
+#[tokio::test]
+async fn a_failed_report_does_not_block_later_ones() {
+    let fake = SlackFake::start(TOKEN).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    built.desk.deliver(requested("h-1")).await.unwrap();
+    let root_ts = SlackFake::ts_of(0);
+    let body = agent_reply("Ev1", &root_ts, "Hi");
+    post(
+        &built,
+        "/desks/slack/events",
+        body.clone(),
+        &signed(&body, SECRET),
+    )
+    .await;
+    fake.script(SlackReply::Status(503));
+    built
+        .desk
+        .reply_delivery(report("Ev1", "failed", Some("HTTP 500")))
+        .await
+        .unwrap();
+    built
+        .desk
+        .reply_delivery(report("Ev1", "read", None))
+        .await
+        .unwrap();
+    tandem_testkit::eventually(5, "the later state", || async {
+        fake.reactions_on("1767261725.000200")
+            .contains(&"eyes".to_owned())
+            .then_some(())
+    })
+    .await;
+}

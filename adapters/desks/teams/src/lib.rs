@@ -7,7 +7,9 @@
 //! (reason, category, priority, queue; summary, what the bot tried, where it stalled,
 //! sentiment; customer, segment, identities; channel and window; the last transcript
 //! lines) with Accept / Resolve / Return-to-bot `Action.Submit` buttons; `Append` relays
-//! customer messages into the thread; `Close` and `Update` post notes there.
+//! customer messages into the thread; `Close` and `Update` post notes there, and so does an
+//! agent reply that did not reach the customer ("⚠️ Not delivered to the customer: window
+//! closed.").
 //!
 //! In (`POST /desks/teams/messages`, Bot Framework JWT checked like the Teams channel's):
 //! thread replies from people → agent messages, button presses → accepted / resolved /
@@ -20,6 +22,7 @@
 
 mod card;
 mod config;
+mod delivery;
 mod inbound;
 mod outbound;
 mod threads;

@@ -1,6 +1,7 @@
 //! Deliveries to Teams: `Open` starts a thread in the configured channel whose first post
 //! is the Adaptive Card briefing; `Append` relays a customer message into the thread;
-//! `Close` and `Update` post notes there.
+//! `Close` and `Update` post notes there; an agent reply that did not reach the customer
+//! is noted there too (`delivery`).
 //!
 //! Every operation is idempotent: `Open` returns the existing thread when the handoff has
 //! one, and finished deliveries are remembered by their stable delivery id. Failures are
@@ -9,12 +10,15 @@
 
 use crate::card;
 use crate::config::TeamsDeskConfig;
+use crate::delivery::{Reporter, Shower};
 use crate::threads::Threads;
 use async_trait::async_trait;
 use std::sync::Arc;
 use tandem_channel_teams::botframework::Connector;
 use tandem_sdk::handoff::HandoffRequested;
-use tandem_sdk::{AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt};
+use tandem_sdk::{
+    AdapterError, AgentDesk, DeskCapabilities, DeskDelivery, DeskOp, DeskReceipt, ReplyDelivery,
+};
 use tracing::debug;
 
 /// The delivering half of the Teams desk.
@@ -23,6 +27,7 @@ pub(crate) struct TeamsDeskClient {
     connector: Arc<Connector>,
     threads: Threads,
     caps: DeskCapabilities,
+    reporter: Reporter,
 }
 
 impl TeamsDeskClient {
@@ -31,11 +36,17 @@ impl TeamsDeskClient {
         connector: Arc<Connector>,
         threads: Threads,
     ) -> Self {
+        let reporter = Reporter::start(Shower {
+            config: config.clone(),
+            connector: connector.clone(),
+            threads: threads.clone(),
+        });
         Self {
             config,
             connector,
             threads,
             caps: DeskCapabilities { accept: true },
+            reporter,
         }
     }
 
@@ -110,5 +121,10 @@ impl AgentDesk for TeamsDeskClient {
             DeskOp::Close(c) => self.note(id, &c.handoff_id, &card::closed_note(c)).await,
             DeskOp::Update(u) => self.note(id, &u.handoff_id, &card::updated_note(u)).await,
         }
+    }
+
+    /// Queued, and a failure noted in the thread by the desk's reporter (`delivery`).
+    async fn reply_delivery(&self, report: ReplyDelivery) -> Result<(), AdapterError> {
+        self.reporter.offer(report)
     }
 }

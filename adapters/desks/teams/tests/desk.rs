@@ -302,3 +302,52 @@ async fn the_messaging_endpoint_checks_tokens_and_records_agent_actions_once() {
         503
     );
 }
+
+fn report(key: &str, state: &str, detail: Option<&str>) -> tandem_sdk::ReplyDelivery {
+    tandem_sdk::ReplyDelivery {
+        handoff_id: "h-1".into(),
+        event_key: key.into(),
+        state: state.into(),
+        detail: detail.map(str::to_owned),
+        at: "2026-01-01T10:05:00Z".into(),
+    }
+}
+
+/// An agent reply that did not reach the customer is noted in the handoff's thread, once;
+/// success states post nothing.
+#[tokio::test]
+async fn a_reply_that_did_not_arrive_is_noted_in_the_thread() {
+    let fake = TeamsFake::start(APP_ID, PASSWORD).await;
+    let recorder = RecordingDesk::new();
+    let built = desk(&fake, &recorder).await;
+    built.desk.deliver(requested("h-1")).await.unwrap();
+    let thread = fake.channel_threads()[0].0.clone();
+    for (key, state, detail) in [
+        ("a1", "sent", None),
+        ("a1", "delivered", None),
+        ("a1", "read", None),
+        ("a2", "undeliverable", Some("window closed")),
+        ("a2", "undeliverable", Some("window closed")),
+    ] {
+        built
+            .desk
+            .reply_delivery(report(key, state, detail))
+            .await
+            .unwrap();
+    }
+    tandem_testkit::eventually(5, "the failure in the thread", || async {
+        (!texts(&fake, &thread).is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        texts(&fake, &thread),
+        [
+            "⚠️ Not delivered to the customer: window closed. An agent reply in this thread did not reach them."
+        ]
+    );
+    assert_eq!(
+        fake.posts_to(&thread)[0]["from"]["id"],
+        format!("28:{APP_ID}")
+    );
+}

@@ -8,6 +8,10 @@
 //! across retries. Any 2xx is success; the core's outbox retries everything else with
 //! exponential backoff for more than 24 hours.
 //!
+//! Also out, best effort: `agent.message.status` for each change in how far an
+//! `agent.message` got (`sent`, `delivered`, `read`, `failed`, `undeliverable`, with
+//! `detail` such as `window closed`), signed the same way, posted once (not retried).
+//!
 //! In: `POST /desks/webhook/events`, signed the same way with the same secret, body
 //! `{"type":"handoff.accepted"|"agent.message"|"handoff.resolved"|"handoff.released"|
 //! "handoff.transferred","handoff_id":"..","agent":{"id":"..","name":".."},"text":"..",

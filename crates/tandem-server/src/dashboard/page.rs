@@ -33,6 +33,7 @@ section { background:var(--panel); border:1px solid var(--line); border-radius:1
 section h2 { font-size:15px; margin:4px 0 8px; }
 figure { margin:0; } figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
 svg { width:100%; height:auto; display:block; } svg text { font:11px system-ui,sans-serif; fill:var(--muted); }
+svg text.band-label { fill:var(--bandline); font-weight:600; paint-order:stroke; stroke:#fff; stroke-width:3px; stroke-linejoin:round; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
 caption { text-align:left; color:var(--muted); font-size:12px; padding:4px 0; }
 th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
@@ -219,6 +220,11 @@ pub(super) fn render(r: &HealthReport, p: &PeriodParams) -> String {
     shell("Escalation health", &body)
 }
 
+/// `n` and its noun, singular for one: "1 answer", "0 answers", "3 answers".
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn card(title: &str, value: &str, sub: &str) -> String {
     format!(
         "<div class=\"card\"><h2>{}</h2><div class=\"v\">{value}</div><div class=\"s\">{sub}</div></div>",
@@ -231,8 +237,8 @@ fn csat_card(title: &str, c: &CsatFigures) -> String {
         title,
         &mean(c),
         &format!(
-            "{} answers · {} satisfied (4–5)",
-            c.answers,
+            "{} · {} satisfied (4–5)",
+            count(c.answers, "answer", "answers"),
             pct(c.satisfied_share)
         ),
     )
@@ -251,7 +257,7 @@ fn cards(r: &HealthReport) -> String {
         card(
             "Conversations",
             &o.conversations.to_string(),
-            &format!("{} handoffs", o.handoffs),
+            &count(o.handoffs, "handoff", "handoffs"),
         ),
         card(
             "Escalation rate",
@@ -281,8 +287,9 @@ fn cards(r: &HealthReport) -> String {
             "Override rate",
             &pct(o.override_rate),
             &format!(
-                "{} of {} closed handoffs returned without a reply",
-                o.overrides, o.closed_handoffs
+                "{} of {} returned without a reply",
+                o.overrides,
+                count(o.closed_handoffs, "closed handoff", "closed handoffs")
             ),
         ),
     ]
@@ -312,12 +319,9 @@ fn rate_chart(r: &HealthReport) -> String {
     );
     let _ = write!(
         svg,
-        "<rect x=\"{left}\" y=\"{:.1}\" width=\"{plot_w}\" height=\"{:.1}\" fill=\"var(--band)\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">healthy band</text>",
+        "<rect x=\"{left}\" y=\"{:.1}\" width=\"{plot_w}\" height=\"{:.1}\" fill=\"var(--band)\"/>",
         y(high),
         y(low) - y(high),
-        left + plot_w - 4.0,
-        y(high) + 12.0
     );
     for v in [0.0, low, high, max_rate] {
         let _ = write!(
@@ -365,6 +369,18 @@ fn rate_chart(r: &HealthReport) -> String {
             }
         }
     }
+    // The band's label last, over the bars, with a halo: readable even on a 100 % bar.
+    // Just above the band when there is room, else just below it.
+    let label_y = if y(high) - 4.0 >= top + 11.0 {
+        y(high) - 4.0
+    } else {
+        y(low) + 12.0
+    };
+    let _ = write!(
+        svg,
+        "<text class=\"band-label\" x=\"{:.1}\" y=\"{label_y:.1}\" text-anchor=\"end\">healthy band</text>",
+        left + plot_w - 4.0,
+    );
     let label_every = (r.daily.len() / 8).max(1);
     for (i, d) in r.daily.iter().enumerate() {
         if i % label_every == 0 || i + 1 == r.daily.len() {
@@ -409,10 +425,14 @@ fn rate_description(r: &HealthReport) -> String {
         .filter(|v| (r.healthy_band[0]..=r.healthy_band[1]).contains(v))
         .count();
     format!(
-        "Overall {} over {} days with conversations; {} of them within the healthy band of {:.0} to {:.0} percent.",
+        "Overall {} over {} with conversations; {} within the healthy band of {:.0} to {:.0} percent.",
         pct(r.overall.escalation_rate),
-        days,
-        within,
+        count(days as u64, "day", "days"),
+        match (days, within) {
+            (1, 1) => "it is".to_owned(),
+            (1, _) => "it is not".to_owned(),
+            _ => format!("{within} of them"),
+        },
         r.healthy_band[0] * 100.0,
         r.healthy_band[1] * 100.0
     )
@@ -429,7 +449,13 @@ fn csat_chart(o: &Figures) -> String {
     let h = 24.0 + rows.len() as f64 * (bar_h + 14.0);
     let desc = rows
         .iter()
-        .map(|(name, c)| format!("{name}: {} from {} answers", mean(c), c.answers))
+        .map(|(name, c)| {
+            format!(
+                "{name}: {} from {}",
+                mean(c),
+                count(c.answers, "answer", "answers")
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ");
     let mut svg = format!(

@@ -125,3 +125,68 @@ fn the_page_escapes_data_and_describes_its_charts() {
         "/console/metrics?from=2026-03-01&by=channel"
     );
 }
+
+/// A day at 100 %: the healthy band's label is drawn after (over) every bar, with a halo
+/// class, so a full-height bar can't hide it.
+#[test]
+fn the_band_label_stays_readable_over_a_full_bar() {
+    let q = HealthQuery {
+        from: now() - time::Duration::days(7),
+        to: now(),
+        now: now(),
+        by: None,
+    };
+    let mut report = compute(&[], &q, false);
+    for d in &mut report.daily {
+        d.conversations = 1;
+        d.handoffs = 1;
+        d.escalation_rate = Some(1.0);
+    }
+    let html = page::render(&report, &params(Some("7d"), None, None, None));
+    let start = html.find("<desc id=\"rate-d\">").unwrap();
+    let chart = &html[start..start + html[start..].find("</svg>").unwrap()];
+    let label = chart
+        .find("<text class=\"band-label\"")
+        .expect("the band is labelled");
+    let last_bar = chart.rfind("<rect").unwrap();
+    assert!(label > last_bar, "the label is drawn over the bars");
+    assert_eq!(chart.matches("healthy band<").count(), 1);
+    assert!(html.contains("svg text.band-label {"), "with a halo");
+}
+
+/// Counts read as English: "1 answer", "1 handoff", "1 day"; plurals otherwise.
+#[test]
+fn counts_are_singular_for_one() {
+    assert_eq!(page::count(1, "answer", "answers"), "1 answer");
+    assert_eq!(page::count(0, "answer", "answers"), "0 answers");
+    assert_eq!(page::count(2, "answer", "answers"), "2 answers");
+    let q = HealthQuery {
+        from: now() - time::Duration::days(1),
+        to: now(),
+        now: now(),
+        by: None,
+    };
+    let mut report = compute(&[], &q, false);
+    report.overall.conversations = 1;
+    report.overall.handoffs = 1;
+    report.overall.closed_handoffs = 1;
+    report.overall.csat_handoff.answers = 1;
+    report.overall.escalation_rate = Some(1.0);
+    report.daily.truncate(1);
+    report.daily[0].conversations = 1;
+    report.daily[0].handoffs = 1;
+    report.daily[0].escalation_rate = Some(0.07);
+    let html = page::render(&report, &params(Some("24h"), None, None, None));
+    for wanted in [
+        ">1 handoff<",
+        ">1 answer · ",
+        "0 of 1 closed handoff returned",
+        "After a handoff: – from 1 answer",
+        "over 1 day with conversations; it is within",
+    ] {
+        assert!(html.contains(wanted), "{wanted} in {html}");
+    }
+    for unwanted in ["1 answers", "1 handoffs", "1 days", "1 closed handoffs"] {
+        assert!(!html.contains(unwanted), "{unwanted}");
+    }
+}
