@@ -193,6 +193,58 @@ fn absorb(
     Ok(customer)
 }
 
+/// What [`resolve_customer`] returns for an identity it would not change: known, with the
+/// same verified flag and facts, no other customer holding its keys, and the same display
+/// name. Runs on a read connection, so that a returning customer's message costs no write;
+/// `None` means "take the write path" (which decides again, serialized).
+pub(crate) fn resolved_unchanged(
+    conn: &Connection,
+    identity: &ExternalIdentity,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    let row: Option<(String, bool, Option<String>, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT customer_id, verified, email, phone FROM identities WHERE channel = ?1 AND subject = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![identity.channel.as_str(), identity.subject.as_str()],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()
+        })
+        .map_err(sql_error)?;
+    let Some((id, verified, email, phone)) = row else {
+        return Ok(None);
+    };
+    if identity.verified && !verified {
+        return Ok(None);
+    }
+    let keys = VerifiedKey::of(identity);
+    let id = CustomerId::new(id);
+    for key in &keys {
+        let stored = match key.kind {
+            KeyKind::Email => &email,
+            KeyKind::Phone => &phone,
+        };
+        if stored.as_deref() != Some(key.value.as_str())
+            || !holders(conn, key, Some(&id))?.is_empty()
+        {
+            return Ok(None);
+        }
+    }
+    let Some(customer) = reads::customer(conn, &id)? else {
+        return Ok(None);
+    };
+    if identity
+        .display_name
+        .as_ref()
+        .is_some_and(|name| customer.display_name.as_ref() != Some(name))
+    {
+        return Ok(None);
+    }
+    Ok(Some(customer))
+}
+
 /// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).
 pub(crate) fn resolve_customer(
     conn: &Connection,

@@ -150,6 +150,15 @@ impl Store for SqliteStore {
         identity: &ExternalIdentity,
         now: Timestamp,
     ) -> Result<CustomerRecord, StoreError> {
+        // A returning customer with nothing new: answered by a reader, no write.
+        let read = identity.clone();
+        if let Some(customer) = self
+            .reads
+            .call(move |c| identity::resolved_unchanged(c, &read))
+            .await?
+        {
+            return Ok(customer);
+        }
         let identity = identity.clone();
         self.writer
             .call(move |c| identity::resolve_customer(c, &identity, now))
@@ -287,6 +296,15 @@ impl Store for SqliteStore {
         channel: &ChannelId,
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError> {
+        // The open conversation, when there is one, is a read (the writer checks again).
+        let read = customer.clone();
+        if let Some(open) = self
+            .reads
+            .call(move |c| reads::open_conversation(c, &read))
+            .await?
+        {
+            return Ok(open);
+        }
         let (customer, channel) = (customer.clone(), channel.clone());
         self.writer
             .call(move |c| writes::open_conversation(c, &customer, &channel, now))
@@ -300,6 +318,14 @@ impl Store for SqliteStore {
         id: &ConversationId,
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError> {
+        let read = customer.clone();
+        if let Some(open) = self
+            .reads
+            .call(move |c| reads::open_conversation(c, &read))
+            .await?
+        {
+            return Ok(open);
+        }
         let (customer, channel, id) = (customer.clone(), channel.clone(), id.clone());
         self.writer
             .call(move |c| writes::open_conversation_as(c, &customer, &channel, Some(&id), now))

@@ -54,7 +54,10 @@ fn on_event(event: TraceEvent<'_>) {
         let sql = stmt.sql().into_owned();
         let scan = stmt.get_status(StatementStatus::FullscanStep).max(0) as u64;
         let mut guard = STATS.lock().unwrap_or_else(|e| e.into_inner());
-        let t = guard.get_or_insert_with(HashMap::new).entry(sql).or_default();
+        let t = guard
+            .get_or_insert_with(HashMap::new)
+            .entry(sql)
+            .or_default();
         t.runs += 1;
         t.nanos += u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         t.fullscan_steps = t.fullscan_steps.max(scan);

@@ -56,10 +56,7 @@ async fn one_message(store: &dyn Store, subject: &str, n: usize, now: Timestamp)
     store.pending_inbound(100).await.unwrap();
     let customer = store.resolve_customer(&who, now).await.unwrap();
     store.customer(&customer.id).await.unwrap();
-    store
-        .customer_by_identity(&channel, subject)
-        .await
-        .unwrap();
+    store.customer_by_identity(&channel, subject).await.unwrap();
     store.identities(&customer.id).await.unwrap();
     store.conversations_of(&customer.id, 50).await.unwrap();
     store.reachability(&channel, subject).await.unwrap();
