@@ -160,6 +160,7 @@ async fn one_customer(store: &dyn Store, k: usize, exchanges: usize) -> anyhow::
                 entries,
                 escalations: vec![decision],
                 outbox: Vec::new(),
+                timers: Vec::new(),
             })
             .await?;
         next.version += 1;

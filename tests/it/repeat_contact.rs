@@ -46,6 +46,7 @@ async fn earlier_conversations(dir: &std::path::Path, intent: &str) {
                 entries: Vec::new(),
                 escalations: Vec::new(),
                 outbox: Vec::new(),
+                timers: Vec::new(),
             })
             .await
             .unwrap();

@@ -232,6 +232,7 @@ impl Core {
                 entries: vec![],
                 escalations: vec![],
                 outbox: vec![],
+                timers: Vec::new(),
             };
             match self.inner.store.commit_turn(turn).await {
                 Err(StoreError::Conflict(_)) => continue,
@@ -513,6 +514,7 @@ impl Core {
             entries,
             escalations: vec![],
             outbox,
+            timers: Vec::new(),
         }))
     }
 }

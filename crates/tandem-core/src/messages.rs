@@ -378,5 +378,6 @@ fn message_turn(
         entries: vec![entry],
         escalations: Vec::new(),
         outbox,
+        timers: Vec::new(),
     }
 }

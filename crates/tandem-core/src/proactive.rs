@@ -27,17 +27,24 @@ const EVENT_WINDOW_DAYS: i64 = 30;
 impl Core {
     /// After a turn whose last reply was the bot's: look again once the policy's silence
     /// delay has passed.
-    pub(crate) async fn schedule_inactivity(&self, conversation: ConversationId, next_seq: u64) {
-        let Some(after) = self.policy().inactivity_after() else {
-            return;
-        };
-        let due = self.inner.clock.now() + after;
+    /// The inactivity check-in timer of a conversation the bot just answered, for the
+    /// turn to schedule with its commit (`None` when check-ins are off).
+    pub(crate) fn inactivity_timer(
+        &self,
+        conversation: &ConversationId,
+        next_seq: u64,
+    ) -> Option<crate::store::NewTimer> {
+        let after = self.policy().inactivity_after()?;
         let timer = crate::timers::Timer::Inactivity {
-            conversation_id: conversation,
+            conversation_id: conversation.clone(),
             next_seq,
         };
-        if let Err(error) = self.schedule(&timer, due).await {
-            warn!(%error, "Scheduling the inactivity check-in failed.");
+        match timer.to_new(self.inner.clock.now() + after) {
+            Ok(t) => Some(t),
+            Err(error) => {
+                warn!(%error, "Encoding the inactivity check-in failed.");
+                None
+            }
         }
     }
 
@@ -283,6 +290,7 @@ impl Core {
             entries,
             escalations,
             outbox,
+            timers: Vec::new(),
         })
     }
 }

@@ -244,6 +244,7 @@ impl Core {
                 entries: vec![],
                 escalations: vec![],
                 outbox: vec![],
+                timers: Vec::new(),
             };
             match store.commit_turn(turn).await {
                 Ok(()) => return Ok(Some(true)),
@@ -419,17 +420,23 @@ impl Core {
                     .await?;
             }
             let before = conversation.state.handoff.as_ref().map(|h| h.id.clone());
-            let plan = crate::turn::plan(self, &pending, &customer, conversation).await;
+            let mut plan = crate::turn::plan(self, &pending, &customer, conversation).await;
             let opened = opened_handoff(before.as_deref(), &plan.conversation);
             let bot_spoke_last = plan
                 .entries
                 .last()
                 .is_some_and(|e| e.from == tandem_model::Party::Bot)
                 && plan.conversation.state.owner == crate::store::Owner::Bot;
-            let (conversation_id, next_seq) =
-                (plan.conversation.id.clone(), plan.conversation.next_seq);
+            let conversation_id = plan.conversation.id.clone();
+            if bot_spoke_last {
+                // The check-in is scheduled by the turn's own commit: no window where the
+                // answer is stored and its timer is not.
+                plan.timers
+                    .extend(self.inactivity_timer(&conversation_id, plan.conversation.next_seq));
+            }
             let decisions = plan.escalations.clone();
             let has_outbox = !plan.outbox.is_empty();
+            let has_timers = !plan.timers.is_empty();
             match store.commit_turn(plan).await {
                 Ok(()) => {
                     for decision in &decisions {
@@ -441,8 +448,8 @@ impl Core {
                     if let Some(h) = &opened {
                         self.handoff_opened(&conversation_id, h).await;
                     }
-                    if bot_spoke_last {
-                        self.schedule_inactivity(conversation_id, next_seq).await;
+                    if has_timers {
+                        self.inner.timer_wakeup.notify_one();
                     }
                     debug!("Inbound message processed.");
                     return Ok(());
@@ -608,6 +615,7 @@ impl InboundHandler for Core {
                     entries: vec![entry],
                     escalations: vec![],
                     outbox: vec![],
+                    timers: Vec::new(),
                 };
                 match store.commit_turn(turn).await {
                     // Someone else wrote first: their history stands.

@@ -130,6 +130,7 @@ impl Core {
                 entries: vec![],
                 escalations: vec![],
                 outbox: vec![entry],
+                timers: Vec::new(),
             };
             match store.commit_turn(turn).await {
                 Ok(()) => {

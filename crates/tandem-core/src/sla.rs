@@ -210,6 +210,7 @@ impl Core {
                 entries,
                 escalations: vec![],
                 outbox,
+                timers: Vec::new(),
             };
             match store.commit_turn(turn).await {
                 Ok(()) => {

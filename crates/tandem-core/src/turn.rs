@@ -326,6 +326,7 @@ pub(crate) async fn plan(
         entries,
         escalations,
         outbox,
+        timers: Vec::new(),
     }
 }
 

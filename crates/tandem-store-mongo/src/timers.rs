@@ -35,19 +35,22 @@ pub(crate) fn indexes() -> Vec<IndexModel> {
 }
 
 pub(crate) async fn schedule(c: &Collections, timer: &NewTimer) -> Result<(), StoreError> {
-    let due = to_datetime(timer.due_at);
+    let doc = document(timer);
     c.timers
-        .replace_one(
-            doc! { "_id": &timer.id },
-            doc! {
-                "_id": &timer.id, "kind": &timer.kind, "payload": &timer.payload,
-                "due_at": due, "available_at": due, "attempts": 0_i64,
-            },
-        )
+        .replace_one(doc! { "_id": &timer.id }, doc)
         .upsert(true)
         .await
         .map_err(classify)?;
     Ok(())
+}
+
+/// A pending timer's document (what [`schedule`] upserts by `_id`).
+pub(crate) fn document(timer: &NewTimer) -> Document {
+    let due = to_datetime(timer.due_at);
+    doc! {
+        "_id": &timer.id, "kind": &timer.kind, "payload": &timer.payload,
+        "due_at": due, "available_at": due, "attempts": 0_i64,
+    }
 }
 
 pub(crate) async fn claim(

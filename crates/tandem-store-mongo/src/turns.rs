@@ -37,6 +37,8 @@ pub(crate) struct TurnDocs {
     entries: Vec<TranscriptDoc>,
     escalations: Vec<EscalationDoc>,
     outbox: Vec<OutboxDoc>,
+    /// Timer documents, upserted by `_id`.
+    timers: Vec<Document>,
 }
 
 impl TurnDocs {
@@ -92,6 +94,7 @@ impl TurnDocs {
             entries,
             escalations,
             outbox,
+            timers: turn.timers.iter().map(crate::timers::document).collect(),
         })
     }
 
@@ -104,6 +107,7 @@ impl TurnDocs {
             entries: self.entries.clone(),
             escalations: self.escalations.clone(),
             outbox: self.outbox.clone(),
+            timers: self.timers.clone(),
         }
     }
 }
@@ -243,6 +247,13 @@ async fn transaction_body(
     insert_in(session, &c.transcript, "transcript entry", &turn.entries).await?;
     insert_in(session, &c.escalations, "escalation", &turn.escalations).await?;
     insert_in(session, &c.outbox, "outbox entry", &turn.outbox).await?;
+    for timer in &turn.timers {
+        c.timers
+            .replace_one(bson::doc! { "_id": timer.get("_id") }, timer.clone())
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+    }
     Ok(())
 }
 
@@ -414,6 +425,13 @@ pub(crate) async fn apply_journal(
     insert_idempotent(&c.transcript, "transcript entry", &journal.entries).await?;
     insert_idempotent(&c.escalations, "escalation", &journal.escalations).await?;
     insert_idempotent(&c.outbox, "outbox entry", &journal.outbox).await?;
+    for timer in &journal.timers {
+        c.timers
+            .replace_one(bson::doc! { "_id": timer.get("_id") }, timer.clone())
+            .upsert(true)
+            .await
+            .map_err(classify)?;
+    }
     promote_all(c, &journal.outbox).await?;
     c.conversations
         .update_one(
@@ -536,6 +554,7 @@ mod tests {
             escalations: vec![],
             outbox: vec![outbound("out_1"), outbound("out_2")],
             conversation,
+            timers: Vec::new(),
         }
     }
 

@@ -318,6 +318,9 @@ pub(crate) fn commit_turn(conn: &Connection, encoded: &EncodedTurn) -> Result<()
             ])
             .map_err(sql_error)?;
     }
+    for timer in &turn.timers {
+        crate::timers::schedule(conn, timer)?;
+    }
     Ok(())
 }
 

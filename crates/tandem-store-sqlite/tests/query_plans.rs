@@ -118,6 +118,7 @@ async fn one_message(store: &dyn Store, subject: &str, n: usize, now: Timestamp)
                 },
                 next_attempt_at: now,
             }],
+            timers: Vec::new(),
         })
         .await
         .unwrap();

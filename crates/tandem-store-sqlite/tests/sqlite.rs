@@ -79,6 +79,7 @@ fn reply_turn(conv: &ConversationRecord, text: &str) -> (Turn, OutboxId) {
             message,
             next_attempt_at: now(),
         }],
+        timers: Vec::new(),
     };
     (turn, id)
 }
@@ -406,6 +407,7 @@ async fn closing_invalidates_turns_planned_on_the_open_conversation() {
         entries: vec![],
         escalations: vec![],
         outbox: vec![],
+        timers: Vec::new(),
     };
     assert!(matches!(
         store.commit_turn(turn).await,

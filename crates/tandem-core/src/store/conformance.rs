@@ -129,6 +129,7 @@ macro_rules! store_conformance {
             outbox_order_is_per_destination,
             outbox_depth_and_next_due,
             timers_fire_once_per_lease_and_reschedule,
+            a_turn_schedules_its_timers_with_its_commit,
             escalations_round_trip_and_counts,
             conversation_activity_by_period,
             kv_round_trip,
@@ -244,6 +245,7 @@ fn turn_of(conv: &ConversationRecord) -> Turn {
         entries: vec![],
         escalations: vec![],
         outbox: vec![],
+        timers: Vec::new(),
     }
 }
 
@@ -1958,6 +1960,45 @@ fn timer(id: &str, due_at: Timestamp) -> NewTimer {
         payload: format!(r#"{{"id":"{id}"}}"#),
         due_at,
     }
+}
+
+/// A turn's timers are scheduled by its commit, replacing a pending timer of the same id;
+/// a turn refused for a stale version schedules nothing.
+pub async fn a_turn_schedules_its_timers_with_its_commit(store: DynStore) {
+    let conv = conversation_for(&store, "alice").await;
+    let t0 = now();
+    store
+        .schedule_timer(&timer("check-in", t0 + secs(5)))
+        .await
+        .must("schedule");
+    let mut turn = turn_of(&conv);
+    turn.timers = vec![
+        timer("check-in", t0 + secs(60)),
+        timer("sla", t0 + secs(90)),
+    ];
+    let stale = turn.clone();
+    store.commit_turn(turn).await.must("commit_turn");
+    assert_eq!(
+        store.next_timer_due().await.must("next_timer_due"),
+        Some(t0 + secs(60)),
+        "the turn's check-in replaced the earlier one"
+    );
+    let mut stale = stale;
+    stale.timers = vec![timer("stale", t0 + secs(1))];
+    assert!(
+        matches!(store.commit_turn(stale).await, Err(StoreError::Conflict(_))),
+        "a turn at an old version is refused"
+    );
+    let due = store
+        .claim_timers(t0 + secs(120), 10, secs(30))
+        .await
+        .must("claim");
+    let ids: Vec<&str> = due.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["check-in", "sla"],
+        "the refused turn scheduled nothing"
+    );
 }
 
 /// Timers come due earliest first, are held by one claimer for the lease, come back when

@@ -362,6 +362,10 @@ pub struct Turn {
     pub escalations: Vec<EscalationEvent>,
     /// Messages to deliver.
     pub outbox: Vec<NewOutboxEntry>,
+    /// Timers to schedule (as [`Store::schedule_timer`](super::Store::schedule_timer): an
+    /// id already pending is replaced), in the same transaction, so a turn that committed
+    /// always has its timers and a turn that did not has none.
+    pub timers: Vec<NewTimer>,
 }
 
 /// One fired trigger of an escalation decision.

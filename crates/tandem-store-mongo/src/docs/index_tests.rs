@@ -64,6 +64,7 @@ fn index_plan_names_stored_fields_and_expected_constraints() {
             entries: vec![],
             escalations: vec![],
             outbox: vec![],
+            timers: vec![],
         });
         encode("conversation", &doc).expect("encode")
     };

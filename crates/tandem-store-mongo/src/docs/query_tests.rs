@@ -207,6 +207,7 @@ fn commit_bumps_the_version_and_handles_closing() {
         entries: vec![],
         escalations: vec![],
         outbox: vec![],
+        timers: vec![],
     };
     let update = doc.commit(Some(earlier), Some(&journal)).expect("update");
     let set = update.get_document("$set").expect("$set");
