@@ -82,7 +82,7 @@ pub fn reset() {
 /// steps, SQL (on one line, shortened).
 pub fn report(top: usize) -> String {
     let mut all: Vec<(String, Totals)> = snapshot().into_iter().collect();
-    all.sort_by(|a, b| b.1.nanos.cmp(&a.1.nanos));
+    all.sort_by_key(|(_, t)| std::cmp::Reverse(t.nanos));
     let mut out = String::from("runs\ttotal ms\tµs/run\tscan steps\tstatement\n");
     for (sql, t) in all.into_iter().take(top) {
         let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
