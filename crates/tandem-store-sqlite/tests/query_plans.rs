@@ -98,7 +98,7 @@ async fn one_message(store: &dyn Store, subject: &str, n: usize, now: Timestamp)
                 customer_id: customer.id.clone(),
                 at: now,
                 message_seq: seq,
-                escalate: n % 5 == 0,
+                escalate: n.is_multiple_of(5),
                 reasons: Vec::new(),
                 category: Some("billing".into()),
                 priority: Some("high".into()),
@@ -192,7 +192,7 @@ async fn one_message(store: &dyn Store, subject: &str, n: usize, now: Timestamp)
         .conversation_activity(now - time::Duration::days(1), now, 100)
         .await
         .unwrap();
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         store.close_conversation(&conv.id, now).await.unwrap();
     }
 }
