@@ -8,9 +8,9 @@
 //! to CPU 1; `--no-pin` to leave both free), with a fake WhatsApp Cloud API and a fake
 //! Slack on loopback, and:
 //!
-//! 1. warms up: one message from each of `--customers` customers (so the run measures a
-//!    steady state: customers known, conversations open, the escalating customers'
-//!    handoffs open);
+//! 1. warms up: one message from each of `--customers` customers, and waits until the
+//!    fakes have seen nothing new for a second (so the run measures a steady state:
+//!    customers known, conversations open, the escalating customers' handoffs open);
 //! 2. sends `rate × --secs` signed WhatsApp text webhooks **open loop**: message `i` is due
 //!    at `start + i / rate` and is sent then whether or not earlier ones were answered;
 //!    latency is counted from the due time (a stalled server is charged in full, no
@@ -445,7 +445,20 @@ async fn step(
     for w in warm {
         w.await?;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Settled: no new send at the fakes for a second (at most two minutes).
+    let settle_until = Instant::now() + Duration::from_secs(120);
+    let mut last = usize::MAX;
+    while Instant::now() < settle_until {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let seen = {
+            let l = ledger.lock().expect("ledger lock");
+            l.graph_calls + l.slack_calls
+        };
+        if seen == last && seen > 0 {
+            break;
+        }
+        last = seen;
+    }
 
     // The measured run, open loop.
     let start = Instant::now() + Duration::from_millis(50);
