@@ -44,7 +44,7 @@ pub(crate) async fn collect<T>(
 // ---- inbound log ---------------------------------------------------------------------
 
 /// Takes the next value of counter `name`.
-async fn next_counter(c: &Collections, name: &str) -> Result<u64, StoreError> {
+pub(crate) async fn next_counter(c: &Collections, name: &str) -> Result<u64, StoreError> {
     for _ in 0..RACE_RETRIES {
         match c
             .counters

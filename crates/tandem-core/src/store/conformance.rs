@@ -54,6 +54,12 @@ pub use routing::{
     concurrent_agent_claims_respect_capacity, handoff_queue_order,
 };
 
+mod shared;
+pub use shared::{
+    concurrent_try_lease_one_wins, leases_have_one_holder_until_expiry,
+    notifications_reach_every_feed_in_order,
+};
+
 mod delivery;
 pub use delivery::{
     delivery_failure_marks_failed, delivery_status_moves_forward,
@@ -154,6 +160,9 @@ macro_rules! store_conformance {
             agent_claims_respect_skill_status_and_capacity,
             concurrent_agent_claims_respect_capacity,
             handoff_queue_order,
+            leases_have_one_holder_until_expiry,
+            concurrent_try_lease_one_wins,
+            notifications_reach_every_feed_in_order,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

@@ -518,4 +518,42 @@ pub trait Store: Send + Sync + 'static {
         channel: &ChannelId,
         subject: &str,
     ) -> Result<Option<Reachability>, StoreError>;
+
+    // ---- notifications between processes sharing the store -----------------------------
+
+    /// Records a notification for every process sharing this store (see
+    /// [`Store::notification_feed`]). Resolves once it is written. The default, for a
+    /// store one process holds (SQLite), does nothing: that process already knows.
+    async fn publish_notification(&self, notification: &Notification) -> Result<(), StoreError> {
+        let _ = notification;
+        Ok(())
+    }
+
+    /// Starts following the notifications that any process publishes from now on, in the
+    /// order they were written; `None` for a store one process holds (the default). The
+    /// feed ends when the store is dropped. Notifications are short-lived: a follower
+    /// that falls more than a few minutes behind may miss some.
+    async fn notification_feed(&self) -> Result<Option<NotificationFeed>, StoreError> {
+        Ok(None)
+    }
+
+    // ---- leases ------------------------------------------------------------------------
+
+    /// Takes or renews the lease `name` for `holder` until `ttl` from `now`: true when
+    /// `holder` holds it afterwards (it was free, expired, or already `holder`'s).
+    /// Exactly one of concurrent callers for a free lease gets it.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up lease `name` if `holder` holds it (anyone may take it at once); returns
+    /// whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 }
+
+/// A receiver of [`Notification`]s (see [`Store::notification_feed`]).
+pub type NotificationFeed = tokio::sync::mpsc::Receiver<Notification>;
