@@ -188,3 +188,138 @@ async fn an_sla_timer_set_by_a_replica_fires_once_when_that_replica_is_killed() 
         "waiting in the overflow queue: {q}"
     );
 }
+
+/// Connects a console agent (shared token) to `tandem`; returns the socket after the
+/// snapshot.
+async fn console_agent(tandem: &Tandem, id: &str) -> tandem_e2e::WsClient {
+    let mut ws = tandem_e2e::WsClient::connect_url(&format!(
+        "ws://{}/console/ws?token={CONSOLE_TOKEN}",
+        tandem.addr
+    ))
+    .await;
+    ws.recv_type("snapshot").await;
+    ws.send(serde_json::json!({"type": "hello", "agent": {"id": id, "name": id}}))
+        .await;
+    ws
+}
+
+/// The first `handoff` frame whose handoff satisfies `ok`, within `secs`.
+async fn console_handoff(
+    ws: &mut tandem_e2e::WsClient,
+    secs: u64,
+    ok: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let f = ws.try_recv(left.as_secs().max(1)).await?;
+        if f["type"] == "handoff" && ok(&f["handoff"]) {
+            return Some(f["handoff"].clone());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+    }
+}
+
+const CONSOLE_TOKEN: &str = "console-token-0123456789";
+
+/// Issue 13, acceptance 2 (live updates): two processes on one database. A web chat
+/// visitor connected to replica A asks for a person; an agent connected to replica B's
+/// console accepts and replies; each reply reaches the visitor's socket on A within 1 s.
+/// And the console's live feed: a handoff a visitor of B opens appears at once for an
+/// agent connected to A.
+#[tokio::test]
+async fn live_updates_cross_replicas_web_chat_replies_and_the_console_feed() {
+    let Some(store) =
+        TestStore::mongodb("live_updates_cross_replicas_web_chat_replies_and_the_console_feed")
+    else {
+        return;
+    };
+    let config = store.config(&format!(
+        "[channels.webchat]\n\n[desks.console]\ntokens = [\"{CONSOLE_TOKEN}\"]\n\n[outbox]\nlease_secs = 2\nretry_base_ms = 200\nretry_max_ms = 1000\n"
+    ));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Tandem::start(dir_a.path(), &config).await;
+    let b = Tandem::start(dir_b.path(), &config).await;
+    let mut kim_on_a = console_agent(&a, "kim").await;
+    let mut sam_on_b = console_agent(&b, "sam").await;
+
+    // A visitor of A asks for a person; the handoff reaches the agent on B.
+    let (mut visitor, welcome) = tandem_e2e::WsClient::hello(&a.addr, None).await;
+    let conversation = welcome["conversation_id"].as_str().unwrap().to_owned();
+    visitor
+        .say("v1", "I want to talk to a human agent please")
+        .await;
+    let h = console_handoff(&mut sam_on_b, 20, |h| {
+        h["conversation_id"] == conversation.as_str()
+    })
+    .await
+    .expect("the handoff of A's visitor, live at the agent on B");
+    let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
+    // Whatever the bot said so far is not what we wait for.
+    visitor.drain(1).await;
+
+    sam_on_b
+        .send(serde_json::json!({"type": "accept", "handoff_id": handoff_id, "id": "a1"}))
+        .await;
+    assert_eq!(sam_on_b.recv_type("ack").await["id"], "a1");
+    visitor.drain(1).await;
+    let sent_by_b_before = b
+        .metric("tandem_messages_out_total{channel=\"webchat\"}")
+        .await;
+    for n in 1..=3 {
+        let text = format!("Reply {n} from the agent on replica B");
+        sam_on_b
+            .send(serde_json::json!({"type": "message", "handoff_id": handoff_id, "id": format!("m{n}"), "text": text}))
+            .await;
+        assert_eq!(sam_on_b.recv_type("ack").await["id"], format!("m{n}"));
+        let acked = std::time::Instant::now();
+        let got = loop {
+            let f = visitor
+                .try_recv(5)
+                .await
+                .unwrap_or_else(|| panic!("reply {n} never reached the visitor on A"));
+            if f["type"] == "message" && f["text"] == text.as_str() {
+                break acked.elapsed();
+            }
+        };
+        eprintln!("reply {n} at the visitor on A {got:?} after the agent's ack on B");
+        assert!(
+            got <= std::time::Duration::from_secs(1),
+            "reply {n} took {got:?}"
+        );
+    }
+    let sent_by_b = b
+        .metric("tandem_messages_out_total{channel=\"webchat\"}")
+        .await
+        - sent_by_b_before;
+    eprintln!("replies sent by replica B's outbox: {sent_by_b} of 3");
+    assert!(
+        sent_by_b >= 1.0,
+        "the replies were sent by B (whose process holds no socket of the visitor)"
+    );
+    // Once each: nothing more arrives.
+    let extra: Vec<Value> = visitor
+        .drain(1)
+        .await
+        .into_iter()
+        .filter(|f| f["type"] == "message" && f["from"] == "agent")
+        .collect();
+    assert!(extra.is_empty(), "no reply twice: {extra:?}");
+
+    // The console feed the other way: a visitor of B asks for a person; the agent on A
+    // sees the handoff live (B's outbox delivered it to B's console).
+    let (mut visitor_b, welcome_b) = tandem_e2e::WsClient::hello(&b.addr, None).await;
+    let conversation_b = welcome_b["conversation_id"].as_str().unwrap().to_owned();
+    visitor_b
+        .say("w1", "I want to talk to a human agent please")
+        .await;
+    let opened = std::time::Instant::now();
+    console_handoff(&mut kim_on_a, 20, |h| {
+        h["conversation_id"] == conversation_b.as_str()
+    })
+    .await
+    .expect("the handoff of B's visitor, live at the agent on A");
+    eprintln!("B's handoff at the agent on A after {:?}", opened.elapsed());
+}

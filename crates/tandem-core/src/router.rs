@@ -143,6 +143,8 @@ pub(crate) struct Inner {
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
     sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
+    /// Live updates shared with other processes (see [`crate::shared`]).
+    pub(crate) shared: crate::shared::Shared,
 }
 
 impl Core {
@@ -177,6 +179,7 @@ impl Core {
                 desk_handles: RwLock::new(HashMap::new()),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
+                shared: crate::shared::Shared::new(),
             }),
         };
         core.register_policy_metrics(core.policy().as_ref());
@@ -678,6 +681,14 @@ impl InboundHandler for Core {
             .kv_put(channel.as_str(), key, value)
             .await
             .map_err(unavailable)
+    }
+
+    async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
+        Core::share(self, topic, payload).await
+    }
+
+    fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
+        Core::shared_updates(self, topic)
     }
 
     async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
