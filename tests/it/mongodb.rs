@@ -323,3 +323,87 @@ async fn live_updates_cross_replicas_web_chat_replies_and_the_console_feed() {
     .expect("the handoff of B's visitor, live at the agent on A");
     eprintln!("B's handoff at the agent on A after {:?}", opened.elapsed());
 }
+
+/// Issue 13: one Telegram poller at a time. Two processes on one database poll one bot
+/// (`mode = "polling"`): only the holder of the polling lease calls `getUpdates`, never
+/// two at once; every update is answered once. The holder is killed -9; the other takes
+/// over within about the lease (3 s here) and answers the updates that came meanwhile.
+#[tokio::test]
+async fn one_telegram_poller_at_a_time_and_a_takeover_when_it_dies() {
+    use tandem_testkit::fake::TelegramFake;
+    const TOKEN: &str = "7012345678:AAe2e-token";
+    let Some(store) =
+        TestStore::mongodb("one_telegram_poller_at_a_time_and_a_takeover_when_it_dies")
+    else {
+        return;
+    };
+    let fake = TelegramFake::start(TOKEN).await;
+    let config = store.config(&format!(
+        "[channels.telegram]\nbot_token = \"{TOKEN}\"\nsecret_token = \"e2e_secret-token\"\nmode = \"polling\"\npoll_timeout_secs = 1\npoll_lease_secs = 3\napi_base = \"{}\"\n\n[outbox]\nlease_secs = 2\nretry_base_ms = 200\nretry_max_ms = 1000\n",
+        fake.base_url()
+    ));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Tandem::start(dir_a.path(), &config).await;
+    let b = Tandem::start(dir_b.path(), &config).await;
+    let polling = |t: &Tandem| t.logs().contains("Telegram long polling started");
+    let update = |i: i64| {
+        tandem_testkit::payloads::telegram_text(
+            940_000 + i,
+            60_000_000 + i,
+            "what are your opening hours?",
+            tandem_e2e::unix_now(),
+        )
+    };
+    let replied = |fake: &TelegramFake| {
+        let mut chats: Vec<i64> = fake
+            .delivered()
+            .iter()
+            .map(|r| r.json()["chat_id"].as_i64().unwrap_or_default())
+            .collect();
+        chats.sort_unstable();
+        chats
+    };
+    for i in 0..6 {
+        fake.push_update(update(i));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    eventually(20, "a reply to each of the first updates", || async {
+        (replied(&fake).len() >= 6).then_some(())
+    })
+    .await;
+    // Several lease periods with both running: one poller, the other standing by.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    assert_eq!(fake.overlapping_polls(), 0, "never two getUpdates at once");
+    let (holder, standby) = match (polling(&a), polling(&b)) {
+        (true, false) => (a, b),
+        (false, true) => (b, a),
+        other => panic!("exactly one replica polls, got {other:?}"),
+    };
+    assert!(standby.logs().contains("Another replica polls Telegram"));
+
+    store.before_kill9();
+    holder.kill9().await;
+    let killed = std::time::Instant::now();
+    for i in 6..12 {
+        fake.push_update(update(i));
+    }
+    eventually(30, "the other replica polls and answers", || async {
+        (replied(&fake).len() >= 12).then_some(())
+    })
+    .await;
+    let took = killed.elapsed();
+    eprintln!("the standby answered the updates {took:?} after the holder died");
+    assert!(polling(&standby), "the standby took the lease");
+    assert!(
+        took.as_secs() <= 3 + 10,
+        "taken over within about the lease: {took:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let chats = replied(&fake);
+    let mut unique = chats.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 12, "no update lost: {chats:?}");
+    assert_eq!(chats.len(), 12, "no update answered twice: {chats:?}");
+    assert_eq!(fake.overlapping_polls(), 0, "never two getUpdates at once");
+    assert_eq!(fake.unconfirmed(), 0, "every update confirmed");
+}

@@ -691,6 +691,31 @@ impl InboundHandler for Core {
         Core::shared_updates(self, topic)
     }
 
+    async fn try_lease(&self, name: &str, ttl: Duration) -> Result<bool, InboundError> {
+        // A store one process holds (no notification feed): that process holds every
+        // lease, also right after a restart that followed a crash.
+        if !self.inner.shared.is_following() {
+            return Ok(true);
+        }
+        self.inner
+            .store
+            .try_lease(name, &self.inner.shared.origin, ttl, self.inner.clock.now())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn release_lease(&self, name: &str) -> Result<(), InboundError> {
+        if !self.inner.shared.is_following() {
+            return Ok(());
+        }
+        self.inner
+            .store
+            .release_lease(name, &self.inner.shared.origin)
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
     async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
         crate::delivery::record(self, update)
             .await

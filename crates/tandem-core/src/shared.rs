@@ -47,6 +47,11 @@ impl Shared {
         }
     }
 
+    /// Whether other processes may share the store (its feed is followed).
+    pub(crate) fn is_following(&self) -> bool {
+        self.following.load(Ordering::SeqCst)
+    }
+
     fn sender(&self, topic: &str) -> broadcast::Sender<String> {
         self.topics
             .lock()
@@ -108,7 +113,7 @@ impl Core {
 
     /// Records a live update of `topic` for the other processes.
     pub(crate) async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
-        if !self.inner.shared.following.load(Ordering::SeqCst) {
+        if !self.inner.shared.is_following() {
             return Ok(());
         }
         if payload.len() > MAX_PAYLOAD_BYTES {
@@ -130,7 +135,7 @@ impl Core {
 
     /// The updates of `topic` other processes share, when the store shares them.
     pub(crate) fn shared_updates(&self, topic: &str) -> Option<BoxStream<'static, String>> {
-        if !self.inner.shared.following.load(Ordering::SeqCst) {
+        if !self.inner.shared.is_following() {
             return None;
         }
         let rx = self.inner.shared.sender(topic).subscribe();

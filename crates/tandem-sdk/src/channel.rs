@@ -167,6 +167,20 @@ pub trait InboundHandler: Send + Sync + 'static {
         let _ = topic;
         None
     }
+
+    /// Takes or renews the lease `name` for this process until `ttl` from now: true when
+    /// this process holds it (see [`InboundSink::try_lease`]). The default, for a single
+    /// process, always holds it.
+    async fn try_lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool, InboundError> {
+        let _ = (name, ttl);
+        Ok(true)
+    }
+
+    /// Gives up the lease `name` if this process holds it.
+    async fn release_lease(&self, name: &str) -> Result<(), InboundError> {
+        let _ = name;
+        Ok(())
+    }
 }
 
 /// The result of a durable inbound write.
@@ -305,6 +319,30 @@ impl InboundSink {
     pub async fn share(&self, payload: &str) -> Result<(), InboundError> {
         self.handler
             .share(&format!("channel:{}", self.channel), payload)
+            .await
+    }
+
+    /// Takes or renews this channel's lease `name` for this process until `ttl` from
+    /// now; true when this process holds it. Among the Tandem processes sharing a store
+    /// one holds it at a time; another gets it once the holder released it or did not
+    /// renew it within `ttl` (it died). For work only one process may do, such as
+    /// polling a platform that allows one poller: renew well within `ttl`, and stop the
+    /// work as soon as a renewal answers false.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, InboundError> {
+        self.handler
+            .try_lease(&format!("channel:{}:{name}", self.channel), ttl)
+            .await
+    }
+
+    /// Gives up this channel's lease `name` (at shutdown: another process takes over at
+    /// once).
+    pub async fn release_lease(&self, name: &str) -> Result<(), InboundError> {
+        self.handler
+            .release_lease(&format!("channel:{}:{name}", self.channel))
             .await
     }
 
