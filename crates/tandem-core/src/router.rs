@@ -385,6 +385,31 @@ impl Core {
         if crate::handoff::desk_of(&pending.message.channel).is_some() {
             return self.process_desk_event(pending).await;
         }
+        // Order per sender across processes: within a process the sender's shard keeps
+        // it, but another process may have accepted an earlier message of this sender
+        // that is still unprocessed (its process is slow, or died after the durable
+        // write). Process those first, oldest first; a turn another process commits
+        // meanwhile makes ours `AlreadyProcessed`, which changes nothing.
+        if self.inner.shared.is_following() {
+            let earlier = self
+                .inner
+                .store
+                .pending_inbound_before(
+                    &pending.message.channel,
+                    &pending.message.sender.subject,
+                    pending.seq,
+                    100,
+                )
+                .await?;
+            for record in earlier {
+                self.process_message(record).await?;
+            }
+        }
+        self.process_message(pending).await
+    }
+
+    /// Processes one customer message (see [`Core::process`]).
+    async fn process_message(&self, pending: PendingInbound) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         let mut pending = pending;

@@ -781,6 +781,19 @@ impl Store for MongoStore {
             .await
     }
 
+    async fn pending_inbound_before(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        self.bounded(async {
+            records::pending_inbound_before(&self.c, channel, subject, seq, limit).await
+        })
+        .await
+    }
+
     async fn try_lease(
         &self,
         name: &str,

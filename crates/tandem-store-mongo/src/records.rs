@@ -182,6 +182,38 @@ pub(crate) async fn pending_inbound(
     .await
 }
 
+/// See [`Store::pending_inbound_before`](tandem_core::store::Store::pending_inbound_before):
+/// the pending index `(processed, _id)` below `seq`, filtered by channel and sender.
+pub(crate) async fn pending_inbound_before(
+    c: &Collections,
+    channel: &tandem_model::ChannelId,
+    subject: &str,
+    seq: u64,
+    max: usize,
+) -> Result<Vec<PendingInbound>, StoreError> {
+    if max == 0 || seq == 0 {
+        return Ok(Vec::new());
+    }
+    let mut filter = InboundDoc::pending();
+    filter.insert(
+        "_id",
+        bson::doc! { "$lt": i64::try_from(seq).unwrap_or(i64::MAX) },
+    );
+    filter.insert("channel", channel.as_str());
+    filter.insert("sender.subject", subject);
+    let cursor = c
+        .inbound
+        .find(filter)
+        .sort(InboundDoc::by_seq_order())
+        .limit(limit(max))
+        .await
+        .map_err(classify)?;
+    collect(cursor, |d| {
+        decode::<InboundDoc>("inbound record", d)?.into_pending()
+    })
+    .await
+}
+
 // ---- customers and identities --------------------------------------------------------
 
 /// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).

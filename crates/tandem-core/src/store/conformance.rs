@@ -57,7 +57,7 @@ pub use routing::{
 mod shared;
 pub use shared::{
     concurrent_try_lease_one_wins, leases_have_one_holder_until_expiry,
-    notifications_reach_every_feed_in_order,
+    notifications_reach_every_feed_in_order, pending_inbound_before_is_per_sender_and_ordered,
 };
 
 mod delivery;
@@ -163,6 +163,7 @@ macro_rules! store_conformance {
             leases_have_one_holder_until_expiry,
             concurrent_try_lease_one_wins,
             notifications_reach_every_feed_in_order,
+            pending_inbound_before_is_per_sender_and_ordered,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

@@ -54,6 +54,30 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::commit_turn`]), in `seq` order.
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError>;
 
+    /// The unprocessed inbound records of sender `subject` on `channel` recorded before
+    /// `seq` (smaller `seq`), in `seq` order, at most `limit`: what must be processed
+    /// before record `seq` so that a sender's messages are answered in order even when
+    /// they were accepted by different processes. The default scans
+    /// [`Store::pending_inbound`]; a store shared by processes answers it from an index.
+    async fn pending_inbound_before(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        let mut out: Vec<PendingInbound> = self
+            .pending_inbound(10_000)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.seq < seq && p.message.channel == *channel && p.message.sender.subject == subject
+            })
+            .collect();
+        out.truncate(limit);
+        Ok(out)
+    }
+
     // ---- customers and identities ------------------------------------------------------
 
     /// Returns the customer owning `(identity.channel, identity.subject)`, creating the

@@ -158,3 +158,58 @@ pub async fn notifications_reach_every_feed_in_order(store: DynStore) {
         assert_eq!(got, sent, "every notification, in publication order");
     }
 }
+
+/// A sender's unprocessed records before a given one, in order, and nobody else's.
+pub async fn pending_inbound_before_is_per_sender_and_ordered(store: DynStore) {
+    use super::{inbound, web};
+    let mut seqs = Vec::new();
+    for (id, who) in [
+        ("m1", "alice"),
+        ("m2", "bob"),
+        ("m3", "alice"),
+        ("m4", "alice"),
+    ] {
+        seqs.push(
+            store
+                .record_inbound(&inbound(web(), id, who, "hi"), now())
+                .await
+                .must("record")
+                .seq,
+        );
+    }
+    store
+        .mark_inbound_processed(seqs[0], now())
+        .await
+        .must("mark");
+    let before = |seq: u64| {
+        let store = store.clone();
+        async move {
+            store
+                .pending_inbound_before(&web(), "alice", seq, 10)
+                .await
+                .must("pending_inbound_before")
+                .into_iter()
+                .map(|p| p.seq)
+                .collect::<Vec<u64>>()
+        }
+    };
+    assert_eq!(
+        before(seqs[3]).await,
+        vec![seqs[2]],
+        "alice's unprocessed, earlier only"
+    );
+    assert_eq!(
+        before(seqs[2]).await,
+        Vec::<u64>::new(),
+        "processed ones are not pending"
+    );
+    assert_eq!(
+        store
+            .pending_inbound_before(&web(), "bob", seqs[3] + 1, 10)
+            .await
+            .must("pending_inbound_before")
+            .len(),
+        1,
+        "bob's own"
+    );
+}
