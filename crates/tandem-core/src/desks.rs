@@ -770,6 +770,14 @@ impl DeskEventHandler for Core {
             .map(DeskAnswer::Recorded)
     }
 
+    async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
+        Core::share(self, topic, payload).await
+    }
+
+    fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
+        Core::shared_updates(self, topic)
+    }
+
     async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError> {
         self.inner
             .store

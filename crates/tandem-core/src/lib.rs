@@ -33,6 +33,7 @@ pub mod proactive;
 pub mod router;
 pub mod routing;
 pub mod shape;
+pub mod shared;
 pub mod sla;
 pub mod store;
 pub mod timers;

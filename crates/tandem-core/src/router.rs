@@ -143,6 +143,8 @@ pub(crate) struct Inner {
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
     sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
+    /// Live updates shared with other processes (see [`crate::shared`]).
+    pub(crate) shared: crate::shared::Shared,
 }
 
 impl Core {
@@ -177,6 +179,7 @@ impl Core {
                 desk_handles: RwLock::new(HashMap::new()),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
+                shared: crate::shared::Shared::new(),
             }),
         };
         core.register_policy_metrics(core.policy().as_ref());
@@ -383,6 +386,31 @@ impl Core {
         if crate::handoff::desk_of(&pending.message.channel).is_some() {
             return self.process_desk_event(pending).await;
         }
+        // Order per sender across processes: within a process the sender's shard keeps
+        // it, but another process may have accepted an earlier message of this sender
+        // that is still unprocessed (its process is slow, or died after the durable
+        // write). Process those first, oldest first; a turn another process commits
+        // meanwhile makes ours `AlreadyProcessed`, which changes nothing.
+        if self.inner.shared.is_following() {
+            let earlier = self
+                .inner
+                .store
+                .pending_inbound_before(
+                    &pending.message.channel,
+                    &pending.message.sender.subject,
+                    pending.seq,
+                    100,
+                )
+                .await?;
+            for record in earlier {
+                self.process_message(record).await?;
+            }
+        }
+        self.process_message(pending).await
+    }
+
+    /// Processes one customer message (see [`Core::process`]).
+    async fn process_message(&self, pending: PendingInbound) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         let mut pending = pending;
@@ -685,6 +713,39 @@ impl InboundHandler for Core {
             .store
             .kv_put(channel.as_str(), key, value)
             .await
+            .map_err(unavailable)
+    }
+
+    async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
+        Core::share(self, topic, payload).await
+    }
+
+    fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
+        Core::shared_updates(self, topic)
+    }
+
+    async fn try_lease(&self, name: &str, ttl: Duration) -> Result<bool, InboundError> {
+        // A store one process holds (no notification feed): that process holds every
+        // lease, also right after a restart that followed a crash.
+        if !self.inner.shared.is_following() {
+            return Ok(true);
+        }
+        self.inner
+            .store
+            .try_lease(name, &self.inner.shared.origin, ttl, self.inner.clock.now())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn release_lease(&self, name: &str) -> Result<(), InboundError> {
+        if !self.inner.shared.is_following() {
+            return Ok(());
+        }
+        self.inner
+            .store
+            .release_lease(name, &self.inner.shared.origin)
+            .await
+            .map(drop)
             .map_err(unavailable)
     }
 

@@ -152,6 +152,35 @@ pub trait InboundHandler: Send + Sync + 'static {
         let _ = (channel, subject, reachability);
         Ok(())
     }
+
+    /// Tells the other Tandem processes sharing the store about a live update of
+    /// `topic` (see [`InboundSink::share`]). Resolves once recorded. The default, for a
+    /// single process, does nothing.
+    async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
+        let _ = (topic, payload);
+        Ok(())
+    }
+
+    /// The live updates of `topic` that **other** processes shared, in the order they
+    /// were recorded; `None` when no other process shares the store (the default).
+    fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
+        let _ = topic;
+        None
+    }
+
+    /// Takes or renews the lease `name` for this process until `ttl` from now: true when
+    /// this process holds it (see [`InboundSink::try_lease`]). The default, for a single
+    /// process, always holds it.
+    async fn try_lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool, InboundError> {
+        let _ = (name, ttl);
+        Ok(true)
+    }
+
+    /// Gives up the lease `name` if this process holds it.
+    async fn release_lease(&self, name: &str) -> Result<(), InboundError> {
+        let _ = name;
+        Ok(())
+    }
 }
 
 /// The result of a durable inbound write.
@@ -280,6 +309,48 @@ impl InboundSink {
     /// Records a delivery report; answer the platform with 2xx only after `Ok`.
     pub async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
         self.handler.delivery_status(update).await
+    }
+
+    /// Tells the other Tandem processes sharing the store about a live update of this
+    /// channel (e.g. a frame for a web chat visitor whose socket another process may
+    /// hold): they receive `payload` from [`Self::shared_updates`]. This process does
+    /// not receive its own updates; it serves its own connections directly. At most
+    /// 64 KiB; kept in the store for a few minutes.
+    pub async fn share(&self, payload: &str) -> Result<(), InboundError> {
+        self.handler
+            .share(&format!("channel:{}", self.channel), payload)
+            .await
+    }
+
+    /// Takes or renews this channel's lease `name` for this process until `ttl` from
+    /// now; true when this process holds it. Among the Tandem processes sharing a store
+    /// one holds it at a time; another gets it once the holder released it or did not
+    /// renew it within `ttl` (it died). For work only one process may do, such as
+    /// polling a platform that allows one poller: renew well within `ttl`, and stop the
+    /// work as soon as a renewal answers false.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, InboundError> {
+        self.handler
+            .try_lease(&format!("channel:{}:{name}", self.channel), ttl)
+            .await
+    }
+
+    /// Gives up this channel's lease `name` (at shutdown: another process takes over at
+    /// once).
+    pub async fn release_lease(&self, name: &str) -> Result<(), InboundError> {
+        self.handler
+            .release_lease(&format!("channel:{}:{name}", self.channel))
+            .await
+    }
+
+    /// The updates other processes [`Self::share`]d for this channel, or `None` when
+    /// no other process can share the store (embedded store).
+    pub fn shared_updates(&self) -> Option<futures::stream::BoxStream<'static, String>> {
+        self.handler
+            .shared_updates(&format!("channel:{}", self.channel))
     }
 
     /// Records whether `subject` can be reached on this channel.

@@ -326,6 +326,18 @@ pub trait DeskEventHandler: Send + Sync + 'static {
         let _ = sign_in;
         Ok(None)
     }
+
+    /// See [`super::InboundHandler::share`] (`topic` is `desk:<id>`).
+    async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
+        let _ = (topic, payload);
+        Ok(())
+    }
+
+    /// See [`super::InboundHandler::shared_updates`].
+    fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
+        let _ = topic;
+        None
+    }
 }
 
 /// A cheap handle desks use to reach the core.
@@ -389,6 +401,21 @@ impl DeskEventSink {
     /// See [`DeskEventHandler::sign_in`].
     pub async fn sign_in(&self, sign_in: SignIn) -> Result<Option<AgentAccount>, InboundError> {
         self.handler.sign_in(sign_in).await
+    }
+
+    /// Tells the other Tandem processes sharing the store about a live update of this
+    /// desk (e.g. "handoff X changed", for agents connected to another process). See
+    /// [`crate::InboundSink::share`].
+    pub async fn share(&self, payload: &str) -> Result<(), InboundError> {
+        self.handler
+            .share(&format!("desk:{}", self.desk), payload)
+            .await
+    }
+
+    /// The updates other processes [`Self::share`]d for this desk; `None` when no other
+    /// process can share the store.
+    pub fn shared_updates(&self) -> Option<futures::stream::BoxStream<'static, String>> {
+        self.handler.shared_updates(&format!("desk:{}", self.desk))
     }
 
     /// [`Self::kv_get`] while delivering: a store failure is a transient

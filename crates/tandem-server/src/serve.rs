@@ -353,6 +353,17 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         },
     );
 
+    // Before channels and desks are built: they ask then whether other processes share
+    // live updates with this one (web chat replies, console changes; see
+    // `tandem_core::shared`).
+    if core
+        .follow_shared_updates(shutdown.child_token())
+        .await
+        .context("cannot follow the store's notifications")?
+    {
+        info!("Following live updates from other replicas through the store.");
+    }
+
     let registry = loaded.registry.clone();
     let http_shutdown = shutdown.child_token();
     let workers = TaskTracker::new();

@@ -122,6 +122,14 @@ fn hot_queries(c: &Collections) -> Vec<Hot<'_>> {
         find("pending inbound", &c.inbound, InboundDoc::pending())
             .sorted(InboundDoc::by_seq_order()),
         find(
+            "a sender's earlier pending inbound",
+            &c.inbound,
+            bson::doc! { "processed": false, "_id": { "$lt": 42_i64 },
+            "channel": "whatsapp", "sender.subject": "4915112345678" },
+        )
+        .sorted(InboundDoc::by_seq_order())
+        .prefix(bson::doc! { "processed": false, "_id": { "$lt": 42_i64 } }),
+        find(
             "identity by key",
             &c.identities,
             IdentityDoc::by_key(&identity),

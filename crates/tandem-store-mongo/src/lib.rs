@@ -30,6 +30,9 @@
 //! | `suggested_links` | `customer|other|key` | `customer_id`, `other_customer_id` |
 //! | `agents` | agent id | unique `active` partial on `load > 0` (one holder per handoff); `(skills, status, load)` (claims: `findOneAndUpdate` on `load < capacity`, sorted by load) |
 //! | `handoff_queue` | handoff id | `(rank, queued_at, _id)` (waiting handoffs, priority then age) |
+//! | `timers` | timer key | `available_at` (due or lease expired) |
+//! | `leases` | lease name | — (by id; `try_lease` is one upsert, see `shared.rs`) |
+//! | `notifications` | `seq` (counter `notification_seq`) | TTL on `at` (10 min); followed by a change stream, or polled by `_id` (see `shared.rs`) |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation for one
 //! destination (`message.channel`: the customer's channel, or `desk:<id>`) may be claimed,
@@ -137,6 +140,7 @@ mod profiles;
 mod records;
 mod routing;
 mod schema;
+mod shared;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod timers;
@@ -774,6 +778,50 @@ impl Store for MongoStore {
 
     async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.bounded(async { timers::next_due(&self.c).await })
+            .await
+    }
+
+    async fn pending_inbound_before(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        self.bounded(async {
+            records::pending_inbound_before(&self.c, channel, subject, seq, limit).await
+        })
+        .await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async { shared::try_lease(&self.c, name, holder, ttl, now).await })
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.bounded(async { shared::release_lease(&self.c, name, holder).await })
+            .await
+    }
+
+    async fn publish_notification(
+        &self,
+        notification: &tandem_core::store::Notification,
+    ) -> Result<(), StoreError> {
+        self.bounded(async { shared::publish(&self.c, notification, tandem_model::now()).await })
+            .await
+    }
+
+    async fn notification_feed(
+        &self,
+    ) -> Result<Option<tandem_core::store::NotificationFeed>, StoreError> {
+        self.bounded(async { shared::feed(&self.c).await.map(Some) })
             .await
     }
 

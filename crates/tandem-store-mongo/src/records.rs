@@ -44,7 +44,7 @@ pub(crate) async fn collect<T>(
 // ---- inbound log ---------------------------------------------------------------------
 
 /// Takes the next value of counter `name`.
-async fn next_counter(c: &Collections, name: &str) -> Result<u64, StoreError> {
+pub(crate) async fn next_counter(c: &Collections, name: &str) -> Result<u64, StoreError> {
     for _ in 0..RACE_RETRIES {
         match c
             .counters
@@ -172,6 +172,38 @@ pub(crate) async fn pending_inbound(
     let cursor = c
         .inbound
         .find(InboundDoc::pending())
+        .sort(InboundDoc::by_seq_order())
+        .limit(limit(max))
+        .await
+        .map_err(classify)?;
+    collect(cursor, |d| {
+        decode::<InboundDoc>("inbound record", d)?.into_pending()
+    })
+    .await
+}
+
+/// See [`Store::pending_inbound_before`](tandem_core::store::Store::pending_inbound_before):
+/// the pending index `(processed, _id)` below `seq`, filtered by channel and sender.
+pub(crate) async fn pending_inbound_before(
+    c: &Collections,
+    channel: &tandem_model::ChannelId,
+    subject: &str,
+    seq: u64,
+    max: usize,
+) -> Result<Vec<PendingInbound>, StoreError> {
+    if max == 0 || seq == 0 {
+        return Ok(Vec::new());
+    }
+    let mut filter = InboundDoc::pending();
+    filter.insert(
+        "_id",
+        bson::doc! { "$lt": i64::try_from(seq).unwrap_or(i64::MAX) },
+    );
+    filter.insert("channel", channel.as_str());
+    filter.insert("sender.subject", subject);
+    let cursor = c
+        .inbound
+        .find(filter)
         .sort(InboundDoc::by_seq_order())
         .limit(limit(max))
         .await

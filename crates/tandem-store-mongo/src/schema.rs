@@ -32,6 +32,8 @@ pub(crate) struct Collections {
     pub(crate) agents: Collection<Document>,
     pub(crate) handoff_queue: Collection<Document>,
     pub(crate) timers: Collection<Document>,
+    pub(crate) leases: Collection<Document>,
+    pub(crate) notifications: Collection<Document>,
 }
 
 impl Collections {
@@ -56,6 +58,8 @@ impl Collections {
             agents: db.collection(crate::routing::AGENTS),
             handoff_queue: db.collection(crate::routing::HANDOFF_QUEUE),
             timers: db.collection(crate::timers::TIMERS),
+            leases: db.collection(crate::shared::LEASES),
+            notifications: db.collection(crate::shared::NOTIFICATIONS),
         }
     }
 }
@@ -90,6 +94,11 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             crate::routing::QueueDoc::indexes(),
         ),
         (crate::timers::TIMERS, crate::timers::indexes()),
+        (crate::shared::LEASES, Vec::new()),
+        (
+            crate::shared::NOTIFICATIONS,
+            crate::shared::notification_indexes(),
+        ),
     ]
 }
 
@@ -286,6 +295,8 @@ mod tests {
             "agents",
             "handoff_queue",
             "timers",
+            "leases",
+            "notifications",
         ] {
             assert_eq!(
                 names.iter().filter(|n| **n == expected).count(),
@@ -293,6 +304,6 @@ mod tests {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 20);
     }
 }

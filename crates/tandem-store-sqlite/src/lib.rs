@@ -536,6 +536,26 @@ impl Store for SqliteStore {
         self.reads.call(timers::next_due).await
     }
 
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.writer
+            .call(move |c| timers::try_lease(c, &name, &holder, ttl, now))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.writer
+            .call(move |c| timers::release_lease(c, &name, &holder))
+            .await
+    }
+
     async fn escalations(
         &self,
         conversation: &ConversationId,

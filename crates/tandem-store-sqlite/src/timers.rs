@@ -1,6 +1,6 @@
 //! Durable timers: scheduling (an upsert on the timer's id), claiming under a lease (in
 //! the writer, so selecting and marking is one atomic step), finishing, and the next due
-//! time. `available_at` is the due time while unclaimed and the lease expiry while
+//! time; and named leases ([`try_lease`], [`release_lease`]). `available_at` is the due time while unclaimed and the lease expiry while
 //! claimed, so one index answers both "due" and "claimed by a process that died".
 
 use crate::rows::{col, col_opt_ts, col_ts, limit, query_all, query_opt, sql_error, to_ms};
@@ -80,4 +80,42 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreErro
         col_opt_ts(row, 0)
     })
     .map(Option::flatten)
+}
+
+/// See [`Store::try_lease`](tandem_core::store::Store::try_lease): one upsert that only
+/// overwrites an expired row or the holder's own.
+pub(crate) fn try_lease(
+    conn: &Connection,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let now = to_ms(now);
+    let ttl = i64::try_from(ttl.as_millis())
+        .unwrap_or(i64::MAX)
+        .min(MAX_LEASE_MS);
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+                 expires_at = excluded.expires_at
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4",
+        )
+        .and_then(|mut stmt| stmt.execute(params![name, holder, now.saturating_add(ttl), now]))
+        .map_err(sql_error)?;
+    Ok(changed > 0)
+}
+
+/// See [`Store::release_lease`](tandem_core::store::Store::release_lease).
+pub(crate) fn release_lease(
+    conn: &Connection,
+    name: &str,
+    holder: &str,
+) -> Result<bool, StoreError> {
+    let removed = conn
+        .prepare_cached("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
+        .and_then(|mut stmt| stmt.execute(params![name, holder]))
+        .map_err(sql_error)?;
+    Ok(removed > 0)
 }

@@ -38,6 +38,11 @@ pub struct TelegramConfig {
     /// Polling mode: long-poll timeout in seconds (1–15; teloxide's client gives up at 17).
     #[serde(default = "default_poll_timeout")]
     pub poll_timeout_secs: u32,
+    /// Polling mode: the poller's lease, in seconds (2–300, default 15). Of the Tandem
+    /// processes sharing a store, only the lease's holder polls (Telegram allows one
+    /// `getUpdates` caller); when it dies, another takes over within this time.
+    #[serde(default = "default_poll_lease")]
+    pub poll_lease_secs: u32,
     /// Send pacing; defaults from Telegram's guidance (30 messages per second overall,
     /// about one per second per chat with short bursts).
     #[serde(default = "default_pacing")]
@@ -54,6 +59,10 @@ fn default_true() -> bool {
 
 fn default_poll_timeout() -> u32 {
     10
+}
+
+fn default_poll_lease() -> u32 {
+    15
 }
 
 /// Telegram's published guidance.
@@ -101,6 +110,9 @@ impl TelegramConfig {
         }
         if !(1..=15).contains(&self.poll_timeout_secs) {
             errors.push("poll_timeout_secs", "must be between 1 and 15");
+        }
+        if !(2..=300).contains(&self.poll_lease_secs) {
+            errors.push("poll_lease_secs", "must be between 2 and 300");
         }
         errors.into_result()
     }

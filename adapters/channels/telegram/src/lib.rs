@@ -89,6 +89,7 @@ impl ChannelFactory for Telegram {
                     sink: cx.inbound.clone(),
                     shutdown: cx.shutdown.clone(),
                     timeout_secs: config.poll_timeout_secs,
+                    lease: std::time::Duration::from_secs(u64::from(config.poll_lease_secs)),
                 };
                 let worker: WorkerFn = Box::new(move || Box::pin(poller.clone().run()));
                 (None, Some(worker))

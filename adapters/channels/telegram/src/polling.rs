@@ -7,6 +7,14 @@
 //! neither loses nor reprocesses updates. Transient failures (network, store) are
 //! retried here with a capped backoff; a refused token ends the run with `Auth`.
 //!
+//! One poller among processes: Telegram allows one `getUpdates` caller per bot, so the
+//! worker polls only while it holds the channel's lease `polling`
+//! ([`InboundSink::try_lease`], `poll_lease_secs`), renewed every third of it while it
+//! polls. A process that does not hold it tries again every third of the lease; when the
+//! holder dies its lease runs out and another process takes over; at shutdown the holder
+//! releases it. A poll in flight when a renewal fails is abandoned (its updates are not
+//! confirmed, so the next holder gets them again).
+//!
 //! Webhook mode: register `<public_url>/webhooks/telegram` with the secret token
 //! (`setWebhook`), then wait for shutdown.
 
@@ -24,6 +32,9 @@ pub(crate) const OFFSET_KEY: &str = "polling.offset";
 /// Longest wait between two failed polls.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Name of the lease the polling process holds.
+const LEASE: &str = "polling";
+
 /// What the polling worker needs.
 #[derive(Clone)]
 pub(crate) struct Poller {
@@ -31,11 +42,94 @@ pub(crate) struct Poller {
     pub(crate) sink: InboundSink,
     pub(crate) shutdown: CancellationToken,
     pub(crate) timeout_secs: u32,
+    /// The poller's lease (see the module docs).
+    pub(crate) lease: Duration,
 }
 
 impl Poller {
-    /// Polls until shutdown.
+    /// Polls until shutdown, while this process holds the polling lease.
     pub(crate) async fn run(self) -> Result<(), AdapterError> {
+        let result = self.run_leased().await;
+        if let Err(error) = self.sink.release_lease(LEASE).await {
+            warn!(%error, "The Telegram polling lease could not be released; another replica takes over when it expires.");
+        }
+        result
+    }
+
+    async fn run_leased(&self) -> Result<(), AdapterError> {
+        let mut waiting_logged = false;
+        loop {
+            if self.shutdown.is_cancelled() {
+                return Ok(());
+            }
+            match self.sink.try_lease(LEASE, self.lease).await {
+                Ok(true) => {
+                    self.poll_while_held().await?;
+                    waiting_logged = false;
+                }
+                Ok(false) => {
+                    if !waiting_logged {
+                        info!(channel.id = %self.sink.channel(), "Another replica polls Telegram; standing by.");
+                        waiting_logged = true;
+                    }
+                }
+                Err(error) => {
+                    warn!(%error, "The Telegram polling lease could not be checked; retrying.");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.lease / 3) => {}
+                () = self.shutdown.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    /// Polls until shutdown or until the lease is lost (a renewal refused, or none
+    /// succeeded for a whole lease).
+    async fn poll_while_held(&self) -> Result<(), AdapterError> {
+        let lost = CancellationToken::new();
+        let keeper = {
+            let (sink, lease, lost, shutdown) = (
+                self.sink.clone(),
+                self.lease,
+                lost.clone(),
+                self.shutdown.clone(),
+            );
+            tokio::spawn(async move {
+                let mut renewed = tokio::time::Instant::now();
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(lease / 3) => {}
+                        () = shutdown.cancelled() => return,
+                        () = lost.cancelled() => return,
+                    }
+                    match sink.try_lease(LEASE, lease).await {
+                        Ok(true) => renewed = tokio::time::Instant::now(),
+                        Ok(false) => break,
+                        Err(error) => {
+                            warn!(%error, "Renewing the Telegram polling lease failed.");
+                            if renewed.elapsed() >= lease {
+                                break;
+                            }
+                        }
+                    }
+                }
+                lost.cancel();
+            })
+        };
+        let result = tokio::select! {
+            r = self.poll() => r,
+            () = lost.cancelled() => {
+                warn!(channel.id = %self.sink.channel(), "The Telegram polling lease was lost; polling stops here.");
+                Ok(())
+            }
+        };
+        lost.cancel();
+        let _ = keeper.await;
+        result
+    }
+
+    async fn poll(&self) -> Result<(), AdapterError> {
         // Telegram refuses getUpdates while a webhook is set; pending updates are kept.
         let removed = tokio::select! {
             r = self.bot.delete_webhook().send() => r,

@@ -238,6 +238,7 @@ async fn poller(
             sink: inbound.sink(channel()),
             shutdown: shutdown.clone(),
             timeout_secs: 1,
+            lease: std::time::Duration::from_secs(3),
         },
         shutdown,
     )

@@ -54,6 +54,13 @@ impl ChannelFactory for WebChat {
                 .address_rate_limit
                 .unwrap_or(config::DEFAULT_ADDRESS_RATE_LIMIT),
         ));
+        if let Some(updates) = cx.inbound.shared_updates() {
+            tokio::spawn(outbound::follow_shared(
+                hub.clone(),
+                updates,
+                cx.shutdown.clone(),
+            ));
+        }
         let state = inbound::WsState {
             session_limits,
             address_limits,
@@ -64,7 +71,11 @@ impl ChannelFactory for WebChat {
             shutdown: cx.shutdown.clone(),
         };
         Ok(BuiltChannel {
-            adapter: Arc::new(outbound::WebChatAdapter::new(hub, capabilities())),
+            adapter: Arc::new(outbound::WebChatAdapter::new(
+                hub,
+                capabilities(),
+                cx.inbound.clone(),
+            )),
             routes: Some(inbound::routes(state)),
             worker: None,
         })

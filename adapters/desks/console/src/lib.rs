@@ -60,6 +60,9 @@ impl DeskFactory for ConsoleDesk {
             live: broadcast::channel(256).0,
             shutdown: cx.shutdown.clone(),
         });
+        if let Some(updates) = cx.events.shared_updates() {
+            tokio::spawn(shared.clone().follow_shared(updates));
+        }
         Ok(BuiltDesk {
             desk: Arc::new(Console {
                 shared: shared.clone(),
@@ -86,15 +89,64 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Pushes a change to every connected agent (none connected is fine).
-    pub(crate) fn push(&self, change: &state::Change) {
-        let frame = match change {
-            state::Change::Updated(r) => protocol::handoff(r.view()),
-            state::Change::Closed(id) => protocol::closed(id),
+    /// Pushes a change to every connected agent (none connected is fine), here and, by
+    /// a small notification naming the handoff (no customer data), in the other Tandem
+    /// processes sharing the store: they read the record and push it to their agents.
+    pub(crate) async fn push(&self, change: &state::Change) {
+        let (frame, shared) = match change {
+            state::Change::Updated(r) => (
+                protocol::handoff(r.view()),
+                SharedChange::Updated(r.briefing.handoff_id.clone()),
+            ),
+            state::Change::Closed(id) => (protocol::closed(id), SharedChange::Closed(id.clone())),
             state::Change::Unchanged => return,
         };
         let _ = self.live.send(frame);
+        let payload = serde_json::to_string(&shared).unwrap_or_default();
+        if let Err(error) = self.store.sink().share(&payload).await {
+            tracing::warn!(%error, "A console update could not be shared with other replicas.");
+        }
     }
+
+    /// Pushes the changes other processes shared to the agents connected here, until
+    /// `updates` ends or shutdown.
+    async fn follow_shared(
+        self: Arc<Self>,
+        mut updates: futures::stream::BoxStream<'static, String>,
+    ) {
+        use futures::StreamExt;
+        loop {
+            let next = tokio::select! {
+                next = updates.next() => next,
+                () = self.shutdown.cancelled() => return,
+            };
+            let Some(payload) = next else { return };
+            let frame = match serde_json::from_str::<SharedChange>(&payload) {
+                Ok(SharedChange::Updated(id)) => match self.store.get(&id).await {
+                    Ok(Some(record)) => protocol::handoff(record.view()),
+                    Ok(None) => continue,
+                    Err(error) => {
+                        tracing::debug!(%error, "A shared console update could not be read.");
+                        continue;
+                    }
+                },
+                Ok(SharedChange::Closed(id)) => protocol::closed(&id),
+                Err(_) => {
+                    tracing::debug!("A shared console update was not understood; skipped.");
+                    continue;
+                }
+            };
+            let _ = self.live.send(frame);
+        }
+    }
+}
+
+/// What the console shares with other processes: which handoff changed.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SharedChange {
+    Updated(String),
+    Closed(String),
 }
 
 struct Console {
@@ -122,7 +174,7 @@ impl AgentDesk for Console {
                     AdapterError::rejected("no console record for this handoff")
                 }
             })?;
-        self.shared.push(&change);
+        self.shared.push(&change).await;
         Ok(DeskReceipt {
             thread: Some(delivery.op.handoff_id().to_owned()),
         })
@@ -137,7 +189,7 @@ impl AgentDesk for Console {
             .map_err(|e| {
                 AdapterError::transient("the console's records are unavailable").with_source(e)
             })?;
-        self.shared.push(&change);
+        self.shared.push(&change).await;
         Ok(())
     }
 }

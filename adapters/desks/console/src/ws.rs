@@ -550,7 +550,7 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame, signed_in: bool
         .record_action(&handoff_id, &key, agent, action, &now())
         .await
     {
-        Ok(change) => shared.push(&change),
+        Ok(change) => shared.push(&change).await,
         // The core has the action; only the console's copy of it is behind.
         Err(e) => debug!(error = %e, "Console record not updated after an agent action."),
     }

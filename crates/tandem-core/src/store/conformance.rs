@@ -54,6 +54,12 @@ pub use routing::{
     concurrent_agent_claims_respect_capacity, handoff_queue_order,
 };
 
+mod shared;
+pub use shared::{
+    concurrent_try_lease_one_wins, leases_have_one_holder_until_expiry,
+    notifications_reach_every_feed_in_order, pending_inbound_before_is_per_sender_and_ordered,
+};
+
 mod delivery;
 pub use delivery::{
     delivery_failure_marks_failed, delivery_status_moves_forward,
@@ -155,6 +161,10 @@ macro_rules! store_conformance {
             agent_claims_respect_skill_status_and_capacity,
             concurrent_agent_claims_respect_capacity,
             handoff_queue_order,
+            leases_have_one_holder_until_expiry,
+            concurrent_try_lease_one_wins,
+            notifications_reach_every_feed_in_order,
+            pending_inbound_before_is_per_sender_and_ordered,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

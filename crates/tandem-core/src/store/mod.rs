@@ -54,6 +54,30 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::commit_turn`]), in `seq` order.
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError>;
 
+    /// The unprocessed inbound records of sender `subject` on `channel` recorded before
+    /// `seq` (smaller `seq`), in `seq` order, at most `limit`: what must be processed
+    /// before record `seq` so that a sender's messages are answered in order even when
+    /// they were accepted by different processes. The default scans
+    /// [`Store::pending_inbound`]; a store shared by processes answers it from an index.
+    async fn pending_inbound_before(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        let mut out: Vec<PendingInbound> = self
+            .pending_inbound(10_000)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.seq < seq && p.message.channel == *channel && p.message.sender.subject == subject
+            })
+            .collect();
+        out.truncate(limit);
+        Ok(out)
+    }
+
     // ---- customers and identities ------------------------------------------------------
 
     /// Returns the customer owning `(identity.channel, identity.subject)`, creating the
@@ -518,4 +542,42 @@ pub trait Store: Send + Sync + 'static {
         channel: &ChannelId,
         subject: &str,
     ) -> Result<Option<Reachability>, StoreError>;
+
+    // ---- notifications between processes sharing the store -----------------------------
+
+    /// Records a notification for every process sharing this store (see
+    /// [`Store::notification_feed`]). Resolves once it is written. The default, for a
+    /// store one process holds (SQLite), does nothing: that process already knows.
+    async fn publish_notification(&self, notification: &Notification) -> Result<(), StoreError> {
+        let _ = notification;
+        Ok(())
+    }
+
+    /// Starts following the notifications that any process publishes from now on, in the
+    /// order they were written; `None` for a store one process holds (the default). The
+    /// feed ends when the store is dropped. Notifications are short-lived: a follower
+    /// that falls more than a few minutes behind may miss some.
+    async fn notification_feed(&self) -> Result<Option<NotificationFeed>, StoreError> {
+        Ok(None)
+    }
+
+    // ---- leases ------------------------------------------------------------------------
+
+    /// Takes or renews the lease `name` for `holder` until `ttl` from `now`: true when
+    /// `holder` holds it afterwards (it was free, expired, or already `holder`'s).
+    /// Exactly one of concurrent callers for a free lease gets it.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up lease `name` if `holder` holds it (anyone may take it at once); returns
+    /// whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 }
+
+/// A receiver of [`Notification`]s (see [`Store::notification_feed`]).
+pub type NotificationFeed = tokio::sync::mpsc::Receiver<Notification>;

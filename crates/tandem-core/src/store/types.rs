@@ -944,6 +944,19 @@ pub struct QueuedHandoff {
     pub queued_at: Timestamp,
 }
 
+/// A small message from one process to every process sharing the store
+/// ([`Store::publish_notification`](super::Store::publish_notification)): a live update
+/// that one replica produced and another may have to push to the sockets it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// What it is about: `channel:<id>` or `desk:<id>`.
+    pub topic: String,
+    /// The publishing process (its followers skip their own notifications).
+    pub origin: String,
+    /// What the topic's owner needs to act on it (at most 64 KiB).
+    pub payload: String,
+}
+
 /// The rank of a priority in queue order: `immediate` 0, `high` 1, `medium` 2, `low` 3,
 /// anything else after them.
 pub fn priority_rank(priority: &str) -> u8 {

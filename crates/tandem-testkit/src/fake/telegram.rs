@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -31,6 +32,18 @@ struct TgState {
     updates: Mutex<Vec<Value>>,
     arrived: Notify,
     webhook: Mutex<Option<(String, Option<String>)>>,
+    /// `getUpdates` calls in flight, and how many started while another was.
+    polls_in_flight: AtomicUsize,
+    overlapping_polls: AtomicUsize,
+}
+
+/// Counts a `getUpdates` call in flight until dropped (also when its caller hangs up).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl TelegramFake {
@@ -42,6 +55,8 @@ impl TelegramFake {
             updates: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             webhook: Mutex::new(None),
+            polls_in_flight: AtomicUsize::new(0),
+            overlapping_polls: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         Self {
@@ -67,6 +82,12 @@ impl TelegramFake {
         updates.sort_by_key(update_id);
         drop(updates);
         self.state.arrived.notify_waiters();
+    }
+
+    /// How many `getUpdates` calls started while another was in flight (Telegram
+    /// answers one of the two 409: only one poller per bot).
+    pub fn overlapping_polls(&self) -> usize {
+        self.state.overlapping_polls.load(Ordering::SeqCst)
     }
 
     /// Updates not yet confirmed by a `getUpdates` offset.
@@ -227,6 +248,10 @@ async fn get_updates(st: &Shared<TgState>, params: &Value) -> (u16, Value) {
             "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
         );
     }
+    if st.polls_in_flight.fetch_add(1, Ordering::SeqCst) > 0 {
+        st.overlapping_polls.fetch_add(1, Ordering::SeqCst);
+    }
+    let _in_flight = InFlight(&st.polls_in_flight);
     let offset = params["offset"].as_i64().unwrap_or(0);
     let limit = params["limit"]
         .as_u64()
