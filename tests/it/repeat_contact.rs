@@ -73,14 +73,7 @@ api_version = "v21.0"
     );
     let tandem = Tandem::start(dir.path(), &config).await;
     let say = |wamid: &'static str, text: &'static str| {
-        let body = whatsapp_text(
-            NUMBER,
-            CUSTOMER,
-            "Lena Müller",
-            text,
-            wamid,
-            tandem_e2e::unix_now(),
-        );
+        let body = whatsapp_text(NUMBER, CUSTOMER, "Lena Müller", text, wamid, tandem_e2e::unix_now());
         let tandem = &tandem;
         async move { tandem.post_meta("/webhooks/whatsapp", SECRET, &body).await }
     };

@@ -324,14 +324,14 @@ impl Default for AiConfig {
 }
 
 /// The bot kinds `[bot] kind` and `[channels.<id>] bot` name.
-pub const BOT_KINDS: [&str; 3] = ["knowledge", "llm", "rasa"];
+pub const BOT_KINDS: [&str; 4] = ["knowledge", "llm", "rasa", "http"];
 
 /// `[bot]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct BotConfig {
     /// Which bot answers: `knowledge` (default, the built-in knowledge-base bot), `llm`
-    /// (`[bot.llm]`) or `rasa` (`[bot.rasa]`). A channel may name another
+    /// (`[bot.llm]`), `rasa` (`[bot.rasa]`) or `http` (`[bot.http]`). A channel may name another
     /// (`[channels.<id>] bot = ".."`).
     pub kind: Option<String>,
     /// Knowledge base file (default: the built-in sample `config/knowledge.toml`). The
@@ -341,6 +341,8 @@ pub struct BotConfig {
     pub llm: Option<LlmBotSection>,
     /// `[bot.rasa]`: a Rasa server's REST channel.
     pub rasa: Option<RasaBotSection>,
+    /// `[bot.http]`: Tandem's signed HTTP bot contract.
+    pub http: Option<HttpBotSection>,
 }
 
 impl BotConfig {
@@ -365,6 +367,19 @@ pub struct LlmBotSection {
     pub timeout_ms: Option<u64>,
     /// Knowledge-base entries put in the prompt (default 3, at most 10).
     pub entries: Option<usize>,
+}
+
+/// `[bot.http]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HttpBotSection {
+    /// The endpoint questions are posted to.
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key signing each request (use `${VAR}`).
+    pub secret: Option<Secret>,
+    /// Longest wait for an answer, in milliseconds (default 5000); then the built-in bot
+    /// answers.
+    pub timeout_ms: Option<u64>,
 }
 
 /// `[bot.rasa]`.
@@ -926,6 +941,23 @@ fn check_bot(bot: &BotConfig, channels: &[Instance], errors: &mut ConfigErrors) 
             }
             if rasa.timeout_ms == Some(0) {
                 errors.push("bot.rasa.timeout_ms", "must be at least 1");
+            }
+        }
+        (None, false) => {}
+    }
+    match (&bot.http, uses("http")) {
+        (None, true) => errors.push("bot.http", "missing (needed by a bot of kind \"http\")"),
+        (Some(h), _) => {
+            match h.url.as_deref() {
+                None | Some("") => errors.push("bot.http.url", "missing"),
+                Some(u) if !http_url(u) => errors.push("bot.http.url", "must be an http(s) URL"),
+                Some(_) => {}
+            }
+            if h.secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
+                errors.push("bot.http.secret", "missing");
+            }
+            if h.timeout_ms == Some(0) {
+                errors.push("bot.http.timeout_ms", "must be at least 1");
             }
         }
         (None, false) => {}

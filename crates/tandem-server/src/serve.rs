@@ -571,6 +571,22 @@ fn bots(
                 http.clone(),
                 builtin.clone(),
             )),
+            ("http", _, _) => match &section.http {
+                Some(h) => Arc::new(tandem_ai::HttpBot::new(
+                    tandem_ai::HttpBotConfig {
+                        url: h.url.clone().unwrap_or_default(),
+                        secret: h
+                            .secret
+                            .as_ref()
+                            .map(|s| s.expose().to_owned())
+                            .unwrap_or_default(),
+                        timeout: Duration::from_millis(h.timeout_ms.unwrap_or(5000)),
+                    },
+                    http.clone(),
+                    builtin.clone(),
+                )),
+                None => builtin.clone(),
+            },
             _ => builtin.clone(),
         }
     };

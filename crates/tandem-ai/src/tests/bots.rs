@@ -270,3 +270,112 @@ async fn channel_bots_ask_the_channel_s_bot_else_the_default() {
     assert!(bots.answer(q("webchat")).await.text.starts_with(HOURS));
     assert_eq!(bots.greeting(), KnowledgeBot::builtin().greeting());
 }
+
+/// Serves `fake` at `/bot` and records the signature headers next to each body.
+async fn http_bot(
+    fake: Fake,
+    timeout: Duration,
+) -> (crate::HttpBot, Arc<Mutex<Vec<(String, String)>>>) {
+    let headers: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen = headers.clone();
+    let app = Router::new()
+        .route(
+            "/bot",
+            post(
+                move |State(fake): State<Fake>, h: axum::http::HeaderMap, body: String| {
+                    let seen = seen.clone();
+                    async move {
+                        let get = |n: &str| {
+                            h.get(n)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        seen.lock()
+                            .expect("lock")
+                            .push((get("x-tandem-timestamp"), get("x-tandem-signature")));
+                        handle(State(fake), body).await
+                    }
+                },
+            ),
+        )
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let bot = crate::HttpBot::new(
+        crate::HttpBotConfig {
+            url: format!("http://{addr}/bot"),
+            secret: "bot-secret".into(),
+            timeout,
+        },
+        reqwest::Client::new(),
+        builtin(),
+    );
+    (bot, headers)
+}
+
+#[tokio::test]
+async fn http_bot_signs_its_question_and_answers_the_reply() {
+    let f = fake(
+        200,
+        json!({"text": "Hi from the HTTP bot", "buttons": [{"title": "Yes", "payload": "yes"}], "intent": "hello", "confidence": 0.7}).to_string(),
+        Duration::ZERO,
+    );
+    let bodies = f.seen.clone();
+    let (bot, headers) = http_bot(f, Duration::from_secs(5)).await;
+    let a = ask(&bot, "hello there").await;
+    assert!(!a.fallback);
+    assert_eq!(a.text, "Hi from the HTTP bot");
+    assert_eq!(a.intent.as_deref(), Some("hello"));
+    assert_eq!(a.buttons.len(), 1);
+    let body = bodies.lock().expect("lock")[0].clone();
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["type"], "bot.question");
+    assert_eq!(body["conversation_id"], "conv-1");
+    assert_eq!(body["channel"], "webchat");
+    assert_eq!(body["text"], "hello there");
+    let (ts, sig) = headers.lock().expect("lock")[0].clone();
+    let raw = body.to_string();
+    let expected = tandem_sdk::signature::hmac_sha256_hex(
+        b"bot-secret",
+        &[ts.as_bytes(), b".", raw.as_bytes()],
+    );
+    assert_eq!(sig, format!("sha256={expected}"));
+}
+
+#[tokio::test]
+async fn http_bot_fallbacks_and_failures() {
+    let kb_fallback = KnowledgeBot::builtin().knowledge_base().fallback.clone();
+    for (body, text) in [
+        (json!({"fallback": true}).to_string(), kb_fallback.as_str()),
+        (
+            json!({"fallback": true, "text": "Rephrase?"}).to_string(),
+            "Rephrase?",
+        ),
+        (json!({"text": "   "}).to_string(), kb_fallback.as_str()),
+        ("garbage".to_owned(), kb_fallback.as_str()),
+    ] {
+        let (bot, _) = http_bot(
+            fake(200, body.clone(), Duration::ZERO),
+            Duration::from_secs(5),
+        )
+        .await;
+        let a = ask(&bot, "what are your opening hours?").await;
+        assert!(a.fallback, "{body}");
+        assert_eq!(a.text, text, "{body}");
+    }
+    for (status, delay) in [(500, Duration::ZERO), (200, Duration::from_secs(5))] {
+        let (bot, _) = http_bot(
+            fake(status, json!({"text": "late"}).to_string(), delay),
+            Duration::from_millis(300),
+        )
+        .await;
+        let a = ask(&bot, "what are your opening hours?").await;
+        assert!(a.text.starts_with(HOURS), "{}", a.text);
+    }
+}

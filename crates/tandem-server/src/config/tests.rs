@@ -340,7 +340,11 @@ api_key = "${SECRET}"
 timeout_ms = 2000
 [bot.rasa]
 url = "http://rasa:5005"
+[bot.http]
+url = "https://bots.example.com/tandem"
+secret = "${SECRET}"
 [channels.webchat]
+bot = "http"
 [channels.telegram]
 bot_token = "t"
 secret_token = "s"
@@ -373,6 +377,8 @@ kind = "llm"
 [bot.rasa]
 url = "ftp://rasa"
 timeout_ms = 0
+[bot.http]
+timeout_ms = 0
 [channels.webchat]
 bot = "dialogflow"
 "#,
@@ -383,6 +389,9 @@ bot = "dialogflow"
         "bot.llm",
         "bot.rasa.url",
         "bot.rasa.timeout_ms",
+        "bot.http.url",
+        "bot.http.secret",
+        "bot.http.timeout_ms",
         "channels.webchat.bot",
     ] {
         assert!(p.contains(&path.to_owned()), "{path} in {p:?}");
