@@ -2,6 +2,7 @@
 //! free loopback port with its own data folder, and talks to it over real sockets.
 
 mod admin;
+mod bots;
 mod browser;
 mod cli;
 mod console;

@@ -26,8 +26,13 @@ pub struct FakeLlm {
 impl FakeLlm {
     /// Starts answering `content` (the assistant message text) after `delay`.
     pub async fn start(content: Value, delay: Duration) -> FakeLlm {
+        Self::start_text(content.to_string(), delay).await
+    }
+
+    /// Starts answering the plain text `content` after `delay`.
+    pub async fn start_text(content: impl Into<String>, delay: Duration) -> FakeLlm {
         let script = Arc::new(Mutex::new(Script {
-            content: content.to_string(),
+            content: content.into(),
             delay,
             requests: Vec::new(),
         }));
@@ -45,6 +50,13 @@ impl FakeLlm {
             script,
             base_url: format!("http://{addr}/v1"),
         }
+    }
+
+    /// From now on, answers the plain text `content` after `delay`.
+    pub fn script(&self, content: impl Into<String>, delay: Duration) {
+        let mut s = self.script.lock().expect("lock");
+        s.content = content.into();
+        s.delay = delay;
     }
 
     /// Requests received so far, with their arrival time.

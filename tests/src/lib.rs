@@ -4,12 +4,14 @@
 
 pub mod fake;
 pub mod fake_llm;
+pub mod fake_rasa;
 pub mod process;
 pub mod store;
 pub mod ws;
 
 pub use fake::{FakeEndpoint, Recorded};
 pub use fake_llm::FakeLlm;
+pub use fake_rasa::FakeRasa;
 pub use process::{Tandem, binary, unix_now};
 pub use store::TestStore;
 pub use ws::WsClient;

@@ -132,7 +132,7 @@ impl KnowledgeBot {
 
 /// Replaces each `{slot}` in `template` with its value; unknown placeholders stay as
 /// they are (the knowledge-base validation makes sure the needed slot is present).
-fn fill<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a String>) -> String {
+pub(crate) fn fill<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a String>) -> String {
     let mut out = template.to_owned();
     for name in crate::kb::placeholders(template) {
         if let Some(value) = lookup(name) {

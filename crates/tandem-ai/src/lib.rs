@@ -16,21 +16,33 @@
 //!   handoff briefing.
 //! * [`OpenAiSummarizer`] and [`OpenAiSentiment`]: optional, over any OpenAI-compatible
 //!   endpoint, each with a timeout and the built-in provider as fallback.
+//! * Bots besides the built-in one, each with a timeout and the [`KnowledgeBot`] standing
+//!   in when its backend fails: [`LlmBot`] (an OpenAI-compatible model answering only from
+//!   the best-matching knowledge-base entries, [`I_DONT_KNOW`] being a fallback) and
+//!   [`RasaBot`] (Rasa's REST channel), [`HttpBot`] (Tandem's signed HTTP bot contract). [`ChannelBots`] picks a bot per channel.
 
 mod bot;
+mod http_bot;
 mod index;
 pub(crate) mod intent;
 mod kb;
+mod llm_bot;
 mod openai;
+mod rasa;
+mod route;
 mod slots;
 mod summary;
 mod text;
 mod vader;
 
 pub use bot::{KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
+pub use http_bot::{HTTP_BOT_VERSION, HttpBot, HttpBotConfig};
 pub use intent::{BuiltinIntents, IntentModel, TRAINING_DATA, TrainingRow, parse_training};
 pub use kb::{BUILTIN_TOML, DEFAULT_THRESHOLD, Intent, KbError, KnowledgeBase};
-pub use openai::{OpenAiClient, OpenAiConfig, OpenAiSentiment, OpenAiSummarizer};
+pub use llm_bot::{DEFAULT_ENTRIES, I_DONT_KNOW, LlmBot, MAX_ANSWER_CHARS};
+pub use openai::{Chat, OpenAiClient, OpenAiConfig, OpenAiSentiment, OpenAiSummarizer};
+pub use rasa::{RasaBot, RasaConfig};
+pub use route::ChannelBots;
 pub use slots::{SlotKind, extract_slots};
 pub use summary::{BuiltinSummarizer, summarize};
 pub use vader::{Polarity, Vader};

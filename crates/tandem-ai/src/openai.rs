@@ -73,51 +73,101 @@ impl OpenAiClient {
     /// One chat completion returning a JSON object, or `None` on timeout, error or an
     /// answer that is not a JSON object.
     async fn complete_json(&self, system: &str, user: &str) -> Option<serde_json::Value> {
+        match self.chat(system, user, true).await {
+            Chat::Reply(content) => {
+                serde_json::from_str::<serde_json::Value>(strip_fences(&content))
+                    .ok()
+                    .filter(|v| v.is_object())
+                    .or_else(|| {
+                        debug!("AI provider gave no usable answer; using the built-in provider.");
+                        None
+                    })
+            }
+            Chat::Unusable => {
+                debug!("AI provider gave no usable answer; using the built-in provider.");
+                None
+            }
+            Chat::Failed => None,
+        }
+    }
+
+    /// One chat completion (temperature 0): the assistant's text, an answer that could not
+    /// be read, or a failure (timeout, transport error, non-2xx status; logged at warn,
+    /// without any text).
+    pub async fn chat(&self, system: &str, user: &str, json_object: bool) -> Chat {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
         );
-        let body = json!({
+        let mut body = json!({
             "model": self.config.model,
             "temperature": 0,
-            "response_format": {"type": "json_object"},
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         });
+        if json_object {
+            body["response_format"] = json!({"type": "json_object"});
+        }
         let mut request = self.http.post(url).json(&body);
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
         }
         let call = async {
-            let response = request.send().await.ok()?;
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(
+                        error.kind = if e.is_connect() {
+                            "connect"
+                        } else {
+                            "transport"
+                        },
+                        "AI provider unreachable; using the built-in provider."
+                    );
+                    return Chat::Failed;
+                }
+            };
             if !response.status().is_success() {
                 warn!(
                     status = response.status().as_u16(),
                     "AI provider refused a request; using the built-in provider."
                 );
-                return None;
+                return Chat::Failed;
             }
-            let completion: Completion = response.json().await.ok()?;
-            let content = completion.choices.into_iter().next()?.message.content?;
-            serde_json::from_str::<serde_json::Value>(strip_fences(&content))
-                .ok()
-                .filter(|v| v.is_object())
+            let Ok(completion) = response.json::<Completion>().await else {
+                return Chat::Unusable;
+            };
+            match completion
+                .choices
+                .into_iter()
+                .next()
+                .and_then(|c| c.message.content)
+            {
+                Some(content) => Chat::Reply(content),
+                None => Chat::Unusable,
+            }
         };
         match tokio::time::timeout(self.config.timeout, call).await {
-            Ok(v) => {
-                if v.is_none() {
-                    debug!("AI provider gave no usable answer; using the built-in provider.");
-                }
-                v
-            }
+            Ok(outcome) => outcome,
             Err(_) => {
                 warn!(
                     timeout_ms = self.config.timeout.as_millis() as u64,
                     "AI provider timed out; using the built-in provider."
                 );
-                None
+                Chat::Failed
             }
         }
     }
+}
+
+/// What one chat completion gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chat {
+    /// The assistant message's text (untrusted: may be empty or anything).
+    Reply(String),
+    /// A 2xx answer that is not a chat completion, or one without content.
+    Unusable,
+    /// Timeout, transport error or an error status.
+    Failed,
 }
 
 /// Models often wrap JSON in a Markdown code fence.

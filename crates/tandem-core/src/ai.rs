@@ -1,51 +1,11 @@
 //! The hooks the router calls for understanding messages: the bot and sentiment.
 //! Built-in offline implementations live in `tandem-ai`; an OpenAI-compatible provider can
-//! implement the same traits.
+//! implement the same traits. The [`Bot`] trait itself is part of the SDK
+//! (`tandem_sdk::bot`) and re-exported here.
 
 use async_trait::async_trait;
-use std::collections::BTreeMap;
-use tandem_model::Button;
 
-/// What the bot is asked.
-#[derive(Debug, Clone, Copy)]
-pub struct BotQuestion<'a> {
-    /// The customer's text (a postback's payload or title for button clicks).
-    pub text: &'a str,
-    /// Slots collected earlier in the conversation (e.g. `order_number`).
-    pub slots: &'a BTreeMap<String, String>,
-    /// The intent of the previous answered message.
-    pub last_intent: Option<&'a str>,
-}
-
-/// The bot's answer.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BotAnswer {
-    /// The best-matching intent, even below the threshold.
-    pub intent: Option<String>,
-    /// Confidence of that intent, in [0, 1].
-    pub confidence: f32,
-    /// True when no intent reached the threshold and `text` is the fallback reply.
-    pub fallback: bool,
-    /// The reply to send.
-    pub text: String,
-    /// Buttons offered with the reply.
-    pub buttons: Vec<Button>,
-    /// Slots extracted from this message (merged into the conversation's slots).
-    pub slots: BTreeMap<String, String>,
-}
-
-/// Answers customer messages.
-#[async_trait]
-pub trait Bot: Send + Sync + 'static {
-    /// Answers one message. Never fails: below the confidence threshold it returns the
-    /// fallback reply with `fallback = true`.
-    async fn answer(&self, question: BotQuestion<'_>) -> BotAnswer;
-
-    /// A greeting for a new conversation, if the bot has one.
-    fn greeting(&self) -> Option<String> {
-        None
-    }
-}
+pub use tandem_sdk::bot::{Bot, BotAnswer, BotQuestion};
 
 /// What a customer message does: asks about something, asks for something to be done,
 /// or states something (a problem, a fact, a greeting).

@@ -153,6 +153,10 @@ pub(crate) async fn plan(
                     inner.intents.as_deref(),
                     &conversation.state,
                     &text,
+                    BotScope {
+                        channel: msg.channel.as_str(),
+                        conversation: conversation.id.as_str(),
+                    },
                 )
                 .await;
                 let history = match &conversation.state.past_contacts {
@@ -386,6 +390,16 @@ pub struct Understanding {
     pub intent: Option<IntentSignal>,
 }
 
+/// Where a message was written, for bots that answer per channel or keep their own
+/// dialogue state ([`BotQuestion::channel`], [`BotQuestion::conversation`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BotScope<'a> {
+    /// The channel instance id; empty when there is none.
+    pub channel: &'a str,
+    /// The conversation id; empty when there is none.
+    pub conversation: &'a str,
+}
+
 /// Asks the sentiment analyzer, the intent classifier (when there is one) and the bot
 /// about `text`, given the conversation so far.
 pub async fn understand(
@@ -394,6 +408,7 @@ pub async fn understand(
     intents: Option<&dyn IntentClassifier>,
     state: &ConversationState,
     text: &str,
+    scope: BotScope<'_>,
 ) -> Understanding {
     let score = sentiment.analyze(text).await;
     let intent = match intents {
@@ -405,6 +420,8 @@ pub async fn understand(
             text,
             slots: &state.slots,
             last_intent: state.last_intent.as_deref(),
+            channel: scope.channel,
+            conversation: scope.conversation,
         })
         .await;
     Understanding {

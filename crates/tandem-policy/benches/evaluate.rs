@@ -60,6 +60,8 @@ fn inputs() -> Vec<(String, f32, BotAnswer, IntentSignal)> {
                 text: m,
                 slots: &slots,
                 last_intent: None,
+                channel: "",
+                conversation: "",
             });
             (
                 (*m).to_owned(),

@@ -30,7 +30,7 @@ use tandem_core::policy::{
     BusinessEvent, Decision, EscalationPolicy, EventsInput, InactivityInput, PastContact,
 };
 use tandem_core::store::{ConversationState, CustomerRecord, Reason};
-use tandem_core::turn::{MessageFacts, decide_message, understand};
+use tandem_core::turn::{BotScope, MessageFacts, decide_message, understand};
 use tandem_model::{ChannelId, CustomerId, Timestamp};
 use time::format_description::well_known::Rfc3339;
 
@@ -238,8 +238,18 @@ impl Replay<'_> {
                 at += Duration::from_secs(30);
             }
             let channel = ChannelId::new(msg.channel.clone().unwrap_or_else(|| "webchat".into()));
-            let understanding =
-                understand(self.bot, self.sentiment, self.intents, &state, &msg.text).await;
+            let understanding = understand(
+                self.bot,
+                self.sentiment,
+                self.intents,
+                &state,
+                &msg.text,
+                BotScope {
+                    channel: channel.as_str(),
+                    conversation: "",
+                },
+            )
+            .await;
             out.intent = understanding
                 .answer
                 .intent

@@ -10,7 +10,11 @@
 //! Adapters translate and nothing else: they do not retry (they classify failures in
 //! [`AdapterError`]), store state (beyond the small [`InboundSink::kv_get`] key-value space),
 //! resolve identities across channels, or decide escalations. The rules are in `SPEC.md`.
+//!
+//! The third plug-in boundary is the [`Bot`] (module [`bot`]): what answers customers
+//! while no person does.
 
+pub mod bot;
 mod channel;
 mod config;
 mod desk;
@@ -24,6 +28,7 @@ mod secret;
 pub mod signature;
 pub mod telemetry;
 
+pub use bot::{Bot, BotAnswer, BotQuestion};
 pub use channel::{
     Accepted, BuiltChannel, ChannelAdapter, ChannelContext, ChannelFactory, Found, Greeting,
     InboundError, InboundHandler, InboundSink, Preview, Session, WorkerFn,

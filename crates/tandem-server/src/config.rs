@@ -323,12 +323,75 @@ impl Default for AiConfig {
     }
 }
 
+/// The bot kinds `[bot] kind` and `[channels.<id>] bot` name.
+pub const BOT_KINDS: [&str; 4] = ["knowledge", "llm", "rasa", "http"];
+
 /// `[bot]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct BotConfig {
-    /// Knowledge base file (default: the built-in sample `config/knowledge.toml`).
+    /// Which bot answers: `knowledge` (default, the built-in knowledge-base bot), `llm`
+    /// (`[bot.llm]`), `rasa` (`[bot.rasa]`) or `http` (`[bot.http]`). A channel may name another
+    /// (`[channels.<id>] bot = ".."`).
+    pub kind: Option<String>,
+    /// Knowledge base file (default: the built-in sample `config/knowledge.toml`). The
+    /// LLM bot is grounded on it, and it answers whenever another bot's backend fails.
     pub knowledge: Option<String>,
+    /// `[bot.llm]`: an OpenAI-compatible Chat Completions endpoint.
+    pub llm: Option<LlmBotSection>,
+    /// `[bot.rasa]`: a Rasa server's REST channel.
+    pub rasa: Option<RasaBotSection>,
+    /// `[bot.http]`: Tandem's signed HTTP bot contract.
+    pub http: Option<HttpBotSection>,
+}
+
+impl BotConfig {
+    /// The default bot's kind.
+    pub fn kind(&self) -> &str {
+        self.kind.as_deref().unwrap_or("knowledge")
+    }
+}
+
+/// `[bot.llm]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LlmBotSection {
+    /// Base URL up to `/v1`.
+    pub base_url: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Bearer token, when the endpoint needs one (use `${VAR}`).
+    pub api_key: Option<Secret>,
+    /// Longest wait for an answer, in milliseconds (default 5000); then the built-in bot
+    /// answers.
+    pub timeout_ms: Option<u64>,
+    /// Knowledge-base entries put in the prompt (default 3, at most 10).
+    pub entries: Option<usize>,
+}
+
+/// `[bot.http]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct HttpBotSection {
+    /// The endpoint questions are posted to.
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key signing each request (use `${VAR}`).
+    pub secret: Option<Secret>,
+    /// Longest wait for an answer, in milliseconds (default 5000); then the built-in bot
+    /// answers.
+    pub timeout_ms: Option<u64>,
+}
+
+/// `[bot.rasa]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RasaBotSection {
+    /// The Rasa server's base URL (`http://rasa:5005`); Tandem posts to
+    /// `{url}/webhooks/rest/webhook`.
+    pub url: Option<String>,
+    /// Longest wait for an answer, in milliseconds (default 5000); then the built-in bot
+    /// answers.
+    pub timeout_ms: Option<u64>,
 }
 
 /// `[policy]`.
@@ -407,6 +470,9 @@ pub struct Instance {
     pub table: toml::Value,
     /// Desks only: the target queues served (`queues = [..]`); empty serves every queue.
     pub queues: Vec<String>,
+    /// Channels only: the bot kind answering on this channel (`bot = ".."`); `None` is
+    /// `[bot] kind`.
+    pub bot: Option<String>,
 }
 
 /// A checked configuration.
@@ -697,9 +763,10 @@ pub fn parse(
     let mut channels = Vec::new();
     for (id, table) in &config.channels {
         let path = format!("channels.{id}");
-        let Some(instance) = instance(id, table, &path, &mut errors) else {
+        let Some(mut instance) = instance(id, table, &path, &mut errors) else {
             continue;
         };
+        instance.bot = peel_bot(&mut instance.table, &path, &mut errors);
         match registry.validate_channel(&instance.kind, &instance.table) {
             None => errors.push(
                 format!("{path}.type"),
@@ -713,6 +780,7 @@ pub fn parse(
             Some(Ok(())) => channels.push(instance),
         }
     }
+    check_bot(&config.bot, &channels, &mut errors);
     let mut desks = Vec::new();
     for (id, table) in &config.desks {
         let path = format!("desks.{id}");
@@ -802,7 +870,98 @@ fn instance(
         kind,
         table: toml::Value::Table(t),
         queues: Vec::new(),
+        bot: None,
     })
+}
+
+/// Takes the common `bot` key off a channel table.
+fn peel_bot(table: &mut toml::Value, path: &str, errors: &mut ConfigErrors) -> Option<String> {
+    match table.as_table_mut()?.remove("bot") {
+        None => None,
+        Some(toml::Value::String(kind)) => Some(kind),
+        Some(_) => {
+            errors.push(format!("{path}.bot"), "must be a string");
+            None
+        }
+    }
+}
+
+/// `[bot]` and the channels' `bot` keys: known kinds, and the section of every kind used.
+fn check_bot(bot: &BotConfig, channels: &[Instance], errors: &mut ConfigErrors) {
+    let known = || format!("expected one of {}", BOT_KINDS.join(", "));
+    let mut used = vec![("bot.kind".to_owned(), bot.kind().to_owned())];
+    used.extend(channels.iter().filter_map(|c| {
+        c.bot
+            .clone()
+            .map(|kind| (format!("channels.{}.bot", c.id), kind))
+    }));
+    for (path, kind) in &used {
+        if !BOT_KINDS.contains(&kind.as_str()) {
+            errors.push(path, format!("unknown bot {kind:?} ({})", known()));
+        }
+    }
+    let uses = |kind: &str| used.iter().any(|(_, k)| k == kind);
+    let http_url = |u: &str| {
+        url::Url::parse(u)
+            .map(|u| matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(false)
+    };
+    match (&bot.llm, uses("llm")) {
+        (None, true) => errors.push("bot.llm", "missing (needed by a bot of kind \"llm\")"),
+        (Some(llm), _) => {
+            match llm.base_url.as_deref() {
+                None | Some("") => errors.push(
+                    "bot.llm.base_url",
+                    "missing (e.g. https://api.openai.com/v1)",
+                ),
+                Some(u) if !http_url(u) => {
+                    errors.push("bot.llm.base_url", "must be an http(s) URL")
+                }
+                Some(_) => {}
+            }
+            if llm.model.as_deref().is_none_or(|m| m.trim().is_empty()) {
+                errors.push("bot.llm.model", "missing");
+            }
+            if llm.timeout_ms == Some(0) {
+                errors.push("bot.llm.timeout_ms", "must be at least 1");
+            }
+            if llm.entries.is_some_and(|n| !(1..=10).contains(&n)) {
+                errors.push("bot.llm.entries", "must be from 1 to 10");
+            }
+        }
+        (None, false) => {}
+    }
+    match (&bot.rasa, uses("rasa")) {
+        (None, true) => errors.push("bot.rasa", "missing (needed by a bot of kind \"rasa\")"),
+        (Some(rasa), _) => {
+            match rasa.url.as_deref() {
+                None | Some("") => errors.push("bot.rasa.url", "missing (e.g. http://rasa:5005)"),
+                Some(u) if !http_url(u) => errors.push("bot.rasa.url", "must be an http(s) URL"),
+                Some(_) => {}
+            }
+            if rasa.timeout_ms == Some(0) {
+                errors.push("bot.rasa.timeout_ms", "must be at least 1");
+            }
+        }
+        (None, false) => {}
+    }
+    match (&bot.http, uses("http")) {
+        (None, true) => errors.push("bot.http", "missing (needed by a bot of kind \"http\")"),
+        (Some(h), _) => {
+            match h.url.as_deref() {
+                None | Some("") => errors.push("bot.http.url", "missing"),
+                Some(u) if !http_url(u) => errors.push("bot.http.url", "must be an http(s) URL"),
+                Some(_) => {}
+            }
+            if h.secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
+                errors.push("bot.http.secret", "missing");
+            }
+            if h.timeout_ms == Some(0) {
+                errors.push("bot.http.timeout_ms", "must be at least 1");
+            }
+        }
+        (None, false) => {}
+    }
 }
 
 /// Takes the common `queues` key off a desk table.

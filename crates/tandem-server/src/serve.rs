@@ -321,7 +321,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     let core = Core::new(
         CoreDeps {
             store: store.clone(),
-            bot: Arc::new(tandem_ai::KnowledgeBot::new(kb)),
+            bot: bots(&config.bot, &loaded.channels, kb, &http),
             sentiment,
             intents: Some(Arc::new(intents)),
             policy: Arc::new(load_policy(config.policy.path.as_deref())?),
@@ -540,6 +540,83 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         );
     }
     Ok(())
+}
+
+/// The bot of `[bot]` and the channels' `bot` keys: the knowledge-base bot, or an LLM or
+/// Rasa bot with the knowledge-base bot standing in when its backend fails. `load` checked
+/// that every kind used has its section.
+fn bots(
+    section: &crate::config::BotConfig,
+    channels: &[crate::config::Instance],
+    kb: tandem_ai::KnowledgeBase,
+    http: &reqwest::Client,
+) -> Arc<dyn tandem_core::ai::Bot> {
+    let builtin = Arc::new(tandem_ai::KnowledgeBot::new(kb));
+    let build = |kind: &str| -> Arc<dyn tandem_core::ai::Bot> {
+        match (kind, &section.llm, &section.rasa) {
+            ("llm", Some(llm), _) => {
+                let client = tandem_ai::OpenAiClient::new(
+                    tandem_ai::OpenAiConfig {
+                        base_url: llm.base_url.clone().unwrap_or_default(),
+                        api_key: llm
+                            .api_key
+                            .as_ref()
+                            .map(|k| k.expose().to_owned())
+                            .filter(|k| !k.is_empty()),
+                        model: llm.model.clone().unwrap_or_default(),
+                        timeout: Duration::from_millis(llm.timeout_ms.unwrap_or(5000)),
+                    },
+                    http.clone(),
+                );
+                Arc::new(tandem_ai::LlmBot::new(
+                    client,
+                    builtin.clone(),
+                    llm.entries.unwrap_or(tandem_ai::DEFAULT_ENTRIES),
+                ))
+            }
+            ("rasa", _, Some(rasa)) => Arc::new(tandem_ai::RasaBot::new(
+                tandem_ai::RasaConfig {
+                    url: rasa.url.clone().unwrap_or_default(),
+                    timeout: Duration::from_millis(rasa.timeout_ms.unwrap_or(5000)),
+                },
+                http.clone(),
+                builtin.clone(),
+            )),
+            ("http", _, _) => match &section.http {
+                Some(h) => Arc::new(tandem_ai::HttpBot::new(
+                    tandem_ai::HttpBotConfig {
+                        url: h.url.clone().unwrap_or_default(),
+                        secret: h
+                            .secret
+                            .as_ref()
+                            .map(|s| s.expose().to_owned())
+                            .unwrap_or_default(),
+                        timeout: Duration::from_millis(h.timeout_ms.unwrap_or(5000)),
+                    },
+                    http.clone(),
+                    builtin.clone(),
+                )),
+                None => builtin.clone(),
+            },
+            _ => builtin.clone(),
+        }
+    };
+    let default_kind = section.kind();
+    info!(bot = default_kind, "Bot ready.");
+    let per_channel: Vec<(&str, &str)> = channels
+        .iter()
+        .filter_map(|c| c.bot.as_deref().map(|kind| (c.id.as_str(), kind)))
+        .filter(|&(_, kind)| kind != default_kind)
+        .collect();
+    if per_channel.is_empty() {
+        return build(default_kind);
+    }
+    let mut routed = tandem_ai::ChannelBots::new(build(default_kind));
+    for (channel, kind) in per_channel {
+        info!(channel.id = channel, bot = kind, "Channel bot ready.");
+        routed = routed.with(channel, build(kind));
+    }
+    Arc::new(routed)
 }
 
 /// The sentiment analyzer and summarizer of `[ai]`: built-in, or an OpenAI-compatible

@@ -18,6 +18,8 @@ fn ask_with(
         text,
         slots,
         last_intent,
+        channel: "",
+        conversation: "",
     })
 }
 
@@ -249,6 +251,8 @@ fn trait_answer_matches_respond() {
         text: "how long does delivery take",
         slots: &slots,
         last_intent: None,
+        channel: "",
+        conversation: "",
     };
     let a = futures::executor::block_on(bot.answer(q));
     assert_eq!(a, bot.respond(q));

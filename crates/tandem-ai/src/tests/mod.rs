@@ -2,6 +2,7 @@
 //! matching and slot flow, knowledge-base validation, and sentiment.
 
 mod bot;
+mod bots;
 mod intent;
 mod kb;
 mod sentiment;

@@ -326,3 +326,87 @@ fn the_mongodb_operation_timeout_is_bounded() {
         tandem_store_mongo::DEFAULT_OPERATION_TIMEOUT
     );
 }
+
+#[test]
+fn bot_kinds_globally_and_per_channel() {
+    let loaded = check(
+        r#"
+[bot]
+kind = "llm"
+[bot.llm]
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3"
+api_key = "${SECRET}"
+timeout_ms = 2000
+[bot.rasa]
+url = "http://rasa:5005"
+[bot.http]
+url = "https://bots.example.com/tandem"
+secret = "${SECRET}"
+[channels.webchat]
+bot = "http"
+[channels.telegram]
+bot_token = "t"
+secret_token = "s"
+bot = "rasa"
+"#,
+    )
+    .expect("valid");
+    assert_eq!(loaded.config.bot.kind(), "llm");
+    let llm = loaded.config.bot.llm.as_ref().expect("llm section");
+    assert_eq!(llm.api_key.as_ref().map(Secret::expose), Some("s3cr3t"));
+    let telegram = loaded
+        .channels
+        .iter()
+        .find(|c| c.id == "telegram")
+        .expect("telegram");
+    assert_eq!(telegram.bot.as_deref(), Some("rasa"));
+    assert!(telegram.table.get("bot").is_none(), "peeled off");
+    assert_eq!(
+        check(DEMO_CONFIG).expect("demo").config.bot.kind(),
+        "knowledge"
+    );
+}
+
+#[test]
+fn bot_problems_are_all_reported() {
+    let errors = check(
+        r#"
+[bot]
+kind = "llm"
+[bot.rasa]
+url = "ftp://rasa"
+timeout_ms = 0
+[bot.http]
+timeout_ms = 0
+[channels.webchat]
+bot = "dialogflow"
+"#,
+    )
+    .expect_err("invalid");
+    let p = paths(&errors);
+    for path in [
+        "bot.llm",
+        "bot.rasa.url",
+        "bot.rasa.timeout_ms",
+        "bot.http.url",
+        "bot.http.secret",
+        "bot.http.timeout_ms",
+        "channels.webchat.bot",
+    ] {
+        assert!(p.contains(&path.to_owned()), "{path} in {p:?}");
+    }
+    let errors = check(
+        "[bot]\nkind = \"rasa\"\n[bot.llm]\nbase_url = \"x\"\nentries = 50\n[channels.webchat]\n",
+    )
+    .expect_err("invalid");
+    let p = paths(&errors);
+    for path in [
+        "bot.rasa",
+        "bot.llm.base_url",
+        "bot.llm.model",
+        "bot.llm.entries",
+    ] {
+        assert!(p.contains(&path.to_owned()), "{path} in {p:?}");
+    }
+}
