@@ -1,8 +1,9 @@
 //! `tandem-bench`: the WhatsApp webhook path under an open-loop load, swept to the highest
 //! rate that passes, on an empty store and on preloaded ones.
 //!
-//! For each preload size (`--preloads`, transcript messages already stored, spread over
-//! `--stored-customers` customers) and each rate of `--rates` (ascending, stopping at the
+//! For each preload size (`--preloads`, transcript messages already stored, ten per
+//! customer, at most `--stored-customers` customers: 1 M messages are 100 k customers with
+//! five question-and-answer exchanges each) and each rate of `--rates` (ascending, stopping at the
 //! first that fails), it starts `tandem serve` (`TANDEM_BIN`, else the release build) on a
 //! copy of the preloaded store, pinned to CPU 0 with `taskset` (the generator pins itself
 //! to CPU 1; `--no-pin` to leave both free), with a fake WhatsApp Cloud API and a fake
@@ -540,7 +541,7 @@ async fn prepare(args: &Args, base: &Path, messages: usize) -> anyhow::Result<St
             if messages > 0 {
                 let store = tandem_store_sqlite::SqliteStore::open(&db)?;
                 let store: Arc<dyn tandem_core::store::Store> = Arc::new(store);
-                preload::preload(store.clone(), args.stored_customers, messages).await?;
+                preload::preload(store.clone(), stored_customers(args, messages), messages).await?;
                 drop(store);
                 // The store closes on drop (its writer thread checkpoints the WAL).
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -557,7 +558,7 @@ async fn prepare(args: &Args, base: &Path, messages: usize) -> anyhow::Result<St
                 let store =
                     tandem_store_mongo::MongoStore::connect(&args.mongodb_uri, &database).await?;
                 let store: Arc<dyn tandem_core::store::Store> = Arc::new(store);
-                preload::preload(store, args.stored_customers, messages).await?;
+                preload::preload(store, stored_customers(args, messages), messages).await?;
             }
             Ok(format!(
                 "[store]\nkind = \"mongodb\"\nuri = \"{}\"\ndatabase = \"{database}\"\n",
@@ -566,6 +567,14 @@ async fn prepare(args: &Args, base: &Path, messages: usize) -> anyhow::Result<St
         }
         other => anyhow::bail!("--store: sqlite or mongodb, not {other}"),
     }
+}
+
+/// Customers holding a preload of `messages`: ten messages each, at most
+/// `--stored-customers`, at least the run's senders (so they all have history).
+fn stored_customers(args: &Args, messages: usize) -> usize {
+    (messages / 10)
+        .min(args.stored_customers)
+        .max(args.customers)
 }
 
 fn fresh_copy(base: &Path, into: &Path) -> anyhow::Result<()> {
