@@ -54,13 +54,20 @@ impl ChannelFactory for WebChat {
                 .address_rate_limit
                 .unwrap_or(config::DEFAULT_ADDRESS_RATE_LIMIT),
         ));
-        if let Some(updates) = cx.inbound.shared_updates() {
-            tokio::spawn(outbound::follow_shared(
-                hub.clone(),
-                updates,
-                cx.shutdown.clone(),
-            ));
-        }
+        // The adapter keeps a sink only when other processes share the store: the sink
+        // leads back to the core, which holds the adapter, and that cycle would keep the
+        // embedded store open past shutdown (its WAL then never checkpointed and removed).
+        let share = match cx.inbound.shared_updates() {
+            Some(updates) => {
+                tokio::spawn(outbound::follow_shared(
+                    hub.clone(),
+                    updates,
+                    cx.shutdown.clone(),
+                ));
+                Some(cx.inbound.clone())
+            }
+            None => None,
+        };
         let state = inbound::WsState {
             session_limits,
             address_limits,
@@ -71,11 +78,7 @@ impl ChannelFactory for WebChat {
             shutdown: cx.shutdown.clone(),
         };
         Ok(BuiltChannel {
-            adapter: Arc::new(outbound::WebChatAdapter::new(
-                hub,
-                capabilities(),
-                cx.inbound.clone(),
-            )),
+            adapter: Arc::new(outbound::WebChatAdapter::new(hub, capabilities(), share)),
             routes: Some(inbound::routes(state)),
             worker: None,
         })

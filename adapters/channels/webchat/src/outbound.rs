@@ -15,11 +15,12 @@ use tracing::{debug, warn};
 pub(crate) struct WebChatAdapter {
     hub: Arc<Hub>,
     caps: Capabilities,
-    sink: InboundSink,
+    /// Where updates are shared with other processes; `None` on an embedded store.
+    sink: Option<InboundSink>,
 }
 
 impl WebChatAdapter {
-    pub(crate) fn new(hub: Arc<Hub>, caps: Capabilities, sink: InboundSink) -> Self {
+    pub(crate) fn new(hub: Arc<Hub>, caps: Capabilities, sink: Option<InboundSink>) -> Self {
         Self { hub, caps, sink }
     }
 
@@ -27,11 +28,14 @@ impl WebChatAdapter {
     /// processes; returns how many sockets here took it.
     async fn push(&self, recipient: &str, frame: ServerFrame) -> usize {
         let reached = self.hub.send(recipient, &frame);
+        let Some(sink) = &self.sink else {
+            return reached;
+        };
         if let Some(shared) = SharedFrame::of(recipient, frame) {
             let payload = serde_json::to_string(&shared).unwrap_or_default();
             // The message is in the transcript either way: a visitor connected elsewhere
             // who misses it live gets it on reconnect.
-            if let Err(error) = self.sink.share(&payload).await {
+            if let Err(error) = sink.share(&payload).await {
                 warn!(%error, "A web chat update could not be shared with other replicas.");
             }
         }
