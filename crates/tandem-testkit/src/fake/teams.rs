@@ -125,7 +125,9 @@ pub enum TokenKind {
     Hs256,
     /// Expired 301 seconds ago (one second beyond the skew).
     ExpiredJustBeyondSkew,
-    /// Not valid before 301 seconds from now (one second beyond the skew).
+    /// Not valid before 330 seconds from now: 30 seconds beyond the skew, so the token is
+    /// still early when the clock ticks between minting and checking (at 301 s it was
+    /// accepted whenever a second boundary fell in between).
     NotBeforeJustBeyondSkew,
     /// `exp` at `i64::MAX`.
     ExpiresAtMax,
@@ -142,7 +144,7 @@ pub fn mint(app_id: &str, service_url: &str, kind: TokenKind) -> String {
         TokenKind::ExpiredWithinSkew => (now - 3720, now - 120),
         TokenKind::NotYetValid => (now + 600, now + 4200),
         TokenKind::ExpiredJustBeyondSkew => (now - 3900, now - 301),
-        TokenKind::NotBeforeJustBeyondSkew => (now + 301, now + 3900),
+        TokenKind::NotBeforeJustBeyondSkew => (now + 330, now + 3900),
         TokenKind::ExpiresAtMax => (now - 60, i64::MAX),
         TokenKind::ExpiresAtMin => (now - 60, i64::MIN),
         _ => (now - 60, now + 3600),
