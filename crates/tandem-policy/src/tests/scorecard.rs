@@ -45,9 +45,9 @@ fn held_out_single_messages_meet_the_goal() {
     assert_at_least("single messages", &score(SINGLE), 0.90, 0.05, 0.85);
 }
 
-/// Conversations do not reach the goal's F1 and false-escalation rate yet (0.89 and 8 %,
-/// see docs/ESCALATION.md): this floor keeps them from getting worse.
+/// The same goal for the 2-3 turn conversations (0.968 and 1.0 % measured, see
+/// docs/ESCALATION.md).
 #[test]
-fn held_out_conversations_stay_above_their_floor() {
-    assert_at_least("conversations", &score(CONVERSATIONS), 0.87, 0.10, 0.85);
+fn held_out_conversations_meet_the_goal() {
+    assert_at_least("conversations", &score(CONVERSATIONS), 0.90, 0.05, 0.85);
 }
