@@ -95,9 +95,13 @@ async fn the_customer_gets_only_what_an_agent_approved() {
     let drafted = draft["text"].as_str().unwrap().to_owned();
     assert!(drafted.contains("Monday to Friday"), "{drafted}");
     nothing_arrives(&mut c, 2, "nothing before approval").await;
-    // A second agent connecting now sees it in the Drafts list.
+    // A second agent connecting now sees it in the Drafts list; so does the admin API.
     let (_kim, snapshot) = agent(&tandem, "kim").await;
     assert_eq!(snapshot["drafts"][0]["draft_id"], draft["draft_id"]);
+    let (_, listed) = tandem
+        .api(ADMIN_TOKEN, reqwest::Method::GET, "/api/v1/drafts", None)
+        .await;
+    assert_eq!(listed[0]["draft_id"], draft["draft_id"], "{listed}");
 
     decide(&mut sam, &draft, "approve", None, "a1").await;
     let reply = c.recv_reply().await;
@@ -131,10 +135,28 @@ async fn the_customer_gets_only_what_an_agent_approved() {
     decide(&mut sam, &draft, "reject", None, "r1").await;
     assert_eq!(sam.recv_type("draft.decided").await["state"], "rejected");
     nothing_arrives(&mut c, 3, "a rejected draft never reaches the customer").await;
+    // The admin API answers a second decision with 409, and sends nothing.
+    let (status, body) = tandem
+        .api(
+            ADMIN_TOKEN,
+            reqwest::Method::POST,
+            &format!(
+                "/api/v1/conversations/{conv}/drafts/{}",
+                draft["draft_id"].as_str().unwrap()
+            ),
+            Some(json!({"decision": "approve", "agent": {"id": "kim"}})),
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("already_decided")), "{body}");
+    nothing_arrives(&mut c, 1, "still nothing after a refused second decision").await;
 
     // The draft log records every decision with its approver and the edit.
     let body = conversation(&tandem, &conv).await;
     assert_eq!(body["drafts"], json!([]), "nothing pending");
+    let (_, listed) = tandem
+        .api(ADMIN_TOKEN, reqwest::Method::GET, "/api/v1/drafts", None)
+        .await;
+    assert_eq!(listed, json!([]));
     let log = body["draft_log"].as_array().unwrap();
     let outcomes: Vec<&str> = log.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["approved", "edited", "rejected"]);

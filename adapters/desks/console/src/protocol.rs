@@ -199,7 +199,7 @@ impl ClientFrame {
     pub(crate) fn action_id(&self) -> Option<&str> {
         match self {
             Self::Hello { .. } | Self::Drafts => None,
-            Self::DraftDecide { id, draft, .. } => Some(id.as_deref().unwrap_or(draft)),
+            Self::DraftDecide { id, draft, .. } => Some(id.as_deref().unwrap_or(draft.as_str())),
             Self::Accept { id, .. }
             | Self::Resolve { id, .. }
             | Self::Release { id, .. }
