@@ -11,6 +11,7 @@ mod desk_chatwoot;
 mod desk_delivery;
 mod desk_slack;
 mod desk_teams;
+mod drafts;
 mod escalation;
 mod fidelity;
 mod handoff;

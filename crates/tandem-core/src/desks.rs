@@ -275,6 +275,7 @@ impl Core {
                 .handoff
                 .as_ref()
                 .is_some_and(|h| h.id == doc.handoff_id && h.status == HandoffStatus::Accepted);
+            let drafts_before = conv.state.drafts.clone();
             let Some(turn) = self.desk_turn(&pending, &doc, conv, now).await? else {
                 debug!("Desk event for a handoff that is no longer open; skipped.");
                 store.mark_inbound_processed(pending.seq, now).await?;
@@ -282,10 +283,15 @@ impl Core {
             };
             let has_outbox = !turn.outbox.is_empty();
             let after = turn.conversation.state.handoff.clone();
+            let drafts_after = (turn.conversation.state.drafts != drafts_before)
+                .then(|| turn.conversation.clone());
             match store.commit_turn(turn).await {
                 Ok(()) => {
                     if has_outbox {
                         self.inner.outbox_wakeup.notify_one();
+                    }
+                    if let Some(conv) = &drafts_after {
+                        self.drafts_committed(&drafts_before, conv).await;
                     }
                     match doc.kind.as_str() {
                         "resolved" | "released" => self.handoff_finished(&doc.handoff_id).await,
@@ -508,6 +514,8 @@ impl Core {
         for op in desk_ops {
             outbox.push(handoff::desk_entry(&next, &desk, op, now));
         }
+        // Suggestions of a handoff that closed are withdrawn.
+        crate::drafts::withdraw_stale(&mut next.state, now);
         Ok(Some(Turn {
             inbound_seq: Some(pending.seq),
             conversation: next,
@@ -776,6 +784,38 @@ impl DeskEventHandler for Core {
 
     fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
         Core::shared_updates(self, topic)
+    }
+
+    async fn pending_drafts(&self) -> Result<Vec<tandem_sdk::DraftView>, InboundError> {
+        Core::pending_drafts(self)
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+
+    async fn decide_draft(
+        &self,
+        conversation_id: &str,
+        draft_id: &str,
+        agent: tandem_sdk::handoff::Agent,
+        decision: tandem_sdk::DraftDecision,
+    ) -> Result<tandem_sdk::DraftAnswer, InboundError> {
+        if conversation_id.is_empty() || draft_id.is_empty() || agent.id.trim().is_empty() {
+            return Err(InboundError::Rejected(
+                "a conversation, a draft and an agent are required".into(),
+            ));
+        }
+        Core::decide_draft(
+            self,
+            &ConversationId::new(conversation_id),
+            draft_id,
+            AgentRef {
+                id: agent.id,
+                name: agent.name,
+            },
+            decision,
+        )
+        .await
+        .map_err(|e| InboundError::Unavailable(e.to_string()))
     }
 
     async fn kv_get(&self, desk: &str, key: &str) -> Result<Option<String>, InboundError> {

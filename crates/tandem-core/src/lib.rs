@@ -19,6 +19,7 @@ pub mod clock;
 pub mod csat;
 mod delivery;
 pub mod desks;
+pub mod drafts;
 mod gate;
 pub mod handoff;
 pub mod health;

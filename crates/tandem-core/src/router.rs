@@ -54,6 +54,9 @@ pub struct CoreConfig {
     /// Customer messages per sender and channel; over it, [`InboundHandler::accept`]
     /// answers "unavailable" (the platform delivers again later). `None`: no limit.
     pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
+    /// Draft-only mode: where bot answers wait for an agent's approval, and whether
+    /// agents get suggestions (see [`crate::drafts`]).
+    pub drafts: crate::drafts::DraftsConfig,
 }
 
 /// The default of [`CoreConfig::external_release_after`]: one hour.
@@ -71,6 +74,7 @@ impl Default for CoreConfig {
             supervisors: Vec::new(),
             external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
             sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
+            drafts: crate::drafts::DraftsConfig::default(),
         }
     }
 }
@@ -448,6 +452,7 @@ impl Core {
                     .await?;
             }
             let before = conversation.state.handoff.as_ref().map(|h| h.id.clone());
+            let drafts_before = conversation.state.drafts.clone();
             let mut plan = crate::turn::plan(self, &pending, &customer, conversation).await;
             let opened = opened_handoff(before.as_deref(), &plan.conversation);
             let bot_spoke_last = plan
@@ -463,6 +468,8 @@ impl Core {
                     .extend(self.inactivity_timer(&conversation_id, plan.conversation.next_seq));
             }
             let decisions = plan.escalations.clone();
+            let drafts_changed = plan.conversation.state.drafts != drafts_before;
+            let after = drafts_changed.then(|| plan.conversation.clone());
             let has_outbox = !plan.outbox.is_empty();
             let has_timers = !plan.timers.is_empty();
             match store.commit_turn(plan).await {
@@ -478,6 +485,9 @@ impl Core {
                     }
                     if has_timers {
                         self.inner.timer_wakeup.notify_one();
+                    }
+                    if let Some(after) = &after {
+                        self.drafts_committed(&drafts_before, after).await;
                     }
                     debug!("Inbound message processed.");
                     return Ok(());

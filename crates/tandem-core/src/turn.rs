@@ -10,6 +10,8 @@ use crate::store::{
     ConversationRecord, ConversationState, CustomerRecord, NewOutboxEntry, Owner, PendingInbound,
     Turn,
 };
+use crate::drafts::{self, DraftParts};
+use crate::store::DraftSource;
 use crate::{csat, handoff};
 use tandem_model::{
     Button, Capabilities, ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
@@ -139,6 +141,9 @@ pub(crate) async fn plan(
                 DeskOp::Append(handoff::message(h, &entries[0])),
             ));
         }
+        if !external && let Some(text) = text.as_deref() {
+            suggest(core, &mut next, text, now).await;
+        }
     } else if let Some(reply) = text
         .as_deref()
         .and_then(|t| csat::answer(&mut next.state, t, now))
@@ -184,6 +189,30 @@ pub(crate) async fn plan(
                     policy.version(),
                     now,
                 ));
+                // Draft-only mode: the bot's answer waits for an agent (see `drafts`).
+                let drafted = inner.config.drafts.applies(
+                    decision
+                        .category
+                        .iter()
+                        .map(String::as_str)
+                        .chain(
+                            decision
+                                .reasons
+                                .iter()
+                                .chain(decision.offers.iter().map(|o| &o.reason))
+                                .filter_map(|r| r.category.as_deref()),
+                        ),
+                    decision.target.as_deref(),
+                );
+                let draft_parts = |reply: String, buttons: Vec<Button>| DraftParts {
+                    text: reply,
+                    buttons,
+                    question: Some(text.clone()),
+                    intent: understanding.answer.intent.clone(),
+                    confidence: Some(understanding.answer.confidence),
+                    selection: drafted.clone().unwrap_or_default(),
+                    handoff_id: None,
+                };
                 let opened = if decision.escalate {
                     // Hand off: the queue owns the conversation until an agent takes it.
                     core.start_handoff(&mut next, customer, &decision, &entries[0], now)
@@ -200,10 +229,14 @@ pub(crate) async fn plan(
                     replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
                 } else if decision.offers(OfferKind::BotFirst) {
                     // AI-first segment asking for a person: help first, offer the person.
-                    replies.push((
-                        Party::Bot,
-                        OutboundContent::with_buttons(BOT_FIRST_REPLY, vec![human_button()]),
-                    ));
+                    let reply =
+                        OutboundContent::with_buttons(BOT_FIRST_REPLY, vec![human_button()]);
+                    if drafted.is_some() {
+                        let parts = draft_parts(reply.text, reply.buttons);
+                        drafts::add(&mut next.state, DraftSource::Bot, parts, now);
+                    } else {
+                        replies.push((Party::Bot, reply));
+                    }
                 } else {
                     let survey = csat::bot_survey_due(
                         &next.state,
@@ -214,14 +247,20 @@ pub(crate) async fn plan(
                             .map(|i| (i.intent.as_str(), i.confidence)),
                         understanding.answer.intent.as_deref(),
                     );
-                    let mut reply = bot_reply(understanding.answer);
+                    let mut reply = bot_reply(understanding.answer.clone());
                     if decision.offers(OfferKind::HumanButton)
                         && !reply.buttons.iter().any(|b| b.payload == HUMAN_PAYLOAD)
                     {
                         reply.buttons.push(human_button());
                     }
-                    replies.push((Party::Bot, reply));
-                    if survey {
+                    if drafted.is_some() {
+                        // No survey after a drafted answer: the customer has not got it.
+                        let parts = draft_parts(reply.text, reply.buttons);
+                        drafts::add(&mut next.state, DraftSource::Bot, parts, now);
+                    } else {
+                        replies.push((Party::Bot, reply));
+                    }
+                    if survey && drafted.is_none() {
                         // A thanks after the bot helped: how did the bot do?
                         csat::start(&mut next.state, csat::BOT_SURVEY);
                         replies.push((Party::Bot, csat::prompt()));
@@ -321,6 +360,8 @@ pub(crate) async fn plan(
         entries.push(entry);
     }
     next.next_seq = seq;
+    // A handoff this turn opened makes the bot's pending drafts stale.
+    drafts::withdraw_stale(&mut next.state, now);
     for (desk, op) in desk_ops {
         outbox.push(handoff::desk_entry(&next, &desk, op, now));
     }
@@ -332,6 +373,50 @@ pub(crate) async fn plan(
         outbox,
         timers: Vec::new(),
     }
+}
+
+/// With `[drafts] suggest`: the bot's answer to a customer message in a handed-off
+/// conversation, kept as a suggestion draft for the agent (never sent on its own). A
+/// fallback suggests nothing.
+async fn suggest(core: &Core, next: &mut ConversationRecord, text: &str, now: Timestamp) {
+    let inner = &core.inner;
+    let Some(h) = next.state.handoff.as_ref().filter(|h| !h.status.is_closed()) else {
+        return;
+    };
+    if text.trim().is_empty() {
+        return;
+    }
+    let Some(selection) = inner
+        .config
+        .drafts
+        .suggests(h.category.as_deref(), h.target.as_deref())
+    else {
+        return;
+    };
+    let handoff_id = h.id.clone();
+    let answer = inner
+        .bot
+        .answer(BotQuestion {
+            text,
+            slots: &next.state.slots,
+            last_intent: next.state.last_intent.as_deref(),
+            channel: next.channel.as_str(),
+            conversation: next.id.as_str(),
+        })
+        .await;
+    if answer.fallback || answer.text.trim().is_empty() {
+        return;
+    }
+    let parts = DraftParts {
+        text: answer.text,
+        buttons: answer.buttons,
+        question: Some(text.to_owned()),
+        intent: answer.intent,
+        confidence: Some(answer.confidence),
+        selection,
+        handoff_id: Some(handoff_id),
+    };
+    drafts::add(&mut next.state, DraftSource::Suggestion, parts, now);
 }
 
 /// The button a tap's payload belongs to: the "talk to a person" button, one Tandem

@@ -37,6 +37,99 @@ pub trait AgentDesk: Send + Sync + 'static {
         let _ = report;
         Ok(())
     }
+
+    /// A draft (draft-only mode, see [`DraftView`]) was created, decided or withdrawn,
+    /// for desks that show drafts live. Called by the core, in the process that made the
+    /// change, after it committed; best effort (the default ignores it). Desks list the
+    /// pending drafts with [`DeskEventSink::pending_drafts`], so a missed call only
+    /// delays what an agent sees until the next listing.
+    async fn draft_changed(&self, update: DraftUpdate) -> Result<(), AdapterError> {
+        let _ = update;
+        Ok(())
+    }
+}
+
+/// A reply waiting for an agent's approval (draft-only mode): the bot's answer to a
+/// customer, or the bot's suggestion to the agent of a handed-off conversation. Nothing
+/// of it reaches the customer until an agent approves it (as written or edited).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DraftView {
+    /// The conversation it belongs to.
+    pub conversation_id: String,
+    /// The draft's id (unique within the conversation).
+    pub draft_id: String,
+    /// `bot` (the bot's answer, sent as the bot when approved) or `suggestion` (for the
+    /// agent of a handed-off conversation, sent as that agent's reply when approved).
+    pub source: String,
+    /// The text that would be sent.
+    pub text: String,
+    /// Buttons offered with it.
+    pub buttons: Vec<tandem_model::Button>,
+    /// The customer message it answers.
+    pub question: Option<String>,
+    /// The intent the bot recognised, and its confidence.
+    pub intent: Option<String>,
+    /// The bot's confidence in `intent`, 0 to 1.
+    pub confidence: Option<f32>,
+    /// The policy category that selected draft-only mode for it, if any.
+    pub category: Option<String>,
+    /// The queue (policy target) that selected draft-only mode for it, if any.
+    pub queue: Option<String>,
+    /// The open handoff of a suggestion.
+    pub handoff_id: Option<String>,
+    /// The channel the customer writes on.
+    pub channel: String,
+    /// When it was drafted, RFC 3339.
+    pub created_at: String,
+}
+
+/// What an agent decides about a draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DraftDecision {
+    /// Send it as drafted.
+    Approve,
+    /// Send this text instead (the edit is recorded).
+    Edit(String),
+    /// Send nothing.
+    Reject,
+}
+
+impl DraftDecision {
+    /// The stored name: `approved`, `edited` or `rejected`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DraftDecision::Approve => "approved",
+            DraftDecision::Edit(_) => "edited",
+            DraftDecision::Reject => "rejected",
+        }
+    }
+}
+
+/// A change of a draft (see [`AgentDesk::draft_changed`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DraftUpdate {
+    /// The draft as it was created.
+    pub draft: DraftView,
+    /// `pending` (just created), `approved`, `edited`, `rejected` or `withdrawn` (the
+    /// conversation moved on: handed off, or the handoff of a suggestion closed).
+    pub state: String,
+    /// The agent who decided.
+    pub agent: Option<Agent>,
+    /// The text sent to the customer (`approved`, `edited`).
+    pub final_text: Option<String>,
+    /// When it changed, RFC 3339.
+    pub at: String,
+}
+
+/// What the core answered a draft decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DraftAnswer {
+    /// Decided and committed: an approved or edited text is in the outbox.
+    Decided,
+    /// Nothing changed. Codes: `unknown_draft`, `already_decided` (a draft is decided
+    /// once), `withdrawn` (stale: the conversation moved on), `not_owner` (another agent
+    /// owns the suggestion's handoff), `empty_text` (an edit without text).
+    Refused(DeskRefusal),
 }
 
 /// The delivery state of one agent reply (see [`AgentDesk::reply_delivery`]).
@@ -327,6 +420,29 @@ pub trait DeskEventHandler: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The drafts waiting for an agent's decision, oldest first (the default has none).
+    async fn pending_drafts(&self) -> Result<Vec<DraftView>, InboundError> {
+        Ok(Vec::new())
+    }
+
+    /// Applies an agent's decision about a draft, exactly once: an approved or edited
+    /// text goes to the customer, a rejected one never does; the decision, the final text
+    /// and the approver are recorded on the conversation.
+    async fn decide_draft(
+        &self,
+        conversation_id: &str,
+        draft_id: &str,
+        agent: Agent,
+        decision: DraftDecision,
+    ) -> Result<DraftAnswer, InboundError> {
+        let _ = (conversation_id, draft_id, agent, decision);
+        Ok(DraftAnswer::Refused(DeskRefusal {
+            code: "unknown_draft".into(),
+            message: "drafts are not supported here".into(),
+            owner: None,
+        }))
+    }
+
     /// See [`super::InboundHandler::share`] (`topic` is `desk:<id>`).
     async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
         let _ = (topic, payload);
@@ -401,6 +517,24 @@ impl DeskEventSink {
     /// See [`DeskEventHandler::sign_in`].
     pub async fn sign_in(&self, sign_in: SignIn) -> Result<Option<AgentAccount>, InboundError> {
         self.handler.sign_in(sign_in).await
+    }
+
+    /// See [`DeskEventHandler::pending_drafts`].
+    pub async fn pending_drafts(&self) -> Result<Vec<DraftView>, InboundError> {
+        self.handler.pending_drafts().await
+    }
+
+    /// See [`DeskEventHandler::decide_draft`].
+    pub async fn decide_draft(
+        &self,
+        conversation_id: &str,
+        draft_id: &str,
+        agent: Agent,
+        decision: DraftDecision,
+    ) -> Result<DraftAnswer, InboundError> {
+        self.handler
+            .decide_draft(conversation_id, draft_id, agent, decision)
+            .await
     }
 
     /// Tells the other Tandem processes sharing the store about a live update of this

@@ -37,7 +37,8 @@ pub use config::{ConfigError, ConfigErrors};
 pub use desk::{
     AgentAccount, AgentDesk, BuiltDesk, DeskAnswer, DeskCapabilities, DeskContext, DeskDelivery,
     DeskEvent, DeskEventHandler, DeskEventKind, DeskEventSink, DeskFactory, DeskOp, DeskReceipt,
-    DeskRefusal, ReplyDelivery, SignIn, TransferTarget, parse_transfer_command,
+    DeskRefusal, DraftAnswer, DraftDecision, DraftUpdate, DraftView, ReplyDelivery, SignIn,
+    TransferTarget, parse_transfer_command,
 };
 pub use error::{AdapterError, ErrorKind};
 pub use secret::Secret;

@@ -75,6 +75,8 @@ pub struct Config {
     pub outbox: OutboxSection,
     /// `[handoff]`.
     pub handoff: HandoffSection,
+    /// `[drafts]`: draft-only mode.
+    pub drafts: DraftsSection,
     /// `[[agents]]`: agent accounts (routing profile and console sign-in).
     pub agents: Vec<AgentEntry>,
 }
@@ -443,6 +445,80 @@ pub struct HandoffSection {
     pub external_release_after_secs: Option<u64>,
 }
 
+/// `[drafts]`: draft-only mode. Where it applies, the bot's answers wait in the console
+/// for an agent to approve, edit or reject them; nothing reaches the customer before.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DraftsSection {
+    /// `off` (default: the bot answers directly), `all` (every bot answer is a draft) or
+    /// `selected` (answers in turns whose policy category is in `categories` or whose
+    /// queue is in `queues`).
+    pub mode: Option<String>,
+    /// Queues (policy targets) drafted with `mode = "selected"`.
+    pub queues: Vec<String>,
+    /// Policy categories drafted with `mode = "selected"`.
+    pub categories: Vec<String>,
+    /// Agents of handed-off conversations get the bot's answer to each customer message
+    /// as a suggestion to approve, edit or reject (never sent on its own); with
+    /// `mode = "selected"` only in handoffs of the listed queues or categories.
+    pub suggest: bool,
+}
+
+impl DraftsSection {
+    /// The core's settings (the section is validated first).
+    pub fn core_config(&self) -> tandem_core::drafts::DraftsConfig {
+        tandem_core::drafts::DraftsConfig {
+            mode: self
+                .mode
+                .as_deref()
+                .and_then(tandem_core::drafts::DraftMode::parse)
+                .unwrap_or_default(),
+            queues: self.queues.clone(),
+            categories: self.categories.clone(),
+            suggest: self.suggest,
+        }
+    }
+
+    fn check(&self, errors: &mut ConfigErrors) {
+        use tandem_core::drafts::DraftMode;
+        let mode = match self.mode.as_deref() {
+            None => Some(DraftMode::Off),
+            Some(m) => {
+                let parsed = DraftMode::parse(m);
+                if parsed.is_none() {
+                    errors.push(
+                        "drafts.mode",
+                        format!("unknown mode {m:?}: must be \"off\", \"all\" or \"selected\""),
+                    );
+                }
+                parsed
+            }
+        };
+        for (field, list) in [("queues", &self.queues), ("categories", &self.categories)] {
+            for (i, name) in list.iter().enumerate() {
+                if name.trim().is_empty() {
+                    errors.push(format!("drafts.{field}[{i}]"), "must not be empty");
+                }
+            }
+        }
+        if mode == Some(DraftMode::Selected) && self.queues.is_empty() && self.categories.is_empty()
+        {
+            errors.push(
+                "drafts.mode",
+                "\"selected\" needs at least one entry in drafts.queues or drafts.categories",
+            );
+        }
+        if matches!(mode, Some(DraftMode::Off | DraftMode::All))
+            && (!self.queues.is_empty() || !self.categories.is_empty())
+        {
+            errors.push(
+                "drafts.mode",
+                "drafts.queues and drafts.categories apply only with mode = \"selected\"",
+            );
+        }
+    }
+}
+
 /// `[outbox]`: delivery tuning.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -756,6 +832,7 @@ pub fn parse(
             );
         }
     }
+    config.drafts.check(&mut errors);
     if config.outbox.lease_secs == Some(0) {
         errors.push("outbox.lease_secs", "must be at least 1");
     }

@@ -979,6 +979,7 @@ pub(crate) async fn erase_customer(
             let mut state: ConversationState = conversation.state.clone();
             let mut refs = vec![conversation.id.clone()];
             state.slots.clear();
+            state.erase_drafts();
             state.offered_choices.clear();
             for handoff in state
                 .handoff

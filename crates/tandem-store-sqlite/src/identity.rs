@@ -820,6 +820,7 @@ pub(crate) fn erase_customer(
                 .map_err(|e| StoreError::Corrupt(format!("conversation state of {id}: {e}")))?;
             let mut refs = vec![id.clone()];
             state.slots.clear();
+            state.erase_drafts();
             state.offered_choices.clear();
             for handoff in state
                 .handoff

@@ -131,6 +131,7 @@ impl Shared {
                     }
                 },
                 Ok(SharedChange::Closed(id)) => protocol::closed(&id),
+                Ok(SharedChange::Frame(frame)) => frame,
                 Err(_) => {
                     tracing::debug!("A shared console update was not understood; skipped.");
                     continue;
@@ -147,6 +148,8 @@ impl Shared {
 enum SharedChange {
     Updated(String),
     Closed(String),
+    /// A frame pushed as it is (drafts: created, decided).
+    Frame(String),
 }
 
 struct Console {
@@ -178,6 +181,16 @@ impl AgentDesk for Console {
         Ok(DeskReceipt {
             thread: Some(delivery.op.handoff_id().to_owned()),
         })
+    }
+
+    async fn draft_changed(&self, update: tandem_sdk::DraftUpdate) -> Result<(), AdapterError> {
+        let frame = protocol::draft_update(&update);
+        let _ = self.shared.live.send(frame.clone());
+        let payload = serde_json::to_string(&SharedChange::Frame(frame)).unwrap_or_default();
+        if let Err(error) = self.shared.store.sink().share(&payload).await {
+            tracing::warn!(%error, "A draft update could not be shared with other replicas.");
+        }
+        Ok(())
     }
 
     async fn reply_delivery(&self, report: tandem_sdk::ReplyDelivery) -> Result<(), AdapterError> {

@@ -1,12 +1,16 @@
 //! The console's WebSocket frames (JSON text, one object each, with a `type`).
 //!
 //! Agent → server: `hello` (who the agent is; may carry the token when the URL did not),
-//! `accept`, `resolve`, `release` and `message`, each with the agent's own action `id`.
-//! Server → agent: `snapshot`, `handoff`, `closed`, `ack` and `error`.
+//! `accept`, `resolve`, `release` and `message`, each with the agent's own action `id`;
+//! `draft.decide` (approve, edit or reject a draft, see `tandem_core::drafts`) and
+//! `drafts` (list the pending drafts again).
+//! Server → agent: `snapshot` (open handoffs and pending drafts), `handoff`, `closed`,
+//! `draft.created`, `draft.decided`, `drafts`, `ack` and `error`.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tandem_sdk::handoff::Agent;
+use tandem_sdk::{DraftUpdate, DraftView};
 
 /// Longest action id, agent id or handoff id accepted.
 pub(crate) const MAX_ID_LEN: usize = 200;
@@ -39,6 +43,20 @@ pub(crate) enum ClientFrame {
         id: String,
         text: String,
     },
+    /// Decides a draft: `decision` is `approve`, `edit` (with `text`) or `reject`.
+    #[serde(rename = "draft.decide")]
+    DraftDecide {
+        conversation: String,
+        draft: String,
+        decision: DraftChoice,
+        #[serde(default)]
+        text: Option<String>,
+        /// The agent's action id, echoed in the `ack` (the draft id when absent).
+        #[serde(default)]
+        id: Option<String>,
+    },
+    /// Asks for the pending drafts (answered with a `drafts` frame).
+    Drafts,
     /// Hands the handoff to another agent (`to_agent`) or back to a queue (`to_queue`).
     Transfer {
         handoff_id: String,
@@ -48,6 +66,15 @@ pub(crate) enum ClientFrame {
         #[serde(default)]
         to_queue: Option<String>,
     },
+}
+
+/// What an agent decides about a draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DraftChoice {
+    Approve,
+    Edit,
+    Reject,
 }
 
 /// The agent an agent says they are.
@@ -89,6 +116,17 @@ impl ClientFrame {
             Self::Hello { agent, .. } => {
                 agent.iter().map(|a| ("agent.id", a.id.as_str())).collect()
             }
+            Self::Drafts => Vec::new(),
+            Self::DraftDecide {
+                conversation,
+                draft,
+                id,
+                ..
+            } => {
+                let mut ids = vec![("conversation", conversation.as_str()), ("draft", draft.as_str())];
+                ids.extend(id.as_deref().map(|id| ("id", id)));
+                ids
+            }
             Self::Accept { handoff_id, id }
             | Self::Resolve { handoff_id, id }
             | Self::Release { handoff_id, id }
@@ -120,6 +158,23 @@ impl ClientFrame {
         {
             return Err(FrameError::new("empty_text", "the message has no text"));
         }
+        if let Self::DraftDecide { decision, text, .. } = self {
+            match (decision, text.as_deref()) {
+                (DraftChoice::Edit, None) => {
+                    return Err(FrameError::new("empty_text", "an edit carries the edited text"));
+                }
+                (DraftChoice::Edit, Some(t)) if t.trim().is_empty() => {
+                    return Err(FrameError::new("empty_text", "an edit carries the edited text"));
+                }
+                (DraftChoice::Approve | DraftChoice::Reject, Some(_)) => {
+                    return Err(FrameError::new(
+                        "bad_frame",
+                        "only an edit carries text; approve sends the draft as it is",
+                    ));
+                }
+                _ => {}
+            }
+        }
         if let Self::Transfer {
             to_agent, to_queue, ..
         } = self
@@ -143,7 +198,8 @@ impl ClientFrame {
     /// The client action id, for frames that carry one.
     pub(crate) fn action_id(&self) -> Option<&str> {
         match self {
-            Self::Hello { .. } => None,
+            Self::Hello { .. } | Self::Drafts => None,
+            Self::DraftDecide { id, draft, .. } => Some(id.as_deref().unwrap_or(draft.as_str())),
             Self::Accept { id, .. }
             | Self::Resolve { id, .. }
             | Self::Release { id, .. }
@@ -162,8 +218,32 @@ impl AgentFrame {
     }
 }
 
-pub(crate) fn snapshot(handoffs: Vec<Value>) -> String {
-    json!({"type": "snapshot", "handoffs": handoffs}).to_string()
+pub(crate) fn snapshot(handoffs: Vec<Value>, drafts: &[DraftView]) -> String {
+    json!({"type": "snapshot", "handoffs": handoffs, "drafts": drafts}).to_string()
+}
+
+/// The pending drafts, oldest first.
+pub(crate) fn drafts(drafts: &[DraftView]) -> String {
+    json!({"type": "drafts", "drafts": drafts}).to_string()
+}
+
+/// A draft was created (`draft.created`), or decided or withdrawn (`draft.decided`, with
+/// `state` `approved`, `edited`, `rejected` or `withdrawn`, the agent and the text sent).
+pub(crate) fn draft_update(update: &DraftUpdate) -> String {
+    if update.state == "pending" {
+        json!({"type": "draft.created", "draft": update.draft}).to_string()
+    } else {
+        json!({
+            "type": "draft.decided",
+            "conversation_id": update.draft.conversation_id,
+            "draft_id": update.draft.draft_id,
+            "state": update.state,
+            "agent": update.agent,
+            "text": update.final_text,
+            "at": update.at,
+        })
+        .to_string()
+    }
 }
 
 pub(crate) fn handoff(view: Value) -> String {
@@ -215,6 +295,14 @@ mod fuzz {
         "release",
         "message",
         "transfer",
+        "draft.decide",
+        "drafts",
+        "conversation",
+        "draft",
+        "decision",
+        "approve",
+        "edit",
+        "reject",
     ];
     const SEED: &[u8] = br#"{"type":"transfer","handoff_id":"ho_1","id":"a1","to_agent":{"id":"bea","name":"Bea"},"to_queue":"billing"}"#;
 

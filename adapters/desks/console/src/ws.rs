@@ -4,7 +4,7 @@
 //! agents' WebSocket).
 
 use crate::auth;
-use crate::protocol::{self, ClientFrame, FrameError};
+use crate::protocol::{self, ClientFrame, DraftChoice, FrameError};
 use crate::state::{Action, ActionError, Refusal};
 use crate::{MAX_FRAME_BYTES, Shared, now};
 use axum::Router;
@@ -22,7 +22,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::handoff::Agent;
-use tandem_sdk::{DeskAnswer, DeskEvent, DeskEventKind, InboundError, SignIn, TransferTarget};
+use tandem_sdk::{
+    DeskAnswer, DeskEvent, DeskEventKind, DraftAnswer, DraftDecision, InboundError, SignIn,
+    TransferTarget,
+};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info};
 
@@ -317,9 +320,12 @@ async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
 
 /// The handoffs agents see on connect.
 async fn snapshot(shared: &Shared) -> String {
-    match shared.store.open_handoffs().await {
-        Ok(list) => protocol::snapshot(list.iter().map(|r| r.view()).collect()),
-        Err(e) => {
+    let drafts = shared.store.sink().pending_drafts().await;
+    match (shared.store.open_handoffs().await, drafts) {
+        (Ok(list), Ok(drafts)) => {
+            protocol::snapshot(list.iter().map(|r| r.view()).collect(), &drafts)
+        }
+        (Err(e), _) | (_, Err(e)) => {
             debug!(error = %e, "Console snapshot unavailable.");
             protocol::error("unavailable", "the queue is unavailable; reconnect", None)
         }
@@ -446,6 +452,42 @@ async fn session(shared: Arc<Shared>, socket: WebSocket, auth: Auth) {
 /// Performs one agent action; returns the `ack` or `error` frame to answer with.
 async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame, signed_in: bool) -> String {
     let (handoff_id, id, kind, action) = match frame {
+        ClientFrame::Drafts => {
+            return match shared.store.sink().pending_drafts().await {
+                Ok(list) => protocol::drafts(&list),
+                Err(e) => {
+                    debug!(error = %e, "Console drafts unavailable.");
+                    protocol::error("unavailable", "the drafts are unavailable; try again", None)
+                }
+            };
+        }
+        ClientFrame::DraftDecide {
+            conversation,
+            draft,
+            decision,
+            text,
+            id,
+        } => {
+            let id = id.unwrap_or_else(|| draft.clone());
+            let decision = match (decision, text) {
+                (DraftChoice::Approve, _) => DraftDecision::Approve,
+                (DraftChoice::Reject, _) => DraftDecision::Reject,
+                (DraftChoice::Edit, text) => DraftDecision::Edit(text.unwrap_or_default()),
+            };
+            return match shared
+                .store
+                .sink()
+                .decide_draft(&conversation, &draft, agent.clone(), decision)
+                .await
+            {
+                Ok(DraftAnswer::Decided) => protocol::ack(&id),
+                Ok(DraftAnswer::Refused(r)) => protocol::error(&r.code, &r.message, Some(&id)),
+                Err(InboundError::Rejected(reason)) => {
+                    protocol::error("rejected", &reason, Some(&id))
+                }
+                Err(e) => unavailable(&e, &id),
+            };
+        }
         ClientFrame::Accept { handoff_id, id } => {
             (handoff_id, id, DeskEventKind::Accepted, Action::Accept)
         }

@@ -60,6 +60,9 @@ pub use shared::{
     notifications_reach_every_feed_in_order, pending_inbound_before_is_per_sender_and_ordered,
 };
 
+mod drafts;
+pub use drafts::drafts_survive_a_reload_and_are_decided_once;
+
 mod delivery;
 pub use delivery::{
     delivery_failure_marks_failed, delivery_status_moves_forward,
@@ -165,6 +168,7 @@ macro_rules! store_conformance {
             concurrent_try_lease_one_wins,
             notifications_reach_every_feed_in_order,
             pending_inbound_before_is_per_sender_and_ordered,
+            drafts_survive_a_reload_and_are_decided_once,
         );
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {

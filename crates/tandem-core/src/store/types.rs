@@ -169,12 +169,148 @@ pub struct ConversationState {
     /// (never handed off), once asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bot_csat: Option<Csat>,
+    /// Replies waiting for an agent's approval (draft-only mode, [`crate::drafts`]),
+    /// oldest first. Nothing of them reaches the customer until approved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drafts: Vec<Draft>,
+    /// What agents decided about this conversation's drafts (and which were withdrawn),
+    /// oldest first; the newest [`ConversationState::DRAFT_LOG_KEPT`] are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub draft_log: Vec<DraftRecord>,
+}
+
+/// Where a draft comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftSource {
+    /// The bot's answer in a conversation the bot owns: sent as the bot when approved.
+    Bot,
+    /// The bot's suggestion to the agent of a handed-off conversation: sent as the
+    /// approving agent's reply.
+    Suggestion,
+}
+
+impl DraftSource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftSource::Bot => "bot",
+            DraftSource::Suggestion => "suggestion",
+        }
+    }
+}
+
+/// A reply waiting for an agent's approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    /// Unique within the conversation (`dr_…`).
+    pub id: String,
+    /// Bot answer or suggestion.
+    pub source: DraftSource,
+    /// The text that would be sent.
+    pub text: String,
+    /// Buttons offered with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<tandem_model::Button>,
+    /// The customer message it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// The intent the bot recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    /// The bot's confidence, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The policy category that selected draft-only mode, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The queue (policy target) that selected draft-only mode, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// The open handoff a suggestion was made in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_id: Option<String>,
+    /// When drafted, unix ms.
+    pub created_at_ms: i64,
+}
+
+/// What happened to a draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftOutcome {
+    /// Sent as drafted.
+    Approved,
+    /// Sent as the agent edited it.
+    Edited,
+    /// Never sent.
+    Rejected,
+    /// Never sent: the conversation moved on before anyone decided (a bot draft once
+    /// the conversation was handed off, a suggestion once its handoff closed).
+    Withdrawn,
+}
+
+impl DraftOutcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftOutcome::Approved => "approved",
+            DraftOutcome::Edited => "edited",
+            DraftOutcome::Rejected => "rejected",
+            DraftOutcome::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// One decided (or withdrawn) draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftRecord {
+    /// The draft's id.
+    pub draft_id: String,
+    /// Bot answer or suggestion.
+    pub source: DraftSource,
+    /// The text as drafted.
+    pub original: String,
+    /// The text sent (`approved`, `edited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_text: Option<String>,
+    /// What happened.
+    pub outcome: DraftOutcome,
+    /// The agent who decided (none for `withdrawn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRef>,
+    /// When drafted, unix ms.
+    pub created_at_ms: i64,
+    /// When decided, unix ms.
+    pub at_ms: i64,
 }
 
 impl ConversationState {
     /// How many closed handoffs `past_handoffs` keeps (the newest), so the conversation
     /// document stays bounded however often it is handed off.
     pub const PAST_HANDOFFS_KEPT: usize = 10;
+
+    /// How many decided drafts `draft_log` keeps (the newest).
+    pub const DRAFT_LOG_KEPT: usize = 100;
+
+    /// Appends a decided draft to `draft_log`, dropping the oldest beyond
+    /// [`Self::DRAFT_LOG_KEPT`].
+    pub fn log_draft(&mut self, record: DraftRecord) {
+        self.draft_log.push(record);
+        let excess = self.draft_log.len().saturating_sub(Self::DRAFT_LOG_KEPT);
+        self.draft_log.drain(..excess);
+    }
+
+    /// Erases what drafts hold of the customer's words (GDPR erasure): pending drafts
+    /// are dropped, logged texts replaced by [`ERASED_TEXT`].
+    pub fn erase_drafts(&mut self) {
+        self.drafts.clear();
+        for r in &mut self.draft_log {
+            r.original = ERASED_TEXT.to_owned();
+            if r.final_text.is_some() {
+                r.final_text = Some(ERASED_TEXT.to_owned());
+            }
+        }
+    }
 
     /// Appends a closed handoff to `past_handoffs`, dropping the oldest beyond
     /// [`Self::PAST_HANDOFFS_KEPT`].

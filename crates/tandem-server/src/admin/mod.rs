@@ -90,6 +90,8 @@ fn handler(method: &str, operation_id: &str) -> Option<MethodRouter<AdminState>>
         "identityAudit" => on(filter, identity_audit),
         "getConversation" => on(filter, get_conversation),
         "releaseExternal" => on(filter, release_external),
+        "listDrafts" => on(filter, list_drafts),
+        "decideDraft" => on(filter, decide_draft),
         "getTranscript" => on(filter, get_transcript),
         "listEscalations" => on(filter, get_escalations),
         "getPolicy" => on(filter, get_policy),
@@ -440,6 +442,81 @@ async fn release_external(
                 .await?
                 .ok_or_else(|| not_found("conversation"))?;
             Ok(Json(views::conversation(&c)).into_response())
+        }
+    }
+}
+
+/// The drafts waiting for an agent's decision.
+async fn list_drafts(State(st): State<AdminState>) -> Result<Response, ApiError> {
+    let drafts = st.core.pending_drafts().await?;
+    Ok(Json(drafts).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftDecisionPost {
+    decision: String,
+    #[serde(default)]
+    text: Option<String>,
+    agent: DraftAgent,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftAgent {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Approves, edits or rejects a draft, once.
+async fn decide_draft(
+    State(st): State<AdminState>,
+    Path((id, draft_id)): Path<(String, String)>,
+    body: Result<Json<DraftDecisionPost>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| bad_request(e.body_text()))?;
+    let decision = match (body.decision.as_str(), body.text) {
+        ("approve", None) => tandem_sdk::DraftDecision::Approve,
+        ("reject", None) => tandem_sdk::DraftDecision::Reject,
+        ("edit", Some(text)) => tandem_sdk::DraftDecision::Edit(text),
+        ("edit", None) => return Err(bad_request("an edit needs text")),
+        ("approve" | "reject", Some(_)) => {
+            return Err(bad_request("only an edit carries text"));
+        }
+        _ => return Err(bad_request("decision must be approve, edit or reject")),
+    };
+    if body.agent.id.trim().is_empty() || body.agent.id.len() > 200 {
+        return Err(bad_request("agent.id must be 1 to 200 characters"));
+    }
+    let agent = tandem_core::store::AgentRef {
+        id: body.agent.id,
+        name: body.agent.name,
+    };
+    let conversation = ConversationId::new(id);
+    match st
+        .core
+        .decide_draft(&conversation, &draft_id, agent, decision)
+        .await?
+    {
+        tandem_sdk::DraftAnswer::Decided => {
+            let c = st
+                .core
+                .store()
+                .conversation(&conversation)
+                .await?
+                .ok_or_else(|| not_found("conversation"))?;
+            Ok(Json(views::conversation(&c)).into_response())
+        }
+        tandem_sdk::DraftAnswer::Refused(r) => {
+            let (status, code) = match r.code.as_str() {
+                "already_decided" => (StatusCode::CONFLICT, "already_decided"),
+                "withdrawn" => (StatusCode::CONFLICT, "withdrawn"),
+                "not_owner" => (StatusCode::FORBIDDEN, "not_owner"),
+                "empty_text" => (StatusCode::BAD_REQUEST, "empty_text"),
+                _ => (StatusCode::NOT_FOUND, "unknown_draft"),
+            };
+            Err(ApiError(status, code, r.message))
         }
     }
 }

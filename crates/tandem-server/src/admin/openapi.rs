@@ -116,6 +116,18 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/drafts",
+        "listDrafts",
+        "Draft-only mode: the drafts waiting for an agent's decision, oldest first",
+    ),
+    (
+        "post",
+        "/api/v1/conversations/{id}/drafts/{draft_id}",
+        "decideDraft",
+        "Approve, edit or reject a draft, once: an approved or edited text goes to the customer, a rejected one never; the decision and the agent are recorded in the conversation's draft_log",
+    ),
+    (
+        "get",
         "/api/v1/conversations/{id}/transcript",
         "getTranscript",
         "The newest transcript entries, oldest first, across channels",
@@ -242,7 +254,10 @@ fn success(id: &str) -> (&'static str, Value) {
                 "escalated": {"type": "boolean"}, "category": {"type": ["string", "null"]},
                 "target": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]}}}),
         ),
-        "getConversation" | "releaseExternal" => ("200", reference("Conversation")),
+        "getConversation" | "releaseExternal" | "decideDraft" => {
+            ("200", reference("Conversation"))
+        }
+        "listDrafts" => ("200", array_of("Draft")),
         "getTranscript" => ("200", array_of("TranscriptEntry")),
         "listEscalations" => ("200", array_of("Escalation")),
         "issueLinkCode" => ("201", reference("LinkCode")),
@@ -355,6 +370,23 @@ fn operation(path: &str, id: &str, summary: &str) -> Value {
                 "409".into(),
                 error_response("The conversation is not held by a person outside Tandem"),
             );
+        }
+        "decideDraft" => {
+            responses.insert(
+                "400".into(),
+                error_response("Invalid body, or an edit without text"),
+            );
+            responses.insert(
+                "403".into(),
+                error_response("A suggestion in a handoff another agent owns"),
+            );
+            responses.insert(
+                "409".into(),
+                error_response(
+                    "Already decided, or withdrawn (the conversation moved on; nothing was sent)",
+                ),
+            );
+            op["requestBody"] = json_body("DraftDecisionPost");
         }
         "reloadPolicy" => {
             responses.insert(
@@ -524,7 +556,28 @@ fn general_schemas() -> Value {
             "opened_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
             "messages": {"type": "integer"}, "state": {"type": "object"},
             "handoff": {"oneOf": [{"$ref": "#/components/schemas/Handoff"}, {"type": "null"}]},
-            "past_handoffs": {"type": "array", "items": {"$ref": "#/components/schemas/Handoff"}}}},
+            "past_handoffs": {"type": "array", "items": {"$ref": "#/components/schemas/Handoff"}},
+            "drafts": {"type": "array", "items": {"$ref": "#/components/schemas/Draft"}},
+            "draft_log": {"type": "array", "items": {"$ref": "#/components/schemas/DraftRecord"}}}},
+        "Draft": {"type": "object", "required": ["conversation_id", "draft_id", "source", "text", "channel", "created_at"], "properties": {
+            "conversation_id": {"type": "string"}, "draft_id": {"type": "string"},
+            "source": {"enum": ["bot", "suggestion"]}, "text": {"type": "string"},
+            "buttons": {"type": "array", "items": {"type": "object"}},
+            "question": {"type": ["string", "null"]}, "intent": {"type": ["string", "null"]},
+            "confidence": {"type": ["number", "null"]}, "category": {"type": ["string", "null"]},
+            "queue": {"type": ["string", "null"]}, "handoff_id": {"type": ["string", "null"]},
+            "channel": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}},
+        "DraftRecord": {"type": "object", "required": ["draft_id", "source", "outcome", "original"], "properties": {
+            "draft_id": {"type": "string"}, "source": {"enum": ["bot", "suggestion"]},
+            "outcome": {"enum": ["approved", "edited", "rejected", "withdrawn"]},
+            "original": {"type": "string"}, "final_text": {"type": ["string", "null"]},
+            "agent": {"oneOf": [{"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}}}, {"type": "null"}]},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"}}},
+        "DraftDecisionPost": {"type": "object", "required": ["decision", "agent"], "additionalProperties": false, "properties": {
+            "decision": {"enum": ["approve", "edit", "reject"]},
+            "text": {"type": "string", "description": "The text sent instead (edit only)"},
+            "agent": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}}, "description": "Who decides (recorded as the approver)"}}},
         "TranscriptEntry": {"type": "object", "required": ["id", "seq", "from", "channel", "at", "content"], "properties": {
             "id": {"type": "string"}, "seq": {"type": "integer"}, "from": {"enum": ["customer", "bot", "agent", "system"]},
             "channel": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "content": {"type": "object"},

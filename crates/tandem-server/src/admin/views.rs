@@ -115,6 +115,22 @@ pub(super) fn conversation(c: &ConversationRecord) -> Value {
         },
         "handoff": s.handoff.as_ref().map(handoff),
         "past_handoffs": s.past_handoffs.iter().map(handoff).collect::<Vec<_>>(),
+        // Draft-only mode: what waits for an agent, and what agents decided.
+        "drafts": s.drafts.iter().map(|d| tandem_core::drafts::view(c, d)).collect::<Vec<_>>(),
+        "draft_log": s.draft_log.iter().map(draft_record).collect::<Vec<_>>(),
+    })
+}
+
+fn draft_record(r: &tandem_core::store::DraftRecord) -> Value {
+    json!({
+        "draft_id": r.draft_id,
+        "source": r.source.as_str(),
+        "outcome": r.outcome.as_str(),
+        "original": r.original,
+        "final_text": r.final_text,
+        "agent": r.agent,
+        "created_at": ms(r.created_at_ms),
+        "decided_at": ms(r.at_ms),
     })
 }
 

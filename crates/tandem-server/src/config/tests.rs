@@ -410,3 +410,39 @@ bot = "dialogflow"
         assert!(p.contains(&path.to_owned()), "{path} in {p:?}");
     }
 }
+
+#[test]
+fn drafts_modes_are_checked() {
+    let loaded = check("[channels.webchat]\n").expect("no [drafts]");
+    let core = loaded.config.drafts.core_config();
+    assert_eq!(core.mode, tandem_core::drafts::DraftMode::Off);
+    assert!(!core.suggest);
+
+    let loaded = check(
+        "[channels.webchat]\n\n[drafts]\nmode = \"selected\"\ncategories = [\"legal\"]\nqueues = [\"billing\"]\nsuggest = true\n",
+    )
+    .expect("selected");
+    let core = loaded.config.drafts.core_config();
+    assert_eq!(core.mode, tandem_core::drafts::DraftMode::Selected);
+    assert_eq!(core.categories, ["legal"]);
+    assert_eq!(core.queues, ["billing"]);
+    assert!(core.suggest);
+    let all = check("[drafts]\nmode = \"all\"\n").expect("all");
+    assert_eq!(
+        all.config.drafts.core_config().mode,
+        tandem_core::drafts::DraftMode::All
+    );
+
+    let errors = check("[drafts]\nmode = \"sometimes\"\n").expect_err("unknown mode");
+    assert_eq!(paths(&errors), ["drafts.mode"]);
+    assert!(errors.to_string().contains("\"off\", \"all\" or \"selected\""), "{errors}");
+    let errors = check("[drafts]\nmode = \"selected\"\n").expect_err("nothing selected");
+    assert_eq!(paths(&errors), ["drafts.mode"]);
+    let errors =
+        check("[drafts]\nmode = \"all\"\ncategories = [\"legal\"]\n").expect_err("lists without selected");
+    assert_eq!(paths(&errors), ["drafts.mode"]);
+    let errors = check("[drafts]\nmode = \"selected\"\nqueues = [\" \"]\n").expect_err("empty name");
+    assert_eq!(paths(&errors), ["drafts.queues[0]"]);
+    let errors = check("[drafts]\nmodes = \"all\"\n").expect_err("unknown key");
+    assert!(errors.to_string().contains("modes"), "{errors}");
+}

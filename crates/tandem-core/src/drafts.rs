@@ -1,0 +1,747 @@
+//! Draft-only mode: replies that wait for an agent's approval.
+//!
+//! When `[drafts]` applies to a conversation (globally, or through the policy category or
+//! queue of the turn), the bot's answer is not put in the outbox: it becomes a [`Draft`]
+//! in the conversation's state, committed with the turn, and the desks are told
+//! ([`AgentDesk::draft_changed`](tandem_sdk::AgentDesk::draft_changed)). With `suggest`,
+//! a customer message in a handed-off conversation also gets the bot's (non-fallback)
+//! answer as a `suggestion` draft for the agent; it is never sent on its own.
+//!
+//! An agent decides each draft once ([`Core::decide_draft`]): approve (the text goes to
+//! the outbox like a bot reply, or as the agent's reply for a suggestion), edit (the
+//! edited text is sent) or reject (nothing is sent). Each decision is recorded in
+//! `ConversationState::draft_log` with the original text, the text sent and the agent.
+//! The draft leaves `drafts` in the same commit that queues its text, so the optimistic
+//! version check of the store makes a second decision see it decided.
+//!
+//! Stale drafts are **withdrawn**, never sent: a bot draft once the conversation is no
+//! longer the bot's (handed off), a suggestion once its handoff is no longer open. The
+//! turn that moves the conversation on withdraws them; a decision about one that is
+//! still listed withdraws it then and answers `withdrawn`.
+//!
+//! Desks list what waits through [`DeskEventHandler::pending_drafts`]
+//! (tandem_sdk::DeskEventHandler::pending_drafts): the conversations with pending drafts
+//! are kept in the store's key-value space (namespace `drafts`, key `pending`, a JSON list
+//! of conversation ids) as a hint that every listing re-checks against the conversations
+//! themselves.
+
+use crate::router::Core;
+use crate::store::{
+    AgentRef, ConversationRecord, ConversationState, Draft, DraftOutcome,
+    DraftRecord, DraftSource, HandoffStatus, Owner, StoreError, Turn,
+};
+use tandem_model::{Button, Content, ConversationId, MessageId, OutboundContent, Party, Timestamp};
+use tandem_sdk::handoff::Agent;
+use tandem_sdk::{DeskRefusal, DraftAnswer, DraftDecision, DraftUpdate, DraftView};
+use tracing::{debug, warn};
+
+/// Key-value namespace of the pending-drafts index.
+const INDEX_NAMESPACE: &str = "drafts";
+/// Key of the pending-drafts index.
+const INDEX_KEY: &str = "pending";
+/// Most conversations the index lists (the oldest are dropped beyond it).
+const INDEX_LIMIT: usize = 5000;
+/// Most drafts one conversation keeps pending; beyond it the oldest are withdrawn.
+pub const PENDING_KEPT: usize = 20;
+
+/// Serializes this process's updates of the pending-drafts index.
+static INDEX_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where draft-only mode applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DraftMode {
+    /// Never: the bot answers directly (the default).
+    #[default]
+    Off,
+    /// Every bot answer is a draft.
+    All,
+    /// Bot answers of turns whose policy category or queue is listed.
+    Selected,
+}
+
+impl DraftMode {
+    /// Parses the config value (`off`, `all`, `selected`).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "off" => Some(DraftMode::Off),
+            "all" => Some(DraftMode::All),
+            "selected" => Some(DraftMode::Selected),
+            _ => None,
+        }
+    }
+}
+
+/// `[drafts]` of the server config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DraftsConfig {
+    /// Where bot answers become drafts.
+    pub mode: DraftMode,
+    /// Queues (policy targets) whose turns are drafted with [`DraftMode::Selected`].
+    pub queues: Vec<String>,
+    /// Policy categories whose turns are drafted with [`DraftMode::Selected`].
+    pub categories: Vec<String>,
+    /// Whether agents of handed-off conversations get the bot's answer to each customer
+    /// message as a suggestion draft. With [`DraftMode::Selected`] only for handoffs of
+    /// the listed queues or categories; otherwise for every handoff.
+    pub suggest: bool,
+}
+
+/// Why a draft was made: the category or queue that selected draft-only mode, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The listed category that matched.
+    pub category: Option<String>,
+    /// The listed queue that matched.
+    pub queue: Option<String>,
+}
+
+impl DraftsConfig {
+    /// Whether a bot answer is drafted, given the policy categories and queues of the
+    /// turn; `Some` names what selected it.
+    pub fn applies<'a>(
+        &self,
+        categories: impl IntoIterator<Item = &'a str>,
+        queues: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Selection> {
+        match self.mode {
+            DraftMode::Off => None,
+            DraftMode::All => Some(Selection::default()),
+            DraftMode::Selected => self.select(categories, queues),
+        }
+    }
+
+    /// Whether a customer message of a handed-off conversation with this category and
+    /// queue gets a suggestion draft.
+    pub fn suggests(&self, category: Option<&str>, queue: Option<&str>) -> Option<Selection> {
+        if !self.suggest {
+            return None;
+        }
+        match self.mode {
+            DraftMode::Selected => self.select(category, queue),
+            DraftMode::Off | DraftMode::All => Some(Selection::default()),
+        }
+    }
+
+    fn select<'a>(
+        &self,
+        categories: impl IntoIterator<Item = &'a str>,
+        queues: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Selection> {
+        let category = categories
+            .into_iter()
+            .find(|c| self.categories.iter().any(|l| l == c));
+        let queue = queues
+            .into_iter()
+            .find(|q| self.queues.iter().any(|l| l == q));
+        (category.is_some() || queue.is_some()).then(|| Selection {
+            category: category.map(str::to_owned),
+            queue: queue.map(str::to_owned),
+        })
+    }
+}
+
+/// What a new draft says and why.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DraftParts {
+    pub(crate) text: String,
+    pub(crate) buttons: Vec<Button>,
+    pub(crate) question: Option<String>,
+    pub(crate) intent: Option<String>,
+    pub(crate) confidence: Option<f32>,
+    pub(crate) selection: Selection,
+    pub(crate) handoff_id: Option<String>,
+}
+
+/// Adds a pending draft to the state being planned (withdrawing the oldest beyond
+/// [`PENDING_KEPT`]).
+pub(crate) fn add(
+    state: &mut ConversationState,
+    source: DraftSource,
+    parts: DraftParts,
+    now: Timestamp,
+) {
+    let at_ms = crate::handoff::ms(now);
+    state.drafts.push(Draft {
+        id: format!("dr_{}", MessageId::generate().as_str().trim_start_matches("msg_")),
+        source,
+        text: parts.text,
+        buttons: parts.buttons,
+        question: parts.question,
+        intent: parts.intent,
+        confidence: parts.confidence,
+        category: parts.selection.category,
+        queue: parts.selection.queue,
+        handoff_id: parts.handoff_id,
+        created_at_ms: at_ms,
+    });
+    while state.drafts.len() > PENDING_KEPT {
+        let old = state.drafts.remove(0);
+        state.log_draft(withdrawn(&old, at_ms));
+    }
+}
+
+/// Whether a pending draft can no longer be sent: a bot draft once the bot does not own
+/// the conversation, a suggestion once its handoff is not open.
+pub fn is_stale(state: &ConversationState, draft: &Draft) -> bool {
+    match draft.source {
+        DraftSource::Bot => state.owner != Owner::Bot,
+        DraftSource::Suggestion => !state.handoff.as_ref().is_some_and(|h| {
+            Some(&h.id) == draft.handoff_id.as_ref() && !h.status.is_closed()
+        }),
+    }
+}
+
+/// Withdraws every stale pending draft of `state` (recorded in its log); returns how many.
+pub fn withdraw_stale(state: &mut ConversationState, now: Timestamp) -> usize {
+    let at_ms = crate::handoff::ms(now);
+    let (stale, keep): (Vec<Draft>, Vec<Draft>) = std::mem::take(&mut state.drafts)
+        .into_iter()
+        .partition(|d| is_stale(state, d));
+    state.drafts = keep;
+    for d in &stale {
+        state.log_draft(withdrawn(d, at_ms));
+    }
+    stale.len()
+}
+
+fn withdrawn(d: &Draft, at_ms: i64) -> DraftRecord {
+    DraftRecord {
+        draft_id: d.id.clone(),
+        source: d.source,
+        original: d.text.clone(),
+        final_text: None,
+        outcome: DraftOutcome::Withdrawn,
+        agent: None,
+        created_at_ms: d.created_at_ms,
+        at_ms,
+    }
+}
+
+/// A draft as desks see it.
+pub fn view(conversation: &ConversationRecord, d: &Draft) -> DraftView {
+    DraftView {
+        conversation_id: conversation.id.as_str().to_owned(),
+        draft_id: d.id.clone(),
+        source: d.source.as_str().to_owned(),
+        text: d.text.clone(),
+        buttons: d.buttons.clone(),
+        question: d.question.clone(),
+        intent: d.intent.clone(),
+        confidence: d.confidence,
+        category: d.category.clone(),
+        queue: d.queue.clone(),
+        handoff_id: d.handoff_id.clone(),
+        channel: conversation.channel.as_str().to_owned(),
+        created_at: crate::handoff::rfc3339(from_ms(d.created_at_ms)),
+    }
+}
+
+fn from_ms(ms: i64) -> Timestamp {
+    Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn refused(code: &str, message: impl Into<String>) -> DraftAnswer {
+    DraftAnswer::Refused(DeskRefusal {
+        code: code.into(),
+        message: message.into(),
+        owner: None,
+    })
+}
+
+impl Core {
+    /// The draft-only settings.
+    pub fn drafts_config(&self) -> &DraftsConfig {
+        &self.inner.config.drafts
+    }
+
+    /// Applies an agent's decision about draft `draft_id` of `conversation`, exactly
+    /// once (see the module docs). `Refused` answers change nothing, except `withdrawn`,
+    /// which records the withdrawal of a stale draft.
+    pub async fn decide_draft(
+        &self,
+        conversation: &ConversationId,
+        draft_id: &str,
+        agent: AgentRef,
+        decision: DraftDecision,
+    ) -> Result<DraftAnswer, StoreError> {
+        if let DraftDecision::Edit(text) = &decision
+            && text.trim().is_empty()
+        {
+            return Ok(refused("empty_text", "an edited draft needs text"));
+        }
+        let store = &self.inner.store;
+        for _attempt in 0..5 {
+            let now = self.inner.clock.now();
+            let Some(conv) = store.conversation(conversation).await? else {
+                return Ok(refused("unknown_draft", "no such conversation"));
+            };
+            let Some(index) = conv.state.drafts.iter().position(|d| d.id == draft_id) else {
+                return Ok(match conv.state.draft_log.iter().find(|r| r.draft_id == draft_id) {
+                    Some(r) => refused(
+                        "already_decided",
+                        match &r.agent {
+                            Some(a) => format!("this draft was already {} by {}", r.outcome.as_str(), a.id),
+                            None => format!("this draft was already {}", r.outcome.as_str()),
+                        },
+                    ),
+                    None => refused("unknown_draft", "no such draft in this conversation"),
+                });
+            };
+            let mut next = conv.clone();
+            next.updated_at = now;
+            let draft = next.state.drafts.remove(index);
+            let at_ms = crate::handoff::ms(now);
+            if is_stale(&conv.state, &draft) {
+                next.state.log_draft(withdrawn(&draft, at_ms));
+                let turn = bare_turn(next);
+                match store.commit_turn(turn.clone()).await {
+                    Ok(()) => {
+                        self.drafts_committed(&conv.state.drafts, &turn.conversation).await;
+                        return Ok(refused(
+                            "withdrawn",
+                            "the conversation moved on (handed off or closed); nothing was sent",
+                        ));
+                    }
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            // A suggestion is the handoff's: its owner (or a supervisor) decides.
+            let mut taken = None;
+            if draft.source == DraftSource::Suggestion
+                && let Some(h) = next.state.handoff.as_mut()
+            {
+                if let Err(refusal) = crate::ownership::authorize(
+                    h,
+                    Some(&agent.id),
+                    &self.inner.config.supervisors,
+                ) {
+                    return Ok(DraftAnswer::Refused(refusal));
+                }
+                // Sending the agent's reply takes the handoff, like a typed reply.
+                if !matches!(decision, DraftDecision::Reject)
+                    && h.status != HandoffStatus::Accepted
+                {
+                    h.agent = Some(agent.clone());
+                    let actor = crate::handoff::agent_actor(Some(&agent), &h.desk);
+                    crate::handoff::transition(h, HandoffStatus::Accepted, &actor, now);
+                    next.state.owner = Owner::Agent;
+                    taken = Some(h.id.clone());
+                }
+            }
+            let (outcome, final_text) = match &decision {
+                DraftDecision::Approve => (DraftOutcome::Approved, Some(draft.text.clone())),
+                DraftDecision::Edit(text) => (DraftOutcome::Edited, Some(text.trim().to_owned())),
+                DraftDecision::Reject => (DraftOutcome::Rejected, None),
+            };
+            next.state.log_draft(DraftRecord {
+                draft_id: draft.id.clone(),
+                source: draft.source,
+                original: draft.text.clone(),
+                final_text: final_text.clone(),
+                outcome,
+                agent: Some(agent.clone()),
+                created_at_ms: draft.created_at_ms,
+                at_ms,
+            });
+            let mut turn = bare_turn(next);
+            if let Some(text) = final_text {
+                // An edit keeps the draft's buttons only when the text is unchanged.
+                let mut content = if outcome == DraftOutcome::Approved {
+                    OutboundContent::with_buttons(text, draft.buttons.clone())
+                } else {
+                    OutboundContent::text(text)
+                };
+                let from = match draft.source {
+                    DraftSource::Bot => Party::Bot,
+                    DraftSource::Suggestion => {
+                        content.sender_name = agent.name.clone();
+                        Party::Agent
+                    }
+                };
+                self.add_reply(&mut turn, from, content, now).await?;
+                if from == Party::Bot {
+                    let id = turn.conversation.id.clone();
+                    turn.timers
+                        .extend(self.inactivity_timer(&id, turn.conversation.next_seq));
+                }
+            }
+            let has_outbox = !turn.outbox.is_empty();
+            let has_timers = !turn.timers.is_empty();
+            let after = turn.conversation.clone();
+            match store.commit_turn(turn).await {
+                Ok(()) => {
+                    if has_outbox {
+                        self.inner.outbox_wakeup.notify_one();
+                    }
+                    if has_timers {
+                        self.inner.timer_wakeup.notify_one();
+                    }
+                    if let Some(h) = taken {
+                        self.handoff_taken(&h, Some(&agent.id)).await;
+                    }
+                    debug!(outcome = outcome.as_str(), "Draft decided.");
+                    self.drafts_committed(&conv.state.drafts, &after).await;
+                    return Ok(DraftAnswer::Decided);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(
+            "the conversation kept changing".into(),
+        ))
+    }
+
+    /// Appends a reply to `turn`: its transcript entry, and its outbox entries to the
+    /// customer on the channel they last wrote on.
+    async fn add_reply(
+        &self,
+        turn: &mut Turn,
+        from: Party,
+        content: OutboundContent,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let next = &mut turn.conversation;
+        let identities = self.inner.store.identities(&next.customer_id).await?;
+        let recipient = identities
+            .iter()
+            .find(|i| i.channel == next.channel)
+            .map(|i| i.subject.clone());
+        let caps = self
+            .adapter(&next.channel)
+            .map(|a| a.capabilities().clone());
+        crate::turn::remember_buttons(&mut next.state, &[(from, content.clone())]);
+        let entry = tandem_model::TranscriptEntry {
+            id: MessageId::generate(),
+            conversation_id: next.id.clone(),
+            customer_id: next.customer_id.clone(),
+            seq: next.next_seq,
+            from,
+            channel: next.channel.clone(),
+            at: now,
+            content: Content::Text {
+                text: content.text.clone(),
+            },
+            buttons: content.buttons.clone(),
+            platform_message_id: None,
+        };
+        next.next_seq += 1;
+        if let Some(recipient) = &recipient {
+            turn.outbox.extend(crate::turn::outbox_entries(
+                &entry,
+                recipient,
+                &content,
+                caps.as_ref(),
+                now,
+            ));
+        }
+        turn.entries.push(entry);
+        Ok(())
+    }
+
+    /// Every pending draft (not stale), oldest first, with its conversation.
+    pub async fn pending_drafts(&self) -> Result<Vec<DraftView>, StoreError> {
+        let ids = self.draft_index().await?;
+        let mut out = Vec::new();
+        let mut empty = Vec::new();
+        for id in &ids {
+            match self.inner.store.conversation(&ConversationId::new(id)).await? {
+                Some(conv) if !conv.state.drafts.is_empty() => out.extend(
+                    conv.state
+                        .drafts
+                        .iter()
+                        .filter(|d| !is_stale(&conv.state, d))
+                        .map(|d| view(&conv, d)),
+                ),
+                _ => empty.push(id.clone()),
+            }
+        }
+        if !empty.is_empty() {
+            // Best effort: a stale entry is skipped on the next listing anyway.
+            let _ = self.update_draft_index(&[], &empty).await;
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(out)
+    }
+
+    async fn draft_index(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .kv_get(INDEX_NAMESPACE, INDEX_KEY)
+            .await?
+            .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
+            .unwrap_or_default())
+    }
+
+    async fn update_draft_index(&self, add: &[String], remove: &[String]) -> Result<(), StoreError> {
+        let _guard = INDEX_LOCK.lock().await;
+        let mut ids = self.draft_index().await?;
+        let before = ids.clone();
+        ids.retain(|id| !remove.contains(id));
+        for id in add {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        let excess = ids.len().saturating_sub(INDEX_LIMIT);
+        ids.drain(..excess);
+        if ids == before {
+            return Ok(());
+        }
+        let value = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        self.inner
+            .store
+            .kv_put(INDEX_NAMESPACE, INDEX_KEY, &value)
+            .await
+    }
+
+    /// After a commit that may have changed the conversation's drafts: keeps the
+    /// pending-drafts index and tells the desks what was created and what was decided
+    /// or withdrawn. Best effort; the commit stands either way.
+    pub(crate) async fn drafts_committed(
+        &self,
+        before: &[Draft],
+        after: &ConversationRecord,
+    ) {
+        let created: Vec<&Draft> = after
+            .state
+            .drafts
+            .iter()
+            .filter(|d| !before.iter().any(|b| b.id == d.id))
+            .collect();
+        let gone: Vec<&Draft> = before
+            .iter()
+            .filter(|b| !after.state.drafts.iter().any(|d| d.id == b.id))
+            .collect();
+        if created.is_empty() && gone.is_empty() {
+            return;
+        }
+        let id = after.id.as_str().to_owned();
+        let (add, remove) = if after.state.drafts.is_empty() {
+            (vec![], vec![id])
+        } else {
+            (vec![id], vec![])
+        };
+        if let Err(error) = self.update_draft_index(&add, &remove).await {
+            warn!(%error, "The pending-drafts index could not be updated.");
+        }
+        let at = crate::handoff::rfc3339(self.inner.clock.now());
+        let mut updates = Vec::new();
+        for d in created {
+            updates.push(DraftUpdate {
+                draft: view(after, d),
+                state: "pending".into(),
+                agent: None,
+                final_text: None,
+                at: at.clone(),
+            });
+        }
+        for d in gone {
+            let record = after
+                .state
+                .draft_log
+                .iter()
+                .rev()
+                .find(|r| r.draft_id == d.id);
+            updates.push(DraftUpdate {
+                draft: view(after, d),
+                state: record.map_or("withdrawn", |r| r.outcome.as_str()).into(),
+                agent: record.and_then(|r| r.agent.as_ref()).map(|a| Agent {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                }),
+                final_text: record.and_then(|r| r.final_text.clone()),
+                at: at.clone(),
+            });
+        }
+        let desks: Vec<_> = self
+            .inner
+            .desk_handles
+            .read()
+            .expect("desk registry lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for desk in desks {
+            for u in &updates {
+                if let Err(e) = desk.draft_changed(u.clone()).await {
+                    debug!(error = %e, "A desk was not told about a draft.");
+                }
+            }
+        }
+    }
+}
+
+fn bare_turn(conversation: ConversationRecord) -> Turn {
+    Turn {
+        inbound_seq: None,
+        conversation,
+        entries: vec![],
+        escalations: vec![],
+        outbox: vec![],
+        timers: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selected() -> DraftsConfig {
+        DraftsConfig {
+            mode: DraftMode::Selected,
+            queues: vec!["billing".into()],
+            categories: vec!["legal".into()],
+            suggest: false,
+        }
+    }
+
+    #[test]
+    fn modes_select_turns() {
+        let off = DraftsConfig::default();
+        assert_eq!(off.applies(["legal"], ["billing"]), None);
+        let all = DraftsConfig {
+            mode: DraftMode::All,
+            ..DraftsConfig::default()
+        };
+        assert_eq!(all.applies([], []), Some(Selection::default()));
+        let sel = selected();
+        assert_eq!(sel.applies([], []), None, "nothing selected without a category");
+        assert_eq!(sel.applies(["revenue"], ["support"]), None);
+        assert_eq!(
+            sel.applies(["revenue", "legal"], []),
+            Some(Selection {
+                category: Some("legal".into()),
+                queue: None
+            })
+        );
+        assert_eq!(
+            sel.applies([], ["billing"]),
+            Some(Selection {
+                category: None,
+                queue: Some("billing".into())
+            })
+        );
+    }
+
+    #[test]
+    fn suggestions_follow_suggest_and_the_selection() {
+        let mut sel = selected();
+        assert_eq!(sel.suggests(Some("legal"), None), None, "suggest is off");
+        sel.suggest = true;
+        assert!(sel.suggests(Some("legal"), None).is_some());
+        assert!(sel.suggests(Some("revenue"), Some("support")).is_none());
+        let everywhere = DraftsConfig {
+            suggest: true,
+            ..DraftsConfig::default()
+        };
+        assert!(everywhere.suggests(None, None).is_some());
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(DraftMode::parse("off"), Some(DraftMode::Off));
+        assert_eq!(DraftMode::parse("all"), Some(DraftMode::All));
+        assert_eq!(DraftMode::parse("selected"), Some(DraftMode::Selected));
+        assert_eq!(DraftMode::parse("ALL"), None);
+        assert_eq!(DraftMode::parse("some"), None);
+    }
+
+    fn handoff(id: &str, status: HandoffStatus) -> crate::store::HandoffState {
+        crate::store::HandoffState {
+            id: id.into(),
+            desk: "console".into(),
+            status,
+            category: None,
+            priority: None,
+            target: None,
+            agent: None,
+            transitions: vec![],
+            csat: None,
+            sla_breached_at_ms: None,
+            assignee: None,
+            routing: vec![],
+        }
+    }
+
+    #[test]
+    fn stale_drafts_are_withdrawn_never_kept() {
+        let now = Timestamp::UNIX_EPOCH + time::Duration::hours(1);
+        let mut state = ConversationState::default();
+        add(
+            &mut state,
+            DraftSource::Bot,
+            DraftParts {
+                text: "Our hours are 9-5.".into(),
+                ..DraftParts::default()
+            },
+            now,
+        );
+        add(
+            &mut state,
+            DraftSource::Suggestion,
+            DraftParts {
+                text: "Refunds take 5 days.".into(),
+                handoff_id: Some("ho_1".into()),
+                ..DraftParts::default()
+            },
+            now,
+        );
+        // The bot owns it and ho_1 is not open: the suggestion is stale.
+        assert_eq!(withdraw_stale(&mut state, now), 1);
+        assert_eq!(state.drafts.len(), 1);
+        assert_eq!(state.drafts[0].source, DraftSource::Bot);
+        // Handed off with ho_1 open: the bot draft is stale, a new suggestion is not.
+        state.owner = Owner::Queue;
+        state.handoff = Some(handoff("ho_1", HandoffStatus::Queued));
+        add(
+            &mut state,
+            DraftSource::Suggestion,
+            DraftParts {
+                text: "Refunds take 5 days.".into(),
+                handoff_id: Some("ho_1".into()),
+                ..DraftParts::default()
+            },
+            now,
+        );
+        assert_eq!(withdraw_stale(&mut state, now), 1);
+        assert_eq!(state.drafts.len(), 1);
+        assert_eq!(state.drafts[0].source, DraftSource::Suggestion);
+        let log: Vec<_> = state.draft_log.iter().map(|r| r.outcome).collect();
+        assert_eq!(log, [DraftOutcome::Withdrawn, DraftOutcome::Withdrawn]);
+        assert!(state.draft_log.iter().all(|r| r.agent.is_none() && r.final_text.is_none()));
+    }
+
+    #[test]
+    fn pending_drafts_are_bounded() {
+        let now = Timestamp::UNIX_EPOCH;
+        let mut state = ConversationState::default();
+        for i in 0..PENDING_KEPT + 3 {
+            add(
+                &mut state,
+                DraftSource::Bot,
+                DraftParts {
+                    text: format!("answer {i}"),
+                    ..DraftParts::default()
+                },
+                now,
+            );
+        }
+        assert_eq!(state.drafts.len(), PENDING_KEPT);
+        assert_eq!(state.drafts[0].text, "answer 3");
+        assert_eq!(state.draft_log.len(), 3);
+    }
+
+    #[test]
+    fn old_state_documents_load_without_drafts() {
+        let state: ConversationState =
+            serde_json::from_str(r#"{"owner":"bot","fallback_count":1}"#).unwrap();
+        assert!(state.drafts.is_empty() && state.draft_log.is_empty());
+        // And a state without drafts is written as before.
+        let text = serde_json::to_string(&ConversationState::default()).unwrap();
+        assert!(!text.contains("draft"), "{text}");
+    }
+}
