@@ -5,6 +5,8 @@
 //!
 //! This is the only crate that knows every other: it wires the core to a store, the AI
 //! providers and the adapters chosen by config.
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "256"]
 
 pub mod accounts;
 pub mod admin;
