@@ -54,6 +54,9 @@ pub struct CoreConfig {
     /// Customer messages per sender and channel; over it, [`InboundHandler::accept`]
     /// answers "unavailable" (the platform delivers again later). `None`: no limit.
     pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
+    /// AI audit records keep the texts sent to AI backends and their answers (true), or
+    /// only their SHA-256 (false): `[ai] store_prompts`.
+    pub store_prompts: bool,
 }
 
 /// The default of [`CoreConfig::external_release_after`]: one hour.
@@ -71,6 +74,7 @@ impl Default for CoreConfig {
             supervisors: Vec::new(),
             external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
             sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
+            store_prompts: true,
         }
     }
 }
@@ -248,6 +252,7 @@ impl Core {
                 escalations: vec![],
                 outbox: vec![],
                 timers: Vec::new(),
+                ai_audit: Vec::new(),
             };
             match store.commit_turn(turn).await {
                 Ok(()) => return Ok(Some(true)),
@@ -644,6 +649,7 @@ impl InboundHandler for Core {
                     escalations: vec![],
                     outbox: vec![],
                     timers: Vec::new(),
+                    ai_audit: Vec::new(),
                 };
                 match store.commit_turn(turn).await {
                     // Someone else wrote first: their history stands.

@@ -349,6 +349,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
                     .sender_rate_limit
                     .unwrap_or(tandem_core::DEFAULT_SENDER_RATE_LIMIT),
             ),
+            store_prompts: config.ai.store_prompts,
             ..CoreConfig::default()
         },
     );

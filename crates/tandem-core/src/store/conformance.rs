@@ -60,6 +60,9 @@ pub use shared::{
     notifications_reach_every_feed_in_order, pending_inbound_before_is_per_sender_and_ordered,
 };
 
+mod ai_audit;
+pub use ai_audit::ai_audit_records_follow_their_turn;
+
 mod delivery;
 pub use delivery::{
     delivery_failure_marks_failed, delivery_status_moves_forward,
@@ -137,6 +140,7 @@ macro_rules! store_conformance {
             timers_fire_once_per_lease_and_reschedule,
             a_turn_schedules_its_timers_with_its_commit,
             escalations_round_trip_and_counts,
+            ai_audit_records_follow_their_turn,
             conversation_activity_by_period,
             kv_round_trip,
             concurrent_record_inbound,
@@ -256,6 +260,7 @@ fn turn_of(conv: &ConversationRecord) -> Turn {
         escalations: vec![],
         outbox: vec![],
         timers: Vec::new(),
+        ai_audit: Vec::new(),
     }
 }
 
