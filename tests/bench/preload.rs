@@ -161,6 +161,7 @@ async fn one_customer(store: &dyn Store, k: usize, exchanges: usize) -> anyhow::
                 escalations: vec![decision],
                 outbox: Vec::new(),
                 timers: Vec::new(),
+                ai_audit: Vec::new(),
             })
             .await?;
         next.version += 1;

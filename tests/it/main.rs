@@ -2,6 +2,7 @@
 //! free loopback port with its own data folder, and talks to it over real sockets.
 
 mod admin;
+mod ai_audit;
 mod bots;
 mod browser;
 mod cli;

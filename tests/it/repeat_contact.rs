@@ -47,6 +47,7 @@ async fn earlier_conversations(dir: &std::path::Path, intent: &str) {
                 escalations: Vec::new(),
                 outbox: Vec::new(),
                 timers: Vec::new(),
+                ai_audit: Vec::new(),
             })
             .await
             .unwrap();

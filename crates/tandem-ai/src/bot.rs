@@ -8,12 +8,15 @@ use crate::kb::{Intent, KnowledgeBase};
 use crate::slots::extract_slots;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-use tandem_core::ai::{Bot, BotAnswer, BotQuestion};
+use tandem_core::ai::{AiCall, Bot, BotAnswer, BotQuestion};
 
 /// Confidence reported when a message answers the bot's own slot question ("it's 12345"
 /// right after "What's your order number?"): the words say little, but the context is
 /// unambiguous, so it counts as nearly as sure as a training phrase.
 pub const SLOT_FOLLOW_UP_CONFIDENCE: f32 = 0.9;
+
+/// The [`AiCall::provider`] of the knowledge-base bot's answers (its `[bot] kind`).
+pub const KNOWLEDGE: &str = "knowledge";
 
 /// The knowledge-base bot. Construction precomputes the TF-IDF index; answering a
 /// message only tokenises it and walks the posting lists of its terms.
@@ -94,6 +97,7 @@ impl KnowledgeBot {
                 text: self.kb.fallback.clone(),
                 buttons: self.kb.fallback_buttons.clone(),
                 slots,
+                call: Some(AiCall::new(KNOWLEDGE)),
             },
         }
     }
@@ -126,6 +130,7 @@ impl KnowledgeBot {
             text,
             buttons,
             slots,
+            call: Some(AiCall::new(KNOWLEDGE)),
         }
     }
 }

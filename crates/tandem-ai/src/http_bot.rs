@@ -13,16 +13,21 @@
 
 use crate::bot::KnowledgeBot;
 use crate::llm_bot::MAX_ANSWER_CHARS;
+use crate::openai::UNUSABLE;
+use crate::rasa::{MAX_ANSWER_BYTES, kind_of};
 use crate::slots::extract_slots;
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tandem_core::ai::{Bot, BotAnswer, BotQuestion};
+use tandem_core::ai::{AiCall, Bot, BotAnswer, BotQuestion};
 use tandem_model::Button;
 use tandem_sdk::signature::hmac_sha256_hex;
 use tracing::warn;
+
+/// The [`AiCall::provider`] of the HTTP bot's answers (its `[bot] kind`).
+pub const HTTP: &str = "http";
 
 /// The contract version sent in every question.
 pub const HTTP_BOT_VERSION: u32 = 1;
@@ -84,7 +89,7 @@ impl HttpBot {
         }
     }
 
-    async fn call(&self, question: &BotQuestion<'_>) -> Outcome {
+    async fn call(&self, question: &BotQuestion<'_>) -> (Outcome, AiCall) {
         let body = json!({
             "version": HTTP_BOT_VERSION,
             "type": "bot.question",
@@ -95,6 +100,7 @@ impl HttpBot {
             "last_intent": question.last_intent,
         })
         .to_string();
+        let audit = AiCall::new(HTTP).with_request(body.clone());
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -123,7 +129,7 @@ impl HttpBot {
                         },
                         "HTTP bot unreachable; the built-in bot answers."
                     );
-                    return Outcome::Failed;
+                    return (Outcome::Failed, Some(kind_of(&e).to_owned()), None);
                 }
             };
             if !response.status().is_success() {
@@ -131,23 +137,40 @@ impl HttpBot {
                     status = response.status().as_u16(),
                     "HTTP bot refused a question; the built-in bot answers."
                 );
-                return Outcome::Failed;
+                let status = format!("status {}", response.status().as_u16());
+                return (Outcome::Failed, Some(status), None);
             }
-            match response.json::<Answer>().await {
-                Ok(a) => Outcome::Answer(a),
-                Err(_) => Outcome::Unusable,
+            let Ok(body) = response.bytes().await else {
+                return (Outcome::Unusable, Some(UNUSABLE.to_owned()), None);
+            };
+            if body.len() > MAX_ANSWER_BYTES {
+                return (Outcome::Unusable, Some(UNUSABLE.to_owned()), None);
+            }
+            let text = String::from_utf8_lossy(&body).into_owned();
+            match serde_json::from_slice::<Answer>(&body) {
+                Ok(a) => (Outcome::Answer(a), None, Some(text)),
+                Err(_) => (Outcome::Unusable, Some(UNUSABLE.to_owned()), Some(text)),
             }
         };
-        match tokio::time::timeout(self.config.timeout, call).await {
+        let (outcome, error, response) = match tokio::time::timeout(self.config.timeout, call).await
+        {
             Ok(outcome) => outcome,
             Err(_) => {
                 warn!(
                     timeout_ms = self.config.timeout.as_millis() as u64,
                     "HTTP bot timed out; the built-in bot answers."
                 );
-                Outcome::Failed
+                (Outcome::Failed, Some("timeout".to_owned()), None)
             }
+        };
+        let mut audit = audit;
+        if let Some(response) = response {
+            audit = audit.with_response(response);
         }
+        if let Some(error) = error {
+            audit = audit.with_fallback(error);
+        }
+        (outcome, audit)
     }
 }
 
@@ -155,6 +178,7 @@ impl HttpBot {
 impl Bot for HttpBot {
     async fn answer(&self, question: BotQuestion<'_>) -> BotAnswer {
         let kb = self.builtin.knowledge_base();
+        let (outcome, call) = self.call(&question).await;
         let fallback = |text: Option<String>, buttons: Vec<Button>, intent| BotAnswer {
             intent,
             confidence: 0.0,
@@ -166,8 +190,9 @@ impl Bot for HttpBot {
             },
             text: text.unwrap_or_else(|| kb.fallback.clone()),
             slots: extract_slots(question.text),
+            call: Some(call.clone()),
         };
-        match self.call(&question).await {
+        match outcome {
             Outcome::Answer(a) => {
                 let text = a
                     .text
@@ -186,12 +211,16 @@ impl Bot for HttpBot {
                         text,
                         buttons,
                         slots: extract_slots(question.text),
+                        call: Some(call.clone()),
                     },
                     text => fallback(text, buttons, a.intent),
                 }
             }
             Outcome::Unusable => fallback(None, Vec::new(), None),
-            Outcome::Failed => self.builtin.respond(question),
+            Outcome::Failed => BotAnswer {
+                call: Some(call.clone()),
+                ..self.builtin.respond(question)
+            },
         }
     }
 

@@ -35,13 +35,13 @@ mod summary;
 mod text;
 mod vader;
 
-pub use bot::{KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
-pub use http_bot::{HTTP_BOT_VERSION, HttpBot, HttpBotConfig};
+pub use bot::{KNOWLEDGE, KnowledgeBot, SLOT_FOLLOW_UP_CONFIDENCE};
+pub use http_bot::{HTTP, HTTP_BOT_VERSION, HttpBot, HttpBotConfig};
 pub use intent::{BuiltinIntents, IntentModel, TRAINING_DATA, TrainingRow, parse_training};
 pub use kb::{BUILTIN_TOML, DEFAULT_THRESHOLD, Intent, KbError, KnowledgeBase};
-pub use llm_bot::{DEFAULT_ENTRIES, I_DONT_KNOW, LlmBot, MAX_ANSWER_CHARS};
+pub use llm_bot::{DEFAULT_ENTRIES, I_DONT_KNOW, LLM, LlmBot, MAX_ANSWER_CHARS};
 pub use openai::{Chat, OpenAiClient, OpenAiConfig, OpenAiSentiment, OpenAiSummarizer};
-pub use rasa::{RasaBot, RasaConfig};
+pub use rasa::{RASA, RasaBot, RasaConfig};
 pub use route::ChannelBots;
 pub use slots::{SlotKind, extract_slots};
 pub use summary::{BuiltinSummarizer, summarize};

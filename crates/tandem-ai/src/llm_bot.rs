@@ -20,7 +20,10 @@ use crate::slots::extract_slots;
 use async_trait::async_trait;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use tandem_core::ai::{Bot, BotAnswer, BotQuestion};
+use tandem_core::ai::{AiCall, Bot, BotAnswer, BotQuestion};
+
+/// The [`AiCall::provider`] of the LLM bot's answers (its `[bot] kind`).
+pub const LLM: &str = "llm";
 
 /// What the model answers when the entries do not cover the question.
 pub const I_DONT_KNOW: &str = "I_DONT_KNOW";
@@ -100,7 +103,12 @@ impl LlmBot {
         Some(out)
     }
 
-    fn fallback(&self, question: &BotQuestion<'_>, best: Option<(&str, f32)>) -> BotAnswer {
+    fn fallback(
+        &self,
+        question: &BotQuestion<'_>,
+        best: Option<(&str, f32)>,
+        call: AiCall,
+    ) -> BotAnswer {
         let kb = self.builtin.knowledge_base();
         BotAnswer {
             intent: best.map(|(name, _)| name.to_owned()),
@@ -109,6 +117,7 @@ impl LlmBot {
             text: kb.fallback.clone(),
             buttons: kb.fallback_buttons.clone(),
             slots: extract_slots(question.text),
+            call: Some(call),
         }
     }
 }
@@ -140,9 +149,13 @@ impl Bot for LlmBot {
             .next()
             .filter(|&(_, s)| s > 0.0);
         let Some(prompt) = self.prompt(&question) else {
-            return self.fallback(&question, best);
+            // Nothing in the knowledge base to ground an answer on: the model is not asked.
+            let call = AiCall::new(LLM).with_model(self.client.model());
+            return self.fallback(&question, best, call);
         };
-        match self.client.chat(SYSTEM_PROMPT, &prompt, false).await {
+        let (chat, call) = self.client.exchange(SYSTEM_PROMPT, &prompt, false).await;
+        let call = call.with_provider(LLM);
+        match chat {
             Chat::Reply(reply) => match usable(&reply) {
                 Some(text) => BotAnswer {
                     intent: best.map(|(name, _)| name.to_owned()),
@@ -151,11 +164,15 @@ impl Bot for LlmBot {
                     text,
                     buttons: Vec::new(),
                     slots: extract_slots(question.text),
+                    call: Some(call),
                 },
-                None => self.fallback(&question, best),
+                None => self.fallback(&question, best, call),
             },
-            Chat::Unusable => self.fallback(&question, best),
-            Chat::Failed => self.builtin.respond(question),
+            Chat::Unusable => self.fallback(&question, best, call),
+            Chat::Failed => BotAnswer {
+                call: Some(call),
+                ..self.builtin.respond(question)
+            },
         }
     }
 

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tandem_core::ai::{BriefingInput, BriefingSummary, Sentiment, SentimentAnalyzer, Summarizer};
+use tandem_core::ai::{
+    AiCall, BriefingInput, BriefingSummary, Sentiment, SentimentAnalyzer, Summarizer,
+};
 use tandem_model::Party;
 use tracing::{debug, warn};
 
@@ -70,24 +72,33 @@ impl OpenAiClient {
         }
     }
 
+    /// The model asked.
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
     /// One chat completion returning a JSON object, or `None` on timeout, error or an
-    /// answer that is not a JSON object.
-    async fn complete_json(&self, system: &str, user: &str) -> Option<serde_json::Value> {
-        match self.chat(system, user, true).await {
+    /// answer that is not a JSON object; with the exchange for the audit trail.
+    async fn complete_json(&self, system: &str, user: &str) -> (Option<serde_json::Value>, AiCall) {
+        let (chat, call) = self.exchange(system, user, true).await;
+        match chat {
             Chat::Reply(content) => {
-                serde_json::from_str::<serde_json::Value>(strip_fences(&content))
+                match serde_json::from_str::<serde_json::Value>(strip_fences(&content))
                     .ok()
                     .filter(|v| v.is_object())
-                    .or_else(|| {
+                {
+                    Some(v) => (Some(v), call),
+                    None => {
                         debug!("AI provider gave no usable answer; using the built-in provider.");
-                        None
-                    })
+                        (None, call.with_fallback(UNUSABLE))
+                    }
+                }
             }
             Chat::Unusable => {
                 debug!("AI provider gave no usable answer; using the built-in provider.");
-                None
+                (None, call)
             }
-            Chat::Failed => None,
+            Chat::Failed => (None, call),
         }
     }
 
@@ -95,6 +106,14 @@ impl OpenAiClient {
     /// be read, or a failure (timeout, transport error, non-2xx status; logged at warn,
     /// without any text).
     pub async fn chat(&self, system: &str, user: &str, json_object: bool) -> Chat {
+        self.exchange(system, user, json_object).await.0
+    }
+
+    /// [`OpenAiClient::chat`], with what was sent and answered for the AI audit trail:
+    /// provider `openai`, the model, the request body (without the API key, which
+    /// travels in a header), the assistant's text, and on failure `fell_back` with the
+    /// reason (`timeout`, `connect`, `transport`, `status <code>`, `unusable answer`).
+    pub async fn exchange(&self, system: &str, user: &str, json_object: bool) -> (Chat, AiCall) {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
@@ -107,34 +126,42 @@ impl OpenAiClient {
         if json_object {
             body["response_format"] = json!({"type": "json_object"});
         }
+        let call = AiCall::new("openai")
+            .with_model(self.config.model.clone())
+            .with_request(body.to_string());
         let mut request = self.http.post(url).json(&body);
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
         }
-        let call = async {
+        let attempt = async {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    let kind = if e.is_connect() {
+                        "connect"
+                    } else {
+                        "transport"
+                    };
                     warn!(
-                        error.kind = if e.is_connect() {
-                            "connect"
-                        } else {
-                            "transport"
-                        },
+                        error.kind = kind,
                         "AI provider unreachable; using the built-in provider."
                     );
-                    return Chat::Failed;
+                    return (Chat::Failed, call.with_fallback(kind));
                 }
             };
-            if !response.status().is_success() {
+            let status = response.status();
+            if !status.is_success() {
                 warn!(
-                    status = response.status().as_u16(),
+                    status = status.as_u16(),
                     "AI provider refused a request; using the built-in provider."
                 );
-                return Chat::Failed;
+                return (
+                    Chat::Failed,
+                    call.with_fallback(format!("status {}", status.as_u16())),
+                );
             }
             let Ok(completion) = response.json::<Completion>().await else {
-                return Chat::Unusable;
+                return (Chat::Unusable, call.with_fallback(UNUSABLE));
             };
             match completion
                 .choices
@@ -142,22 +169,32 @@ impl OpenAiClient {
                 .next()
                 .and_then(|c| c.message.content)
             {
-                Some(content) => Chat::Reply(content),
-                None => Chat::Unusable,
+                Some(content) => {
+                    let call = call.with_response(content.clone());
+                    (Chat::Reply(content), call)
+                }
+                None => (Chat::Unusable, call.with_fallback(UNUSABLE)),
             }
         };
-        match tokio::time::timeout(self.config.timeout, call).await {
+        match tokio::time::timeout(self.config.timeout, attempt).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 warn!(
                     timeout_ms = self.config.timeout.as_millis() as u64,
                     "AI provider timed out; using the built-in provider."
                 );
-                Chat::Failed
+                let call = AiCall::new("openai")
+                    .with_model(self.config.model.clone())
+                    .with_request(body.to_string())
+                    .with_fallback("timeout");
+                (Chat::Failed, call)
             }
         }
     }
 }
+
+/// The [`AiCall::error`] of an answer that could not be used.
+pub(crate) const UNUSABLE: &str = "unusable answer";
 
 /// What one chat completion gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +238,7 @@ impl OpenAiSummarizer {
 #[async_trait]
 impl Summarizer for OpenAiSummarizer {
     async fn summarize(&self, input: BriefingInput<'_>) -> BriefingSummary {
-        let fallback = summary::summarize(input);
+        let mut fallback = summary::summarize(input);
         let mut user = String::new();
         if let Some(name) = input.customer_name {
             user.push_str(&format!("Customer: {name}\n"));
@@ -228,11 +265,16 @@ impl Summarizer for OpenAiSummarizer {
                 e.content.text().unwrap_or("[non-text message]")
             ));
         }
-        let Some(v) = self.client.complete_json(SUMMARY_PROMPT, &user).await else {
+        let (answer, call) = self.client.complete_json(SUMMARY_PROMPT, &user).await;
+        let Some(v) = answer else {
+            fallback.call = Some(call);
             return fallback;
         };
         let text = v["text"].as_str().map(str::trim).filter(|t| !t.is_empty());
-        let Some(text) = text else { return fallback };
+        let Some(text) = text else {
+            fallback.call = Some(call.with_fallback(UNUSABLE));
+            return fallback;
+        };
         let sentiment = match v["sentiment"].as_str() {
             Some(s @ ("positive" | "neutral" | "negative" | "worsening")) => s.to_owned(),
             _ => fallback.sentiment.clone(),
@@ -253,6 +295,7 @@ impl Summarizer for OpenAiSummarizer {
                 .unwrap_or(fallback.status),
             sentiment,
             text: text.chars().take(1000).collect(),
+            call: Some(call),
         }
     }
 }
@@ -284,15 +327,24 @@ impl<F: SentimentAnalyzer> OpenAiSentiment<F> {
 #[async_trait]
 impl<F: SentimentAnalyzer> SentimentAnalyzer for OpenAiSentiment<F> {
     async fn analyze(&self, text: &str) -> Sentiment {
-        if let Some(v) = self.client.complete_json(SENTIMENT_PROMPT, text).await
+        let (answer, call) = self.client.complete_json(SENTIMENT_PROMPT, text).await;
+        if let Some(v) = answer
             && let Some(x) = v["compound"].as_f64()
             && x.is_finite()
         {
             return Sentiment {
                 compound: x.clamp(-1.0, 1.0) as f32,
+                call: Some(call),
             };
         }
-        self.fallback.analyze(text).await
+        let mut score = self.fallback.analyze(text).await;
+        let call = if call.fell_back {
+            call
+        } else {
+            call.with_fallback(UNUSABLE)
+        };
+        score.call = Some(call);
+        score
     }
 }
 

@@ -18,9 +18,24 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tandem_core::ai::{Bot, BotAnswer, BotQuestion};
+use tandem_core::ai::{AiCall, Bot, BotAnswer, BotQuestion};
 use tandem_model::Button;
 use tracing::warn;
+
+/// The [`AiCall::provider`] of Rasa's answers (its `[bot] kind`).
+pub const RASA: &str = "rasa";
+
+/// The [`AiCall::error`] of an answer that could not be read.
+const UNUSABLE: &str = crate::openai::UNUSABLE;
+
+/// `connect` or `transport`: what kind of request failure `e` is.
+pub(crate) fn kind_of(e: &reqwest::Error) -> &'static str {
+    if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    }
+}
 
 /// Most bytes read from one Rasa answer; a longer one is a fallback.
 pub(crate) const MAX_ANSWER_BYTES: usize = 256 * 1024;
@@ -78,11 +93,10 @@ impl RasaBot {
         }
     }
 
-    async fn call(&self, sender: &str, message: &str) -> Outcome {
-        let request = self
-            .http
-            .post(&self.webhook)
-            .json(&json!({"sender": sender, "message": message}));
+    async fn call(&self, sender: &str, message: &str) -> (Outcome, AiCall) {
+        let body = json!({"sender": sender, "message": message});
+        let audit = AiCall::new(RASA).with_request(body.to_string());
+        let request = self.http.post(&self.webhook).json(&body);
         let call = async {
             let response = match request.send().await {
                 Ok(r) => r,
@@ -95,7 +109,7 @@ impl RasaBot {
                         },
                         "Rasa unreachable; the built-in bot answers."
                     );
-                    return Outcome::Failed;
+                    return (Outcome::Failed, Some(kind_of(&e).to_owned()), None);
                 }
             };
             if !response.status().is_success() {
@@ -103,32 +117,42 @@ impl RasaBot {
                     status = response.status().as_u16(),
                     "Rasa refused a message; the built-in bot answers."
                 );
-                return Outcome::Failed;
+                let status = format!("status {}", response.status().as_u16());
+                return (Outcome::Failed, Some(status), None);
             }
             let Ok(body) = response.bytes().await else {
-                return Outcome::Unusable;
+                return (Outcome::Unusable, Some(UNUSABLE.to_owned()), None);
             };
             if body.len() > MAX_ANSWER_BYTES {
-                return Outcome::Unusable;
+                return (Outcome::Unusable, Some(UNUSABLE.to_owned()), None);
             }
+            let text = String::from_utf8_lossy(&body).into_owned();
             match serde_json::from_slice::<Vec<RasaMessage>>(&body) {
-                Ok(messages) => Outcome::Messages(messages),
-                Err(_) => Outcome::Unusable,
+                Ok(messages) => (Outcome::Messages(messages), None, Some(text)),
+                Err(_) => (Outcome::Unusable, Some(UNUSABLE.to_owned()), Some(text)),
             }
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let (outcome, error, response) = match tokio::time::timeout(self.timeout, call).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 warn!(
                     timeout_ms = self.timeout.as_millis() as u64,
                     "Rasa timed out; the built-in bot answers."
                 );
-                Outcome::Failed
+                (Outcome::Failed, Some("timeout".to_owned()), None)
             }
+        };
+        let mut audit = audit;
+        if let Some(response) = response {
+            audit = audit.with_response(response);
         }
+        if let Some(error) = error {
+            audit = audit.with_fallback(error);
+        }
+        (outcome, audit)
     }
 
-    fn fallback(&self, question: &BotQuestion<'_>) -> BotAnswer {
+    fn fallback(&self, question: &BotQuestion<'_>, call: AiCall) -> BotAnswer {
         let kb = self.builtin.knowledge_base();
         BotAnswer {
             intent: None,
@@ -137,6 +161,7 @@ impl RasaBot {
             text: kb.fallback.clone(),
             buttons: kb.fallback_buttons.clone(),
             slots: extract_slots(question.text),
+            call: Some(call),
         }
     }
 }
@@ -179,11 +204,12 @@ impl Bot for RasaBot {
         } else {
             question.conversation
         };
-        match self.call(sender, question.text).await {
+        let (outcome, call) = self.call(sender, question.text).await;
+        match outcome {
             Outcome::Messages(messages) => {
                 let (text, buttons) = reply(messages);
                 if text.is_empty() {
-                    return self.fallback(&question);
+                    return self.fallback(&question, call);
                 }
                 BotAnswer {
                     intent: None,
@@ -192,10 +218,14 @@ impl Bot for RasaBot {
                     text,
                     buttons,
                     slots: extract_slots(question.text),
+                    call: Some(call),
                 }
             }
-            Outcome::Unusable => self.fallback(&question),
-            Outcome::Failed => self.builtin.respond(question),
+            Outcome::Unusable => self.fallback(&question, call),
+            Outcome::Failed => BotAnswer {
+                call: Some(call),
+                ..self.builtin.respond(question)
+            },
         }
     }
 

@@ -2,7 +2,7 @@
 //! fallback of any model-backed summarizer.
 
 use async_trait::async_trait;
-use tandem_core::ai::{BriefingInput, BriefingSummary, Summarizer};
+use tandem_core::ai::{AiCall, BriefingInput, BriefingSummary, Summarizer};
 use tandem_model::{Party, TranscriptEntry};
 
 /// Longest quoted customer text in a briefing.
@@ -81,6 +81,7 @@ pub fn summarize(input: BriefingInput<'_>) -> BriefingSummary {
         status,
         sentiment,
         text,
+        call: Some(AiCall::new("builtin")),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-pub use tandem_sdk::bot::{Bot, BotAnswer, BotQuestion};
+pub use tandem_sdk::bot::{AiCall, Bot, BotAnswer, BotQuestion};
 
 /// What a customer message does: asks about something, asks for something to be done,
 /// or states something (a problem, a fact, a greeting).
@@ -47,6 +47,9 @@ pub struct IntentSignal {
     pub act_confidence: f32,
     /// Whether the customer says they do *not* want something ("I don't want to cancel").
     pub negated: bool,
+    /// How it was classified, for the AI audit trail; `None` when the classifier says
+    /// nothing about it.
+    pub call: Option<AiCall>,
 }
 
 /// Classifies what a customer message is about, for the escalation policy (the bot's own
@@ -60,10 +63,35 @@ pub trait IntentClassifier: Send + Sync + 'static {
 }
 
 /// The sentiment of one message.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sentiment {
     /// Compound score in [-1, 1] (VADER's normalisation).
     pub compound: f32,
+    /// How it was scored, for the AI audit trail; `None` when the analyzer says nothing
+    /// about it.
+    pub call: Option<AiCall>,
+}
+
+impl Sentiment {
+    /// A score with nothing said about how it was reached.
+    pub fn new(compound: f32) -> Self {
+        Self {
+            compound,
+            call: None,
+        }
+    }
+
+    /// `positive` (compound at least 0.05), `negative` (at most -0.05) or `neutral`:
+    /// VADER's usual cut-offs.
+    pub fn label(compound: f32) -> &'static str {
+        if compound >= 0.05 {
+            "positive"
+        } else if compound <= -0.05 {
+            "negative"
+        } else {
+            "neutral"
+        }
+    }
 }
 
 /// Scores the sentiment of customer messages.
@@ -99,6 +127,9 @@ pub struct BriefingSummary {
     pub sentiment: String,
     /// A short text an agent reads in three seconds.
     pub text: String,
+    /// Which summarizer wrote it and how, for the AI audit trail; `None` when the
+    /// summarizer says nothing about it.
+    pub call: Option<AiCall>,
 }
 
 /// Writes handoff briefings.

@@ -131,6 +131,7 @@ async fn requeue_as_template(
                 next_attempt_at: tandem_model::now(),
             }],
             timers: Vec::new(),
+            ai_audit: Vec::new(),
         };
         match core.commit(turn).await {
             Ok(()) => {

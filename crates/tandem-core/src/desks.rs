@@ -10,8 +10,8 @@ use crate::handoff::{self, DeskTarget, agent_actor, desk_channel, desk_of, trans
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::store::{
-    AgentRef, ConversationRecord, ConversationState, CustomerRecord, HandoffState, HandoffStatus,
-    Owner, PendingInbound, StoreError, Turn,
+    AgentRef, AiAuditRecord, ConversationRecord, ConversationState, CustomerRecord, HandoffState,
+    HandoffStatus, Owner, PendingInbound, StoreError, Turn,
 };
 use crate::{csat, turn};
 use async_trait::async_trait;
@@ -100,14 +100,16 @@ impl Core {
         decision: &Decision,
         trigger: &TranscriptEntry,
         now: Timestamp,
+        ai_audit: &mut Vec<AiAuditRecord>,
     ) -> Option<(String, tandem_sdk::DeskOp)> {
         let desk = self.desk_for(decision.target.as_deref())?;
         let h = handoff::open(&desk, decision, now);
         next.state.owner = Owner::Queue;
         next.state.handoff_requested = true;
-        let body = self
+        let (body, record) = self
             .briefing(next, customer, decision, &h, trigger, now)
             .await;
+        ai_audit.push(record);
         self.remember_handoff(&h.id, &next.id).await;
         next.state.handoff = Some(h);
         Some((desk, tandem_sdk::DeskOp::Open(Box::new(body))))
@@ -169,7 +171,8 @@ impl Core {
         }
     }
 
-    /// The `handoff.requested` briefing for a handoff being opened by this turn.
+    /// The `handoff.requested` briefing for a handoff being opened by this turn, with the
+    /// AI audit record of its summary (for the turn to commit).
     pub(crate) async fn briefing(
         &self,
         conversation: &ConversationRecord,
@@ -178,7 +181,7 @@ impl Core {
         h: &HandoffState,
         trigger: &TranscriptEntry,
         now: Timestamp,
-    ) -> HandoffRequested {
+    ) -> (HandoffRequested, AiAuditRecord) {
         let store = &self.inner.store;
         let mut transcript = store
             .transcript(&conversation.id, handoff::BRIEFING_TRANSCRIPT_LIMIT)
@@ -186,6 +189,7 @@ impl Core {
             .unwrap_or_default();
         transcript.push(trigger.clone());
         let identities = store.identities(&customer.id).await.unwrap_or_default();
+        let started = std::time::Instant::now();
         let summary = self
             .inner
             .summarizer
@@ -196,7 +200,15 @@ impl Core {
                 customer_name: customer.display_name.as_deref(),
             })
             .await;
-        handoff::requested(handoff::BriefingParts {
+        let record = crate::audit::AuditScope {
+            conversation: &conversation.id,
+            customer: &customer.id,
+            message_seq: trigger.seq,
+            at: now,
+            store_prompts: self.inner.config.store_prompts,
+        }
+        .briefing(&summary, started.elapsed());
+        let body = handoff::requested(handoff::BriefingParts {
             handoff: h,
             conversation,
             customer,
@@ -206,7 +218,8 @@ impl Core {
             transcript: &transcript,
             window: self.window_of(conversation, now),
             now,
-        })
+        });
+        (body, record)
     }
 
     /// A desk confirmed it has the thread: the handoff is queued for an agent.
@@ -233,6 +246,7 @@ impl Core {
                 escalations: vec![],
                 outbox: vec![],
                 timers: Vec::new(),
+                ai_audit: Vec::new(),
             };
             match self.inner.store.commit_turn(turn).await {
                 Err(StoreError::Conflict(_)) => continue,
@@ -523,6 +537,7 @@ impl Core {
             escalations: vec![],
             outbox,
             timers: Vec::new(),
+            ai_audit: Vec::new(),
         }))
     }
 }

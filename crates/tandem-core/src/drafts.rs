@@ -596,6 +596,7 @@ fn bare_turn(conversation: ConversationRecord) -> Turn {
         escalations: vec![],
         outbox: vec![],
         timers: Vec::new(),
+        ai_audit: Vec::new(),
     }
 }
 

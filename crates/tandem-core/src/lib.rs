@@ -9,11 +9,12 @@
 //! retries; its pre-send checks in `gate`), [`window`] (messaging windows),
 //! [`pacing`] (send pacing per channel), [`routing`] (agents, assignment, queues),
 //! `delivery` (platform delivery reports and reachability), [`policy`] and [`ai`] (the
-//! hooks), [`linking`] (link codes) and [`claims`] (unverified claims → suggested links),
+//! hooks), [`audit`] (the AI audit records of a turn), [`linking`] (link codes) and [`claims`] (unverified claims → suggested links),
 //! [`store`] (the persistence boundary), [`metrics`], [`clock`].
 
 pub mod accounts;
 pub mod ai;
+pub mod audit;
 pub mod claims;
 pub mod clock;
 pub mod csat;

@@ -379,5 +379,6 @@ fn message_turn(
         escalations: Vec::new(),
         outbox,
         timers: Vec::new(),
+        ai_audit: Vec::new(),
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::policy::{BusinessEvent, Decision, EventsInput, InactivityInput, OfferKind};
 use crate::router::Core;
-use crate::store::{ConversationStatus, EscalationEvent, Owner, StoreError, Turn};
+use crate::store::{AiAuditRecord, ConversationStatus, EscalationEvent, Owner, StoreError, Turn};
 use crate::turn;
 use tandem_model::{
     Content, ConversationId, CustomerId, MessageId, OutboundContent, Party, TranscriptEntry,
@@ -84,6 +84,7 @@ impl Core {
             let mut escalations = Vec::new();
             let mut replies = Vec::new();
             let mut desk_op = None;
+            let mut ai_audit = Vec::new();
             if decision.escalate {
                 escalations.push(decision.record(
                     &conv.id,
@@ -101,7 +102,7 @@ impl Core {
                     now,
                 );
                 desk_op = self
-                    .start_handoff(&mut next, &customer, &decision, &note, now)
+                    .start_handoff(&mut next, &customer, &decision, &note, now, &mut ai_audit)
                     .await;
                 if desk_op.is_some() {
                     replies.push(OutboundContent::text(turn::HANDOFF_NOTICE));
@@ -122,7 +123,7 @@ impl Core {
             let before = conv.state.handoff.as_ref().map(|h| h.id.clone());
             let opened = crate::router::opened_handoff(before.as_deref(), &next);
             let turn = self
-                .proactive_turn(next, &conv.channel, replies, desk_op, escalations)
+                .proactive_turn(next, &conv.channel, replies, desk_op, escalations, ai_audit)
                 .await?;
             match store.commit_turn(turn).await {
                 Ok(()) => {
@@ -209,8 +210,9 @@ impl Core {
                 &format!("Business events: {}", evidence.join("; ")),
                 now,
             );
+            let mut ai_audit = Vec::new();
             let desk_op = self
-                .start_handoff(&mut next, &customer, &decision, &note, now)
+                .start_handoff(&mut next, &customer, &decision, &note, now, &mut ai_audit)
                 .await;
             if desk_op.is_none() {
                 next.state.handoff_requested = true;
@@ -219,7 +221,14 @@ impl Core {
             let before = conv.state.handoff.as_ref().map(|h| h.id.clone());
             let opened = crate::router::opened_handoff(before.as_deref(), &next);
             let turn = self
-                .proactive_turn(next, &conv.channel, Vec::new(), desk_op, escalations)
+                .proactive_turn(
+                    next,
+                    &conv.channel,
+                    Vec::new(),
+                    desk_op,
+                    escalations,
+                    ai_audit,
+                )
                 .await?;
             match store.commit_turn(turn).await {
                 Ok(()) => {
@@ -247,6 +256,7 @@ impl Core {
         replies: Vec<OutboundContent>,
         desk_op: Option<(String, tandem_sdk::DeskOp)>,
         escalations: Vec<EscalationEvent>,
+        ai_audit: Vec<AiAuditRecord>,
     ) -> Result<Turn, StoreError> {
         let now = next.updated_at;
         let recipient = self
@@ -291,6 +301,7 @@ impl Core {
             escalations,
             outbox,
             timers: Vec::new(),
+            ai_audit,
         })
     }
 }

@@ -57,6 +57,9 @@ pub struct CoreConfig {
     /// Draft-only mode: where bot answers wait for an agent's approval, and whether
     /// agents get suggestions (see [`crate::drafts`]).
     pub drafts: crate::drafts::DraftsConfig,
+    /// AI audit records keep the texts sent to AI backends and their answers (true), or
+    /// only their SHA-256 (false): `[ai] store_prompts`.
+    pub store_prompts: bool,
 }
 
 /// The default of [`CoreConfig::external_release_after`]: one hour.
@@ -75,6 +78,7 @@ impl Default for CoreConfig {
             external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
             sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
             drafts: crate::drafts::DraftsConfig::default(),
+            store_prompts: true,
         }
     }
 }
@@ -252,6 +256,7 @@ impl Core {
                 escalations: vec![],
                 outbox: vec![],
                 timers: Vec::new(),
+                ai_audit: Vec::new(),
             };
             match store.commit_turn(turn).await {
                 Ok(()) => return Ok(Some(true)),
@@ -654,6 +659,7 @@ impl InboundHandler for Core {
                     escalations: vec![],
                     outbox: vec![],
                     timers: Vec::new(),
+                    ai_audit: Vec::new(),
                 };
                 match store.commit_turn(turn).await {
                     // Someone else wrote first: their history stands.

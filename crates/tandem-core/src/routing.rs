@@ -131,6 +131,7 @@ impl Core {
                 escalations: vec![],
                 outbox: vec![entry],
                 timers: Vec::new(),
+                ai_audit: Vec::new(),
             };
             match store.commit_turn(turn).await {
                 Ok(()) => {

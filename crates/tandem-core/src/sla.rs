@@ -153,11 +153,15 @@ impl Core {
             let config = &self.inner.config.sla;
             let overflow = config.overflow.get(queue_of(&h)).cloned();
             let mut rerouted = None;
+            let mut ai_audit = Vec::new();
             let mut finished = false;
             match (config.on_breach, overflow) {
                 (SlaBreach::Reroute, Some(to)) => {
                     let from = queue_of(&h).to_owned();
-                    outbox.extend(self.reroute(&mut next, &mut h, &from, &to, now).await?);
+                    outbox.extend(
+                        self.reroute(&mut next, &mut h, &from, &to, now, &mut ai_audit)
+                            .await?,
+                    );
                     rerouted = Some((from, h.clone()));
                     next.state.handoff = Some(h);
                 }
@@ -211,6 +215,7 @@ impl Core {
                 escalations: vec![],
                 outbox,
                 timers: Vec::new(),
+                ai_audit,
             };
             match store.commit_turn(turn).await {
                 Ok(()) => {
@@ -246,6 +251,7 @@ impl Core {
         from: &str,
         to: &str,
         now: tandem_model::Timestamp,
+        ai_audit: &mut Vec<crate::store::AiAuditRecord>,
     ) -> Result<Vec<crate::store::NewOutboxEntry>, StoreError> {
         h.target = Some(to.to_owned());
         h.assignee = None;
@@ -300,9 +306,10 @@ impl Core {
             &format!("Re-routed from {from}: nobody accepted in time."),
             now,
         );
-        let body = self
+        let (body, record) = self
             .briefing(next, &customer, &decision, h, &note, now)
             .await;
+        ai_audit.push(record);
         ops.push(handoff::desk_entry(
             next,
             &h.desk,

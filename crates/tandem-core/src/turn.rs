@@ -2,7 +2,10 @@
 //! escalation decision and the replies to send. Pure apart from calling the bot and
 //! sentiment hooks; the router commits the result atomically.
 
-use crate::ai::{Bot, BotAnswer, BotQuestion, IntentClassifier, IntentSignal, SentimentAnalyzer};
+use crate::ai::{
+    AiCall, Bot, BotAnswer, BotQuestion, IntentClassifier, IntentSignal, SentimentAnalyzer,
+};
+use crate::audit::AuditScope;
 use crate::drafts::{self, DraftParts};
 use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
 use crate::router::Core;
@@ -13,6 +16,7 @@ use crate::store::{
     Turn,
 };
 use crate::{csat, handoff};
+use std::time::{Duration, Instant};
 use tandem_model::{
     Button, Capabilities, ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
     OutboxId, Party, Timestamp, TranscriptEntry,
@@ -93,6 +97,14 @@ pub(crate) async fn plan(
     }];
     let customer_seq = seq;
     seq += 1;
+    let audit_scope = AuditScope {
+        conversation: &conversation.id,
+        customer: &customer.id,
+        message_seq: customer_seq,
+        at: now,
+        store_prompts: inner.config.store_prompts,
+    };
+    let mut ai_audit = Vec::new();
     let mut escalations = Vec::new();
     let mut replies: Vec<(Party, OutboundContent)> = Vec::new();
 
@@ -132,7 +144,9 @@ pub(crate) async fn plan(
             .as_deref()
             .filter(|t| !external && !t.trim().is_empty())
         {
+            let started = Instant::now();
             let score = inner.sentiment.analyze(text).await;
+            ai_audit.push(audit_scope.sentiment(&score, started.elapsed()));
             push_sentiment(&mut next.state, score.compound);
         }
         if let Some(h) = &next.state.handoff {
@@ -164,6 +178,7 @@ pub(crate) async fn plan(
                     },
                 )
                 .await;
+                ai_audit.extend(audit_scope.understanding(&understanding));
                 let history = match &conversation.state.past_contacts {
                     Some(known) => known.clone(),
                     None => {
@@ -211,8 +226,15 @@ pub(crate) async fn plan(
                 };
                 let opened = if decision.escalate {
                     // Hand off: the queue owns the conversation until an agent takes it.
-                    core.start_handoff(&mut next, customer, &decision, &entries[0], now)
-                        .await
+                    core.start_handoff(
+                        &mut next,
+                        customer,
+                        &decision,
+                        &entries[0],
+                        now,
+                        &mut ai_audit,
+                    )
+                    .await
                 } else {
                     None
                 };
@@ -368,6 +390,7 @@ pub(crate) async fn plan(
         escalations,
         outbox,
         timers: Vec::new(),
+        ai_audit,
     }
 }
 
@@ -474,6 +497,22 @@ pub struct Understanding {
     pub answer: BotAnswer,
     /// What the intent classifier says the customer wants (`None` without a classifier).
     pub intent: Option<IntentSignal>,
+    /// How the hooks decided, for the AI audit trail ([`crate::audit`]).
+    pub trace: UnderstandingTrace,
+}
+
+/// How [`understand`]'s hooks decided: the sentiment analyzer's call (the bot's and the
+/// classifier's travel with their answers) and how long each hook took.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnderstandingTrace {
+    /// What the sentiment analyzer said about its score.
+    pub sentiment_call: Option<AiCall>,
+    /// How long sentiment scoring took.
+    pub sentiment: Duration,
+    /// How long the intent classifier took.
+    pub intent: Duration,
+    /// How long the bot took.
+    pub bot: Duration,
 }
 
 /// Where a message was written, for bots that answer per channel or keep their own
@@ -496,11 +535,16 @@ pub async fn understand(
     text: &str,
     scope: BotScope<'_>,
 ) -> Understanding {
+    let started = Instant::now();
     let score = sentiment.analyze(text).await;
+    let sentiment_took = started.elapsed();
+    let started = Instant::now();
     let intent = match intents {
         Some(classifier) => classifier.classify(text).await,
         None => None,
     };
+    let intent_took = started.elapsed();
+    let started = Instant::now();
     let answer = bot
         .answer(BotQuestion {
             text,
@@ -514,6 +558,12 @@ pub async fn understand(
         sentiment: score.compound,
         answer,
         intent,
+        trace: UnderstandingTrace {
+            sentiment_call: score.call,
+            sentiment: sentiment_took,
+            intent: intent_took,
+            bot: started.elapsed(),
+        },
     }
 }
 

@@ -54,6 +54,82 @@ pub struct BotAnswer {
     pub buttons: Vec<Button>,
     /// Slots extracted from this message (merged into the conversation's slots).
     pub slots: BTreeMap<String, String>,
+    /// How the answer was reached, for the conversation's AI audit trail (see [`AiCall`]);
+    /// `None` when the bot says nothing about it (the audit then names no provider).
+    pub call: Option<AiCall>,
+}
+
+/// How one AI decision was reached: who decided, with which model, what was sent to a
+/// backend and what it answered, and whether a stand-in decided because the backend
+/// failed. The core stores it with the conversation (the AI audit records of the admin
+/// API), measures the latency itself, and keeps only SHA-256 hashes of `request` and
+/// `response` when `[ai] store_prompts = false`. Never logged.
+///
+/// Built with [`AiCall::new`] and the `with_*` methods, so fields can be added later.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AiCall {
+    /// Who decided: a bot kind (`knowledge`, `llm`, `rasa`, `http`), a provider
+    /// (`builtin`, `openai`), or a third-party bot's own name.
+    pub provider: String,
+    /// The model, when the provider has one.
+    pub model: Option<String>,
+    /// What was sent to the backend (a prompt, a request body), when one was called.
+    pub request: Option<String>,
+    /// What the backend answered (its text, before any check), when it answered.
+    pub response: Option<String>,
+    /// True when the backend failed or answered something unusable and a stand-in (the
+    /// built-in bot, VADER, the deterministic summary) decided instead.
+    pub fell_back: bool,
+    /// Why the backend was not used: `timeout`, `connect`, `status 503`, `unusable
+    /// answer`. Never message text.
+    pub error: Option<String>,
+}
+
+impl AiCall {
+    /// A decision by `provider`, nothing sent anywhere.
+    pub fn new(provider: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            ..Self::default()
+        }
+    }
+
+    /// With the model that decided.
+    #[must_use]
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// With what was sent to the backend.
+    #[must_use]
+    pub fn with_request(mut self, request: impl Into<String>) -> Self {
+        self.request = Some(request.into());
+        self
+    }
+
+    /// With what the backend answered.
+    #[must_use]
+    pub fn with_response(mut self, response: impl Into<String>) -> Self {
+        self.response = Some(response.into());
+        self
+    }
+
+    /// With the provider renamed (a bot over a shared client names itself).
+    #[must_use]
+    pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = provider.into();
+        self
+    }
+
+    /// Marks that a stand-in decided because of `error` (`timeout`, `status 503`, ...).
+    #[must_use]
+    pub fn with_fallback(mut self, error: impl Into<String>) -> Self {
+        self.fell_back = true;
+        self.error = Some(error.into());
+        self
+    }
 }
 
 /// Answers customer messages. Held as `Arc<dyn Bot>`.

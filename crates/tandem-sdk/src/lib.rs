@@ -28,7 +28,7 @@ mod secret;
 pub mod signature;
 pub mod telemetry;
 
-pub use bot::{Bot, BotAnswer, BotQuestion};
+pub use bot::{AiCall, Bot, BotAnswer, BotQuestion};
 pub use channel::{
     Accepted, BuiltChannel, ChannelAdapter, ChannelContext, ChannelFactory, Found, Greeting,
     InboundError, InboundHandler, InboundSink, Preview, Session, WorkerFn,

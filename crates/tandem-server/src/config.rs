@@ -310,6 +310,9 @@ pub struct AiConfig {
     /// Who scores sentiment: `builtin` (default, offline VADER) or `provider` (the
     /// endpoint, with VADER as fallback). Briefings use the provider whenever it is set.
     pub sentiment: Option<String>,
+    /// Whether the AI audit records of a conversation keep the texts sent to AI backends
+    /// and their answers (true, the default) or only their SHA-256 (false).
+    pub store_prompts: bool,
 }
 
 impl Default for AiConfig {
@@ -321,6 +324,7 @@ impl Default for AiConfig {
             model: None,
             timeout_ms: None,
             sentiment: None,
+            store_prompts: true,
         }
     }
 }

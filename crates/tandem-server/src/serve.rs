@@ -350,6 +350,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
                     .unwrap_or(tandem_core::DEFAULT_SENDER_RATE_LIMIT),
             ),
             drafts: config.drafts.core_config(),
+            store_prompts: config.ai.store_prompts,
             ..CoreConfig::default()
         },
     );

@@ -20,6 +20,7 @@
 //! merged-away customer, which the next resolution of that identity follows to the
 //! survivor.
 
+use crate::docs::ai_audit::AiAuditDoc;
 use crate::docs::conversations::ConversationDoc;
 use crate::docs::customers::{CustomerDoc, IdentityDoc, fold_email};
 use crate::docs::graph::{AuditDoc, SuggestedLinkDoc, VerifiedKeyDoc};
@@ -1008,6 +1009,14 @@ pub(crate) async fn erase_customer(
                 .await
                 .map_err(classify)?
                 .matched_count;
+            report.ai_audit_records += c
+                .ai_audit
+                .delete_many(AiAuditDoc::of_conversations(std::slice::from_ref(
+                    &conversation.id,
+                )))
+                .await
+                .map_err(classify)?
+                .deleted_count;
             c.outbox
                 .update_many(
                     doc! { "conversation_id": &conversation.id, "unfinished": true },

@@ -825,6 +825,15 @@ impl Store for MongoStore {
             .await
     }
 
+    async fn ai_audit(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<tandem_core::store::AiAuditRecord>, StoreError> {
+        self.bounded(async { records::ai_audit(&self.c, conversation, limit).await })
+            .await
+    }
+
     async fn escalations(
         &self,
         conversation: &ConversationId,

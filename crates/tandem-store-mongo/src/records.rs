@@ -1,6 +1,7 @@
 //! The store operations on single records: the inbound log, customers and identities,
 //! conversations, transcript and escalation reads, and the key-value space.
 
+use crate::docs::ai_audit::AiAuditDoc;
 use crate::docs::conversations::ConversationDoc;
 use crate::docs::customers::{CustomerDoc, IdentityDoc, verified_email};
 use crate::docs::escalations::EscalationDoc;
@@ -15,6 +16,7 @@ use futures::TryStreamExt;
 use mongodb::Cursor;
 use mongodb::options::ReturnDocument;
 use std::collections::HashMap;
+use tandem_core::store::AiAuditRecord;
 use tandem_core::store::{
     ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
     InboundRecord, PendingInbound, StoreError,
@@ -486,6 +488,32 @@ pub(crate) async fn conversation_activity(
             }
         })
         .collect())
+}
+
+// ---- AI audit ------------------------------------------------------------------------
+
+/// See [`Store::ai_audit`](tandem_core::store::Store::ai_audit).
+pub(crate) async fn ai_audit(
+    c: &Collections,
+    conversation: &ConversationId,
+    max: usize,
+) -> Result<Vec<AiAuditRecord>, StoreError> {
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    let cursor = c
+        .ai_audit
+        .find(AiAuditDoc::of_conversation(conversation))
+        .sort(AiAuditDoc::newest_first())
+        .limit(limit(max))
+        .await
+        .map_err(classify)?;
+    let mut records = collect(cursor, |d| {
+        decode::<AiAuditDoc>("AI audit record", d)?.into_record()
+    })
+    .await?;
+    records.reverse();
+    Ok(records)
 }
 
 // ---- escalations ---------------------------------------------------------------------

@@ -2,7 +2,8 @@
 //! connect) and what the deployment supports.
 
 use crate::docs::{
-    conversations, customers, escalations, graph, inbound, kv, outbox, profiles, transcript,
+    ai_audit, conversations, customers, escalations, graph, inbound, kv, outbox, profiles,
+    transcript,
 };
 use crate::error::classify;
 use bson::{Bson, Document, doc};
@@ -21,6 +22,7 @@ pub(crate) struct Collections {
     pub(crate) conversations: Collection<Document>,
     pub(crate) transcript: Collection<Document>,
     pub(crate) escalations: Collection<Document>,
+    pub(crate) ai_audit: Collection<Document>,
     pub(crate) outbox: Collection<Document>,
     pub(crate) kv: Collection<Document>,
     pub(crate) customer_events: Collection<Document>,
@@ -47,6 +49,7 @@ impl Collections {
             conversations: db.collection(conversations::CONVERSATIONS),
             transcript: db.collection(transcript::TRANSCRIPT),
             escalations: db.collection(escalations::ESCALATIONS),
+            ai_audit: db.collection(ai_audit::AI_AUDIT),
             outbox: db.collection(outbox::OUTBOX),
             kv: db.collection(kv::KV),
             customer_events: db.collection(profiles::CUSTOMER_EVENTS),
@@ -77,6 +80,7 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
         ),
         (transcript::TRANSCRIPT, transcript::transcript_indexes()),
         (escalations::ESCALATIONS, escalations::escalation_indexes()),
+        (ai_audit::AI_AUDIT, ai_audit::ai_audit_indexes()),
         (outbox::OUTBOX, outbox::outbox_indexes()),
         (kv::KV, kv::kv_indexes()),
         (kv::LINK_CODES, kv::link_code_indexes()),

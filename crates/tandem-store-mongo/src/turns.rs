@@ -1,6 +1,7 @@
 //! `commit_turn`: with a multi-document transaction where the deployment has them, with
 //! the conversation's turn journal where it does not (see the crate docs, "Atomicity").
 
+use crate::docs::ai_audit::AiAuditDoc;
 use crate::docs::conversations::{ConversationDoc, JournalDoc};
 use crate::docs::escalations::EscalationDoc;
 use crate::docs::inbound::InboundDoc;
@@ -39,6 +40,7 @@ pub(crate) struct TurnDocs {
     outbox: Vec<OutboxDoc>,
     /// Timer documents, upserted by `_id`.
     timers: Vec<Document>,
+    ai_audit: Vec<AiAuditDoc>,
 }
 
 impl TurnDocs {
@@ -64,6 +66,12 @@ impl TurnDocs {
             .enumerate()
             .map(|(i, o)| OutboxDoc::new(o, version, i))
             .collect::<Result<Vec<_>, _>>()?;
+        let ai_audit = turn
+            .ai_audit
+            .iter()
+            .enumerate()
+            .map(|(i, r)| AiAuditDoc::new(r, version, i))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut seqs = HashSet::new();
         let mut ids = HashSet::new();
         for e in &entries {
@@ -77,9 +85,10 @@ impl TurnDocs {
         let distinct = |ids: Vec<&str>| ids.iter().collect::<HashSet<_>>().len() == ids.len();
         if !distinct(escalations.iter().map(|e| e.id.as_str()).collect())
             || !distinct(outbox.iter().map(|o| o.id.as_str()).collect())
+            || !distinct(ai_audit.iter().map(|r| r.id.as_str()).collect())
         {
             return Err(StoreError::Conflict(
-                "the turn inserts an escalation or outbox id twice".to_owned(),
+                "the turn inserts an escalation, outbox or AI audit id twice".to_owned(),
             ));
         }
         Ok(Self {
@@ -95,6 +104,7 @@ impl TurnDocs {
             escalations,
             outbox,
             timers: turn.timers.iter().map(crate::timers::document).collect(),
+            ai_audit,
         })
     }
 
@@ -108,6 +118,7 @@ impl TurnDocs {
             escalations: self.escalations.clone(),
             outbox: self.outbox.clone(),
             timers: self.timers.clone(),
+            ai_audit: self.ai_audit.clone(),
         }
     }
 }
@@ -247,6 +258,7 @@ async fn transaction_body(
     insert_in(session, &c.transcript, "transcript entry", &turn.entries).await?;
     insert_in(session, &c.escalations, "escalation", &turn.escalations).await?;
     insert_in(session, &c.outbox, "outbox entry", &turn.outbox).await?;
+    insert_in(session, &c.ai_audit, "AI audit record", &turn.ai_audit).await?;
     for timer in &turn.timers {
         c.timers
             .replace_one(bson::doc! { "_id": timer.get("_id") }, timer.clone())
@@ -359,6 +371,13 @@ pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result
         OutboxDoc::collisions,
     )
     .await?;
+    refuse_existing(
+        &c.ai_audit,
+        "AI audit record",
+        &turn.ai_audit,
+        AiAuditDoc::collisions,
+    )
+    .await?;
     // 5. The commit point.
     let journal = turn.journal();
     let filter = ConversationDoc::at_version(&turn.conversation_id, turn.version)?;
@@ -425,6 +444,7 @@ pub(crate) async fn apply_journal(
     insert_idempotent(&c.transcript, "transcript entry", &journal.entries).await?;
     insert_idempotent(&c.escalations, "escalation", &journal.escalations).await?;
     insert_idempotent(&c.outbox, "outbox entry", &journal.outbox).await?;
+    insert_idempotent(&c.ai_audit, "AI audit record", &journal.ai_audit).await?;
     for timer in &journal.timers {
         c.timers
             .replace_one(bson::doc! { "_id": timer.get("_id") }, timer.clone())
@@ -555,6 +575,7 @@ mod tests {
             outbox: vec![outbound("out_1"), outbound("out_2")],
             conversation,
             timers: Vec::new(),
+            ai_audit: Vec::new(),
         }
     }
 

@@ -842,6 +842,11 @@ pub(crate) fn erase_customer(
                 "UPDATE transcript SET content = ?2, buttons = '[]' WHERE conversation_id = ?1",
                 params![id, erased_content],
             )? as u64;
+            report.ai_audit_records += exec(
+                conn,
+                "DELETE FROM ai_audit WHERE conversation_id = ?1",
+                params![id],
+            )? as u64;
             exec(
                 conn,
                 "UPDATE outbox SET message = json_set(message, '$.recipient', ?2, '$.content', json(?3)),

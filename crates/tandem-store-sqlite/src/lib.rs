@@ -45,10 +45,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
-    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
-    CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
-    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry,
-    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, TimerEntry, Turn, VerifiedKey,
+    AgentProfile, AgentRecord, AiAuditRecord, AuditEntry, ConversationActivity, ConversationRecord,
+    CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord,
+    InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger,
+    NewTimer, OutboxEntry, PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink,
+    TimerEntry, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -553,6 +554,17 @@ impl Store for SqliteStore {
         let (name, holder) = (name.to_owned(), holder.to_owned());
         self.writer
             .call(move |c| timers::release_lease(c, &name, &holder))
+            .await
+    }
+
+    async fn ai_audit(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<AiAuditRecord>, StoreError> {
+        let conversation = conversation.clone();
+        self.reads
+            .call(move |c| reads::ai_audit(c, &conversation, limit))
             .await
     }
 

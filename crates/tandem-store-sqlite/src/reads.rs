@@ -4,8 +4,8 @@
 use crate::rows::{self, col, col_u64, limit, query_all, query_opt, sql_error};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::store::{
-    ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
-    PendingInbound, StoreError,
+    AiAuditRecord, ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent,
+    IdentityRecord, PendingInbound, StoreError,
 };
 use tandem_model::{ConversationId, CustomerId, Timestamp, TranscriptEntry};
 
@@ -141,6 +141,26 @@ pub(crate) fn escalations(
         rows::ESCALATION_COLUMNS
     );
     query_all(conn, &sql, params![conversation.as_str()], rows::escalation)
+}
+
+/// The newest `max` AI audit records of a conversation, oldest first.
+pub(crate) fn ai_audit(
+    conn: &Connection,
+    conversation: &ConversationId,
+    max: usize,
+) -> Result<Vec<AiAuditRecord>, StoreError> {
+    query_all(
+        conn,
+        "SELECT record FROM (
+             SELECT seq, record FROM ai_audit WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2
+         ) ORDER BY seq",
+        params![conversation.as_str(), limit(max)],
+        |row| {
+            let record: String = row.get(0).map_err(sql_error)?;
+            serde_json::from_str(&record)
+                .map_err(|e| StoreError::Corrupt(format!("AI audit record: {e}")))
+        },
+    )
 }
 
 /// Policy decisions recorded: (escalating, not escalating).

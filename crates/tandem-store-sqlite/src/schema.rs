@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_outbox_order_per_destination.sql"),
     include_str!("migrations/0010_timers.sql"),
     include_str!("migrations/0011_leases.sql"),
+    include_str!("migrations/0012_ai_audit.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -133,6 +133,8 @@ pub(crate) struct EncodedTurn {
     escalations: Vec<(String, Vec<String>)>,
     /// Per outbox entry: the message.
     outbox: Vec<String>,
+    /// Per AI audit record: the record.
+    ai_audit: Vec<String>,
 }
 
 impl EncodedTurn {
@@ -159,12 +161,18 @@ impl EncodedTurn {
             .iter()
             .map(|o| to_json("outbox message", &o.message))
             .collect::<Result<_, StoreError>>()?;
+        let ai_audit = turn
+            .ai_audit
+            .iter()
+            .map(|r| to_json("AI audit record", r))
+            .collect::<Result<_, StoreError>>()?;
         Ok(Self {
             turn,
             state,
             entries,
             escalations,
             outbox,
+            ai_audit,
         })
     }
 }
@@ -320,6 +328,22 @@ pub(crate) fn commit_turn(conn: &Connection, encoded: &EncodedTurn) -> Result<()
     }
     for timer in &turn.timers {
         crate::timers::schedule(conn, timer)?;
+    }
+    let mut insert_audit = conn
+        .prepare_cached(
+            "INSERT INTO ai_audit (id, conversation_id, at, kind, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(sql_error)?;
+    for (r, record) in turn.ai_audit.iter().zip(&encoded.ai_audit) {
+        insert_audit
+            .execute(params![
+                r.id,
+                r.conversation_id.as_str(),
+                to_ms(r.at),
+                r.kind.as_str(),
+                record,
+            ])
+            .map_err(sql_error)?;
     }
     Ok(())
 }

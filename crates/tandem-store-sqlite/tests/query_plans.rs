@@ -119,6 +119,7 @@ async fn one_message(store: &dyn Store, subject: &str, n: usize, now: Timestamp)
                 next_attempt_at: now,
             }],
             timers: Vec::new(),
+            ai_audit: Vec::new(),
         })
         .await
         .unwrap();

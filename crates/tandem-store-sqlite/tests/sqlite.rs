@@ -80,6 +80,7 @@ fn reply_turn(conv: &ConversationRecord, text: &str) -> (Turn, OutboxId) {
             next_attempt_at: now(),
         }],
         timers: Vec::new(),
+        ai_audit: Vec::new(),
     };
     (turn, id)
 }
@@ -408,6 +409,7 @@ async fn closing_invalidates_turns_planned_on_the_open_conversation() {
         escalations: vec![],
         outbox: vec![],
         timers: Vec::new(),
+        ai_audit: Vec::new(),
     };
     assert!(matches!(
         store.commit_turn(turn).await,

@@ -326,6 +326,7 @@ impl IntentModel {
             act: ACTS[act.min(ACTS.len() - 1)],
             act_confidence,
             negated: features::negated(text),
+            call: None,
         }
     }
 }
@@ -383,6 +384,8 @@ impl BuiltinIntents {
 #[async_trait]
 impl IntentClassifier for BuiltinIntents {
     async fn classify(&self, text: &str) -> Option<IntentSignal> {
-        Some(self.model().classify(text))
+        let mut signal = self.model().classify(text);
+        signal.call = Some(tandem_core::ai::AiCall::new("builtin"));
+        Some(signal)
     }
 }

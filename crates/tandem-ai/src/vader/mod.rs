@@ -391,6 +391,7 @@ impl SentimentAnalyzer for Vader {
     async fn analyze(&self, text: &str) -> Sentiment {
         Sentiment {
             compound: self.compound(text),
+            call: Some(tandem_core::ai::AiCall::new("builtin").with_model("vader")),
         }
     }
 }

@@ -62,6 +62,8 @@ pub use shared::{
 
 mod drafts;
 pub use drafts::drafts_survive_a_reload_and_are_decided_once;
+mod ai_audit;
+pub use ai_audit::ai_audit_records_follow_their_turn;
 
 mod delivery;
 pub use delivery::{
@@ -140,6 +142,7 @@ macro_rules! store_conformance {
             timers_fire_once_per_lease_and_reschedule,
             a_turn_schedules_its_timers_with_its_commit,
             escalations_round_trip_and_counts,
+            ai_audit_records_follow_their_turn,
             conversation_activity_by_period,
             kv_round_trip,
             concurrent_record_inbound,
@@ -260,6 +263,7 @@ fn turn_of(conv: &ConversationRecord) -> Turn {
         escalations: vec![],
         outbox: vec![],
         timers: Vec::new(),
+        ai_audit: Vec::new(),
     }
 }
 

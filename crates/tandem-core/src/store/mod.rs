@@ -226,7 +226,8 @@ pub trait Store: Send + Sync + 'static {
     /// the personal parts of conversation state (slots, offered choices, CSAT comments),
     /// outbox messages (text and recipient; unfinished ones fail with `erased`), event
     /// data, desk key-value entries naming its handoffs or conversations, suggested links,
-    /// its link codes and the details of its audit entries. Ids, timestamps, escalation
+    /// its link codes, the details of its audit entries, and its conversations' AI audit
+    /// records (deleted: they hold prompts and answers). Ids, timestamps, escalation
     /// events and counts stay. Records an [`AuditKind::Erase`] entry holding counts only.
     /// `None` when the customer is unknown.
     async fn erase_customer(
@@ -314,9 +315,17 @@ pub trait Store: Send + Sync + 'static {
     /// - Entries are appended; `(conversation_id, seq)` is unique ([`StoreError::Conflict`]).
     /// - When `turn.inbound_seq` is set, that inbound record must be unprocessed (else
     ///   [`StoreError::AlreadyProcessed`]) and becomes processed.
-    /// - Escalation events and outbox entries are inserted; outbox entries become
-    ///   claimable at their `next_attempt_at`.
+    /// - Escalation events, AI audit records and outbox entries are inserted; outbox
+    ///   entries become claimable at their `next_attempt_at`.
     async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError>;
+
+    /// The newest `limit` AI audit records of a conversation, oldest first: by turn, and
+    /// within a turn in the order the turn lists them.
+    async fn ai_audit(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<AiAuditRecord>, StoreError>;
 
     // ---- outbox ------------------------------------------------------------------------
 

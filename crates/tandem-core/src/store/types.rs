@@ -502,6 +502,102 @@ pub struct Turn {
     /// id already pending is replaced), in the same transaction, so a turn that committed
     /// always has its timers and a turn that did not has none.
     pub timers: Vec<NewTimer>,
+    /// The AI decisions behind this turn (sentiment, intent, the bot's answer, the
+    /// briefing), in the order they were made; inserted with the turn.
+    pub ai_audit: Vec<AiAuditRecord>,
+}
+
+/// What an [`AiAuditRecord`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AiAuditKind {
+    /// The bot's answer to a customer message.
+    BotAnswer,
+    /// The intent classifier's reading of a customer message.
+    Intent,
+    /// The sentiment score of a customer message.
+    Sentiment,
+    /// The briefing summary written for a handoff.
+    BriefingSummary,
+}
+
+impl AiAuditKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AiAuditKind::BotAnswer => "bot_answer",
+            AiAuditKind::Intent => "intent",
+            AiAuditKind::Sentiment => "sentiment",
+            AiAuditKind::BriefingSummary => "briefing_summary",
+        }
+    }
+}
+
+/// One AI decision, stored with the turn it shaped (see `tandem_core::audit`): who
+/// decided (bot, classifier, analyzer or summarizer, and model), what it decided, what was
+/// sent to a backend and answered (or only their SHA-256 when `[ai] store_prompts =
+/// false`), how long the turn waited for it, and whether a stand-in decided. Erased with
+/// the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AiAuditRecord {
+    /// The id (`ai_<uuid v7>`: time-ordered).
+    pub id: String,
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The transcript `seq` of the message the decision is about (for a briefing: the
+    /// entry that caused the handoff).
+    pub message_seq: u64,
+    /// When decided.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// What was decided.
+    pub kind: AiAuditKind,
+    /// Who decided: the bot kind (`knowledge`, `llm`, `rasa`, `http`), the provider
+    /// (`builtin`, `openai`) or a third-party name; `None` when it did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The model, when the provider has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The intent: the bot's (bot answer) or the classifier's (intent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    /// The confidence of that intent, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// The sentiment compound score in [-1, 1] (sentiment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<f32>,
+    /// `positive`, `neutral` or `negative` (sentiment); the trend the briefing states
+    /// (briefing summary, also `worsening`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment_label: Option<String>,
+    /// The bot did not know and answered its fallback reply (bot answer).
+    #[serde(default)]
+    pub fallback: bool,
+    /// The provider's backend failed or answered something unusable, and a stand-in (the
+    /// built-in bot, VADER, the deterministic summary) decided.
+    #[serde(default)]
+    pub fell_back: bool,
+    /// Why the backend was not used (`timeout`, `status 503`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What was sent to the backend (kept when `[ai] store_prompts` is true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// What the backend answered (kept when `[ai] store_prompts` is true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    /// Lowercase hex SHA-256 of the request, when only hashes are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<String>,
+    /// Lowercase hex SHA-256 of the response, when only hashes are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_sha256: Option<String>,
+    /// How long the turn waited for the decision, in milliseconds.
+    pub latency_ms: u64,
 }
 
 /// One fired trigger of an escalation decision.
@@ -921,6 +1017,9 @@ pub struct ErasureReport {
     pub transcript_entries: u64,
     /// Business events whose data was erased.
     pub events: u64,
+    /// AI audit records deleted (they hold prompts and answers).
+    #[serde(default)]
+    pub ai_audit_records: u64,
 }
 
 /// A short-lived single-use code that links the channel identity redeeming it to a

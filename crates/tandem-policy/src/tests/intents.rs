@@ -14,6 +14,7 @@ fn signal(intent: &str, confidence: f32, act: SpeechAct) -> Option<IntentSignal>
         act,
         act_confidence: 0.9,
         negated: false,
+        call: None,
     })
 }
 

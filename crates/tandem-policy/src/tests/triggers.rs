@@ -337,6 +337,7 @@ fn decide_message_remembers_that_a_person_was_offered() {
             sentiment: 0.0,
             answer: bot(Some("talk_to_human"), 1.0),
             intent: None,
+            trace: Default::default(),
         };
         decide_message(&engine, state, &facts, &understanding)
     };

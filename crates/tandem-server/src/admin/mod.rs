@@ -94,6 +94,7 @@ fn handler(method: &str, operation_id: &str) -> Option<MethodRouter<AdminState>>
         "decideDraft" => on(filter, decide_draft),
         "getTranscript" => on(filter, get_transcript),
         "listEscalations" => on(filter, get_escalations),
+        "listAiAudit" => on(filter, get_ai_audit),
         "getPolicy" => on(filter, get_policy),
         "issueLinkCode" => on(filter, issue_link_code),
         "reloadPolicy" => on(filter, reload_policy),
@@ -563,6 +564,27 @@ async fn get_escalations(
     Ok(Json(list.iter().map(views::escalation).collect::<Vec<_>>()).into_response())
 }
 
+/// The AI decisions of a conversation, oldest first (the newest `limit`).
+async fn get_ai_audit(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let store = st.core.store();
+    let id = ConversationId::new(id);
+    store
+        .conversation(&id)
+        .await?
+        .ok_or_else(|| not_found("conversation"))?;
+    let records = store
+        .ai_audit(&id, q.limit.unwrap_or(200).clamp(1, 1000))
+        .await?;
+    Ok(Json(serde_json::json!({
+        "records": records.iter().map(views::ai_audit).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
 /// The escalation health figures of a period (the numbers of `/console/metrics`).
 async fn escalation_metrics(
     State(st): State<AdminState>,
@@ -758,6 +780,7 @@ async fn export_customer(
     for conv in store.conversations_of(&id, EXPORT_LIMIT).await? {
         let transcript = store.transcript(&conv.id, EXPORT_LIMIT).await?;
         let escalations = store.escalations(&conv.id).await?;
+        let ai_audit = store.ai_audit(&conv.id, EXPORT_LIMIT).await?;
         let mut view = views::conversation(&conv);
         view["state"] = serde_json::to_value(&conv.state).map_err(|e| {
             ApiError(
@@ -774,6 +797,11 @@ async fn export_customer(
         view["escalations"] = escalations
             .iter()
             .map(views::escalation)
+            .collect::<Vec<_>>()
+            .into();
+        view["ai_audit"] = ai_audit
+            .iter()
+            .map(views::ai_audit)
             .collect::<Vec<_>>()
             .into();
         conversations.push(view);

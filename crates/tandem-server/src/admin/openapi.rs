@@ -140,6 +140,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/conversations/{id}/ai-audit",
+        "listAiAudit",
+        "The AI decisions of the conversation, oldest first (the newest `limit`, default 200): per customer message its sentiment, intent and the bot's answer, per handoff its briefing summary; who decided (bot or provider, model), intent and confidence, sentiment, the request sent to an AI backend and its answer (or only their SHA-256 with [ai] store_prompts = false), latency, fallback",
+    ),
+    (
+        "get",
         "/api/v1/policy",
         "getPolicy",
         "The escalation policy in force: version (content hash) and file",
@@ -258,6 +264,7 @@ fn success(id: &str) -> (&'static str, Value) {
         "listDrafts" => ("200", array_of("Draft")),
         "getTranscript" => ("200", array_of("TranscriptEntry")),
         "listEscalations" => ("200", array_of("Escalation")),
+        "listAiAudit" => ("200", reference("AiAuditList")),
         "issueLinkCode" => ("201", reference("LinkCode")),
         "exportCustomer" => ("200", reference("CustomerExport")),
         "eraseCustomer" => ("200", reference("Erasure")),
@@ -420,7 +427,7 @@ fn operation(path: &str, id: &str, summary: &str) -> Value {
             parameters.push(json!({"name": "to", "in": "query", "schema": {"type": "string"}, "description": "End: RFC 3339 time, or YYYY-MM-DD (that day included); default now"}));
             parameters.push(json!({"name": "by", "in": "query", "schema": {"type": "string", "enum": ["category", "queue", "channel", "priority"]}, "description": "Breakdown"}));
         }
-        "getTranscript" => {
+        "getTranscript" | "listAiAudit" => {
             parameters.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}));
         }
         _ => {}
@@ -586,7 +593,8 @@ fn general_schemas() -> Value {
             "reachability": {"type": "array", "items": {"type": "object"}},
             "conversations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Conversation"}, {"type": "object", "properties": {
                 "transcript": {"type": "array", "items": {"$ref": "#/components/schemas/TranscriptEntry"}},
-                "escalations": {"type": "array", "items": {"$ref": "#/components/schemas/Escalation"}}}}]}},
+                "escalations": {"type": "array", "items": {"$ref": "#/components/schemas/Escalation"}},
+                "ai_audit": {"type": "array", "items": {"$ref": "#/components/schemas/AiAuditRecord"}}}}]}},
             "events": {"type": "array", "items": {"$ref": "#/components/schemas/CustomerEvent"}},
             "audit": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
             "suggested_links": {"type": "array", "items": {"$ref": "#/components/schemas/SuggestedLink"}},
@@ -595,7 +603,8 @@ fn general_schemas() -> Value {
             "customer_id": {"type": "string"},
             "erased": {"type": "object", "required": ["identities", "conversations", "transcript_entries", "events"], "properties": {
                 "identities": {"type": "integer"}, "conversations": {"type": "integer"},
-                "transcript_entries": {"type": "integer"}, "events": {"type": "integer"}}},
+                "transcript_entries": {"type": "integer"}, "events": {"type": "integer"},
+                "ai_audit_records": {"type": "integer"}}},
             "erased_at": {"type": "string", "format": "date-time"}}},
         "Agent": {"type": "object", "required": ["id", "skills", "capacity", "status", "active", "load", "updated_at", "disabled", "has_password"], "properties": {
             "id": {"type": "string"}, "name": {"type": ["string", "null"]},
@@ -624,6 +633,28 @@ fn general_schemas() -> Value {
         "QueuedHandoff": {"type": "object", "required": ["handoff_id", "conversation_id", "queue", "priority", "queued_at"], "properties": {
             "handoff_id": {"type": "string"}, "conversation_id": {"type": "string"}, "queue": {"type": "string"},
             "priority": {"type": "string"}, "queued_at": {"type": "string", "format": "date-time"}}},
+        "AiAuditList": {"type": "object", "required": ["records"], "properties": {
+            "records": {"type": "array", "items": {"$ref": "#/components/schemas/AiAuditRecord"}}}},
+        "AiAuditRecord": {"type": "object", "required": ["id", "conversation_id", "message_seq", "at", "kind", "fallback", "fell_back", "latency_ms"], "properties": {
+            "id": {"type": "string"}, "conversation_id": {"type": "string"},
+            "message_seq": {"type": "integer", "description": "Transcript seq of the message decided about (for a briefing: the one that caused the handoff)"},
+            "at": {"type": "string", "format": "date-time"},
+            "kind": {"type": "string", "enum": ["bot_answer", "intent", "sentiment", "briefing_summary"]},
+            "provider": {"type": ["string", "null"], "description": "Who decided: bot kind (knowledge, llm, rasa, http), provider (builtin, openai) or a custom name"},
+            "bot": {"type": "string", "description": "bot_answer only: the bot (same as provider)"},
+            "summarizer": {"type": "string", "description": "briefing_summary only: the summarizer (same as provider)"},
+            "model": {"type": ["string", "null"]},
+            "intent": {"type": ["string", "null"]}, "confidence": {"type": ["number", "null"]},
+            "sentiment": {"type": ["number", "null"], "description": "Compound score in [-1, 1]"},
+            "sentiment_label": {"type": ["string", "null"], "description": "positive, neutral or negative; a briefing's trend may also be worsening"},
+            "fallback": {"type": "boolean", "description": "The bot did not know and sent its fallback reply"},
+            "fell_back": {"type": "boolean", "description": "The AI backend failed or answered something unusable; a built-in stand-in decided"},
+            "error": {"type": ["string", "null"], "description": "Why the backend was not used: timeout, connect, status <code>, unusable answer"},
+            "request": {"type": ["string", "null"], "description": "What was sent to the AI backend (store_prompts = true)"},
+            "response": {"type": ["string", "null"], "description": "What the backend answered (store_prompts = true)"},
+            "request_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the request (store_prompts = false)"},
+            "response_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the response (store_prompts = false)"},
+            "latency_ms": {"type": "integer", "description": "How long the turn waited for this decision"}}},
         "Escalation": {"type": "object", "required": ["id", "at", "escalate", "reasons"], "properties": {
             "id": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "message_seq": {"type": "integer"},
             "escalate": {"type": "boolean"}, "category": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]},

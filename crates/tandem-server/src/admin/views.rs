@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use tandem_core::store::{
-    AgentRecord, ConversationRecord, CustomerEvent, CustomerRecord, EscalationEvent, HandoffState,
-    IdentityRecord, QueuedHandoff,
+    AgentRecord, AiAuditKind, AiAuditRecord, ConversationRecord, CustomerEvent, CustomerRecord,
+    EscalationEvent, HandoffState, IdentityRecord, QueuedHandoff,
 };
 use tandem_model::{Timestamp, TranscriptEntry};
 use time::format_description::well_known::Rfc3339;
@@ -158,6 +158,40 @@ pub(super) fn escalation(e: &EscalationEvent) -> Value {
         "policy_version": e.policy_version,
         "reasons": e.reasons,
     })
+}
+
+/// An AI audit record; a bot answer also names its `bot`, a briefing its `summarizer`.
+pub(super) fn ai_audit(r: &AiAuditRecord) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "conversation_id": r.conversation_id,
+        "message_seq": r.message_seq,
+        "at": ts(r.at),
+        "kind": r.kind.as_str(),
+        "provider": r.provider,
+        "model": r.model,
+        "intent": r.intent,
+        "confidence": r.confidence,
+        "sentiment": r.sentiment,
+        "sentiment_label": r.sentiment_label,
+        "fallback": r.fallback,
+        "fell_back": r.fell_back,
+        "error": r.error,
+        "request": r.request,
+        "response": r.response,
+        "request_sha256": r.request_sha256,
+        "response_sha256": r.response_sha256,
+        "latency_ms": r.latency_ms,
+    });
+    let role = match r.kind {
+        AiAuditKind::BotAnswer => Some("bot"),
+        AiAuditKind::BriefingSummary => Some("summarizer"),
+        AiAuditKind::Intent | AiAuditKind::Sentiment => None,
+    };
+    if let (Some(role), Some(provider)) = (role, &r.provider) {
+        v[role] = json!(provider);
+    }
+    v
 }
 
 pub(super) fn event(e: &CustomerEvent) -> Value {

@@ -65,6 +65,9 @@ pub(crate) struct JournalDoc {
     pub(crate) escalations: Vec<EscalationDoc>,
     #[serde(default)]
     pub(crate) outbox: Vec<OutboxDoc>,
+    /// AI audit records to insert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) ai_audit: Vec<super::ai_audit::AiAuditDoc>,
     /// Timer documents to upsert (`timers` collection, by `_id`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) timers: Vec<bson::Document>,

@@ -65,6 +65,7 @@ fn index_plan_names_stored_fields_and_expected_constraints() {
             escalations: vec![],
             outbox: vec![],
             timers: vec![],
+            ai_audit: vec![],
         });
         encode("conversation", &doc).expect("encode")
     };

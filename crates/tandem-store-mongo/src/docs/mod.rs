@@ -14,6 +14,7 @@
 //!   are embedded through their serde derive, so they follow those crates' compatibility
 //!   rules (`#[serde(default)]` on later fields).
 
+pub(crate) mod ai_audit;
 pub(crate) mod conversations;
 pub(crate) mod customers;
 pub(crate) mod escalations;

@@ -208,6 +208,7 @@ fn commit_bumps_the_version_and_handles_closing() {
         escalations: vec![],
         outbox: vec![],
         timers: vec![],
+        ai_audit: vec![],
     };
     let update = doc.commit(Some(earlier), Some(&journal)).expect("update");
     let set = update.get_document("$set").expect("$set");

@@ -419,6 +419,7 @@ fn conversation_round_trips_with_full_state_and_journal() {
         escalations: vec![EscalationDoc::new(&escalation(&record), 7, 0).expect("escalation")],
         outbox: vec![OutboxDoc::new(&outbound(&record), 7, 0).expect("outbox")],
         timers: vec![],
+        ai_audit: vec![],
     };
     let with_journal = ConversationDoc {
         journal: Some(journal.clone()),
