@@ -106,7 +106,11 @@ async fn the_customer_gets_only_what_an_agent_approved() {
     decide(&mut sam, &draft, "approve", None, "a1").await;
     let reply = c.recv_reply().await;
     assert_eq!(reply["from"], "bot");
-    assert_eq!(reply["text"], drafted.as_str(), "exactly the approved draft");
+    assert_eq!(
+        reply["text"],
+        drafted.as_str(),
+        "exactly the approved draft"
+    );
     let decided = sam.recv_type("draft.decided").await;
     assert_eq!(decided["state"], "approved");
     assert_eq!(decided["agent"]["id"], "sam");
@@ -147,7 +151,11 @@ async fn the_customer_gets_only_what_an_agent_approved() {
             Some(json!({"decision": "approve", "agent": {"id": "kim"}})),
         )
         .await;
-    assert_eq!((status, body["error"].as_str()), (409, Some("already_decided")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("already_decided")),
+        "{body}"
+    );
     nothing_arrives(&mut c, 1, "still nothing after a refused second decision").await;
 
     // The draft log records every decision with its approver and the edit.

@@ -27,8 +27,8 @@
 
 use crate::router::Core;
 use crate::store::{
-    AgentRef, ConversationRecord, ConversationState, Draft, DraftOutcome,
-    DraftRecord, DraftSource, HandoffStatus, Owner, StoreError, Turn,
+    AgentRef, ConversationRecord, ConversationState, Draft, DraftOutcome, DraftRecord, DraftSource,
+    HandoffStatus, Owner, StoreError, Turn,
 };
 use tandem_model::{Button, Content, ConversationId, MessageId, OutboundContent, Party, Timestamp};
 use tandem_sdk::handoff::Agent;
@@ -162,7 +162,10 @@ pub(crate) fn add(
 ) {
     let at_ms = crate::handoff::ms(now);
     state.drafts.push(Draft {
-        id: format!("dr_{}", MessageId::generate().as_str().trim_start_matches("msg_")),
+        id: format!(
+            "dr_{}",
+            MessageId::generate().as_str().trim_start_matches("msg_")
+        ),
         source,
         text: parts.text,
         buttons: parts.buttons,
@@ -185,9 +188,10 @@ pub(crate) fn add(
 pub fn is_stale(state: &ConversationState, draft: &Draft) -> bool {
     match draft.source {
         DraftSource::Bot => state.owner != Owner::Bot,
-        DraftSource::Suggestion => !state.handoff.as_ref().is_some_and(|h| {
-            Some(&h.id) == draft.handoff_id.as_ref() && !h.status.is_closed()
-        }),
+        DraftSource::Suggestion => !state
+            .handoff
+            .as_ref()
+            .is_some_and(|h| Some(&h.id) == draft.handoff_id.as_ref() && !h.status.is_closed()),
     }
 }
 
@@ -277,16 +281,22 @@ impl Core {
                 return Ok(refused("unknown_draft", "no such conversation"));
             };
             let Some(index) = conv.state.drafts.iter().position(|d| d.id == draft_id) else {
-                return Ok(match conv.state.draft_log.iter().find(|r| r.draft_id == draft_id) {
-                    Some(r) => refused(
-                        "already_decided",
-                        match &r.agent {
-                            Some(a) => format!("this draft was already {} by {}", r.outcome.as_str(), a.id),
-                            None => format!("this draft was already {}", r.outcome.as_str()),
-                        },
-                    ),
-                    None => refused("unknown_draft", "no such draft in this conversation"),
-                });
+                return Ok(
+                    match conv.state.draft_log.iter().find(|r| r.draft_id == draft_id) {
+                        Some(r) => refused(
+                            "already_decided",
+                            match &r.agent {
+                                Some(a) => format!(
+                                    "this draft was already {} by {}",
+                                    r.outcome.as_str(),
+                                    a.id
+                                ),
+                                None => format!("this draft was already {}", r.outcome.as_str()),
+                            },
+                        ),
+                        None => refused("unknown_draft", "no such draft in this conversation"),
+                    },
+                );
             };
             let mut next = conv.clone();
             next.updated_at = now;
@@ -297,7 +307,8 @@ impl Core {
                 let turn = bare_turn(next);
                 match store.commit_turn(turn.clone()).await {
                     Ok(()) => {
-                        self.drafts_committed(&conv.state.drafts, &turn.conversation).await;
+                        self.drafts_committed(&conv.state.drafts, &turn.conversation)
+                            .await;
                         return Ok(refused(
                             "withdrawn",
                             "the conversation moved on (handed off or closed); nothing was sent",
@@ -312,16 +323,13 @@ impl Core {
             if draft.source == DraftSource::Suggestion
                 && let Some(h) = next.state.handoff.as_mut()
             {
-                if let Err(refusal) = crate::ownership::authorize(
-                    h,
-                    Some(&agent.id),
-                    &self.inner.config.supervisors,
-                ) {
+                if let Err(refusal) =
+                    crate::ownership::authorize(h, Some(&agent.id), &self.inner.config.supervisors)
+                {
                     return Ok(DraftAnswer::Refused(refusal));
                 }
                 // Sending the agent's reply takes the handoff, like a typed reply.
-                if !matches!(decision, DraftDecision::Reject)
-                    && h.status != HandoffStatus::Accepted
+                if !matches!(decision, DraftDecision::Reject) && h.status != HandoffStatus::Accepted
                 {
                     h.agent = Some(agent.clone());
                     let actor = crate::handoff::agent_actor(Some(&agent), &h.desk);
@@ -447,7 +455,12 @@ impl Core {
         let mut out = Vec::new();
         let mut empty = Vec::new();
         for id in &ids {
-            match self.inner.store.conversation(&ConversationId::new(id)).await? {
+            match self
+                .inner
+                .store
+                .conversation(&ConversationId::new(id))
+                .await?
+            {
                 Some(conv) if !conv.state.drafts.is_empty() => out.extend(
                     conv.state
                         .drafts
@@ -476,7 +489,11 @@ impl Core {
             .unwrap_or_default())
     }
 
-    async fn update_draft_index(&self, add: &[String], remove: &[String]) -> Result<(), StoreError> {
+    async fn update_draft_index(
+        &self,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), StoreError> {
         let _guard = INDEX_LOCK.lock().await;
         let mut ids = self.draft_index().await?;
         let before = ids.clone();
@@ -501,11 +518,7 @@ impl Core {
     /// After a commit that may have changed the conversation's drafts: keeps the
     /// pending-drafts index and tells the desks what was created and what was decided
     /// or withdrawn. Best effort; the commit stands either way.
-    pub(crate) async fn drafts_committed(
-        &self,
-        before: &[Draft],
-        after: &ConversationRecord,
-    ) {
+    pub(crate) async fn drafts_committed(&self, before: &[Draft], after: &ConversationRecord) {
         let created: Vec<&Draft> = after
             .state
             .drafts
@@ -609,7 +622,11 @@ mod tests {
         };
         assert_eq!(all.applies([], []), Some(Selection::default()));
         let sel = selected();
-        assert_eq!(sel.applies([], []), None, "nothing selected without a category");
+        assert_eq!(
+            sel.applies([], []),
+            None,
+            "nothing selected without a category"
+        );
         assert_eq!(sel.applies(["revenue"], ["support"]), None);
         assert_eq!(
             sel.applies(["revenue", "legal"], []),
@@ -712,7 +729,12 @@ mod tests {
         assert_eq!(state.drafts[0].source, DraftSource::Suggestion);
         let log: Vec<_> = state.draft_log.iter().map(|r| r.outcome).collect();
         assert_eq!(log, [DraftOutcome::Withdrawn, DraftOutcome::Withdrawn]);
-        assert!(state.draft_log.iter().all(|r| r.agent.is_none() && r.final_text.is_none()));
+        assert!(
+            state
+                .draft_log
+                .iter()
+                .all(|r| r.agent.is_none() && r.final_text.is_none())
+        );
     }
 
     #[test]

@@ -3,15 +3,15 @@
 //! sentiment hooks; the router commits the result atomically.
 
 use crate::ai::{Bot, BotAnswer, BotQuestion, IntentClassifier, IntentSignal, SentimentAnalyzer};
+use crate::drafts::{self, DraftParts};
 use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
 use crate::router::Core;
 use crate::shape::shape;
+use crate::store::DraftSource;
 use crate::store::{
     ConversationRecord, ConversationState, CustomerRecord, NewOutboxEntry, Owner, PendingInbound,
     Turn,
 };
-use crate::drafts::{self, DraftParts};
-use crate::store::DraftSource;
 use crate::{csat, handoff};
 use tandem_model::{
     Button, Capabilities, ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
@@ -191,17 +191,13 @@ pub(crate) async fn plan(
                 ));
                 // Draft-only mode: the bot's answer waits for an agent (see `drafts`).
                 let drafted = inner.config.drafts.applies(
-                    decision
-                        .category
-                        .iter()
-                        .map(String::as_str)
-                        .chain(
-                            decision
-                                .reasons
-                                .iter()
-                                .chain(decision.offers.iter().map(|o| &o.reason))
-                                .filter_map(|r| r.category.as_deref()),
-                        ),
+                    decision.category.iter().map(String::as_str).chain(
+                        decision
+                            .reasons
+                            .iter()
+                            .chain(decision.offers.iter().map(|o| &o.reason))
+                            .filter_map(|r| r.category.as_deref()),
+                    ),
                     decision.target.as_deref(),
                 );
                 let draft_parts = |reply: String, buttons: Vec<Button>| DraftParts {
@@ -380,7 +376,12 @@ pub(crate) async fn plan(
 /// fallback suggests nothing.
 async fn suggest(core: &Core, next: &mut ConversationRecord, text: &str, now: Timestamp) {
     let inner = &core.inner;
-    let Some(h) = next.state.handoff.as_ref().filter(|h| !h.status.is_closed()) else {
+    let Some(h) = next
+        .state
+        .handoff
+        .as_ref()
+        .filter(|h| !h.status.is_closed())
+    else {
         return;
     };
     if text.trim().is_empty() {

@@ -123,7 +123,10 @@ impl ClientFrame {
                 id,
                 ..
             } => {
-                let mut ids = vec![("conversation", conversation.as_str()), ("draft", draft.as_str())];
+                let mut ids = vec![
+                    ("conversation", conversation.as_str()),
+                    ("draft", draft.as_str()),
+                ];
                 ids.extend(id.as_deref().map(|id| ("id", id)));
                 ids
             }
@@ -161,10 +164,16 @@ impl ClientFrame {
         if let Self::DraftDecide { decision, text, .. } = self {
             match (decision, text.as_deref()) {
                 (DraftChoice::Edit, None) => {
-                    return Err(FrameError::new("empty_text", "an edit carries the edited text"));
+                    return Err(FrameError::new(
+                        "empty_text",
+                        "an edit carries the edited text",
+                    ));
                 }
                 (DraftChoice::Edit, Some(t)) if t.trim().is_empty() => {
-                    return Err(FrameError::new("empty_text", "an edit carries the edited text"));
+                    return Err(FrameError::new(
+                        "empty_text",
+                        "an edit carries the edited text",
+                    ));
                 }
                 (DraftChoice::Approve | DraftChoice::Reject, Some(_)) => {
                     return Err(FrameError::new(

@@ -254,9 +254,7 @@ fn success(id: &str) -> (&'static str, Value) {
                 "escalated": {"type": "boolean"}, "category": {"type": ["string", "null"]},
                 "target": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]}}}),
         ),
-        "getConversation" | "releaseExternal" | "decideDraft" => {
-            ("200", reference("Conversation"))
-        }
+        "getConversation" | "releaseExternal" | "decideDraft" => ("200", reference("Conversation")),
         "listDrafts" => ("200", array_of("Draft")),
         "getTranscript" => ("200", array_of("TranscriptEntry")),
         "listEscalations" => ("200", array_of("Escalation")),

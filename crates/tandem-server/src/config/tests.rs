@@ -435,13 +435,19 @@ fn drafts_modes_are_checked() {
 
     let errors = check("[drafts]\nmode = \"sometimes\"\n").expect_err("unknown mode");
     assert_eq!(paths(&errors), ["drafts.mode"]);
-    assert!(errors.to_string().contains("\"off\", \"all\" or \"selected\""), "{errors}");
+    assert!(
+        errors
+            .to_string()
+            .contains("\"off\", \"all\" or \"selected\""),
+        "{errors}"
+    );
     let errors = check("[drafts]\nmode = \"selected\"\n").expect_err("nothing selected");
     assert_eq!(paths(&errors), ["drafts.mode"]);
-    let errors =
-        check("[drafts]\nmode = \"all\"\ncategories = [\"legal\"]\n").expect_err("lists without selected");
+    let errors = check("[drafts]\nmode = \"all\"\ncategories = [\"legal\"]\n")
+        .expect_err("lists without selected");
     assert_eq!(paths(&errors), ["drafts.mode"]);
-    let errors = check("[drafts]\nmode = \"selected\"\nqueues = [\" \"]\n").expect_err("empty name");
+    let errors =
+        check("[drafts]\nmode = \"selected\"\nqueues = [\" \"]\n").expect_err("empty name");
     assert_eq!(paths(&errors), ["drafts.queues[0]"]);
     let errors = check("[drafts]\nmodes = \"all\"\n").expect_err("unknown key");
     assert!(errors.to_string().contains("modes"), "{errors}");

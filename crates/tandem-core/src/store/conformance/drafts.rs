@@ -3,9 +3,7 @@
 //! a draft decided once.
 
 use super::{Must, conversation_for, push_outbound, reload, turn_of};
-use crate::store::{
-    AgentRef, Draft, DraftOutcome, DraftRecord, DraftSource, DynStore, StoreError,
-};
+use crate::store::{AgentRef, Draft, DraftOutcome, DraftRecord, DraftSource, DynStore, StoreError};
 use tandem_model::{Button, now};
 
 fn draft(id: &str) -> Draft {
@@ -49,7 +47,10 @@ pub async fn drafts_survive_a_reload_and_are_decided_once(store: DynStore) {
     let conv = conversation_for(&store, "alice").await;
     let mut turn = turn_of(&conv);
     turn.conversation.state.drafts = vec![draft("dr_1"), draft("dr_2")];
-    store.commit_turn(turn).await.must("commit_turn with drafts");
+    store
+        .commit_turn(turn)
+        .await
+        .must("commit_turn with drafts");
     let pending = reload(&store, &conv.id).await;
     assert_eq!(
         pending.state.drafts,
@@ -77,7 +78,11 @@ pub async fn drafts_survive_a_reload_and_are_decided_once(store: DynStore) {
         other => panic!("a second decision from a stale read must be a Conflict, got {other:?}"),
     }
     let after = reload(&store, &conv.id).await;
-    assert_eq!(after.state.drafts, vec![draft("dr_2")], "dr_2 still pending");
+    assert_eq!(
+        after.state.drafts,
+        vec![draft("dr_2")],
+        "dr_2 still pending"
+    );
     assert_eq!(
         after.state.draft_log,
         vec![decided(&draft("dr_1"), DraftOutcome::Approved, "sam")],
