@@ -463,7 +463,12 @@ pub fn document() -> Value {
 
 fn schemas() -> Value {
     let mut all = general_schemas();
-    for more in [identity_schemas(), message_schemas(), health_schemas()] {
+    for more in [
+        identity_schemas(),
+        message_schemas(),
+        health_schemas(),
+        draft_schemas(),
+    ] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }
@@ -525,6 +530,31 @@ fn message_schemas() -> Value {
     })
 }
 
+/// Draft-only mode: drafts, decided drafts, a decision.
+fn draft_schemas() -> Value {
+    json!({
+        "Draft": {"type": "object", "required": ["conversation_id", "draft_id", "source", "text", "channel", "created_at"], "properties": {
+            "conversation_id": {"type": "string"}, "draft_id": {"type": "string"},
+            "source": {"enum": ["bot", "suggestion"]}, "text": {"type": "string"},
+            "buttons": {"type": "array", "items": {"type": "object"}},
+            "question": {"type": ["string", "null"]}, "intent": {"type": ["string", "null"]},
+            "confidence": {"type": ["number", "null"]}, "category": {"type": ["string", "null"]},
+            "queue": {"type": ["string", "null"]}, "handoff_id": {"type": ["string", "null"]},
+            "channel": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}},
+        "DraftRecord": {"type": "object", "required": ["draft_id", "source", "outcome", "original"], "properties": {
+            "draft_id": {"type": "string"}, "source": {"enum": ["bot", "suggestion"]},
+            "outcome": {"enum": ["approved", "edited", "rejected", "withdrawn"]},
+            "original": {"type": "string"}, "final_text": {"type": ["string", "null"]},
+            "agent": {"oneOf": [{"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}}}, {"type": "null"}]},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"}}},
+        "DraftDecisionPost": {"type": "object", "required": ["decision", "agent"], "additionalProperties": false, "properties": {
+            "decision": {"enum": ["approve", "edit", "reject"]},
+            "text": {"type": "string", "description": "The text sent instead (edit only)"},
+            "agent": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}}, "description": "Who decides (recorded as the approver)"}}}
+    })
+}
+
 /// Customers, conversations, transcripts, escalations.
 fn general_schemas() -> Value {
     json!({
@@ -564,25 +594,6 @@ fn general_schemas() -> Value {
             "past_handoffs": {"type": "array", "items": {"$ref": "#/components/schemas/Handoff"}},
             "drafts": {"type": "array", "items": {"$ref": "#/components/schemas/Draft"}},
             "draft_log": {"type": "array", "items": {"$ref": "#/components/schemas/DraftRecord"}}}},
-        "Draft": {"type": "object", "required": ["conversation_id", "draft_id", "source", "text", "channel", "created_at"], "properties": {
-            "conversation_id": {"type": "string"}, "draft_id": {"type": "string"},
-            "source": {"enum": ["bot", "suggestion"]}, "text": {"type": "string"},
-            "buttons": {"type": "array", "items": {"type": "object"}},
-            "question": {"type": ["string", "null"]}, "intent": {"type": ["string", "null"]},
-            "confidence": {"type": ["number", "null"]}, "category": {"type": ["string", "null"]},
-            "queue": {"type": ["string", "null"]}, "handoff_id": {"type": ["string", "null"]},
-            "channel": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}},
-        "DraftRecord": {"type": "object", "required": ["draft_id", "source", "outcome", "original"], "properties": {
-            "draft_id": {"type": "string"}, "source": {"enum": ["bot", "suggestion"]},
-            "outcome": {"enum": ["approved", "edited", "rejected", "withdrawn"]},
-            "original": {"type": "string"}, "final_text": {"type": ["string", "null"]},
-            "agent": {"oneOf": [{"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}}}, {"type": "null"}]},
-            "created_at": {"type": ["string", "null"], "format": "date-time"},
-            "decided_at": {"type": ["string", "null"], "format": "date-time"}}},
-        "DraftDecisionPost": {"type": "object", "required": ["decision", "agent"], "additionalProperties": false, "properties": {
-            "decision": {"enum": ["approve", "edit", "reject"]},
-            "text": {"type": "string", "description": "The text sent instead (edit only)"},
-            "agent": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}}, "description": "Who decides (recorded as the approver)"}}},
         "TranscriptEntry": {"type": "object", "required": ["id", "seq", "from", "channel", "at", "content"], "properties": {
             "id": {"type": "string"}, "seq": {"type": "integer"}, "from": {"enum": ["customer", "bot", "agent", "system"]},
             "channel": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "content": {"type": "object"},
