@@ -80,14 +80,18 @@ async fn admin_api_lists_every_ai_decision_of_a_conversation() {
 
     // The reply is sent after its turn committed: the records are there.
     let records = audit(&tandem, &conversation).await;
-    let kinds: Vec<&str> = records.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["sentiment", "intent", "bot_answer"], "{records:#?}");
     let sentiment = &records[0];
     assert_eq!(sentiment["provider"], "builtin");
     assert_eq!(sentiment["model"], "vader");
     assert!(sentiment["sentiment"].is_number());
     assert!(
-        ["positive", "neutral", "negative"].contains(&sentiment["sentiment_label"].as_str().unwrap())
+        ["positive", "neutral", "negative"]
+            .contains(&sentiment["sentiment_label"].as_str().unwrap())
     );
     let intent = &records[1];
     assert_eq!(intent["provider"], "builtin");
@@ -101,11 +105,20 @@ async fn admin_api_lists_every_ai_decision_of_a_conversation() {
     assert_eq!(bot["model"], "fake-model");
     assert_eq!(bot["fallback"], false);
     assert_eq!(bot["fell_back"], false);
-    assert!(bot["intent"].as_str().is_some(), "the KB entry the answer is grounded on");
+    assert!(
+        bot["intent"].as_str().is_some(),
+        "the KB entry the answer is grounded on"
+    );
     let request = bot["request"].as_str().expect("the request is kept");
     assert!(request.contains(QUESTION), "{request}");
-    assert!(request.contains("fake-model"), "the request body as sent: {request}");
-    assert!(!request.contains("sk-e2e"), "the API key is not part of the record");
+    assert!(
+        request.contains("fake-model"),
+        "the request body as sent: {request}"
+    );
+    assert!(
+        !request.contains("sk-e2e"),
+        "the API key is not part of the record"
+    );
     assert_eq!(bot["response"], ANSWER);
     assert!(bot["request_sha256"].is_null());
     let latency = bot["latency_ms"].as_u64().unwrap();
@@ -163,11 +176,10 @@ async fn admin_api_lists_every_ai_decision_of_a_conversation() {
         )
         .await;
     assert_eq!(status, 404);
-    let anon = tandem_e2e::get(tandem.url(&format!(
-        "/api/v1/conversations/{conversation}/ai-audit"
-    )))
-    .await
-    .unwrap();
+    let anon =
+        tandem_e2e::get(tandem.url(&format!("/api/v1/conversations/{conversation}/ai-audit")))
+            .await
+            .unwrap();
     assert_eq!(anon.status(), 401);
 
     let logs = tandem.logs();
@@ -190,7 +202,10 @@ async fn without_store_prompts_only_hashes_are_kept() {
     let bot = of_kind(&records, "bot_answer")[0];
     assert_eq!(bot["bot"], "llm");
     assert_eq!(bot["model"], "fake-model");
-    assert!(bot["request"].is_null() && bot["response"].is_null(), "{bot}");
+    assert!(
+        bot["request"].is_null() && bot["response"].is_null(),
+        "{bot}"
+    );
     let is_hex64 = |v: &Value| {
         v.as_str()
             .is_some_and(|h| h.len() == 64 && h.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')))
@@ -201,7 +216,13 @@ async fn without_store_prompts_only_hashes_are_kept() {
     let sent = llm.requests()[0].1.clone();
     assert_eq!(bot["request_sha256"], sha256(&sent.to_string()));
     let all = serde_json::to_string(&records).unwrap();
-    assert!(!all.contains(QUESTION), "no prompt text in the records: {all}");
-    assert!(!all.contains(ANSWER), "no answer text in the records: {all}");
+    assert!(
+        !all.contains(QUESTION),
+        "no prompt text in the records: {all}"
+    );
+    assert!(
+        !all.contains(ANSWER),
+        "no answer text in the records: {all}"
+    );
     assert!(of_kind(&records, "sentiment").len() == 1 && of_kind(&records, "intent").len() == 1);
 }

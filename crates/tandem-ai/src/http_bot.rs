@@ -152,17 +152,17 @@ impl HttpBot {
                 Err(_) => (Outcome::Unusable, Some(UNUSABLE.to_owned()), Some(text)),
             }
         };
-        let (outcome, error, response) =
-            match tokio::time::timeout(self.config.timeout, call).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    warn!(
-                        timeout_ms = self.config.timeout.as_millis() as u64,
-                        "HTTP bot timed out; the built-in bot answers."
-                    );
-                    (Outcome::Failed, Some("timeout".to_owned()), None)
-                }
-            };
+        let (outcome, error, response) = match tokio::time::timeout(self.config.timeout, call).await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                warn!(
+                    timeout_ms = self.config.timeout.as_millis() as u64,
+                    "HTTP bot timed out; the built-in bot answers."
+                );
+                (Outcome::Failed, Some("timeout".to_owned()), None)
+            }
+        };
         let mut audit = audit;
         if let Some(response) = response {
             audit = audit.with_response(response);

@@ -79,11 +79,7 @@ impl OpenAiClient {
 
     /// One chat completion returning a JSON object, or `None` on timeout, error or an
     /// answer that is not a JSON object; with the exchange for the audit trail.
-    async fn complete_json(
-        &self,
-        system: &str,
-        user: &str,
-    ) -> (Option<serde_json::Value>, AiCall) {
+    async fn complete_json(&self, system: &str, user: &str) -> (Option<serde_json::Value>, AiCall) {
         let (chat, call) = self.exchange(system, user, true).await;
         match chat {
             Chat::Reply(content) => {

@@ -30,7 +30,11 @@ const UNUSABLE: &str = crate::openai::UNUSABLE;
 
 /// `connect` or `transport`: what kind of request failure `e` is.
 pub(crate) fn kind_of(e: &reqwest::Error) -> &'static str {
-    if e.is_connect() { "connect" } else { "transport" }
+    if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    }
 }
 
 /// Most bytes read from one Rasa answer; a longer one is a fallback.

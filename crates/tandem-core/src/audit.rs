@@ -112,11 +112,7 @@ impl AuditScope<'_> {
 
     /// The record of a handoff briefing.
     pub fn briefing(&self, summary: &BriefingSummary, latency: Duration) -> AiAuditRecord {
-        let mut r = self.record(
-            AiAuditKind::BriefingSummary,
-            summary.call.as_ref(),
-            latency,
-        );
+        let mut r = self.record(AiAuditKind::BriefingSummary, summary.call.as_ref(), latency);
         r.intent.clone_from(&summary.intent);
         r.sentiment_label = Some(summary.sentiment.clone()).filter(|s| !s.is_empty());
         r

@@ -10,9 +10,8 @@ use crate::handoff::{self, DeskTarget, agent_actor, desk_channel, desk_of, trans
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::store::{
-    AiAuditRecord,
-    AgentRef, ConversationRecord, ConversationState, CustomerRecord, HandoffState, HandoffStatus,
-    Owner, PendingInbound, StoreError, Turn,
+    AgentRef, AiAuditRecord, ConversationRecord, ConversationState, CustomerRecord, HandoffState,
+    HandoffStatus, Owner, PendingInbound, StoreError, Turn,
 };
 use crate::{csat, turn};
 use async_trait::async_trait;

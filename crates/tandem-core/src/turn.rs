@@ -6,7 +6,6 @@ use crate::ai::{
     AiCall, Bot, BotAnswer, BotQuestion, IntentClassifier, IntentSignal, SentimentAnalyzer,
 };
 use crate::audit::AuditScope;
-use std::time::{Duration, Instant};
 use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
 use crate::router::Core;
 use crate::shape::shape;
@@ -15,6 +14,7 @@ use crate::store::{
     Turn,
 };
 use crate::{csat, handoff};
+use std::time::{Duration, Instant};
 use tandem_model::{
     Button, Capabilities, ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
     OutboxId, Party, Timestamp, TranscriptEntry,

@@ -2,7 +2,6 @@
 //! conversations, transcript and escalation reads, and the key-value space.
 
 use crate::docs::ai_audit::AiAuditDoc;
-use tandem_core::store::AiAuditRecord;
 use crate::docs::conversations::ConversationDoc;
 use crate::docs::customers::{CustomerDoc, IdentityDoc, verified_email};
 use crate::docs::escalations::EscalationDoc;
@@ -17,6 +16,7 @@ use futures::TryStreamExt;
 use mongodb::Cursor;
 use mongodb::options::ReturnDocument;
 use std::collections::HashMap;
+use tandem_core::store::AiAuditRecord;
 use tandem_core::store::{
     ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
     InboundRecord, PendingInbound, StoreError,

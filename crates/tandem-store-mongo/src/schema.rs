@@ -2,7 +2,8 @@
 //! connect) and what the deployment supports.
 
 use crate::docs::{
-    ai_audit, conversations, customers, escalations, graph, inbound, kv, outbox, profiles, transcript,
+    ai_audit, conversations, customers, escalations, graph, inbound, kv, outbox, profiles,
+    transcript,
 };
 use crate::error::classify;
 use bson::{Bson, Document, doc};

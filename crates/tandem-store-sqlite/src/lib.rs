@@ -45,11 +45,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
-    AiAuditRecord,
-    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
-    CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
-    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry,
-    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, TimerEntry, Turn, VerifiedKey,
+    AgentProfile, AgentRecord, AiAuditRecord, AuditEntry, ConversationActivity, ConversationRecord,
+    CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord,
+    InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger,
+    NewTimer, OutboxEntry, PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink,
+    TimerEntry, Turn, VerifiedKey,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,

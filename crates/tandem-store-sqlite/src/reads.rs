@@ -4,9 +4,8 @@
 use crate::rows::{self, col, col_u64, limit, query_all, query_opt, sql_error};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::store::{
-    AiAuditRecord,
-    ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent, IdentityRecord,
-    PendingInbound, StoreError,
+    AiAuditRecord, ConversationActivity, ConversationRecord, CustomerRecord, EscalationEvent,
+    IdentityRecord, PendingInbound, StoreError,
 };
 use tandem_model::{ConversationId, CustomerId, Timestamp, TranscriptEntry};
 

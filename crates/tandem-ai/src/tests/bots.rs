@@ -379,3 +379,71 @@ async fn http_bot_fallbacks_and_failures() {
         assert!(a.text.starts_with(HOURS), "{}", a.text);
     }
 }
+
+/// What each bot says about how it answered (the AI audit trail): who, which model, what
+/// was sent and answered, and why the built-in bot stood in.
+#[tokio::test]
+async fn bots_describe_how_they_answered() {
+    let kb = ask(&KnowledgeBot::builtin(), "what are your opening hours?").await;
+    let call = kb.call.expect("the knowledge-base bot names itself");
+    assert_eq!(call.provider, crate::KNOWLEDGE);
+    assert!(call.request.is_none() && !call.fell_back);
+
+    let bot = llm_bot(
+        fake(200, completion("We open at nine."), Duration::ZERO),
+        Duration::from_secs(5),
+    )
+    .await;
+    let a = ask(&bot, "what are your opening hours?").await;
+    let call = a.call.expect("the LLM bot describes its call");
+    assert_eq!(call.provider, crate::LLM);
+    assert_eq!(call.model.as_deref(), Some("test-model"));
+    let request = call.request.expect("the request body");
+    assert!(request.contains("what are your opening hours?") && request.contains(HOURS));
+    assert!(
+        !request.contains("sk-test"),
+        "the API key is not in the body"
+    );
+    assert_eq!(call.response.as_deref(), Some("We open at nine."));
+    assert!(!call.fell_back && call.error.is_none());
+
+    // The model stalls: the built-in bot answers, the call says why.
+    let bot = llm_bot(
+        fake(200, completion("late"), Duration::from_secs(5)),
+        Duration::from_millis(200),
+    )
+    .await;
+    let a = ask(&bot, "what are your opening hours?").await;
+    assert!(a.text.starts_with(HOURS));
+    let call = a.call.expect("call");
+    assert_eq!(call.provider, crate::LLM);
+    assert!(call.fell_back);
+    assert_eq!(call.error.as_deref(), Some("timeout"));
+    assert!(call.request.is_some() && call.response.is_none());
+
+    // Rasa refusing: status in the error; Rasa answering: the raw answer.
+    let bot = rasa_bot(fake(503, "", Duration::ZERO), Duration::from_secs(5)).await;
+    let call = ask(&bot, "hello").await.call.expect("call");
+    assert_eq!(call.provider, crate::RASA);
+    assert_eq!(call.error.as_deref(), Some("status 503"));
+    let body = json!([{"recipient_id": "x", "text": "Hi from Rasa"}]).to_string();
+    let bot = rasa_bot(
+        fake(200, body.clone(), Duration::ZERO),
+        Duration::from_secs(5),
+    )
+    .await;
+    let call = ask(&bot, "hello").await.call.expect("call");
+    assert_eq!(call.response.as_deref(), Some(body.as_str()));
+    assert!(call.request.expect("request").contains("hello"));
+
+    // The HTTP bot: its signed body is the request.
+    let (bot, _) = http_bot(
+        fake(200, json!({"text": "Hi"}).to_string(), Duration::ZERO),
+        Duration::from_secs(5),
+    )
+    .await;
+    let call = ask(&bot, "hello").await.call.expect("call");
+    assert_eq!(call.provider, crate::HTTP);
+    assert!(call.request.expect("request").contains("bot.question"));
+    assert!(!call.fell_back);
+}

@@ -60,7 +60,10 @@ fn hash_mode_keeps_only_sha256_of_request_and_response() {
     let response = r.response_sha256.expect("response hash");
     for h in [&request, &response] {
         assert_eq!(h.len(), 64);
-        assert!(h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
     }
     // SHA-256 of the exact texts (checked against a known digest).
     assert_eq!(

@@ -5,8 +5,7 @@
 use serde_json::{Value, json};
 use tandem_core::store::{
     AgentRecord, AiAuditKind, AiAuditRecord, ConversationRecord, CustomerEvent, CustomerRecord,
-    EscalationEvent, HandoffState,
-    IdentityRecord, QueuedHandoff,
+    EscalationEvent, HandoffState, IdentityRecord, QueuedHandoff,
 };
 use tandem_model::{Timestamp, TranscriptEntry};
 use time::format_description::well_known::Rfc3339;

@@ -39,7 +39,11 @@ pub async fn ai_audit_records_follow_their_turn(store: DynStore) {
     let conv = conversation_for(&store, "audited").await;
     let other = conversation_for(&store, "bystander").await;
     assert!(
-        store.ai_audit(&conv.id, 10).await.must("ai_audit").is_empty(),
+        store
+            .ai_audit(&conv.id, 10)
+            .await
+            .must("ai_audit")
+            .is_empty(),
         "a new conversation has no AI audit records"
     );
 
@@ -57,7 +61,10 @@ pub async fn ai_audit_records_follow_their_turn(store: DynStore) {
     .collect();
     turn.ai_audit = first.clone();
     let stale = turn.clone();
-    store.commit_turn(turn).await.must("commit_turn with AI audit records");
+    store
+        .commit_turn(turn)
+        .await
+        .must("commit_turn with AI audit records");
     assert_eq!(
         store.ai_audit(&conv.id, 10).await.must("ai_audit"),
         first,
@@ -79,10 +86,18 @@ pub async fn ai_audit_records_follow_their_turn(store: DynStore) {
     let said = push_entry(&mut bystander, Party::Customer, text("hi"));
     let theirs = record(&other, said.seq, AiAuditKind::Sentiment, 5);
     bystander.ai_audit = vec![theirs.clone()];
-    store.commit_turn(bystander).await.must("commit_turn (other conversation)");
+    store
+        .commit_turn(bystander)
+        .await
+        .must("commit_turn (other conversation)");
     let mut turn = turn_of(&reload(&store, &conv.id).await);
     let handed = push_entry(&mut turn, Party::Customer, text("a person please"));
-    let briefing = record(&turn.conversation, handed.seq, AiAuditKind::BriefingSummary, 4);
+    let briefing = record(
+        &turn.conversation,
+        handed.seq,
+        AiAuditKind::BriefingSummary,
+        4,
+    );
     turn.ai_audit = vec![briefing.clone()];
     store.commit_turn(turn).await.must("commit_turn (briefing)");
 
@@ -112,7 +127,11 @@ pub async fn ai_audit_records_follow_their_turn(store: DynStore) {
         .expect("the customer exists");
     assert_eq!(report.ai_audit_records, 4, "{report:?}");
     assert!(
-        store.ai_audit(&conv.id, 10).await.must("ai_audit after erase").is_empty(),
+        store
+            .ai_audit(&conv.id, 10)
+            .await
+            .must("ai_audit after erase")
+            .is_empty(),
         "an erased customer's AI audit records are gone"
     );
     assert_eq!(
