@@ -20,6 +20,7 @@
 //! | `conversations` | conversation id | unique `customer_id` partial on `status: "open"` (one open conversation per customer); `(customer_id, opened_at, _id)` (a customer's conversations, newest first); `journal.started_at` (unapplied turn journals) |
 //! | `transcript` | message id | unique `(conversation_id, seq)` (the newest N of a conversation); `(customer_id, at)` (a customer's transcript across channels) |
 //! | `escalations` | escalation id | `(conversation_id, at, ord)`; counts per label are an `$unwind` of each event's distinct `labels` |
+//! | `ai_audit` | AI audit record id | `(conversation_id, at, ord)` (a conversation's records, newest N) |
 //! | `outbox` | outbox id | `(head, due_at)` partial on `head: true` (claiming, next due time); `(conversation_id, message.channel, ord)` partial on `unfinished: true` (a conversation's oldest unfinished entry for one destination); `(conversation_id, ord)` partial on `unfinished: true` (depth); `(message.channel, platform_message_id)` and `(message.channel, message.recipient, finished_at)` partial on sent (delivery reports) |
 //! | `kv` | ObjectId | unique `(namespace, key)` |
 //! | `customer_events` | event id (idempotency key) | `(customer_id, at, _id)` |

@@ -468,6 +468,7 @@ fn schemas() -> Value {
         message_schemas(),
         health_schemas(),
         draft_schemas(),
+        ai_audit_schemas(),
     ] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
@@ -477,6 +478,34 @@ fn schemas() -> Value {
 }
 
 /// The escalation health report.
+/// The AI audit records of a conversation.
+fn ai_audit_schemas() -> Value {
+    json!({
+        "AiAuditList": {"type": "object", "required": ["records"], "properties": {
+            "records": {"type": "array", "items": {"$ref": "#/components/schemas/AiAuditRecord"}}}},
+        "AiAuditRecord": {"type": "object", "required": ["id", "conversation_id", "message_seq", "at", "kind", "fallback", "fell_back", "latency_ms"], "properties": {
+            "id": {"type": "string"}, "conversation_id": {"type": "string"},
+            "message_seq": {"type": "integer", "description": "Transcript seq of the message decided about (for a briefing: the one that caused the handoff)"},
+            "at": {"type": "string", "format": "date-time"},
+            "kind": {"type": "string", "enum": ["bot_answer", "intent", "sentiment", "briefing_summary"]},
+            "provider": {"type": ["string", "null"], "description": "Who decided: bot kind (knowledge, llm, rasa, http), provider (builtin, openai) or a custom name"},
+            "bot": {"type": "string", "description": "bot_answer only: the bot (same as provider)"},
+            "summarizer": {"type": "string", "description": "briefing_summary only: the summarizer (same as provider)"},
+            "model": {"type": ["string", "null"]},
+            "intent": {"type": ["string", "null"]}, "confidence": {"type": ["number", "null"]},
+            "sentiment": {"type": ["number", "null"], "description": "Compound score in [-1, 1]"},
+            "sentiment_label": {"type": ["string", "null"], "description": "positive, neutral or negative; a briefing's trend may also be worsening"},
+            "fallback": {"type": "boolean", "description": "The bot did not know and sent its fallback reply"},
+            "fell_back": {"type": "boolean", "description": "The AI backend failed or answered something unusable; a built-in stand-in decided"},
+            "error": {"type": ["string", "null"], "description": "Why the backend was not used: timeout, connect, status <code>, unusable answer"},
+            "request": {"type": ["string", "null"], "description": "What was sent to the AI backend (store_prompts = true)"},
+            "response": {"type": ["string", "null"], "description": "What the backend answered (store_prompts = true)"},
+            "request_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the request (store_prompts = false)"},
+            "response_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the response (store_prompts = false)"},
+            "latency_ms": {"type": "integer", "description": "How long the turn waited for this decision"}}}
+    })
+}
+
 fn health_schemas() -> Value {
     let rate = json!({"type": ["number", "null"], "minimum": 0});
     let ms = json!({"type": ["integer", "null"], "minimum": 0});
@@ -644,28 +673,6 @@ fn general_schemas() -> Value {
         "QueuedHandoff": {"type": "object", "required": ["handoff_id", "conversation_id", "queue", "priority", "queued_at"], "properties": {
             "handoff_id": {"type": "string"}, "conversation_id": {"type": "string"}, "queue": {"type": "string"},
             "priority": {"type": "string"}, "queued_at": {"type": "string", "format": "date-time"}}},
-        "AiAuditList": {"type": "object", "required": ["records"], "properties": {
-            "records": {"type": "array", "items": {"$ref": "#/components/schemas/AiAuditRecord"}}}},
-        "AiAuditRecord": {"type": "object", "required": ["id", "conversation_id", "message_seq", "at", "kind", "fallback", "fell_back", "latency_ms"], "properties": {
-            "id": {"type": "string"}, "conversation_id": {"type": "string"},
-            "message_seq": {"type": "integer", "description": "Transcript seq of the message decided about (for a briefing: the one that caused the handoff)"},
-            "at": {"type": "string", "format": "date-time"},
-            "kind": {"type": "string", "enum": ["bot_answer", "intent", "sentiment", "briefing_summary"]},
-            "provider": {"type": ["string", "null"], "description": "Who decided: bot kind (knowledge, llm, rasa, http), provider (builtin, openai) or a custom name"},
-            "bot": {"type": "string", "description": "bot_answer only: the bot (same as provider)"},
-            "summarizer": {"type": "string", "description": "briefing_summary only: the summarizer (same as provider)"},
-            "model": {"type": ["string", "null"]},
-            "intent": {"type": ["string", "null"]}, "confidence": {"type": ["number", "null"]},
-            "sentiment": {"type": ["number", "null"], "description": "Compound score in [-1, 1]"},
-            "sentiment_label": {"type": ["string", "null"], "description": "positive, neutral or negative; a briefing's trend may also be worsening"},
-            "fallback": {"type": "boolean", "description": "The bot did not know and sent its fallback reply"},
-            "fell_back": {"type": "boolean", "description": "The AI backend failed or answered something unusable; a built-in stand-in decided"},
-            "error": {"type": ["string", "null"], "description": "Why the backend was not used: timeout, connect, status <code>, unusable answer"},
-            "request": {"type": ["string", "null"], "description": "What was sent to the AI backend (store_prompts = true)"},
-            "response": {"type": ["string", "null"], "description": "What the backend answered (store_prompts = true)"},
-            "request_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the request (store_prompts = false)"},
-            "response_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the response (store_prompts = false)"},
-            "latency_ms": {"type": "integer", "description": "How long the turn waited for this decision"}}},
         "Escalation": {"type": "object", "required": ["id", "at", "escalate", "reasons"], "properties": {
             "id": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "message_seq": {"type": "integer"},
             "escalate": {"type": "boolean"}, "category": {"type": ["string", "null"]}, "priority": {"type": ["string", "null"]},
