@@ -54,6 +54,9 @@ pub struct CoreConfig {
     /// Customer messages per sender and channel; over it, [`InboundHandler::accept`]
     /// answers "unavailable" (the platform delivers again later). `None`: no limit.
     pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
+    /// Signs the links under which desks see customers' media (`[media]`); `None`: desks
+    /// see the media's kind and caption only.
+    pub media_links: Option<tandem_sdk::media::MediaLinks>,
 }
 
 /// The default of [`CoreConfig::external_release_after`]: one hour.
@@ -71,6 +74,7 @@ impl Default for CoreConfig {
             supervisors: Vec::new(),
             external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
             sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
+            media_links: None,
         }
     }
 }
@@ -139,6 +143,8 @@ pub(crate) struct Inner {
     pub(crate) sign_in_lock: tokio::sync::Mutex<()>,
     /// Desk instances by id, told how agents' replies fare (see [`crate::desks`]).
     pub(crate) desk_handles: RwLock<HashMap<String, Arc<dyn tandem_sdk::AgentDesk>>>,
+    /// Where uploads are kept (see [`crate::media`]).
+    pub(crate) media_files: std::sync::OnceLock<Arc<dyn tandem_sdk::media::MediaFiles>>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
@@ -177,6 +183,7 @@ impl Core {
                 proactive_lock: tokio::sync::Mutex::new(()),
                 sign_in_lock: tokio::sync::Mutex::new(()),
                 desk_handles: RwLock::new(HashMap::new()),
+                media_files: std::sync::OnceLock::new(),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
                 shared: crate::shared::Shared::new(),
@@ -502,6 +509,12 @@ impl Core {
         Ok(())
     }
 
+    /// The adapter registered for `channel` (to fetch a customer's media from its
+    /// platform, say).
+    pub fn channel_adapter(&self, channel: &ChannelId) -> Option<Arc<dyn ChannelAdapter>> {
+        self.adapter(channel)
+    }
+
     pub(crate) fn adapter(&self, channel: &ChannelId) -> Option<Arc<dyn ChannelAdapter>> {
         self.inner
             .channels
@@ -537,6 +550,15 @@ fn unavailable(e: StoreError) -> InboundError {
 
 #[async_trait]
 impl InboundHandler for Core {
+    async fn upload(
+        &self,
+        channel: &ChannelId,
+        sender: &ExternalIdentity,
+        file: tandem_sdk::media::FetchedMedia,
+    ) -> Result<String, InboundError> {
+        self.upload_from_customer(channel, sender, file).await
+    }
+
     async fn accept(&self, msg: InboundMessage) -> Result<Accepted, InboundError> {
         if msg.platform_message_id.as_str().is_empty() || msg.sender.subject.is_empty() {
             return Err(InboundError::Rejected(

@@ -318,6 +318,9 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     let (sentiment, summarizer) = ai_providers(&config.ai, &http);
     let intents = tandem_ai::BuiltinIntents::new();
     intents.warm_up();
+    let media_links = crate::media::links(&config.media, &store, &loaded.public_url).await?;
+    let media_files: Arc<dyn tandem_sdk::media::MediaFiles> =
+        Arc::new(crate::media::FileStore::new(config.media.dir()));
     let core = Core::new(
         CoreDeps {
             store: store.clone(),
@@ -349,9 +352,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
                     .sender_rate_limit
                     .unwrap_or(tandem_core::DEFAULT_SENDER_RATE_LIMIT),
             ),
+            media_links: Some(media_links.clone()),
             ..CoreConfig::default()
         },
     );
+
+    core.set_media_files(media_files.clone());
 
     // Before channels and desks are built: they ask then whether other processes share
     // live updates with this one (web chat replies, console changes; see
@@ -431,6 +437,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     spawn_sighup_reload(reloader.clone(), http_shutdown.clone());
     reloader.announce().await;
     spawn_policy_follow(reloader.clone(), http_shutdown.clone());
+    routes.push(crate::media::routes(
+        core.clone(),
+        media_links,
+        media_files,
+        config.media.max_bytes(),
+    ));
     routes.push(crate::dashboard::routes(
         core.clone(),
         dashboard_access(&core, &loaded, &config.admin.tokens),
