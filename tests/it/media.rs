@@ -4,8 +4,8 @@
 //! customer through `sendPhoto` with a Tandem link serving the upload.
 
 use serde_json::{Value, json};
-use tandem_e2e::{Tandem, WsClient};
 use tandem_e2e::eventually;
+use tandem_e2e::{Tandem, WsClient};
 use tandem_testkit::fake::{TelegramFake, WhatsAppFake};
 use tandem_testkit::payloads::{telegram_text, whatsapp_message, whatsapp_text};
 
@@ -77,8 +77,20 @@ tokens = ["{TOKEN}"]
     let mut sam = agent(&tandem, "sam", "Sam").await;
 
     let now = tandem_e2e::unix_now();
-    let text = whatsapp_text(NUMBER, CUSTOMER, "Lena Müller", "I want a refund", "wamid.T1", now);
-    assert_eq!(tandem.post_meta("/webhooks/whatsapp", WA_SECRET, &text).await, 200);
+    let text = whatsapp_text(
+        NUMBER,
+        CUSTOMER,
+        "Lena Müller",
+        "I want a refund",
+        "wamid.T1",
+        now,
+    );
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", WA_SECRET, &text)
+            .await,
+        200
+    );
     let h = handoff_where(&mut sam, |_| true).await;
     let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
 
@@ -97,7 +109,12 @@ tokens = ["{TOKEN}"]
             },
         }),
     );
-    assert_eq!(tandem.post_meta("/webhooks/whatsapp", WA_SECRET, &image).await, 200);
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", WA_SECRET, &image)
+            .await,
+        200
+    );
     let h = handoff_where(&mut sam, |h| {
         h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
     })
@@ -110,7 +127,10 @@ tokens = ["{TOKEN}"]
     assert!(url.starts_with(&tandem.url("/media/")), "{url}");
     // The text names the link too, for desks that show text only.
     let text = line["text"].as_str().unwrap();
-    assert!(text.contains(&url) && text.contains("Karton beschädigt"), "{text}");
+    assert!(
+        text.contains(&url) && text.contains("Karton beschädigt"),
+        "{text}"
+    );
     assert!(!text.contains(MEDIA_ID), "{text}");
 
     // The link serves the platform's bytes with their type, fetched with the token.
@@ -134,16 +154,14 @@ tokens = ["{TOKEN}"]
     let (payload, tag) = url.rsplit('/').next().unwrap().split_once('.').unwrap();
     let mut flipped = tag.as_bytes().to_vec();
     flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
-    let forged = format!(
-        "{}.{}",
-        payload,
-        String::from_utf8(flipped).unwrap()
-    );
+    let forged = format!("{}.{}", payload, String::from_utf8(flipped).unwrap());
     let refused = tandem_e2e::get(tandem.url(&format!("/media/{forged}")))
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
-    let junk = tandem_e2e::get(tandem.url("/media/not-a-token")).await.unwrap();
+    let junk = tandem_e2e::get(tandem.url("/media/not-a-token"))
+        .await
+        .unwrap();
     assert_eq!(junk.status(), 403);
 }
 
@@ -200,7 +218,14 @@ tokens = ["{TOKEN}"]
         req.send()
     };
     assert_eq!(upload(None).await.unwrap().status(), 401);
-    assert_eq!(upload(Some("wrong-token-0123456789")).await.unwrap().status(), 401);
+    // (a signed-in agent's cookie works only from the console's own origin)
+    assert_eq!(
+        upload(Some("wrong-token-0123456789"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     let uploaded = upload(Some(TOKEN)).await.unwrap();
     assert_eq!(uploaded.status(), 200);
     let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
@@ -220,7 +245,11 @@ tokens = ["{TOKEN}"]
         fake.media_sends().into_iter().find(|r| r.succeeded())
     })
     .await;
-    assert!(sent.path.to_ascii_lowercase().ends_with("/sendphoto"), "{}", sent.path);
+    assert!(
+        sent.path.to_ascii_lowercase().ends_with("/sendphoto"),
+        "{}",
+        sent.path
+    );
     let params = tandem_testkit_params(&sent);
     let chat = params["chat_id"]
         .as_i64()
@@ -245,9 +274,10 @@ tokens = ["{TOKEN}"]
 
     // The console shows the agent's image in the transcript.
     let h = handoff_where(&mut sam, |h| {
-        h["transcript"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|l| l["from"] == "agent" && l["media"]["url"] == url.as_str()))
+        h["transcript"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|l| l["from"] == "agent" && l["media"]["url"] == url.as_str())
+        })
     })
     .await;
     assert_eq!(h["handoff_id"], handoff_id.as_str());
@@ -269,7 +299,11 @@ fn tandem_testkit_params(r: &tandem_testkit::Recorded) -> Value {
         let Some((head, value)) = part.split_once("\r\n\r\n") else {
             continue;
         };
-        let Some(name) = head.split("name=\"").nth(1).and_then(|n| n.split('"').next()) else {
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+        else {
             continue;
         };
         let value = value.strip_suffix("\r\n").unwrap_or(value);

@@ -66,10 +66,10 @@ impl Core {
             .write()
             .expect("desk registry lock poisoned")
             .insert(id.to_owned(), desk.clone());
-        self.register_channel(desk_channel(id), Arc::new(DeskTarget::new(
-                desk,
-                self.inner.config.media_links.clone(),
-            )));
+        self.register_channel(
+            desk_channel(id),
+            Arc::new(DeskTarget::new(desk, self.inner.config.media_links.clone())),
+        );
         self.inner
             .desks
             .write()

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tandem_model::{ChannelId, CustomerId, ExternalIdentity, MediaKind, OutboundMedia};
 use tandem_sdk::InboundError;
-use tandem_sdk::media::{FetchedMedia, MediaFiles, MediaError, STORED_MEDIA_CHANNEL, STORED_MEDIA_PREFIX};
+use tandem_sdk::media::{
+    FetchedMedia, MediaError, MediaFiles, STORED_MEDIA_CHANNEL, STORED_MEDIA_PREFIX,
+};
 
 /// The scope of files uploaded by `identity`: hex of a digest, safe as a path segment.
 pub fn identity_scope(channel: &ChannelId, subject: &str) -> String {

@@ -73,14 +73,15 @@ pub enum TokenError {
 #[derive(Clone)]
 pub struct MediaLinks {
     secret: std::sync::Arc<[u8]>,
-    base: url::Url,
+    /// Shared by every clone, so the server can name its bound address once it knows it.
+    base: std::sync::Arc<std::sync::RwLock<url::Url>>,
     ttl_secs: u64,
 }
 
 impl std::fmt::Debug for MediaLinks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaLinks")
-            .field("base", &self.base.as_str())
+            .field("base", &self.base().as_str())
             .field("ttl_secs", &self.ttl_secs)
             .finish_non_exhaustive()
     }
@@ -92,8 +93,25 @@ impl MediaLinks {
     pub fn new(secret: &[u8], public_base: url::Url, ttl_secs: u64) -> Self {
         Self {
             secret: secret.into(),
-            base: public_base,
+            base: std::sync::Arc::new(std::sync::RwLock::new(public_base)),
             ttl_secs,
+        }
+    }
+
+    /// The public base URL links are minted under.
+    pub fn base(&self) -> url::Url {
+        match self.base.read() {
+            Ok(b) => b.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Changes the public base URL (for this and every clone): the server's bound
+    /// address when no public URL is configured and it listens on port 0.
+    pub fn set_base(&self, public_base: url::Url) {
+        match self.base.write() {
+            Ok(mut b) => *b = public_base,
+            Err(poisoned) => *poisoned.into_inner() = public_base,
         }
     }
 
@@ -129,12 +147,8 @@ impl MediaLinks {
 
     /// The public URL serving `token`.
     pub fn url_of(&self, token: &str) -> url::Url {
-        let mut url = self.base.clone();
-        let path = format!(
-            "{}{}{token}",
-            self.base.path().trim_end_matches('/'),
-            MEDIA_PATH
-        );
+        let mut url = self.base();
+        let path = format!("{}{}{token}", url.path().trim_end_matches('/'), MEDIA_PATH);
         url.set_path(&path);
         url.set_query(None);
         url
@@ -153,7 +167,8 @@ impl MediaLinks {
         let bytes = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| TokenError::Malformed)?;
-        let claim: MediaClaim = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        let claim: MediaClaim =
+            serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
         if claim.expires <= now_unix {
             return Err(TokenError::Expired);
         }

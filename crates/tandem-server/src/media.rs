@@ -123,7 +123,10 @@ async fn serve_media(State(st): State<Arc<MediaState>>, Path(token): Path<String
     let fetched = if claim.channel == STORED_MEDIA_CHANNEL {
         st.files.get(&claim.reference).await
     } else {
-        match st.core.channel_adapter(&ChannelId::new(claim.channel.clone())) {
+        match st
+            .core
+            .channel_adapter(&ChannelId::new(claim.channel.clone()))
+        {
             Some(adapter) => adapter.fetch_media(&claim.reference, st.max_bytes).await,
             None => {
                 return error(
@@ -360,11 +363,19 @@ mod tests {
         for bad in ["../etc/passwd", "cus_1/../../x", "/abs", "a/b/c", ""] {
             assert!(files.get(bad).await.is_err(), "{bad}");
         }
-        assert!(files.put("../x", FetchedMedia {
-            bytes: vec![],
-            mime_type: None,
-            filename: None
-        }).await.is_err());
+        assert!(
+            files
+                .put(
+                    "../x",
+                    FetchedMedia {
+                        bytes: vec![],
+                        mime_type: None,
+                        filename: None
+                    }
+                )
+                .await
+                .is_err()
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -439,7 +439,7 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     spawn_policy_follow(reloader.clone(), http_shutdown.clone());
     routes.push(crate::media::routes(
         core.clone(),
-        media_links,
+        media_links.clone(),
         media_files,
         config.media.max_bytes(),
     ));
@@ -467,6 +467,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         .await
         .with_context(|| format!("cannot listen on {}", loaded.listen))?;
     let addr = listener.local_addr().context("listener has no address")?;
+    if config.server.public_url.is_none()
+        && let Ok(bound) = url::Url::parse(&format!("http://{addr}"))
+    {
+        // Media links name the address actually bound (port 0 picks one).
+        media_links.set_base(bound);
+    }
     // Printed on stdout, one per line, for people and for scripts that start Tandem.
     println!("Tandem listening on http://{addr}");
     if loaded.channels.iter().any(|c| c.kind == "webchat") {

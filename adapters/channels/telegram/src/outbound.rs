@@ -11,12 +11,12 @@ use crate::api::{
 use async_trait::async_trait;
 use tandem_sdk::media::{FetchedMedia, MediaError};
 use tandem_sdk::model::{
-    Capabilities, ChoiceStyle, Delivery, DeliveryState, MediaKind, OutboundContent,
-    OutboundMedia, OutboundMessage,
+    Capabilities, ChoiceStyle, Delivery, DeliveryState, MediaKind, OutboundContent, OutboundMedia,
+    OutboundMessage,
 };
+use tandem_sdk::{AdapterError, ChannelAdapter};
 use teloxide_core::payloads::{SendDocumentSetters, SendPhotoSetters};
 use teloxide_core::types::{FileId, InputFile};
-use tandem_sdk::{AdapterError, ChannelAdapter};
 
 /// Longest `callback_data`, in bytes.
 pub(crate) const MAX_CALLBACK_DATA: usize = 64;
@@ -84,9 +84,12 @@ impl ChannelAdapter for TelegramAdapter {
         }
         let mut url = self.bot.api_url();
         let base = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&format!("{base}/file/bot{}/{}", self.bot.token(), file.path));
-        let mut media =
-            tandem_sdk::media::download(self.bot.client().get(url), max_bytes).await?;
+        url.set_path(&format!(
+            "{base}/file/bot{}/{}",
+            self.bot.token(),
+            file.path
+        ));
+        let mut media = tandem_sdk::media::download(self.bot.client().get(url), max_bytes).await?;
         if media.filename.is_none() {
             media.filename = file.path.rsplit('/').next().map(str::to_owned);
         }
@@ -122,7 +125,9 @@ impl TelegramAdapter {
         let url = url::Url::parse(&media.url)
             .map_err(|_| AdapterError::rejected("the media URL is not a URL"))?;
         if content.text.chars().count() > MAX_CAPTION {
-            return Err(AdapterError::unsupported("caption longer than 1024 characters"));
+            return Err(AdapterError::unsupported(
+                "caption longer than 1024 characters",
+            ));
         }
         let caption = (!content.text.trim().is_empty()).then(|| content.text.clone());
         let sent = if media.kind == MediaKind::Image {

@@ -4,18 +4,18 @@
 //! any request: the core shapes replies so that this never happens in practice.
 
 use crate::api::{
-    Action, BodyText, Component, Language, OutButton, OutInteractive, OutTemplate, OutText,
-    MediaInfo, Parameter, Row, Section, SendBody, SendRequest, SendResponse,
+    Action, BodyText, Component, Language, MediaInfo, OutButton, OutInteractive, OutTemplate,
+    OutText, Parameter, Row, Section, SendBody, SendRequest, SendResponse,
 };
 use crate::config::WhatsAppConfig;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
+use tandem_sdk::media::{FetchedMedia, MediaError};
 use tandem_sdk::model::{
     Capabilities, ChoiceStyle, Delivery, DeliveryState, OutboundContent, OutboundMessage,
     TemplateMessage,
 };
-use tandem_sdk::media::{FetchedMedia, MediaError};
 use tandem_sdk::{AdapterError, ChannelAdapter, ErrorKind};
 
 /// Longest body of an interactive message.
@@ -136,7 +136,12 @@ impl ChannelAdapter for WhatsAppAdapter {
         }
         let info: MediaInfo = serde_json::from_slice(&bytes)
             .map_err(|e| AdapterError::rejected("unreadable WhatsApp media info").with_source(e))?;
-        if info.file_size.as_deref().and_then(|s| s.parse::<u64>().ok()).is_some_and(|n| n > max_bytes as u64) {
+        if info
+            .file_size
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|n| n > max_bytes as u64)
+        {
             return Err(MediaError::TooLarge { limit: max_bytes });
         }
         let mut media = tandem_sdk::media::download(

@@ -127,12 +127,13 @@ impl ClientFrame {
         {
             return Err(FrameError::new("empty_text", "the message has no text"));
         }
-        if let Self::Message {
-            media: Some(m), ..
-        } = self
+        if let Self::Message { media: Some(m), .. } = self
             && !(m.url.starts_with("https://") || m.url.starts_with("http://"))
         {
-            return Err(FrameError::new("bad_frame", "media.url must be an http(s) URL"));
+            return Err(FrameError::new(
+                "bad_frame",
+                "media.url must be an http(s) URL",
+            ));
         }
         if let Self::Transfer {
             to_agent, to_queue, ..

@@ -235,6 +235,9 @@ async fn upload(
     let allowed = match bearer {
         Some(token) => shared.config.accepts(token),
         None => {
+            if auth::cookie_token(&headers).is_none() {
+                return unauthorized();
+            }
             if !auth::same_origin(&shared, &headers, false) {
                 return cross_origin();
             }

@@ -307,10 +307,18 @@ async fn get_updates(st: &Shared<TgState>, params: &Value) -> (u16, Value) {
 /// `GET /file/bot<token>/<file_path>`.
 fn download(st: &Shared<TgState>, rest: &str) -> Response {
     let Some((token, path)) = rest.split_once('/') else {
-        return answer(404, json!({"ok": false, "error_code": 404, "description": "Not Found"}), &[]);
+        return answer(
+            404,
+            json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+            &[],
+        );
     };
     if token.replace("%3A", ":") != st.token || !path.starts_with("files/") {
-        return answer(404, json!({"ok": false, "error_code": 404, "description": "Not Found"}), &[]);
+        return answer(
+            404,
+            json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+            &[],
+        );
     }
     let mut r = Response::new(axum::body::Body::from(format!("FAKE-TG-FILE-{path}")));
     let mime = if path.ends_with(".jpg") {
@@ -318,10 +326,8 @@ fn download(st: &Shared<TgState>, rest: &str) -> Response {
     } else {
         "application/octet-stream"
     };
-    r.headers_mut().insert(
-        "content-type",
-        axum::http::HeaderValue::from_static(mime),
-    );
+    r.headers_mut()
+        .insert("content-type", axum::http::HeaderValue::from_static(mime));
     r
 }
 
