@@ -19,6 +19,7 @@ mod handoff;
 mod hostile;
 mod identity;
 mod link_codes;
+mod media;
 mod messages;
 mod messenger;
 mod metrics;

@@ -53,6 +53,9 @@ struct DeskEventDoc {
     /// `transferred`: the queue it goes back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to_queue: Option<String>,
+    /// `agent_message`: the image or file sent, `text` its caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    media: Option<tandem_model::OutboundMedia>,
 }
 
 impl Core {
@@ -63,7 +66,10 @@ impl Core {
             .write()
             .expect("desk registry lock poisoned")
             .insert(id.to_owned(), desk.clone());
-        self.register_channel(desk_channel(id), Arc::new(DeskTarget::new(desk)));
+        self.register_channel(
+            desk_channel(id),
+            Arc::new(DeskTarget::new(desk, self.inner.config.media_links.clone())),
+        );
         self.inner
             .desks
             .write()
@@ -399,9 +405,10 @@ impl Core {
                     next.state.owner = Owner::Agent;
                 }
                 let text = doc.text.clone().unwrap_or_default();
-                if !text.trim().is_empty() {
+                if !text.trim().is_empty() || doc.media.is_some() {
                     let mut content = OutboundContent::text(text);
                     content.sender_name = acting.as_ref().and_then(|a| a.name.clone());
+                    content.media = doc.media.clone();
                     replies.push((Party::Agent, content));
                 }
                 next.state.handoff = Some(h);
@@ -501,7 +508,7 @@ impl Core {
                 channel: conv.channel.clone(),
                 at: now,
                 content: Content::Text {
-                    text: content.text.clone(),
+                    text: crate::shape::transcript_text(&content),
                 },
                 buttons: content.buttons.clone(),
                 platform_message_id: event_key,
@@ -732,10 +739,14 @@ impl DeskEventHandler for Core {
                 "a dedupe key and a handoff id are required".into(),
             ));
         }
-        let (mut to_agent, mut to_queue) = (None, None);
+        let (mut to_agent, mut to_queue, mut media) = (None, None, None);
         let (kind, text) = match event.kind {
             DeskEventKind::Accepted => ("accepted", None),
             DeskEventKind::AgentMessage { text } => ("agent_message", Some(text)),
+            DeskEventKind::AgentMedia { text, media: m } => {
+                media = Some(m);
+                ("agent_message", Some(text))
+            }
             DeskEventKind::Resolved => ("resolved", None),
             DeskEventKind::Released => ("released", None),
             DeskEventKind::Transferred { to } => {
@@ -764,6 +775,7 @@ impl DeskEventHandler for Core {
             agent_name: event.agent.as_ref().and_then(|a| a.name.clone()),
             to_agent,
             to_queue,
+            media,
         };
         if let Some(refusal) = self
             .refusal(&doc)
@@ -795,6 +807,15 @@ impl DeskEventHandler for Core {
 
     async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
         Core::share(self, topic, payload).await
+    }
+
+    async fn upload(
+        &self,
+        _desk: &str,
+        handoff_id: &str,
+        file: tandem_sdk::media::FetchedMedia,
+    ) -> Result<tandem_model::OutboundMedia, InboundError> {
+        self.upload_from_agent(handoff_id, file).await
     }
 
     fn shared_updates(&self, topic: &str) -> Option<futures::stream::BoxStream<'static, String>> {
@@ -888,7 +909,7 @@ pub(crate) fn reply_entry(
         channel: next.channel.clone(),
         at: now,
         content: Content::Text {
-            text: content.text.clone(),
+            text: crate::shape::transcript_text(content),
         },
         buttons: content.buttons.clone(),
         platform_message_id: None,

@@ -27,6 +27,7 @@ use tandem_model::{
 use tandem_sdk::handoff::{
     self, HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated, TranscriptLine,
 };
+use tandem_sdk::media::MediaLinks;
 use tandem_sdk::{AdapterError, AgentDesk, ChannelAdapter, DeskDelivery, DeskOp};
 use time::format_description::well_known::Rfc3339;
 
@@ -91,13 +92,15 @@ pub(crate) fn desk_entry(
 pub(crate) struct DeskTarget {
     desk: Arc<dyn AgentDesk>,
     caps: Capabilities,
+    links: Option<MediaLinks>,
 }
 
 impl DeskTarget {
-    pub(crate) fn new(desk: Arc<dyn AgentDesk>) -> Self {
+    pub(crate) fn new(desk: Arc<dyn AgentDesk>, links: Option<MediaLinks>) -> Self {
         Self {
             desk,
             caps: Capabilities::text_only(usize::MAX),
+            links,
         }
     }
 }
@@ -111,9 +114,18 @@ impl ChannelAdapter for DeskTarget {
     async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {
         let doc: DeskOpDoc = serde_json::from_str(&msg.content.text)
             .map_err(|e| AdapterError::rejected("unreadable desk operation").with_source(e))?;
+        let links = self.links.as_ref();
         let op = match doc {
-            DeskOpDoc::Open(h) => DeskOp::Open(h),
-            DeskOpDoc::Append(m) => DeskOp::Append(m),
+            DeskOpDoc::Open(mut h) => {
+                for l in &mut h.transcript {
+                    link_media(l, links);
+                }
+                DeskOp::Open(h)
+            }
+            DeskOpDoc::Append(mut m) => {
+                link_media(&mut m.message, links);
+                DeskOp::Append(m)
+            }
             DeskOpDoc::Close(c) => DeskOp::Close(c),
             DeskOpDoc::Update(u) => DeskOp::Update(u),
         };
@@ -305,13 +317,62 @@ pub(crate) fn is_open_op(text: &str) -> bool {
 }
 
 fn line(entry: &TranscriptEntry) -> TranscriptLine {
+    // Media carries its platform reference until delivery, where `DeskTarget` turns it
+    // into a signed link (fresh for its whole TTL however late the desk is reached).
+    let media = match &entry.content {
+        tandem_model::Content::Media {
+            kind,
+            reference,
+            mime_type,
+            caption,
+        } => Some(handoff::MediaLink {
+            kind: kind.as_str().into(),
+            url: None,
+            mime_type: mime_type.clone(),
+            caption: caption.clone(),
+            reference: Some(reference.clone()),
+        }),
+        _ => None,
+    };
     TranscriptLine {
         from: entry.from.as_str().into(),
         channel: entry.channel.to_string(),
         at: rfc3339(entry.at),
         // Media references, edits, orders and other non-text content as a readable line.
         text: entry.content.describe(),
+        media,
     }
+}
+
+/// Mints the link of the media `line` carries and rewrites its text around it
+/// (`[image https://…] caption`); without links (no `[media]`), the text names the kind
+/// only. The platform reference never leaves Tandem.
+fn link_media(line: &mut TranscriptLine, links: Option<&MediaLinks>) {
+    let Some(media) = line.media.as_mut() else {
+        return;
+    };
+    let Some(reference) = media.reference.take() else {
+        return;
+    };
+    let (channel, reference) = tandem_sdk::media::link_target(&line.channel, &reference);
+    let url = links.map(|l| {
+        l.link(
+            channel,
+            reference,
+            media.mime_type.as_deref(),
+            tandem_sdk::media::unix_now(),
+        )
+        .to_string()
+    });
+    let head = match &url {
+        Some(url) => format!("[{} {url}]", media.kind),
+        None => format!("[{}]", media.kind),
+    };
+    line.text = match media.caption.as_deref().filter(|c| !c.is_empty()) {
+        Some(caption) => format!("{head} {caption}"),
+        None => head,
+    };
+    media.url = url;
 }
 
 pub(crate) fn rfc3339(t: Timestamp) -> String {

@@ -25,6 +25,7 @@ mod gate;
 pub mod handoff;
 pub mod health;
 pub mod linking;
+pub mod media;
 pub mod messages;
 pub mod metrics;
 pub mod outbox;

@@ -60,6 +60,9 @@ pub struct CoreConfig {
     /// AI audit records keep the texts sent to AI backends and their answers (true), or
     /// only their SHA-256 (false): `[ai] store_prompts`.
     pub store_prompts: bool,
+    /// Signs the links under which desks see customers' media (`[media]`); `None`: desks
+    /// see the media's kind and caption only.
+    pub media_links: Option<tandem_sdk::media::MediaLinks>,
 }
 
 /// The default of [`CoreConfig::external_release_after`]: one hour.
@@ -79,6 +82,7 @@ impl Default for CoreConfig {
             sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
             drafts: crate::drafts::DraftsConfig::default(),
             store_prompts: true,
+            media_links: None,
         }
     }
 }
@@ -147,6 +151,8 @@ pub(crate) struct Inner {
     pub(crate) sign_in_lock: tokio::sync::Mutex<()>,
     /// Desk instances by id, told how agents' replies fare (see [`crate::desks`]).
     pub(crate) desk_handles: RwLock<HashMap<String, Arc<dyn tandem_sdk::AgentDesk>>>,
+    /// Where uploads are kept (see [`crate::media`]).
+    pub(crate) media_files: std::sync::OnceLock<Arc<dyn tandem_sdk::media::MediaFiles>>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
@@ -185,6 +191,7 @@ impl Core {
                 proactive_lock: tokio::sync::Mutex::new(()),
                 sign_in_lock: tokio::sync::Mutex::new(()),
                 desk_handles: RwLock::new(HashMap::new()),
+                media_files: std::sync::OnceLock::new(),
                 shards: senders,
                 receivers: std::sync::Mutex::new(receivers),
                 shared: crate::shared::Shared::new(),
@@ -517,6 +524,12 @@ impl Core {
         Ok(())
     }
 
+    /// The adapter registered for `channel` (to fetch a customer's media from its
+    /// platform, say).
+    pub fn channel_adapter(&self, channel: &ChannelId) -> Option<Arc<dyn ChannelAdapter>> {
+        self.adapter(channel)
+    }
+
     pub(crate) fn adapter(&self, channel: &ChannelId) -> Option<Arc<dyn ChannelAdapter>> {
         self.inner
             .channels
@@ -552,6 +565,15 @@ fn unavailable(e: StoreError) -> InboundError {
 
 #[async_trait]
 impl InboundHandler for Core {
+    async fn upload(
+        &self,
+        channel: &ChannelId,
+        sender: &ExternalIdentity,
+        file: tandem_sdk::media::FetchedMedia,
+    ) -> Result<String, InboundError> {
+        self.upload_from_customer(channel, sender, file).await
+    }
+
     async fn accept(&self, msg: InboundMessage) -> Result<Accepted, InboundError> {
         if msg.platform_message_id.as_str().is_empty() || msg.sender.subject.is_empty() {
             return Err(InboundError::Rejected(

@@ -9,6 +9,9 @@ use tandem_model::{Button, Capabilities, ChoiceStyle, OutboundContent};
 /// Splits and degrades `content` so that every part fits `caps`. The choices, if kept,
 /// ride on the last part.
 pub fn shape(content: &OutboundContent, caps: &Capabilities) -> Vec<OutboundContent> {
+    if let Some(media) = &content.media {
+        return shape_media(content, media, caps);
+    }
     let mut text = content.text.clone();
     let style = choice_style(&content.buttons, caps);
     if style.is_none() && !content.buttons.is_empty() {
@@ -39,6 +42,62 @@ pub fn shape(content: &OutboundContent, caps: &Capabilities) -> Vec<OutboundCont
         last.style = style;
     }
     parts
+}
+
+/// Longest caption sent with media (Telegram's 1024, WhatsApp's 1024); a longer text
+/// follows the media as its own message.
+pub const MAX_CAPTION_LEN: usize = 1024;
+
+/// Media on a channel that can send it: the media first (its caption the text when that
+/// fits and carries no choices), then whatever text is left, shaped as usual. On a
+/// channel that cannot, the text with the link appended (`[image photo.jpg] https://…`).
+fn shape_media(
+    content: &OutboundContent,
+    media: &tandem_model::OutboundMedia,
+    caps: &Capabilities,
+) -> Vec<OutboundContent> {
+    let rest = OutboundContent {
+        media: None,
+        ..content.clone()
+    };
+    if !caps.media {
+        return shape(
+            &OutboundContent {
+                text: transcript_text(content),
+                ..rest
+            },
+            caps,
+        );
+    }
+    let captioned = content.buttons.is_empty()
+        && content.text.chars().count() <= MAX_CAPTION_LEN.min(caps.max_text_len.max(1));
+    let first = OutboundContent {
+        text: if captioned {
+            content.text.clone()
+        } else {
+            String::new()
+        },
+        media: Some(media.clone()),
+        template: content.template.clone(),
+        tag: content.tag.clone(),
+        sender_name: content.sender_name.clone(),
+        ..OutboundContent::default()
+    };
+    let mut parts = vec![first];
+    if !captioned && !content.text.trim().is_empty() {
+        parts.extend(shape(&rest, caps));
+    }
+    parts
+}
+
+/// The text of `content` for a transcript or a text-only channel: its text, with the
+/// media's link on a line of its own when it carries media.
+pub fn transcript_text(content: &OutboundContent) -> String {
+    match &content.media {
+        Some(media) if content.text.trim().is_empty() => media.as_link_text(),
+        Some(media) => format!("{}\n{}", content.text, media.as_link_text()),
+        None => content.text.clone(),
+    }
 }
 
 /// How `buttons` can be rendered on a channel, or `None` for numbered text.
@@ -179,6 +238,46 @@ mod tests {
             "Pick one",
             vec![button("Yes", "yes"), button("Talk to a person", "human")],
         )
+    }
+
+    fn photo() -> tandem_model::OutboundMedia {
+        tandem_model::OutboundMedia {
+            kind: tandem_model::MediaKind::Image,
+            url: "https://t.example/media/abc".into(),
+            mime_type: Some("image/png".into()),
+            filename: Some("receipt.png".into()),
+        }
+    }
+
+    #[test]
+    fn media_goes_with_its_caption_or_degrades_to_a_link() {
+        let mut content = OutboundContent::text("Here is the label");
+        content.media = Some(photo());
+        let media_caps = Capabilities {
+            media: true,
+            ..caps(4096, 0)
+        };
+        let parts = shape(&content, &media_caps);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].media, Some(photo()));
+        assert_eq!(parts[0].text, "Here is the label");
+
+        // A caption too long for one: the media alone, then the text.
+        content.text = "x ".repeat(700);
+        let parts = shape(&content, &media_caps);
+        assert_eq!(parts.len(), 2);
+        assert!(parts[0].media.is_some() && parts[0].text.is_empty());
+        assert!(parts[1].media.is_none() && parts[1].text.starts_with("x x"));
+
+        // A channel without media gets the link in the text, nothing dropped.
+        content.text = "Here is the label".into();
+        let parts = shape(&content, &caps(4096, 0));
+        assert_eq!(parts.len(), 1);
+        assert!(parts[0].media.is_none());
+        assert_eq!(
+            parts[0].text,
+            "Here is the label\n[image receipt.png] https://t.example/media/abc"
+        );
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct WindowSummary {
 }
 
 /// What to do with one outbound message.
+// Short-lived, one per send: boxing the content would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prepared {
     /// Send this content (possibly tagged or replaced by a template).

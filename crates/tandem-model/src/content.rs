@@ -187,7 +187,10 @@ impl Content {
                 longitude,
                 name,
             } => with(
-                format!("[location {latitude},{longitude}]"),
+                format!(
+                    "[location {latitude},{longitude} \
+                     https://www.openstreetmap.org/?mlat={latitude}&mlon={longitude}#map=17/{latitude}/{longitude}]"
+                ),
                 name.as_deref(),
             ),
             Content::Contact { phone, name, .. } => {
@@ -296,6 +299,38 @@ pub struct OutboundContent {
     /// show who wrote (web chat's `agent_name`; text channels prefix it, see the core).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
+    /// An image or file sent with the message (`text` is then its caption, possibly
+    /// empty). The core hands it only to channels whose capabilities say `media`; to the
+    /// others it becomes a link in the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<OutboundMedia>,
+}
+
+/// An image or file Tandem sends, by a URL the platform fetches (a signed Tandem link
+/// for uploads, or any public URL a bot names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMedia {
+    /// Image (shown inline) or any other file (sent as a document).
+    pub kind: MediaKind,
+    /// Where the platform fetches it.
+    pub url: String,
+    /// Its MIME type, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Its file name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+impl OutboundMedia {
+    /// One readable line naming the file and its link, for channels that cannot send
+    /// media and for transcripts: `[image photo.jpg] https://…`.
+    pub fn as_link_text(&self) -> String {
+        match self.filename.as_deref().filter(|f| !f.is_empty()) {
+            Some(name) => format!("[{} {name}] {}", self.kind.as_str(), self.url),
+            None => format!("[{}] {}", self.kind.as_str(), self.url),
+        }
+    }
 }
 
 impl OutboundContent {

@@ -12,7 +12,7 @@ mod message;
 mod status;
 
 pub use capabilities::{Capabilities, Pacing, TemplateMessage, WindowPolicy};
-pub use content::{Button, ChoiceStyle, Content, MediaKind, OutboundContent};
+pub use content::{Button, ChoiceStyle, Content, MediaKind, OutboundContent, OutboundMedia};
 pub use ids::{
     ChannelId, ConversationId, CustomerId, EscalationId, MessageId, OutboxId, PlatformMessageId,
 };

@@ -31,6 +31,20 @@ pub trait ChannelAdapter: Send + Sync + 'static {
     async fn healthcheck(&self) -> Result<(), AdapterError> {
         Ok(())
     }
+
+    /// Fetches the media a customer sent, by the `reference` this channel put in
+    /// [`tandem_model::Content::Media`], from its platform with its own credentials,
+    /// refusing more than `max_bytes` ([`crate::media::download`] does both). Tandem
+    /// serves the result under a signed link (`GET /media/{token}`). The default: the
+    /// channel cannot.
+    async fn fetch_media(
+        &self,
+        reference: &str,
+        max_bytes: usize,
+    ) -> Result<crate::media::FetchedMedia, crate::media::MediaError> {
+        let _ = (reference, max_bytes);
+        Err(crate::media::MediaError::Unsupported)
+    }
 }
 
 /// Builds channel instances of one kind, e.g. `whatsapp`.
@@ -174,6 +188,20 @@ pub trait InboundHandler: Send + Sync + 'static {
     async fn try_lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool, InboundError> {
         let _ = (name, ttl);
         Ok(true)
+    }
+
+    /// Keeps a file the customer `sender` uploads on `channel` (web chat) and returns the
+    /// media content their message then carries ([`tandem_model::Content::Media`], its
+    /// reference under [`crate::media::STORED_MEDIA_CHANNEL`]). The default: uploads
+    /// are off.
+    async fn upload(
+        &self,
+        channel: &ChannelId,
+        sender: &ExternalIdentity,
+        file: crate::media::FetchedMedia,
+    ) -> Result<String, InboundError> {
+        let _ = (channel, sender, file);
+        Err(InboundError::Rejected("uploads are off".into()))
     }
 
     /// Gives up the lease `name` if this process holds it.
@@ -336,6 +364,16 @@ impl InboundSink {
         self.handler
             .try_lease(&format!("channel:{}:{name}", self.channel), ttl)
             .await
+    }
+
+    /// Keeps a file `sender` uploads (see [`InboundHandler::upload`]); returns the
+    /// reference for [`tandem_model::Content::Media`].
+    pub async fn upload(
+        &self,
+        sender: &ExternalIdentity,
+        file: crate::media::FetchedMedia,
+    ) -> Result<String, InboundError> {
+        self.handler.upload(&self.channel, sender, file).await
     }
 
     /// Gives up this channel's lease `name` (at shutdown: another process takes over at

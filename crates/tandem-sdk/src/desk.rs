@@ -308,6 +308,14 @@ pub enum DeskEventKind {
         /// The text.
         text: String,
     },
+    /// An agent sent an image or file (uploaded with [`DeskEventSink::upload`], or any
+    /// public URL), with `text` as its caption (may be empty).
+    AgentMedia {
+        /// The caption.
+        text: String,
+        /// The image or file.
+        media: tandem_model::OutboundMedia,
+    },
     /// An agent resolved it: back to the bot, then CSAT.
     Resolved,
     /// An agent gave it back to the bot without resolving.
@@ -443,6 +451,19 @@ pub trait DeskEventHandler: Send + Sync + 'static {
         }))
     }
 
+    /// Keeps a file an agent uploads for the customer of `handoff_id` and returns it as
+    /// media to send ([`DeskEventKind::AgentMedia`]), under a signed Tandem link. The
+    /// default: uploads are off.
+    async fn upload(
+        &self,
+        desk: &str,
+        handoff_id: &str,
+        file: crate::media::FetchedMedia,
+    ) -> Result<tandem_model::OutboundMedia, InboundError> {
+        let _ = (desk, handoff_id, file);
+        Err(InboundError::Rejected("uploads are off".into()))
+    }
+
     /// See [`super::InboundHandler::share`] (`topic` is `desk:<id>`).
     async fn share(&self, topic: &str, payload: &str) -> Result<(), InboundError> {
         let _ = (topic, payload);
@@ -512,6 +533,15 @@ impl DeskEventSink {
     /// See [`DeskEventHandler::agent_accounts`].
     pub async fn agent_accounts(&self) -> Result<Vec<AgentAccount>, InboundError> {
         self.handler.agent_accounts().await
+    }
+
+    /// See [`DeskEventHandler::upload`].
+    pub async fn upload(
+        &self,
+        handoff_id: &str,
+        file: crate::media::FetchedMedia,
+    ) -> Result<tandem_model::OutboundMedia, InboundError> {
+        self.handler.upload(&self.desk, handoff_id, file).await
     }
 
     /// See [`DeskEventHandler::sign_in`].

@@ -121,8 +121,33 @@ pub struct TranscriptLine {
     pub channel: String,
     /// RFC 3339.
     pub at: String,
-    /// Text (non-text content is described, e.g. `[image]`).
+    /// Text (non-text content is described, e.g. `[image https://…/media/…] caption`).
     pub text: String,
+    /// The image, file, audio or video the customer sent, when the line is one: its
+    /// signed, short-lived Tandem link (also in `text`, for desks that show text only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaLink>,
+}
+
+/// Media in a transcript line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaLink {
+    /// `image`, `document`, `audio`, `video` or `sticker`.
+    pub kind: String,
+    /// The signed Tandem link serving it (`GET /media/{token}`), valid for
+    /// `[media] link_ttl_secs` from the delivery; absent when media links are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Its MIME type, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// The caption typed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// Inside Tandem only (the outbox): the platform's reference the link is minted
+    /// from when the line is delivered. Always removed before a desk sees the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// `handoff.message`: a later customer message for the desk thread.

@@ -23,6 +23,7 @@ pub mod handoff;
 pub mod http;
 pub mod lenient;
 pub mod limit;
+pub mod media;
 pub mod meta;
 mod secret;
 pub mod signature;

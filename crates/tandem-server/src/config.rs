@@ -77,6 +77,8 @@ pub struct Config {
     pub handoff: HandoffSection,
     /// `[drafts]`: draft-only mode.
     pub drafts: DraftsSection,
+    /// `[media]`.
+    pub media: MediaSection,
     /// `[[agents]]`: agent accounts (routing profile and console sign-in).
     pub agents: Vec<AgentEntry>,
 }
@@ -523,6 +525,72 @@ impl DraftsSection {
     }
 }
 
+/// `[media]`: customers' images and files, served to desks under signed links
+/// (`GET /media/{token}`), and uploads (web chat customers, console agents).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSection {
+    /// HMAC-SHA256 key of media links (at least 16 characters). Absent: Tandem generates
+    /// one on first start and keeps it in the store, so every replica sharing the store
+    /// signs and checks with the same key.
+    pub secret: Option<String>,
+    /// Seconds a link stays valid from when it is handed to a desk (default 900).
+    pub link_ttl_secs: Option<u64>,
+    /// Largest media served or uploaded, in bytes (default 16 MiB).
+    pub max_bytes: Option<usize>,
+    /// Folder of uploaded files (default `files` in the data folder: `TANDEM_DATA_DIR`,
+    /// else `tandem-data`). Replicas must share it (a shared volume).
+    pub dir: Option<String>,
+}
+
+/// The default of `[media] link_ttl_secs`.
+pub const DEFAULT_MEDIA_LINK_TTL_SECS: u64 = 900;
+/// The default of `[media] max_bytes`: 16 MiB.
+pub const DEFAULT_MEDIA_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Shortest `[media] secret`.
+pub const MIN_MEDIA_SECRET_LEN: usize = 16;
+
+impl MediaSection {
+    /// The link TTL in seconds.
+    pub fn ttl_secs(&self) -> u64 {
+        self.link_ttl_secs.unwrap_or(DEFAULT_MEDIA_LINK_TTL_SECS)
+    }
+
+    /// The size limit in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes.unwrap_or(DEFAULT_MEDIA_MAX_BYTES)
+    }
+
+    /// The folder of uploaded files.
+    pub fn dir(&self) -> PathBuf {
+        if let Some(dir) = self.dir.as_deref().filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let data = std::env::var("TANDEM_DATA_DIR")
+            .ok()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "tandem-data".into());
+        Path::new(&data).join("files")
+    }
+
+    fn validate(&self, errors: &mut ConfigErrors) {
+        if let Some(secret) = &self.secret
+            && secret.chars().count() < MIN_MEDIA_SECRET_LEN
+        {
+            errors.push(
+                "media.secret",
+                format!("must be at least {MIN_MEDIA_SECRET_LEN} characters"),
+            );
+        }
+        if self.link_ttl_secs == Some(0) {
+            errors.push("media.link_ttl_secs", "must be at least 1");
+        }
+        if self.max_bytes == Some(0) {
+            errors.push("media.max_bytes", "must be at least 1");
+        }
+    }
+}
+
 /// `[outbox]`: delivery tuning.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -668,6 +736,7 @@ pub fn parse(
     if config.server.max_body_bytes == Some(0) {
         errors.push("server.max_body_bytes", "must be at least 1");
     }
+    config.media.validate(&mut errors);
     if config.server.header_read_timeout_secs == Some(0) {
         errors.push("server.header_read_timeout_secs", "must be at least 1");
     }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod listen;
+pub mod media;
 pub mod memory;
 pub mod policy_test;
 pub mod registry;

@@ -318,6 +318,9 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     let (sentiment, summarizer) = ai_providers(&config.ai, &http);
     let intents = tandem_ai::BuiltinIntents::new();
     intents.warm_up();
+    let media_links = crate::media::links(&config.media, &store, &loaded.public_url).await?;
+    let media_files: Arc<dyn tandem_sdk::media::MediaFiles> =
+        Arc::new(crate::media::FileStore::new(config.media.dir()));
     let core = Core::new(
         CoreDeps {
             store: store.clone(),
@@ -351,9 +354,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
             ),
             drafts: config.drafts.core_config(),
             store_prompts: config.ai.store_prompts,
+            media_links: Some(media_links.clone()),
             ..CoreConfig::default()
         },
     );
+
+    core.set_media_files(media_files.clone());
 
     // Before channels and desks are built: they ask then whether other processes share
     // live updates with this one (web chat replies, console changes; see
@@ -433,6 +439,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     spawn_sighup_reload(reloader.clone(), http_shutdown.clone());
     reloader.announce().await;
     spawn_policy_follow(reloader.clone(), http_shutdown.clone());
+    routes.push(crate::media::routes(
+        core.clone(),
+        media_links.clone(),
+        media_files,
+        config.media.max_bytes(),
+    ));
     routes.push(crate::dashboard::routes(
         core.clone(),
         dashboard_access(&core, &loaded, &config.admin.tokens),
@@ -457,6 +469,12 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         .await
         .with_context(|| format!("cannot listen on {}", loaded.listen))?;
     let addr = listener.local_addr().context("listener has no address")?;
+    if config.server.public_url.is_none()
+        && let Ok(bound) = url::Url::parse(&format!("http://{addr}"))
+    {
+        // Media links name the address actually bound (port 0 picks one).
+        media_links.set_base(bound);
+    }
     // Printed on stdout, one per line, for people and for scripts that start Tandem.
     println!("Tandem listening on http://{addr}");
     if loaded.channels.iter().any(|c| c.kind == "webchat") {

@@ -98,7 +98,9 @@ impl RecordingDesk {
         }
         let id = event.handoff_id.clone();
         match &event.kind {
-            DeskEventKind::Accepted | DeskEventKind::AgentMessage { .. } => {
+            DeskEventKind::Accepted
+            | DeskEventKind::AgentMessage { .. }
+            | DeskEventKind::AgentMedia { .. } => {
                 if let (Some(actor), None) = (actor, held) {
                     owners.insert(id, actor);
                 }

@@ -111,6 +111,7 @@ pub fn capabilities(config: &TelegramConfig) -> Capabilities {
         max_button_title_len: 64,
         max_payload_bytes: outbound::MAX_CALLBACK_DATA,
         typing: true,
+        media: true,
         window: WindowPolicy::None,
         pacing: config.pacing,
         ..Capabilities::text_only(4096)

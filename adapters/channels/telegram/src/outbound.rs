@@ -9,10 +9,14 @@ use crate::api::{
     SendMessageSetters, classify,
 };
 use async_trait::async_trait;
+use tandem_sdk::media::{FetchedMedia, MediaError};
 use tandem_sdk::model::{
-    Capabilities, ChoiceStyle, Delivery, DeliveryState, OutboundContent, OutboundMessage,
+    Capabilities, ChoiceStyle, Delivery, DeliveryState, MediaKind, OutboundContent, OutboundMedia,
+    OutboundMessage,
 };
 use tandem_sdk::{AdapterError, ChannelAdapter};
+use teloxide_core::payloads::{SendDocumentSetters, SendPhotoSetters};
+use teloxide_core::types::{FileId, InputFile};
 
 /// Longest `callback_data`, in bytes.
 pub(crate) const MAX_CALLBACK_DATA: usize = 64;
@@ -39,6 +43,9 @@ impl ChannelAdapter for TelegramAdapter {
             .recipient
             .parse()
             .map_err(|_| AdapterError::rejected("the recipient is not a Telegram chat id"))?;
+        if let Some(media) = &msg.content.media {
+            return self.send_media(chat, media, &msg.content).await;
+        }
         let keyboard = keyboard(&msg.content, &self.caps)?;
         let mut request = self
             .bot
@@ -51,6 +58,42 @@ impl ChannelAdapter for TelegramAdapter {
             platform_message_id: Some(format!("{chat}:{}", sent.id.0)),
             state: DeliveryState::Sent,
         })
+    }
+
+    /// `getFile` names the file's path, downloaded from `/file/bot<token>/<path>`
+    /// (docs/platform-contracts.md §3: links valid for an hour, 20 MB at most).
+    async fn fetch_media(
+        &self,
+        reference: &str,
+        max_bytes: usize,
+    ) -> Result<FetchedMedia, MediaError> {
+        if reference.is_empty() {
+            return Err(MediaError::NotFound);
+        }
+        let file = self
+            .bot
+            .get_file(FileId(reference.to_owned()))
+            .send()
+            .await
+            .map_err(|e| match e {
+                teloxide_core::RequestError::Api(_) => MediaError::NotFound,
+                other => MediaError::Platform(classify(other)),
+            })?;
+        if file.meta.size as usize > max_bytes {
+            return Err(MediaError::TooLarge { limit: max_bytes });
+        }
+        let mut url = self.bot.api_url();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!(
+            "{base}/file/bot{}/{}",
+            self.bot.token(),
+            file.path
+        ));
+        let mut media = tandem_sdk::media::download(self.bot.client().get(url), max_bytes).await?;
+        if media.filename.is_none() {
+            media.filename = file.path.rsplit('/').next().map(str::to_owned);
+        }
+        Ok(media)
     }
 
     async fn typing(
@@ -69,6 +112,47 @@ impl ChannelAdapter for TelegramAdapter {
             .map_err(classify)
     }
 }
+
+impl TelegramAdapter {
+    /// `sendPhoto` for images, `sendDocument` for other files, by URL (Telegram fetches
+    /// it: 5 MB for photos, 20 MB for other files), the text as caption.
+    async fn send_media(
+        &self,
+        chat: i64,
+        media: &OutboundMedia,
+        content: &OutboundContent,
+    ) -> Result<Delivery, AdapterError> {
+        let url = url::Url::parse(&media.url)
+            .map_err(|_| AdapterError::rejected("the media URL is not a URL"))?;
+        if content.text.chars().count() > MAX_CAPTION {
+            return Err(AdapterError::unsupported(
+                "caption longer than 1024 characters",
+            ));
+        }
+        let caption = (!content.text.trim().is_empty()).then(|| content.text.clone());
+        let sent = if media.kind == MediaKind::Image {
+            let mut request = self.bot.send_photo(ChatId(chat), InputFile::url(url));
+            if let Some(c) = caption {
+                request = request.caption(c);
+            }
+            request.send().await
+        } else {
+            let mut request = self.bot.send_document(ChatId(chat), InputFile::url(url));
+            if let Some(c) = caption {
+                request = request.caption(c);
+            }
+            request.send().await
+        }
+        .map_err(classify)?;
+        Ok(Delivery {
+            platform_message_id: Some(format!("{chat}:{}", sent.id.0)),
+            state: DeliveryState::Sent,
+        })
+    }
+}
+
+/// Longest caption of a photo or document.
+const MAX_CAPTION: usize = 1024;
 
 /// The inline keyboard for `content`'s choices, or `Unsupported` beyond the limits.
 pub(crate) fn keyboard(

@@ -362,3 +362,23 @@ pub(crate) struct SendResponse {
 pub(crate) struct SentId {
     pub(crate) id: String,
 }
+
+/// `GET /{version}/{media-id}`: where to download a customer's media (the URL is valid
+/// for 5 minutes and wants the access token).
+#[derive(Debug, Deserialize)]
+pub(crate) struct MediaInfo {
+    pub(crate) url: String,
+    #[serde(default)]
+    pub(crate) mime_type: Option<String>,
+    /// Graph sends it as a string or a number.
+    #[serde(default, deserialize_with = "size_text")]
+    pub(crate) file_size: Option<String>,
+}
+
+fn size_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}

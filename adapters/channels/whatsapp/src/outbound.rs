@@ -4,13 +4,14 @@
 //! any request: the core shapes replies so that this never happens in practice.
 
 use crate::api::{
-    Action, BodyText, Component, Language, OutButton, OutInteractive, OutTemplate, OutText,
-    Parameter, Row, Section, SendBody, SendRequest, SendResponse,
+    Action, BodyText, Component, Language, MediaInfo, OutButton, OutInteractive, OutTemplate,
+    OutText, Parameter, Row, Section, SendBody, SendRequest, SendResponse,
 };
 use crate::config::WhatsAppConfig;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
+use tandem_sdk::media::{FetchedMedia, MediaError};
 use tandem_sdk::model::{
     Capabilities, ChoiceStyle, Delivery, DeliveryState, OutboundContent, OutboundMessage,
     TemplateMessage,
@@ -97,6 +98,63 @@ impl ChannelAdapter for WhatsAppAdapter {
             error.error_subcode,
             retry_after,
         ))
+    }
+
+    /// Graph: `GET /{version}/{media-id}` names a short-lived download URL, which wants
+    /// the same bearer token (docs/platform-contracts.md, media).
+    async fn fetch_media(
+        &self,
+        reference: &str,
+        max_bytes: usize,
+    ) -> Result<FetchedMedia, MediaError> {
+        if reference.is_empty() || !reference.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(MediaError::NotFound);
+        }
+        let url = format!(
+            "{}/{}/{reference}",
+            self.config.api_base.trim_end_matches('/'),
+            self.config.api_version,
+        );
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(self.config.access_token.expose())
+            .send()
+            .await
+            .map_err(|e| AdapterError::transient("WhatsApp API unreachable").with_source(e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| {
+            AdapterError::transient("reading the WhatsApp answer failed").with_source(e)
+        })?;
+        if !status.is_success() {
+            let error = tandem_sdk::meta::GraphError::from_body(&bytes);
+            // 100/33: no such object (the media id expired or never existed).
+            if status.as_u16() == 404 || error.code == Some(100) {
+                return Err(MediaError::NotFound);
+            }
+            return Err(classify(status.as_u16(), error.code, error.error_subcode, None).into());
+        }
+        let info: MediaInfo = serde_json::from_slice(&bytes)
+            .map_err(|e| AdapterError::rejected("unreadable WhatsApp media info").with_source(e))?;
+        if info
+            .file_size
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|n| n > max_bytes as u64)
+        {
+            return Err(MediaError::TooLarge { limit: max_bytes });
+        }
+        let mut media = tandem_sdk::media::download(
+            self.http
+                .get(&info.url)
+                .bearer_auth(self.config.access_token.expose()),
+            max_bytes,
+        )
+        .await?;
+        if info.mime_type.is_some() {
+            media.mime_type = info.mime_type;
+        }
+        Ok(media)
     }
 
     async fn healthcheck(&self) -> Result<(), AdapterError> {

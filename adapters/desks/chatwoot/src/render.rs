@@ -207,6 +207,7 @@ mod tests {
                     channel: "whatsapp".into(),
                     at: "2026-01-01T10:00:00Z".into(),
                     text: format!("line {i} {}", "x".repeat(100)),
+                    media: None,
                 })
                 .collect(),
         }

@@ -41,7 +41,12 @@ pub(crate) enum ClientFrame {
     Message {
         handoff_id: String,
         id: String,
+        #[serde(default)]
         text: String,
+        /// An image or file uploaded with `POST /console/api/upload` (or any http(s)
+        /// URL), sent with `text` as its caption.
+        #[serde(default)]
+        media: Option<tandem_sdk::model::OutboundMedia>,
     },
     /// Decides a draft: `decision` is `approve`, `edit` (with `text`) or `reject`.
     #[serde(rename = "draft.decide")]
@@ -156,7 +161,9 @@ impl ClientFrame {
         {
             return Err(FrameError::new("bad_frame", "agent.name is too long"));
         }
-        if let Self::Message { text, .. } = self
+        if let Self::Message {
+            text, media: None, ..
+        } = self
             && text.trim().is_empty()
         {
             return Err(FrameError::new("empty_text", "the message has no text"));
@@ -183,6 +190,14 @@ impl ClientFrame {
                 }
                 _ => {}
             }
+        }
+        if let Self::Message { media: Some(m), .. } = self
+            && !(m.url.starts_with("https://") || m.url.starts_with("http://"))
+        {
+            return Err(FrameError::new(
+                "bad_frame",
+                "media.url must be an http(s) URL",
+            ));
         }
         if let Self::Transfer {
             to_agent, to_queue, ..

@@ -185,6 +185,8 @@ pub(crate) enum Change {
 pub(crate) enum Action {
     Accept,
     Message(String),
+    /// An image or file, with its caption.
+    Media(String, tandem_sdk::model::OutboundMedia),
     /// Resolved or released by the agent (the core sends no `Close` for the desk's own
     /// action): the console closes its copy with this reason.
     Finish(&'static str),
@@ -463,6 +465,14 @@ impl Store {
         if record.has_applied(key) || record.status == Status::Closed {
             return Ok(Change::Unchanged);
         }
+        // Media is recorded as a message line carrying the link (shown inline).
+        let (action, media) = match action {
+            Action::Media(caption, m) => {
+                let (text, media) = media_line(caption, m);
+                (Action::Message(text), Some(media))
+            }
+            other => (other, None),
+        };
         match action {
             Action::Accept => {
                 record.status = Status::Accepted;
@@ -480,6 +490,7 @@ impl Store {
                         channel: record.briefing.channel.clone(),
                         at: now.to_owned(),
                         text,
+                        media,
                     },
                     key: Some(key.to_owned()),
                 });
@@ -488,7 +499,8 @@ impl Store {
                 record.status = Status::Closed;
                 record.closed_reason = Some(reason.to_owned());
             }
-            Action::Transfer => {}
+            // Turned into a message above.
+            Action::Transfer | Action::Media(..) => {}
         }
         record.mark_applied(key, now);
         self.put(&record).await?;
@@ -513,6 +525,27 @@ impl From<InboundError> for ApplyError {
     fn from(e: InboundError) -> Self {
         Self::Store(e)
     }
+}
+
+/// The text and media of an agent's media line.
+fn media_line(
+    caption: String,
+    m: tandem_sdk::model::OutboundMedia,
+) -> (String, tandem_sdk::handoff::MediaLink) {
+    let link = m.as_link_text();
+    let text = if caption.trim().is_empty() {
+        link
+    } else {
+        format!("{caption}\n{link}")
+    };
+    let media = tandem_sdk::handoff::MediaLink {
+        kind: m.kind.as_str().into(),
+        url: Some(m.url),
+        mime_type: m.mime_type,
+        caption: (!caption.trim().is_empty()).then_some(caption),
+        reference: None,
+    };
+    (text, media)
 }
 
 /// An agent action that can't go ahead.

@@ -59,6 +59,7 @@ fn line(from: &str, text: &str) -> TranscriptLine {
         channel: "webhook".into(),
         at: "2026-01-01T10:00:00Z".into(),
         text: text.into(),
+        media: None,
     }
 }
 

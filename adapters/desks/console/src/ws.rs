@@ -50,6 +50,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
         .route("/console/api/me", get(me))
         .route("/console/api/agents", get(agents))
         .route("/console/api/history", get(history))
+        .route("/console/api/upload", post(upload))
         .route("/console/ws", get(upgrade))
         .with_state(shared)
 }
@@ -212,6 +213,92 @@ async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         Ok(None) => unauthorized(),
         Err(e) => unavailable_response(&e),
     }
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    handoff_id: String,
+}
+
+/// `POST /console/api/upload?handoff_id=…`: the body is the file, `Content-Type` its
+/// type, `X-Filename` its name (percent-encoded). Signed-in agents (same origin) or a
+/// shared console token (`Authorization: Bearer …`). Answers `{"media": {…}}` to put in
+/// a `message` frame: the file under a signed Tandem link the customer's platform
+/// fetches.
+async fn upload(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = match bearer {
+        Some(token) => shared.config.accepts(token),
+        None => {
+            if auth::cookie_token(&headers).is_none() {
+                return unauthorized();
+            }
+            if !auth::same_origin(&shared, &headers, false) {
+                return cross_origin();
+            }
+            match auth::agent(&shared, &headers).await {
+                Ok(a) => a.is_some(),
+                Err(e) => return unavailable_response(&e),
+            }
+        }
+    };
+    if !allowed {
+        return unauthorized();
+    }
+    if body.is_empty() {
+        return json_error(StatusCode::BAD_REQUEST, "empty_file", "the file is empty");
+    }
+    let mime_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_ascii_lowercase())
+        .filter(|m| m.contains('/') && m != "application/x-www-form-urlencoded");
+    let filename = headers
+        .get("x-filename")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .filter(|f| !f.trim().is_empty());
+    let file = tandem_sdk::media::FetchedMedia {
+        bytes: body.to_vec(),
+        mime_type,
+        filename,
+    };
+    match shared.store.sink().upload(&q.handoff_id, file).await {
+        Ok(media) => axum::Json(json!({"media": media})).into_response(),
+        Err(InboundError::Rejected(reason)) => {
+            json_error(StatusCode::BAD_REQUEST, "rejected", &reason)
+        }
+        Err(e) => unavailable_response(&e),
+    }
+}
+
+/// `%XX` sequences decoded (what `encodeURIComponent` wrote); invalid ones kept.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Agents a handoff can be transferred to (enabled accounts), and the queues they serve.
@@ -507,11 +594,26 @@ async fn act(shared: &Shared, agent: &Agent, frame: ClientFrame, signed_in: bool
             handoff_id,
             id,
             text,
+            media: None,
         } => (
             handoff_id,
             id,
             DeskEventKind::AgentMessage { text: text.clone() },
             Action::Message(text),
+        ),
+        ClientFrame::Message {
+            handoff_id,
+            id,
+            text,
+            media: Some(media),
+        } => (
+            handoff_id,
+            id,
+            DeskEventKind::AgentMedia {
+                text: text.clone(),
+                media: media.clone(),
+            },
+            Action::Media(text, media),
         ),
         ClientFrame::Transfer {
             handoff_id,

@@ -305,6 +305,7 @@ pub(crate) mod tests {
                 channel: "whatsapp".into(),
                 at: "2026-01-01T10:00:00Z".into(),
                 text: "I want a refund <!channel>".into(),
+                media: None,
             }],
         }
     }

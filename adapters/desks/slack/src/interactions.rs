@@ -164,7 +164,9 @@ fn settled_note(event: &DeskEvent) -> String {
         DeskEventKind::Accepted => format!("Accepted by {who}"),
         DeskEventKind::Resolved => format!("Resolved by {who}"),
         DeskEventKind::Released => format!("Returned to the bot by {who}"),
-        DeskEventKind::AgentMessage { .. } => format!("Answered by {who}"),
+        DeskEventKind::AgentMessage { .. } | DeskEventKind::AgentMedia { .. } => {
+            format!("Answered by {who}")
+        }
         DeskEventKind::Transferred { .. } => format!("Transferred by {who}"),
     }
 }

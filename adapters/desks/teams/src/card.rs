@@ -336,6 +336,7 @@ pub(crate) mod tests {
                     channel: "whatsapp".into(),
                     at: "2026-01-01T10:00:00Z".into(),
                     text: format!("line {i}"),
+                    media: None,
                 })
                 .collect(),
         }

@@ -834,6 +834,14 @@ async fn erase_customer(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = CustomerId::new(id);
+    // Uploaded files first: the identities (erased next) name the customer's own ones.
+    st.core.erase_media_of(&id).await.map_err(|_| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "uploaded files could not be removed".into(),
+        )
+    })?;
     let report = st
         .core
         .store()

@@ -371,6 +371,7 @@ fn outbound(conv: &ConversationRecord) -> NewOutboxEntry {
                 }),
                 tag: Some("HUMAN_AGENT".to_owned()),
                 sender_name: None,
+                media: None,
             },
             message_id: MessageId::new("msg_11"),
             created_at: t(6),

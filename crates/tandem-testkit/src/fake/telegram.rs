@@ -2,8 +2,11 @@
 //! case-insensitive, as on the real API; teloxide sends `SendMessage`). Implements
 //! `getMe`, `getWebhookInfo`, `setWebhook`, `deleteWebhook`, `getUpdates` (a queue of
 //! pushed updates with offsets and long polling), `sendMessage` (answered from the
-//! script with the exact error `description`s teloxide matches on) and
-//! `answerCallbackQuery`.
+//! script with the exact error `description`s teloxide matches on), `sendPhoto` and
+//! `sendDocument` (a URL or file id in `photo`/`document`, optional `caption`, answered
+//! from the same script), `answerCallbackQuery`, `getFile` (a `file_path` under
+//! `files/`) and the file download `GET /file/bot<token>/<file_path>` (the bytes
+//! `FAKE-TG-FILE-<file_path>`, `image/jpeg` for `.jpg`).
 
 use super::{Core, Incoming, Recorded, Reply, Server, Shared, answer, incoming};
 use axum::Router;
@@ -118,6 +121,18 @@ impl TelegramFake {
         self.calls("sendMessage")
     }
 
+    /// The `sendPhoto` and `sendDocument` requests received.
+    pub fn media_sends(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                method_of(&r.path).is_some_and(|m| {
+                    m.eq_ignore_ascii_case("sendPhoto") || m.eq_ignore_ascii_case("sendDocument")
+                })
+            })
+            .collect()
+    }
+
     /// The `sendMessage` requests answered with success.
     pub fn delivered(&self) -> Vec<Recorded> {
         self.sends()
@@ -142,6 +157,11 @@ fn token_of(path: &str) -> Option<String> {
 
 async fn handle(State(st): State<Shared<TgState>>, req: Request) -> Response {
     let inc = incoming(req).await;
+    if let Some(rest) = inc.uri.path().strip_prefix("/file/bot") {
+        let response = download(&st, rest);
+        st.core.record(inc.recorded(response.status().as_u16()));
+        return response;
+    }
     let (status, body) = route(&st, &inc).await;
     let response = answer(status, body, &[]);
     st.core.record(inc.recorded(status));
@@ -202,6 +222,17 @@ async fn route(st: &Shared<TgState>, inc: &Incoming) -> (u16, Value) {
         }
         "getupdates" => get_updates(st, &params).await,
         "sendmessage" => send_message(st, &params),
+        "sendphoto" => send_media(st, &params, "photo"),
+        "senddocument" => send_media(st, &params, "document"),
+        "getfile" => match params["file_id"].as_str().filter(|f| !f.is_empty()) {
+            Some(id) => ok(json!({
+                "file_id": id,
+                "file_unique_id": format!("u{id}"),
+                "file_size": 12,
+                "file_path": format!("files/{id}.jpg"),
+            })),
+            None => error(400, "Bad Request: invalid file_id"),
+        },
         "answercallbackquery" => ok(json!(true)),
         _ => error(404, "Not Found: method not found"),
     }
@@ -270,6 +301,82 @@ async fn get_updates(st: &Shared<TgState>, params: &Value) -> (u16, Value) {
             return ok(Value::Array(batch));
         }
         let _ = tokio::time::timeout_at(deadline, arrived).await;
+    }
+}
+
+/// `GET /file/bot<token>/<file_path>`.
+fn download(st: &Shared<TgState>, rest: &str) -> Response {
+    let Some((token, path)) = rest.split_once('/') else {
+        return answer(
+            404,
+            json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+            &[],
+        );
+    };
+    if token.replace("%3A", ":") != st.token || !path.starts_with("files/") {
+        return answer(
+            404,
+            json!({"ok": false, "error_code": 404, "description": "Not Found"}),
+            &[],
+        );
+    }
+    let mut r = Response::new(axum::body::Body::from(format!("FAKE-TG-FILE-{path}")));
+    let mime = if path.ends_with(".jpg") {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    };
+    r.headers_mut()
+        .insert("content-type", axum::http::HeaderValue::from_static(mime));
+    r
+}
+
+/// `sendPhoto` / `sendDocument`: `field` names the file (a URL or a file id).
+fn send_media(st: &Shared<TgState>, params: &Value, field: &str) -> (u16, Value) {
+    let chat_id = params[field].as_str().map(|_| params["chat_id"].clone());
+    let Some(chat_id) = chat_id.filter(|c| !c.is_null()) else {
+        return error(400, "Bad Request: there is no photo in the request");
+    };
+    if params["caption"]
+        .as_str()
+        .is_some_and(|t| t.chars().count() > 1024)
+    {
+        return error(400, "Bad Request: message caption is too long");
+    }
+    match st.core.next_reply() {
+        Reply::Ok | Reply::AcceptThenFail { .. } => ok(json!({
+            "message_id": st.core.next_id(),
+            "from": {"id": 7_012_345_678_i64, "is_bot": true, "first_name": "Acme Support", "username": "acme_support_bot"},
+            "chat": {"id": chat_id, "first_name": "Customer", "type": "private"},
+            "date": time::OffsetDateTime::now_utc().unix_timestamp(),
+            field: if field == "photo" {
+                json!([{"file_id": "AgACAgFAKE", "file_unique_id": "AQADFAKE", "width": 90, "height": 90, "file_size": 1200}])
+            } else {
+                json!({"file_id": "BQACAgFAKE", "file_unique_id": "AQADFAKE2", "file_name": "file", "file_size": 1200})
+            },
+            "caption": params["caption"],
+        })),
+        other => scripted_failure(other),
+    }
+}
+
+fn scripted_failure(reply: Reply) -> (u16, Value) {
+    match reply {
+        Reply::RateLimited { retry_after_secs } => (
+            429,
+            json!({
+                "ok": false,
+                "error_code": 429,
+                "description": format!("Too Many Requests: retry after {retry_after_secs}"),
+                "parameters": {"retry_after": retry_after_secs},
+            }),
+        ),
+        Reply::Unauthorized => error(401, "Unauthorized"),
+        Reply::ServerError => error(500, "Internal Server Error"),
+        Reply::WindowClosed => error(400, "Bad Request: chat not found"),
+        Reply::Blocked => error(403, "Forbidden: bot was blocked by the user"),
+        Reply::GraphError { status, .. } => error(status, "Bad Request: scripted error"),
+        Reply::Ok | Reply::AcceptThenFail { .. } => error(500, "Internal Server Error"),
     }
 }
 

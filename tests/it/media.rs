@@ -1,0 +1,313 @@
+//! Media both ways, end to end with the real binary: a WhatsApp customer's image reaches
+//! the console as a signed Tandem link that serves the platform's bytes (and a tampered
+//! link is refused); an agent's image uploaded in the console reaches a Telegram
+//! customer through `sendPhoto` with a Tandem link serving the upload.
+
+use serde_json::{Value, json};
+use tandem_e2e::eventually;
+use tandem_e2e::{Tandem, WsClient};
+use tandem_testkit::fake::{TelegramFake, WhatsAppFake};
+use tandem_testkit::payloads::{telegram_text, whatsapp_message, whatsapp_text};
+
+const TOKEN: &str = "console-token-0123456789";
+const WA_SECRET: &str = "wa-app-secret";
+const WA_TOKEN: &str = "wa-access-token";
+const NUMBER: &str = "109876543210987";
+const CUSTOMER: &str = "4915112345678";
+/// The media id of `/work/shared/fixtures/whatsapp/webhook_image.json`.
+const MEDIA_ID: &str = "1288344115501230";
+
+const OUTBOX: &str = r#"
+[outbox]
+lease_secs = 2
+retry_base_ms = 200
+retry_max_ms = 1000
+"#;
+
+/// Connects an agent to the console, says hello, returns the socket.
+async fn agent(tandem: &Tandem, id: &str, name: &str) -> WsClient {
+    let mut ws =
+        WsClient::connect_url(&format!("ws://{}/console/ws?token={TOKEN}", tandem.addr)).await;
+    ws.recv_type("snapshot").await;
+    ws.send(json!({"type": "hello", "agent": {"id": id, "name": name}}))
+        .await;
+    ws
+}
+
+/// The next `handoff` frame satisfying `ok`.
+async fn handoff_where(ws: &mut WsClient, ok: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let f = ws.recv_type("handoff").await;
+        if ok(&f["handoff"]) {
+            return f["handoff"].clone();
+        }
+    }
+}
+
+/// The media of the transcript line carrying one, if any.
+fn media_line(h: &Value) -> Option<Value> {
+    h["transcript"]
+        .as_array()?
+        .iter()
+        .find(|l| l["media"].is_object())
+        .cloned()
+}
+
+#[tokio::test]
+async fn a_whatsapp_image_reaches_the_console_as_a_link_that_serves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = WhatsAppFake::start(WA_TOKEN, NUMBER, "v21.0").await;
+    let config = format!(
+        r#"
+[channels.whatsapp]
+app_secret = "{WA_SECRET}"
+verify_token = "wa-verify"
+access_token = "{WA_TOKEN}"
+phone_number_id = "{NUMBER}"
+api_base = "{}"
+api_version = "v21.0"
+
+[desks.console]
+tokens = ["{TOKEN}"]
+{OUTBOX}
+"#,
+        fake.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let mut sam = agent(&tandem, "sam", "Sam").await;
+
+    let now = tandem_e2e::unix_now();
+    let text = whatsapp_text(
+        NUMBER,
+        CUSTOMER,
+        "Lena Müller",
+        "I want a refund",
+        "wamid.T1",
+        now,
+    );
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", WA_SECRET, &text)
+            .await,
+        200
+    );
+    let h = handoff_where(&mut sam, |_| true).await;
+    let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
+
+    // The fixture's image message, as Meta sends it.
+    let image = whatsapp_message(
+        NUMBER,
+        CUSTOMER,
+        "Lena Müller",
+        json!({
+            "from": CUSTOMER, "id": "wamid.IMG1", "timestamp": (now + 1).to_string(),
+            "type": "image",
+            "image": {
+                "caption": "Karton beschädigt", "mime_type": "image/jpeg",
+                "sha256": "9f1c0a7d3b5e2f6a8c4d1e0b7a6f5c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b",
+                "id": MEDIA_ID,
+            },
+        }),
+    );
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/whatsapp", WA_SECRET, &image)
+            .await,
+        200
+    );
+    let h = handoff_where(&mut sam, |h| {
+        h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
+    })
+    .await;
+    let line = media_line(&h).unwrap();
+    assert_eq!(line["media"]["kind"], "image");
+    assert_eq!(line["media"]["caption"], "Karton beschädigt");
+    assert!(line["media"].get("reference").is_none(), "{line:#}");
+    let url = line["media"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+    // The text names the link too, for desks that show text only.
+    let text = line["text"].as_str().unwrap();
+    assert!(
+        text.contains(&url) && text.contains("Karton beschädigt"),
+        "{text}"
+    );
+    assert!(!text.contains(MEDIA_ID), "{text}");
+
+    // The link serves the platform's bytes with their type, fetched with the token.
+    let got = tandem_e2e::get(url.as_str()).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "image/jpeg");
+    assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        got.bytes().await.unwrap().as_ref(),
+        format!("FAKE-MEDIA-{MEDIA_ID}").as_bytes()
+    );
+    let asked: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.path)
+        .collect();
+    assert!(asked.contains(&format!("/v21.0/{MEDIA_ID}")), "{asked:?}");
+
+    // A tampered link (another media id under the same signature) is refused.
+    let (payload, tag) = url.rsplit('/').next().unwrap().split_once('.').unwrap();
+    let mut flipped = tag.as_bytes().to_vec();
+    flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{}.{}", payload, String::from_utf8(flipped).unwrap());
+    let refused = tandem_e2e::get(tandem.url(&format!("/media/{forged}")))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let junk = tandem_e2e::get(tandem.url("/media/not-a-token"))
+        .await
+        .unwrap();
+    assert_eq!(junk.status(), 403);
+}
+
+const TG_TOKEN: &str = "7012345678:AAe2e-token";
+const TG_SECRET: &str = "e2e_secret-token";
+const TG_CHAT: i64 = 5_123_456_789;
+/// A tiny PNG's first bytes; the content does not matter, only that it arrives whole.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\nfake-label-image";
+
+#[tokio::test]
+async fn an_agents_image_reaches_a_telegram_customer_as_send_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = TelegramFake::start(TG_TOKEN).await;
+    let config = format!(
+        r#"
+[channels.telegram]
+bot_token = "{TG_TOKEN}"
+secret_token = "{TG_SECRET}"
+mode = "webhook"
+api_base = "{}"
+
+[desks.console]
+tokens = ["{TOKEN}"]
+{OUTBOX}
+"#,
+        fake.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let mut sam = agent(&tandem, "sam", "Sam").await;
+    let update = telegram_text(900_001, TG_CHAT, "I want a refund", tandem_e2e::unix_now());
+    let status = tandem_e2e::http()
+        .post(tandem.url("/webhooks/telegram"))
+        .header("content-type", "application/json")
+        .header("x-telegram-bot-api-secret-token", TG_SECRET)
+        .body(update.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let h = handoff_where(&mut sam, |_| true).await;
+    let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
+
+    // Without credentials, nothing is kept.
+    let upload = |auth: Option<&'static str>| {
+        let mut req = tandem_e2e::http()
+            .post(tandem.url(&format!("/console/api/upload?handoff_id={handoff_id}")))
+            .header("content-type", "image/png")
+            .header("x-filename", "return%20label.png")
+            .body(PNG.to_vec());
+        if let Some(token) = auth {
+            req = req.bearer_auth(token);
+        }
+        req.send()
+    };
+    assert_eq!(upload(None).await.unwrap().status(), 401);
+    // (a signed-in agent's cookie works only from the console's own origin)
+    assert_eq!(
+        upload(Some("wrong-token-0123456789"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let uploaded = upload(Some(TOKEN)).await.unwrap();
+    assert_eq!(uploaded.status(), 200);
+    let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
+    assert_eq!(media["kind"], "image");
+    assert_eq!(media["filename"], "return label.png");
+    let url = media["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+
+    sam.send(json!({
+        "type": "message", "handoff_id": handoff_id, "id": "m1",
+        "text": "Here is your return label", "media": media,
+    }))
+    .await;
+    assert_eq!(sam.recv_type("ack").await["id"], "m1");
+
+    let sent = eventually(10, "sendPhoto at the fake", || async {
+        fake.media_sends().into_iter().find(|r| r.succeeded())
+    })
+    .await;
+    assert!(
+        sent.path.to_ascii_lowercase().ends_with("/sendphoto"),
+        "{}",
+        sent.path
+    );
+    let params = tandem_testkit_params(&sent);
+    let chat = params["chat_id"]
+        .as_i64()
+        .or_else(|| params["chat_id"].as_str()?.parse().ok());
+    assert_eq!(chat, Some(TG_CHAT), "{params}");
+    assert_eq!(params["photo"], url.as_str());
+    assert_eq!(params["caption"], "Here is your return label");
+    // No text message duplicates it.
+    assert!(
+        !fake
+            .sends()
+            .iter()
+            .any(|r| r.body.windows(11).any(|w| w == b"return labe")),
+        "the caption went out twice"
+    );
+
+    // The link Telegram fetches serves the upload.
+    let got = tandem_e2e::get(url.as_str()).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), PNG);
+
+    // The console shows the agent's image in the transcript.
+    let h = handoff_where(&mut sam, |h| {
+        h["transcript"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|l| l["from"] == "agent" && l["media"]["url"] == url.as_str())
+        })
+    })
+    .await;
+    assert_eq!(h["handoff_id"], handoff_id.as_str());
+}
+
+/// The parameters of a Bot API request: JSON, or the fields of a multipart form.
+fn tandem_testkit_params(r: &tandem_testkit::Recorded) -> Value {
+    let json = r.json();
+    if !json.is_null() {
+        return json;
+    }
+    let content_type = r.header("content-type").unwrap_or_default();
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return Value::Null;
+    };
+    let body = String::from_utf8_lossy(&r.body);
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{}", boundary.trim_matches('"'))) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        fields.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    Value::Object(fields)
+}
