@@ -101,6 +101,7 @@ async fn widget_in_a_browser_reaches_the_bot() {
     let tandem = Tandem::start(dir.path(), crate::WEBCHAT_ONLY).await;
     run("widget_smoke", &[("TANDEM_URL", &tandem.base)]).await;
     assert!(artifacts_dir().join("widget-smoke.png").exists());
+    assert!(artifacts_dir().join("widget-upload.png").exists());
 }
 
 /// A one-time console sign-in link for `agent`, from the admin API.

@@ -1,7 +1,8 @@
 //! Media both ways, end to end with the real binary: a WhatsApp customer's image reaches
 //! the console as a signed Tandem link that serves the platform's bytes (and a tampered
 //! link is refused); an agent's image uploaded in the console reaches a Telegram
-//! customer through `sendPhoto` with a Tandem link serving the upload.
+//! customer through `sendPhoto` with a Tandem link serving the upload; a web chat
+//! customer's upload reaches a Slack thread as a Tandem link.
 
 use serde_json::{Value, json};
 use tandem_e2e::eventually;
@@ -310,4 +311,99 @@ fn tandem_testkit_params(r: &tandem_testkit::Recorded) -> Value {
         fields.insert(name.to_owned(), Value::String(value.to_owned()));
     }
     Value::Object(fields)
+}
+
+const SLACK_TOKEN: &str = "xoxb-e2e-token";
+
+/// Uploads `body` as the web chat visitor holding `session`; the status and the answer.
+async fn webchat_upload(
+    tandem: &Tandem,
+    session: Option<&str>,
+    mime: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    let mut req = tandem_e2e::http()
+        .post(tandem.url("/webchat/upload?name=photo.png"))
+        .header("content-type", mime)
+        .body(body.to_vec());
+    if let Some(s) = session {
+        req = req.header("authorization", format!("Bearer {s}"));
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_webchat_upload_reaches_a_slack_thread_as_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let slack = tandem_testkit::slack_fake::SlackFake::start(SLACK_TOKEN).await;
+    let config = format!(
+        r#"
+[channels.webchat]
+
+[desks.slack]
+bot_token = "{SLACK_TOKEN}"
+signing_secret = "slack-signing-secret"
+channel_id = "C0SUPPORT1"
+api_base = "{}"
+{OUTBOX}"#,
+        slack.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let (mut c, welcome) = WsClient::hello(&tandem.addr, None).await;
+    let session = welcome["session"].as_str().unwrap().to_owned();
+
+    // The customer is handed to Slack.
+    c.say("m1", "I want a refund for order 12345").await;
+    eventually(20, "the briefing at Slack", || async {
+        slack.roots().into_iter().next()
+    })
+    .await;
+    let root_ts = tandem_testkit::slack_fake::SlackFake::ts_of(0);
+
+    // Uploads need the visitor's session and an accepted type.
+    let (status, _) = webchat_upload(&tandem, None, "image/png", PNG).await;
+    assert_eq!(status, 401);
+    let (status, _) = webchat_upload(&tandem, Some("v1.anon:x.00"), "image/png", PNG).await;
+    assert_eq!(status, 401, "a forged session");
+    let (status, _) =
+        webchat_upload(&tandem, Some(&session), "application/x-msdownload", b"MZ").await;
+    assert_eq!(status, 415);
+
+    let (status, answer) = webchat_upload(&tandem, Some(&session), "image/png", PNG).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["kind"], "image");
+    let token = answer["media"].as_str().unwrap().to_owned();
+
+    // Another visitor cannot send this visitor's upload.
+    let (mut other, _) = WsClient::hello(&tandem.addr, None).await;
+    other
+        .send(json!({"type":"message","id":"x1","text":"","media": token}))
+        .await;
+    let refused = other.recv_type("error").await;
+    assert_eq!(refused["code"], "bad_frame", "{refused}");
+
+    // The customer sends it with a caption: the Slack thread gets a Tandem link.
+    c.send(json!({"type":"message","id":"m2","text":"the broken part","media": token}))
+        .await;
+    assert_eq!(c.recv_type("ack").await["id"], "m2");
+    let text = eventually(20, "the upload in the Slack thread", || async {
+        slack.replies(&root_ts).into_iter().find_map(|r| {
+            let t = r["text"].as_str().unwrap_or_default().to_owned();
+            t.contains("/media/").then_some(t)
+        })
+    })
+    .await;
+    assert!(text.contains("the broken part"), "{text}");
+    let base = tandem.url("/media/");
+    let start = text.find(&base).unwrap();
+    let url: String = text[start..]
+        .chars()
+        .take_while(|ch| !ch.is_whitespace() && !matches!(ch, '>' | '|' | ']' | ')'))
+        .collect();
+    let got = tandem_e2e::get(url.as_str()).await.unwrap();
+    assert_eq!(got.status(), 200, "{url}");
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), PNG);
 }

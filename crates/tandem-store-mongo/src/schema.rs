@@ -288,6 +288,7 @@ mod tests {
             "conversations",
             "transcript",
             "escalations",
+            "ai_audit",
             "outbox",
             "kv",
             "link_codes",
@@ -308,6 +309,6 @@ mod tests {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(names.len(), 20);
+        assert_eq!(names.len(), 21);
     }
 }

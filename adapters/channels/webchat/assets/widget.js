@@ -14,7 +14,9 @@
  *
  * Protocol (JSON text frames; docs/INTERFACE.md, "Web chat WebSocket protocol"):
  *   → {type:"hello", session?, user?, user_hash?, user_token?}   ← {type:"welcome", session, conversation_id, verified}
- *   → {type:"message", id, text} | {type:"postback", id, payload, title?}   ← {type:"ack", id} once stored
+ *   → {type:"message", id, text, media?} | {type:"postback", id, payload, title?}   ← {type:"ack", id} once stored
+ *   Files: POST /webchat/upload?name=… (body = the file, Content-Type = its type, Authorization: Bearer
+ *   <session>) answers {media, kind, mime_type}; the message frame then carries media (text = caption).
  *   ← {type:"message", id, from:"customer"|"bot"|"agent"|"system", text, at, buttons?, agent_name?}
  *       (on resume, history is replayed oldest first, before new messages)
  *   ← {type:"typing", from}   ← {type:"error", code, message}
@@ -23,7 +25,7 @@
  * messages typed while offline are queued and sent after the next welcome.
  *
  * API: window.Tandem.open(), .close(), .identify({user_token} | {user, user_hash}), .reset()
- * Untrusted text is only ever set with textContent, never parsed as HTML.
+ * Untrusted text is only ever set with textContent (http(s) addresses become links), never parsed as HTML.
  */
 (function () {
   'use strict';
@@ -41,12 +43,22 @@
   const ICON_CHAT = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z';
   const ICON_CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4L12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
   const ICON_SEND = 'M3 20.5 21 12 3 3.5v6.6L15 12 3 13.9z';
+  const ICON_ATTACH = 'M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z';
+  const UPLOAD_TYPES = 'image/*,audio/*,video/*,application/pdf,text/plain';
 
   const url = (function () {
     const base = script && script.src ? script.src : location.href;
     const u = new URL(cfg.url || (script && script.getAttribute('data-tandem-url')) || '/webchat/ws', base);
     if (u.protocol === 'https:') u.protocol = 'wss:';
     else if (u.protocol === 'http:') u.protocol = 'ws:';
+    return u.href;
+  })();
+  // POST /webchat/upload on the same server as the socket.
+  const uploadUrl = (function () {
+    const u = new URL(url);
+    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    u.pathname = u.pathname.replace(/\/ws$/, '/upload');
+    u.search = '';
     return u.href;
   })();
 
@@ -147,6 +159,12 @@
 .tandem-send { width: 40px; height: 40px; flex: none; border: 0; border-radius: 10px; padding: 0;
   background: var(--tandem-accent); color: #fff; display: flex; align-items: center; justify-content: center; }
 .tandem-send svg { width: 20px; height: 20px; }
+.tandem-attach { width: 40px; height: 40px; flex: none; border: 0; border-radius: 10px; padding: 0; background: transparent;
+  color: var(--tandem-muted); display: flex; align-items: center; justify-content: center; cursor: pointer; }
+.tandem-attach:hover { color: var(--tandem-accent); }
+.tandem-attach svg { width: 20px; height: 20px; }
+.tandem-bubble img { display: block; max-width: 100%; max-height: 240px; border-radius: 8px; margin-bottom: 4px; }
+.tandem-bubble a { color: inherit; text-decoration: underline; word-break: break-all; }
 @media (max-width: 480px) {
   .tandem-panel { top: 0; left: 0; right: 0; bottom: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; }
   .tandem-open .tandem-launcher { display: none; }
@@ -181,7 +199,10 @@
     { rows: '1', maxlength: '4000', placeholder: 'Type a message…', 'aria-label': 'Message' });
   const sendBtn = el('button', 'tandem-send', null, { type: 'submit', 'aria-label': 'Send message' });
   sendBtn.appendChild(icon(ICON_SEND));
-  form.append(input, sendBtn);
+  const attachBtn = el('button', 'tandem-attach', null, { type: 'button', 'aria-label': 'Send a file' });
+  attachBtn.appendChild(icon(ICON_ATTACH));
+  const fileInput = el('input', null, null, { type: 'file', accept: UPLOAD_TYPES, hidden: '' });
+  form.append(attachBtn, fileInput, input, sendBtn);
   panel.append(header, list, typing, form);
   wrap.append(panel, launcher);
   root.appendChild(wrap);
@@ -206,7 +227,7 @@
     const row = el('div', `tandem-row tandem-${from}`);
     const label = from === 'agent' && name ? String(name) : LABELS[from];
     if (label) row.appendChild(el('div', 'tandem-label', label));
-    row.appendChild(el('div', 'tandem-bubble', text));
+    row.appendChild(bubble(text));
     const meta = el('div', 'tandem-meta', time);
     row.appendChild(meta);
     list.appendChild(row);
@@ -246,6 +267,53 @@
   function hideTyping() { clearTimeout(typingTimer); typing.hidden = true; }
 
   // ---- outgoing -----------------------------------------------------------------------------
+  // A bubble whose http(s) addresses are links (media reach web chat as links).
+  function bubble(text) {
+    const b = el('div', 'tandem-bubble');
+    const re = /https?:\/\/[^\s<>"]+/g;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) b.appendChild(document.createTextNode(text.slice(last, m.index)));
+      const a = el('a', null, m[0], { href: m[0], target: '_blank', rel: 'noopener noreferrer' });
+      b.appendChild(a);
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) b.appendChild(document.createTextNode(text.slice(last)));
+    return b;
+  }
+
+  // Uploads a file, then sends it as a message (the typed text, if any, is its caption).
+  async function sendFile(file) {
+    if (!session || !ready) { note('Connecting… send the file again in a moment.'); start(); return; }
+    const caption = input.value.trim();
+    let answer;
+    try {
+      const res = await fetch(`${uploadUrl}?name=${encodeURIComponent(file.name || 'file')}`, {
+        method: 'POST',
+        headers: { 'Content-Type': file.type || 'application/octet-stream', Authorization: `Bearer ${session}` },
+        body: file,
+      });
+      if (!res.ok) {
+        note(res.status === 413 ? 'That file is too large.' : res.status === 415 ? 'That kind of file cannot be sent.' : 'The file could not be sent.');
+        return;
+      }
+      answer = await res.json();
+    } catch (err) {
+      note('The file could not be sent.');
+      return;
+    }
+    input.value = '';
+    autosize();
+    const label = caption || file.name || 'file';
+    post({ type: 'message', id: newId(), text: caption, media: String(answer.media) }, label);
+    const last = list.lastElementChild && list.lastElementChild.querySelector('.tandem-bubble');
+    if (last && String(file.type).startsWith('image/')) {
+      const img = el('img', null, null, { alt: file.name || 'image' });
+      img.src = URL.createObjectURL(file);
+      last.prepend(img);
+    }
+  }
+
   function send(frame) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(frame));
@@ -442,6 +510,12 @@
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendText(); }
   });
   input.addEventListener('input', autosize);
+  attachBtn.addEventListener('click', () => fileInput.click());
+  fileInput.addEventListener('change', () => {
+    const file = fileInput.files && fileInput.files[0];
+    fileInput.value = '';
+    if (file) sendFile(file);
+  });
   form.addEventListener('submit', (ev) => { ev.preventDefault(); sendText(); input.focus(); });
 
   window.Tandem = {

@@ -5,14 +5,14 @@ use crate::config::WebChatConfig;
 use crate::hub::Hub;
 use crate::outbound::party_name;
 use crate::protocol::{ButtonFrame, ClientFrame, MAX_ID_LEN, ServerFrame, User};
-use crate::session::SessionSigner;
+use crate::session::{SessionSigner, Upload};
 use axum::Extension;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use futures::{SinkExt, StreamExt};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -55,6 +55,7 @@ pub(crate) struct WsState {
 pub(crate) fn routes(state: WsState) -> Router {
     Router::new()
         .route("/webchat/ws", get(upgrade))
+        .route("/webchat/upload", post(upload))
         .route("/webchat/widget.js", get(widget))
         .route("/", get(demo))
         .with_state(state)
@@ -76,6 +77,134 @@ async fn widget() -> Response {
 
 async fn demo() -> Html<&'static str> {
     Html(DEMO_HTML)
+}
+
+/// MIME types a visitor may upload: images, audio, video, PDF and plain text.
+fn uploadable(mime: &str) -> bool {
+    mime.starts_with("image/")
+        || mime.starts_with("audio/")
+        || mime.starts_with("video/")
+        || mime == "application/pdf"
+        || mime == "text/plain"
+}
+
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /webchat/upload?name=<file name>`: the file as the body, its type as
+/// `Content-Type`, the visitor's session token (from `welcome`) as
+/// `Authorization: Bearer`. Answers `{"media": <upload token>, "kind", "mime_type"}`;
+/// the widget then sends a `message` frame with `media` set to that token. 401 without
+/// a valid session, 415 for a type that is not accepted, 413 over the size limit (the
+/// server's body limit, and `[media] max_bytes`).
+async fn upload(
+    State(state): State<WsState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let error = |status: StatusCode, code: &str, message: &str| {
+        (
+            status,
+            axum::Json(serde_json::json!({"error": code, "message": message})),
+        )
+            .into_response()
+    };
+    if !state.config.allowed_origins.is_empty()
+        && let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !state.config.allowed_origins.iter().any(|o| o == origin)
+    {
+        return error(StatusCode::FORBIDDEN, "forbidden", "origin not allowed");
+    }
+    let Some(subject) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| state.sessions.verify(token.trim()))
+    else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a web chat session token is required (Authorization: Bearer)",
+        );
+    };
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !uploadable(&mime) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_type",
+            "images, audio, video, PDF and plain text can be sent",
+        );
+    }
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "empty", "the file is empty");
+    }
+    let filename = query
+        .name
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        })
+        .filter(|n| !n.trim().is_empty());
+    let identity = ExternalIdentity::new(state.sink.channel().clone(), subject.clone());
+    let file = tandem_sdk::media::FetchedMedia {
+        bytes: body.to_vec(),
+        mime_type: Some(mime.clone()),
+        filename,
+    };
+    match state.sink.upload(&identity, file).await {
+        Ok(reference) => {
+            let kind = media_kind(&mime);
+            let token = state.sessions.issue_upload(&Upload {
+                subject,
+                reference,
+                mime_type: mime.clone(),
+            });
+            axum::Json(serde_json::json!({
+                "media": token,
+                "kind": kind.as_str(),
+                "mime_type": mime,
+            }))
+            .into_response()
+        }
+        Err(InboundError::Rejected(reason)) if reason.contains("large") => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &reason)
+        }
+        Err(InboundError::Rejected(reason)) => error(StatusCode::FORBIDDEN, "rejected", &reason),
+        Err(InboundError::Unavailable(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the file could not be kept; send it again",
+        ),
+    }
+}
+
+fn media_kind(mime: &str) -> tandem_sdk::model::MediaKind {
+    use tandem_sdk::model::MediaKind;
+    if mime.starts_with("image/") {
+        MediaKind::Image
+    } else if mime.starts_with("audio/") {
+        MediaKind::Audio
+    } else if mime.starts_with("video/") {
+        MediaKind::Video
+    } else {
+        MediaKind::Document
+    }
 }
 
 async fn upgrade(
@@ -336,9 +465,33 @@ async fn handle_socket(state: WsState, socket: WebSocket, address: Option<IpAddr
                     ))
                     .await;
             }
-            (ClientFrame::Message { id, text }, Some((v, _))) => {
+            (ClientFrame::Message { id, text, media }, Some((v, _))) => {
+                let content = match media {
+                    None => Content::Text { text },
+                    Some(token) => match state
+                        .sessions
+                        .verify_upload(&token)
+                        .filter(|u| u.subject == v.subject)
+                    {
+                        Some(upload) => Content::Media {
+                            kind: media_kind(&upload.mime_type),
+                            reference: upload.reference,
+                            mime_type: Some(upload.mime_type),
+                            caption: Some(text).filter(|t| !t.trim().is_empty()),
+                        },
+                        None => {
+                            let _ = tx
+                                .send(ServerFrame::error(
+                                    "bad_frame",
+                                    "media must be an upload token of this session",
+                                ))
+                                .await;
+                            continue;
+                        }
+                    },
+                };
                 if within_limits(&state, &tx, Some(&*v), address).await {
-                    accept(&state, &tx, v, id, Content::Text { text }).await;
+                    accept(&state, &tx, v, id, content).await;
                 }
             }
             (ClientFrame::Postback { id, payload, title }, Some((v, _))) => {

@@ -20,6 +20,10 @@ pub(crate) enum ClientFrame {
     Message {
         id: String,
         text: String,
+        /// An upload token from `POST /webchat/upload`: the message carries that file
+        /// (`text`, when not empty, is its caption).
+        #[serde(default)]
+        media: Option<String>,
     },
     Postback {
         id: String,
