@@ -266,7 +266,7 @@ async fn live_updates_cross_replicas_web_chat_replies_and_the_console_feed() {
     assert_eq!(sam_on_b.recv_type("ack").await["id"], "a1");
     visitor.drain(1).await;
     let sent_by_b_before = b
-        .metric("tandem_messages_out_total{channel=\"webchat\"}")
+        .metric("tandem_messages_out_total{replica=\"replica-b\",channel=\"webchat\"}")
         .await;
     let mut took = Vec::new();
     for n in 1..=3 {
@@ -300,7 +300,7 @@ async fn live_updates_cross_replicas_web_chat_replies_and_the_console_feed() {
         "replies took {took:?}"
     );
     let sent_by_b = b
-        .metric("tandem_messages_out_total{channel=\"webchat\"}")
+        .metric("tandem_messages_out_total{replica=\"replica-b\",channel=\"webchat\"}")
         .await
         - sent_by_b_before;
     eprintln!("replies sent by replica B's outbox: {sent_by_b} of 3");
@@ -632,5 +632,77 @@ async fn drill_two_replicas_2000_whatsapp_messages_one_killed() {
     assert!(
         duplicates.len() <= 8,
         "at most the sends in flight at the kill"
+    );
+}
+
+/// Issue 13 (pacing budgets shared through the store): two replicas on one database, a
+/// WhatsApp number paced at 4 sends per second with no burst, 24 customers writing at
+/// once, half through each replica. The 24 replies reach the platform at the one rate of
+/// the number (any 5 consecutive sends span at least a second), not at 4 per second per
+/// replica (which would put 8 in a second).
+#[tokio::test]
+async fn two_replicas_share_one_send_rate() {
+    const SECRET: &str = "pace-app-secret";
+    const NUMBER: &str = "106540352242923";
+    const CUSTOMERS: usize = 24;
+    let Some(store) = TestStore::mongodb("two_replicas_share_one_send_rate") else {
+        return;
+    };
+    let fake = tandem_testkit::fake::WhatsAppFake::start("pace-token", NUMBER, "v21.0").await;
+    let config = store.config(&format!(
+        "[channels.whatsapp]\napp_secret = \"{SECRET}\"\nverify_token = \"v\"\naccess_token = \"pace-token\"\nphone_number_id = \"{NUMBER}\"\napi_base = \"{}\"\napi_version = \"v21.0\"\n\n[channels.whatsapp.pacing]\nper_second = 4\nburst = 1\n\n[server]\nsender_rate_limit = {{ per_second = 1000, burst = 1000 }}\n",
+        fake.base_url(),
+    ));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Tandem::start(dir_a.path(), &config).await;
+    let b = Tandem::start(dir_b.path(), &config).await;
+    let bases = [a.url(""), b.url("")].map(|u| u.trim_end_matches('/').to_owned());
+    let posts = (0..CUSTOMERS).map(|n| {
+        let body = tandem_testkit::payloads::whatsapp_text(
+            NUMBER,
+            &format!("4930{n:08}"),
+            "Pace",
+            "hello",
+            &format!("wamid.pace.{n}"),
+            tandem_e2e::unix_now(),
+        );
+        let base = bases[n % 2].clone();
+        async move { post_whatsapp(&base, SECRET, &body).await }
+    });
+    for status in futures::future::join_all(posts).await {
+        assert_eq!(status, Some(200), "every webhook acknowledged");
+    }
+    eventually(60, "a reply to every customer", || async {
+        let to: std::collections::HashSet<String> = fake
+            .delivered()
+            .iter()
+            .filter_map(|r| r.json()["to"].as_str().map(str::to_owned))
+            .collect();
+        (to.len() == CUSTOMERS).then_some(())
+    })
+    .await;
+    // Messages sent (not read receipts or typing indicators, which are not paced).
+    let mut at: Vec<std::time::Instant> = fake
+        .delivered()
+        .iter()
+        .filter(|r| r.json()["to"].is_string())
+        .map(|r| r.at)
+        .collect();
+    at.sort();
+    let spans: Vec<std::time::Duration> = at.windows(5).map(|w| w[4] - w[0]).collect();
+    let tightest = spans.iter().min().copied().unwrap_or_default();
+    eprintln!(
+        "{} sends over {:?}; the tightest 5 consecutive sends span {tightest:?}",
+        at.len(),
+        at[at.len() - 1] - at[0]
+    );
+    // Four intervals of 250 ms, less scheduling jitter.
+    assert!(
+        tightest >= std::time::Duration::from_millis(850),
+        "5 sends within {tightest:?}: the replicas together exceeded the number's rate"
+    );
+    assert!(
+        at[at.len() - 1] - at[0] >= std::time::Duration::from_millis(5_000),
+        "24 sends at 4 per second take more than 5 s"
     );
 }

@@ -25,6 +25,10 @@ pub fn http() -> reqwest::Client {
             reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .connect_timeout(std::time::Duration::from_secs(5))
+                // Below the server's idle keep-alive timeout (10 s): a pooled connection
+                // the server is closing is never reused (a request on it would fail
+                // with "connection closed before message completed").
+                .pool_idle_timeout(std::time::Duration::from_secs(4))
                 .build()
                 .expect("an HTTP client")
         })

@@ -258,12 +258,74 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// The value of `series` (`name{labels}` exactly as exposed) in a metrics text.
+/// The value of `series` (`name{labels}` as exposed, the `replica` label optional) in a
+/// metrics text, 0 when absent.
 pub fn metric_value(text: &str, series: &str) -> f64 {
+    let value = |line: &str| {
+        line.strip_prefix(series)
+            .and_then(|rest| rest.trim().split(' ').next()?.parse().ok())
+    };
+    // A series asked for without its `replica` label (every series of a binary on
+    // MongoDB has one) matches the line that has it.
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)
-                .and_then(|rest| rest.trim().split(' ').next()?.parse().ok())
-        })
+        .find_map(value)
+        .or_else(|| text.lines().find_map(|l| value(&without_replica_label(l))))
         .unwrap_or(0.0)
+}
+
+/// `line` without its `replica="..."` label (and without `{}` when that was the only one).
+fn without_replica_label(line: &str) -> String {
+    let Some(start) = line.find("replica=\"") else {
+        return line.to_owned();
+    };
+    let value_start = start + "replica=\"".len();
+    let Some(len) = line[value_start..].find('"') else {
+        return line.to_owned();
+    };
+    let mut end = value_start + len + 1;
+    let mut start = start;
+    if line[end..].starts_with(',') {
+        end += 1;
+    } else if line[..start].ends_with(',') {
+        start -= 1;
+    }
+    let mut out = format!("{}{}", &line[..start], &line[end..]);
+    if let Some(at) = out.find("{}") {
+        out.replace_range(at..at + 2, "");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_match_with_or_without_the_replica_label() {
+        let text = "tandem_replica_info{replica=\"a\"} 1\n\
+                    tandem_messages_in_total{replica=\"a\",channel=\"webchat\"} 3\n\
+                    tandem_outbox_depth{replica=\"a\"} 2\n\
+                    tandem_sent_total{channel=\"tg\",replica=\"a\"} 4\n";
+        assert_eq!(
+            metric_value(text, "tandem_replica_info{replica=\"a\"}"),
+            1.0
+        );
+        assert_eq!(
+            metric_value(text, "tandem_messages_in_total{channel=\"webchat\"}"),
+            3.0
+        );
+        assert_eq!(
+            metric_value(
+                text,
+                "tandem_messages_in_total{replica=\"a\",channel=\"webchat\"}"
+            ),
+            3.0
+        );
+        assert_eq!(metric_value(text, "tandem_outbox_depth"), 2.0);
+        assert_eq!(metric_value(text, "tandem_sent_total{channel=\"tg\"}"), 4.0);
+        assert_eq!(
+            metric_value(text, "tandem_messages_in_total{channel=\"tg\"}"),
+            0.0
+        );
+    }
 }

@@ -870,6 +870,20 @@ impl DeskEventHandler for Core {
             .map_err(|e| InboundError::Unavailable(e.to_string()))
     }
 
+    async fn kv_swap(
+        &self,
+        desk: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, InboundError> {
+        self.inner
+            .store
+            .kv_swap(desk_channel(desk).as_str(), key, expected, value)
+            .await
+            .map_err(|e| InboundError::Unavailable(e.to_string()))
+    }
+
     async fn agent_account(
         &self,
         id: &str,

@@ -44,7 +44,8 @@ const INDEX_LIMIT: usize = 5000;
 /// Most drafts one conversation keeps pending; beyond it the oldest are withdrawn.
 pub const PENDING_KEPT: usize = 20;
 
-/// Serializes this process's updates of the pending-drafts index.
+/// Serializes this process's updates of the pending-drafts index (replicas sharing the
+/// store are kept apart by the compare-and-set in `update_draft_index`).
 static INDEX_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Where draft-only mode applies.
@@ -489,30 +490,44 @@ impl Core {
             .unwrap_or_default())
     }
 
+    /// Adds and removes conversations in the index with a compare-and-set, redone on a
+    /// newer index when another replica wrote it meanwhile.
     async fn update_draft_index(
         &self,
         add: &[String],
         remove: &[String],
     ) -> Result<(), StoreError> {
         let _guard = INDEX_LOCK.lock().await;
-        let mut ids = self.draft_index().await?;
-        let before = ids.clone();
-        ids.retain(|id| !remove.contains(id));
-        for id in add {
-            if !ids.contains(id) {
-                ids.push(id.clone());
+        let store = &self.inner.store;
+        for _ in 0..32 {
+            let read_as = store.kv_get(INDEX_NAMESPACE, INDEX_KEY).await?;
+            let before: Vec<String> = read_as
+                .as_deref()
+                .and_then(|v| serde_json::from_str(v).ok())
+                .unwrap_or_default();
+            let mut ids = before.clone();
+            ids.retain(|id| !remove.contains(id));
+            for id in add {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            let excess = ids.len().saturating_sub(INDEX_LIMIT);
+            ids.drain(..excess);
+            if ids == before {
+                return Ok(());
+            }
+            let value = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+            if store
+                .kv_swap(INDEX_NAMESPACE, INDEX_KEY, read_as.as_deref(), &value)
+                .await?
+            {
+                return Ok(());
             }
         }
-        let excess = ids.len().saturating_sub(INDEX_LIMIT);
-        ids.drain(..excess);
-        if ids == before {
-            return Ok(());
-        }
-        let value = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        self.inner
-            .store
-            .kv_put(INDEX_NAMESPACE, INDEX_KEY, &value)
-            .await
+        Err(StoreError::Conflict(
+            "the pending-drafts index kept changing concurrently".into(),
+        ))
     }
 
     /// After a commit that may have changed the conversation's drafts: keeps the

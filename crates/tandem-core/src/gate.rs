@@ -122,12 +122,17 @@ async fn checked(
             }
         }
     }
-    let wait = core.inner.pacer.reserve(
-        &msg.channel,
-        &msg.recipient,
-        &caps.pacing,
-        tokio::time::Instant::now(),
-    );
+    let wait = core
+        .inner
+        .pacer
+        .reserve_shared(
+            store.as_ref(),
+            &msg.channel,
+            &msg.recipient,
+            &caps.pacing,
+            core.inner.clock.now(),
+        )
+        .await;
     if wait > config.lease / 2 {
         return Ok(Gate::Later {
             at: core.inner.clock.now() + wait,
@@ -188,10 +193,18 @@ pub(crate) async fn after_failure(core: &Core, message: &OutboundMessage, error:
     match error.kind() {
         ErrorKind::RateLimited {
             retry_after: Some(after),
-        } => core.inner.pacer.pause(
-            &message.channel,
-            tokio::time::Instant::now() + after.min(Duration::from_secs(3600)),
-        ),
+        } => {
+            let after = after.min(Duration::from_secs(3600));
+            core.inner
+                .pacer
+                .pause_shared(
+                    core.inner.store.as_ref(),
+                    &message.channel,
+                    tokio::time::Instant::now() + after,
+                    core.inner.clock.now() + after,
+                )
+                .await;
+        }
         ErrorKind::Unreachable => {
             let reachability = Reachability {
                 reachable: false,

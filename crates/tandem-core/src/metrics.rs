@@ -34,6 +34,8 @@ pub struct Metrics {
     assignments: Family<Labels, Counter>,
     reroutes: Family<Labels, Counter>,
     replica: Family<Labels, Gauge>,
+    /// Whether every series carries the `replica` label (see [`Metrics::for_replica`]).
+    replica_labelled: bool,
     connections_refused: Counter<u64, AtomicU64>,
     rate_limited: Family<Labels, Counter>,
 }
@@ -47,7 +49,27 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh set of zeroed metrics.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("tandem");
+        Self::build(Registry::with_prefix("tandem"), false)
+    }
+
+    /// A fresh set of zeroed metrics whose every series is labelled `replica="<id>"`,
+    /// for a process that shares its store with other replicas: their series stay apart
+    /// when one scraper, or a sum across replicas, reads them all. Also sets
+    /// `tandem_replica_info{replica="<id>"} 1`.
+    pub fn for_replica(id: &str) -> Self {
+        let label = (
+            std::borrow::Cow::Borrowed("replica"),
+            std::borrow::Cow::Owned(id.to_owned()),
+        );
+        let metrics = Self::build(
+            Registry::with_prefix_and_labels("tandem", std::iter::once(label)),
+            true,
+        );
+        metrics.replica.get_or_create(&Vec::new()).set(1);
+        metrics
+    }
+
+    fn build(mut registry: Registry, replica_labelled: bool) -> Self {
         let messages_in = Family::<Labels, Counter>::default();
         let duplicates = Family::<Labels, Counter>::default();
         let messages_out = Family::<Labels, Counter>::default();
@@ -178,6 +200,7 @@ impl Metrics {
             assignments,
             reroutes,
             replica,
+            replica_labelled,
             messages_in,
             duplicates,
             messages_out,
@@ -377,8 +400,12 @@ impl Metrics {
         }
     }
 
-    /// Names this process: `tandem_replica_info{replica="<id>"} 1`.
+    /// Names this process: `tandem_replica_info{replica="<id>"} 1`. Metrics made
+    /// [`for_replica`](Metrics::for_replica) are named already: this changes nothing.
     pub fn set_replica(&self, id: &str) {
+        if self.replica_labelled {
+            return;
+        }
         self.replica.clear();
         self.replica
             .get_or_create(&vec![("replica", id.to_owned())])
@@ -535,5 +562,36 @@ mod replica_tests {
             "{text}"
         );
         assert!(!text.contains("replica=\"a\""), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod replica_label_tests {
+    use super::*;
+
+    /// Every sample of a replica's metrics names the replica, once.
+    #[test]
+    fn every_series_of_a_replica_is_labelled() {
+        let m = Metrics::for_replica("web-2");
+        m.register_channel("whatsapp");
+        m.message_in("whatsapp");
+        m.set_replica("ignored");
+        let text = m.render_classic();
+        assert!(
+            text.contains("tandem_replica_info{replica=\"web-2\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tandem_messages_in_total{replica=\"web-2\",channel=\"whatsapp\"} 1"),
+            "{text}"
+        );
+        for sample in text.lines().filter(|l| !l.starts_with('#')) {
+            assert_eq!(
+                sample.matches("replica=").count(),
+                1,
+                "one replica label on {sample}"
+            );
+            assert!(sample.contains("replica=\"web-2\""), "{sample}");
+        }
     }
 }

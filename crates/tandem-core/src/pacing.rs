@@ -5,14 +5,23 @@
 //! limits, overridable in the channel's config). The pacer is a generic cell rate
 //! algorithm (a token bucket kept as one "theoretical arrival time") per channel and per
 //! (channel, recipient). A platform's rate-limit answer with a retry hint pauses the
-//! whole channel until then. In memory only: after a restart pacing starts afresh,
-//! which at worst costs one rate-limit answer.
+//! whole channel until then.
+//!
+//! Where the store keeps shared budgets ([`Store::reserve_pacing`]: MongoDB, which several
+//! replicas share), the budgets live there, so replicas together keep to one rate per
+//! channel and per recipient, and a pause one replica was asked for holds them all. Over
+//! a store one process holds (SQLite), or while the store cannot be reached, the budgets
+//! are in memory: after a restart pacing starts afresh, which at worst costs one
+//! rate-limit answer.
 
+use crate::store::Store;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
-use tandem_model::{ChannelId, Pacing};
+use tandem_model::{ChannelId, Pacing, Timestamp};
 use tokio::time::Instant;
+use tracing::debug;
 
 /// Above this many tracked recipients, stale ones are forgotten.
 const MAX_RECIPIENTS: usize = 10_000;
@@ -69,6 +78,74 @@ impl Pacer {
         wait
     }
 
+    /// Reserves a slot for one send to `recipient` on `channel`, in the store's shared
+    /// budgets when it keeps them (else, or when it fails, in memory), and returns how
+    /// long to wait before sending. `wall_now` is the clock's time, the budgets' time
+    /// base across processes.
+    pub async fn reserve_shared(
+        &self,
+        store: &dyn Store,
+        channel: &ChannelId,
+        recipient: &str,
+        pacing: &Pacing,
+        wall_now: Timestamp,
+    ) -> Duration {
+        let (interval, burst) = if pacing.per_second > 0 {
+            (Duration::from_secs(1) / pacing.per_second, pacing.burst)
+        } else {
+            // Still read: a pause on the channel holds every send.
+            (Duration::ZERO, 1)
+        };
+        let channel_key = channel_key(channel);
+        let channel_slot = store.reserve_pacing(&channel_key, interval, burst, wall_now);
+        let recipient_slot = async {
+            if pacing.per_recipient_interval_ms == 0 {
+                return Ok(Some(Duration::ZERO));
+            }
+            store
+                .reserve_pacing(
+                    &recipient_key(channel, recipient),
+                    Duration::from_millis(pacing.per_recipient_interval_ms),
+                    pacing.per_recipient_burst,
+                    wall_now,
+                )
+                .await
+        };
+        let now = Instant::now();
+        match tokio::join!(channel_slot, recipient_slot) {
+            (Ok(Some(a)), Ok(Some(b))) => a.max(b).max(self.paused_for(channel, now)),
+            (Ok(None), _) | (_, Ok(None)) => self.reserve(channel, recipient, pacing, now),
+            (Err(e), _) | (_, Err(e)) => {
+                debug!(error = %e, "Shared send budget unavailable; pacing in memory.");
+                self.reserve(channel, recipient, pacing, now)
+            }
+        }
+    }
+
+    /// Holds every send on `channel` until `until`, here and, where the store keeps
+    /// shared budgets, in every process (`wall_until` is the same moment on the clock).
+    pub async fn pause_shared(
+        &self,
+        store: &dyn Store,
+        channel: &ChannelId,
+        until: Instant,
+        wall_until: Timestamp,
+    ) {
+        self.pause(channel, until);
+        if let Err(e) = store.pause_pacing(&channel_key(channel), wall_until).await {
+            debug!(error = %e, "Sharing a channel pause failed; it holds this process only.");
+        }
+    }
+
+    /// How long `channel` is paused from `now` in this process.
+    fn paused_for(&self, channel: &ChannelId, now: Instant) -> Duration {
+        let state = self.inner.lock().expect("pacer lock poisoned");
+        state
+            .paused
+            .get(channel)
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+    }
+
     /// Holds every send on `channel` until `until` (the platform asked us to wait).
     pub fn pause(&self, channel: &ChannelId, until: Instant) {
         let mut state = self.inner.lock().expect("pacer lock poisoned");
@@ -77,6 +154,18 @@ impl Pacer {
             *entry = until;
         }
     }
+}
+
+/// The shared budget of a channel.
+fn channel_key(channel: &ChannelId) -> String {
+    format!("channel:{channel}")
+}
+
+/// The shared budget of one recipient on a channel: the recipient (a phone number, a
+/// chat id) is hashed, so the store holds no contact data for it.
+fn recipient_key(channel: &ChannelId, recipient: &str) -> String {
+    let digest = Sha256::digest(recipient.as_bytes());
+    format!("recipient:{channel}:{}", hex::encode(&digest[..16]))
 }
 
 /// One step of the generic cell rate algorithm: `tat` is the theoretical arrival time of

@@ -410,6 +410,17 @@ pub trait DeskEventHandler: Send + Sync + 'static {
     /// Writes to the desk's durable key-value space.
     async fn kv_put(&self, desk: &str, key: &str, value: &str) -> Result<(), InboundError>;
 
+    /// Writes `value` only if the stored value is still `expected` (`None`: only if there
+    /// is none); whether it did. Records that several replicas read, change and write
+    /// back go through this: on `false`, read again and redo the change.
+    async fn kv_swap(
+        &self,
+        desk: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, InboundError>;
+
     /// The agent account `id`, if there is one (the default knows no accounts).
     async fn agent_account(&self, id: &str) -> Result<Option<AgentAccount>, InboundError> {
         let _ = id;
@@ -523,6 +534,17 @@ impl DeskEventSink {
     /// Writes to this desk's key-value space.
     pub async fn kv_put(&self, key: &str, value: &str) -> Result<(), InboundError> {
         self.handler.kv_put(&self.desk, key, value).await
+    }
+
+    /// Compare-and-set in this desk's key-value space (see
+    /// [`DeskEventHandler::kv_swap`]).
+    pub async fn kv_swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, InboundError> {
+        self.handler.kv_swap(&self.desk, key, expected, value).await
     }
 
     /// See [`DeskEventHandler::agent_account`].

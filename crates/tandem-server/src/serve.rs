@@ -274,8 +274,16 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
         }
     };
 
-    let metrics = Arc::new(Metrics::new());
-    metrics.set_replica(&replica_id());
+    // On a shared store (MongoDB) several replicas may run: every series names its
+    // replica. One process holds an embedded store: only `tandem_replica_info` does.
+    let replica = replica_id();
+    let metrics = Arc::new(if config.store.kind == "mongodb" {
+        Metrics::for_replica(&replica)
+    } else {
+        let metrics = Metrics::new();
+        metrics.set_replica(&replica);
+        metrics
+    });
     match store.escalation_counts().await {
         Ok(counts) => {
             for (reason, n) in counts {

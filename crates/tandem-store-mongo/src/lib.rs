@@ -34,6 +34,7 @@
 //! | `timers` | timer key | `available_at` (due or lease expired) |
 //! | `leases` | lease name | — (by id; `try_lease` is one upsert, see `shared.rs`) |
 //! | `notifications` | `seq` (counter `notification_seq`) | TTL on `at` (10 min); followed by a change stream, or polled by `_id` (see `shared.rs`) |
+//! | `pacing` | budget key (`channel:<id>`, `recipient:<id>:<hash>`) | TTL on `expires_at` (a budget in use; see `pacing.rs`) |
 //!
 //! **Outbox order.** Only the oldest unfinished entry of a conversation for one
 //! destination (`message.channel`: the customer's channel, or `desk:<id>`) may be claimed,
@@ -137,6 +138,7 @@ mod graph;
 mod link_codes;
 mod maintenance;
 mod outbox;
+mod pacing;
 mod profiles;
 mod records;
 mod routing;
@@ -806,6 +808,23 @@ impl Store for MongoStore {
             .await
     }
 
+    async fn reserve_pacing(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+        now: Timestamp,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.bounded(async { pacing::reserve(&self.c, key, interval, burst, now).await })
+            .await
+            .map(Some)
+    }
+
+    async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        self.bounded(async { pacing::pause(&self.c, key, until).await })
+            .await
+    }
+
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
         self.bounded(async { shared::release_lease(&self.c, name, holder).await })
             .await
@@ -931,6 +950,17 @@ impl Store for MongoStore {
 
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.bounded(async { records::kv_get(&self.c, namespace, key).await })
+            .await
+    }
+
+    async fn kv_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async { records::kv_swap(&self.c, namespace, key, expected, value).await })
             .await
     }
 

@@ -576,6 +576,43 @@ pub(crate) async fn kv_get(
         .transpose()
 }
 
+/// See [`Store::kv_swap`](tandem_core::store::Store::kv_swap): an update filtered on the
+/// expected value, or an insert that the unique `(namespace, key)` index refuses when
+/// the pair exists.
+pub(crate) async fn kv_swap(
+    c: &Collections,
+    namespace: &str,
+    key: &str,
+    expected: Option<&str>,
+    value: &str,
+) -> Result<bool, StoreError> {
+    match expected {
+        Some(old) => {
+            let mut filter = KvDoc::by_key(namespace, key);
+            filter.insert("value", old);
+            let r =
+                c.kv.update_one(filter, KvDoc::set(value))
+                    .await
+                    .map_err(classify)?;
+            Ok(r.matched_count == 1)
+        }
+        None => {
+            let doc = bson::doc! {
+                "_id": bson::oid::ObjectId::new(),
+                "schema_version": crate::docs::SCHEMA_VERSION,
+                "namespace": namespace,
+                "key": key,
+                "value": value,
+            };
+            match c.kv.insert_one(doc).await {
+                Ok(_) => Ok(true),
+                Err(e) if is_duplicate_key(&e) => Ok(false),
+                Err(e) => Err(classify(e)),
+            }
+        }
+    }
+}
+
 /// See [`Store::kv_put`](tandem_core::store::Store::kv_put).
 pub(crate) async fn kv_put(
     c: &Collections,

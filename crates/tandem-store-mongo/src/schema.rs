@@ -36,6 +36,7 @@ pub(crate) struct Collections {
     pub(crate) timers: Collection<Document>,
     pub(crate) leases: Collection<Document>,
     pub(crate) notifications: Collection<Document>,
+    pub(crate) pacing: Collection<Document>,
 }
 
 impl Collections {
@@ -63,6 +64,7 @@ impl Collections {
             timers: db.collection(crate::timers::TIMERS),
             leases: db.collection(crate::shared::LEASES),
             notifications: db.collection(crate::shared::NOTIFICATIONS),
+            pacing: db.collection(crate::pacing::PACING),
         }
     }
 }
@@ -103,6 +105,7 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             crate::shared::NOTIFICATIONS,
             crate::shared::notification_indexes(),
         ),
+        (crate::pacing::PACING, crate::pacing::indexes()),
     ]
 }
 
@@ -302,6 +305,7 @@ mod tests {
             "timers",
             "leases",
             "notifications",
+            "pacing",
         ] {
             assert_eq!(
                 names.iter().filter(|n| **n == expected).count(),
@@ -309,6 +313,6 @@ mod tests {
                 "{expected} in {names:?}"
             );
         }
-        assert_eq!(names.len(), 21);
+        assert_eq!(names.len(), 22);
     }
 }

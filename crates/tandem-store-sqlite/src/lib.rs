@@ -689,6 +689,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn kv_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let (namespace, key, value) = (namespace.to_owned(), key.to_owned(), value.to_owned());
+        let expected = expected.map(str::to_owned);
+        self.writer
+            .call(move |c| writes::kv_swap(c, &namespace, &key, expected.as_deref(), &value))
+            .await
+    }
+
     async fn record_delivery_status(
         &self,
         update: &DeliveryUpdate,

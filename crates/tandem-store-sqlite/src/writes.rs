@@ -349,6 +349,32 @@ pub(crate) fn commit_turn(conn: &Connection, encoded: &EncodedTurn) -> Result<()
 }
 
 /// Sets a key-value pair (last write wins).
+/// See [`Store::kv_swap`](tandem_core::store::Store::kv_swap): one statement, so
+/// atomic under the writer connection.
+pub(crate) fn kv_swap(
+    conn: &Connection,
+    namespace: &str,
+    key: &str,
+    expected: Option<&str>,
+    value: &str,
+) -> Result<bool, StoreError> {
+    let changed = match expected {
+        None => conn
+            .prepare_cached(
+                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (namespace, key) DO NOTHING",
+            )
+            .and_then(|mut stmt| stmt.execute(params![namespace, key, value])),
+        Some(old) => conn
+            .prepare_cached(
+                "UPDATE kv SET value = ?3 WHERE namespace = ?1 AND key = ?2 AND value = ?4",
+            )
+            .and_then(|mut stmt| stmt.execute(params![namespace, key, value, old])),
+    }
+    .map_err(sql_error)?;
+    Ok(changed == 1)
+}
+
 pub(crate) fn kv_put(
     conn: &Connection,
     namespace: &str,

@@ -226,4 +226,21 @@ impl DeskEventHandler for RecordingDesk {
         self.set_kv(desk, key, value);
         Ok(())
     }
+
+    async fn kv_swap(
+        &self,
+        desk: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, InboundError> {
+        self.check()?;
+        let mut kv = self.inner.kv.lock().expect("recorder lock");
+        let k = (desk.to_owned(), key.to_owned());
+        if kv.get(&k).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        kv.insert(k, value.to_owned());
+        Ok(true)
+    }
 }

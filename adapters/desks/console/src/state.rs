@@ -19,6 +19,8 @@ const INDEX_KEY: &str = "open";
 const CLOSED_KEY: &str = "closed";
 /// How many closed handoffs the history keeps.
 pub(crate) const MAX_HISTORY: usize = 1000;
+/// How often a change is redone after another replica changed the same record first.
+const MAX_RACES: usize = 32;
 
 /// A transcript line after the briefing: a customer message, or an agent reply with the
 /// key it was submitted under (to show its delivery state).
@@ -202,7 +204,11 @@ pub(crate) enum Refusal {
     NotOpen,
 }
 
-/// The console's records, serialised through one lock (read-modify-write of the kv).
+/// The console's records in the desk's key-value space. Every change reads a record,
+/// changes it and writes it back with a compare-and-set ([`DeskEventSink::kv_swap`]): when
+/// another replica wrote it in between, the change is redone on what it wrote, so
+/// replicas sharing the store never lose each other's changes. Within a process one
+/// lock serialises changes (no needless redo).
 #[derive(Debug)]
 pub(crate) struct Store {
     sink: DeskEventSink,
@@ -231,18 +237,32 @@ impl Store {
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<HandoffRecord>, InboundError> {
+        Ok(self.read(id).await?.0)
+    }
+
+    /// A record and the stored text it was read from (what [`Self::put_if`] compares).
+    async fn read(
+        &self,
+        id: &str,
+    ) -> Result<(Option<HandoffRecord>, Option<String>), InboundError> {
         match self.sink.kv_get(&handoff_key(id)).await? {
-            None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| corrupt("record", &e)),
+            None => Ok((None, None)),
+            Some(text) => {
+                let record = serde_json::from_str(&text).map_err(|e| corrupt("record", &e))?;
+                Ok((Some(record), Some(text)))
+            }
         }
     }
 
-    async fn put(&self, record: &HandoffRecord) -> Result<(), InboundError> {
+    /// Writes `record` if its stored text is still `read_as`; whether it did.
+    async fn put_if(
+        &self,
+        record: &HandoffRecord,
+        read_as: Option<&str>,
+    ) -> Result<bool, InboundError> {
         let text = serde_json::to_string(record).map_err(|e| corrupt("record", &e))?;
         self.sink
-            .kv_put(&handoff_key(&record.briefing.handoff_id), &text)
+            .kv_swap(&handoff_key(&record.briefing.handoff_id), read_as, &text)
             .await
     }
 
@@ -253,9 +273,29 @@ impl Store {
         }
     }
 
-    async fn set_index(&self, ids: &[String]) -> Result<(), InboundError> {
-        let text = serde_json::to_string(ids).map_err(|e| corrupt("index", &e))?;
-        self.sink.kv_put(INDEX_KEY, &text).await
+    /// Changes the id list under `key` with `change` (which says whether it changed
+    /// anything), redone on a newer list when another replica wrote it meanwhile.
+    async fn update_list(
+        &self,
+        key: &str,
+        what: &str,
+        mut change: impl FnMut(&mut Vec<String>) -> bool,
+    ) -> Result<(), InboundError> {
+        for _ in 0..MAX_RACES {
+            let read_as = self.sink.kv_get(key).await?;
+            let mut list: Vec<String> = match &read_as {
+                None => Vec::new(),
+                Some(text) => serde_json::from_str(text).map_err(|e| corrupt(what, &e))?,
+            };
+            if !change(&mut list) {
+                return Ok(());
+            }
+            let text = serde_json::to_string(&list).map_err(|e| corrupt(what, &e))?;
+            if self.sink.kv_swap(key, read_as.as_deref(), &text).await? {
+                return Ok(());
+            }
+        }
+        Err(raced(what))
     }
 
     /// The open handoffs, most urgent first, then oldest first.
@@ -281,45 +321,68 @@ impl Store {
         now: &str,
     ) -> Result<Change, ApplyError> {
         let _guard = self.lock.lock().await;
+        for _ in 0..MAX_RACES {
+            if let Some(change) = self.try_apply(delivery, now).await? {
+                return Ok(change);
+            }
+        }
+        Err(ApplyError::Store(raced("record")))
+    }
+
+    /// [`Self::apply`] once: `None` when another replica changed the record first.
+    async fn try_apply(
+        &self,
+        delivery: &DeskDelivery,
+        now: &str,
+    ) -> Result<Option<Change>, ApplyError> {
         let id = delivery.op.handoff_id();
-        let existing = self.get(id).await?;
+        let (existing, read_as) = self.read(id).await?;
         if let DeskOp::Open(briefing) = &delivery.op {
             let record = match existing {
                 // A retried or repeated open: the record exists; make sure it is indexed.
-                Some(r) if r.status == Status::Closed => return Ok(Change::Unchanged),
+                Some(r) if r.status == Status::Closed => return Ok(Some(Change::Unchanged)),
                 Some(r) => r,
                 None => {
                     let mut r = HandoffRecord::new((**briefing).clone(), now);
                     r.mark_applied(&delivery.id, now);
-                    self.put(&r).await?;
+                    if !self.put_if(&r, None).await? {
+                        return Ok(None);
+                    }
                     r
                 }
             };
-            let mut index = self.index().await?;
-            if index.iter().any(|i| i == id) {
-                return Ok(Change::Unchanged);
-            }
-            index.push(id.to_owned());
-            self.set_index(&index).await?;
-            return Ok(Change::Updated(Box::new(record)));
+            let mut added = false;
+            self.update_list(INDEX_KEY, "index", |index| {
+                added = !index.iter().any(|i| i == id);
+                if added {
+                    index.push(id.to_owned());
+                }
+                added
+            })
+            .await?;
+            return Ok(Some(if added {
+                Change::Updated(Box::new(record))
+            } else {
+                Change::Unchanged
+            }));
         }
         let Some(mut record) = existing else {
             return Err(ApplyError::UnknownHandoff);
         };
         if record.status == Status::Closed && !record.has_applied(&delivery.id) {
             // Closed on the console's side (an agent resolved it) before this arrived.
-            return Ok(Change::Unchanged);
+            return Ok(Some(Change::Unchanged));
         }
         if record.has_applied(&delivery.id) {
             // Applied before; finish a close the index may have missed.
             if record.status == Status::Closed {
                 self.unindex(id).await?;
             }
-            return Ok(Change::Unchanged);
+            return Ok(Some(Change::Unchanged));
         }
         match &delivery.op {
             // Handled above.
-            DeskOp::Open(_) => return Ok(Change::Unchanged),
+            DeskOp::Open(_) => return Ok(Some(Change::Unchanged)),
             DeskOp::Append(m) => record.messages.push(Line {
                 line: m.message.clone(),
                 key: None,
@@ -352,31 +415,34 @@ impl Store {
             }
         }
         record.mark_applied(&delivery.id, now);
-        self.put(&record).await?;
+        if !self.put_if(&record, read_as.as_deref()).await? {
+            return Ok(None);
+        }
         if record.status == Status::Closed {
             self.unindex(id).await?;
-            return Ok(Change::Closed(id.to_owned()));
+            return Ok(Some(Change::Closed(id.to_owned())));
         }
-        Ok(Change::Updated(Box::new(record)))
+        Ok(Some(Change::Updated(Box::new(record))))
     }
 
     /// Takes `id` out of the open index and puts it first in the history.
     async fn unindex(&self, id: &str) -> Result<(), InboundError> {
-        let mut index = self.index().await?;
-        let before = index.len();
-        index.retain(|i| i != id);
-        if index.len() != before {
-            self.set_index(&index).await?;
-        }
-        let mut closed = self.closed_index().await?;
-        if closed.first().map(String::as_str) != Some(id) {
+        self.update_list(INDEX_KEY, "index", |index| {
+            let before = index.len();
+            index.retain(|i| i != id);
+            index.len() != before
+        })
+        .await?;
+        self.update_list(CLOSED_KEY, "history", |closed| {
+            if closed.first().map(String::as_str) == Some(id) {
+                return false;
+            }
             closed.retain(|i| i != id);
             closed.insert(0, id.to_owned());
             closed.truncate(MAX_HISTORY);
-            let text = serde_json::to_string(&closed).map_err(|e| corrupt("history", &e))?;
-            self.sink.kv_put(CLOSED_KEY, &text).await?;
-        }
-        Ok(())
+            true
+        })
+        .await
     }
 
     async fn closed_index(&self) -> Result<Vec<String>, InboundError> {
@@ -415,26 +481,30 @@ impl Store {
         report: &ReplyDelivery,
     ) -> Result<Change, InboundError> {
         let _guard = self.lock.lock().await;
-        let Some(mut record) = self.get(&report.handoff_id).await? else {
-            return Ok(Change::Unchanged);
-        };
-        let view = DeliveryView {
-            state: report.state.clone(),
-            detail: report.detail.clone(),
-            at: report.at.clone(),
-        };
-        if record.deliveries.get(&report.event_key) == Some(&view) {
-            return Ok(Change::Unchanged);
-        }
-        record.deliveries.insert(report.event_key.clone(), view);
-        if record.deliveries.len() > MAX_APPLIED {
-            let oldest = record.deliveries.keys().next().cloned();
-            if let Some(k) = oldest.filter(|k| k != &report.event_key) {
-                record.deliveries.remove(&k);
+        for _ in 0..MAX_RACES {
+            let (Some(mut record), read_as) = self.read(&report.handoff_id).await? else {
+                return Ok(Change::Unchanged);
+            };
+            let view = DeliveryView {
+                state: report.state.clone(),
+                detail: report.detail.clone(),
+                at: report.at.clone(),
+            };
+            if record.deliveries.get(&report.event_key) == Some(&view) {
+                return Ok(Change::Unchanged);
+            }
+            record.deliveries.insert(report.event_key.clone(), view);
+            if record.deliveries.len() > MAX_APPLIED {
+                let oldest = record.deliveries.keys().next().cloned();
+                if let Some(k) = oldest.filter(|k| k != &report.event_key) {
+                    record.deliveries.remove(&k);
+                }
+            }
+            if self.put_if(&record, read_as.as_deref()).await? {
+                return Ok(Change::Updated(Box::new(record)));
             }
         }
-        self.put(&record).await?;
-        Ok(Change::Updated(Box::new(record)))
+        Err(raced("record"))
     }
 
     /// Whether an agent action with dedupe key `key` on `id` should go ahead: `false` when
@@ -459,11 +529,31 @@ impl Store {
         now: &str,
     ) -> Result<Change, InboundError> {
         let _guard = self.lock.lock().await;
-        let Some(mut record) = self.get(id).await? else {
-            return Ok(Change::Unchanged);
+        for _ in 0..MAX_RACES {
+            if let Some(change) = self
+                .try_record_action(id, key, agent, action.clone(), now)
+                .await?
+            {
+                return Ok(change);
+            }
+        }
+        Err(raced("record"))
+    }
+
+    /// [`Self::record_action`] once: `None` when another replica changed the record first.
+    async fn try_record_action(
+        &self,
+        id: &str,
+        key: &str,
+        agent: &Agent,
+        action: Action,
+        now: &str,
+    ) -> Result<Option<Change>, InboundError> {
+        let (Some(mut record), read_as) = self.read(id).await? else {
+            return Ok(Some(Change::Unchanged));
         };
         if record.has_applied(key) || record.status == Status::Closed {
-            return Ok(Change::Unchanged);
+            return Ok(Some(Change::Unchanged));
         }
         // Media is recorded as a message line carrying the link (shown inline).
         let (action, media) = match action {
@@ -503,13 +593,22 @@ impl Store {
             Action::Transfer | Action::Media(..) => {}
         }
         record.mark_applied(key, now);
-        self.put(&record).await?;
+        if !self.put_if(&record, read_as.as_deref()).await? {
+            return Ok(None);
+        }
         if record.status == Status::Closed {
             self.unindex(id).await?;
-            return Ok(Change::Closed(id.to_owned()));
+            return Ok(Some(Change::Closed(id.to_owned())));
         }
-        Ok(Change::Updated(Box::new(record)))
+        Ok(Some(Change::Updated(Box::new(record))))
     }
+}
+
+/// A record that kept changing under this replica's hands (store trouble to retry).
+fn raced(what: &str) -> InboundError {
+    InboundError::Unavailable(format!(
+        "the console {what} kept changing concurrently; try again"
+    ))
 }
 
 /// A delivery the console could not apply.

@@ -34,7 +34,10 @@ impl DeskEventHandler for FakeCore {
         Ok(DeskAnswer::Recorded(Accepted { duplicate }))
     }
     async fn kv_get(&self, _desk: &str, key: &str) -> Result<Option<String>, InboundError> {
-        Ok(self.kv.lock().unwrap().get(key).cloned())
+        let value = self.kv.lock().unwrap().get(key).cloned();
+        // Lets another replica's change run between this read and the write after it.
+        tokio::task::yield_now().await;
+        Ok(value)
     }
     async fn kv_put(&self, _desk: &str, key: &str, value: &str) -> Result<(), InboundError> {
         self.kv
@@ -42,6 +45,20 @@ impl DeskEventHandler for FakeCore {
             .unwrap()
             .insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+    async fn kv_swap(
+        &self,
+        _desk: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, InboundError> {
+        let mut kv = self.kv.lock().unwrap();
+        if kv.get(key).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        kv.insert(key.to_owned(), value.to_owned());
+        Ok(true)
     }
 }
 
@@ -320,6 +337,67 @@ async fn snapshot_is_most_urgent_first_then_oldest() {
         .map(|r| r.briefing.handoff_id)
         .collect();
     assert_eq!(ids, ["high-old", "high-new", "low-old"]);
+}
+
+/// Two replicas (two console stores on one core's key-value space) change one handoff at
+/// the same time: a customer's messages delivered by one, an agent's replies recorded by
+/// the other. Every change is kept (the compare-and-set redoes the loser's change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_changing_one_handoff_lose_nothing() {
+    let (core, a) = store();
+    let b = Store::new(DeskEventSink::new("console", core.clone()));
+    a.apply(&open("d0", "h1"), NOW).await.unwrap();
+    let a = Arc::new(a);
+    let b = Arc::new(b);
+    let customer = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                a.apply(&append(&format!("d{}", i + 1), "h1", &format!("c{i}")), NOW)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let agent = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                b.record_action(
+                    "h1",
+                    &format!("k{i}"),
+                    &sam(),
+                    Action::Message(format!("a{i}")),
+                    NOW,
+                )
+                .await
+                .unwrap();
+            }
+        })
+    };
+    customer.await.unwrap();
+    agent.await.unwrap();
+    let record = a.get("h1").await.unwrap().unwrap();
+    let texts: Vec<&str> = record
+        .messages
+        .iter()
+        .map(|l| l.line.text.as_str())
+        .collect();
+    for i in 0..20 {
+        assert!(
+            texts.contains(&format!("c{i}").as_str()),
+            "c{i} lost: {texts:?}"
+        );
+        assert!(
+            texts.contains(&format!("a{i}").as_str()),
+            "a{i} lost: {texts:?}"
+        );
+    }
+    assert_eq!(texts.len(), 40, "40 changes, once each");
+    assert_eq!(record.accepted_by, Some(sam()));
+    // Closing on one replica takes it out of the open list both read.
+    b.apply(&close("d99", "h1"), NOW).await.unwrap();
+    assert!(a.open_handoffs().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -58,6 +58,7 @@ mod shared;
 pub use shared::{
     concurrent_try_lease_one_wins, leases_have_one_holder_until_expiry,
     notifications_reach_every_feed_in_order, pending_inbound_before_is_per_sender_and_ordered,
+    shared_pacing_keeps_one_rate,
 };
 
 mod drafts;
@@ -145,6 +146,7 @@ macro_rules! store_conformance {
             ai_audit_records_follow_their_turn,
             conversation_activity_by_period,
             kv_round_trip,
+            kv_swap_is_a_compare_and_set,
             concurrent_record_inbound,
             concurrent_resolve_customer,
             concurrent_open_conversation,
@@ -169,6 +171,7 @@ macro_rules! store_conformance {
             handoff_queue_order,
             leases_have_one_holder_until_expiry,
             concurrent_try_lease_one_wins,
+            shared_pacing_keeps_one_rate,
             notifications_reach_every_feed_in_order,
             pending_inbound_before_is_per_sender_and_ordered,
             drafts_survive_a_reload_and_are_decided_once,
@@ -2286,6 +2289,65 @@ pub async fn conversation_activity_by_period(store: DynStore) {
         got.iter().map(|a| &a.conversation.id).collect::<Vec<_>>(),
         vec![&made[1].id, &cid.id],
         "at most `limit`, earliest change first"
+    );
+}
+
+/// `kv_swap` writes only over the expected value (or only where there is none), and of
+/// concurrent read-change-swap loops none loses an update.
+pub async fn kv_swap_is_a_compare_and_set(store: DynStore) {
+    let swap = |expected: Option<&'static str>, value: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .kv_swap("desk:console", "rec", expected, value)
+                .await
+                .must("kv_swap")
+        }
+    };
+    assert!(swap(None, "1").await, "creates a missing pair");
+    assert!(!swap(None, "2").await, "`None` refuses an existing pair");
+    assert!(
+        !swap(Some("0"), "2").await,
+        "a stale expectation is refused"
+    );
+    assert_eq!(
+        store.kv_get("desk:console", "rec").await.must("kv_get"),
+        Some("1".into()),
+        "refused swaps change nothing"
+    );
+    assert!(swap(Some("1"), "2").await, "the current value is replaced");
+    assert!(
+        !store
+            .kv_swap("desk:other", "rec", Some("2"), "3")
+            .await
+            .must("kv_swap"),
+        "namespaces are separate"
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for _ in 0..5 {
+                loop {
+                    let old = store.kv_get("desk:console", "n").await.must("kv_get");
+                    let n: u32 = old.as_deref().map_or(0, |v| v.parse().expect("a number"));
+                    let next = (n + 1).to_string();
+                    if store
+                        .kv_swap("desk:console", "n", old.as_deref(), &next)
+                        .await
+                        .must("kv_swap")
+                    {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    tasks.join_all().await;
+    assert_eq!(
+        store.kv_get("desk:console", "n").await.must("kv_get"),
+        Some("40".into()),
+        "8 writers x 5 increments through swaps: none lost"
     );
 }
 

@@ -515,6 +515,17 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a value of a channel's key-value space (last write wins).
     async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError>;
 
+    /// Sets a value only if it is still `expected` (`None`: only if there is none), and
+    /// returns whether it did: a compare-and-set for records that several processes
+    /// read, change and write back. Of concurrent swaps from one value, one succeeds.
+    async fn kv_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError>;
+
     // ---- delivery reports and reachability ---------------------------------------------
 
     /// Applies a platform's delivery report to the **sent** outbox entries it names and
@@ -568,6 +579,33 @@ pub trait Store: Send + Sync + 'static {
     /// that falls more than a few minutes behind may miss some.
     async fn notification_feed(&self) -> Result<Option<NotificationFeed>, StoreError> {
         Ok(None)
+    }
+
+    // ---- send pacing shared by processes ----------------------------------------------
+
+    /// Takes the next slot of the send budget `key`, a generic cell rate kept in the
+    /// store: one send every `interval`, up to `burst` of them at once. Returns how long
+    /// from `now` to wait before using the slot, the longer of the rate's wait and a
+    /// pause set by [`Store::pause_pacing`] on the same key. The slot is taken whether or
+    /// not the caller waits. `None` (the default, for a store one process holds) means the
+    /// store keeps no shared budgets: the caller paces in memory.
+    async fn reserve_pacing(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+        now: Timestamp,
+    ) -> Result<Option<Duration>, StoreError> {
+        let _ = (key, interval, burst, now);
+        Ok(None)
+    }
+
+    /// Holds every slot of the send budget `key` until `until` (a platform asked to
+    /// wait); an earlier pause than the one in force changes nothing. The default does
+    /// nothing (see [`Store::reserve_pacing`]).
+    async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        let _ = (key, until);
+        Ok(())
     }
 
     // ---- leases ------------------------------------------------------------------------

@@ -213,3 +213,98 @@ pub async fn pending_inbound_before_is_per_sender_and_ordered(store: DynStore) {
         "bob's own"
     );
 }
+
+/// Shared send budgets ([`Store::reserve_pacing`](crate::store::Store::reserve_pacing),
+/// [`Store::pause_pacing`](crate::store::Store::pause_pacing)): a burst goes at once, then
+/// one slot per interval; budgets are independent by key; time refills them; a pause holds
+/// a key; concurrent callers never get the same slot. A store that keeps no shared budgets
+/// (`None`) must say so on every call and accept pauses.
+pub async fn shared_pacing_keeps_one_rate(store: DynStore) {
+    let t0 = now();
+    let ms = Duration::from_millis;
+    let interval = ms(100);
+    let Some(first) = store
+        .reserve_pacing("channel:tg", interval, 3, t0)
+        .await
+        .must("reserve_pacing")
+    else {
+        store
+            .pause_pacing("channel:tg", t0 + secs(5))
+            .await
+            .must("pause_pacing");
+        assert!(
+            store
+                .reserve_pacing("channel:tg", interval, 3, t0)
+                .await
+                .must("reserve_pacing")
+                .is_none(),
+            "a store without shared budgets says so every time"
+        );
+        return;
+    };
+    let mut waits = vec![first];
+    for _ in 0..4 {
+        waits.push(
+            store
+                .reserve_pacing("channel:tg", interval, 3, t0)
+                .await
+                .must("reserve_pacing")
+                .expect("a store that shares budgets keeps sharing them"),
+        );
+    }
+    assert_eq!(
+        waits,
+        [
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            ms(100),
+            ms(200)
+        ],
+        "the burst of 3 goes at once, then one send per 100 ms"
+    );
+    let reserve = |key: &'static str, at| {
+        let store = store.clone();
+        async move {
+            store
+                .reserve_pacing(key, interval, 1, at)
+                .await
+                .must("reserve_pacing")
+                .expect("shared")
+        }
+    };
+    assert_eq!(
+        reserve("channel:wa", t0).await,
+        Duration::ZERO,
+        "budgets are independent by key"
+    );
+    assert_eq!(
+        reserve("channel:tg", t0 + secs(10)).await,
+        Duration::ZERO,
+        "time refills the budget"
+    );
+    store
+        .pause_pacing("channel:tg", t0 + secs(15))
+        .await
+        .must("pause_pacing");
+    store
+        .pause_pacing("channel:tg", t0 + secs(12))
+        .await
+        .must("pause_pacing");
+    assert_eq!(
+        reserve("channel:tg", t0 + secs(10)).await,
+        secs(5),
+        "a pause holds the budget until its end; an earlier pause does not shorten it"
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        tasks.spawn(reserve("recipient:tg:abc", t0));
+    }
+    let mut got: Vec<Duration> = tasks.join_all().await;
+    got.sort();
+    let expected: Vec<Duration> = (0..20).map(|i| ms(100 * i)).collect();
+    assert_eq!(
+        got, expected,
+        "20 concurrent callers take 20 distinct slots, 100 ms apart"
+    );
+}
