@@ -2,7 +2,8 @@
 //!
 //! A budget is a generic cell rate kept as one document: `tat` (the theoretical arrival
 //! time of the next send) and `paused_until` (a platform asked to wait). Taking a slot is
-//! one `findOneAndUpdate` with an update pipeline, `tat = max(tat, now) + interval`, so
+//! one `findOneAndUpdate` with an update pipeline, `tat = max(tat, now) + interval` (an
+//! insert with the first slot taken when the budget is not there yet), so
 //! concurrent senders on any number of replicas are serialized by the server and together
 //! never exceed the rate. `expires_at` is the later of `tat` and `paused_until`: past it
 //! the document says nothing a missing one would not, and a TTL index removes it, so the
@@ -20,6 +21,9 @@ use tandem_model::Timestamp;
 
 /// The pacing collection.
 pub(crate) const PACING: &str = "pacing";
+
+/// How often a reservation that lost an insert race is retried.
+const RACE_RETRIES: usize = 5;
 
 /// The longest interval or pause honoured (an hour).
 const MAX_SPAN: Duration = Duration::from_secs(3600);
@@ -65,25 +69,34 @@ pub(crate) async fn reserve(
         doc! { "$set": { "tat": { "$add": [ { "$max": [ "$tat", now ] }, interval_ms ] } } },
         expiry_stage(),
     ];
-    // Two first reservations of a key may both insert; the loser retries and updates.
+    // An update of an existing budget (the steady state: one round trip); a budget not
+    // there yet is inserted with its first slot taken, and when another caller inserted
+    // it first (duplicate key) the update is tried again. Not an upsert: SecantusDB
+    // answers some concurrent upserts of one `_id` with no document although it applied
+    // them, which would take a slot twice.
     let mut attempts = 0;
     let stored = loop {
-        let result = c
+        let updated = c
             .pacing
             .find_one_and_update(doc! { "_id": key }, pipeline.clone())
-            .upsert(true)
             .return_document(ReturnDocument::After)
-            .await;
-        match result {
-            Ok(doc) => break doc,
-            Err(e) if is_duplicate_key(&e) && attempts < 3 => attempts += 1,
+            .await
+            .map_err(classify)?;
+        if let Some(doc) = updated {
+            break doc;
+        }
+        let tat = DateTime::from_millis(now.timestamp_millis().saturating_add(interval_ms));
+        let first = doc! {
+            "_id": key,
+            "tat": tat,
+            "expires_at": tat,
+            "schema_version": 1_i32,
+        };
+        match c.pacing.insert_one(first.clone()).await {
+            Ok(_) => break first,
+            Err(e) if is_duplicate_key(&e) && attempts < RACE_RETRIES => attempts += 1,
             Err(e) => return Err(classify(e)),
         }
-    };
-    let Some(stored) = stored else {
-        return Err(StoreError::Corrupt(format!(
-            "pacing budget {key}: no document after an upsert"
-        )));
     };
     Ok(wait(&stored, now, interval_ms, burst))
 }
@@ -113,14 +126,23 @@ pub(crate) async fn pause(c: &Collections, key: &str, until: Timestamp) -> Resul
     ];
     let mut attempts = 0;
     loop {
-        match c
+        let r = c
             .pacing
             .update_one(doc! { "_id": key }, pipeline.clone())
-            .upsert(true)
             .await
-        {
+            .map_err(classify)?;
+        if r.matched_count > 0 {
+            return Ok(());
+        }
+        let paused = doc! {
+            "_id": key,
+            "paused_until": until,
+            "expires_at": until,
+            "schema_version": 1_i32,
+        };
+        match c.pacing.insert_one(paused).await {
             Ok(_) => return Ok(()),
-            Err(e) if is_duplicate_key(&e) && attempts < 3 => attempts += 1,
+            Err(e) if is_duplicate_key(&e) && attempts < RACE_RETRIES => attempts += 1,
             Err(e) => return Err(classify(e)),
         }
     }
