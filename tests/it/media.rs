@@ -350,9 +350,40 @@ api_base = "{}"
 {OUTBOX}"#,
         slack.base_url()
     );
+    let config = format!("{config}\n[media]\nmax_bytes = 3145728\n");
     let tandem = Tandem::start(dir.path(), &config).await;
     let (mut c, welcome) = WsClient::hello(&tandem.addr, None).await;
     let session = welcome["session"].as_str().unwrap().to_owned();
+
+    // An upload is bounded by `[media] max_bytes` (3 MiB here), not by the server's
+    // body limit for other routes (1 MiB by default).
+    let mut photo = PNG.to_vec();
+    photo.resize(2 * 1024 * 1024, 0);
+    let (status, answer) = webchat_upload(&tandem, Some(&session), "image/png", &photo).await;
+    assert_eq!(status, 200, "a 2 MiB photo: {answer}");
+    photo.resize(4 * 1024 * 1024, 0);
+    // 413, or the connection closed while the rest of the body was still being sent.
+    let status = tandem_e2e::http()
+        .post(tandem.url("/webchat/upload?name=big.png"))
+        .header("content-type", "image/png")
+        .header("authorization", format!("Bearer {session}"))
+        .body(photo)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(413);
+    assert_eq!(status, 413, "over [media] max_bytes");
+    let status = tandem_e2e::http()
+        .post(tandem.url("/webhooks/anything"))
+        .body(vec![b'x'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(413);
+    assert_eq!(
+        status, 413,
+        "2 MiB elsewhere is over the server's body limit"
+    );
 
     // The customer is handed to Slack.
     c.say("m1", "I want a refund for order 12345").await;

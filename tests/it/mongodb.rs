@@ -519,7 +519,9 @@ async fn drill_two_replicas_2000_whatsapp_messages_one_killed() {
         }));
     }
     let total = senders_n * per_sender;
-    eventually(120, "half of the messages acknowledged", || async {
+    // Time limits grow with the drill's size (the default is 200 messages).
+    let scale = total.div_ceil(200).max(1) as u64;
+    eventually(120 * scale, "half of the messages acknowledged", || async {
         (acked.load(Ordering::SeqCst) >= total / 2).then_some(())
     })
     .await;
@@ -560,7 +562,7 @@ async fn drill_two_replicas_2000_whatsapp_messages_one_killed() {
     // A turn the kill cut off mid-transaction keeps its conversation locked on the server
     // until the transaction's lifetime ends (60 s on mongod and SecantusDB): that sender's
     // later messages wait for it (they are answered in order).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300 * scale);
     while distinct(&replies()) < total && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }

@@ -15,6 +15,23 @@ pub fn body_limit(bytes: usize) -> axum::extract::DefaultBodyLimit {
     axum::extract::DefaultBodyLimit::max(bytes)
 }
 
+/// Reads a whole request body, bounded by the limit the server put on the route (see
+/// `tandem_server::app::BodyLimits`): `413` when the body went over it, `400` when the
+/// client stopped sending it. For a handler that checks who is calling before it reads
+/// a large body (an upload), instead of a `Bytes` extractor that reads first.
+pub async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, StatusCode> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = source {
+            if err.is::<http_body_util::LengthLimitError>() {
+                return StatusCode::PAYLOAD_TOO_LARGE;
+            }
+            source = err.source();
+        }
+        StatusCode::BAD_REQUEST
+    })
+}
+
 /// Initial read buffer of a WebSocket (it grows for a large frame and shrinks back):
 /// idle sockets are what web chat and the console mostly hold, so they must be cheap
 /// (axum's default is 128 KiB per socket).
@@ -56,4 +73,28 @@ pub fn retry_after(headers: &axum::http::HeaderMap) -> Option<std::time::Duratio
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(std::time::Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limited(bytes: &'static [u8], limit: usize) -> axum::body::Body {
+        axum::body::Body::new(http_body_util::Limited::new(
+            axum::body::Body::from(bytes),
+            limit,
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_route_limit_is_413_and_within_it_is_read() {
+        assert_eq!(
+            read_body(limited(b"12345", 3)).await,
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        assert_eq!(
+            read_body(limited(b"123", 3)).await.as_deref(),
+            Ok(&b"123"[..])
+        );
+    }
 }

@@ -10,12 +10,64 @@ use std::time::{Duration, Instant};
 use tandem_core::Core;
 use tandem_sdk::telemetry::Throttle;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tracing::warn;
+
+/// Routes that take a file as their body (a web chat visitor's, a console agent's):
+/// limited by `[media] max_bytes` instead of `[server] max_body_bytes`.
+pub const UPLOAD_PATHS: &[&str] = &["/webchat/upload", "/console/api/upload"];
+
+/// Request body limits: every route's, and the upload routes' ([`UPLOAD_PATHS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// `[server] max_body_bytes`.
+    pub default: usize,
+    /// `[media] max_bytes`.
+    pub uploads: usize,
+}
+
+impl BodyLimits {
+    /// One limit for every route.
+    pub fn uniform(bytes: usize) -> Self {
+        Self {
+            default: bytes,
+            uploads: bytes,
+        }
+    }
+
+    fn for_path(&self, path: &str) -> usize {
+        if UPLOAD_PATHS.contains(&path) {
+            self.uploads
+        } else {
+            self.default
+        }
+    }
+}
+
+/// Refuses a body over the route's limit: 413 at once when `Content-Length` says so,
+/// else the body is cut off at the limit and the handler's extractor answers 413.
+async fn limit_body(
+    State(limits): State<BodyLimits>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = limits.for_path(request.uri().path());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
 
 /// Builds the app from the core and the adapters' routes. Takes no listener, so tests
 /// can drive it with `oneshot`.
-pub fn app(core: Core, adapter_routes: Vec<Router>, max_body_bytes: usize) -> Router {
+pub fn app(core: Core, adapter_routes: Vec<Router>, limits: BodyLimits) -> Router {
     let readiness = Arc::new(Readiness::new(core.clone()));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -31,7 +83,10 @@ pub fn app(core: Core, adapter_routes: Vec<Router>, max_body_bytes: usize) -> Ro
     }
     router
         .fallback(not_found)
-        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        // Extractors read up to the limit applied here, not axum's own 2 MiB default
+        // (an adapter may still set a lower one on its routes).
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(limits, limit_body))
         // A bug in a handler answers 500 instead of killing the connection or the process.
         .layer(CatchPanicLayer::new())
 }

@@ -471,7 +471,10 @@ pub async fn run(loaded: LoadedConfig, shutdown: CancellationToken) -> anyhow::R
     let app = crate::app::app(
         core.clone(),
         routes,
-        config.server.max_body_bytes.unwrap_or(1024 * 1024),
+        crate::app::BodyLimits {
+            default: config.server.max_body_bytes.unwrap_or(1024 * 1024),
+            uploads: config.media.max_bytes(),
+        },
     );
     let listener = tokio::net::TcpListener::bind(loaded.listen)
         .await

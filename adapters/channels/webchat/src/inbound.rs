@@ -104,7 +104,7 @@ async fn upload(
     State(state): State<WsState>,
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<UploadQuery>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let error = |status: StatusCode, code: &str, message: &str| {
         (
@@ -149,6 +149,12 @@ async fn upload(
             "images, audio, video, PDF and plain text can be sent",
         );
     }
+    // Read only now, after the session and the type were checked (the server's body
+    // limit for this route bounds it).
+    let body = match tandem_sdk::http::read_body(body).await {
+        Ok(body) => body,
+        Err(status) => return error(status, "body", "the file could not be read in full"),
+    };
     if body.is_empty() {
         return error(StatusCode::BAD_REQUEST, "empty", "the file is empty");
     }

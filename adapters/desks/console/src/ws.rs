@@ -229,7 +229,7 @@ async fn upload(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<UploadQuery>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -253,6 +253,13 @@ async fn upload(
     if !allowed {
         return unauthorized();
     }
+    // Read only once the agent is known (the server's body limit for this route bounds it).
+    let body = match tandem_sdk::http::read_body(body).await {
+        Ok(body) => body,
+        Err(status) => {
+            return json_error(status, "body", "the file could not be read in full");
+        }
+    };
     if body.is_empty() {
         return json_error(StatusCode::BAD_REQUEST, "empty_file", "the file is empty");
     }
