@@ -7,8 +7,10 @@
 use serde_json::{Value, json};
 use tandem_e2e::eventually;
 use tandem_e2e::{Tandem, WsClient};
-use tandem_testkit::fake::{TelegramFake, WhatsAppFake};
-use tandem_testkit::payloads::{telegram_text, whatsapp_message, whatsapp_text};
+use tandem_testkit::fake::{MessengerFake, TelegramFake, WhatsAppFake};
+use tandem_testkit::payloads::{
+    messenger_event, messenger_text, telegram_text, whatsapp_message, whatsapp_text,
+};
 
 const TOKEN: &str = "console-token-0123456789";
 const WA_SECRET: &str = "wa-app-secret";
@@ -437,4 +439,77 @@ api_base = "{}"
     assert_eq!(got.status(), 200, "{url}");
     assert_eq!(got.headers()["content-type"], "image/png");
     assert_eq!(got.bytes().await.unwrap().as_ref(), PNG);
+}
+
+/// A Messenger customer's photo reaches the console as a Tandem link that serves the
+/// attachment from Meta's CDN (here the fake's), fetched by Tandem; the CDN URL itself
+/// never reaches the desk.
+#[tokio::test]
+async fn a_messenger_image_reaches_the_console_as_a_link_that_serves_it() {
+    const FB_SECRET: &str = "fb-app-secret";
+    const FB_TOKEN: &str = "fb-page-token";
+    const PAGE: &str = "112233445566778";
+    const PSID: &str = "6677889900112233";
+    let dir = tempfile::tempdir().unwrap();
+    let fake = MessengerFake::start(FB_TOKEN, "v21.0").await;
+    let config = format!(
+        r#"
+[channels.messenger]
+app_secret = "{FB_SECRET}"
+verify_token = "fb-verify"
+page_access_token = "{FB_TOKEN}"
+api_base = "{}"
+api_version = "v21.0"
+
+[desks.console]
+tokens = ["{TOKEN}"]
+{OUTBOX}
+"#,
+        fake.base_url()
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let mut sam = agent(&tandem, "sam", "Sam").await;
+    let now_ms = tandem_e2e::unix_now() * 1000;
+    let text = messenger_text(PAGE, PSID, "I want a refund", "m_T1", now_ms);
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/messenger", FB_SECRET, &text)
+            .await,
+        200
+    );
+    let h = handoff_where(&mut sam, |_| true).await;
+    let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
+
+    let cdn_url = fake.attachment_url("box_damage.jpg");
+    let image = messenger_event(
+        PAGE,
+        PSID,
+        now_ms + 1000,
+        json!({"message": {"mid": "m_IMG1", "attachments": [
+            {"type": "image", "payload": {"url": cdn_url}}
+        ]}}),
+    );
+    assert_eq!(
+        tandem
+            .post_meta("/webhooks/messenger", FB_SECRET, &image)
+            .await,
+        200
+    );
+    let h = handoff_where(&mut sam, |h| {
+        h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
+    })
+    .await;
+    let line = media_line(&h).unwrap();
+    assert_eq!(line["media"]["kind"], "image");
+    let url = line["media"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+    assert!(!line.to_string().contains("/cdn/"), "{line:#}");
+
+    let got = tandem_e2e::get(url.as_str()).await.unwrap();
+    assert_eq!(got.status(), 200, "{url}");
+    assert_eq!(got.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        got.bytes().await.unwrap().as_ref(),
+        b"FAKE-ATTACHMENT-box_damage.jpg"
+    );
 }

@@ -85,6 +85,29 @@ impl ChannelAdapter for MessengerAdapter {
         &self.caps
     }
 
+    /// A Messenger attachment's `reference` is its `payload.url`, a signed Meta CDN URL
+    /// fetched without the page token. Only Meta's CDN hosts (and the configured
+    /// `api_base`, where a test fake serves them) are fetched: a reference is never a
+    /// way to make Tandem call anywhere else.
+    async fn fetch_media(
+        &self,
+        reference: &str,
+        max_bytes: usize,
+    ) -> Result<tandem_sdk::media::FetchedMedia, tandem_sdk::media::MediaError> {
+        let Some(url) = attachment_url(reference, &self.config.api_base) else {
+            return Err(tandem_sdk::media::MediaError::NotFound);
+        };
+        let mut media = tandem_sdk::media::download(self.http.get(url.clone()), max_bytes).await?;
+        if media.filename.is_none() {
+            media.filename = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned);
+        }
+        Ok(media)
+    }
+
     async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {
         let message = message(
             &msg.content,
@@ -241,4 +264,51 @@ pub(crate) fn classify(
         }
     };
     AdapterError::new(kind, format!("Messenger answered {code_text}"))
+}
+
+/// Hosts Meta serves Messenger attachments from (`scontent-*.xx.fbcdn.net`,
+/// `cdn.fbsbx.com`, `lookaside.fbsbx.com`).
+const ATTACHMENT_HOSTS: &[&str] = &["fbcdn.net", "fbsbx.com", "facebook.com"];
+
+/// The URL of an attachment `reference` when it may be fetched: https on a Meta CDN
+/// host, or on the origin of `api_base`.
+fn attachment_url(reference: &str, api_base: &str) -> Option<url::Url> {
+    let url = url::Url::parse(reference).ok()?;
+    let same_as_api = url::Url::parse(api_base).is_ok_and(|api| api.origin() == url.origin());
+    let meta_cdn = url.scheme() == "https"
+        && url.host_str().is_some_and(|host| {
+            ATTACHMENT_HOSTS
+                .iter()
+                .any(|h| host == *h || host.ends_with(&format!(".{h}")))
+        });
+    (same_as_api || meta_cdn).then_some(url)
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use super::attachment_url;
+
+    #[test]
+    fn only_meta_cdn_urls_and_the_api_base_are_fetched() {
+        let api = "https://graph.facebook.com";
+        for ok in [
+            "https://scontent-fra5-1.xx.fbcdn.net/v/t1.15752-9/1_n.jpg?oh=1&oe=2",
+            "https://cdn.fbsbx.com/v/t59.3654-21/a.pdf",
+            "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1",
+        ] {
+            assert!(attachment_url(ok, api).is_some(), "{ok}");
+        }
+        for refused in [
+            "http://scontent.xx.fbcdn.net/a.jpg",
+            "https://fbcdn.net.evil.example/a.jpg",
+            "https://evilfbcdn.net/a.jpg",
+            "https://169.254.169.254/latest/meta-data",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(attachment_url(refused, api).is_none(), "{refused}");
+        }
+        assert!(attachment_url("http://127.0.0.1:9/cdn/a.jpg", "http://127.0.0.1:9").is_some());
+        assert!(attachment_url("http://127.0.0.1:8/cdn/a.jpg", "http://127.0.0.1:9").is_none());
+    }
 }

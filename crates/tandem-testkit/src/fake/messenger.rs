@@ -31,7 +31,10 @@ impl MessengerFake {
             page_access_token: page_access_token.to_owned(),
             version: version.to_owned(),
         });
-        let app = Router::new().fallback(handle).with_state(state.clone());
+        let app = Router::new()
+            .route("/cdn/{name}", axum::routing::get(cdn))
+            .fallback(handle)
+            .with_state(state.clone());
         Self {
             server: super::serve(app).await,
             state,
@@ -41,6 +44,13 @@ impl MessengerFake {
     /// The base URL, to configure as `api_base`.
     pub fn base_url(&self) -> &str {
         &self.server.base
+    }
+
+    /// The URL of an attachment this fake's "CDN" serves (as Meta puts in a webhook's
+    /// `attachments[].payload.url`: signed by its query, fetched without a token). Its
+    /// bytes are `FAKE-ATTACHMENT-<name>`, typed by the name's extension.
+    pub fn attachment_url(&self, name: &str) -> String {
+        format!("{}/cdn/{name}?_nc_oh=fake&oe=0", self.server.base)
     }
 
     /// Queues how the next send is answered.
@@ -68,6 +78,22 @@ impl MessengerFake {
             .filter(Recorded::succeeded)
             .collect()
     }
+}
+
+/// `GET /cdn/{name}`: an attachment's bytes (see [`MessengerFake::attachment_url`]).
+async fn cdn(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let mime = match name.rsplit('.').next() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("pdf") => "application/pdf",
+        _ => "application/octet-stream",
+    };
+    let mut response = Response::new(axum::body::Body::from(format!("FAKE-ATTACHMENT-{name}")));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(mime),
+    );
+    response
 }
 
 async fn handle(State(st): State<Shared<FbState>>, req: Request) -> Response {
