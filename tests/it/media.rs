@@ -513,3 +513,94 @@ tokens = ["{TOKEN}"]
         b"FAKE-ATTACHMENT-box_damage.jpg"
     );
 }
+
+/// A Teams user's image reaches the console as a Tandem link; opening it makes Tandem
+/// fetch the attachment from the Bot Connector with the bot's token (the fake refuses
+/// it without one); the Bot Connector URL never reaches the desk.
+#[tokio::test]
+async fn a_teams_image_reaches_the_console_as_a_link_that_serves_it() {
+    use tandem_testkit::fake::{TEAMS_TENANT, TeamsFake, TeamsUser, TokenKind};
+    const APP_ID: &str = "5e0b7d2c-1a3f-4c8e-9b6d-2f4a6c8e0b1d";
+    const PASSWORD: &str = "media-teams-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let fake = TeamsFake::start(APP_ID, PASSWORD).await;
+    let config = format!(
+        r#"
+[channels.teams]
+app_id = "{APP_ID}"
+app_password = "{PASSWORD}"
+tenant_id = "{TEAMS_TENANT}"
+openid_metadata_url = "{}"
+token_url = "{}"
+service_url = "{}"
+
+[desks.console]
+tokens = ["{TOKEN}"]
+{OUTBOX}
+"#,
+        fake.openid_metadata_url(),
+        fake.token_url(),
+        fake.service_url(),
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    let mut sam = agent(&tandem, "sam", "Sam").await;
+    let erin = TeamsUser::new(
+        "29:1MediaUserQpXz",
+        "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c77",
+        "Erin Example",
+    );
+    let post = |activity: Value| {
+        let bearer = fake.bearer(&activity, TokenKind::Valid);
+        let url = tandem.url("/webhooks/teams");
+        async move {
+            tandem_e2e::http()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("authorization", bearer)
+                .body(activity.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let ask = tandem_testkit::payloads::teams_text(
+        &fake.service_url(),
+        APP_ID,
+        &erin,
+        "I want a refund",
+        "1767300000101",
+    );
+    assert_eq!(post(ask).await, 200);
+    let h = handoff_where(&mut sam, |_| true).await;
+    let handoff_id = h["handoff_id"].as_str().unwrap().to_owned();
+
+    let content_url = fake.attachment_url("0-weu-d1-abc");
+    let mut image = tandem_testkit::payloads::teams_text(
+        &fake.service_url(),
+        APP_ID,
+        &erin,
+        "",
+        "1767300000102",
+    );
+    image["attachments"] = json!([{"contentType": "image/png", "contentUrl": content_url}]);
+    assert_eq!(post(image).await, 200);
+    let h = handoff_where(&mut sam, |h| {
+        h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
+    })
+    .await;
+    let line = media_line(&h).unwrap();
+    assert_eq!(line["media"]["kind"], "image");
+    let url = line["media"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+    assert!(!line.to_string().contains("/v3/attachments/"), "{line:#}");
+
+    let got = tandem_e2e::get(url.as_str()).await.unwrap();
+    assert_eq!(got.status(), 200, "{url}");
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(
+        got.bytes().await.unwrap().as_ref(),
+        b"FAKE-TEAMS-ATTACHMENT-0-weu-d1-abc"
+    );
+}

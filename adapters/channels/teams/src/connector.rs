@@ -62,6 +62,11 @@ impl Connector {
         }
     }
 
+    /// The HTTP client the connector calls with.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// A valid access token, fetched when missing or within 5 minutes of expiry.
     pub async fn token(&self) -> Result<String, AdapterError> {
         let mut cached = self.token.lock().await;

@@ -118,6 +118,35 @@ impl ChannelAdapter for TeamsAdapter {
         &self.caps
     }
 
+    /// A Teams attachment's `reference` is its URL: an image's `contentUrl` on the Bot
+    /// Connector (fetched with the bot's token), or a file's pre-authenticated
+    /// `downloadUrl` on SharePoint (fetched without one). The token goes only to the
+    /// Bot Connector's hosts (or the configured `service_url`); other URLs are refused.
+    async fn fetch_media(
+        &self,
+        reference: &str,
+        max_bytes: usize,
+    ) -> Result<tandem_sdk::media::FetchedMedia, tandem_sdk::media::MediaError> {
+        let Some((url, with_token)) =
+            attachment_access(reference, self.config.service_url.as_deref())
+        else {
+            return Err(tandem_sdk::media::MediaError::NotFound);
+        };
+        let mut request = self.connector.http().get(url.clone());
+        if with_token {
+            request = request.bearer_auth(self.connector.token().await?);
+        }
+        let mut media = tandem_sdk::media::download(request, max_bytes).await?;
+        if media.filename.is_none() && !with_token {
+            media.filename = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned);
+        }
+        Ok(media)
+    }
+
     async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {
         let (text, attachments) = render(&msg.content, &self.caps)?;
         let target = self.target(&msg.recipient).await?;
@@ -234,4 +263,67 @@ pub(crate) fn render<'a>(
         },
     });
     Ok((None, vec![card]))
+}
+
+/// Where an attachment URL may be fetched from, and whether with the bot's token: https
+/// on the Bot Connector (`smba.trafficmanager.net`, `*.botframework.com`) or on the
+/// configured `service_url`'s origin, with it; https on SharePoint (`*.sharepoint.com`,
+/// pre-authenticated download URLs), without; nothing else.
+fn attachment_access(reference: &str, service_url: Option<&str>) -> Option<(url::Url, bool)> {
+    let url = url::Url::parse(reference).ok()?;
+    let configured = service_url
+        .and_then(|s| url::Url::parse(s).ok())
+        .is_some_and(|s| s.origin() == url.origin());
+    if configured {
+        return Some((url, true));
+    }
+    if url.scheme() != "https" {
+        return None;
+    }
+    let host = url.host_str()?.to_ascii_lowercase();
+    if host == "smba.trafficmanager.net" || host.ends_with(".botframework.com") {
+        return Some((url, true));
+    }
+    host.ends_with(".sharepoint.com").then_some((url, false))
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use super::attachment_access;
+
+    #[test]
+    fn the_token_goes_only_to_the_bot_connector() {
+        let with = |u: &str| attachment_access(u, None).map(|(_, token)| token);
+        assert_eq!(
+            with("https://smba.trafficmanager.net/emea/v3/attachments/0-a/views/original"),
+            Some(true)
+        );
+        assert_eq!(
+            with("https://europe.webchat.botframework.com/v3/attachments/x"),
+            Some(true)
+        );
+        assert_eq!(
+            with("https://contoso-my.sharepoint.com/personal/a/_layouts/download.aspx?x=1"),
+            Some(false),
+            "a pre-authenticated file link, fetched without the token"
+        );
+        for refused in [
+            "http://smba.trafficmanager.net/emea/v3/attachments/0-a",
+            "https://evil.trafficmanager.net/v3/attachments/0-a",
+            "https://botframework.com.evil.example/x",
+            "https://example.org/a.png",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(with(refused), None, "{refused}");
+        }
+        assert_eq!(
+            attachment_access(
+                "http://127.0.0.1:9/teams/v3/attachments/a/views/original",
+                Some("http://127.0.0.1:9/teams/")
+            )
+            .map(|(_, token)| token),
+            Some(true),
+            "the configured service URL's origin"
+        );
+    }
 }

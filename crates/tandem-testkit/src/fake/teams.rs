@@ -264,7 +264,13 @@ impl TeamsFake {
             threads: Mutex::new(Vec::new()),
             token_lifetime_secs: Mutex::new(3599),
         });
-        let app = Router::new().fallback(handle).with_state(state.clone());
+        let app = Router::new()
+            .route(
+                "/teams/v3/attachments/{id}/views/{view}",
+                axum::routing::get(attachment),
+            )
+            .fallback(handle)
+            .with_state(state.clone());
         let server = super::serve(app).await;
         let _ = state.base.set(server.base.clone());
         Self { server, state }
@@ -288,6 +294,13 @@ impl TeamsFake {
     /// The connector's service URL (with its trailing `/`, as Teams sends it).
     pub fn service_url(&self) -> String {
         format!("{}/teams/", self.server.base)
+    }
+
+    /// The `contentUrl` of an image a user sent (`<service url>v3/attachments/{id}/views/
+    /// original`), served only with a token this fake issued, as the Bot Connector does.
+    /// Its bytes are `FAKE-TEAMS-ATTACHMENT-<id>` (`image/png`).
+    pub fn attachment_url(&self, id: &str) -> String {
+        format!("{}v3/attachments/{id}/views/original", self.service_url())
     }
 
     /// `Bearer <JWT>` for `activity` (its `serviceUrl`), for this fake's app.
@@ -476,6 +489,35 @@ pub fn decode_segment(segment: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `GET /teams/v3/attachments/{id}/views/{view}`: an attachment's bytes, with a token
+/// this fake issued (401 without).
+async fn attachment(
+    State(st): State<Shared<TeamsState>>,
+    axum::extract::Path((id, _view)): axum::extract::Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let issued = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| st.tokens.lock().expect("fake lock").iter().any(|i| i == t));
+    if !issued {
+        return answer(
+            401,
+            json!({"message": "Authorization has been denied for this request."}),
+            &[],
+        );
+    }
+    let mut response = Response::new(axum::body::Body::from(format!(
+        "FAKE-TEAMS-ATTACHMENT-{id}"
+    )));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("image/png"),
+    );
+    response
 }
 
 async fn handle(State(st): State<Shared<TeamsState>>, req: Request) -> Response {
