@@ -166,6 +166,46 @@ tokens = ["{TOKEN}"]
         .await
         .unwrap();
     assert_eq!(junk.status(), 403);
+
+    // The agent answers with a file: WhatsApp gets an image message by link, its caption
+    // the agent's words (WhatsApp's servers fetch the link).
+    let uploaded = tandem_e2e::http()
+        .post(tandem.url(&format!("/console/api/upload?handoff_id={handoff_id}")))
+        .header("content-type", "image/png")
+        .header("x-filename", "label.png")
+        .bearer_auth(TOKEN)
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 200);
+    let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
+    let link = media["url"].as_str().unwrap().to_owned();
+    sam.send(json!({
+        "type": "message", "handoff_id": handoff_id, "id": "m-img",
+        "text": "Your return label", "media": media,
+    }))
+    .await;
+    assert_eq!(sam.recv_type("ack").await["id"], "m-img");
+    let sent = eventually(15, "the image message at the fake", || async {
+        fake.delivered()
+            .into_iter()
+            .map(|r| r.json())
+            .find(|b| b["type"] == "image")
+    })
+    .await;
+    assert_eq!(sent["to"], CUSTOMER, "{sent}");
+    assert_eq!(sent["image"]["link"], link.as_str(), "{sent}");
+    assert_eq!(sent["image"]["caption"], "Your return label", "{sent}");
+    assert!(
+        !fake.delivered().iter().any(|r| r.json()["text"]["body"]
+            .as_str()
+            .is_some_and(|t| t.contains("Your return label"))),
+        "the caption went out a second time as text"
+    );
+    let got = tandem_e2e::get(link.as_str()).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), PNG);
 }
 
 const TG_TOKEN: &str = "7012345678:AAe2e-token";

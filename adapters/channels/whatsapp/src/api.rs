@@ -271,6 +271,19 @@ pub(crate) enum SendBody<'a> {
     Text { text: OutText<'a> },
     Interactive { interactive: OutInteractive<'a> },
     Template { template: OutTemplate<'a> },
+    Image { image: OutMedia<'a> },
+    Document { document: OutMedia<'a> },
+}
+
+/// An image or document sent by link: WhatsApp's servers fetch `link` (a signed Tandem
+/// media link under `[server] public_url`).
+#[derive(Debug, Serialize)]
+pub(crate) struct OutMedia<'a> {
+    pub(crate) link: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) caption: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) filename: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]

@@ -79,6 +79,7 @@ pub fn capabilities(config: &WhatsAppConfig) -> Capabilities {
             .as_ref()
             .map(config::TemplateConfig::to_template),
         pacing: config.pacing,
+        media: true,
         ..Capabilities::text_only(4096)
     }
 }

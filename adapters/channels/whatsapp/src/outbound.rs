@@ -1,11 +1,11 @@
-//! Sending through the Cloud API: text, reply buttons (≤ 3), list (≤ 10 rows) or an
-//! approved template; the Graph error code → [`AdapterError`] kind (channel-contracts
+//! Sending through the Cloud API: text, reply buttons (≤ 3), list (≤ 10 rows), an image
+//! or document by link (caption ≤ 1024 characters), or an approved template; the Graph error code → [`AdapterError`] kind (channel-contracts
 //! §1.8). Content beyond the declared capabilities is refused as `Unsupported` before
 //! any request: the core shapes replies so that this never happens in practice.
 
 use crate::api::{
-    Action, BodyText, Component, Language, MediaInfo, OutButton, OutInteractive, OutTemplate,
-    OutText, Parameter, Row, Section, SendBody, SendRequest, SendResponse,
+    Action, BodyText, Component, Language, MediaInfo, OutButton, OutInteractive, OutMedia,
+    OutTemplate, OutText, Parameter, Row, Section, SendBody, SendRequest, SendResponse,
 };
 use crate::config::WhatsAppConfig;
 use async_trait::async_trait;
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::media::{FetchedMedia, MediaError};
 use tandem_sdk::model::{
-    Capabilities, ChoiceStyle, Delivery, DeliveryState, OutboundContent, OutboundMessage,
-    TemplateMessage,
+    Capabilities, ChoiceStyle, Delivery, DeliveryState, MediaKind, OutboundContent,
+    OutboundMessage, TemplateMessage,
 };
 use tandem_sdk::{AdapterError, ChannelAdapter, ErrorKind};
 
@@ -173,6 +173,31 @@ pub(crate) fn body<'a>(
 ) -> Result<SendBody<'a>, AdapterError> {
     if let Some(t) = &content.template {
         return Ok(template(t));
+    }
+    if let Some(media) = &content.media {
+        let caption = Some(content.text.as_str()).filter(|t| !t.trim().is_empty());
+        if caption.is_some_and(|c| c.chars().count() > MAX_INTERACTIVE_BODY) {
+            return Err(AdapterError::unsupported(
+                "a media caption is at most 1024 characters",
+            ));
+        }
+        return Ok(if media.kind == MediaKind::Image {
+            SendBody::Image {
+                image: OutMedia {
+                    link: &media.url,
+                    caption,
+                    filename: None,
+                },
+            }
+        } else {
+            SendBody::Document {
+                document: OutMedia {
+                    link: &media.url,
+                    caption,
+                    filename: media.filename.as_deref(),
+                },
+            }
+        });
     }
     let text = content.text.as_str();
     if content.buttons.is_empty() {

@@ -206,6 +206,28 @@ fn send_bodies() {
         }),
         ..OutboundContent::default()
     };
+    let media = |kind: MediaKind, text: &str| OutboundContent {
+        text: text.into(),
+        media: Some(tandem_sdk::model::OutboundMedia {
+            kind,
+            url: "https://tandem.example/media/abc".into(),
+            mime_type: Some("application/pdf".into()),
+            filename: Some("label.pdf".into()),
+        }),
+        ..OutboundContent::default()
+    };
+    let image = json(&media(MediaKind::Image, "Your label"));
+    assert_eq!(image["type"], "image");
+    assert_eq!(image["image"]["link"], "https://tandem.example/media/abc");
+    assert_eq!(image["image"]["caption"], "Your label");
+    assert!(image["image"].get("filename").is_none());
+    let document = json(&media(MediaKind::Document, ""));
+    assert_eq!(document["type"], "document");
+    assert_eq!(document["document"]["filename"], "label.pdf");
+    assert!(
+        document["document"].get("caption").is_none(),
+        "no empty caption"
+    );
     let template = json(&template);
     assert_eq!(template["type"], "template");
     assert_eq!(template["template"]["language"]["code"], "de");
