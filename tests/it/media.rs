@@ -643,4 +643,39 @@ tokens = ["{TOKEN}"]
         got.bytes().await.unwrap().as_ref(),
         b"FAKE-TEAMS-ATTACHMENT-0-weu-d1-abc"
     );
+
+    // The agent answers with an image: the Teams activity carries it as an inline
+    // attachment (Teams' client loads the link), the agent's words as its text.
+    let uploaded = tandem_e2e::http()
+        .post(tandem.url(&format!("/console/api/upload?handoff_id={handoff_id}")))
+        .header("content-type", "image/png")
+        .header("x-filename", "label.png")
+        .bearer_auth(TOKEN)
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 200);
+    let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
+    let link = media["url"].as_str().unwrap().to_owned();
+    sam.send(json!({
+        "type": "message", "handoff_id": handoff_id, "id": "m-img",
+        "text": "Your return label", "media": media,
+    }))
+    .await;
+    assert_eq!(sam.recv_type("ack").await["id"], "m-img");
+    let sent = eventually(15, "the image activity at the fake", || async {
+        fake.delivered()
+            .into_iter()
+            .map(|r| r.json())
+            .find(|b| b["attachments"][0]["contentUrl"].is_string())
+    })
+    .await;
+    assert_eq!(
+        sent["attachments"][0]["contentUrl"],
+        link.as_str(),
+        "{sent}"
+    );
+    assert_eq!(sent["attachments"][0]["contentType"], "image/png", "{sent}");
+    assert_eq!(sent["text"], "Your return label", "{sent}");
 }

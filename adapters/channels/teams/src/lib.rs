@@ -121,6 +121,7 @@ pub fn capabilities(config: &TeamsConfig) -> Capabilities {
         typing: true,
         window: WindowPolicy::None,
         pacing: config.pacing,
+        media: true,
         ..Capabilities::text_only(MAX_TEXT_LEN)
     }
 }

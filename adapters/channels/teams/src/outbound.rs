@@ -215,6 +215,9 @@ pub(crate) fn render<'a>(
         return Err(AdapterError::unsupported("Teams has no message tags"));
     }
     let text = content.text.as_str();
+    if let Some(media) = &content.media {
+        return Ok(render_media(text, media));
+    }
     if text.trim().is_empty() {
         return Err(AdapterError::unsupported("empty message"));
     }
@@ -265,6 +268,44 @@ pub(crate) fn render<'a>(
     Ok((None, vec![card]))
 }
 
+/// Media from an agent or a bot, its caption as the text: an image as an attachment
+/// Teams shows inline (its client loads `contentUrl`); any other file as a card with a
+/// button that opens its link (Teams takes files from bots only through a consent flow).
+fn render_media<'a>(
+    caption: &'a str,
+    media: &tandem_sdk::model::OutboundMedia,
+) -> (Option<&'a str>, Vec<Value>) {
+    let text = Some(caption).filter(|t| !t.trim().is_empty());
+    let name = media.filename.clone().unwrap_or_default();
+    if media.kind == tandem_sdk::model::MediaKind::Image {
+        let mime = media
+            .mime_type
+            .clone()
+            .filter(|m| m.starts_with("image/"))
+            .unwrap_or_else(|| "image/png".to_owned());
+        let mut attachment = json!({"contentType": mime, "contentUrl": media.url});
+        if !name.is_empty() {
+            attachment["name"] = json!(name);
+        }
+        return (text, vec![attachment]);
+    }
+    let title = if name.is_empty() {
+        "Open the file".to_owned()
+    } else {
+        format!("Open {name}")
+    };
+    let card = json!({
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {
+            "type": "AdaptiveCard",
+            "version": "1.5",
+            "body": [{"type": "TextBlock", "text": if name.is_empty() { "A file" } else { name.as_str() }, "wrap": true}],
+            "actions": [{"type": "Action.OpenUrl", "title": title, "url": media.url}],
+        },
+    });
+    (text, vec![card])
+}
+
 /// Where an attachment URL may be fetched from, and whether with the bot's token: https
 /// on the Bot Connector (`smba.trafficmanager.net`, `*.botframework.com`) or on the
 /// configured `service_url`'s origin, with it; https on SharePoint (`*.sharepoint.com`,
@@ -289,7 +330,40 @@ fn attachment_access(reference: &str, service_url: Option<&str>) -> Option<(url:
 
 #[cfg(test)]
 mod attachment_tests {
-    use super::attachment_access;
+    use super::{attachment_access, render};
+    use tandem_sdk::model::{MediaKind, OutboundContent, OutboundMedia};
+
+    #[test]
+    fn images_go_inline_and_other_files_as_a_card_that_opens_them() {
+        let caps = crate::capabilities(
+            &toml::from_str("app_id = \"a\"\napp_password = \"b\"").expect("config"),
+        );
+        let content = |kind: MediaKind, text: &str| OutboundContent {
+            text: text.into(),
+            media: Some(OutboundMedia {
+                kind,
+                url: "https://tandem.example/media/abc".into(),
+                mime_type: Some("image/jpeg".into()),
+                filename: Some("label.jpg".into()),
+            }),
+            ..OutboundContent::default()
+        };
+        let image = content(MediaKind::Image, "Your label");
+        let (text, attachments) = render(&image, &caps).unwrap();
+        assert_eq!(text, Some("Your label"));
+        assert_eq!(attachments[0]["contentType"], "image/jpeg");
+        assert_eq!(
+            attachments[0]["contentUrl"],
+            "https://tandem.example/media/abc"
+        );
+        let file = content(MediaKind::Document, "");
+        let (text, attachments) = render(&file, &caps).unwrap();
+        assert_eq!(text, None, "no empty text");
+        assert_eq!(
+            attachments[0]["content"]["actions"][0]["url"],
+            "https://tandem.example/media/abc"
+        );
+    }
 
     #[test]
     fn the_token_goes_only_to_the_bot_connector() {
