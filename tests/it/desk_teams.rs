@@ -90,16 +90,9 @@ fn submit(fake: &TeamsFake, thread: &str, id: &str, action: &str, handoff_id: &s
 }
 
 async fn post(tandem: &Tandem, activity: &Value, bearer: &str) -> u16 {
-    tandem_e2e::http()
-        .post(tandem.url("/desks/teams/messages"))
-        .header("content-type", "application/json")
-        .header("authorization", bearer)
-        .body(activity.to_string())
-        .send()
+    tandem
+        .post_activity("/desks/teams/messages", activity, bearer)
         .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 async fn post_valid(tandem: &Tandem, fake: &TeamsFake, activity: &Value) -> u16 {

@@ -169,24 +169,7 @@ tokens = ["{TOKEN}"]
 
     // The agent answers with a file: WhatsApp gets an image message by link, its caption
     // the agent's words (WhatsApp's servers fetch the link).
-    let uploaded = tandem_e2e::http()
-        .post(tandem.url(&format!("/console/api/upload?handoff_id={handoff_id}")))
-        .header("content-type", "image/png")
-        .header("x-filename", "label.png")
-        .bearer_auth(TOKEN)
-        .body(PNG.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploaded.status(), 200);
-    let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
-    let link = media["url"].as_str().unwrap().to_owned();
-    sam.send(json!({
-        "type": "message", "handoff_id": handoff_id, "id": "m-img",
-        "text": "Your return label", "media": media,
-    }))
-    .await;
-    assert_eq!(sam.recv_type("ack").await["id"], "m-img");
+    let link = send_label(&tandem, &mut sam, &handoff_id).await;
     let sent = eventually(15, "the image message at the fake", || async {
         fake.delivered()
             .into_iter()
@@ -206,6 +189,31 @@ tokens = ["{TOKEN}"]
     let got = tandem_e2e::get(link.as_str()).await.unwrap();
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.unwrap().as_ref(), PNG);
+}
+
+/// The agent uploads `PNG` in the console (as `label.png`) and sends it on `handoff_id`
+/// with the words "Your return label"; returns the upload's Tandem link.
+async fn send_label(tandem: &Tandem, agent: &mut WsClient, handoff_id: &str) -> String {
+    let uploaded = tandem_e2e::http()
+        .post(tandem.url(&format!("/console/api/upload?handoff_id={handoff_id}")))
+        .header("content-type", "image/png")
+        .header("x-filename", "label.png")
+        .bearer_auth(TOKEN)
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 200);
+    let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
+    let link = media["url"].as_str().unwrap().to_owned();
+    agent
+        .send(json!({
+            "type": "message", "handoff_id": handoff_id, "id": "m-img",
+            "text": "Your return label", "media": media,
+        }))
+        .await;
+    assert_eq!(agent.recv_type("ack").await["id"], "m-img");
+    link
 }
 
 const TG_TOKEN: &str = "7012345678:AAe2e-token";
@@ -591,18 +599,11 @@ tokens = ["{TOKEN}"]
     );
     let post = |activity: Value| {
         let bearer = fake.bearer(&activity, TokenKind::Valid);
-        let url = tandem.url("/webhooks/teams");
+        let tandem = &tandem;
         async move {
-            tandem_e2e::http()
-                .post(url)
-                .header("content-type", "application/json")
-                .header("authorization", bearer)
-                .body(activity.to_string())
-                .send()
+            tandem
+                .post_activity("/webhooks/teams", &activity, &bearer)
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
         }
     };
     let ask = tandem_testkit::payloads::teams_text(
@@ -646,24 +647,7 @@ tokens = ["{TOKEN}"]
 
     // The agent answers with an image: the Teams activity carries it as an inline
     // attachment (Teams' client loads the link), the agent's words as its text.
-    let uploaded = tandem_e2e::http()
-        .post(tandem.url(&format!("/console/api/upload?handoff_id={handoff_id}")))
-        .header("content-type", "image/png")
-        .header("x-filename", "label.png")
-        .bearer_auth(TOKEN)
-        .body(PNG.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploaded.status(), 200);
-    let media = uploaded.json::<Value>().await.unwrap()["media"].clone();
-    let link = media["url"].as_str().unwrap().to_owned();
-    sam.send(json!({
-        "type": "message", "handoff_id": handoff_id, "id": "m-img",
-        "text": "Your return label", "media": media,
-    }))
-    .await;
-    assert_eq!(sam.recv_type("ack").await["id"], "m-img");
+    let link = send_label(&tandem, &mut sam, &handoff_id).await;
     let sent = eventually(15, "the image activity at the fake", || async {
         fake.delivered()
             .into_iter()

@@ -248,6 +248,26 @@ impl Tandem {
             .status()
             .as_u16()
     }
+
+    /// POSTs a Bot Framework activity (Teams) to `path` with `authorization` (a
+    /// `Bearer <JWT>` header value); returns the status.
+    pub async fn post_activity(
+        &self,
+        path: &str,
+        activity: &serde_json::Value,
+        authorization: &str,
+    ) -> u16 {
+        crate::http()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .header("authorization", authorization)
+            .body(activity.to_string())
+            .send()
+            .await
+            .expect("POST activity")
+            .status()
+            .as_u16()
+    }
 }
 
 /// Seconds since the Unix epoch, now (platform payload timestamps).

@@ -55,10 +55,7 @@ impl Pacer {
         now: Instant,
     ) -> Duration {
         let mut state = self.inner.lock().expect("pacer lock poisoned");
-        let mut wait = state
-            .paused
-            .get(channel)
-            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        let mut wait = state.paused_for(channel, now);
         if pacing.per_second > 0 {
             let interval = Duration::from_secs(1) / pacing.per_second;
             let tat = state.channels.entry(channel.clone()).or_insert(now);
@@ -139,11 +136,10 @@ impl Pacer {
 
     /// How long `channel` is paused from `now` in this process.
     fn paused_for(&self, channel: &ChannelId, now: Instant) -> Duration {
-        let state = self.inner.lock().expect("pacer lock poisoned");
-        state
-            .paused
-            .get(channel)
-            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+        self.inner
+            .lock()
+            .expect("pacer lock poisoned")
+            .paused_for(channel, now)
     }
 
     /// Holds every send on `channel` until `until` (the platform asked us to wait).
@@ -153,6 +149,14 @@ impl Pacer {
         if *entry < until {
             *entry = until;
         }
+    }
+}
+
+impl State {
+    fn paused_for(&self, channel: &ChannelId, now: Instant) -> Duration {
+        self.paused
+            .get(channel)
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
     }
 }
 

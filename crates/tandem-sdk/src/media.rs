@@ -201,6 +201,21 @@ pub struct FetchedMedia {
     pub filename: Option<String>,
 }
 
+impl FetchedMedia {
+    /// Names the file after the last segment of the URL it came from when the platform
+    /// named none (a CDN path such as `…/box_damage.jpg`).
+    pub fn or_named_after(mut self, url: &url::Url) -> Self {
+        if self.filename.is_none() {
+            self.filename = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned);
+        }
+        self
+    }
+}
+
 /// Why media could not be fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

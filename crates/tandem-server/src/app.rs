@@ -26,14 +26,6 @@ pub struct BodyLimits {
 }
 
 impl BodyLimits {
-    /// One limit for every route.
-    pub fn uniform(bytes: usize) -> Self {
-        Self {
-            default: bytes,
-            uploads: bytes,
-        }
-    }
-
     fn for_path(&self, path: &str) -> usize {
         if UPLOAD_PATHS.contains(&path) {
             self.uploads

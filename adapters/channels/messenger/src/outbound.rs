@@ -97,15 +97,8 @@ impl ChannelAdapter for MessengerAdapter {
         let Some(url) = attachment_url(reference, &self.config.api_base) else {
             return Err(tandem_sdk::media::MediaError::NotFound);
         };
-        let mut media = tandem_sdk::media::download(self.http.get(url.clone()), max_bytes).await?;
-        if media.filename.is_none() {
-            media.filename = url
-                .path_segments()
-                .and_then(|mut s| s.next_back())
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned);
-        }
-        Ok(media)
+        let media = tandem_sdk::media::download(self.http.get(url.clone()), max_bytes).await?;
+        Ok(media.or_named_after(&url))
     }
 
     async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {

@@ -136,15 +136,13 @@ impl ChannelAdapter for TeamsAdapter {
         if with_token {
             request = request.bearer_auth(self.connector.token().await?);
         }
-        let mut media = tandem_sdk::media::download(request, max_bytes).await?;
-        if media.filename.is_none() && !with_token {
-            media.filename = url
-                .path_segments()
-                .and_then(|mut s| s.next_back())
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned);
-        }
-        Ok(media)
+        let media = tandem_sdk::media::download(request, max_bytes).await?;
+        // A Bot Connector path ends in `views/original`: no name to take from it.
+        Ok(if with_token {
+            media
+        } else {
+            media.or_named_after(&url)
+        })
     }
 
     async fn send(&self, msg: OutboundMessage) -> Result<Delivery, AdapterError> {
