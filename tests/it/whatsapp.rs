@@ -439,3 +439,45 @@ async fn csat_is_skipped_when_the_window_is_closed() {
         "no survey (nor anything else) into a closed window"
     );
 }
+
+/// A backlog older than the recovery sweep's threshold (10 s) makes no turn twice: one
+/// sender's messages wait in their worker's queue behind a slow model, the sweep finds
+/// them still pending, and each is still planned once (one model call each) and answered
+/// once, in order.
+#[tokio::test]
+async fn a_backlog_older_than_the_sweep_is_processed_once() {
+    const MESSAGES: usize = 9;
+    let llm = tandem_e2e::FakeLlm::start_text("On its way.", Duration::from_millis(1800)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = WhatsAppFake::start(TOKEN, NUMBER, "v21.0").await;
+    let config = format!(
+        "{}\n[bot]\nkind = \"llm\"\n\n[bot.llm]\nbase_url = \"{}\"\nmodel = \"fake-model\"\napi_key = \"sk-e2e\"\ntimeout_ms = 8000\n\n[server]\nsender_rate_limit = {{ per_second = 100, burst = 100 }}\n",
+        config(&fake, false),
+        llm.base_url
+    );
+    let tandem = Tandem::start(dir.path(), &config).await;
+    for k in 0..MESSAGES {
+        let status = say(
+            &tandem,
+            &format!("wamid.backlog.{k}"),
+            &format!("question number {k}"),
+            now(),
+            SECRET,
+        )
+        .await;
+        assert_eq!(status, 200, "message {k} acknowledged");
+    }
+    // About 16 s of model time: the last messages wait past the sweep's 10 s.
+    eventually(90, "every message answered", || async {
+        (fake.sends().len() >= MESSAGES).then_some(())
+    })
+    .await;
+    // Copies a sweep queued would show up as more model calls and sends within a few s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        llm.requests().len(),
+        MESSAGES,
+        "each message planned once (one model call each)"
+    );
+    assert_eq!(fake.sends().len(), MESSAGES, "each message answered once");
+}

@@ -8,8 +8,9 @@
 //! configured; an unreachable customer is marked so on that channel, and later sends to
 //! them fail at once instead of hitting the platform.
 
+use crate::executor::Step;
 use crate::router::Core;
-use crate::store::{NewOutboxEntry, OutboxEntry, StoreError, Turn};
+use crate::store::{ConversationRecord, NewOutboxEntry, OutboxEntry, StoreError, Turn};
 use crate::window;
 use tandem_model::{
     ChannelId, DeliveryStatus, DeliveryUpdate, FailureKind, OutboundMessage, OutboxId,
@@ -95,10 +96,8 @@ async fn requeue_as_template(
         return Ok(());
     };
     let store = &core.inner.store;
-    for _attempt in 0..5 {
-        let Some(conversation) = store.conversation(&message.conversation_id).await? else {
-            return Ok(());
-        };
+    let adapter = &adapter;
+    let decide = |conversation: ConversationRecord| async move {
         let name = store
             .customer(&conversation.customer_id)
             .await?
@@ -114,13 +113,9 @@ async fn requeue_as_template(
                 channel.id = %message.channel,
                 "Message undeliverable: the messaging window is closed and no template is configured."
             );
-            return Ok(());
+            return Ok(Step::Done(false));
         };
         let turn = Turn {
-            inbound_seq: None,
-            conversation: conversation.clone(),
-            entries: Vec::new(),
-            escalations: Vec::new(),
             outbox: vec![NewOutboxEntry {
                 message: OutboundMessage {
                     outbox_id: OutboxId::generate(),
@@ -128,25 +123,25 @@ async fn requeue_as_template(
                     created_at: now,
                     ..message.clone()
                 },
-                next_attempt_at: tandem_model::now(),
+                next_attempt_at: now,
             }],
-            timers: Vec::new(),
-            ai_audit: Vec::new(),
+            ..Turn::of(conversation)
         };
-        match core.commit(turn).await {
-            Ok(()) => {
-                core.inner
-                    .metrics
-                    .window_fallback(message.channel.as_str(), "template");
-                return Ok(());
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
+        Ok(Step::Commit(turn, true))
+    };
+    let queued = core
+        .apply(
+            "queuing a template",
+            || store.conversation(&message.conversation_id),
+            decide,
+        )
+        .await?;
+    if queued == Some(true) {
+        core.inner
+            .metrics
+            .window_fallback(message.channel.as_str(), "template");
     }
-    Err(StoreError::Conflict(
-        "conversation kept changing while queuing a template".into(),
-    ))
+    Ok(())
 }
 
 fn status_name(status: &DeliveryStatus) -> &'static str {

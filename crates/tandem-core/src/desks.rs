@@ -6,6 +6,7 @@
 //! workers, so an acknowledged action is never lost and a redelivered one has no effect.
 
 use crate::ai::BriefingInput;
+use crate::executor::Step;
 use crate::handoff::{self, DeskTarget, agent_actor, desk_channel, desk_of, transition};
 use crate::policy::Decision;
 use crate::router::Core;
@@ -230,35 +231,26 @@ impl Core {
 
     /// A desk confirmed it has the thread: the handoff is queued for an agent.
     pub(crate) async fn on_desk_opened(&self, conversation: &ConversationId, handoff_id: &str) {
-        for _ in 0..5 {
-            let now = self.inner.clock.now();
-            let Ok(Some(conv)) = self.inner.store.conversation(conversation).await else {
-                return;
-            };
-            let mut next = conv.clone();
-            let Some(h) = next.state.handoff.as_mut().filter(|h| h.id == handoff_id) else {
-                return;
-            };
-            if h.status != HandoffStatus::Requested {
-                return;
-            }
-            let actor = format!("desk:{}", h.desk);
-            transition(h, HandoffStatus::Queued, &actor, now);
-            next.updated_at = now;
-            let turn = Turn {
-                inbound_seq: None,
-                conversation: next,
-                entries: vec![],
-                escalations: vec![],
-                outbox: vec![],
-                timers: Vec::new(),
-                ai_audit: Vec::new(),
-            };
-            match self.inner.store.commit_turn(turn).await {
-                Err(StoreError::Conflict(_)) => continue,
-                _ => return,
-            }
-        }
+        let store = &self.inner.store;
+        let _ = self
+            .apply(
+                "a desk opened a thread",
+                || store.conversation(conversation),
+                |mut next| async move {
+                    let now = self.inner.clock.now();
+                    let Some(h) = next.state.handoff.as_mut().filter(|h| h.id == handoff_id) else {
+                        return Ok(Step::Done(()));
+                    };
+                    if h.status != HandoffStatus::Requested {
+                        return Ok(Step::Done(()));
+                    }
+                    let actor = format!("desk:{}", h.desk);
+                    transition(h, HandoffStatus::Queued, &actor, now);
+                    next.updated_at = now;
+                    Ok(Step::Commit(Turn::of(next), ()))
+                },
+            )
+            .await;
     }
 
     /// Applies one recorded agent action.
@@ -283,11 +275,8 @@ impl Core {
             return Ok(());
         };
         let conversation_id = ConversationId::new(conversation_id);
-        for _ in 0..5 {
-            let Some(conv) = store.conversation(&conversation_id).await? else {
-                store.mark_inbound_processed(pending.seq, now).await?;
-                return Ok(());
-            };
+        let (pending, doc) = (&pending, &doc);
+        let decide = |conv: ConversationRecord| async move {
             // A reply implicitly takes the handoff: routing learns it from the first one,
             // not from every agent message.
             let was_taken = conv
@@ -295,47 +284,45 @@ impl Core {
                 .handoff
                 .as_ref()
                 .is_some_and(|h| h.id == doc.handoff_id && h.status == HandoffStatus::Accepted);
-            let drafts_before = conv.state.drafts.clone();
-            let Some(turn) = self.desk_turn(&pending, &doc, conv, now).await? else {
-                debug!("Desk event for a handoff that is no longer open; skipped.");
+            Ok(match self.desk_turn(pending, doc, conv, now).await? {
+                Some(turn) => {
+                    let after = turn.conversation.state.handoff.clone();
+                    Step::Commit(turn, Some((was_taken, after)))
+                }
+                None => Step::Done(None),
+            })
+        };
+        let applied = self
+            .apply(
+                "applying a desk event",
+                || store.conversation(&conversation_id),
+                decide,
+            )
+            .await;
+        let (was_taken, after) = match applied {
+            Ok(Some(Some(done))) => done,
+            Ok(_) => {
+                debug!("Desk event for a handoff or conversation that is no longer open; skipped.");
                 store.mark_inbound_processed(pending.seq, now).await?;
                 return Ok(());
-            };
-            let has_outbox = !turn.outbox.is_empty();
-            let after = turn.conversation.state.handoff.clone();
-            let drafts_after = (turn.conversation.state.drafts != drafts_before)
-                .then(|| turn.conversation.clone());
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    if has_outbox {
-                        self.inner.outbox_wakeup.notify_one();
-                    }
-                    if let Some(conv) = &drafts_after {
-                        self.drafts_committed(&drafts_before, conv).await;
-                    }
-                    match doc.kind.as_str() {
-                        "resolved" | "released" => self.handoff_finished(&doc.handoff_id).await,
-                        "transferred" => {
-                            self.handoff_transferred(&conversation_id, &doc, after.as_ref())
-                                .await;
-                        }
-                        // An explicit accept always counts (another agent may take over).
-                        "accepted" | "agent_message" if doc.kind == "accepted" || !was_taken => {
-                            self.handoff_taken(&doc.handoff_id, doc.agent_id.as_deref())
-                                .await;
-                        }
-                        _ => {}
-                    }
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(StoreError::AlreadyProcessed) => return Ok(()),
-                Err(e) => return Err(e),
             }
+            Err(StoreError::AlreadyProcessed) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match doc.kind.as_str() {
+            "resolved" | "released" => self.handoff_finished(&doc.handoff_id).await,
+            "transferred" => {
+                self.handoff_transferred(&conversation_id, doc, after.as_ref())
+                    .await;
+            }
+            // An explicit accept always counts (another agent may take over).
+            "accepted" | "agent_message" if doc.kind == "accepted" || !was_taken => {
+                self.handoff_taken(&doc.handoff_id, doc.agent_id.as_deref())
+                    .await;
+            }
+            _ => {}
         }
-        Err(StoreError::Conflict(
-            "conversation kept changing; will retry".into(),
-        ))
+        Ok(())
     }
 
     async fn desk_turn(

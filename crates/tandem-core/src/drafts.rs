@@ -25,6 +25,7 @@
 //! of conversation ids) as a hint that every listing re-checks against the conversations
 //! themselves.
 
+use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{
     AgentRef, ConversationRecord, ConversationState, Draft, DraftOutcome, DraftRecord, DraftSource,
@@ -276,13 +277,11 @@ impl Core {
             return Ok(refused("empty_text", "an edited draft needs text"));
         }
         let store = &self.inner.store;
-        for _attempt in 0..5 {
+        let (agent, decision) = (&agent, &decision);
+        let decide = |conv: ConversationRecord| async move {
             let now = self.inner.clock.now();
-            let Some(conv) = store.conversation(conversation).await? else {
-                return Ok(refused("unknown_draft", "no such conversation"));
-            };
             let Some(index) = conv.state.drafts.iter().position(|d| d.id == draft_id) else {
-                return Ok(
+                return Ok(Step::Done((
                     match conv.state.draft_log.iter().find(|r| r.draft_id == draft_id) {
                         Some(r) => refused(
                             "already_decided",
@@ -297,7 +296,8 @@ impl Core {
                         ),
                         None => refused("unknown_draft", "no such draft in this conversation"),
                     },
-                );
+                    None,
+                )));
             };
             let mut next = conv.clone();
             next.updated_at = now;
@@ -305,35 +305,27 @@ impl Core {
             let at_ms = crate::handoff::ms(now);
             if is_stale(&conv.state, &draft) {
                 next.state.log_draft(withdrawn(&draft, at_ms));
-                let turn = bare_turn(next);
-                match store.commit_turn(turn.clone()).await {
-                    Ok(()) => {
-                        self.drafts_committed(&conv.state.drafts, &turn.conversation)
-                            .await;
-                        return Ok(refused(
-                            "withdrawn",
-                            "the conversation moved on (handed off or closed); nothing was sent",
-                        ));
-                    }
-                    Err(StoreError::Conflict(_)) => continue,
-                    Err(e) => return Err(e),
-                }
+                let answer = refused(
+                    "withdrawn",
+                    "the conversation moved on (handed off or closed); nothing was sent",
+                );
+                return Ok(Step::Commit(Turn::of(next), (answer, None)));
             }
             // A suggestion is the handoff's: its owner (or a supervisor) decides.
-            let mut taken = None;
+            let mut taken: Option<String> = None;
             if draft.source == DraftSource::Suggestion
                 && let Some(h) = next.state.handoff.as_mut()
             {
                 if let Err(refusal) =
                     crate::ownership::authorize(h, Some(&agent.id), &self.inner.config.supervisors)
                 {
-                    return Ok(DraftAnswer::Refused(refusal));
+                    return Ok(Step::Done((DraftAnswer::Refused(refusal), None)));
                 }
                 // Sending the agent's reply takes the handoff, like a typed reply.
                 if !matches!(decision, DraftDecision::Reject) && h.status != HandoffStatus::Accepted
                 {
                     h.agent = Some(agent.clone());
-                    let actor = crate::handoff::agent_actor(Some(&agent), &h.desk);
+                    let actor = crate::handoff::agent_actor(Some(agent), &h.desk);
                     crate::handoff::transition(h, HandoffStatus::Accepted, &actor, now);
                     next.state.owner = Owner::Agent;
                     taken = Some(h.id.clone());
@@ -354,7 +346,7 @@ impl Core {
                 created_at_ms: draft.created_at_ms,
                 at_ms,
             });
-            let mut turn = bare_turn(next);
+            let mut turn = Turn::of(next);
             if let Some(text) = final_text {
                 // An edit keeps the draft's buttons only when the text is unchanged.
                 let mut content = if outcome == DraftOutcome::Approved {
@@ -376,31 +368,25 @@ impl Core {
                         .extend(self.inactivity_timer(&id, turn.conversation.next_seq));
                 }
             }
-            let has_outbox = !turn.outbox.is_empty();
-            let has_timers = !turn.timers.is_empty();
-            let after = turn.conversation.clone();
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    if has_outbox {
-                        self.inner.outbox_wakeup.notify_one();
-                    }
-                    if has_timers {
-                        self.inner.timer_wakeup.notify_one();
-                    }
-                    if let Some(h) = taken {
-                        self.handoff_taken(&h, Some(&agent.id)).await;
-                    }
-                    debug!(outcome = outcome.as_str(), "Draft decided.");
-                    self.drafts_committed(&conv.state.drafts, &after).await;
-                    return Ok(DraftAnswer::Decided);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
+            Ok(Step::Commit(turn, (DraftAnswer::Decided, taken)))
+        };
+        let applied = self
+            .apply(
+                "deciding a draft",
+                || store.conversation(conversation),
+                decide,
+            )
+            .await?;
+        let Some((answer, taken)) = applied else {
+            return Ok(refused("unknown_draft", "no such conversation"));
+        };
+        if let Some(h) = taken {
+            self.handoff_taken(&h, Some(&agent.id)).await;
         }
-        Err(StoreError::Conflict(
-            "the conversation kept changing".into(),
-        ))
+        if matches!(answer, DraftAnswer::Decided) {
+            debug!("Draft decided.");
+        }
+        Ok(answer)
     }
 
     /// Appends a reply to `turn`: its transcript entry, and its outbox entries to the
@@ -600,18 +586,6 @@ impl Core {
                 }
             }
         }
-    }
-}
-
-fn bare_turn(conversation: ConversationRecord) -> Turn {
-    Turn {
-        inbound_seq: None,
-        conversation,
-        entries: vec![],
-        escalations: vec![],
-        outbox: vec![],
-        timers: Vec::new(),
-        ai_audit: Vec::new(),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod csat;
 mod delivery;
 pub mod desks;
 pub mod drafts;
+mod executor;
 mod gate;
 pub mod handoff;
 pub mod health;

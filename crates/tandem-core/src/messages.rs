@@ -19,6 +19,7 @@
 //! (the process died in between) looks for that message in the transcript and either
 //! reports it or commits it under the same id, so a crash never sends twice.
 
+use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{ConversationRecord, StoreError, Turn};
 use crate::window::{self, WindowState};
@@ -260,10 +261,9 @@ impl Core {
             .as_ref()
             .map(|(_, id)| id.clone())
             .unwrap_or_else(MessageId::generate);
-        for _ in 0..5 {
-            let conv = store
-                .open_conversation(&msg.customer, &choice.channel, now)
-                .await?;
+        let (choice, caps, skipped, message_id, key) =
+            (&choice, &caps, &skipped, &message_id, &key);
+        let decide = |conv: ConversationRecord| async move {
             let outcome = ProactiveOutcome::Queued {
                 channel: choice.channel.clone(),
                 via: choice.via,
@@ -279,27 +279,30 @@ impl Core {
                 };
                 put_record(self, kv_key, &pending).await?;
             }
-            let turn = message_turn(conv, &choice, &message_id, &caps, now);
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    self.inner.outbox_wakeup.notify_one();
-                    if let Some((kv_key, _)) = key {
-                        put_record(
-                            self,
-                            kv_key,
-                            &KeyRecord::Done {
-                                outcome: outcome.clone(),
-                            },
-                        )
-                        .await?;
-                    }
-                    return Ok(outcome);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
+            let turn = message_turn(conv, choice, message_id, caps, now);
+            Ok(Step::Commit(turn, outcome))
+        };
+        let load = || async move {
+            store
+                .open_conversation(&msg.customer, &choice.channel, now)
+                .await
+                .map(Some)
+        };
+        let outcome = self
+            .apply("sending a proactive message", load, decide)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("no conversation to send in".into()))?;
+        if let Some((kv_key, _)) = key {
+            put_record(
+                self,
+                kv_key,
+                &KeyRecord::Done {
+                    outcome: outcome.clone(),
+                },
+            )
+            .await?;
         }
-        Err(StoreError::Conflict("conversation kept changing".into()))
+        Ok(outcome)
     }
 
     /// The customer's channels, the one of their latest conversation first, then the
@@ -373,12 +376,8 @@ fn message_turn(
     next.updated_at = now;
     let outbox = turn::outbox_entries(&entry, &choice.recipient, &choice.content, Some(caps), now);
     Turn {
-        inbound_seq: None,
-        conversation: next,
         entries: vec![entry],
-        escalations: Vec::new(),
         outbox,
-        timers: Vec::new(),
-        ai_audit: Vec::new(),
+        ..Turn::of(next)
     }
 }

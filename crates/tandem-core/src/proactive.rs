@@ -8,9 +8,12 @@
 //! made the bot speak last; a crash between that commit and the timer's write forgets
 //! that one check-in (a courtesy, not a delivery: nothing acknowledged is lost).
 
+use crate::executor::Step;
 use crate::policy::{BusinessEvent, Decision, EventsInput, InactivityInput, OfferKind};
 use crate::router::Core;
-use crate::store::{AiAuditRecord, ConversationStatus, EscalationEvent, Owner, StoreError, Turn};
+use crate::store::{
+    AiAuditRecord, ConversationRecord, ConversationStatus, EscalationEvent, Owner, StoreError, Turn,
+};
 use crate::turn;
 use tandem_model::{
     Content, ConversationId, CustomerId, MessageId, OutboundContent, Party, TranscriptEntry,
@@ -54,20 +57,17 @@ impl Core {
         expected_next_seq: u64,
     ) -> Result<(), StoreError> {
         let store = &self.inner.store;
-        for _ in 0..5 {
-            let Some(conv) = store.conversation(id).await? else {
-                return Ok(());
-            };
+        let decide = |conv: ConversationRecord| async move {
             // Anything since (a customer message, an agent) means the customer is not idle.
             if conv.next_seq != expected_next_seq
                 || conv.status != ConversationStatus::Open
                 || conv.state.owner != Owner::Bot
                 || conv.state.checked_in
             {
-                return Ok(());
+                return Ok(Step::Done(()));
             }
             let Some(customer) = store.customer(&conv.customer_id).await? else {
-                return Ok(());
+                return Ok(Step::Done(()));
             };
             let now = self.inner.clock.now();
             let idle = (now - conv.updated_at).try_into().unwrap_or_default();
@@ -117,30 +117,16 @@ impl Core {
                 ));
                 replies.push(OutboundContent::text(CHECK_IN));
             } else {
-                return Ok(());
+                return Ok(Step::Done(()));
             }
-            let recorded = escalations.clone();
-            let before = conv.state.handoff.as_ref().map(|h| h.id.clone());
-            let opened = crate::router::opened_handoff(before.as_deref(), &next);
             let turn = self
                 .proactive_turn(next, &conv.channel, replies, desk_op, escalations, ai_audit)
                 .await?;
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    for event in &recorded {
-                        self.inner.metrics.decision(event);
-                    }
-                    if let Some(h) = &opened {
-                        self.handoff_opened(&conv.id, h).await;
-                    }
-                    self.inner.outbox_wakeup.notify_one();
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+            Ok(Step::Commit(turn, ()))
+        };
+        self.apply("checking in", || store.conversation(id), decide)
+            .await
+            .map(|_| ())
     }
 
     /// Business events arrived for a customer: asks the policy and, when it says so,
@@ -186,17 +172,16 @@ impl Core {
                 None => return Ok(decision),
             },
         };
-        for _ in 0..5 {
-            let conv = store.open_conversation(customer_id, &channel, now).await?;
+        let (customer, decision, policy, channel) = (&customer, &decision, &policy, &channel);
+        let decide = |conv: ConversationRecord| async move {
             if conv.state.owner != Owner::Bot || conv.state.handoff.is_some() {
                 // A person is already on it.
-                return Ok(decision);
+                return Ok(Step::Done(()));
             }
             let mut next = conv.clone();
             next.updated_at = now;
             let escalations =
                 vec![decision.record(&conv.id, &customer.id, conv.next_seq, policy.version(), now)];
-            let recorded = escalations.clone();
             let evidence: Vec<&str> = decision
                 .reasons
                 .iter()
@@ -212,14 +197,12 @@ impl Core {
             );
             let mut ai_audit = Vec::new();
             let desk_op = self
-                .start_handoff(&mut next, &customer, &decision, &note, now, &mut ai_audit)
+                .start_handoff(&mut next, customer, decision, &note, now, &mut ai_audit)
                 .await;
             if desk_op.is_none() {
                 next.state.handoff_requested = true;
             }
             // The customer has not written: nothing is sent to them; the desk gets the briefing.
-            let before = conv.state.handoff.as_ref().map(|h| h.id.clone());
-            let opened = crate::router::opened_handoff(before.as_deref(), &next);
             let turn = self
                 .proactive_turn(
                     next,
@@ -230,22 +213,20 @@ impl Core {
                     ai_audit,
                 )
                 .await?;
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    for event in &recorded {
-                        self.inner.metrics.decision(event);
-                    }
-                    if let Some(h) = &opened {
-                        self.handoff_opened(&conv.id, h).await;
-                    }
-                    self.inner.outbox_wakeup.notify_one();
-                    return Ok(decision);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict("conversation kept changing".into()))
+            Ok(Step::Commit(turn, ()))
+        };
+        self.apply(
+            "a business event",
+            || async move {
+                store
+                    .open_conversation(customer_id, channel, now)
+                    .await
+                    .map(Some)
+            },
+            decide,
+        )
+        .await?;
+        Ok(decision.clone())
     }
 
     /// A turn with System replies to the customer and an optional desk operation.
@@ -295,13 +276,11 @@ impl Core {
             outbox.push(crate::handoff::desk_entry(&next, &desk, op, now));
         }
         Ok(Turn {
-            inbound_seq: None,
-            conversation: next,
             entries,
             escalations,
             outbox,
-            timers: Vec::new(),
             ai_audit,
+            ..Turn::of(next)
         })
     }
 }

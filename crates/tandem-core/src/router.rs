@@ -8,6 +8,7 @@
 
 use crate::ai::{Bot, IntentClassifier, SentimentAnalyzer, Summarizer};
 use crate::clock::Clock;
+use crate::executor::Step;
 use crate::metrics::Metrics;
 use crate::outbox::OutboxConfig;
 use crate::policy::EscalationPolicy;
@@ -154,6 +155,11 @@ pub(crate) struct Inner {
     /// Where uploads are kept (see [`crate::media`]).
     pub(crate) media_files: std::sync::OnceLock<Arc<dyn tandem_sdk::media::MediaFiles>>,
     shards: Vec<mpsc::Sender<PendingInbound>>,
+    /// Inbound records queued for a shard worker or being processed, by seq. The recovery
+    /// sweep does not queue one of them again: under a backlog older than its threshold it
+    /// would otherwise queue every waiting record each time it runs, and the workers would
+    /// make each turn many times over (each copy but the first ending `AlreadyProcessed`).
+    queued: std::sync::Mutex<std::collections::HashSet<u64>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
     sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
@@ -193,6 +199,7 @@ impl Core {
                 desk_handles: RwLock::new(HashMap::new()),
                 media_files: std::sync::OnceLock::new(),
                 shards: senders,
+                queued: std::sync::Mutex::new(std::collections::HashSet::new()),
                 receivers: std::sync::Mutex::new(receivers),
                 shared: crate::shared::Shared::new(),
             }),
@@ -245,35 +252,20 @@ impl Core {
         id: &tandem_model::ConversationId,
     ) -> Result<Option<bool>, StoreError> {
         let store = &self.inner.store;
-        for _attempt in 0..5 {
-            let Some(conversation) = store.conversation(id).await? else {
-                return Ok(None);
-            };
-            if conversation.state.owner != crate::store::Owner::External {
-                return Ok(Some(false));
-            }
-            let mut next = conversation;
-            next.state.owner = crate::store::Owner::Bot;
-            next.state.external_at_ms = None;
-            next.updated_at = self.inner.clock.now();
-            let turn = crate::store::Turn {
-                inbound_seq: None,
-                conversation: next,
-                entries: vec![],
-                escalations: vec![],
-                outbox: vec![],
-                timers: Vec::new(),
-                ai_audit: Vec::new(),
-            };
-            match store.commit_turn(turn).await {
-                Ok(()) => return Ok(Some(true)),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict(
-            "the conversation kept changing".into(),
-        ))
+        self.apply(
+            "releasing an external owner",
+            || store.conversation(id),
+            |mut next| async move {
+                if next.state.owner != crate::store::Owner::External {
+                    return Ok(Step::Done(false));
+                }
+                next.state.owner = crate::store::Owner::Bot;
+                next.state.external_at_ms = None;
+                next.updated_at = self.inner.clock.now();
+                Ok(Step::Commit(Turn::of(next), true))
+            },
+        )
+        .await
     }
 
     /// The store.
@@ -344,12 +336,22 @@ impl Core {
                 () = stop.cancelled() => None,
             };
             let Some(pending) = next else { break };
-            self.process_logged(pending).await;
+            self.process_queued(pending).await;
         }
         // Drain what was already queued: those messages were acknowledged to platforms.
         while let Ok(pending) = rx.try_recv() {
-            self.process_logged(pending).await;
+            self.process_queued(pending).await;
         }
+    }
+
+    async fn process_queued(&self, pending: PendingInbound) {
+        let seq = pending.seq;
+        self.process_logged(pending).await;
+        self.queued().remove(&seq);
+    }
+
+    fn queued(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
+        self.inner.queued.lock().expect("queued lock poisoned")
     }
 
     async fn process_logged(&self, pending: PendingInbound) {
@@ -392,10 +394,27 @@ impl Core {
     }
 
     async fn dispatch(&self, pending: PendingInbound) {
+        let seq = pending.seq;
+        if !self.queued().insert(seq) {
+            // Already queued, or being processed.
+            return;
+        }
+        // Until the record is in the queue, a drop of this future (a webhook whose client
+        // gave up while the queue was full) or a closed queue takes the mark back, so the
+        // sweep queues the record later.
+        struct Unmark<'a>(&'a Core, u64);
+        impl Drop for Unmark<'_> {
+            fn drop(&mut self) {
+                self.0.queued().remove(&self.1);
+            }
+        }
+        let unmark = Unmark(self, seq);
         let shard = shard_of(&pending.message.sender, self.inner.shards.len());
         // The receiver lives as long as the worker; after shutdown the record stays
         // pending and is picked up at the next start.
-        let _ = self.inner.shards[shard].send(pending).await;
+        if self.inner.shards[shard].send(pending).await.is_ok() {
+            std::mem::forget(unmark);
+        }
     }
 
     async fn process(&self, pending: PendingInbound) -> Result<(), StoreError> {
@@ -408,17 +427,24 @@ impl Core {
         // write). Process those first, oldest first; a turn another process commits
         // meanwhile makes ours `AlreadyProcessed`, which changes nothing.
         if self.inner.shared.is_following() {
-            let earlier = self
+            // The sender's waiting records up to this one, oldest first.
+            let waiting = self
                 .inner
                 .store
                 .pending_inbound_before(
                     &pending.message.channel,
                     &pending.message.sender.subject,
-                    pending.seq,
-                    100,
+                    pending.seq + 1,
+                    CATCH_UP_LIMIT,
                 )
                 .await?;
-            for record in earlier {
+            if waiting.len() < CATCH_UP_LIMIT && !waiting.iter().any(|r| r.seq == pending.seq) {
+                // Processed meanwhile (by another process, or here as an earlier record of
+                // a later message): making the turn again would only end `AlreadyProcessed`.
+                debug!("Inbound message already processed.");
+                return Ok(());
+            }
+            for record in waiting.into_iter().filter(|r| r.seq < pending.seq) {
                 self.process_message(record).await?;
             }
         }
@@ -448,8 +474,9 @@ impl Core {
             self.suggest_from_claims(&customer.id, sender, &claimed.join(" "), now)
                 .await;
         }
-        for _attempt in 0..5 {
-            let mut conversation = store
+        let (pending, customer) = (&pending, &customer);
+        let load = || async move {
+            let conversation = store
                 .open_conversation(&customer.id, &pending.message.channel, now)
                 .await?;
             // A conversation the bot owns that has been quiet for long is over: this
@@ -459,69 +486,37 @@ impl Core {
                 && now - conversation.updated_at > self.inner.config.conversation_timeout
             {
                 store.close_conversation(&conversation.id, now).await?;
-                conversation = store
+                return store
                     .open_conversation(&customer.id, &pending.message.channel, now)
-                    .await?;
+                    .await
+                    .map(Some);
             }
-            let before = conversation.state.handoff.as_ref().map(|h| h.id.clone());
-            let drafts_before = conversation.state.drafts.clone();
-            let mut plan = crate::turn::plan(self, &pending, &customer, conversation).await;
-            let opened = opened_handoff(before.as_deref(), &plan.conversation);
+            Ok(Some(conversation))
+        };
+        let decide = |conversation| async move {
+            let mut plan = crate::turn::plan(self, pending, customer, conversation).await;
             let bot_spoke_last = plan
                 .entries
                 .last()
                 .is_some_and(|e| e.from == tandem_model::Party::Bot)
                 && plan.conversation.state.owner == crate::store::Owner::Bot;
-            let conversation_id = plan.conversation.id.clone();
             if bot_spoke_last {
                 // The check-in is scheduled by the turn's own commit: no window where the
                 // answer is stored and its timer is not.
-                plan.timers
-                    .extend(self.inactivity_timer(&conversation_id, plan.conversation.next_seq));
+                let timer =
+                    self.inactivity_timer(&plan.conversation.id, plan.conversation.next_seq);
+                plan.timers.extend(timer);
             }
-            let decisions = plan.escalations.clone();
-            let drafts_changed = plan.conversation.state.drafts != drafts_before;
-            let after = drafts_changed.then(|| plan.conversation.clone());
-            let has_outbox = !plan.outbox.is_empty();
-            let has_timers = !plan.timers.is_empty();
-            match store.commit_turn(plan).await {
-                Ok(()) => {
-                    for decision in &decisions {
-                        self.inner.metrics.decision(decision);
-                    }
-                    if has_outbox {
-                        self.inner.outbox_wakeup.notify_one();
-                    }
-                    if let Some(h) = &opened {
-                        self.handoff_opened(&conversation_id, h).await;
-                    }
-                    if has_timers {
-                        self.inner.timer_wakeup.notify_one();
-                    }
-                    if let Some(after) = &after {
-                        self.drafts_committed(&drafts_before, after).await;
-                    }
-                    debug!("Inbound message processed.");
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(StoreError::AlreadyProcessed) => return Ok(()),
-                Err(e) => return Err(e),
+            Ok(Step::Commit(plan, ()))
+        };
+        match self.apply("processing a message", load, decide).await {
+            Ok(_) => {
+                debug!("Inbound message processed.");
+                Ok(())
             }
+            Err(StoreError::AlreadyProcessed) => Ok(()),
+            Err(e) => Err(e),
         }
-        Err(StoreError::Conflict(
-            "conversation kept changing; will retry".into(),
-        ))
-    }
-
-    /// Commits a turn produced outside inbound processing (greetings, agent replies).
-    pub async fn commit(&self, turn: Turn) -> Result<(), StoreError> {
-        let has_outbox = !turn.outbox.is_empty();
-        self.inner.store.commit_turn(turn).await?;
-        if has_outbox {
-            self.inner.outbox_wakeup.notify_one();
-        }
-        Ok(())
     }
 
     /// The adapter registered for `channel` (to fetch a customer's media from its
@@ -551,6 +546,10 @@ pub(crate) fn opened_handoff(
         .filter(|h| Some(h.id.as_str()) != before)
         .cloned()
 }
+
+/// How many of a sender's waiting records a worker looks at before processing one of them
+/// (see [`Core::process`]).
+const CATCH_UP_LIMIT: usize = 100;
 
 fn shard_of(sender: &ExternalIdentity, shards: usize) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -675,13 +674,8 @@ impl InboundHandler for Core {
                     platform_message_id: None,
                 };
                 let turn = Turn {
-                    inbound_seq: None,
-                    conversation: next,
                     entries: vec![entry],
-                    escalations: vec![],
-                    outbox: vec![],
-                    timers: Vec::new(),
-                    ai_audit: Vec::new(),
+                    ..Turn::of(next)
                 };
                 match store.commit_turn(turn).await {
                     // Someone else wrote first: their history stands.

@@ -14,6 +14,7 @@
 //! lost on a crash between that commit and the claim is the handoff's place in Tandem's
 //! queue; the desk still has it and an agent can still accept it there.
 
+use crate::executor::Step;
 use crate::handoff::{self, ms};
 use crate::router::Core;
 use crate::store::{
@@ -88,24 +89,29 @@ impl Core {
         agent: &AgentRecord,
     ) -> Result<bool, StoreError> {
         let store = &self.inner.store;
-        for _ in 0..5 {
-            let Some(conv) = store.conversation(conversation).await? else {
-                return Ok(false);
-            };
+        enum Assign {
+            /// The handoff is no longer waiting.
+            Gone,
+            /// The agent already has it.
+            Already,
+            /// Assigned now, in this queue.
+            Now(String),
+        }
+        let decide = |conv: crate::store::ConversationRecord| async move {
             let Some(h) = conv
                 .state
                 .handoff
                 .as_ref()
                 .filter(|h| h.id == handoff_id && waiting(h))
             else {
-                return Ok(false);
+                return Ok(Step::Done(Assign::Gone));
             };
             let agent_ref = AgentRef {
                 id: agent.profile.id.clone(),
                 name: agent.profile.name.clone(),
             };
             if h.assignee.as_ref() == Some(&agent_ref) {
-                return Ok(true);
+                return Ok(Step::Done(Assign::Already));
             }
             let now = self.inner.clock.now();
             let mut next = conv.clone();
@@ -124,29 +130,26 @@ impl Core {
             let desk = h.desk.clone();
             next.state.handoff = Some(h);
             let entry = handoff::desk_entry(&next, &desk, op, now);
-            let turn = Turn {
-                inbound_seq: None,
-                conversation: next,
-                entries: vec![],
-                escalations: vec![],
-                outbox: vec![entry],
-                timers: Vec::new(),
-                ai_audit: Vec::new(),
-            };
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    self.inner.metrics.assignment(&queue);
-                    self.inner.outbox_wakeup.notify_one();
-                    debug!(%queue, "Handoff assigned to an agent.");
-                    return Ok(true);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
+            let mut turn = Turn::of(next);
+            turn.outbox.push(entry);
+            Ok(Step::Commit(turn, Assign::Now(queue)))
+        };
+        let applied = self
+            .apply(
+                "assigning a handoff",
+                || store.conversation(conversation),
+                decide,
+            )
+            .await?;
+        match applied {
+            Some(Assign::Now(queue)) => {
+                self.inner.metrics.assignment(&queue);
+                debug!(%queue, "Handoff assigned to an agent.");
+                Ok(true)
             }
+            Some(Assign::Already) => Ok(true),
+            Some(Assign::Gone) | None => Ok(false),
         }
-        Err(StoreError::Conflict(
-            "conversation kept changing while assigning".into(),
-        ))
     }
 
     /// Gives waiting handoffs, in queue order (priority, then age), to agents who can

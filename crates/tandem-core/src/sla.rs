@@ -15,11 +15,14 @@
 //! (in the store's queue or held by an agent, see [`crate::routing`]), which covers
 //! handoffs opened before timers were durable; scheduling the same key again is harmless.
 
+use crate::executor::Step;
 use crate::handoff::{self, ms, transition};
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::routing::queue_of;
-use crate::store::{HandoffStatus, Owner, Reason, RoutingStep, StoreError, Turn};
+use crate::store::{
+    ConversationRecord, HandoffStatus, Owner, Reason, RoutingStep, StoreError, Turn,
+};
 use crate::turn;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -123,10 +126,7 @@ impl Core {
         handoff_id: &str,
     ) -> Result<(), StoreError> {
         let store = &self.inner.store;
-        for _ in 0..5 {
-            let Some(conv) = store.conversation(id).await? else {
-                return Ok(());
-            };
+        let decide = |conv: ConversationRecord| async move {
             let now = self.inner.clock.now();
             let waiting = conv.state.handoff.as_ref().is_some_and(|h| {
                 h.id == handoff_id
@@ -139,14 +139,14 @@ impl Core {
             // Not waiting any more, or a stale timer (one set before a re-route restarted
             // the clock, or a second one set at start-up): nothing to do.
             if !waiting {
-                return Ok(());
+                return Ok(Step::Done(None));
             }
             let mut next = conv.clone();
             next.updated_at = now;
             let mut outbox = Vec::new();
             let mut entries = Vec::new();
             let Some(mut h) = next.state.handoff.take() else {
-                return Ok(());
+                return Ok(Step::Done(None));
             };
             h.sla_breached_at_ms = Some(ms(now));
             let priority = h.priority.clone().unwrap_or_else(|| "medium".into());
@@ -209,34 +209,30 @@ impl Core {
             }
             debug_assert!(next.state.owner != Owner::Agent);
             let turn = Turn {
-                inbound_seq: None,
-                conversation: next,
                 entries,
-                escalations: vec![],
                 outbox,
-                timers: Vec::new(),
                 ai_audit,
+                ..Turn::of(next)
             };
-            match store.commit_turn(turn).await {
-                Ok(()) => {
-                    self.inner.metrics.sla_breach(&priority);
-                    self.inner.outbox_wakeup.notify_one();
-                    if let Some((from, h)) = rerouted {
-                        let to = queue_of(&h).to_owned();
-                        self.inner.metrics.reroute(&from, &to);
-                        warn!(%priority, %from, %to, "Handoff not accepted within its SLA; re-routed.");
-                        self.moved_queue(id, &h).await;
-                    } else {
-                        warn!(%priority, "Handoff not accepted within its SLA.");
-                    }
-                    if finished {
-                        self.handoff_finished(handoff_id).await;
-                    }
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
+            Ok(Step::Commit(turn, Some((priority, rerouted, finished))))
+        };
+        let applied = self
+            .apply("an SLA breach", || store.conversation(id), decide)
+            .await?;
+        let Some(Some((priority, rerouted, finished))) = applied else {
+            return Ok(());
+        };
+        self.inner.metrics.sla_breach(&priority);
+        if let Some((from, h)) = rerouted {
+            let to = queue_of(&h).to_owned();
+            self.inner.metrics.reroute(&from, &to);
+            warn!(%priority, %from, %to, "Handoff not accepted within its SLA; re-routed.");
+            self.moved_queue(id, &h).await;
+        } else {
+            warn!(%priority, "Handoff not accepted within its SLA.");
+        }
+        if finished {
+            self.handoff_finished(handoff_id).await;
         }
         Ok(())
     }
