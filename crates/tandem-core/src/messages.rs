@@ -245,17 +245,7 @@ impl Core {
         }
         let Some((choice, caps)) = chosen else {
             let outcome = ProactiveOutcome::Undeliverable { skipped };
-            if let Some((kv_key, _)) = key {
-                put_record(
-                    self,
-                    kv_key,
-                    &KeyRecord::Done {
-                        outcome: outcome.clone(),
-                    },
-                )
-                .await?;
-            }
-            return Ok(outcome);
+            return finish(self, key.as_ref().map(|(k, _)| *k), outcome).await;
         };
         let message_id = key
             .as_ref()
@@ -292,17 +282,7 @@ impl Core {
             .apply("sending a proactive message", load, decide)
             .await?
             .ok_or_else(|| StoreError::Unavailable("no conversation to send in".into()))?;
-        if let Some((kv_key, _)) = key {
-            put_record(
-                self,
-                kv_key,
-                &KeyRecord::Done {
-                    outcome: outcome.clone(),
-                },
-            )
-            .await?;
-        }
-        Ok(outcome)
+        finish(self, key.as_ref().map(|(k, _)| *k), outcome).await
     }
 
     /// The customer's channels, the one of their latest conversation first, then the
@@ -345,6 +325,21 @@ fn skip(channel: &ChannelId, reason: &str) -> Skipped {
 
 fn read_record(raw: Option<String>) -> Option<KeyRecord> {
     serde_json::from_str(&raw?).ok()
+}
+
+/// Records `outcome` as the answer to the idempotency key, if there is one, and answers it.
+async fn finish(
+    core: &Core,
+    key: Option<&str>,
+    outcome: ProactiveOutcome,
+) -> Result<ProactiveOutcome, StoreError> {
+    if let Some(key) = key {
+        let done = KeyRecord::Done {
+            outcome: outcome.clone(),
+        };
+        put_record(core, key, &done).await?;
+    }
+    Ok(outcome)
 }
 
 async fn put_record(core: &Core, key: &str, record: &KeyRecord) -> Result<(), StoreError> {

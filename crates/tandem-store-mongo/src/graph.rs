@@ -31,8 +31,8 @@ use crate::schema::Collections;
 use bson::{Bson, Document, doc};
 use tandem_core::store::{
     AuditEntry, AuditKind, ConversationState, CustomerRecord, ERASED_TEXT, ErasureReport,
-    IdentityRecord, IdentityRef, KeyKind, MergeRecord, MergeTrigger, StoreError, SuggestedLink,
-    VerifiedKey,
+    IdentityRecord, IdentityRef, KeyKind, MergeMoves, MergeRecord, MergeTrigger, StoreError,
+    SuggestedLink, VerifiedKey, check_merge, merge_order,
 };
 use tandem_model::{ChannelId, Content, ConversationId, CustomerId, ExternalIdentity, Timestamp};
 
@@ -70,12 +70,11 @@ fn merged_into(doc: &Document) -> Option<CustomerId> {
     doc.get_str("merged_into").ok().map(CustomerId::from)
 }
 
-fn created_key(doc: &Document, id: &CustomerId) -> (i64, String) {
-    let at = doc
-        .get_datetime("created_at")
+/// When a customer document was created (unix ms; unreadable sorts last).
+fn created_ms(doc: &Document) -> i64 {
+    doc.get_datetime("created_at")
         .map(|d| d.timestamp_millis())
-        .unwrap_or(i64::MAX);
-    (at, id.as_str().to_owned())
+        .unwrap_or(i64::MAX)
 }
 
 async fn holder(c: &Collections, key: &VerifiedKey) -> Result<Option<CustomerId>, StoreError> {
@@ -270,17 +269,12 @@ async fn claim_keys(
                 break;
             };
             let fresh = created_now.as_ref() == Some(&customer);
-            let (survivor, merged) =
-                if fresh || created_key(&theirs, &other) < created_key(&mine, &customer) {
-                    (other, customer.clone())
-                } else {
-                    (customer.clone(), other)
-                };
-            let trigger = MergeTrigger {
-                actor: actor.to_owned(),
-                key: Some(key.clone()),
-                source: source.to_owned(),
-            };
+            let (survivor, merged) = merge_order(
+                (&customer, created_ms(&mine)),
+                fresh,
+                (&other, created_ms(&theirs)),
+            );
+            let trigger = MergeTrigger::verified_key(actor, key, source);
             match merge(c, &survivor, &merged, &trigger, now).await {
                 Ok(_) => customer = survivor,
                 // A concurrent merge took one of them: the next step follows it.
@@ -402,11 +396,7 @@ pub(crate) async fn merge(
     trigger: &MergeTrigger,
     now: Timestamp,
 ) -> Result<Option<MergeRecord>, StoreError> {
-    if survivor == merged {
-        return Err(StoreError::Conflict(
-            "a customer cannot be merged with itself".into(),
-        ));
-    }
+    check_merge(survivor, merged)?;
     let (Some(s), Some(_)) = (
         customer_doc(c, survivor).await?,
         customer_doc(c, merged).await?,
@@ -472,28 +462,14 @@ pub(crate) async fn merge(
         (Some(_), Some(doc)) => doc.get_str("_id").ok().map(ConversationId::new),
         _ => None,
     };
-    let record = MergeRecord {
-        id: new_id("mrg"),
-        survivor: survivor.clone(),
-        merged: merged.clone(),
-        trigger: trigger.clone(),
+    let moves = MergeMoves {
         identities,
         conversations,
         closed_conversation,
         events,
-        at: now,
-        unmerged_at: None,
     };
-    let entry = AuditEntry {
-        id: record.id.clone(),
-        kind: AuditKind::Merge,
-        customer_id: survivor.clone(),
-        other_customer_id: Some(merged.clone()),
-        actor: trigger.actor.clone(),
-        at: now,
-        detail: json_value("a merge", &record)?,
-    };
-    insert_audit(c, &entry, false).await?;
+    let record = MergeRecord::new(survivor, merged, trigger, moves, now);
+    insert_audit(c, &record.merge_audit()?, false).await?;
     apply_merge(c, &record).await?;
     // The survivor may have been merged away itself while this merge moved things onto
     // it (after that merge moved the survivor's own): pass identities and keys on.
@@ -686,16 +662,7 @@ pub(crate) async fn unmerge(
         )
         .await
         .map_err(classify)?;
-    let unmerge = AuditEntry {
-        id: new_id("unm"),
-        kind: AuditKind::Unmerge,
-        customer_id: record.survivor.clone(),
-        other_customer_id: Some(record.merged.clone()),
-        actor: "admin".into(),
-        at: now,
-        detail: json_value("a merge", &record)?,
-    };
-    insert_audit(c, &unmerge, true).await?;
+    insert_audit(c, &record.unmerge_audit(now)?, true).await?;
     Ok(Some(record))
 }
 
@@ -979,19 +946,7 @@ pub(crate) async fn erase_customer(
         for conversation in conversations {
             let mut state: ConversationState = conversation.state.clone();
             let mut refs = vec![conversation.id.clone()];
-            state.slots.clear();
-            state.erase_drafts();
-            state.offered_choices.clear();
-            for handoff in state
-                .handoff
-                .iter_mut()
-                .chain(state.past_handoffs.iter_mut())
-            {
-                refs.push(handoff.id.clone());
-                if let Some(csat) = &mut handoff.csat {
-                    csat.comment = None;
-                }
-            }
+            refs.extend(state.erase_personal());
             c.conversations
                 .update_one(
                     doc! { "_id": &conversation.id },

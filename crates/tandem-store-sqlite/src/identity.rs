@@ -11,8 +11,8 @@ use crate::rows::{
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::store::{
     AuditEntry, AuditKind, ConversationState, CustomerRecord, ERASED_TEXT, ErasureReport,
-    IdentityRecord, IdentityRef, KeyKind, MergeRecord, MergeTrigger, StoreError, SuggestedLink,
-    VerifiedKey,
+    IdentityRecord, IdentityRef, KeyKind, MergeMoves, MergeRecord, MergeTrigger, StoreError,
+    SuggestedLink, VerifiedKey, check_merge, merge_order,
 };
 use tandem_model::{ChannelId, ConversationId, CustomerId, ExternalIdentity, Timestamp};
 
@@ -176,16 +176,8 @@ fn absorb(
             else {
                 continue;
             };
-            let (survivor, merged) = if (theirs.0, other.as_str()) < (mine.0, customer.as_str()) {
-                (other.clone(), customer.clone())
-            } else {
-                (customer.clone(), other.clone())
-            };
-            let trigger = MergeTrigger {
-                actor: actor.to_owned(),
-                key: Some(key.clone()),
-                source: source.to_owned(),
-            };
+            let (survivor, merged) = merge_order((&customer, mine.0), false, (&other, theirs.0));
+            let trigger = MergeTrigger::verified_key(actor, key, source);
             merge(conn, &survivor, &merged, &trigger, now)?;
             customer = survivor;
         }
@@ -338,11 +330,7 @@ pub(crate) fn merge(
     trigger: &MergeTrigger,
     now: Timestamp,
 ) -> Result<Option<MergeRecord>, StoreError> {
-    if survivor == merged {
-        return Err(StoreError::Conflict(
-            "a customer cannot be merged with itself".into(),
-        ));
-    }
+    check_merge(survivor, merged)?;
     let (Some(s), Some(m)) = (created_at(conn, survivor)?, created_at(conn, merged)?) else {
         return Ok(None);
     };
@@ -423,31 +411,14 @@ pub(crate) fn merge(
         "UPDATE customers SET merged_into = ?1, updated_at = ?3 WHERE id = ?2",
         params![to, from, now_ms],
     )?;
-    let record = MergeRecord {
-        id: new_id("mrg"),
-        survivor: survivor.clone(),
-        merged: merged.clone(),
-        trigger: trigger.clone(),
+    let moves = MergeMoves {
         identities,
         conversations,
         closed_conversation,
         events,
-        at: now,
-        unmerged_at: None,
     };
-    insert_audit(
-        conn,
-        &AuditEntry {
-            id: record.id.clone(),
-            kind: AuditKind::Merge,
-            customer_id: survivor.clone(),
-            other_customer_id: Some(merged.clone()),
-            actor: trigger.actor.clone(),
-            at: now,
-            detail: serde_json::to_value(&record)
-                .map_err(|e| StoreError::Unavailable(format!("encoding a merge: {e}")))?,
-        },
-    )?;
+    let record = MergeRecord::new(survivor, merged, trigger, moves, now);
+    insert_audit(conn, &record.merge_audit()?)?;
     Ok(Some(record))
 }
 
@@ -526,25 +497,12 @@ pub(crate) fn unmerge(
         params![to, now_ms],
     )?;
     record.unmerged_at = Some(now);
-    let detail = serde_json::to_value(&record)
-        .map_err(|e| StoreError::Unavailable(format!("encoding a merge: {e}")))?;
     exec(
         conn,
         "UPDATE identity_audit SET unmerged_at = ?2, record = ?3 WHERE id = ?1",
         params![merge_id, now_ms, to_json("merge record", &record)?],
     )?;
-    insert_audit(
-        conn,
-        &AuditEntry {
-            id: new_id("unm"),
-            kind: AuditKind::Unmerge,
-            customer_id: record.survivor.clone(),
-            other_customer_id: Some(record.merged.clone()),
-            actor: "admin".into(),
-            at: now,
-            detail,
-        },
-    )?;
+    insert_audit(conn, &record.unmerge_audit(now)?)?;
     Ok(Some(record))
 }
 
@@ -819,19 +777,7 @@ pub(crate) fn erase_customer(
             let mut state: ConversationState = serde_json::from_str(&state)
                 .map_err(|e| StoreError::Corrupt(format!("conversation state of {id}: {e}")))?;
             let mut refs = vec![id.clone()];
-            state.slots.clear();
-            state.erase_drafts();
-            state.offered_choices.clear();
-            for handoff in state
-                .handoff
-                .iter_mut()
-                .chain(state.past_handoffs.iter_mut())
-            {
-                refs.push(handoff.id.clone());
-                if let Some(csat) = &mut handoff.csat {
-                    csat.comment = None;
-                }
-            }
+            refs.extend(state.erase_personal());
             exec(
                 conn,
                 "UPDATE conversations SET state = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1",

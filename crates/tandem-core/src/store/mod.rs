@@ -6,12 +6,14 @@
 //! conformance suite is its executable form.
 
 mod error;
+mod merge;
 mod types;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
 
 pub use error::StoreError;
+pub use merge::{MergeMoves, check_merge, merge_order};
 pub use types::*;
 
 use async_trait::async_trait;

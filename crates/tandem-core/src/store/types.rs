@@ -312,6 +312,23 @@ impl ConversationState {
         }
     }
 
+    /// Erases what the state holds of the customer (GDPR erasure): filled slots, offered
+    /// choices, drafts' texts, survey comments. Returns the ids of the conversation's
+    /// handoffs, current and past, whose records elsewhere the erasure also covers.
+    pub fn erase_personal(&mut self) -> Vec<String> {
+        self.slots.clear();
+        self.erase_drafts();
+        self.offered_choices.clear();
+        let mut handoffs = Vec::new();
+        for handoff in self.handoff.iter_mut().chain(self.past_handoffs.iter_mut()) {
+            handoffs.push(handoff.id.clone());
+            if let Some(csat) = &mut handoff.csat {
+                csat.comment = None;
+            }
+        }
+        handoffs
+    }
+
     /// Appends a closed handoff to `past_handoffs`, dropping the oldest beyond
     /// [`Self::PAST_HANDOFFS_KEPT`].
     pub fn archive_handoff(&mut self, handoff: HandoffState) {
