@@ -4,53 +4,11 @@
 //! (`tandem_sdk::bot`) and re-exported here.
 
 use async_trait::async_trait;
+use std::time::Duration;
 
 pub use tandem_sdk::bot::{AiCall, Bot, BotAnswer, BotQuestion};
 
-/// What a customer message does: asks about something, asks for something to be done,
-/// or states something (a problem, a fact, a greeting).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SpeechAct {
-    /// "how do refunds work?": information is wanted.
-    Question,
-    /// "I want a refund", "can you refund me?": an action is wanted.
-    Request,
-    /// "I was charged twice", "hi": a report or small talk.
-    #[default]
-    Statement,
-}
-
-impl SpeechAct {
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpeechAct::Question => "question",
-            SpeechAct::Request => "request",
-            SpeechAct::Statement => "statement",
-        }
-    }
-}
-
-/// What an intent classifier says about one customer message.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct IntentSignal {
-    /// The most likely intent (`refund_demand`, `refund_policy`, ...).
-    pub intent: String,
-    /// Its calibrated probability, in [0, 1].
-    pub confidence: f32,
-    /// Whether the customer asks about something, asks for it, or states something.
-    pub act: SpeechAct,
-    /// The probability of `act`.
-    pub act_confidence: f32,
-    /// Whether the customer says they do *not* want something ("I don't want to cancel").
-    pub negated: bool,
-    /// How it was classified, for the AI audit trail; `None` when the classifier says
-    /// nothing about it.
-    pub call: Option<AiCall>,
-}
+pub use crate::intent::{IntentSignal, SpeechAct};
 
 /// Classifies what a customer message is about, for the escalation policy (the bot's own
 /// intent, [`BotAnswer::intent`], is what the bot answers; this is what the customer
@@ -138,4 +96,31 @@ pub trait Summarizer: Send + Sync + 'static {
     /// Summarizes a conversation for an agent. Never fails: a provider that cannot answer
     /// falls back to a deterministic summary.
     async fn summarize(&self, input: BriefingInput<'_>) -> BriefingSummary;
+}
+
+/// What the hooks say about one customer message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Understanding {
+    /// Sentiment compound score in [-1, 1].
+    pub sentiment: f32,
+    /// The bot's answer (intent, confidence, reply, slots).
+    pub answer: BotAnswer,
+    /// What the intent classifier says the customer wants (`None` without a classifier).
+    pub intent: Option<IntentSignal>,
+    /// How the hooks decided, for the AI audit trail ([`crate::audit`]).
+    pub trace: UnderstandingTrace,
+}
+
+/// How `turn::understand`'s hooks decided: the sentiment analyzer's call (the bot's and the
+/// classifier's travel with their answers) and how long each hook took.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnderstandingTrace {
+    /// What the sentiment analyzer said about its score.
+    pub sentiment_call: Option<AiCall>,
+    /// How long sentiment scoring took.
+    pub sentiment: Duration,
+    /// How long the intent classifier took.
+    pub intent: Duration,
+    /// How long the bot took.
+    pub bot: Duration,
 }

@@ -10,9 +10,9 @@
 //! only the SHA-256 of the request and the response are kept. Nothing of a record is
 //! logged.
 
+use crate::ai::Understanding;
 use crate::ai::{AiCall, BotAnswer, BriefingSummary, IntentSignal, Sentiment};
 use crate::store::{AiAuditKind, AiAuditRecord};
-use crate::turn::Understanding;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use tandem_model::{ConversationId, CustomerId, Timestamp};

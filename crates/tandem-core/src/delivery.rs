@@ -152,3 +152,20 @@ fn status_name(status: &DeliveryStatus) -> &'static str {
         DeliveryStatus::Failed { .. } => "failed",
     }
 }
+
+impl Core {
+    /// Applies a platform delivery report (see [`record`]).
+    pub(crate) async fn record_delivery(&self, update: DeliveryUpdate) -> Result<(), StoreError> {
+        record(self, update).await
+    }
+
+    /// Records a customer's reachability (see [`mark`]).
+    pub(crate) async fn mark_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: Reachability,
+    ) -> Result<(), StoreError> {
+        mark(self, channel, subject, reachability).await
+    }
+}

@@ -49,98 +49,7 @@ pub const PENDING_KEPT: usize = 20;
 /// store are kept apart by the compare-and-set in `update_draft_index`).
 static INDEX_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Where draft-only mode applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DraftMode {
-    /// Never: the bot answers directly (the default).
-    #[default]
-    Off,
-    /// Every bot answer is a draft.
-    All,
-    /// Bot answers of turns whose policy category or queue is listed.
-    Selected,
-}
-
-impl DraftMode {
-    /// Parses the config value (`off`, `all`, `selected`).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "off" => Some(DraftMode::Off),
-            "all" => Some(DraftMode::All),
-            "selected" => Some(DraftMode::Selected),
-            _ => None,
-        }
-    }
-}
-
-/// `[drafts]` of the server config.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DraftsConfig {
-    /// Where bot answers become drafts.
-    pub mode: DraftMode,
-    /// Queues (policy targets) whose turns are drafted with [`DraftMode::Selected`].
-    pub queues: Vec<String>,
-    /// Policy categories whose turns are drafted with [`DraftMode::Selected`].
-    pub categories: Vec<String>,
-    /// Whether agents of handed-off conversations get the bot's answer to each customer
-    /// message as a suggestion draft. With [`DraftMode::Selected`] only for handoffs of
-    /// the listed queues or categories; otherwise for every handoff.
-    pub suggest: bool,
-}
-
-/// Why a draft was made: the category or queue that selected draft-only mode, if any.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// The listed category that matched.
-    pub category: Option<String>,
-    /// The listed queue that matched.
-    pub queue: Option<String>,
-}
-
-impl DraftsConfig {
-    /// Whether a bot answer is drafted, given the policy categories and queues of the
-    /// turn; `Some` names what selected it.
-    pub fn applies<'a>(
-        &self,
-        categories: impl IntoIterator<Item = &'a str>,
-        queues: impl IntoIterator<Item = &'a str>,
-    ) -> Option<Selection> {
-        match self.mode {
-            DraftMode::Off => None,
-            DraftMode::All => Some(Selection::default()),
-            DraftMode::Selected => self.select(categories, queues),
-        }
-    }
-
-    /// Whether a customer message of a handed-off conversation with this category and
-    /// queue gets a suggestion draft.
-    pub fn suggests(&self, category: Option<&str>, queue: Option<&str>) -> Option<Selection> {
-        if !self.suggest {
-            return None;
-        }
-        match self.mode {
-            DraftMode::Selected => self.select(category, queue),
-            DraftMode::Off | DraftMode::All => Some(Selection::default()),
-        }
-    }
-
-    fn select<'a>(
-        &self,
-        categories: impl IntoIterator<Item = &'a str>,
-        queues: impl IntoIterator<Item = &'a str>,
-    ) -> Option<Selection> {
-        let category = categories
-            .into_iter()
-            .find(|c| self.categories.iter().any(|l| l == c));
-        let queue = queues
-            .into_iter()
-            .find(|q| self.queues.iter().any(|l| l == q));
-        (category.is_some() || queue.is_some()).then(|| Selection {
-            category: category.map(str::to_owned),
-            queue: queue.map(str::to_owned),
-        })
-    }
-}
+pub use crate::config::{DraftMode, DraftsConfig, Selection};
 
 /// What a new draft says and why.
 #[derive(Debug, Clone, Default)]
@@ -407,7 +316,7 @@ impl Core {
         let caps = self
             .adapter(&next.channel)
             .map(|a| a.capabilities().clone());
-        crate::turn::remember_buttons(&mut next.state, &[(from, content.clone())]);
+        crate::shape::remember_buttons(&mut next.state, &[(from, content.clone())]);
         let entry = tandem_model::TranscriptEntry {
             id: MessageId::generate(),
             conversation_id: next.id.clone(),
@@ -424,7 +333,7 @@ impl Core {
         };
         next.next_seq += 1;
         if let Some(recipient) = &recipient {
-            turn.outbox.extend(crate::turn::outbox_entries(
+            turn.outbox.extend(crate::shape::outbox_entries(
                 &entry,
                 recipient,
                 &content,

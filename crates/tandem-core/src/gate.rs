@@ -8,7 +8,7 @@
 //! rate-limit hint pauses the channel, an unreachable recipient is marked so, and a
 //! window rejection gets one retry as template or tagged message.
 
-use crate::outbox::OutboxConfig;
+use crate::config::OutboxConfig;
 use crate::router::Core;
 use crate::store::{OutboxEntry, StoreError};
 use crate::window::{self, Prepared, WindowState};

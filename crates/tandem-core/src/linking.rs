@@ -19,8 +19,7 @@ use tracing::debug;
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// Code length.
 pub const CODE_LEN: usize = 6;
-/// How long a code is valid by default (`CoreConfig::link_code_ttl`).
-pub const CODE_TTL: time::Duration = time::Duration::minutes(10);
+pub use crate::config::CODE_TTL;
 /// Active codes a customer may hold at once.
 pub const MAX_ACTIVE: usize = 5;
 

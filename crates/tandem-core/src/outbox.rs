@@ -17,7 +17,6 @@
 
 use crate::router::Core;
 use crate::store::OutboxEntry;
-use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tandem_sdk::{AdapterError, ErrorKind};
@@ -26,49 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, warn};
 
-/// Outbox tunables.
-#[derive(Debug, Clone)]
-pub struct OutboxConfig {
-    /// How long a claim lasts before another sender may take the entry over; renewed
-    /// every third of it while the send is in flight.
-    pub lease: Duration,
-    /// First retry delay; doubles per attempt.
-    pub retry_base: Duration,
-    /// Longest retry delay.
-    pub retry_max: Duration,
-    /// Give up after this many attempts.
-    pub max_attempts: u32,
-    /// Longest a single `send` may take before it counts as a transient failure.
-    pub send_timeout: Duration,
-    /// Sends in flight at once.
-    pub concurrency: usize,
-}
-
-impl Default for OutboxConfig {
-    fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(10),
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(300),
-            // With the defaults this spans more than 24 hours of retries.
-            max_attempts: 300,
-            send_timeout: Duration::from_secs(30),
-            concurrency: 64,
-        }
-    }
-}
-
-impl OutboxConfig {
-    /// The delay before attempt `attempts + 1`, with ±20 % jitter.
-    pub fn backoff(&self, attempts: u32) -> Duration {
-        let exp = self
-            .retry_base
-            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
-        let capped = exp.min(self.retry_max);
-        let jitter = rand::rng().random_range(0.8..1.2);
-        capped.mul_f64(jitter)
-    }
-}
+pub use crate::config::OutboxConfig;
 
 pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
     let config = core.inner.config.outbox.clone();
@@ -303,5 +260,12 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
         Err(e) => {
             warn!(error = %e, "Recording a delivery outcome failed; the entry will be retried after its lease.")
         }
+    }
+}
+
+impl Core {
+    /// Runs the outbox dispatcher until `stop` (see [`run_dispatcher`]).
+    pub(crate) async fn run_dispatcher(self, stop: CancellationToken) {
+        run_dispatcher(self, stop).await;
     }
 }

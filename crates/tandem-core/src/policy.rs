@@ -11,11 +11,12 @@
 //! [`Offer`]s: actions that keep the bot in charge (a rephrase suggestion, the "talk to a
 //! person" button, a check-in).
 
-use crate::ai::{BotAnswer, IntentSignal};
+use crate::intent::IntentSignal;
 use crate::store::{ConversationState, CustomerRecord, Reason};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tandem_model::{ChannelId, Timestamp};
+use tandem_sdk::bot::BotAnswer;
 
 /// What the policy sees for one customer message.
 #[derive(Debug, Clone, Copy)]
@@ -43,14 +44,7 @@ pub struct PolicyInput<'a> {
 }
 
 /// An earlier conversation of the same customer (any channel), for `repeat_contact`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PastContact {
-    /// What it was about: the first intent the bot recognised in it.
-    pub intent: String,
-    /// When it was opened.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: Timestamp,
-}
+pub use crate::store::PastContact;
 
 /// A business event about a customer (`payment_failed`, ...), posted through the admin API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

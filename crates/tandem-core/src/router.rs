@@ -8,9 +8,8 @@
 
 use crate::ai::{Bot, IntentClassifier, SentimentAnalyzer, Summarizer};
 use crate::clock::Clock;
-use crate::executor::Step;
+use crate::config::{DraftsConfig, OutboxConfig, SlaConfig};
 use crate::metrics::Metrics;
-use crate::outbox::OutboxConfig;
 use crate::policy::EscalationPolicy;
 use crate::store::{DynStore, PendingInbound, StoreError, Turn};
 use async_trait::async_trait;
@@ -43,7 +42,7 @@ pub struct CoreConfig {
     /// which starts a new one.
     pub conversation_timeout: time::Duration,
     /// Handoff SLAs and what a breach does.
-    pub sla: crate::sla::SlaConfig,
+    pub sla: SlaConfig,
     /// How long an issued link code stays redeemable.
     pub link_code_ttl: time::Duration,
     /// Agent ids allowed to act on any handoff (take over, reply, transfer) whoever owns
@@ -56,8 +55,8 @@ pub struct CoreConfig {
     /// answers "unavailable" (the platform delivers again later). `None`: no limit.
     pub sender_rate_limit: Option<tandem_sdk::limit::RateLimit>,
     /// Draft-only mode: where bot answers wait for an agent's approval, and whether
-    /// agents get suggestions (see [`crate::drafts`]).
-    pub drafts: crate::drafts::DraftsConfig,
+    /// agents get suggestions (see `drafts`).
+    pub drafts: DraftsConfig,
     /// AI audit records keep the texts sent to AI backends and their answers (true), or
     /// only their SHA-256 (false): `[ai] store_prompts`.
     pub store_prompts: bool,
@@ -76,12 +75,12 @@ impl Default for CoreConfig {
             history_limit: 50,
             outbox: OutboxConfig::default(),
             conversation_timeout: time::Duration::hours(24),
-            sla: crate::sla::SlaConfig::default(),
-            link_code_ttl: crate::linking::CODE_TTL,
+            sla: SlaConfig::default(),
+            link_code_ttl: crate::config::CODE_TTL,
             supervisors: Vec::new(),
             external_release_after: DEFAULT_EXTERNAL_RELEASE_AFTER,
             sender_rate_limit: Some(DEFAULT_SENDER_RATE_LIMIT),
-            drafts: crate::drafts::DraftsConfig::default(),
+            drafts: DraftsConfig::default(),
             store_prompts: true,
             media_links: None,
         }
@@ -140,7 +139,7 @@ pub(crate) struct Inner {
     /// Desk instances and the queues (targets) each serves; empty serves every queue.
     pub(crate) desks: RwLock<std::collections::BTreeMap<String, Vec<String>>>,
     pub(crate) outbox_wakeup: Notify,
-    /// Wakes the timer worker when a timer is scheduled (see [`crate::timers`]).
+    /// Wakes the timer worker when a timer is scheduled (see `timers`).
     pub(crate) timer_wakeup: Notify,
     /// Send pacing per channel (see [`crate::pacing`]).
     pub(crate) pacer: crate::pacing::Pacer,
@@ -163,8 +162,8 @@ pub(crate) struct Inner {
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
     sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
-    /// Live updates shared with other processes (see [`crate::shared`]).
-    pub(crate) shared: crate::shared::Shared,
+    /// Live updates shared with other processes (see `shared`).
+    pub(crate) shared: crate::sharing::Shared,
 }
 
 impl Core {
@@ -201,7 +200,7 @@ impl Core {
                 shards: senders,
                 queued: std::sync::Mutex::new(std::collections::HashSet::new()),
                 receivers: std::sync::Mutex::new(receivers),
-                shared: crate::shared::Shared::new(),
+                shared: crate::sharing::Shared::new(),
             }),
         };
         core.register_policy_metrics(core.policy().as_ref());
@@ -244,30 +243,6 @@ impl Core {
         self.inner.metrics.register_policy(&names);
     }
 
-    /// Gives a conversation a person was answering outside Tandem (owner `external`)
-    /// back to the bot now, without waiting for `external_release_after`. `Ok(None)` when
-    /// there is no such conversation, `Ok(Some(false))` when it was not `external`.
-    pub async fn release_external(
-        &self,
-        id: &tandem_model::ConversationId,
-    ) -> Result<Option<bool>, StoreError> {
-        let store = &self.inner.store;
-        self.apply(
-            "releasing an external owner",
-            || store.conversation(id),
-            |mut next| async move {
-                if next.state.owner != crate::store::Owner::External {
-                    return Ok(Step::Done(false));
-                }
-                next.state.owner = crate::store::Owner::Bot;
-                next.state.external_at_ms = None;
-                next.updated_at = self.inner.clock.now();
-                Ok(Step::Commit(Turn::of(next), true))
-            },
-        )
-        .await
-    }
-
     /// The store.
     pub fn store(&self) -> &DynStore {
         &self.inner.store
@@ -307,12 +282,12 @@ impl Core {
         {
             let core = self.clone();
             let stop = shutdown.clone();
-            tracker.spawn(async move { crate::outbox::run_dispatcher(core, stop).await });
+            tracker.spawn(async move { core.run_dispatcher(stop).await });
         }
         {
             let core = self.clone();
             let stop = shutdown.clone();
-            tracker.spawn(async move { crate::timers::run_timers(core, stop).await });
+            tracker.spawn(async move { core.run_timers(stop).await });
         }
         {
             // Handoffs waiting for an agent across a restart get their SLA timers back.
@@ -449,74 +424,6 @@ impl Core {
             }
         }
         self.process_message(pending).await
-    }
-
-    /// Processes one customer message (see [`Core::process`]).
-    async fn process_message(&self, pending: PendingInbound) -> Result<(), StoreError> {
-        let store = &self.inner.store;
-        let now = self.inner.clock.now();
-        let mut pending = pending;
-        self.redeem_if_code(&mut pending, now).await?;
-        let customer = store.resolve_customer(&pending.message.sender, now).await?;
-        if let tandem_model::Content::Text { text } = &pending.message.content {
-            self.suggest_from_claims(&customer.id, &pending.message.sender, text, now)
-                .await;
-        }
-        // What the sender's client claims without proof (a web visitor's email or phone)
-        // is a claim like one typed in a message: a suggested link at most.
-        let sender = &pending.message.sender;
-        let claimed: Vec<&str> = [&sender.claimed_email, &sender.claimed_phone]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        if !claimed.is_empty() {
-            self.suggest_from_claims(&customer.id, sender, &claimed.join(" "), now)
-                .await;
-        }
-        let (pending, customer) = (&pending, &customer);
-        let load = || async move {
-            let conversation = store
-                .open_conversation(&customer.id, &pending.message.channel, now)
-                .await?;
-            // A conversation the bot owns that has been quiet for long is over: this
-            // message starts a new one (what repeat-contact counts).
-            if conversation.state.owner == crate::store::Owner::Bot
-                && conversation.next_seq > 0
-                && now - conversation.updated_at > self.inner.config.conversation_timeout
-            {
-                store.close_conversation(&conversation.id, now).await?;
-                return store
-                    .open_conversation(&customer.id, &pending.message.channel, now)
-                    .await
-                    .map(Some);
-            }
-            Ok(Some(conversation))
-        };
-        let decide = |conversation| async move {
-            let mut plan = crate::turn::plan(self, pending, customer, conversation).await;
-            let bot_spoke_last = plan
-                .entries
-                .last()
-                .is_some_and(|e| e.from == tandem_model::Party::Bot)
-                && plan.conversation.state.owner == crate::store::Owner::Bot;
-            if bot_spoke_last {
-                // The check-in is scheduled by the turn's own commit: no window where the
-                // answer is stored and its timer is not.
-                let timer =
-                    self.inactivity_timer(&plan.conversation.id, plan.conversation.next_seq);
-                plan.timers.extend(timer);
-            }
-            Ok(Step::Commit(plan, ()))
-        };
-        match self.apply("processing a message", load, decide).await {
-            Ok(_) => {
-                debug!("Inbound message processed.");
-                Ok(())
-            }
-            Err(StoreError::AlreadyProcessed) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// The adapter registered for `channel` (to fetch a customer's media from its
@@ -782,9 +689,7 @@ impl InboundHandler for Core {
     }
 
     async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
-        crate::delivery::record(self, update)
-            .await
-            .map_err(unavailable)
+        self.record_delivery(update).await.map_err(unavailable)
     }
 
     async fn reachability(
@@ -793,7 +698,7 @@ impl InboundHandler for Core {
         subject: &str,
         reachability: Reachability,
     ) -> Result<(), InboundError> {
-        crate::delivery::mark(self, channel, subject, reachability)
+        self.mark_reachability(channel, subject, reachability)
             .await
             .map_err(unavailable)
     }

@@ -4,7 +4,11 @@
 //! line breaks or spaces. Nothing is dropped or cut: a style is used only when every
 //! title and payload fits it unchanged.
 
-use tandem_model::{Button, Capabilities, ChoiceStyle, OutboundContent};
+use crate::store::{ConversationState, NewOutboxEntry};
+use tandem_model::{
+    Button, Capabilities, ChoiceStyle, OutboundContent, OutboundMessage, OutboxId, Party,
+    Timestamp, TranscriptEntry,
+};
 
 /// Splits and degrades `content` so that every part fits `caps`. The choices, if kept,
 /// ride on the last part.
@@ -212,6 +216,57 @@ fn choice_text_limit(caps: &Capabilities) -> usize {
     } else {
         caps.max_text_len_with_buttons.min(caps.max_text_len)
     }
+}
+
+/// How many recently offered buttons a conversation remembers for matching taps.
+pub const OFFERED_BUTTONS_KEPT: usize = 30;
+
+/// Adds the buttons of this turn's replies to the ones a tap may answer.
+pub(crate) fn remember_buttons(
+    state: &mut ConversationState,
+    replies: &[(Party, OutboundContent)],
+) {
+    for b in replies.iter().flat_map(|(_, c)| &c.buttons) {
+        state.offered_buttons.retain(|o| o.payload != b.payload);
+        state.offered_buttons.push(b.clone());
+    }
+    let excess = state
+        .offered_buttons
+        .len()
+        .saturating_sub(OFFERED_BUTTONS_KEPT);
+    state.offered_buttons.drain(..excess);
+}
+
+/// The outbox entries rendering one transcript entry on its channel, shaped to the
+/// channel's capabilities (when the channel is not running, unshaped: the dispatcher
+/// parks it with a clear error).
+pub fn outbox_entries(
+    entry: &TranscriptEntry,
+    recipient: &str,
+    content: &OutboundContent,
+    caps: Option<&Capabilities>,
+    now: Timestamp,
+) -> Vec<NewOutboxEntry> {
+    let parts = match caps {
+        Some(caps) => shape(content, caps),
+        None => vec![content.clone()],
+    };
+    parts
+        .into_iter()
+        .map(|part| NewOutboxEntry {
+            message: OutboundMessage {
+                outbox_id: OutboxId::generate(),
+                channel: entry.channel.clone(),
+                recipient: recipient.to_owned(),
+                conversation_id: entry.conversation_id.clone(),
+                from: entry.from,
+                content: part,
+                message_id: entry.id.clone(),
+                created_at: now,
+            },
+            next_attempt_at: now,
+        })
+        .collect()
 }
 
 #[cfg(test)]

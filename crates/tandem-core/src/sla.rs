@@ -24,7 +24,6 @@ use crate::store::{
     ConversationRecord, HandoffStatus, Owner, Reason, RoutingStep, StoreError, Turn,
 };
 use crate::turn;
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tandem_model::{ConversationId, OutboundContent, Party};
 use tandem_sdk::DeskOp;
@@ -37,47 +36,7 @@ const TIMER_SLACK_MS: i64 = 5;
 /// What the customer hears when no agent was available in time and the bot takes over.
 pub const NO_AGENT_NOTICE: &str = "Sorry, no one from our team is available right now. I'm back to help, and you can ask for a person again any time.";
 
-/// What to do when a handoff outlives its SLA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlaBreach {
-    /// Record and alert (metrics, WARN log); the handoff stays queued.
-    #[default]
-    Alert,
-    /// Time the handoff out and give the conversation back to the bot.
-    ReturnToBot,
-    /// Move the handoff to its queue's overflow queue (alert when it has none).
-    Reroute,
-}
-
-/// SLA settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SlaConfig {
-    /// Time to acceptance per priority (`immediate`, `high`, `medium`, `low`).
-    pub by_priority: BTreeMap<String, Duration>,
-    /// What a breach does.
-    pub on_breach: SlaBreach,
-    /// The next queue of each queue, for [`SlaBreach::Reroute`].
-    pub overflow: BTreeMap<String, String>,
-}
-
-impl Default for SlaConfig {
-    fn default() -> Self {
-        let by_priority = [
-            ("immediate", 30),
-            ("high", 120),
-            ("medium", 300),
-            ("low", 900),
-        ]
-        .into_iter()
-        .map(|(p, s)| (p.to_owned(), Duration::from_secs(s)))
-        .collect();
-        Self {
-            by_priority,
-            on_breach: SlaBreach::Alert,
-            overflow: BTreeMap::new(),
-        }
-    }
-}
+pub use crate::config::{SlaBreach, SlaConfig};
 
 impl SlaConfig {
     /// The SLA of a priority (`medium`'s when unknown).

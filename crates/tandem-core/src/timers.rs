@@ -203,6 +203,13 @@ async fn fire_one(core: &Core, entry: TimerEntry) {
     }
 }
 
+impl Core {
+    /// Fires due timers until `stop` (see [`run_timers`]).
+    pub(crate) async fn run_timers(self, stop: CancellationToken) {
+        run_timers(self, stop).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,26 +2,23 @@
 //! escalation decision and the replies to send. Pure apart from calling the bot and
 //! sentiment hooks; the router commits the result atomically.
 
-use crate::ai::{
-    AiCall, Bot, BotAnswer, BotQuestion, IntentClassifier, IntentSignal, SentimentAnalyzer,
-};
+use crate::ai::{Bot, BotAnswer, BotQuestion, IntentClassifier, SentimentAnalyzer};
 use crate::audit::AuditScope;
 use crate::drafts::{self, DraftParts};
+use crate::executor::Step;
 use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
 use crate::router::Core;
-use crate::shape::shape;
 use crate::store::DraftSource;
 use crate::store::{
-    ConversationRecord, ConversationState, CustomerRecord, NewOutboxEntry, Owner, PendingInbound,
-    Turn,
+    ConversationRecord, ConversationState, CustomerRecord, Owner, PendingInbound, StoreError, Turn,
 };
 use crate::{csat, handoff};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tandem_model::{
-    Button, Capabilities, ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
-    OutboxId, Party, Timestamp, TranscriptEntry,
+    Button, ChannelId, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry,
 };
 use tandem_sdk::DeskOp;
+use tracing::debug;
 
 /// What the customer is told when a conversation is marked for handoff.
 pub const HANDOFF_NOTICE: &str =
@@ -50,8 +47,9 @@ pub const TEXT_ONLY_APOLOGY: &str =
 /// words while the bot has the conversation (the desks get the media reference).
 pub const MEDIA_NOTICE: &str = "Thanks, I've got it. Tell me in a few words what it's about and I'll help, or ask for a person.";
 
-/// How many recently offered buttons a conversation remembers for matching taps.
-pub const OFFERED_BUTTONS_KEPT: usize = 30;
+pub use crate::ai::{Understanding, UnderstandingTrace};
+pub(crate) use crate::shape::remember_buttons;
+pub use crate::shape::{OFFERED_BUTTONS_KEPT, outbox_entries};
 
 pub(crate) async fn plan(
     core: &Core,
@@ -455,22 +453,6 @@ pub fn tapped<'a>(state: &'a ConversationState, payload: &str) -> Option<&'a But
         .find(|b| b.payload == payload)
 }
 
-/// Adds the buttons of this turn's replies to the ones a tap may answer.
-pub(crate) fn remember_buttons(
-    state: &mut ConversationState,
-    replies: &[(Party, OutboundContent)],
-) {
-    for b in replies.iter().flat_map(|(_, c)| &c.buttons) {
-        state.offered_buttons.retain(|o| o.payload != b.payload);
-        state.offered_buttons.push(b.clone());
-    }
-    let excess = state
-        .offered_buttons
-        .len()
-        .saturating_sub(OFFERED_BUTTONS_KEPT);
-    state.offered_buttons.drain(..excess);
-}
-
 /// Gives a conversation back to the bot once the person outside Tandem has been quiet
 /// for `after` (checked lazily on the next message, so it survives restarts).
 pub fn release_external_if_quiet(
@@ -486,33 +468,6 @@ pub fn release_external_if_quiet(
         state.owner = Owner::Bot;
         state.external_at_ms = None;
     }
-}
-
-/// What the hooks say about one customer message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Understanding {
-    /// Sentiment compound score in [-1, 1].
-    pub sentiment: f32,
-    /// The bot's answer (intent, confidence, reply, slots).
-    pub answer: BotAnswer,
-    /// What the intent classifier says the customer wants (`None` without a classifier).
-    pub intent: Option<IntentSignal>,
-    /// How the hooks decided, for the AI audit trail ([`crate::audit`]).
-    pub trace: UnderstandingTrace,
-}
-
-/// How [`understand`]'s hooks decided: the sentiment analyzer's call (the bot's and the
-/// classifier's travel with their answers) and how long each hook took.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct UnderstandingTrace {
-    /// What the sentiment analyzer said about its score.
-    pub sentiment_call: Option<AiCall>,
-    /// How long sentiment scoring took.
-    pub sentiment: Duration,
-    /// How long the intent classifier took.
-    pub intent: Duration,
-    /// How long the bot took.
-    pub bot: Duration,
 }
 
 /// Where a message was written, for bots that answer per channel or keep their own
@@ -667,42 +622,80 @@ fn bot_reply(answer: BotAnswer) -> OutboundContent {
     OutboundContent::with_buttons(answer.text, answer.buttons)
 }
 
-/// The outbox entries rendering one transcript entry on its channel, shaped to the
-/// channel's capabilities (when the channel is not running, unshaped: the dispatcher
-/// parks it with a clear error).
-pub fn outbox_entries(
-    entry: &TranscriptEntry,
-    recipient: &str,
-    content: &OutboundContent,
-    caps: Option<&Capabilities>,
-    now: Timestamp,
-) -> Vec<NewOutboxEntry> {
-    let parts = match caps {
-        Some(caps) => shape(content, caps),
-        None => vec![content.clone()],
-    };
-    parts
-        .into_iter()
-        .map(|part| NewOutboxEntry {
-            message: OutboundMessage {
-                outbox_id: OutboxId::generate(),
-                channel: entry.channel.clone(),
-                recipient: recipient.to_owned(),
-                conversation_id: entry.conversation_id.clone(),
-                from: entry.from,
-                content: part,
-                message_id: entry.id.clone(),
-                created_at: now,
-            },
-            next_attempt_at: now,
-        })
-        .collect()
-}
-
 /// A "talk to a person" button, offered by policies that suggest a handoff.
 pub fn human_button() -> Button {
     Button {
         title: "Talk to a person".into(),
         payload: HUMAN_PAYLOAD.into(),
+    }
+}
+
+impl Core {
+    /// Processes one customer message (see [`Core::process`]).
+    pub(crate) async fn process_message(&self, pending: PendingInbound) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let mut pending = pending;
+        self.redeem_if_code(&mut pending, now).await?;
+        let customer = store.resolve_customer(&pending.message.sender, now).await?;
+        if let tandem_model::Content::Text { text } = &pending.message.content {
+            self.suggest_from_claims(&customer.id, &pending.message.sender, text, now)
+                .await;
+        }
+        // What the sender's client claims without proof (a web visitor's email or phone)
+        // is a claim like one typed in a message: a suggested link at most.
+        let sender = &pending.message.sender;
+        let claimed: Vec<&str> = [&sender.claimed_email, &sender.claimed_phone]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !claimed.is_empty() {
+            self.suggest_from_claims(&customer.id, sender, &claimed.join(" "), now)
+                .await;
+        }
+        let (pending, customer) = (&pending, &customer);
+        let load = || async move {
+            let conversation = store
+                .open_conversation(&customer.id, &pending.message.channel, now)
+                .await?;
+            // A conversation the bot owns that has been quiet for long is over: this
+            // message starts a new one (what repeat-contact counts).
+            if conversation.state.owner == crate::store::Owner::Bot
+                && conversation.next_seq > 0
+                && now - conversation.updated_at > self.inner.config.conversation_timeout
+            {
+                store.close_conversation(&conversation.id, now).await?;
+                return store
+                    .open_conversation(&customer.id, &pending.message.channel, now)
+                    .await
+                    .map(Some);
+            }
+            Ok(Some(conversation))
+        };
+        let decide = |conversation| async move {
+            let mut plan = plan(self, pending, customer, conversation).await;
+            let bot_spoke_last = plan
+                .entries
+                .last()
+                .is_some_and(|e| e.from == tandem_model::Party::Bot)
+                && plan.conversation.state.owner == crate::store::Owner::Bot;
+            if bot_spoke_last {
+                // The check-in is scheduled by the turn's own commit: no window where the
+                // answer is stored and its timer is not.
+                let timer =
+                    self.inactivity_timer(&plan.conversation.id, plan.conversation.next_seq);
+                plan.timers.extend(timer);
+            }
+            Ok(Step::Commit(plan, ()))
+        };
+        match self.apply("processing a message", load, decide).await {
+            Ok(_) => {
+                debug!("Inbound message processed.");
+                Ok(())
+            }
+            Err(StoreError::AlreadyProcessed) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -151,7 +151,7 @@ pub struct ConversationState {
     /// Set when the customer got an inactivity check-in; cleared when they write again.
     pub checked_in: bool,
     /// The buttons Tandem offered lately (any rendering, newest last, at most
-    /// [`crate::turn::OFFERED_BUTTONS_KEPT`]): a tap is matched against them, never read
+    /// `turn::OFFERED_BUTTONS_KEPT`): a tap is matched against them, never read
     /// as typed text.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub offered_buttons: Vec<tandem_model::Button>,
@@ -164,12 +164,12 @@ pub struct ConversationState {
     /// change; a customer has one open conversation). `None` until the first message the
     /// policy reads.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub past_contacts: Option<Vec<crate::policy::PastContact>>,
+    pub past_contacts: Option<Vec<PastContact>>,
     /// The customer's answer to the survey of a conversation the bot handled alone
     /// (never handed off), once asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bot_csat: Option<Csat>,
-    /// Replies waiting for an agent's approval (draft-only mode, [`crate::drafts`]),
+    /// Replies waiting for an agent's approval (draft-only mode, see `drafts`),
     /// oldest first. Nothing of them reaches the customer until approved.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drafts: Vec<Draft>,
@@ -736,7 +736,7 @@ impl OutboxStatus {
 }
 
 /// A durable timer to schedule: `kind` and `payload` (JSON) say what to do when it is
-/// due; the core gives them their meaning (`crate::timers::Timer`).
+/// due; the core gives them their meaning (`timers::Timer`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTimer {
     /// Unique key: scheduling the same id again replaces the timer (one check-in per
@@ -1252,4 +1252,14 @@ mod tests {
         let expected: Vec<String> = (15..25).map(|n| format!("ho_{n}")).collect();
         assert_eq!(ids, expected, "the newest ten, oldest first");
     }
+}
+
+/// An earlier conversation of the same customer (any channel), for `repeat_contact`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastContact {
+    /// What it was about: the first intent the bot recognised in it.
+    pub intent: String,
+    /// When it was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
 }
