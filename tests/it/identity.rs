@@ -395,15 +395,18 @@ async fn merge_then_unmerge_restores_identities_and_conversations_and_both_are_a
         json!({"id": "m-a", "email": "ann@x.test", "name": "Ann"}),
     )
     .await;
+    // A new visitor's greeting comes first: the snapshots below wait for the answer.
+    let greeting = a.recv_reply().await;
     a.say("a1", "my order is late").await;
-    a.recv_reply().await;
+    assert_ne!(a.recv_reply().await["id"], greeting["id"]);
     let (mut b, _) = signed_user(
         &tandem,
         json!({"id": "m-b", "email": "bob@x.test", "name": "Bob"}),
     )
     .await;
+    let greeting = b.recv_reply().await;
     b.say("b1", "what are your opening hours").await;
-    b.recv_reply().await;
+    assert_ne!(b.recv_reply().await["id"], greeting["id"]);
     let ann = web_customer(&tandem, "m-a").await["id"]
         .as_str()
         .unwrap()
