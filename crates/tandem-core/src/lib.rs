@@ -10,7 +10,11 @@
 //! [`pacing`] (send pacing per channel), [`routing`] (agents, assignment, queues),
 //! `delivery` (platform delivery reports and reachability), [`policy`] and [`ai`] (the
 //! hooks), [`audit`] (the AI audit records of a turn), [`linking`] (link codes) and [`claims`] (unverified claims → suggested links),
-//! [`store`] (the persistence boundary), [`metrics`], [`clock`].
+//! [`store`] (the persistence boundary, with the identity-merge rules), [`metrics`],
+//! [`clock`]. Every change to a conversation goes through `executor` (`Core::apply`:
+//! load, decide, commit, retry on conflict). [`config`] holds the settings and `sharing`
+//! the live-update state, so that `router` depends on no module that acts: there is no
+//! import circle between the modules (`tests/layering.rs`).
 
 pub mod accounts;
 pub mod ai;
