@@ -51,7 +51,10 @@
 //! that is the oldest unfinished one stays so until it finishes. A process dying between
 //! a write and the promotion leaves a destination without a head; maintenance (at
 //! connect and every 30 s from `claim_outbox`) finds such (conversation, destination)
-//! pairs and promotes.
+//! pairs and promotes. A live writer leaves a pair headless for an instant too (between
+//! its commit and the promotion), so a periodic run promotes only the pairs the run
+//! before also found headless (the run at connect promotes at once); a warning then
+//! means a writer really stopped.
 //!
 //! # Atomicity of `commit_turn`
 //!
@@ -331,7 +334,7 @@ impl MongoStore {
         schema::ensure_indexes(&db, store_options.inbound_retention).await?;
         let c = Collections::new(&db);
         records::align_inbound_counter(&c).await?;
-        maintenance::run(&c, Duration::ZERO).await?;
+        maintenance::run(&c, Duration::ZERO, None).await?;
         if !transactions {
             tracing::warn!(
                 database,
@@ -386,7 +389,8 @@ impl MongoStore {
 
     async fn maintain_if_due(&self) {
         if self.maintenance.take_due()
-            && let Err(e) = maintenance::run(&self.c, maintenance::JOURNAL_GRACE).await
+            && let Err(e) =
+                maintenance::run(&self.c, maintenance::JOURNAL_GRACE, Some(&self.maintenance)).await
         {
             tracing::warn!(error = %e, "MongoDB store maintenance failed; retrying later.");
         }

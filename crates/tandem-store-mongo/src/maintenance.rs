@@ -5,13 +5,16 @@
 use crate::docs::conversations::ConversationDoc;
 use crate::docs::decode;
 use crate::error::classify;
-use crate::outbox::repair_heads;
+use crate::outbox::{repair_heads, repair_heads_of};
 use crate::schema::Collections;
 use crate::turns::apply_journal;
 use bson::DateTime;
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tandem_core::store::StoreError;
+use tandem_model::ConversationId;
 
 /// How often maintenance runs from `claim_outbox`.
 pub(crate) const INTERVAL: Duration = Duration::from_secs(30);
@@ -23,10 +26,16 @@ pub(crate) const JOURNAL_GRACE: Duration = Duration::from_secs(10);
 /// At most this many journals are applied per run.
 const JOURNALS_PER_RUN: i64 = 100;
 
-/// When maintenance last ran, in wall-clock unix milliseconds.
+/// When maintenance last ran, in wall-clock unix milliseconds, and the outbox lanes it
+/// found without a head.
 #[derive(Debug)]
 pub(crate) struct Schedule {
     last_ms: AtomicI64,
+    /// Lanes (conversation, destination) found headless by the last periodic run. A live
+    /// writer leaves a lane headless for an instant (between its commit and promoting
+    /// the new head, or between finishing a head and promoting the next); a lane still
+    /// headless a run later was left by a writer that stopped.
+    suspects: Mutex<Suspects>,
 }
 
 impl Schedule {
@@ -34,7 +43,13 @@ impl Schedule {
     pub(crate) fn starting_now() -> Self {
         Self {
             last_ms: AtomicI64::new(DateTime::now().timestamp_millis()),
+            suspects: Mutex::new(Suspects::default()),
         }
+    }
+
+    /// The suspects of the last periodic run.
+    pub(crate) fn suspects(&self) -> std::sync::MutexGuard<'_, Suspects> {
+        self.suspects.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether a run is due now; when it is, marks it as started (one caller wins).
@@ -50,8 +65,37 @@ impl Schedule {
     }
 }
 
-/// Applies journals older than `grace` and repairs outbox heads.
-pub(crate) async fn run(c: &Collections, grace: Duration) -> Result<(), StoreError> {
+/// Outbox lanes seen without a head, by periodic maintenance runs.
+#[derive(Debug, Default)]
+pub(crate) struct Suspects {
+    last: HashSet<(String, String)>,
+    next: HashSet<(String, String)>,
+}
+
+impl Suspects {
+    /// Whether the lane, found headless now, was headless at the last run too (then it
+    /// is repaired); it is remembered for the next run either way.
+    fn confirm(&mut self, lane: &(ConversationId, String)) -> bool {
+        let key = (lane.0.as_str().to_owned(), lane.1.clone());
+        let seen = self.last.contains(&key);
+        self.next.insert(key);
+        seen
+    }
+
+    /// Ends a run: what it saw is what the next run confirms against.
+    fn finish(&mut self) {
+        self.last = std::mem::take(&mut self.next);
+    }
+}
+
+/// Applies journals older than `grace` and repairs outbox heads. With `suspects` (the
+/// periodic runs), a headless lane is repaired only when the previous run saw it too;
+/// without (at connect, after a restart), at once.
+pub(crate) async fn run(
+    c: &Collections,
+    grace: Duration,
+    suspects: Option<&Schedule>,
+) -> Result<(), StoreError> {
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     let before = DateTime::from_millis(DateTime::now().timestamp_millis().saturating_sub(grace_ms));
     let cursor = c
@@ -78,7 +122,16 @@ pub(crate) async fn run(c: &Collections, grace: Duration) -> Result<(), StoreErr
             "Applied merge journals left by a writer that stopped."
         );
     }
-    let repaired = repair_heads(c).await?;
+    let repaired = match suspects {
+        None => repair_heads(c).await?,
+        Some(schedule) => {
+            let mut seen = std::mem::take(&mut *schedule.suspects());
+            let repaired = repair_heads_of(c, &mut |lane| seen.confirm(lane)).await;
+            seen.finish();
+            *schedule.suspects() = seen;
+            repaired?
+        }
+    };
     if repaired > 0 {
         tracing::warn!(
             repaired,
@@ -100,5 +153,78 @@ mod tests {
         schedule.last_ms.store(long_ago, Ordering::Relaxed);
         assert!(schedule.take_due(), "due after the interval");
         assert!(!schedule.take_due(), "one caller wins");
+    }
+
+    /// A lane is repaired by a periodic run only when the run before saw it headless
+    /// too; a lane that got its head in between is forgotten.
+    #[test]
+    fn a_headless_lane_is_repaired_when_two_runs_see_it() {
+        let lane = |c: &str| (ConversationId::new(c), "whatsapp".to_owned());
+        let mut s = Suspects::default();
+        assert!(
+            !s.confirm(&lane("conv_1")),
+            "first sight: a writer may be mid-commit"
+        );
+        assert!(!s.confirm(&lane("conv_2")));
+        s.finish();
+        assert!(s.confirm(&lane("conv_1")), "still headless a run later");
+        s.finish();
+        assert!(
+            !s.confirm(&lane("conv_2")),
+            "conv_2 got its head in between"
+        );
+        assert!(s.confirm(&lane("conv_1")), "stays confirmed until repaired");
+    }
+
+    /// Against the server: the first periodic run leaves a headless lane alone, the
+    /// next one repairs it; the run at connect repairs at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn periodic_runs_repair_a_lane_headless_in_two_runs() {
+        use bson::doc;
+        let Some((store, _database)) =
+            crate::testing::test_store("the maintenance suspects test", crate::CommitMode::Auto)
+                .await
+        else {
+            return;
+        };
+        let entry = |id: &str, conversation: &str| {
+            doc! {
+                "_id": id, "conversation_id": conversation, "ord": 1_i64, "unfinished": true,
+                "head": false, "message": { "channel": "web" },
+            }
+        };
+        let heads = || async {
+            store
+                .c
+                .outbox
+                .count_documents(doc! { "head": true })
+                .await
+                .expect("count")
+        };
+        store
+            .c
+            .outbox
+            .insert_one(entry("out_1", "conv_1"))
+            .await
+            .expect("insert");
+        let schedule = Schedule::starting_now();
+        run(&store.c, Duration::ZERO, Some(&schedule))
+            .await
+            .expect("first run");
+        assert_eq!(heads().await, 0, "first sight: left alone");
+        run(&store.c, Duration::ZERO, Some(&schedule))
+            .await
+            .expect("second run");
+        assert_eq!(heads().await, 1, "repaired a run later");
+        store
+            .c
+            .outbox
+            .insert_one(entry("out_2", "conv_2"))
+            .await
+            .expect("insert");
+        run(&store.c, Duration::ZERO, None)
+            .await
+            .expect("connect run");
+        assert_eq!(heads().await, 2, "at connect: repaired at once");
     }
 }

@@ -217,16 +217,28 @@ pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, Store
 /// none marked (a process died between a write and its promotion). Returns how many were
 /// repaired.
 pub(crate) async fn repair_heads(c: &Collections) -> Result<usize, StoreError> {
+    repair_heads_of(c, &mut |_| true).await
+}
+
+/// [`repair_heads`] for the headless lanes `confirm` accepts (it sees each one found).
+pub(crate) async fn repair_heads_of(
+    c: &Collections,
+    confirm: &mut (dyn FnMut(&(ConversationId, String)) -> bool + Send),
+) -> Result<usize, StoreError> {
     let cursor = c
         .outbox
         .aggregate(OutboxDoc::headless_conversations())
         .await
         .map_err(classify)?;
     let lanes = crate::records::collect(cursor, |row| OutboxDoc::lane_of(&row)).await?;
-    for (conversation, destination) in &lanes {
-        promote(c, conversation, destination).await?;
+    let mut repaired = 0;
+    for lane in &lanes {
+        if confirm(lane) {
+            promote(c, &lane.0, &lane.1).await?;
+            repaired += 1;
+        }
     }
-    Ok(lanes.len())
+    Ok(repaired)
 }
 
 /// See [`Store::record_delivery_status`](tandem_core::store::Store::record_delivery_status).
