@@ -56,6 +56,28 @@ fn media_line(h: &Value) -> Option<Value> {
         .cloned()
 }
 
+/// The transcript line of handoff `handoff_id` carrying an image, once the agent sees it:
+/// its media links through Tandem (`/media/...`). Returns the line and the link.
+async fn image_line(tandem: &Tandem, agent: &mut WsClient, handoff_id: &str) -> (Value, String) {
+    let h = handoff_where(agent, |h| {
+        h["handoff_id"] == handoff_id && media_line(h).is_some()
+    })
+    .await;
+    let line = media_line(&h).unwrap();
+    assert_eq!(line["media"]["kind"], "image");
+    let url = line["media"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+    (line, url)
+}
+
+/// Opens a Tandem media link: it serves `body` as `content_type`.
+async fn assert_serves(url: &str, content_type: &str, body: &[u8]) {
+    let got = tandem_e2e::get(url).await.unwrap();
+    assert_eq!(got.status(), 200, "{url}");
+    assert_eq!(got.headers()["content-type"], content_type);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), body);
+}
+
 #[tokio::test]
 async fn a_whatsapp_image_reaches_the_console_as_a_link_that_serves_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -118,16 +140,9 @@ tokens = ["{TOKEN}"]
             .await,
         200
     );
-    let h = handoff_where(&mut sam, |h| {
-        h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
-    })
-    .await;
-    let line = media_line(&h).unwrap();
-    assert_eq!(line["media"]["kind"], "image");
+    let (line, url) = image_line(&tandem, &mut sam, &handoff_id).await;
     assert_eq!(line["media"]["caption"], "Karton beschädigt");
     assert!(line["media"].get("reference").is_none(), "{line:#}");
-    let url = line["media"]["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
     // The text names the link too, for desks that show text only.
     let text = line["text"].as_str().unwrap();
     assert!(
@@ -543,23 +558,9 @@ tokens = ["{TOKEN}"]
             .await,
         200
     );
-    let h = handoff_where(&mut sam, |h| {
-        h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
-    })
-    .await;
-    let line = media_line(&h).unwrap();
-    assert_eq!(line["media"]["kind"], "image");
-    let url = line["media"]["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+    let (line, url) = image_line(&tandem, &mut sam, &handoff_id).await;
     assert!(!line.to_string().contains("/cdn/"), "{line:#}");
-
-    let got = tandem_e2e::get(url.as_str()).await.unwrap();
-    assert_eq!(got.status(), 200, "{url}");
-    assert_eq!(got.headers()["content-type"], "image/jpeg");
-    assert_eq!(
-        got.bytes().await.unwrap().as_ref(),
-        b"FAKE-ATTACHMENT-box_damage.jpg"
-    );
+    assert_serves(&url, "image/jpeg", b"FAKE-ATTACHMENT-box_damage.jpg").await;
 }
 
 /// A Teams user's image reaches the console as a Tandem link; opening it makes Tandem
@@ -627,23 +628,9 @@ tokens = ["{TOKEN}"]
     );
     image["attachments"] = json!([{"contentType": "image/png", "contentUrl": content_url}]);
     assert_eq!(post(image).await, 200);
-    let h = handoff_where(&mut sam, |h| {
-        h["handoff_id"] == handoff_id.as_str() && media_line(h).is_some()
-    })
-    .await;
-    let line = media_line(&h).unwrap();
-    assert_eq!(line["media"]["kind"], "image");
-    let url = line["media"]["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with(&tandem.url("/media/")), "{url}");
+    let (line, url) = image_line(&tandem, &mut sam, &handoff_id).await;
     assert!(!line.to_string().contains("/v3/attachments/"), "{line:#}");
-
-    let got = tandem_e2e::get(url.as_str()).await.unwrap();
-    assert_eq!(got.status(), 200, "{url}");
-    assert_eq!(got.headers()["content-type"], "image/png");
-    assert_eq!(
-        got.bytes().await.unwrap().as_ref(),
-        b"FAKE-TEAMS-ATTACHMENT-0-weu-d1-abc"
-    );
+    assert_serves(&url, "image/png", b"FAKE-TEAMS-ATTACHMENT-0-weu-d1-abc").await;
 
     // The agent answers with an image: the Teams activity carries it as an inline
     // attachment (Teams' client loads the link), the agent's words as its text.

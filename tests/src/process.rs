@@ -234,19 +234,9 @@ impl Tandem {
     /// POSTs a Meta webhook body (WhatsApp, Messenger) to `path`, signed with
     /// `X-Hub-Signature-256` under `app_secret`; returns the status.
     pub async fn post_meta(&self, path: &str, app_secret: &str, body: &str) -> u16 {
-        crate::http()
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .header(
-                "x-hub-signature-256",
-                tandem_testkit::payloads::meta_signature(app_secret, body.as_bytes()),
-            )
-            .body(body.to_owned())
-            .send()
+        let signature = tandem_testkit::payloads::meta_signature(app_secret, body.as_bytes());
+        self.post_json(path, ("x-hub-signature-256", &signature), body.to_owned())
             .await
-            .expect("POST webhook")
-            .status()
-            .as_u16()
     }
 
     /// POSTs a Bot Framework activity (Teams) to `path` with `authorization` (a
@@ -257,14 +247,20 @@ impl Tandem {
         activity: &serde_json::Value,
         authorization: &str,
     ) -> u16 {
+        self.post_json(path, ("authorization", authorization), activity.to_string())
+            .await
+    }
+
+    /// POSTs a JSON `body` to `path` with one more header; returns the status.
+    async fn post_json(&self, path: &str, header: (&str, &str), body: String) -> u16 {
         crate::http()
             .post(self.url(path))
             .header("content-type", "application/json")
-            .header("authorization", authorization)
-            .body(activity.to_string())
+            .header(header.0, header.1)
+            .body(body)
             .send()
             .await
-            .expect("POST activity")
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
             .status()
             .as_u16()
     }

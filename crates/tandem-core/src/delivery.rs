@@ -18,72 +18,6 @@ use tandem_model::{
 };
 use tracing::{debug, warn};
 
-/// Records a delivery report and reacts to failures.
-pub(crate) async fn record(core: &Core, update: DeliveryUpdate) -> Result<(), StoreError> {
-    let inner = &core.inner;
-    let changed = inner.store.record_delivery_status(&update).await?;
-    let channel = update.channel.as_str();
-    inner
-        .metrics
-        .delivery_report(channel, status_name(&update.status));
-    debug!(channel.id = %update.channel, changed = changed.len(), "Delivery report recorded.");
-    for entry in &changed {
-        core.tell_desk_about_reply(entry).await;
-    }
-    let DeliveryStatus::Failed { kind, code, .. } = &update.status else {
-        return Ok(());
-    };
-    for entry in changed {
-        inner.metrics.failure(channel, kind.as_str());
-        warn!(
-            outbox.id = %entry.id,
-            channel.id = %update.channel,
-            code = code.as_deref().unwrap_or(""),
-            kind = kind.as_str(),
-            "The platform reported that a message it had accepted was not delivered."
-        );
-        match kind {
-            FailureKind::WindowClosed => requeue_as_template(core, &entry, update.at).await?,
-            FailureKind::Unreachable => {
-                let reachability = Reachability {
-                    reachable: false,
-                    reason: format!("{channel}:{}", code.as_deref().unwrap_or("unreachable")),
-                    at: update.at,
-                };
-                mark(
-                    core,
-                    &update.channel,
-                    &entry.message.recipient,
-                    reachability,
-                )
-                .await?;
-            }
-            FailureKind::Other => {}
-        }
-    }
-    Ok(())
-}
-
-/// Records a reachability report for `subject` on `channel`.
-pub(crate) async fn mark(
-    core: &Core,
-    channel: &ChannelId,
-    subject: &str,
-    reachability: Reachability,
-) -> Result<(), StoreError> {
-    let reachable = reachability.reachable;
-    let applied = core
-        .inner
-        .store
-        .set_reachability(channel, subject, &reachability)
-        .await?;
-    if applied {
-        core.inner.metrics.reachability(channel.as_str(), reachable);
-        debug!(channel.id = %channel, reachable, "Customer reachability recorded.");
-    }
-    Ok(())
-}
-
 /// Queues the channel's window template in place of a message the platform refused
 /// because the window was closed (WhatsApp 131047, reported asynchronously).
 async fn requeue_as_template(
@@ -154,18 +88,66 @@ fn status_name(status: &DeliveryStatus) -> &'static str {
 }
 
 impl Core {
-    /// Applies a platform delivery report (see [`record`]).
+    /// Records a delivery report and reacts to failures.
     pub(crate) async fn record_delivery(&self, update: DeliveryUpdate) -> Result<(), StoreError> {
-        record(self, update).await
+        let core = self;
+        let inner = &core.inner;
+        let changed = inner.store.record_delivery_status(&update).await?;
+        let channel = update.channel.as_str();
+        inner
+            .metrics
+            .delivery_report(channel, status_name(&update.status));
+        debug!(channel.id = %update.channel, changed = changed.len(), "Delivery report recorded.");
+        for entry in &changed {
+            core.tell_desk_about_reply(entry).await;
+        }
+        let DeliveryStatus::Failed { kind, code, .. } = &update.status else {
+            return Ok(());
+        };
+        for entry in changed {
+            inner.metrics.failure(channel, kind.as_str());
+            warn!(
+                outbox.id = %entry.id,
+                channel.id = %update.channel,
+                code = code.as_deref().unwrap_or(""),
+                kind = kind.as_str(),
+                "The platform reported that a message it had accepted was not delivered."
+            );
+            match kind {
+                FailureKind::WindowClosed => requeue_as_template(core, &entry, update.at).await?,
+                FailureKind::Unreachable => {
+                    let reachability = Reachability {
+                        reachable: false,
+                        reason: format!("{channel}:{}", code.as_deref().unwrap_or("unreachable")),
+                        at: update.at,
+                    };
+                    core.mark_reachability(&update.channel, &entry.message.recipient, reachability)
+                        .await?;
+                }
+                FailureKind::Other => {}
+            }
+        }
+        Ok(())
     }
 
-    /// Records a customer's reachability (see [`mark`]).
+    /// Records a reachability report for `subject` on `channel`.
     pub(crate) async fn mark_reachability(
         &self,
         channel: &ChannelId,
         subject: &str,
         reachability: Reachability,
     ) -> Result<(), StoreError> {
-        mark(self, channel, subject, reachability).await
+        let core = self;
+        let reachable = reachability.reachable;
+        let applied = core
+            .inner
+            .store
+            .set_reachability(channel, subject, &reachability)
+            .await?;
+        if applied {
+            core.inner.metrics.reachability(channel.as_str(), reachable);
+            debug!(channel.id = %channel, reachable, "Customer reachability recorded.");
+        }
+        Ok(())
     }
 }

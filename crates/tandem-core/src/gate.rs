@@ -211,9 +211,9 @@ pub(crate) async fn after_failure(core: &Core, message: &OutboundMessage, error:
                 reason: format!("{}: {}", message.channel, error.message()),
                 at: core.inner.clock.now(),
             };
-            if let Err(e) =
-                crate::delivery::mark(core, &message.channel, &message.recipient, reachability)
-                    .await
+            if let Err(e) = core
+                .mark_reachability(&message.channel, &message.recipient, reachability)
+                .await
             {
                 debug!(error = %e, "Recording an unreachable customer failed; the next send will find out again.");
             }

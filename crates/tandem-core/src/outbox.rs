@@ -27,82 +27,6 @@ use tracing::{Instrument, debug, error, warn};
 
 pub use crate::config::OutboxConfig;
 
-pub(crate) async fn run_dispatcher(core: Core, stop: CancellationToken) {
-    let config = core.inner.config.outbox.clone();
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let tracker = TaskTracker::new();
-    loop {
-        if stop.is_cancelled() {
-            break;
-        }
-        let available = permits.available_permits();
-        let mut claimed = 0usize;
-        if available > 0 {
-            let now = core.inner.clock.now();
-            match core
-                .inner
-                .store
-                .claim_outbox(now, available.min(64), config.lease)
-                .await
-            {
-                Ok(entries) => {
-                    claimed = entries.len();
-                    for entry in entries {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let core = core.clone();
-                        let config = config.clone();
-                        let span = tracing::debug_span!(
-                            "deliver",
-                            outbox.id = %entry.id,
-                            attempt = entry.attempts,
-                            channel.id = %entry.message.channel,
-                        );
-                        tracker.spawn(
-                            async move {
-                                let (id, claim) =
-                                    (entry.id.clone(), entry.claim.clone().unwrap_or_default());
-                                tokio::select! {
-                                    () = deliver(&core, &config, entry) => {}
-                                    () = heartbeat(&core, &config, &id, &claim) => {}
-                                }
-                                drop(permit);
-                                core.inner.outbox_wakeup.notify_one();
-                            }
-                            .instrument(span),
-                        );
-                    }
-                }
-                Err(e) => warn!(error = %e, "Claiming outbox entries failed."),
-            }
-        }
-        if let Ok(depth) = core.inner.store.outbox_depth().await {
-            core.inner.metrics.set_outbox_depth(depth);
-        }
-        if claimed > 0 {
-            continue;
-        }
-        let wait = match core.inner.store.next_outbox_due().await {
-            Ok(Some(due)) => {
-                let ms = (due - core.inner.clock.now())
-                    .whole_milliseconds()
-                    .clamp(0, 1000);
-                Duration::from_millis(ms as u64)
-            }
-            _ => Duration::from_secs(1),
-        };
-        tokio::select! {
-            () = core.inner.outbox_wakeup.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-            () = stop.cancelled() => break,
-        }
-    }
-    // Let in-flight sends finish; their outcome is recorded before we return.
-    tracker.close();
-    tracker.wait().await;
-}
-
 /// Renews the claim on `id` every third of a lease while its delivery runs (the caller
 /// drops this future when the delivery ends). Stops renewing once the claim is lost;
 /// never returns.
@@ -264,8 +188,80 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
 }
 
 impl Core {
-    /// Runs the outbox dispatcher until `stop` (see [`run_dispatcher`]).
     pub(crate) async fn run_dispatcher(self, stop: CancellationToken) {
-        run_dispatcher(self, stop).await;
+        let core = self;
+        let config = core.inner.config.outbox.clone();
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let tracker = TaskTracker::new();
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            let available = permits.available_permits();
+            let mut claimed = 0usize;
+            if available > 0 {
+                let now = core.inner.clock.now();
+                match core
+                    .inner
+                    .store
+                    .claim_outbox(now, available.min(64), config.lease)
+                    .await
+                {
+                    Ok(entries) => {
+                        claimed = entries.len();
+                        for entry in entries {
+                            let Ok(permit) = permits.clone().acquire_owned().await else {
+                                break;
+                            };
+                            let core = core.clone();
+                            let config = config.clone();
+                            let span = tracing::debug_span!(
+                                "deliver",
+                                outbox.id = %entry.id,
+                                attempt = entry.attempts,
+                                channel.id = %entry.message.channel,
+                            );
+                            tracker.spawn(
+                                async move {
+                                    let (id, claim) =
+                                        (entry.id.clone(), entry.claim.clone().unwrap_or_default());
+                                    tokio::select! {
+                                        () = deliver(&core, &config, entry) => {}
+                                        () = heartbeat(&core, &config, &id, &claim) => {}
+                                    }
+                                    drop(permit);
+                                    core.inner.outbox_wakeup.notify_one();
+                                }
+                                .instrument(span),
+                            );
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "Claiming outbox entries failed."),
+                }
+            }
+            if let Ok(depth) = core.inner.store.outbox_depth().await {
+                core.inner.metrics.set_outbox_depth(depth);
+            }
+            if claimed > 0 {
+                continue;
+            }
+            let wait = match core.inner.store.next_outbox_due().await {
+                Ok(Some(due)) => {
+                    let ms = (due - core.inner.clock.now())
+                        .whole_milliseconds()
+                        .clamp(0, 1000);
+                    Duration::from_millis(ms as u64)
+                }
+                _ => Duration::from_secs(1),
+            };
+            tokio::select! {
+                () = core.inner.outbox_wakeup.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = stop.cancelled() => break,
+            }
+        }
+        // Let in-flight sends finish; their outcome is recorded before we return.
+        tracker.close();
+        tracker.wait().await;
     }
 }

@@ -123,59 +123,6 @@ impl Core {
     }
 }
 
-/// Claims due timers and fires them until `stop` is cancelled.
-pub(crate) async fn run_timers(core: Core, stop: CancellationToken) {
-    // The earliest due time known, and whether it is known: a claim (a write) is made only
-    // when something is due, or after `MAX_WAIT` (for timers set by other replicas).
-    let mut next_due: Option<Timestamp> = None;
-    let mut known = false;
-    loop {
-        if stop.is_cancelled() {
-            break;
-        }
-        let now = core.inner.clock.now();
-        if !known || next_due.is_some_and(|due| due <= now) {
-            let claimed = match core.inner.store.claim_timers(now, BATCH, LEASE).await {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    warn!(%error, "Claiming timers failed.");
-                    Vec::new()
-                }
-            };
-            let busy = !claimed.is_empty();
-            for entry in claimed {
-                fire_one(&core, entry).await;
-            }
-            if busy {
-                continue;
-            }
-            next_due = core.inner.store.next_timer_due().await.ok().flatten();
-            known = true;
-        }
-        let wait = next_due.map_or(MAX_WAIT, |due| {
-            let ms = (due - core.inner.clock.now())
-                .whole_milliseconds()
-                .clamp(0, MAX_WAIT.as_millis() as i128);
-            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-        });
-        tokio::select! {
-            () = core.inner.timer_wakeup.notified() => {
-                // A turn scheduled a timer: learn the earliest due time again (a read, no
-                // claim). Turns schedule many; the pause lets their wake-ups collapse.
-                tokio::select! {
-                    () = tokio::time::sleep(NOTIFY_DEBOUNCE) => {}
-                    () = stop.cancelled() => break,
-                }
-                if let Ok(due) = core.inner.store.next_timer_due().await {
-                    next_due = due;
-                }
-            }
-            () = tokio::time::sleep(wait) => known = false,
-            () = stop.cancelled() => break,
-        }
-    }
-}
-
 async fn fire_one(core: &Core, entry: TimerEntry) {
     let timer = match Timer::from_entry(&entry) {
         Ok(timer) => timer,
@@ -204,9 +151,58 @@ async fn fire_one(core: &Core, entry: TimerEntry) {
 }
 
 impl Core {
-    /// Fires due timers until `stop` (see [`run_timers`]).
+    /// Claims due timers and fires them until `stop` is cancelled.
     pub(crate) async fn run_timers(self, stop: CancellationToken) {
-        run_timers(self, stop).await;
+        let core = self;
+        // The earliest due time known, and whether it is known: a claim (a write) is made only
+        // when something is due, or after `MAX_WAIT` (for timers set by other replicas).
+        let mut next_due: Option<Timestamp> = None;
+        let mut known = false;
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            let now = core.inner.clock.now();
+            if !known || next_due.is_some_and(|due| due <= now) {
+                let claimed = match core.inner.store.claim_timers(now, BATCH, LEASE).await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        warn!(%error, "Claiming timers failed.");
+                        Vec::new()
+                    }
+                };
+                let busy = !claimed.is_empty();
+                for entry in claimed {
+                    fire_one(&core, entry).await;
+                }
+                if busy {
+                    continue;
+                }
+                next_due = core.inner.store.next_timer_due().await.ok().flatten();
+                known = true;
+            }
+            let wait = next_due.map_or(MAX_WAIT, |due| {
+                let ms = (due - core.inner.clock.now())
+                    .whole_milliseconds()
+                    .clamp(0, MAX_WAIT.as_millis() as i128);
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            });
+            tokio::select! {
+                () = core.inner.timer_wakeup.notified() => {
+                    // A turn scheduled a timer: learn the earliest due time again (a read, no
+                    // claim). Turns schedule many; the pause lets their wake-ups collapse.
+                    tokio::select! {
+                        () = tokio::time::sleep(NOTIFY_DEBOUNCE) => {}
+                        () = stop.cancelled() => break,
+                    }
+                    if let Ok(due) = core.inner.store.next_timer_due().await {
+                        next_due = due;
+                    }
+                }
+                () = tokio::time::sleep(wait) => known = false,
+                () = stop.cancelled() => break,
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::docs::conversations::ConversationDoc;
 use crate::docs::decode;
 use crate::error::classify;
-use crate::outbox::{repair_heads, repair_heads_of};
+use crate::outbox::{headless_lanes, promote_lanes};
 use crate::schema::Collections;
 use crate::turns::apply_journal;
 use bson::DateTime;
@@ -65,26 +65,16 @@ impl Schedule {
     }
 }
 
-/// Outbox lanes seen without a head, by periodic maintenance runs.
+/// Outbox lanes (conversation, destination) the last periodic run found without a head.
 #[derive(Debug, Default)]
-pub(crate) struct Suspects {
-    last: HashSet<(String, String)>,
-    next: HashSet<(String, String)>,
-}
+pub(crate) struct Suspects(HashSet<(ConversationId, String)>);
 
 impl Suspects {
-    /// Whether the lane, found headless now, was headless at the last run too (then it
-    /// is repaired); it is remembered for the next run either way.
-    fn confirm(&mut self, lane: &(ConversationId, String)) -> bool {
-        let key = (lane.0.as_str().to_owned(), lane.1.clone());
-        let seen = self.last.contains(&key);
-        self.next.insert(key);
-        seen
-    }
-
-    /// Ends a run: what it saw is what the next run confirms against.
-    fn finish(&mut self) {
-        self.last = std::mem::take(&mut self.next);
+    /// Of the lanes found headless now, those the last run found headless too (to be
+    /// repaired); all of them are what the next run compares with.
+    fn confirmed(&mut self, lanes: Vec<(ConversationId, String)>) -> Vec<(ConversationId, String)> {
+        let seen = std::mem::replace(&mut self.0, lanes.iter().cloned().collect());
+        lanes.into_iter().filter(|l| seen.contains(l)).collect()
     }
 }
 
@@ -122,16 +112,12 @@ pub(crate) async fn run(
             "Applied merge journals left by a writer that stopped."
         );
     }
-    let repaired = match suspects {
-        None => repair_heads(c).await?,
-        Some(schedule) => {
-            let mut seen = std::mem::take(&mut *schedule.suspects());
-            let repaired = repair_heads_of(c, &mut |lane| seen.confirm(lane)).await;
-            seen.finish();
-            *schedule.suspects() = seen;
-            repaired?
-        }
-    };
+    let mut lanes = headless_lanes(c).await?;
+    if let Some(schedule) = suspects {
+        lanes = schedule.suspects().confirmed(lanes);
+    }
+    promote_lanes(c, &lanes).await?;
+    let repaired = lanes.len();
     if repaired > 0 {
         tracing::warn!(
             repaired,
@@ -162,18 +148,19 @@ mod tests {
         let lane = |c: &str| (ConversationId::new(c), "whatsapp".to_owned());
         let mut s = Suspects::default();
         assert!(
-            !s.confirm(&lane("conv_1")),
+            s.confirmed(vec![lane("conv_1"), lane("conv_2")]).is_empty(),
             "first sight: a writer may be mid-commit"
         );
-        assert!(!s.confirm(&lane("conv_2")));
-        s.finish();
-        assert!(s.confirm(&lane("conv_1")), "still headless a run later");
-        s.finish();
-        assert!(
-            !s.confirm(&lane("conv_2")),
-            "conv_2 got its head in between"
+        assert_eq!(
+            s.confirmed(vec![lane("conv_1")]),
+            [lane("conv_1")],
+            "still headless a run later"
         );
-        assert!(s.confirm(&lane("conv_1")), "stays confirmed until repaired");
+        assert_eq!(
+            s.confirmed(vec![lane("conv_1"), lane("conv_2")]),
+            [lane("conv_1")],
+            "conv_2 got its head in between, so it starts over; conv_1 stays confirmed"
+        );
     }
 
     /// Against the server: the first periodic run leaves a headless lane alone, the

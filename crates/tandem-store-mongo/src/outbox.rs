@@ -215,30 +215,35 @@ pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, Store
 
 /// Promotes a head for every (conversation, destination) that has unfinished entries but
 /// none marked (a process died between a write and its promotion). Returns how many were
-/// repaired.
+/// repaired. (Maintenance does this in two steps, see `maintenance::run`.)
+#[cfg(test)]
 pub(crate) async fn repair_heads(c: &Collections) -> Result<usize, StoreError> {
-    repair_heads_of(c, &mut |_| true).await
+    let lanes = headless_lanes(c).await?;
+    promote_lanes(c, &lanes).await?;
+    Ok(lanes.len())
 }
 
-/// [`repair_heads`] for the headless lanes `confirm` accepts (it sees each one found).
-pub(crate) async fn repair_heads_of(
+/// The (conversation, destination) pairs with unfinished entries and no head.
+pub(crate) async fn headless_lanes(
     c: &Collections,
-    confirm: &mut (dyn FnMut(&(ConversationId, String)) -> bool + Send),
-) -> Result<usize, StoreError> {
+) -> Result<Vec<(ConversationId, String)>, StoreError> {
     let cursor = c
         .outbox
         .aggregate(OutboxDoc::headless_conversations())
         .await
         .map_err(classify)?;
-    let lanes = crate::records::collect(cursor, |row| OutboxDoc::lane_of(&row)).await?;
-    let mut repaired = 0;
-    for lane in &lanes {
-        if confirm(lane) {
-            promote(c, &lane.0, &lane.1).await?;
-            repaired += 1;
-        }
+    crate::records::collect(cursor, |row| OutboxDoc::lane_of(&row)).await
+}
+
+/// Promotes the head of each of `lanes`.
+pub(crate) async fn promote_lanes(
+    c: &Collections,
+    lanes: &[(ConversationId, String)],
+) -> Result<(), StoreError> {
+    for (conversation, destination) in lanes {
+        promote(c, conversation, destination).await?;
     }
-    Ok(repaired)
+    Ok(())
 }
 
 /// See [`Store::record_delivery_status`](tandem_core::store::Store::record_delivery_status).
