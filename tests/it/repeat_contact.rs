@@ -4,7 +4,7 @@
 //! conversation's first message is evaluated, and that reading serves its later messages.
 
 use std::time::Duration;
-use tandem_core::store::{Store, Turn};
+use tandem_core::store::{Conversations, Identities, Store, Turn};
 use tandem_e2e::{Tandem, eventually};
 use tandem_model::{ChannelId, ExternalIdentity, now};
 use tandem_testkit::fake::WhatsAppFake;

@@ -1,11 +1,11 @@
 //! Escalation health figures (the dashboard at `/console/metrics` and
 //! `GET /api/v1/metrics/escalation`), computed from stored records only: conversations
 //! (their handoffs, transitions and CSAT answers live in the conversation state) and the
-//! times of agent transcript entries, as [`Store::conversation_activity`] returns them.
+//! times of agent transcript entries, as [`Reporting::conversation_activity`] returns them.
 //! Numerator and denominator come from the same durable records, so a restart changes
 //! nothing. Pure: no I/O, no clock (`now` is an input). Definitions: `docs/ESCALATION.md`.
 //!
-//! [`Store::conversation_activity`]: crate::store::Store::conversation_activity
+//! [`Reporting::conversation_activity`]: crate::store::Reporting::conversation_activity
 
 use crate::store::{ConversationActivity, HandoffState, HandoffStatus};
 use serde::Serialize;
@@ -274,10 +274,10 @@ struct Contact<'a> {
     intent: Option<&'a str>,
 }
 
-/// Computes the report from the records of [`Store::conversation_activity`]
+/// Computes the report from the records of [`Reporting::conversation_activity`]
 /// (`truncated` says whether the store hit its cap).
 ///
-/// [`Store::conversation_activity`]: crate::store::Store::conversation_activity
+/// [`Reporting::conversation_activity`]: crate::store::Reporting::conversation_activity
 pub fn compute(records: &[ConversationActivity], q: &HealthQuery, truncated: bool) -> HealthReport {
     let (from, to, now) = (ms(q.from), ms(q.to), ms(q.now));
     // Every later contact of each customer, for the 48-hour check.

@@ -7,7 +7,7 @@
 //! (channel, recipient). A platform's rate-limit answer with a retry hint pauses the
 //! whole channel until then.
 //!
-//! Where the store keeps shared budgets ([`Store::reserve_pacing`]: MongoDB, which several
+//! Where the store keeps shared budgets ([`KeyValue::reserve_pacing`]: MongoDB, which several
 //! replicas share), the budgets live there, so replicas together keep to one rate per
 //! channel and per recipient, and a pause one replica was asked for holds them all. Over
 //! a store one process holds (SQLite), or while the store cannot be reached, the budgets

@@ -4,8 +4,8 @@
 //! process only. When another process produces an update for one of them (the outbox
 //! entry of a reply was claimed there, an agent acted there), that process serves its
 //! own connections directly and records a [`Notification`] through
-//! [`Store::publish_notification`](crate::store::Store::publish_notification); every
-//! process follows the store's [`notification_feed`](crate::store::Store::notification_feed)
+//! [`KeyValue::publish_notification`](crate::store::KeyValue::publish_notification); every
+//! process follows the store's [`notification_feed`](crate::store::KeyValue::notification_feed)
 //! and hands the notifications **other** processes published to the adapter of their
 //! topic (`channel:<id>`, `desk:<id>`), which pushes them to the connections it holds.
 //! A process skips its own notifications, so a connection is never served twice. A store

@@ -1,4 +1,4 @@
-//! Durable timers: rows in the store (`Store::schedule_timer`), claimed under a lease by
+//! Durable timers: rows in the store (`WorkQueue::schedule_timer`), claimed under a lease by
 //! the timer worker of whichever process comes first, so a timer survives a restart (or a
 //! `kill -9`) and fires at its due time, not at start-up. A timer whose claimer died is
 //! taken over when the lease ends; firing is idempotent (each kind re-checks the

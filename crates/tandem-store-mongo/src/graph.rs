@@ -286,7 +286,7 @@ async fn claim_keys(
     root(c, &customer).await
 }
 
-/// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).
+/// See [`Identities::resolve_customer`](tandem_core::store::Identities::resolve_customer).
 pub(crate) async fn resolve_customer(
     c: &Collections,
     identity: &ExternalIdentity,
@@ -388,7 +388,7 @@ async fn ids(
     .await
 }
 
-/// See [`Store::merge_customers`](tandem_core::store::Store::merge_customers).
+/// See [`Identities::merge_customers`](tandem_core::store::Identities::merge_customers).
 pub(crate) async fn merge(
     c: &Collections,
     survivor: &CustomerId,
@@ -555,7 +555,7 @@ pub(crate) async fn finish_merges(c: &Collections) -> Result<usize, StoreError> 
     Ok(pending.len())
 }
 
-/// See [`Store::unmerge`](tandem_core::store::Store::unmerge).
+/// See [`Identities::unmerge`](tandem_core::store::Identities::unmerge).
 pub(crate) async fn unmerge(
     c: &Collections,
     merge_id: &str,
@@ -681,7 +681,7 @@ async fn identity_record(
         .transpose()
 }
 
-/// See [`Store::link_identity`](tandem_core::store::Store::link_identity).
+/// See [`Identities::link_identity`](tandem_core::store::Identities::link_identity).
 pub(crate) async fn link_identity(
     c: &Collections,
     customer_id: &CustomerId,
@@ -757,7 +757,7 @@ pub(crate) async fn link_identity(
     identity_record(c, channel, subject).await
 }
 
-/// See [`Store::unlink_identity`](tandem_core::store::Store::unlink_identity).
+/// See [`Identities::unlink_identity`](tandem_core::store::Identities::unlink_identity).
 pub(crate) async fn unlink_identity(
     c: &Collections,
     customer_id: &CustomerId,
@@ -799,7 +799,7 @@ pub(crate) async fn unlink_identity(
     customer(c, &new).await
 }
 
-/// See [`Store::identity_audit`](tandem_core::store::Store::identity_audit).
+/// See [`Identities::identity_audit`](tandem_core::store::Identities::identity_audit).
 pub(crate) async fn identity_audit(
     c: &Collections,
     customer_id: &CustomerId,
@@ -816,7 +816,7 @@ pub(crate) async fn identity_audit(
     .await
 }
 
-/// See [`Store::suggested_links`](tandem_core::store::Store::suggested_links).
+/// See [`Identities::suggested_links`](tandem_core::store::Identities::suggested_links).
 pub(crate) async fn suggested_links(
     c: &Collections,
     customer_id: &CustomerId,
@@ -833,7 +833,7 @@ pub(crate) async fn suggested_links(
     .await
 }
 
-/// See [`Store::suggest_link`](tandem_core::store::Store::suggest_link).
+/// See [`Identities::suggest_link`](tandem_core::store::Identities::suggest_link).
 pub(crate) async fn suggest_link(
     c: &Collections,
     customer_id: &CustomerId,
@@ -862,7 +862,7 @@ pub(crate) async fn suggest_link(
         .transpose()
 }
 
-/// See [`Store::erase_customer`](tandem_core::store::Store::erase_customer). A sequence of
+/// See [`Identities::erase_customer`](tandem_core::store::Identities::erase_customer). A sequence of
 /// idempotent updates: an erasure that fails midway is completed by running it again.
 pub(crate) async fn erase_customer(
     c: &Collections,

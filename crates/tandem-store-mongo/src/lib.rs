@@ -159,10 +159,12 @@ use mongodb::{Client, Database};
 use schema::{Collections, Deployment};
 use std::time::Duration;
 use tandem_core::store::{
-    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, CustomerEvent,
-    CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord, InboundRecord,
-    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry,
-    PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink, TimerEntry, Turn, VerifiedKey,
+    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, Conversations,
+    CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, Identities,
+    IdentityRecord, InboundLog, InboundRecord, KeyValue, LinkCode, LinkCodeIssue,
+    LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry, PendingInbound,
+    QueuedHandoff, Reporting, Routing, Store, StoreError, SuggestedLink, TimerEntry, Turn,
+    VerifiedKey, WorkQueue,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -446,7 +448,10 @@ impl Store for MongoStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl InboundLog for MongoStore {
     async fn record_inbound(
         &self,
         msg: &InboundMessage,
@@ -466,6 +471,22 @@ impl Store for MongoStore {
             .await
     }
 
+    async fn pending_inbound_before(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<PendingInbound>, StoreError> {
+        self.bounded(async {
+            records::pending_inbound_before(&self.c, channel, subject, seq, limit).await
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Identities for MongoStore {
     async fn resolve_customer(
         &self,
         identity: &ExternalIdentity,
@@ -506,15 +527,6 @@ impl Store for MongoStore {
         now: Timestamp,
     ) -> Result<Option<CustomerRecord>, StoreError> {
         self.bounded(async { profiles::update_customer(&self.c, id, &update, now).await })
-            .await
-    }
-
-    async fn conversations_of(
-        &self,
-        customer: &CustomerId,
-        limit: usize,
-    ) -> Result<Vec<ConversationRecord>, StoreError> {
-        self.bounded(async { profiles::conversations_of(&self.c, customer, limit).await })
             .await
     }
 
@@ -626,6 +638,18 @@ impl Store for MongoStore {
         self.bounded(async { link_codes::redeem(&self.c, code, redeemer, now).await })
             .await
     }
+}
+
+#[async_trait]
+impl Conversations for MongoStore {
+    async fn conversations_of(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        self.bounded(async { profiles::conversations_of(&self.c, customer, limit).await })
+            .await
+    }
 
     async fn open_conversation(
         &self,
@@ -690,6 +714,18 @@ impl Store for MongoStore {
         .await
     }
 
+    async fn ai_audit(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<tandem_core::store::AiAuditRecord>, StoreError> {
+        self.bounded(async { records::ai_audit(&self.c, conversation, limit).await })
+            .await
+    }
+}
+
+#[async_trait]
+impl WorkQueue for MongoStore {
     async fn claim_outbox(
         &self,
         now: Timestamp,
@@ -788,76 +824,38 @@ impl Store for MongoStore {
             .await
     }
 
-    async fn pending_inbound_before(
+    async fn record_delivery_status(
+        &self,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.bounded(async { outbox::record_delivery_status(&self.c, update).await })
+            .await
+    }
+
+    async fn set_reachability(
         &self,
         channel: &ChannelId,
         subject: &str,
-        seq: u64,
-        limit: usize,
-    ) -> Result<Vec<PendingInbound>, StoreError> {
+        reachability: &Reachability,
+    ) -> Result<bool, StoreError> {
         self.bounded(async {
-            records::pending_inbound_before(&self.c, channel, subject, seq, limit).await
+            profiles::set_reachability(&self.c, channel, subject, reachability).await
         })
         .await
     }
 
-    async fn try_lease(
+    async fn reachability(
         &self,
-        name: &str,
-        holder: &str,
-        ttl: Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { shared::try_lease(&self.c, name, holder, ttl, now).await })
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError> {
+        self.bounded(async { profiles::reachability(&self.c, channel, subject).await })
             .await
     }
+}
 
-    async fn reserve_pacing(
-        &self,
-        key: &str,
-        interval: Duration,
-        burst: u32,
-        now: Timestamp,
-    ) -> Result<Option<Duration>, StoreError> {
-        self.bounded(async { pacing::reserve(&self.c, key, interval, burst, now).await })
-            .await
-            .map(Some)
-    }
-
-    async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-        self.bounded(async { pacing::pause(&self.c, key, until).await })
-            .await
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
-        self.bounded(async { shared::release_lease(&self.c, name, holder).await })
-            .await
-    }
-
-    async fn publish_notification(
-        &self,
-        notification: &tandem_core::store::Notification,
-    ) -> Result<(), StoreError> {
-        self.bounded(async { shared::publish(&self.c, notification, tandem_model::now()).await })
-            .await
-    }
-
-    async fn notification_feed(
-        &self,
-    ) -> Result<Option<tandem_core::store::NotificationFeed>, StoreError> {
-        self.bounded(async { shared::feed(&self.c).await.map(Some) })
-            .await
-    }
-
-    async fn ai_audit(
-        &self,
-        conversation: &ConversationId,
-        limit: usize,
-    ) -> Result<Vec<tandem_core::store::AiAuditRecord>, StoreError> {
-        self.bounded(async { records::ai_audit(&self.c, conversation, limit).await })
-            .await
-    }
-
+#[async_trait]
+impl Reporting for MongoStore {
     async fn escalations(
         &self,
         conversation: &ConversationId,
@@ -885,7 +883,10 @@ impl Store for MongoStore {
         self.bounded(async { records::escalation_counts(&self.c).await })
             .await
     }
+}
 
+#[async_trait]
+impl Routing for MongoStore {
     async fn put_agent(
         &self,
         profile: &AgentProfile,
@@ -951,6 +952,57 @@ impl Store for MongoStore {
     async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
         self.bounded(async { routing::queued(&self.c).await }).await
     }
+}
+
+#[async_trait]
+impl KeyValue for MongoStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async { shared::try_lease(&self.c, name, holder, ttl, now).await })
+            .await
+    }
+
+    async fn reserve_pacing(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+        now: Timestamp,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.bounded(async { pacing::reserve(&self.c, key, interval, burst, now).await })
+            .await
+            .map(Some)
+    }
+
+    async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        self.bounded(async { pacing::pause(&self.c, key, until).await })
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.bounded(async { shared::release_lease(&self.c, name, holder).await })
+            .await
+    }
+
+    async fn publish_notification(
+        &self,
+        notification: &tandem_core::store::Notification,
+    ) -> Result<(), StoreError> {
+        self.bounded(async { shared::publish(&self.c, notification, tandem_model::now()).await })
+            .await
+    }
+
+    async fn notification_feed(
+        &self,
+    ) -> Result<Option<tandem_core::store::NotificationFeed>, StoreError> {
+        self.bounded(async { shared::feed(&self.c).await.map(Some) })
+            .await
+    }
 
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
         self.bounded(async { records::kv_get(&self.c, namespace, key).await })
@@ -970,35 +1022,6 @@ impl Store for MongoStore {
 
     async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {
         self.bounded(async { records::kv_put(&self.c, namespace, key, value).await })
-            .await
-    }
-
-    async fn record_delivery_status(
-        &self,
-        update: &DeliveryUpdate,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.bounded(async { outbox::record_delivery_status(&self.c, update).await })
-            .await
-    }
-
-    async fn set_reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-        reachability: &Reachability,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async {
-            profiles::set_reachability(&self.c, channel, subject, reachability).await
-        })
-        .await
-    }
-
-    async fn reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-    ) -> Result<Option<Reachability>, StoreError> {
-        self.bounded(async { profiles::reachability(&self.c, channel, subject).await })
             .await
     }
 }

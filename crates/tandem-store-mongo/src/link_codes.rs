@@ -20,7 +20,7 @@ pub(crate) fn active_of(customer: &CustomerId, now: DateTime) -> Document {
     }
 }
 
-/// See [`Store::create_link_code`](tandem_core::store::Store::create_link_code).
+/// See [`Identities::create_link_code`](tandem_core::store::Identities::create_link_code).
 pub(crate) async fn create(
     c: &Collections,
     code: &LinkCode,
@@ -65,7 +65,7 @@ pub(crate) async fn create(
     }
 }
 
-/// See [`Store::redeem_link_code`](tandem_core::store::Store::redeem_link_code).
+/// See [`Identities::redeem_link_code`](tandem_core::store::Identities::redeem_link_code).
 pub(crate) async fn redeem(
     c: &Collections,
     code: &str,

@@ -34,7 +34,7 @@ pub(crate) async fn promote(
     Ok(())
 }
 
-/// See [`Store::claim_outbox`](tandem_core::store::Store::claim_outbox).
+/// See [`WorkQueue::claim_outbox`](tandem_core::store::WorkQueue::claim_outbox).
 ///
 /// Each claim is one `findOneAndUpdate` on a due head that moves its `due_at` to the
 /// lease expiry, so concurrent claimers never get the same entry. An entry that cannot
@@ -121,7 +121,7 @@ async fn finish(
     Ok(true)
 }
 
-/// See [`Store::complete_outbox`](tandem_core::store::Store::complete_outbox).
+/// See [`WorkQueue::complete_outbox`](tandem_core::store::WorkQueue::complete_outbox).
 pub(crate) async fn complete(
     c: &Collections,
     id: &OutboxId,
@@ -132,7 +132,7 @@ pub(crate) async fn complete(
     finish(c, id, claim, OutboxDoc::complete(delivery, now)).await
 }
 
-/// See [`Store::fail_outbox`](tandem_core::store::Store::fail_outbox).
+/// See [`WorkQueue::fail_outbox`](tandem_core::store::WorkQueue::fail_outbox).
 pub(crate) async fn fail(
     c: &Collections,
     id: &OutboxId,
@@ -143,9 +143,9 @@ pub(crate) async fn fail(
     finish(c, id, claim, OutboxDoc::fail(error, now)).await
 }
 
-/// See [`Store::retry_outbox`](tandem_core::store::Store::retry_outbox). The entry stays
+/// See [`WorkQueue::retry_outbox`](tandem_core::store::WorkQueue::retry_outbox). The entry stays
 /// its conversation's head.
-/// See [`Store::renew_outbox`](tandem_core::store::Store::renew_outbox).
+/// See [`WorkQueue::renew_outbox`](tandem_core::store::WorkQueue::renew_outbox).
 pub(crate) async fn renew(
     c: &Collections,
     id: &OutboxId,
@@ -178,7 +178,7 @@ pub(crate) async fn retry(
     Ok(result.matched_count == 1)
 }
 
-/// See [`Store::outbox_entry`](tandem_core::store::Store::outbox_entry).
+/// See [`WorkQueue::outbox_entry`](tandem_core::store::WorkQueue::outbox_entry).
 pub(crate) async fn entry(
     c: &Collections,
     id: &OutboxId,
@@ -192,7 +192,7 @@ pub(crate) async fn entry(
         .transpose()
 }
 
-/// See [`Store::outbox_depth`](tandem_core::store::Store::outbox_depth).
+/// See [`WorkQueue::outbox_depth`](tandem_core::store::WorkQueue::outbox_depth).
 pub(crate) async fn depth(c: &Collections) -> Result<u64, StoreError> {
     c.outbox
         .count_documents(OutboxDoc::unfinished())
@@ -200,7 +200,7 @@ pub(crate) async fn depth(c: &Collections) -> Result<u64, StoreError> {
         .map_err(classify)
 }
 
-/// See [`Store::next_outbox_due`](tandem_core::store::Store::next_outbox_due): the
+/// See [`WorkQueue::next_outbox_due`](tandem_core::store::WorkQueue::next_outbox_due): the
 /// earliest `due_at` of a head.
 pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, StoreError> {
     let head = c
@@ -246,7 +246,7 @@ pub(crate) async fn promote_lanes(
     Ok(())
 }
 
-/// See [`Store::record_delivery_status`](tandem_core::store::Store::record_delivery_status).
+/// See [`WorkQueue::record_delivery_status`](tandem_core::store::WorkQueue::record_delivery_status).
 ///
 /// The entries the report names are listed, then each is moved by its own
 /// `findOneAndUpdate` that re-checks the report's condition, so a repeated or concurrent

@@ -55,7 +55,7 @@ fn expiry_stage() -> Document {
     } }
 }
 
-/// See [`Store::reserve_pacing`](tandem_core::store::Store::reserve_pacing).
+/// See [`KeyValue::reserve_pacing`](tandem_core::store::KeyValue::reserve_pacing).
 pub(crate) async fn reserve(
     c: &Collections,
     key: &str,
@@ -117,7 +117,7 @@ fn wait(stored: &Document, now: DateTime, interval_ms: i64, burst: u32) -> Durat
     Duration::from_millis(u64::try_from(until.saturating_sub(now_ms)).unwrap_or(0))
 }
 
-/// See [`Store::pause_pacing`](tandem_core::store::Store::pause_pacing).
+/// See [`KeyValue::pause_pacing`](tandem_core::store::KeyValue::pause_pacing).
 pub(crate) async fn pause(c: &Collections, key: &str, until: Timestamp) -> Result<(), StoreError> {
     let until = to_datetime(until);
     let pipeline = vec![

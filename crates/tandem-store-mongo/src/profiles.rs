@@ -16,7 +16,7 @@ use tandem_core::store::{
 };
 use tandem_model::{ChannelId, CustomerId, Reachability, Timestamp};
 
-/// See [`Store::customer_by_identity`](tandem_core::store::Store::customer_by_identity).
+/// See [`Identities::customer_by_identity`](tandem_core::store::Identities::customer_by_identity).
 pub(crate) async fn customer_by_identity(
     c: &Collections,
     channel: &ChannelId,
@@ -33,7 +33,7 @@ pub(crate) async fn customer_by_identity(
     }
 }
 
-/// See [`Store::customers_by_email`](tandem_core::store::Store::customers_by_email):
+/// See [`Identities::customers_by_email`](tandem_core::store::Identities::customers_by_email):
 /// the owners of identities with this verified email, oldest customer first.
 pub(crate) async fn customers_by_email(
     c: &Collections,
@@ -71,7 +71,7 @@ pub(crate) async fn customers_by_email(
     .await
 }
 
-/// See [`Store::update_customer`](tandem_core::store::Store::update_customer): one atomic
+/// See [`Identities::update_customer`](tandem_core::store::Identities::update_customer): one atomic
 /// update of the customer document.
 pub(crate) async fn update_customer(
     c: &Collections,
@@ -90,7 +90,7 @@ pub(crate) async fn update_customer(
         .transpose()
 }
 
-/// See [`Store::conversations_of`](tandem_core::store::Store::conversations_of).
+/// See [`Conversations::conversations_of`](tandem_core::store::Conversations::conversations_of).
 pub(crate) async fn conversations_of(
     c: &Collections,
     customer: &CustomerId,
@@ -112,7 +112,7 @@ pub(crate) async fn conversations_of(
     .await
 }
 
-/// See [`Store::record_customer_event`](tandem_core::store::Store::record_customer_event).
+/// See [`Identities::record_customer_event`](tandem_core::store::Identities::record_customer_event).
 /// An unknown customer is a [`StoreError::Conflict`] (as the SQLite store's foreign key).
 pub(crate) async fn record_customer_event(
     c: &Collections,
@@ -138,7 +138,7 @@ pub(crate) async fn record_customer_event(
     }
 }
 
-/// See [`Store::customer_events`](tandem_core::store::Store::customer_events).
+/// See [`Identities::customer_events`](tandem_core::store::Identities::customer_events).
 pub(crate) async fn customer_events(
     c: &Collections,
     customer: &CustomerId,
@@ -156,7 +156,7 @@ pub(crate) async fn customer_events(
     .await
 }
 
-/// See [`Store::set_reachability`](tandem_core::store::Store::set_reachability): one
+/// See [`WorkQueue::set_reachability`](tandem_core::store::WorkQueue::set_reachability): one
 /// upsert filtered on "stored report not newer"; when a newer report is stored the
 /// upsert's insert hits the unique `(channel, subject)` index, meaning "not applied".
 pub(crate) async fn set_reachability(
@@ -182,7 +182,7 @@ pub(crate) async fn set_reachability(
     Ok(false)
 }
 
-/// See [`Store::reachability`](tandem_core::store::Store::reachability).
+/// See [`WorkQueue::reachability`](tandem_core::store::WorkQueue::reachability).
 pub(crate) async fn reachability(
     c: &Collections,
     channel: &ChannelId,

@@ -102,7 +102,7 @@ pub(crate) async fn align_inbound_counter(c: &Collections) -> Result<(), StoreEr
     ))
 }
 
-/// See [`Store::record_inbound`](tandem_core::store::Store::record_inbound).
+/// See [`InboundLog::record_inbound`](tandem_core::store::InboundLog::record_inbound).
 pub(crate) async fn record_inbound(
     c: &Collections,
     msg: &InboundMessage,
@@ -143,7 +143,7 @@ pub(crate) async fn record_inbound(
     }
 }
 
-/// See [`Store::mark_inbound_processed`](tandem_core::store::Store::mark_inbound_processed).
+/// See [`InboundLog::mark_inbound_processed`](tandem_core::store::InboundLog::mark_inbound_processed).
 pub(crate) async fn mark_inbound_processed(
     c: &Collections,
     seq: u64,
@@ -163,7 +163,7 @@ pub(crate) async fn mark_inbound_processed(
     Ok(result.modified_count == 1)
 }
 
-/// See [`Store::pending_inbound`](tandem_core::store::Store::pending_inbound).
+/// See [`InboundLog::pending_inbound`](tandem_core::store::InboundLog::pending_inbound).
 pub(crate) async fn pending_inbound(
     c: &Collections,
     max: usize,
@@ -184,7 +184,7 @@ pub(crate) async fn pending_inbound(
     .await
 }
 
-/// See [`Store::pending_inbound_before`](tandem_core::store::Store::pending_inbound_before):
+/// See [`InboundLog::pending_inbound_before`](tandem_core::store::InboundLog::pending_inbound_before):
 /// the pending index `(processed, _id)` below `seq`, filtered by channel and sender.
 pub(crate) async fn pending_inbound_before(
     c: &Collections,
@@ -218,7 +218,7 @@ pub(crate) async fn pending_inbound_before(
 
 // ---- customers and identities --------------------------------------------------------
 
-/// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).
+/// See [`Identities::resolve_customer`](tandem_core::store::Identities::resolve_customer).
 ///
 /// A new customer is inserted before its identity; when the identity insert loses a race
 /// (duplicate key), the orphan customer is deleted and the winner's customer returned.
@@ -299,7 +299,7 @@ pub(crate) async fn resolve_customer(
     )))
 }
 
-/// See [`Store::customer`](tandem_core::store::Store::customer).
+/// See [`Identities::customer`](tandem_core::store::Identities::customer).
 pub(crate) async fn customer(
     c: &Collections,
     id: &CustomerId,
@@ -313,7 +313,7 @@ pub(crate) async fn customer(
         .transpose()
 }
 
-/// See [`Store::identities`](tandem_core::store::Store::identities).
+/// See [`Identities::identities`](tandem_core::store::Identities::identities).
 pub(crate) async fn identities(
     c: &Collections,
     customer: &CustomerId,
@@ -332,7 +332,7 @@ pub(crate) async fn identities(
 
 // ---- conversations and transcript ----------------------------------------------------
 
-/// See [`Store::open_conversation`](tandem_core::store::Store::open_conversation). The
+/// See [`Conversations::open_conversation`](tandem_core::store::Conversations::open_conversation). The
 /// unique partial index on open conversations decides races: a loser reads the winner's.
 pub(crate) async fn open_conversation(
     c: &Collections,
@@ -372,7 +372,7 @@ pub(crate) async fn open_conversation(
     )))
 }
 
-/// See [`Store::conversation`](tandem_core::store::Store::conversation).
+/// See [`Conversations::conversation`](tandem_core::store::Conversations::conversation).
 pub(crate) async fn conversation(
     c: &Collections,
     id: &ConversationId,
@@ -386,7 +386,7 @@ pub(crate) async fn conversation(
         .transpose()
 }
 
-/// See [`Store::close_conversation`](tandem_core::store::Store::close_conversation).
+/// See [`Conversations::close_conversation`](tandem_core::store::Conversations::close_conversation).
 pub(crate) async fn close_conversation(
     c: &Collections,
     id: &ConversationId,
@@ -400,7 +400,7 @@ pub(crate) async fn close_conversation(
     Ok(result.modified_count == 1)
 }
 
-/// See [`Store::transcript`](tandem_core::store::Store::transcript).
+/// See [`Conversations::transcript`](tandem_core::store::Conversations::transcript).
 pub(crate) async fn transcript(
     c: &Collections,
     conversation: &ConversationId,
@@ -427,7 +427,7 @@ pub(crate) async fn transcript(
 /// How many conversations one query of agent entries names.
 const ACTIVITY_BATCH: usize = 500;
 
-/// See [`Store::conversation_activity`](tandem_core::store::Store::conversation_activity).
+/// See [`Reporting::conversation_activity`](tandem_core::store::Reporting::conversation_activity).
 pub(crate) async fn conversation_activity(
     c: &Collections,
     since: Timestamp,
@@ -492,7 +492,7 @@ pub(crate) async fn conversation_activity(
 
 // ---- AI audit ------------------------------------------------------------------------
 
-/// See [`Store::ai_audit`](tandem_core::store::Store::ai_audit).
+/// See [`Conversations::ai_audit`](tandem_core::store::Conversations::ai_audit).
 pub(crate) async fn ai_audit(
     c: &Collections,
     conversation: &ConversationId,
@@ -518,7 +518,7 @@ pub(crate) async fn ai_audit(
 
 // ---- escalations ---------------------------------------------------------------------
 
-/// See [`Store::escalations`](tandem_core::store::Store::escalations).
+/// See [`Reporting::escalations`](tandem_core::store::Reporting::escalations).
 pub(crate) async fn escalations(
     c: &Collections,
     conversation: &ConversationId,
@@ -535,7 +535,7 @@ pub(crate) async fn escalations(
     .await
 }
 
-/// See [`Store::decision_counts`](tandem_core::store::Store::decision_counts).
+/// See [`Reporting::decision_counts`](tandem_core::store::Reporting::decision_counts).
 pub(crate) async fn decision_counts(c: &Collections) -> Result<(u64, u64), StoreError> {
     let yes = c
         .escalations
@@ -550,7 +550,7 @@ pub(crate) async fn decision_counts(c: &Collections) -> Result<(u64, u64), Store
     Ok((yes, no))
 }
 
-/// See [`Store::escalation_counts`](tandem_core::store::Store::escalation_counts).
+/// See [`Reporting::escalation_counts`](tandem_core::store::Reporting::escalation_counts).
 pub(crate) async fn escalation_counts(c: &Collections) -> Result<Vec<(String, u64)>, StoreError> {
     let cursor = c
         .escalations
@@ -562,7 +562,7 @@ pub(crate) async fn escalation_counts(c: &Collections) -> Result<Vec<(String, u6
 
 // ---- key-value space -----------------------------------------------------------------
 
-/// See [`Store::kv_get`](tandem_core::store::Store::kv_get).
+/// See [`KeyValue::kv_get`](tandem_core::store::KeyValue::kv_get).
 pub(crate) async fn kv_get(
     c: &Collections,
     namespace: &str,
@@ -576,7 +576,7 @@ pub(crate) async fn kv_get(
         .transpose()
 }
 
-/// See [`Store::kv_swap`](tandem_core::store::Store::kv_swap): an update filtered on the
+/// See [`KeyValue::kv_swap`](tandem_core::store::KeyValue::kv_swap): an update filtered on the
 /// expected value, or an insert that the unique `(namespace, key)` index refuses when
 /// the pair exists.
 pub(crate) async fn kv_swap(
@@ -613,7 +613,7 @@ pub(crate) async fn kv_swap(
     }
 }
 
-/// See [`Store::kv_put`](tandem_core::store::Store::kv_put).
+/// See [`KeyValue::kv_put`](tandem_core::store::KeyValue::kv_put).
 pub(crate) async fn kv_put(
     c: &Collections,
     namespace: &str,

@@ -207,7 +207,7 @@ async fn find_agent(c: &Collections, filter: Document) -> Result<Option<AgentRec
         .transpose()
 }
 
-/// See [`Store::put_agent`](tandem_core::store::Store::put_agent).
+/// See [`Routing::put_agent`](tandem_core::store::Routing::put_agent).
 pub(crate) async fn put_agent(
     c: &Collections,
     profile: &AgentProfile,
@@ -227,12 +227,12 @@ pub(crate) async fn put_agent(
     decode::<AgentDoc>("agent", updated)?.into_record()
 }
 
-/// See [`Store::agent`](tandem_core::store::Store::agent).
+/// See [`Routing::agent`](tandem_core::store::Routing::agent).
 pub(crate) async fn agent(c: &Collections, id: &str) -> Result<Option<AgentRecord>, StoreError> {
     find_agent(c, doc! { "_id": id }).await
 }
 
-/// See [`Store::agents`](tandem_core::store::Store::agents).
+/// See [`Routing::agents`](tandem_core::store::Routing::agents).
 pub(crate) async fn agents(c: &Collections) -> Result<Vec<AgentRecord>, StoreError> {
     let cursor = c
         .agents
@@ -243,7 +243,7 @@ pub(crate) async fn agents(c: &Collections) -> Result<Vec<AgentRecord>, StoreErr
     collect(cursor, |d| decode::<AgentDoc>("agent", d)?.into_record()).await
 }
 
-/// See [`Store::delete_agent`](tandem_core::store::Store::delete_agent).
+/// See [`Routing::delete_agent`](tandem_core::store::Routing::delete_agent).
 pub(crate) async fn delete_agent(
     c: &Collections,
     id: &str,
@@ -256,7 +256,7 @@ pub(crate) async fn delete_agent(
         .transpose()
 }
 
-/// See [`Store::claim_agent`](tandem_core::store::Store::claim_agent).
+/// See [`Routing::claim_agent`](tandem_core::store::Routing::claim_agent).
 pub(crate) async fn claim_agent(
     c: &Collections,
     skill: &str,
@@ -285,7 +285,7 @@ pub(crate) async fn claim_agent(
     }
 }
 
-/// See [`Store::bind_agent`](tandem_core::store::Store::bind_agent).
+/// See [`Routing::bind_agent`](tandem_core::store::Routing::bind_agent).
 pub(crate) async fn bind_agent(
     c: &Collections,
     agent_id: &str,
@@ -324,7 +324,7 @@ pub(crate) async fn bind_agent(
 /// How often `bind_agent` retries when concurrent claims keep taking the handoff.
 const BIND_RETRIES: usize = 5;
 
-/// See [`Store::release_agent`](tandem_core::store::Store::release_agent).
+/// See [`Routing::release_agent`](tandem_core::store::Routing::release_agent).
 pub(crate) async fn release_agent(
     c: &Collections,
     handoff: &str,
@@ -338,7 +338,7 @@ pub(crate) async fn release_agent(
     Ok(before.and_then(|d| d.get_str("_id").ok().map(str::to_owned)))
 }
 
-/// See [`Store::enqueue_handoff`](tandem_core::store::Store::enqueue_handoff).
+/// See [`Routing::enqueue_handoff`](tandem_core::store::Routing::enqueue_handoff).
 pub(crate) async fn enqueue(c: &Collections, entry: &QueuedHandoff) -> Result<(), StoreError> {
     let doc = crate::docs::encode("queued handoff", &QueueDoc::from_entry(entry))?;
     match c.handoff_queue.insert_one(doc).await {
@@ -348,7 +348,7 @@ pub(crate) async fn enqueue(c: &Collections, entry: &QueuedHandoff) -> Result<()
     }
 }
 
-/// See [`Store::dequeue_handoff`](tandem_core::store::Store::dequeue_handoff).
+/// See [`Routing::dequeue_handoff`](tandem_core::store::Routing::dequeue_handoff).
 pub(crate) async fn dequeue(c: &Collections, handoff: &str) -> Result<bool, StoreError> {
     let deleted = c
         .handoff_queue
@@ -358,7 +358,7 @@ pub(crate) async fn dequeue(c: &Collections, handoff: &str) -> Result<bool, Stor
     Ok(deleted.deleted_count > 0)
 }
 
-/// See [`Store::queued_handoffs`](tandem_core::store::Store::queued_handoffs).
+/// See [`Routing::queued_handoffs`](tandem_core::store::Routing::queued_handoffs).
 pub(crate) async fn queued(c: &Collections) -> Result<Vec<QueuedHandoff>, StoreError> {
     let cursor = c
         .handoff_queue

@@ -59,7 +59,7 @@ pub(crate) fn notification_indexes() -> Vec<IndexModel> {
     ]
 }
 
-/// See [`Store::try_lease`](tandem_core::store::Store::try_lease).
+/// See [`KeyValue::try_lease`](tandem_core::store::KeyValue::try_lease).
 pub(crate) async fn try_lease(
     c: &Collections,
     name: &str,
@@ -89,7 +89,7 @@ pub(crate) async fn try_lease(
     }
 }
 
-/// See [`Store::release_lease`](tandem_core::store::Store::release_lease).
+/// See [`KeyValue::release_lease`](tandem_core::store::KeyValue::release_lease).
 pub(crate) async fn release_lease(
     c: &Collections,
     name: &str,
@@ -103,7 +103,7 @@ pub(crate) async fn release_lease(
     Ok(r.deleted_count > 0)
 }
 
-/// See [`Store::publish_notification`](tandem_core::store::Store::publish_notification).
+/// See [`KeyValue::publish_notification`](tandem_core::store::KeyValue::publish_notification).
 pub(crate) async fn publish(
     c: &Collections,
     n: &Notification,
@@ -172,7 +172,7 @@ fn decode_seq(doc: &Document) -> Option<i64> {
     }
 }
 
-/// See [`Store::notification_feed`](tandem_core::store::Store::notification_feed): a change
+/// See [`KeyValue::notification_feed`](tandem_core::store::KeyValue::notification_feed): a change
 /// stream when the deployment has them, polling otherwise. The stream (or the polling
 /// start) is opened before this returns, so every later notification is delivered.
 pub(crate) async fn feed(c: &Collections) -> Result<NotificationFeed, StoreError> {

@@ -6,7 +6,7 @@
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
 use std::time::Duration;
-use tandem_core::store::Store;
+use tandem_core::store::prelude::*;
 use tandem_model::{ChannelId, Content, ExternalIdentity, InboundMessage, now};
 use tandem_store_mongo::testing::{TestDatabase, test_uri};
 use tandem_store_mongo::{MongoStore, StoreOptions};

@@ -237,7 +237,7 @@ pub(crate) fn resolved_unchanged(
     Ok(Some(customer))
 }
 
-/// See [`Store::resolve_customer`](tandem_core::store::Store::resolve_customer).
+/// See [`Identities::resolve_customer`](tandem_core::store::Identities::resolve_customer).
 pub(crate) fn resolve_customer(
     conn: &Connection,
     identity: &ExternalIdentity,
@@ -322,7 +322,7 @@ fn ids_of(conn: &Connection, sql: &str, customer: &CustomerId) -> Result<Vec<Str
     query_all(conn, sql, params![customer.as_str()], |row| col(row, 0))
 }
 
-/// See [`Store::merge_customers`](tandem_core::store::Store::merge_customers).
+/// See [`Identities::merge_customers`](tandem_core::store::Identities::merge_customers).
 pub(crate) fn merge(
     conn: &Connection,
     survivor: &CustomerId,
@@ -422,7 +422,7 @@ pub(crate) fn merge(
     Ok(Some(record))
 }
 
-/// See [`Store::unmerge`](tandem_core::store::Store::unmerge).
+/// See [`Identities::unmerge`](tandem_core::store::Identities::unmerge).
 pub(crate) fn unmerge(
     conn: &Connection,
     merge_id: &str,
@@ -518,7 +518,7 @@ fn identity_record(
     query_opt(conn, &sql, params![channel, subject], crate::rows::identity)
 }
 
-/// See [`Store::link_identity`](tandem_core::store::Store::link_identity).
+/// See [`Identities::link_identity`](tandem_core::store::Identities::link_identity).
 pub(crate) fn link_identity(
     conn: &Connection,
     customer: &CustomerId,
@@ -588,7 +588,7 @@ pub(crate) fn link_identity(
     identity_record(conn, channel, subject)
 }
 
-/// See [`Store::unlink_identity`](tandem_core::store::Store::unlink_identity).
+/// See [`Identities::unlink_identity`](tandem_core::store::Identities::unlink_identity).
 pub(crate) fn unlink_identity(
     conn: &Connection,
     customer: &CustomerId,
@@ -627,7 +627,7 @@ pub(crate) fn unlink_identity(
     reads::customer(conn, &new)
 }
 
-/// See [`Store::identity_audit`](tandem_core::store::Store::identity_audit).
+/// See [`Identities::identity_audit`](tandem_core::store::Identities::identity_audit).
 pub(crate) fn identity_audit(
     conn: &Connection,
     customer: &CustomerId,
@@ -672,7 +672,7 @@ fn suggestions(conn: &Connection, customer: &CustomerId) -> Result<Vec<Suggested
     )
 }
 
-/// See [`Store::suggest_link`](tandem_core::store::Store::suggest_link).
+/// See [`Identities::suggest_link`](tandem_core::store::Identities::suggest_link).
 pub(crate) fn suggest_link(
     conn: &Connection,
     customer: &CustomerId,
@@ -688,7 +688,7 @@ pub(crate) fn suggest_link(
         .find(|s| s.customer_id == *customer && s.other_customer_id == other && s.key == *key))
 }
 
-/// See [`Store::suggested_links`](tandem_core::store::Store::suggested_links).
+/// See [`Identities::suggested_links`](tandem_core::store::Identities::suggested_links).
 pub(crate) fn suggested_links(
     conn: &Connection,
     customer: &CustomerId,
@@ -696,7 +696,7 @@ pub(crate) fn suggested_links(
     suggestions(conn, customer)
 }
 
-/// See [`Store::erase_customer`](tandem_core::store::Store::erase_customer).
+/// See [`Identities::erase_customer`](tandem_core::store::Identities::erase_customer).
 pub(crate) fn erase_customer(
     conn: &Connection,
     customer: &CustomerId,

@@ -46,10 +46,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tandem_core::store::{
     AgentProfile, AgentRecord, AiAuditRecord, AuditEntry, ConversationActivity, ConversationRecord,
-    CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, IdentityRecord,
-    InboundRecord, LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeRecord, MergeTrigger,
-    NewTimer, OutboxEntry, PendingInbound, QueuedHandoff, Store, StoreError, SuggestedLink,
-    TimerEntry, Turn, VerifiedKey,
+    Conversations, CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent,
+    Identities, IdentityRecord, InboundLog, InboundRecord, KeyValue, LinkCode, LinkCodeIssue,
+    LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry, PendingInbound,
+    QueuedHandoff, Reporting, Routing, Store, StoreError, SuggestedLink, TimerEntry, Turn,
+    VerifiedKey, WorkQueue,
 };
 use tandem_model::{
     ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
@@ -128,7 +129,10 @@ impl Store for SqliteStore {
     async fn flush(&self) -> Result<(), StoreError> {
         self.writer.flush().await
     }
+}
 
+#[async_trait]
+impl InboundLog for SqliteStore {
     async fn record_inbound(
         &self,
         msg: &InboundMessage,
@@ -146,6 +150,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
+        self.writer
+            .call(move |c| writes::mark_inbound_processed(c, seq, now))
+            .await
+    }
+}
+
+#[async_trait]
+impl Identities for SqliteStore {
     async fn resolve_customer(
         &self,
         identity: &ExternalIdentity,
@@ -291,6 +304,57 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn customer_by_identity(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let (channel, subject) = (channel.clone(), subject.to_owned());
+        self.reads
+            .call(move |c| profile::customer_by_identity(c, &channel, &subject))
+            .await
+    }
+
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        let email = email.to_owned();
+        self.reads
+            .call(move |c| profile::customers_by_email(c, &email))
+            .await
+    }
+
+    async fn update_customer(
+        &self,
+        id: &CustomerId,
+        update: CustomerUpdate,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        let id = id.clone();
+        self.writer
+            .call(move |c| profile::update_customer(c, &id, &update, now))
+            .await
+    }
+
+    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
+        let event = event.clone();
+        self.writer
+            .call(move |c| profile::record_customer_event(c, &event))
+            .await
+    }
+
+    async fn customer_events(
+        &self,
+        customer: &CustomerId,
+        since: Timestamp,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
+        let customer = customer.clone();
+        self.reads
+            .call(move |c| profile::customer_events(c, &customer, since))
+            .await
+    }
+}
+
+#[async_trait]
+impl Conversations for SqliteStore {
     async fn open_conversation(
         &self,
         customer: &CustomerId,
@@ -363,36 +427,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn customer_by_identity(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-    ) -> Result<Option<CustomerRecord>, StoreError> {
-        let (channel, subject) = (channel.clone(), subject.to_owned());
-        self.reads
-            .call(move |c| profile::customer_by_identity(c, &channel, &subject))
-            .await
-    }
-
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
-        let email = email.to_owned();
-        self.reads
-            .call(move |c| profile::customers_by_email(c, &email))
-            .await
-    }
-
-    async fn update_customer(
-        &self,
-        id: &CustomerId,
-        update: CustomerUpdate,
-        now: Timestamp,
-    ) -> Result<Option<CustomerRecord>, StoreError> {
-        let id = id.clone();
-        self.writer
-            .call(move |c| profile::update_customer(c, &id, &update, now))
-            .await
-    }
-
     async fn conversations_of(
         &self,
         customer: &CustomerId,
@@ -404,30 +438,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
-        let event = event.clone();
-        self.writer
-            .call(move |c| profile::record_customer_event(c, &event))
-            .await
-    }
-
-    async fn customer_events(
-        &self,
-        customer: &CustomerId,
-        since: Timestamp,
-    ) -> Result<Vec<CustomerEvent>, StoreError> {
-        let customer = customer.clone();
-        self.reads
-            .call(move |c| profile::customer_events(c, &customer, since))
-            .await
-    }
-
-    async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
-        self.writer
-            .call(move |c| writes::mark_inbound_processed(c, seq, now))
-            .await
-    }
-
     async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
         let encoded = EncodedTurn::new(turn)?;
         self.writer
@@ -435,6 +445,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn ai_audit(
+        &self,
+        conversation: &ConversationId,
+        limit: usize,
+    ) -> Result<Vec<AiAuditRecord>, StoreError> {
+        let conversation = conversation.clone();
+        self.reads
+            .call(move |c| reads::ai_audit(c, &conversation, limit))
+            .await
+    }
+}
+
+#[async_trait]
+impl WorkQueue for SqliteStore {
     async fn claim_outbox(
         &self,
         now: Timestamp,
@@ -537,37 +561,42 @@ impl Store for SqliteStore {
         self.reads.call(timers::next_due).await
     }
 
-    async fn try_lease(
+    async fn record_delivery_status(
         &self,
-        name: &str,
-        holder: &str,
-        ttl: Duration,
-        now: Timestamp,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let update = update.clone();
+        self.writer
+            .call(move |c| delivery::record_status(c, &update))
+            .await
+    }
+
+    async fn set_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: &Reachability,
     ) -> Result<bool, StoreError> {
-        let (name, holder) = (name.to_owned(), holder.to_owned());
+        let (channel, subject, r) = (channel.clone(), subject.to_owned(), reachability.clone());
         self.writer
-            .call(move |c| timers::try_lease(c, &name, &holder, ttl, now))
+            .call(move |c| delivery::set_reachability(c, &channel, &subject, &r))
             .await
     }
 
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
-        let (name, holder) = (name.to_owned(), holder.to_owned());
-        self.writer
-            .call(move |c| timers::release_lease(c, &name, &holder))
-            .await
-    }
-
-    async fn ai_audit(
+    async fn reachability(
         &self,
-        conversation: &ConversationId,
-        limit: usize,
-    ) -> Result<Vec<AiAuditRecord>, StoreError> {
-        let conversation = conversation.clone();
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError> {
+        let (channel, subject) = (channel.clone(), subject.to_owned());
         self.reads
-            .call(move |c| reads::ai_audit(c, &conversation, limit))
+            .call(move |c| delivery::reachability(c, &channel, &subject))
             .await
     }
+}
 
+#[async_trait]
+impl Reporting for SqliteStore {
     async fn escalations(
         &self,
         conversation: &ConversationId,
@@ -596,7 +625,10 @@ impl Store for SqliteStore {
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.reads.call(reads::escalation_counts).await
     }
+}
 
+#[async_trait]
+impl Routing for SqliteStore {
     async fn put_agent(
         &self,
         profile: &AgentProfile,
@@ -674,6 +706,29 @@ impl Store for SqliteStore {
     async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
         self.reads.call(routing::queued).await
     }
+}
+
+#[async_trait]
+impl KeyValue for SqliteStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.writer
+            .call(move |c| timers::try_lease(c, &name, &holder, ttl, now))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.writer
+            .call(move |c| timers::release_lease(c, &name, &holder))
+            .await
+    }
 
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
@@ -700,39 +755,6 @@ impl Store for SqliteStore {
         let expected = expected.map(str::to_owned);
         self.writer
             .call(move |c| writes::kv_swap(c, &namespace, &key, expected.as_deref(), &value))
-            .await
-    }
-
-    async fn record_delivery_status(
-        &self,
-        update: &DeliveryUpdate,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let update = update.clone();
-        self.writer
-            .call(move |c| delivery::record_status(c, &update))
-            .await
-    }
-
-    async fn set_reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-        reachability: &Reachability,
-    ) -> Result<bool, StoreError> {
-        let (channel, subject, r) = (channel.clone(), subject.to_owned(), reachability.clone());
-        self.writer
-            .call(move |c| delivery::set_reachability(c, &channel, &subject, &r))
-            .await
-    }
-
-    async fn reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-    ) -> Result<Option<Reachability>, StoreError> {
-        let (channel, subject) = (channel.clone(), subject.to_owned());
-        self.reads
-            .call(move |c| delivery::reachability(c, &channel, &subject))
             .await
     }
 }

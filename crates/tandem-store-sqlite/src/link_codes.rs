@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::store::{LinkCode, LinkCodeIssue, LinkCodeRedemption, StoreError};
 use tandem_model::{CustomerId, Timestamp};
 
-/// See [`Store::create_link_code`](tandem_core::store::Store::create_link_code).
+/// See [`Identities::create_link_code`](tandem_core::store::Identities::create_link_code).
 pub(crate) fn create(
     conn: &Connection,
     code: &LinkCode,
@@ -50,7 +50,7 @@ pub(crate) fn create(
     Ok(LinkCodeIssue::Issued)
 }
 
-/// See [`Store::redeem_link_code`](tandem_core::store::Store::redeem_link_code).
+/// See [`Identities::redeem_link_code`](tandem_core::store::Identities::redeem_link_code).
 pub(crate) fn redeem(
     conn: &Connection,
     code: &str,

@@ -49,7 +49,7 @@ fn record(
     })
 }
 
-/// See [`Store::agent`](tandem_core::store::Store::agent).
+/// See [`Routing::agent`](tandem_core::store::Routing::agent).
 pub(crate) fn agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, StoreError> {
     let row = query_all(
         conn,
@@ -62,7 +62,7 @@ pub(crate) fn agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, 
     row.map(|r| record(conn, r)).transpose()
 }
 
-/// See [`Store::agents`](tandem_core::store::Store::agents).
+/// See [`Routing::agents`](tandem_core::store::Routing::agents).
 pub(crate) fn agents(conn: &Connection) -> Result<Vec<AgentRecord>, StoreError> {
     query_all(
         conn,
@@ -75,7 +75,7 @@ pub(crate) fn agents(conn: &Connection) -> Result<Vec<AgentRecord>, StoreError> 
     .collect()
 }
 
-/// See [`Store::put_agent`](tandem_core::store::Store::put_agent).
+/// See [`Routing::put_agent`](tandem_core::store::Routing::put_agent).
 pub(crate) fn put_agent(
     conn: &Connection,
     profile: &AgentProfile,
@@ -104,7 +104,7 @@ pub(crate) fn put_agent(
         .ok_or_else(|| StoreError::Unavailable("agent vanished after its write".into()))
 }
 
-/// See [`Store::delete_agent`](tandem_core::store::Store::delete_agent).
+/// See [`Routing::delete_agent`](tandem_core::store::Routing::delete_agent).
 pub(crate) fn delete_agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, StoreError> {
     let Some(before) = agent(conn, id)? else {
         return Ok(None);
@@ -146,7 +146,7 @@ fn touch(conn: &Connection, agent: &str, now: Timestamp) -> Result<(), StoreErro
     Ok(())
 }
 
-/// See [`Store::claim_agent`](tandem_core::store::Store::claim_agent).
+/// See [`Routing::claim_agent`](tandem_core::store::Routing::claim_agent).
 pub(crate) fn claim_agent(
     conn: &Connection,
     skill: &str,
@@ -175,7 +175,7 @@ pub(crate) fn claim_agent(
     agent(conn, &chosen)
 }
 
-/// See [`Store::bind_agent`](tandem_core::store::Store::bind_agent).
+/// See [`Routing::bind_agent`](tandem_core::store::Routing::bind_agent).
 pub(crate) fn bind_agent(
     conn: &Connection,
     agent_id: &str,
@@ -194,7 +194,7 @@ pub(crate) fn bind_agent(
     agent(conn, agent_id)
 }
 
-/// See [`Store::release_agent`](tandem_core::store::Store::release_agent).
+/// See [`Routing::release_agent`](tandem_core::store::Routing::release_agent).
 pub(crate) fn release_agent(
     conn: &Connection,
     handoff: &str,
@@ -213,7 +213,7 @@ pub(crate) fn release_agent(
     Ok(released)
 }
 
-/// See [`Store::enqueue_handoff`](tandem_core::store::Store::enqueue_handoff).
+/// See [`Routing::enqueue_handoff`](tandem_core::store::Routing::enqueue_handoff).
 pub(crate) fn enqueue(conn: &Connection, entry: &QueuedHandoff) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO handoff_queue (handoff_id, conversation_id, queue, priority, rank, queued_at)
@@ -233,7 +233,7 @@ pub(crate) fn enqueue(conn: &Connection, entry: &QueuedHandoff) -> Result<(), St
     Ok(())
 }
 
-/// See [`Store::dequeue_handoff`](tandem_core::store::Store::dequeue_handoff).
+/// See [`Routing::dequeue_handoff`](tandem_core::store::Routing::dequeue_handoff).
 pub(crate) fn dequeue(conn: &Connection, handoff: &str) -> Result<bool, StoreError> {
     let n = conn
         .prepare_cached("DELETE FROM handoff_queue WHERE handoff_id = ?1")
@@ -242,7 +242,7 @@ pub(crate) fn dequeue(conn: &Connection, handoff: &str) -> Result<bool, StoreErr
     Ok(n > 0)
 }
 
-/// See [`Store::queued_handoffs`](tandem_core::store::Store::queued_handoffs).
+/// See [`Routing::queued_handoffs`](tandem_core::store::Routing::queued_handoffs).
 pub(crate) fn queued(conn: &Connection) -> Result<Vec<QueuedHandoff>, StoreError> {
     query_all(
         conn,

@@ -82,7 +82,7 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<Timestamp>, StoreErro
     .map(Option::flatten)
 }
 
-/// See [`Store::try_lease`](tandem_core::store::Store::try_lease): one upsert that only
+/// See [`KeyValue::try_lease`](tandem_core::store::KeyValue::try_lease): one upsert that only
 /// overwrites an expired row or the holder's own.
 pub(crate) fn try_lease(
     conn: &Connection,
@@ -107,7 +107,7 @@ pub(crate) fn try_lease(
     Ok(changed > 0)
 }
 
-/// See [`Store::release_lease`](tandem_core::store::Store::release_lease).
+/// See [`KeyValue::release_lease`](tandem_core::store::KeyValue::release_lease).
 pub(crate) fn release_lease(
     conn: &Connection,
     name: &str,

@@ -349,7 +349,7 @@ pub(crate) fn commit_turn(conn: &Connection, encoded: &EncodedTurn) -> Result<()
 }
 
 /// Sets a key-value pair (last write wins).
-/// See [`Store::kv_swap`](tandem_core::store::Store::kv_swap): one statement, so
+/// See [`KeyValue::kv_swap`](tandem_core::store::KeyValue::kv_swap): one statement, so
 /// atomic under the writer connection.
 pub(crate) fn kv_swap(
     conn: &Connection,

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tandem_core::store::prelude::*;
 use tandem_core::store::{
     ConversationRecord, ConversationStatus, NewOutboxEntry, Store, StoreError, Turn,
 };

@@ -113,69 +113,50 @@ where
     drop(guard);
 }
 
-/// Expands to one `#[tokio::test]` per conformance scenario, each calling `$maker().await`
-/// for a fresh store. See the [module docs](crate::store::conformance).
+/// Expands to the conformance suites of the store's areas, one module per area
+/// (`store`, `inbound_log`, `identities`, `conversations`, `work_queue`, `reporting`,
+/// `routing`, `key_value`, after the traits in [`crate::store`]) with one
+/// `#[tokio::test]` per scenario, each calling `$maker().await` for a fresh store.
+/// `store_conformance!(maker)` runs every area; `store_conformance!(maker; routing,
+/// key_value)` only those. See the [module docs](crate::store::conformance).
 #[macro_export]
 macro_rules! store_conformance {
     ($maker:path) => {
-        $crate::store_conformance!(@scenarios $maker;
-            ping_and_flush,
-            inbound_dedupe,
-            pending_inbound_order_and_limit,
-            commit_turn_processes_inbound_once,
-            mark_inbound_processed_without_turn,
-            customer_profiles_and_events,
-            customer_resolution,
-            conversation_lifecycle,
-            commit_turn_applies_everything,
-            stale_turn_conflicts_and_applies_nothing,
-            duplicate_transcript_seq_conflicts,
-            transcript_order_and_limit,
-            transcript_round_trips_all_fields,
-            outbox_claim_and_complete,
-            outbox_retry,
-            outbox_fail_unblocks_next,
-            outbox_lease_expiry,
-            outbox_lease_renewal,
-            outbox_per_conversation_order,
-            outbox_order_is_per_destination,
-            outbox_depth_and_next_due,
-            timers_fire_once_per_lease_and_reschedule,
-            a_turn_schedules_its_timers_with_its_commit,
-            escalations_round_trip_and_counts,
-            ai_audit_records_follow_their_turn,
-            conversation_activity_by_period,
-            kv_round_trip,
-            kv_swap_is_a_compare_and_set,
-            concurrent_record_inbound,
-            concurrent_resolve_customer,
-            concurrent_open_conversation,
-            concurrent_turns_one_wins,
-            concurrent_claim_outbox,
-            delivery_status_moves_forward,
-            delivery_failure_marks_failed,
-            delivery_watermark_covers_earlier_messages,
-            reachability_newest_report_wins,
-            verified_key_joins_new_identity,
-            verified_key_merges_existing_customers,
-            unverified_claims_only_suggest,
-            claimed_facts_suggest_once_and_never_merge,
-            merge_then_unmerge_restores,
-            link_and_unlink_identity,
-            concurrent_verified_key_resolution,
-            erase_customer_removes_personal_data,
-            link_codes_are_single_use_expiring_and_limited,
-            agents_round_trip,
-            agent_claims_respect_skill_status_and_capacity,
-            concurrent_agent_claims_respect_capacity,
-            handoff_queue_order,
-            leases_have_one_holder_until_expiry,
-            concurrent_try_lease_one_wins,
-            shared_pacing_keeps_one_rate,
-            notifications_reach_every_feed_in_order,
-            pending_inbound_before_is_per_sender_and_ordered,
-            drafts_survive_a_reload_and_are_decided_once,
-        );
+        $crate::store_conformance!($maker; store, inbound_log, identities, conversations,
+            work_queue, reporting, routing, key_value);
+    };
+    ($maker:path; $($area:ident),+ $(,)?) => {
+        $(
+            mod $area {
+                #[allow(unused_imports)]
+                use super::*;
+                $crate::store_conformance!(@area $maker; $area);
+            }
+        )+
+    };
+    (@area $maker:path; store) => {
+        $crate::store_conformance!(@scenarios $maker; ping_and_flush);
+    };
+    (@area $maker:path; inbound_log) => {
+        $crate::store_conformance!(@scenarios $maker; inbound_dedupe, pending_inbound_order_and_limit, commit_turn_processes_inbound_once, mark_inbound_processed_without_turn, concurrent_record_inbound, pending_inbound_before_is_per_sender_and_ordered);
+    };
+    (@area $maker:path; identities) => {
+        $crate::store_conformance!(@scenarios $maker; customer_profiles_and_events, customer_resolution, concurrent_resolve_customer, verified_key_joins_new_identity, verified_key_merges_existing_customers, unverified_claims_only_suggest, claimed_facts_suggest_once_and_never_merge, merge_then_unmerge_restores, link_and_unlink_identity, concurrent_verified_key_resolution, erase_customer_removes_personal_data, link_codes_are_single_use_expiring_and_limited);
+    };
+    (@area $maker:path; conversations) => {
+        $crate::store_conformance!(@scenarios $maker; conversation_lifecycle, commit_turn_applies_everything, stale_turn_conflicts_and_applies_nothing, duplicate_transcript_seq_conflicts, transcript_order_and_limit, transcript_round_trips_all_fields, concurrent_open_conversation, concurrent_turns_one_wins, ai_audit_records_follow_their_turn, drafts_survive_a_reload_and_are_decided_once);
+    };
+    (@area $maker:path; work_queue) => {
+        $crate::store_conformance!(@scenarios $maker; outbox_claim_and_complete, outbox_retry, outbox_fail_unblocks_next, outbox_lease_expiry, outbox_lease_renewal, outbox_per_conversation_order, outbox_order_is_per_destination, outbox_depth_and_next_due, concurrent_claim_outbox, timers_fire_once_per_lease_and_reschedule, a_turn_schedules_its_timers_with_its_commit, delivery_status_moves_forward, delivery_failure_marks_failed, delivery_watermark_covers_earlier_messages, reachability_newest_report_wins);
+    };
+    (@area $maker:path; reporting) => {
+        $crate::store_conformance!(@scenarios $maker; escalations_round_trip_and_counts, conversation_activity_by_period);
+    };
+    (@area $maker:path; routing) => {
+        $crate::store_conformance!(@scenarios $maker; agents_round_trip, agent_claims_respect_skill_status_and_capacity, concurrent_agent_claims_respect_capacity, handoff_queue_order);
+    };
+    (@area $maker:path; key_value) => {
+        $crate::store_conformance!(@scenarios $maker; kv_round_trip, kv_swap_is_a_compare_and_set, leases_have_one_holder_until_expiry, concurrent_try_lease_one_wins, shared_pacing_keeps_one_rate, notifications_reach_every_feed_in_order);
     };
     (@scenarios $maker:path; $($scenario:ident),+ $(,)?) => {
         $(

@@ -24,20 +24,32 @@ use tandem_model::{
     InboundMessage, OutboxId, Reachability, Timestamp, TranscriptEntry,
 };
 
+/// Every area trait, for code that calls a concrete store's methods:
+/// `use tandem_core::store::prelude::*;` (a `DynStore` needs no import).
+pub mod prelude {
+    pub use super::{
+        Conversations, Identities, InboundLog, KeyValue, Reporting, Routing, Store, WorkQueue,
+    };
+}
+
 /// A shared store handle.
 pub type DynStore = Arc<dyn Store>;
 
 /// Durable state of the gateway. Every method is safe to call concurrently.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    InboundLog + Identities + Conversations + WorkQueue + Reporting + Routing + KeyValue + 'static
+{
     /// Succeeds when the store answers (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Waits until every write accepted so far is durable. Called at shutdown.
     async fn flush(&self) -> Result<(), StoreError>;
+}
 
-    // ---- inbound log -------------------------------------------------------------------
-
+/// The inbound log: every accepted message, recorded before it is acknowledged, until a turn processes it.
+#[async_trait]
+pub trait InboundLog: Send + Sync {
     /// Records an inbound message durably, keyed by `(msg.channel, msg.platform_message_id)`.
     /// A second record with the same key returns the first record's `seq` with
     /// `duplicate = true` and changes nothing. `seq` increases with every new record.
@@ -53,14 +65,14 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError>;
 
     /// Up to `limit` recorded inbound messages not yet processed (see
-    /// [`Store::commit_turn`]), in `seq` order.
+    /// [`Conversations::commit_turn`]), in `seq` order.
     async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError>;
 
     /// The unprocessed inbound records of sender `subject` on `channel` recorded before
     /// `seq` (smaller `seq`), in `seq` order, at most `limit`: what must be processed
     /// before record `seq` so that a sender's messages are answered in order even when
     /// they were accepted by different processes. The default scans
-    /// [`Store::pending_inbound`]; a store shared by processes answers it from an index.
+    /// [`InboundLog::pending_inbound`]; a store shared by processes answers it from an index.
     async fn pending_inbound_before(
         &self,
         channel: &ChannelId,
@@ -79,9 +91,11 @@ pub trait Store: Send + Sync + 'static {
         out.truncate(limit);
         Ok(out)
     }
+}
 
-    // ---- customers and identities ------------------------------------------------------
-
+/// Customers, their identities on each channel, the identity graph (merge, unmerge, links, suggestions), link codes, business events and erasure.
+#[async_trait]
+pub trait Identities: Send + Sync {
     /// Returns the customer owning `(identity.channel, identity.subject)`, creating the
     /// customer and the identity when unknown. Never creates two customers for one
     /// identity, even under concurrent calls. Updates the display name when given.
@@ -92,10 +106,10 @@ pub trait Store: Send + Sync + 'static {
     /// - a **new** identity carrying a key another customer's identity holds joins that
     ///   customer (the oldest one when several hold it) instead of creating one;
     /// - an **existing** identity that newly carries a key held by **another** customer
-    ///   merges the two (as [`Store::merge_customers`], the older customer survives,
+    ///   merges the two (as [`Identities::merge_customers`], the older customer survives,
     ///   trigger actor `verified_key` with the key and `<channel>/<subject>` as source);
     ///   the survivor is returned. Two customers whose merge was undone
-    ///   ([`Store::unmerge`]) are not merged again: a [`SuggestedLink`] with reason
+    ///   ([`Identities::unmerge`]) are not merged again: a [`SuggestedLink`] with reason
     ///   `unmerged_before` is recorded instead.
     ///
     /// Concurrent calls carrying the same key from two channels end with one customer.
@@ -129,13 +143,6 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<CustomerRecord>, StoreError>;
 
-    /// A customer's conversations, newest first, at most `limit`.
-    async fn conversations_of(
-        &self,
-        customer: &CustomerId,
-        limit: usize,
-    ) -> Result<Vec<ConversationRecord>, StoreError>;
-
     /// Records a business event. Recording the same `id` twice changes nothing.
     /// Returns false for a duplicate.
     async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError>;
@@ -147,12 +154,10 @@ pub trait Store: Send + Sync + 'static {
         since: Timestamp,
     ) -> Result<Vec<CustomerEvent>, StoreError>;
 
-    // ---- identity graph -----------------------------------------------------------------
-
     /// Merges customer `merged` into `survivor` atomically: every identity and conversation
     /// of `merged` moves to `survivor`; when both have an open conversation, `merged`'s is
     /// closed (recorded in the merge; its `updated_at` is kept). The merged customer's record stays (without
-    /// identities) so that [`Store::unmerge`] can restore it. Records an
+    /// identities) so that [`Identities::unmerge`] can restore it. Records an
     /// [`AuditKind::Merge`] entry for both customers and returns the merge; `None` when
     /// either customer is unknown. Merging a customer with itself, or a customer that was
     /// already merged away, is a [`StoreError::Conflict`].
@@ -178,7 +183,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Links an identity to a customer as verified with `source` (`admin`, `link_code`),
     /// storing its verified facts. When one of them is held by another customer, the two
-    /// are merged as in [`Store::resolve_customer`] (trigger actor `source`). Records an
+    /// are merged as in [`Identities::resolve_customer`] (trigger actor `source`). Records an
     /// [`AuditKind::Link`] entry. Returns the identity; `None` when the customer is
     /// unknown; [`StoreError::Conflict`] when the identity belongs to another customer.
     /// Linking an identity the customer already has marks it verified.
@@ -238,8 +243,6 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<ErasureReport>, StoreError>;
 
-    // ---- link codes ---------------------------------------------------------------------
-
     /// Stores a new link code. The customer must exist ([`LinkCodeIssue::UnknownCustomer`])
     /// and have fewer than `max_active` active (unused, unexpired at `code.created_at`)
     /// codes ([`LinkCodeIssue::TooMany`]). A code that exists already (used or not) is a
@@ -265,8 +268,17 @@ pub trait Store: Send + Sync + 'static {
         redeemer: &str,
         now: Timestamp,
     ) -> Result<LinkCodeRedemption, StoreError>;
+}
 
-    // ---- conversations and transcript --------------------------------------------------
+/// Conversations and their turns: the transcript, the state, and the atomic commit of everything a turn decided.
+#[async_trait]
+pub trait Conversations: Send + Sync {
+    /// A customer's conversations, newest first, at most `limit`.
+    async fn conversations_of(
+        &self,
+        customer: &CustomerId,
+        limit: usize,
+    ) -> Result<Vec<ConversationRecord>, StoreError>;
 
     /// The customer's open conversation, or a new one opened on `channel` when there is
     /// none. A customer has at most one open conversation, even under concurrent calls.
@@ -277,7 +289,7 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError>;
 
-    /// As [`Store::open_conversation`], but a conversation it opens gets the id `id`
+    /// As [`Conversations::open_conversation`], but a conversation it opens gets the id `id`
     /// (announced before it existed, see `InboundHandler::find`); when `id` is already
     /// taken, a generated one.
     async fn open_conversation_as(
@@ -328,9 +340,11 @@ pub trait Store: Send + Sync + 'static {
         conversation: &ConversationId,
         limit: usize,
     ) -> Result<Vec<AiAuditRecord>, StoreError>;
+}
 
-    // ---- outbox ------------------------------------------------------------------------
-
+/// Durable work: the outbox (sends to customers and operations to desks, ordered per conversation and destination), leased timers, and what delivery reports tell about both.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
     /// Claims up to `limit` due entries for sending, under a lease of `lease`.
     ///
     /// An entry is due when it is `pending` with `next_attempt_at <= now`, or `in_flight`
@@ -399,8 +413,6 @@ pub trait Store: Send + Sync + 'static {
     /// before it finishes).
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
-    // ---- timers ------------------------------------------------------------------------
-
     /// Schedules timer `timer.id` to fire at `timer.due_at`. Scheduling an id that exists
     /// replaces it (its due time, kind and payload; a claim on it is dropped), so a
     /// timer is rescheduled by scheduling it again.
@@ -424,8 +436,45 @@ pub trait Store: Send + Sync + 'static {
     /// When a claim could next return a timer (the earliest due time or lease expiry).
     async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
-    // ---- escalations -------------------------------------------------------------------
+    /// Applies a platform's delivery report to the **sent** outbox entries it names and
+    /// returns the entries it changed, as they are after the change (empty when nothing
+    /// matched or nothing moved: reports are idempotent).
+    ///
+    /// - Target [`DeliveryTarget::Message`](tandem_model::DeliveryTarget::Message): the
+    ///   entry with `status = sent` whose `message.channel` is `update.channel` and whose
+    ///   `platform_message_id` equals the target's.
+    /// - Target [`DeliveryTarget::UpTo`](tandem_model::DeliveryTarget::UpTo): every sent
+    ///   entry of `update.channel` whose `message.recipient` is the target's and which was
+    ///   marked sent at or before the watermark.
+    /// - `Delivered` moves `delivery_state` from none/`sent`/`stored` to `delivered`;
+    ///   `Read` moves anything but `read` to `read`; `Sent` changes nothing.
+    /// - `Failed` (message targets only) makes the entry `failed` with `last_error` =
+    ///   [`delivery_failure_text`]; `delivery_state` is kept.
+    async fn record_delivery_status(
+        &self,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// Records whether `subject` can be reached on `channel`. A report older (by `at`)
+    /// than the stored one changes nothing; returns whether it was applied.
+    async fn set_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: &Reachability,
+    ) -> Result<bool, StoreError>;
+
+    /// The newest reachability report of `subject` on `channel`, if any.
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError>;
+}
+
+/// Escalation decisions and activity, for reports and metrics.
+#[async_trait]
+pub trait Reporting: Send + Sync {
     /// Escalation events of a conversation, oldest first.
     async fn escalations(
         &self,
@@ -451,9 +500,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of escalation events per reason code, over the whole store.
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
 
-    // ---- routing: agents and the waiting queue -----------------------------------------
-
+/// Agents, their capacity, and the queue of handoffs waiting for one.
+#[async_trait]
+pub trait Routing: Send + Sync {
     /// Creates or updates an agent's profile; the handoffs they hold are kept.
     async fn put_agent(
         &self,
@@ -508,9 +559,11 @@ pub trait Store: Send + Sync + 'static {
     /// Every waiting handoff, in queue order: by [`priority_rank`], then oldest first,
     /// then by handoff id.
     async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError>;
+}
 
-    // ---- channel key-value space -------------------------------------------------------
-
+/// A small key-value space (channel state, indexes, console records) and what processes sharing the store coordinate through: leases, shared send pacing, notifications.
+#[async_trait]
+pub trait KeyValue: Send + Sync {
     /// A value of a channel's key-value space (session keys, polling offsets).
     async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError>;
 
@@ -528,47 +581,8 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
     ) -> Result<bool, StoreError>;
 
-    // ---- delivery reports and reachability ---------------------------------------------
-
-    /// Applies a platform's delivery report to the **sent** outbox entries it names and
-    /// returns the entries it changed, as they are after the change (empty when nothing
-    /// matched or nothing moved: reports are idempotent).
-    ///
-    /// - Target [`DeliveryTarget::Message`](tandem_model::DeliveryTarget::Message): the
-    ///   entry with `status = sent` whose `message.channel` is `update.channel` and whose
-    ///   `platform_message_id` equals the target's.
-    /// - Target [`DeliveryTarget::UpTo`](tandem_model::DeliveryTarget::UpTo): every sent
-    ///   entry of `update.channel` whose `message.recipient` is the target's and which was
-    ///   marked sent at or before the watermark.
-    /// - `Delivered` moves `delivery_state` from none/`sent`/`stored` to `delivered`;
-    ///   `Read` moves anything but `read` to `read`; `Sent` changes nothing.
-    /// - `Failed` (message targets only) makes the entry `failed` with `last_error` =
-    ///   [`delivery_failure_text`]; `delivery_state` is kept.
-    async fn record_delivery_status(
-        &self,
-        update: &DeliveryUpdate,
-    ) -> Result<Vec<OutboxEntry>, StoreError>;
-
-    /// Records whether `subject` can be reached on `channel`. A report older (by `at`)
-    /// than the stored one changes nothing; returns whether it was applied.
-    async fn set_reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-        reachability: &Reachability,
-    ) -> Result<bool, StoreError>;
-
-    /// The newest reachability report of `subject` on `channel`, if any.
-    async fn reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-    ) -> Result<Option<Reachability>, StoreError>;
-
-    // ---- notifications between processes sharing the store -----------------------------
-
     /// Records a notification for every process sharing this store (see
-    /// [`Store::notification_feed`]). Resolves once it is written. The default, for a
+    /// [`KeyValue::notification_feed`]). Resolves once it is written. The default, for a
     /// store one process holds (SQLite), does nothing: that process already knows.
     async fn publish_notification(&self, notification: &Notification) -> Result<(), StoreError> {
         let _ = notification;
@@ -583,12 +597,10 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
-    // ---- send pacing shared by processes ----------------------------------------------
-
     /// Takes the next slot of the send budget `key`, a generic cell rate kept in the
     /// store: one send every `interval`, up to `burst` of them at once. Returns how long
     /// from `now` to wait before using the slot, the longer of the rate's wait and a
-    /// pause set by [`Store::pause_pacing`] on the same key. The slot is taken whether or
+    /// pause set by [`KeyValue::pause_pacing`] on the same key. The slot is taken whether or
     /// not the caller waits. `None` (the default, for a store one process holds) means the
     /// store keeps no shared budgets: the caller paces in memory.
     async fn reserve_pacing(
@@ -604,13 +616,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Holds every slot of the send budget `key` until `until` (a platform asked to
     /// wait); an earlier pause than the one in force changes nothing. The default does
-    /// nothing (see [`Store::reserve_pacing`]).
+    /// nothing (see [`KeyValue::reserve_pacing`]).
     async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
         let _ = (key, until);
         Ok(())
     }
-
-    // ---- leases ------------------------------------------------------------------------
 
     /// Takes or renews the lease `name` for `holder` until `ttl` from `now`: true when
     /// `holder` holds it afterwards (it was free, expired, or already `holder`'s).
@@ -628,5 +638,5 @@ pub trait Store: Send + Sync + 'static {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
 }
 
-/// A receiver of [`Notification`]s (see [`Store::notification_feed`]).
+/// A receiver of [`Notification`]s (see [`KeyValue::notification_feed`]).
 pub type NotificationFeed = tokio::sync::mpsc::Receiver<Notification>;

@@ -828,7 +828,7 @@ async fn export_customer(
 const EXPORT_LIMIT: usize = 100_000;
 
 /// GDPR erase: the customer's personal data goes everywhere it is stored; ids, times,
-/// escalation events and counts stay (see `Store::erase_customer`).
+/// escalation events and counts stay (see `Identities::erase_customer`).
 async fn erase_customer(
     State(st): State<AdminState>,
     Path(id): Path<String>,

@@ -3,7 +3,7 @@
 //! inline SVG charts, rendered here; no script, no outside asset).
 //!
 //! The figures are computed by `tandem_core::health` from what the store returns for the
-//! period (`Store::conversation_activity`), so they are the same after a restart and on
+//! period (`Reporting::conversation_activity`), so they are the same after a restart and on
 //! every process sharing the store.
 //!
 //! Who may open the page is decided in one place, [`DashboardAccess::allows`]: an agent

@@ -1,7 +1,7 @@
 //! Conformance scenario for the AI audit trail: records committed with their turn
-//! ([`Store::commit_turn`](crate::store::Store::commit_turn)), listed per conversation
-//! ([`Store::ai_audit`](crate::store::Store::ai_audit)), erased with the customer
-//! ([`Store::erase_customer`](crate::store::Store::erase_customer)).
+//! ([`Conversations::commit_turn`](crate::store::Conversations::commit_turn)), listed per conversation
+//! ([`Conversations::ai_audit`](crate::store::Conversations::ai_audit)), erased with the customer
+//! ([`Identities::erase_customer`](crate::store::Identities::erase_customer)).
 
 use super::{Must, conversation_for, push_entry, reload, text, turn_of};
 use crate::store::{AiAuditKind, AiAuditRecord, ConversationRecord, DynStore, StoreError};

@@ -1,7 +1,7 @@
 //! Conformance scenarios for delivery reports and reachability
-//! ([`Store::record_delivery_status`](crate::store::Store::record_delivery_status),
-//! [`Store::set_reachability`](crate::store::Store::set_reachability),
-//! [`Store::reachability`](crate::store::Store::reachability)).
+//! ([`WorkQueue::record_delivery_status`](crate::store::WorkQueue::record_delivery_status),
+//! [`WorkQueue::set_reachability`](crate::store::WorkQueue::set_reachability),
+//! [`WorkQueue::reachability`](crate::store::WorkQueue::reachability)).
 
 use super::{Must, conversation_for, entry_of, push_outbound, reload, secs, turn_of, web};
 use crate::store::{DynStore, OutboxStatus, delivery_failure_text};

@@ -1,12 +1,12 @@
 //! Conformance scenarios for the verified identity graph
-//! ([`Store::resolve_customer`](crate::store::Store::resolve_customer) merges,
-//! [`Store::merge_customers`](crate::store::Store::merge_customers),
-//! [`Store::unmerge`](crate::store::Store::unmerge),
-//! [`Store::link_identity`](crate::store::Store::link_identity),
-//! [`Store::unlink_identity`](crate::store::Store::unlink_identity),
-//! [`Store::identity_audit`](crate::store::Store::identity_audit),
-//! [`Store::suggest_link`](crate::store::Store::suggest_link) and
-//! [`Store::erase_customer`](crate::store::Store::erase_customer)).
+//! ([`Identities::resolve_customer`](crate::store::Identities::resolve_customer) merges,
+//! [`Identities::merge_customers`](crate::store::Identities::merge_customers),
+//! [`Identities::unmerge`](crate::store::Identities::unmerge),
+//! [`Identities::link_identity`](crate::store::Identities::link_identity),
+//! [`Identities::unlink_identity`](crate::store::Identities::unlink_identity),
+//! [`Identities::identity_audit`](crate::store::Identities::identity_audit),
+//! [`Identities::suggest_link`](crate::store::Identities::suggest_link) and
+//! [`Identities::erase_customer`](crate::store::Identities::erase_customer)).
 
 use super::{Must, push_entry, reload, secs, sms, text, turn_of, web};
 use crate::store::{

@@ -1,8 +1,8 @@
-//! Conformance scenarios for routing: agents ([`Store::put_agent`](crate::store::Store::put_agent),
-//! [`Store::claim_agent`](crate::store::Store::claim_agent),
-//! [`Store::bind_agent`](crate::store::Store::bind_agent),
-//! [`Store::release_agent`](crate::store::Store::release_agent)) and the waiting queue
-//! ([`Store::enqueue_handoff`](crate::store::Store::enqueue_handoff) and friends).
+//! Conformance scenarios for routing: agents ([`Routing::put_agent`](crate::store::Routing::put_agent),
+//! [`Routing::claim_agent`](crate::store::Routing::claim_agent),
+//! [`Routing::bind_agent`](crate::store::Routing::bind_agent),
+//! [`Routing::release_agent`](crate::store::Routing::release_agent)) and the waiting queue
+//! ([`Routing::enqueue_handoff`](crate::store::Routing::enqueue_handoff) and friends).
 
 use super::{Must, secs};
 use crate::store::{AgentProfile, AgentStatus, DynStore, QueuedHandoff};

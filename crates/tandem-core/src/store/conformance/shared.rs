@@ -1,8 +1,8 @@
 //! Conformance scenarios for what processes sharing a store coordinate through: leases
-//! ([`Store::try_lease`](crate::store::Store::try_lease),
-//! [`Store::release_lease`](crate::store::Store::release_lease)) and notifications
-//! ([`Store::publish_notification`](crate::store::Store::publish_notification),
-//! [`Store::notification_feed`](crate::store::Store::notification_feed)).
+//! ([`KeyValue::try_lease`](crate::store::KeyValue::try_lease),
+//! [`KeyValue::release_lease`](crate::store::KeyValue::release_lease)) and notifications
+//! ([`KeyValue::publish_notification`](crate::store::KeyValue::publish_notification),
+//! [`KeyValue::notification_feed`](crate::store::KeyValue::notification_feed)).
 
 use super::{Must, secs};
 use crate::store::{DynStore, Notification};
@@ -214,8 +214,8 @@ pub async fn pending_inbound_before_is_per_sender_and_ordered(store: DynStore) {
     );
 }
 
-/// Shared send budgets ([`Store::reserve_pacing`](crate::store::Store::reserve_pacing),
-/// [`Store::pause_pacing`](crate::store::Store::pause_pacing)): a burst goes at once, then
+/// Shared send budgets ([`KeyValue::reserve_pacing`](crate::store::KeyValue::reserve_pacing),
+/// [`KeyValue::pause_pacing`](crate::store::KeyValue::pause_pacing)): a burst goes at once, then
 /// one slot per interval; budgets are independent by key; time refills them; a pause holds
 /// a key; concurrent callers never get the same slot. A store that keeps no shared budgets
 /// (`None`) must say so on every call and accept pauses.
