@@ -11,7 +11,7 @@ use crate::handoff::{self, DeskTarget, agent_actor, desk_channel, desk_of, trans
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::store::{
-    AgentRef, AiAuditRecord, ConversationRecord, ConversationState, CustomerRecord, HandoffState,
+    AgentRef, AiAuditRecord, ConversationRecord, CustomerRecord, HandoffState,
     HandoffStatus, Owner, PendingInbound, StoreError, Turn,
 };
 use crate::{csat, turn};
@@ -343,7 +343,7 @@ impl Core {
             return Ok(None);
         };
         if let Err(refusal) =
-            crate::ownership::authorize(&h, doc.agent_id.as_deref(), &self.inner.config.supervisors)
+            crate::engine::ownership::authorize(&h, doc.agent_id.as_deref(), &self.inner.config.supervisors)
         {
             // The desk was told when the event was submitted; a race between two agents
             // on a waiting handoff ends here, with one owner.
@@ -448,7 +448,7 @@ impl Core {
                     HandoffStatus::Released
                 };
                 transition(&mut h, status, &actor, now);
-                return_to_bot(&mut next.state);
+                crate::engine::handoff::return_to_bot(&mut next.state);
                 replies.push((Party::Bot, OutboundContent::text(BOT_IS_BACK)));
                 if resolved {
                     // No survey into a closed messaging window: recorded as skipped.
@@ -627,16 +627,6 @@ pub(crate) fn reply_state(
     }
 }
 
-/// The bot owns the conversation again, with fresh counters.
-pub(crate) fn return_to_bot(state: &mut ConversationState) {
-    state.owner = Owner::Bot;
-    state.negative_count = 0;
-    state.fallback_count = 0;
-    state.handoff_requested = false;
-    state.human_offered = false;
-    state.offered_choices.clear();
-}
-
 impl Core {
     /// Why the agent of `doc` may not act on its handoff now (another agent owns it),
     /// or `None`. Unknown or closed handoffs are not refused here: recording them is
@@ -658,7 +648,7 @@ impl Core {
             .as_ref()
             .filter(|h| h.id == doc.handoff_id && !h.status.is_closed())
             .and_then(|h| {
-                crate::ownership::authorize(
+                crate::engine::ownership::authorize(
                     h,
                     doc.agent_id.as_deref(),
                     &self.inner.config.supervisors,
@@ -891,28 +881,5 @@ impl DeskEventHandler for Core {
         sign_in: tandem_sdk::SignIn,
     ) -> Result<Option<tandem_sdk::AgentAccount>, InboundError> {
         self.sign_in_agent(sign_in).await
-    }
-}
-
-/// A transcript entry for a reply in the conversation being planned, at its next seq.
-pub(crate) fn reply_entry(
-    next: &ConversationRecord,
-    from: Party,
-    content: &OutboundContent,
-    now: Timestamp,
-) -> TranscriptEntry {
-    TranscriptEntry {
-        id: MessageId::generate(),
-        conversation_id: next.id.clone(),
-        customer_id: next.customer_id.clone(),
-        seq: next.next_seq,
-        from,
-        channel: next.channel.clone(),
-        at: now,
-        content: Content::Text {
-            text: crate::shape::transcript_text(content),
-        },
-        buttons: content.buttons.clone(),
-        platform_message_id: None,
     }
 }

@@ -226,7 +226,7 @@ impl Core {
                 && let Some(h) = next.state.handoff.as_mut()
             {
                 if let Err(refusal) =
-                    crate::ownership::authorize(h, Some(&agent.id), &self.inner.config.supervisors)
+                    crate::engine::ownership::authorize(h, Some(&agent.id), &self.inner.config.supervisors)
                 {
                     return Ok(Step::Done((DraftAnswer::Refused(refusal), None)));
                 }

@@ -1,7 +1,9 @@
-//! What an intent classifier says about a customer message: plain data the policy reads,
-//! apart from the hooks in [`crate::ai`] (which re-exports it).
+//! What the AI hooks say about a customer message (intent, sentiment, the bot's answer,
+//! the briefing's summary): plain data the policy and the engine read, apart from the
+//! hooks in [`crate::ai`] (which re-exports it).
 
-use tandem_sdk::bot::AiCall;
+use std::time::Duration;
+use tandem_sdk::bot::{AiCall, BotAnswer};
 
 /// What a customer message does: asks about something, asks for something to be done,
 /// or states something (a problem, a fact, a greeting).
@@ -46,4 +48,94 @@ pub struct IntentSignal {
     /// How it was classified, for the AI audit trail; `None` when the classifier says
     /// nothing about it.
     pub call: Option<AiCall>,
+}
+
+/// The sentiment of one message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sentiment {
+    /// Compound score in [-1, 1] (VADER's normalisation).
+    pub compound: f32,
+    /// How it was scored, for the AI audit trail; `None` when the analyzer says nothing
+    /// about it.
+    pub call: Option<AiCall>,
+}
+
+impl Sentiment {
+    /// A score with nothing said about how it was reached.
+    pub fn new(compound: f32) -> Self {
+        Self {
+            compound,
+            call: None,
+        }
+    }
+
+    /// `positive` (compound at least 0.05), `negative` (at most -0.05) or `neutral`:
+    /// VADER's usual cut-offs.
+    pub fn label(compound: f32) -> &'static str {
+        if compound >= 0.05 {
+            "positive"
+        } else if compound <= -0.05 {
+            "negative"
+        } else {
+            "neutral"
+        }
+    }
+}
+
+/// What a summarizer reads to brief an agent.
+#[derive(Debug, Clone, Copy)]
+pub struct BriefingInput<'a> {
+    /// The newest transcript entries, oldest first (including the triggering message).
+    pub transcript: &'a [tandem_model::TranscriptEntry],
+    /// The conversation state after the triggering message.
+    pub state: &'a crate::records::ConversationState,
+    /// The escalation decision.
+    pub decision: &'a crate::policy::Decision,
+    /// The customer's display name, when known.
+    pub customer_name: Option<&'a str>,
+}
+
+/// The briefing fields a summarizer fills.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BriefingSummary {
+    /// What the customer wants (KB intent or category).
+    pub intent: Option<String>,
+    /// What the bot already tried.
+    pub attempted: Vec<String>,
+    /// Where it stalled.
+    pub status: String,
+    /// `positive`, `neutral`, `negative` or `worsening`.
+    pub sentiment: String,
+    /// A short text an agent reads in three seconds.
+    pub text: String,
+    /// Which summarizer wrote it and how, for the AI audit trail; `None` when the
+    /// summarizer says nothing about it.
+    pub call: Option<AiCall>,
+}
+
+/// What the hooks say about one customer message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Understanding {
+    /// Sentiment compound score in [-1, 1].
+    pub sentiment: f32,
+    /// The bot's answer (intent, confidence, reply, slots).
+    pub answer: BotAnswer,
+    /// What the intent classifier says the customer wants (`None` without a classifier).
+    pub intent: Option<IntentSignal>,
+    /// How the hooks decided, for the AI audit trail ([`crate::audit`]).
+    pub trace: UnderstandingTrace,
+}
+
+/// How `turn::understand`'s hooks decided: the sentiment analyzer's call (the bot's and the
+/// classifier's travel with their answers) and how long each hook took.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnderstandingTrace {
+    /// What the sentiment analyzer said about its score.
+    pub sentiment_call: Option<AiCall>,
+    /// How long sentiment scoring took.
+    pub sentiment: Duration,
+    /// How long the intent classifier took.
+    pub intent: Duration,
+    /// How long the bot took.
+    pub bot: Duration,
 }

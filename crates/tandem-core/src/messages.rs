@@ -23,7 +23,7 @@ use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{ConversationRecord, StoreError, Turn};
 use crate::window::{self, WindowState};
-use crate::{proactive, turn};
+use crate::turn;
 use serde::{Deserialize, Serialize};
 use tandem_model::{
     ChannelId, CustomerId, MessageId, OutboundContent, Party, TemplateMessage, WindowPolicy,
@@ -357,7 +357,7 @@ fn message_turn(
     now: tandem_model::Timestamp,
 ) -> Turn {
     let mut next = conv;
-    let mut entry = proactive::system_entry(
+    let mut entry = crate::engine::handoff::system_entry(
         &next.id,
         &next.customer_id,
         &choice.channel,

@@ -16,7 +16,7 @@ use crate::store::{
 };
 use crate::turn;
 use tandem_model::{
-    Content, ConversationId, CustomerId, MessageId, OutboundContent, Party, TranscriptEntry,
+    ConversationId, CustomerId, OutboundContent,
 };
 use tracing::warn;
 
@@ -93,7 +93,7 @@ impl Core {
                     policy.version(),
                     now,
                 ));
-                let note = system_entry(
+                let note = crate::engine::handoff::system_entry(
                     &conv.id,
                     &customer.id,
                     &conv.channel,
@@ -187,7 +187,7 @@ impl Core {
                 .iter()
                 .map(|r| r.evidence.as_str())
                 .collect();
-            let note = system_entry(
+            let note = crate::engine::handoff::system_entry(
                 &conv.id,
                 &customer.id,
                 &conv.channel,
@@ -252,7 +252,7 @@ impl Core {
         let mut entries = Vec::new();
         let mut outbox = Vec::new();
         for content in replies {
-            let entry = system_entry(
+            let entry = crate::engine::handoff::system_entry(
                 &next.id,
                 &next.customer_id,
                 channel,
@@ -282,29 +282,5 @@ impl Core {
             ai_audit,
             ..Turn::of(next)
         })
-    }
-}
-
-pub(crate) fn system_entry(
-    conversation: &ConversationId,
-    customer: &CustomerId,
-    channel: &tandem_model::ChannelId,
-    seq: u64,
-    text: &str,
-    now: tandem_model::Timestamp,
-) -> TranscriptEntry {
-    TranscriptEntry {
-        id: MessageId::generate(),
-        conversation_id: conversation.clone(),
-        customer_id: customer.clone(),
-        seq,
-        from: Party::System,
-        channel: channel.clone(),
-        at: now,
-        content: Content::Text {
-            text: text.to_owned(),
-        },
-        buttons: Vec::new(),
-        platform_message_id: None,
     }
 }

@@ -25,13 +25,7 @@ use tandem_model::ConversationId;
 use tandem_sdk::DeskOp;
 use tracing::{debug, warn};
 
-/// The queue of a handoff whose policy named no target.
-pub const DEFAULT_QUEUE: &str = "default";
-
-/// The queue a handoff waits in.
-pub fn queue_of(h: &HandoffState) -> &str {
-    h.target.as_deref().unwrap_or(DEFAULT_QUEUE)
-}
+pub use crate::engine::handoff::{DEFAULT_QUEUE, queue_of};
 
 fn waiting(h: &HandoffState) -> bool {
     matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)

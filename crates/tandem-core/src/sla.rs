@@ -136,7 +136,7 @@ impl Core {
                         DeskOp::Close(handoff::closed(&h, &next)),
                         now,
                     ));
-                    crate::desks::return_to_bot(&mut next.state);
+                    crate::engine::handoff::return_to_bot(&mut next.state);
                     next.state.archive_handoff(h);
                     let recipient = store
                         .identities(&conv.customer_id)
@@ -147,7 +147,7 @@ impl Core {
                     let caps = self
                         .adapter(&conv.channel)
                         .map(|a| a.capabilities().clone());
-                    let entry = crate::desks::reply_entry(
+                    let entry = crate::engine::handoff::reply_entry(
                         &next,
                         Party::Bot,
                         &OutboundContent::text(NO_AGENT_NOTICE),
@@ -253,7 +253,7 @@ impl Core {
             target: h.target.clone(),
             offers: Vec::new(),
         };
-        let note = crate::proactive::system_entry(
+        let note = crate::engine::handoff::system_entry(
             &next.id,
             &next.customer_id,
             &next.channel,

@@ -7,14 +7,14 @@
 
 mod error;
 mod merge;
-mod types;
+
 
 #[cfg(feature = "testing")]
 pub mod conformance;
 
 pub use error::StoreError;
 pub use merge::{MergeMoves, check_merge, merge_order};
-pub use types::*;
+pub use crate::records::*;
 
 use async_trait::async_trait;
 use std::sync::Arc;

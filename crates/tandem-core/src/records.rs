@@ -1,5 +1,8 @@
-//! Records the store keeps. They derive serde because stores keep some parts as JSON
-//! (conversation state, outbox message); `#[serde(default)]` keeps older rows readable.
+//! The records Tandem keeps (conversations, customers, handoffs, turns, outbox entries,
+//! timers): plain data, shared by the engine, which decides over them, and the store,
+//! which keeps them (`crate::store` re-exports them all). They derive serde because
+//! stores keep some parts as JSON (conversation state, outbox message);
+//! `#[serde(default)]` keeps older rows readable.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -8,7 +11,7 @@ use tandem_model::{
     Timestamp, TranscriptEntry,
 };
 
-/// The outcome of [`InboundLog::record_inbound`](super::InboundLog::record_inbound).
+/// The outcome of [`InboundLog::record_inbound`](crate::store::InboundLog::record_inbound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboundRecord {
     /// Position in the inbound log.
@@ -460,7 +463,7 @@ pub struct HandoffTransition {
 }
 
 /// A conversation as the escalation health figures read it
-/// ([`Reporting::conversation_activity`](super::Reporting::conversation_activity)).
+/// ([`Reporting::conversation_activity`](crate::store::Reporting::conversation_activity)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationActivity {
     /// The conversation (its handoffs, transitions and survey answers are in its state).
@@ -502,7 +505,7 @@ pub enum CsatStage {
     Comment,
 }
 
-/// One atomic unit of work, see [`Conversations::commit_turn`](super::Conversations::commit_turn).
+/// One atomic unit of work, see [`Conversations::commit_turn`](crate::store::Conversations::commit_turn).
 #[derive(Debug, Clone)]
 pub struct Turn {
     /// The inbound record this turn processes, if any.
@@ -515,7 +518,7 @@ pub struct Turn {
     pub escalations: Vec<EscalationEvent>,
     /// Messages to deliver.
     pub outbox: Vec<NewOutboxEntry>,
-    /// Timers to schedule (as [`WorkQueue::schedule_timer`](super::WorkQueue::schedule_timer): an
+    /// Timers to schedule (as [`WorkQueue::schedule_timer`](crate::store::WorkQueue::schedule_timer): an
     /// id already pending is replaced), in the same transaction, so a turn that committed
     /// always has its timers and a turn that did not has none.
     pub timers: Vec<NewTimer>,
@@ -669,7 +672,7 @@ pub struct EscalationEvent {
 
 impl EscalationEvent {
     /// The labels this event adds to the escalation counts (`/metrics`,
-    /// [`Reporting::escalation_counts`](super::Reporting::escalation_counts)): one per distinct reason
+    /// [`Reporting::escalation_counts`](crate::store::Reporting::escalation_counts)): one per distinct reason
     /// label, plus `category:<name>` for its category. Empty for a decision not to
     /// escalate: those are recorded (the audit of every decision) but not counted.
     pub fn count_labels(&self) -> Vec<String> {
@@ -750,7 +753,7 @@ pub struct NewTimer {
     pub due_at: Timestamp,
 }
 
-/// A claimed timer: fire it, then [`WorkQueue::finish_timer`](super::WorkQueue::finish_timer) it
+/// A claimed timer: fire it, then [`WorkQueue::finish_timer`](crate::store::WorkQueue::finish_timer) it
 /// with `claim`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimerEntry {
@@ -797,7 +800,7 @@ pub struct OutboxEntry {
 
 /// The `last_error` recorded when a platform reports that a message it had accepted
 /// failed: `undeliverable: window_closed (131047: Re-engagement message)`. Every store
-/// writes this same text (see [`WorkQueue::record_delivery_status`](super::WorkQueue::record_delivery_status)).
+/// writes this same text (see [`WorkQueue::record_delivery_status`](crate::store::WorkQueue::record_delivery_status)).
 pub fn delivery_failure_text(
     kind: tandem_model::FailureKind,
     code: Option<&str>,
@@ -1023,7 +1026,7 @@ pub struct SuggestedLink {
     pub at: Timestamp,
 }
 
-/// Counts of what [`Identities::erase_customer`](super::Identities::erase_customer) erased.
+/// Counts of what [`Identities::erase_customer`](crate::store::Identities::erase_customer) erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ErasureReport {
     /// Identities removed.
@@ -1055,7 +1058,7 @@ pub struct LinkCode {
     pub expires_at: Timestamp,
 }
 
-/// What [`Identities::create_link_code`](super::Identities::create_link_code) did.
+/// What [`Identities::create_link_code`](crate::store::Identities::create_link_code) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkCodeIssue {
     /// Stored; the code is active until it expires or is used.
@@ -1066,7 +1069,7 @@ pub enum LinkCodeIssue {
     TooMany,
 }
 
-/// What [`Identities::redeem_link_code`](super::Identities::redeem_link_code) found.
+/// What [`Identities::redeem_link_code`](crate::store::Identities::redeem_link_code) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkCodeRedemption {
     /// The code was active and is now used: link to this customer.
@@ -1197,7 +1200,7 @@ pub struct QueuedHandoff {
 }
 
 /// A small message from one process to every process sharing the store
-/// ([`KeyValue::publish_notification`](super::KeyValue::publish_notification)): a live update
+/// ([`KeyValue::publish_notification`](crate::store::KeyValue::publish_notification)): a live update
 /// that one replica produced and another may have to push to the sockets it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
