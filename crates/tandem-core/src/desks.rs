@@ -6,20 +6,20 @@
 //! workers, so an acknowledged action is never lost and a redelivered one has no effect.
 
 use crate::ai::BriefingInput;
+use crate::engine::{self, desk::DeskEventDoc};
 use crate::executor::Step;
-use crate::handoff::{self, DeskTarget, agent_actor, desk_channel, desk_of, transition};
+pub use crate::engine::desk::{AGENT_JOINED, BOT_IS_BACK};
+use crate::handoff::{self, DeskTarget, desk_channel, desk_of};
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::store::{
     AgentRef, AiAuditRecord, ConversationRecord, CustomerRecord, HandoffState,
-    HandoffStatus, Owner, PendingInbound, StoreError, Turn,
+    HandoffStatus, Owner, PendingInbound, StoreError,
 };
-use crate::{csat, turn};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tandem_model::{
-    Content, ConversationId, ExternalIdentity, InboundMessage, MessageId, OutboundContent, Party,
+    Content, ConversationId, ExternalIdentity, InboundMessage, Party,
     PlatformMessageId, Timestamp, TranscriptEntry,
 };
 use tandem_sdk::handoff::{HandoffRequested, Window};
@@ -31,33 +31,6 @@ use tracing::{debug, warn};
 
 /// Key-value namespace mapping handoff ids to conversation ids.
 const HANDOFF_INDEX: &str = "handoffs";
-
-/// What the customer hears when an agent joins.
-pub const AGENT_JOINED: &str = "You're now chatting with a member of our team.";
-/// What the customer hears when the bot takes over again.
-pub const BOT_IS_BACK: &str = "Thanks for your patience! I'm the assistant again, ask me anything.";
-
-/// An agent action as kept in the inbound log.
-#[derive(Debug, Serialize, Deserialize)]
-struct DeskEventDoc {
-    handoff_id: String,
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    agent_id: Option<String>,
-    #[serde(default)]
-    agent_name: Option<String>,
-    /// `transferred`: the agent taking over.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    to_agent: Option<AgentRef>,
-    /// `transferred`: the queue it goes back to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    to_queue: Option<String>,
-    /// `agent_message`: the image or file sent, `text` its caption.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    media: Option<tandem_model::OutboundMedia>,
-}
 
 impl Core {
     /// Registers a desk; `queues` are the targets it serves (empty: every target).
@@ -236,18 +209,12 @@ impl Core {
             .apply(
                 "a desk opened a thread",
                 || store.conversation(conversation),
-                |mut next| async move {
+                |conv| async move {
                     let now = self.inner.clock.now();
-                    let Some(h) = next.state.handoff.as_mut().filter(|h| h.id == handoff_id) else {
-                        return Ok(Step::Done(()));
-                    };
-                    if h.status != HandoffStatus::Requested {
-                        return Ok(Step::Done(()));
-                    }
-                    let actor = format!("desk:{}", h.desk);
-                    transition(h, HandoffStatus::Queued, &actor, now);
-                    next.updated_at = now;
-                    Ok(Step::Commit(Turn::of(next), ()))
+                    Ok(match engine::desk::opened(conv, handoff_id, now) {
+                        Some(turn) => Step::Commit(turn, ()),
+                        None => Step::Done(()),
+                    })
                 },
             )
             .await;
@@ -284,7 +251,21 @@ impl Core {
                 .handoff
                 .as_ref()
                 .is_some_and(|h| h.id == doc.handoff_id && h.status == HandoffStatus::Accepted);
-            Ok(match self.desk_turn(pending, doc, conv, now).await? {
+            // Replies go to the channel the customer last wrote on.
+            let recipient = store
+                .identities(&conv.customer_id)
+                .await?
+                .into_iter()
+                .find(|i| i.channel == conv.channel)
+                .map(|i| i.subject);
+            let caps = self.adapter(&conv.channel).map(|a| a.capabilities().clone());
+            let facts = engine::desk::DeskFacts {
+                supervisors: &self.inner.config.supervisors,
+                recipient: &recipient,
+                caps: caps.as_ref(),
+                window_open: self.window_of(&conv, now).open,
+            };
+            Ok(match engine::desk::event(pending, doc, conv, &facts, now) {
                 Some(turn) => {
                     let after = turn.conversation.state.handoff.clone();
                     Step::Commit(turn, Some((was_taken, after)))
@@ -323,216 +304,6 @@ impl Core {
             _ => {}
         }
         Ok(())
-    }
-
-    async fn desk_turn(
-        &self,
-        pending: &PendingInbound,
-        doc: &DeskEventDoc,
-        conv: ConversationRecord,
-        now: Timestamp,
-    ) -> Result<Option<Turn>, StoreError> {
-        let mut next = conv.clone();
-        next.updated_at = now;
-        let Some(mut h) = next
-            .state
-            .handoff
-            .take()
-            .filter(|h| h.id == doc.handoff_id && !h.status.is_closed())
-        else {
-            return Ok(None);
-        };
-        if let Err(refusal) =
-            crate::engine::ownership::authorize(&h, doc.agent_id.as_deref(), &self.inner.config.supervisors)
-        {
-            // The desk was told when the event was submitted; a race between two agents
-            // on a waiting handoff ends here, with one owner.
-            debug!(code = %refusal.code, "Desk event refused: another agent owns the handoff.");
-            return Ok(None);
-        }
-        // Keep the name a desk gave earlier when this event names only the id.
-        let acting = doc.agent_id.clone().map(|id| {
-            let known = h
-                .agent
-                .as_ref()
-                .filter(|o| o.id == id)
-                .and_then(|o| o.name.clone());
-            AgentRef {
-                name: doc.agent_name.clone().or(known),
-                id,
-            }
-        });
-        let owned = h.status == HandoffStatus::Accepted && h.agent.is_some();
-        let is_owner = owned && h.agent.as_ref().map(|o| &o.id) == doc.agent_id.as_ref();
-        let actor = agent_actor(acting.as_ref(), &h.desk);
-        let mut replies: Vec<(Party, OutboundContent)> = Vec::new();
-        let mut desk_ops: Vec<tandem_sdk::DeskOp> = Vec::new();
-        match doc.kind.as_str() {
-            "accepted" => {
-                // Authorized: the owner again, the first taker, or a supervisor taking
-                // the handoff over.
-                if acting.is_some() {
-                    h.agent = acting;
-                }
-                if h.status != HandoffStatus::Accepted {
-                    transition(&mut h, HandoffStatus::Accepted, &actor, now);
-                    next.state.owner = Owner::Agent;
-                    replies.push((Party::System, OutboundContent::text(AGENT_JOINED)));
-                }
-                next.state.handoff = Some(h);
-            }
-            "agent_message" => {
-                // The first reply accepts the handoff implicitly; a supervisor writing
-                // into someone else's handoff leaves it with its owner.
-                if !owned || is_owner {
-                    if acting.is_some() {
-                        h.agent = acting.clone();
-                    }
-                    transition(&mut h, HandoffStatus::Accepted, &actor, now);
-                    next.state.owner = Owner::Agent;
-                }
-                let text = doc.text.clone().unwrap_or_default();
-                if !text.trim().is_empty() || doc.media.is_some() {
-                    let mut content = OutboundContent::text(text);
-                    content.sender_name = acting.as_ref().and_then(|a| a.name.clone());
-                    content.media = doc.media.clone();
-                    replies.push((Party::Agent, content));
-                }
-                next.state.handoff = Some(h);
-            }
-            "transferred" => {
-                let from_queue = crate::routing::queue_of(&h).to_owned();
-                match (&doc.to_agent, &doc.to_queue) {
-                    (Some(to), _) => {
-                        h.agent = Some(to.clone());
-                        h.assignee = Some(to.clone());
-                        transition(&mut h, HandoffStatus::Accepted, &actor, now);
-                        next.state.owner = Owner::Agent;
-                        h.routing.push(crate::store::RoutingStep {
-                            change: "transferred".into(),
-                            queue: from_queue.clone(),
-                            from: Some(from_queue),
-                            agent: Some(to.clone()),
-                            at_ms: crate::handoff::ms(now),
-                        });
-                    }
-                    (None, Some(queue)) => {
-                        h.agent = None;
-                        h.assignee = None;
-                        h.target = Some(queue.clone());
-                        transition(&mut h, HandoffStatus::Queued, &actor, now);
-                        next.state.owner = Owner::Queue;
-                        h.routing.push(crate::store::RoutingStep {
-                            change: "transferred".into(),
-                            queue: queue.clone(),
-                            from: Some(from_queue),
-                            agent: None,
-                            at_ms: crate::handoff::ms(now),
-                        });
-                    }
-                    (None, None) => return Ok(None),
-                }
-                desk_ops.push(tandem_sdk::DeskOp::Update(handoff::updated(
-                    &h,
-                    &next,
-                    "transferred",
-                    now,
-                )));
-                next.state.handoff = Some(h);
-            }
-            "resolved" | "released" => {
-                let resolved = doc.kind == "resolved";
-                let status = if resolved {
-                    HandoffStatus::Resolved
-                } else {
-                    HandoffStatus::Released
-                };
-                transition(&mut h, status, &actor, now);
-                crate::engine::handoff::return_to_bot(&mut next.state);
-                replies.push((Party::Bot, OutboundContent::text(BOT_IS_BACK)));
-                if resolved {
-                    // No survey into a closed messaging window: recorded as skipped.
-                    if self.window_of(&conv, now).open {
-                        csat::start(&mut next.state, &h.id);
-                        replies.push((Party::Bot, csat::prompt()));
-                    } else {
-                        h.csat = Some(crate::store::Csat {
-                            skipped: Some("window_closed".into()),
-                            at_ms: Some(crate::handoff::ms(now)),
-                            ..crate::store::Csat::default()
-                        });
-                    }
-                }
-                next.state.archive_handoff(h);
-            }
-            _ => return Ok(None),
-        }
-        // The survey's buttons are taps the customer may send back (matched by payload).
-        turn::remember_buttons(&mut next.state, &replies);
-        // Replies go to the channel the customer last wrote on.
-        let identities = self.inner.store.identities(&conv.customer_id).await?;
-        let recipient = identities
-            .iter()
-            .find(|i| i.channel == conv.channel)
-            .map(|i| i.subject.clone());
-        let caps = self
-            .adapter(&conv.channel)
-            .map(|a| a.capabilities().clone());
-        let mut seq = conv.next_seq;
-        let mut entries = Vec::new();
-        let mut outbox = Vec::new();
-        for (from, content) in replies {
-            // An agent's reply keeps the key its desk submitted it under, so the desk can
-            // be told how its delivery fares (`Core::tell_desk_about_reply`).
-            let event_key =
-                (from == Party::Agent).then(|| pending.message.platform_message_id.clone());
-            let entry = TranscriptEntry {
-                id: MessageId::generate(),
-                conversation_id: conv.id.clone(),
-                customer_id: conv.customer_id.clone(),
-                seq,
-                from,
-                channel: conv.channel.clone(),
-                at: now,
-                content: Content::Text {
-                    text: crate::shape::transcript_text(&content),
-                },
-                buttons: content.buttons.clone(),
-                platform_message_id: event_key,
-            };
-            seq += 1;
-            if let Some(recipient) = &recipient {
-                outbox.extend(turn::outbox_entries(
-                    &entry,
-                    recipient,
-                    &content,
-                    caps.as_ref(),
-                    now,
-                ));
-            }
-            entries.push(entry);
-        }
-        next.next_seq = seq;
-        let desk = next
-            .state
-            .handoff
-            .as_ref()
-            .map(|h| h.desk.clone())
-            .unwrap_or_default();
-        for op in desk_ops {
-            outbox.push(handoff::desk_entry(&next, &desk, op, now));
-        }
-        // Suggestions of a handoff that closed are withdrawn.
-        crate::drafts::withdraw_stale(&mut next.state, now);
-        Ok(Some(Turn {
-            inbound_seq: Some(pending.seq),
-            conversation: next,
-            entries,
-            escalations: vec![],
-            outbox,
-            timers: Vec::new(),
-            ai_audit: Vec::new(),
-        }))
     }
 }
 

@@ -28,10 +28,10 @@
 use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{
-    AgentRef, ConversationRecord, ConversationState, Draft, DraftOutcome, DraftRecord, DraftSource,
+    AgentRef, ConversationRecord, Draft, DraftOutcome, DraftRecord, DraftSource,
     HandoffStatus, Owner, StoreError, Turn,
 };
-use tandem_model::{Button, Content, ConversationId, MessageId, OutboundContent, Party, Timestamp};
+use tandem_model::{Content, ConversationId, MessageId, OutboundContent, Party, Timestamp};
 use tandem_sdk::handoff::Agent;
 use tandem_sdk::{DeskRefusal, DraftAnswer, DraftDecision, DraftUpdate, DraftView};
 use tracing::{debug, warn};
@@ -42,8 +42,7 @@ const INDEX_NAMESPACE: &str = "drafts";
 const INDEX_KEY: &str = "pending";
 /// Most conversations the index lists (the oldest are dropped beyond it).
 const INDEX_LIMIT: usize = 5000;
-/// Most drafts one conversation keeps pending; beyond it the oldest are withdrawn.
-pub const PENDING_KEPT: usize = 20;
+pub use crate::engine::drafts::PENDING_KEPT;
 
 /// Serializes this process's updates of the pending-drafts index (replicas sharing the
 /// store are kept apart by the compare-and-set in `update_draft_index`).
@@ -51,110 +50,8 @@ static INDEX_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub use crate::config::{DraftMode, DraftsConfig, Selection};
 
-/// What a new draft says and why.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DraftParts {
-    pub(crate) text: String,
-    pub(crate) buttons: Vec<Button>,
-    pub(crate) question: Option<String>,
-    pub(crate) intent: Option<String>,
-    pub(crate) confidence: Option<f32>,
-    pub(crate) selection: Selection,
-    pub(crate) handoff_id: Option<String>,
-}
-
-/// Adds a pending draft to the state being planned (withdrawing the oldest beyond
-/// [`PENDING_KEPT`]).
-pub(crate) fn add(
-    state: &mut ConversationState,
-    source: DraftSource,
-    parts: DraftParts,
-    now: Timestamp,
-) {
-    let at_ms = crate::handoff::ms(now);
-    state.drafts.push(Draft {
-        id: format!(
-            "dr_{}",
-            MessageId::generate().as_str().trim_start_matches("msg_")
-        ),
-        source,
-        text: parts.text,
-        buttons: parts.buttons,
-        question: parts.question,
-        intent: parts.intent,
-        confidence: parts.confidence,
-        category: parts.selection.category,
-        queue: parts.selection.queue,
-        handoff_id: parts.handoff_id,
-        created_at_ms: at_ms,
-    });
-    while state.drafts.len() > PENDING_KEPT {
-        let old = state.drafts.remove(0);
-        state.log_draft(withdrawn(&old, at_ms));
-    }
-}
-
-/// Whether a pending draft can no longer be sent: a bot draft once the bot does not own
-/// the conversation, a suggestion once its handoff is not open.
-pub fn is_stale(state: &ConversationState, draft: &Draft) -> bool {
-    match draft.source {
-        DraftSource::Bot => state.owner != Owner::Bot,
-        DraftSource::Suggestion => !state
-            .handoff
-            .as_ref()
-            .is_some_and(|h| Some(&h.id) == draft.handoff_id.as_ref() && !h.status.is_closed()),
-    }
-}
-
-/// Withdraws every stale pending draft of `state` (recorded in its log); returns how many.
-pub fn withdraw_stale(state: &mut ConversationState, now: Timestamp) -> usize {
-    let at_ms = crate::handoff::ms(now);
-    let (stale, keep): (Vec<Draft>, Vec<Draft>) = std::mem::take(&mut state.drafts)
-        .into_iter()
-        .partition(|d| is_stale(state, d));
-    state.drafts = keep;
-    for d in &stale {
-        state.log_draft(withdrawn(d, at_ms));
-    }
-    stale.len()
-}
-
-fn withdrawn(d: &Draft, at_ms: i64) -> DraftRecord {
-    DraftRecord {
-        draft_id: d.id.clone(),
-        source: d.source,
-        original: d.text.clone(),
-        final_text: None,
-        outcome: DraftOutcome::Withdrawn,
-        agent: None,
-        created_at_ms: d.created_at_ms,
-        at_ms,
-    }
-}
-
-/// A draft as desks see it.
-pub fn view(conversation: &ConversationRecord, d: &Draft) -> DraftView {
-    DraftView {
-        conversation_id: conversation.id.as_str().to_owned(),
-        draft_id: d.id.clone(),
-        source: d.source.as_str().to_owned(),
-        text: d.text.clone(),
-        buttons: d.buttons.clone(),
-        question: d.question.clone(),
-        intent: d.intent.clone(),
-        confidence: d.confidence,
-        category: d.category.clone(),
-        queue: d.queue.clone(),
-        handoff_id: d.handoff_id.clone(),
-        channel: conversation.channel.as_str().to_owned(),
-        created_at: crate::handoff::rfc3339(from_ms(d.created_at_ms)),
-    }
-}
-
-fn from_ms(ms: i64) -> Timestamp {
-    Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-}
+pub(crate) use crate::engine::drafts::{DraftParts, add, withdrawn};
+pub use crate::engine::drafts::{is_stale, view, withdraw_stale};
 
 fn refused(code: &str, message: impl Into<String>) -> DraftAnswer {
     DraftAnswer::Refused(DeskRefusal {

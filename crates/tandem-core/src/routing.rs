@@ -14,22 +14,17 @@
 //! lost on a crash between that commit and the claim is the handoff's place in Tandem's
 //! queue; the desk still has it and an agent can still accept it there.
 
+use crate::engine::{self, routing::Assignment};
 use crate::executor::Step;
-use crate::handoff::{self, ms};
 use crate::router::Core;
 use crate::store::{
-    AgentProfile, AgentRecord, AgentRef, HandoffState, HandoffStatus, QueuedHandoff, RoutingStep,
-    StoreError, Turn,
+    AgentProfile, AgentRecord, AgentRef, HandoffState, QueuedHandoff,
+    StoreError,
 };
 use tandem_model::ConversationId;
-use tandem_sdk::DeskOp;
 use tracing::{debug, warn};
 
 pub use crate::engine::handoff::{DEFAULT_QUEUE, queue_of};
-
-fn waiting(h: &HandoffState) -> bool {
-    matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)
-}
 
 impl Core {
     /// A turn that opened handoff `h` on `conversation` committed: start its SLA clock
@@ -83,50 +78,16 @@ impl Core {
         agent: &AgentRecord,
     ) -> Result<bool, StoreError> {
         let store = &self.inner.store;
-        enum Assign {
-            /// The handoff is no longer waiting.
-            Gone,
-            /// The agent already has it.
-            Already,
-            /// Assigned now, in this queue.
-            Now(String),
-        }
-        let decide = |conv: crate::store::ConversationRecord| async move {
-            let Some(h) = conv
-                .state
-                .handoff
-                .as_ref()
-                .filter(|h| h.id == handoff_id && waiting(h))
-            else {
-                return Ok(Step::Done(Assign::Gone));
-            };
-            let agent_ref = AgentRef {
-                id: agent.profile.id.clone(),
-                name: agent.profile.name.clone(),
-            };
-            if h.assignee.as_ref() == Some(&agent_ref) {
-                return Ok(Step::Done(Assign::Already));
-            }
+        let agent_ref = AgentRef {
+            id: agent.profile.id.clone(),
+            name: agent.profile.name.clone(),
+        };
+        let decide = |conv| async {
             let now = self.inner.clock.now();
-            let mut next = conv.clone();
-            next.updated_at = now;
-            let mut h = h.clone();
-            let queue = queue_of(&h).to_owned();
-            h.assignee = Some(agent_ref.clone());
-            h.routing.push(RoutingStep {
-                change: "assigned".into(),
-                queue: queue.clone(),
-                from: None,
-                agent: Some(agent_ref),
-                at_ms: ms(now),
-            });
-            let op = DeskOp::Update(handoff::updated(&h, &next, "assigned", now));
-            let desk = h.desk.clone();
-            next.state.handoff = Some(h);
-            let entry = handoff::desk_entry(&next, &desk, op, now);
-            let mut turn = Turn::of(next);
-            turn.outbox.push(entry);
-            Ok(Step::Commit(turn, Assign::Now(queue)))
+            Ok(match engine::routing::assign(conv, handoff_id, &agent_ref, now) {
+                Assignment::Now(turn, queue) => Step::Commit(turn, Assignment::Now((), queue)),
+                other => Step::Done(other.answer()),
+            })
         };
         let applied = self
             .apply(
@@ -136,13 +97,13 @@ impl Core {
             )
             .await?;
         match applied {
-            Some(Assign::Now(queue)) => {
+            Some(Assignment::Now((), queue)) => {
                 self.inner.metrics.assignment(&queue);
                 debug!(%queue, "Handoff assigned to an agent.");
                 Ok(true)
             }
-            Some(Assign::Already) => Ok(true),
-            Some(Assign::Gone) | None => Ok(false),
+            Some(Assignment::Already) => Ok(true),
+            Some(Assignment::Gone) | None => Ok(false),
         }
     }
 
@@ -249,7 +210,7 @@ impl Core {
                 .state
                 .handoff
                 .as_ref()
-                .filter(|h| &h.id == handoff_id && waiting(h))
+                .filter(|h| &h.id == handoff_id && engine::routing::waiting(h))
             {
                 store
                     .enqueue_handoff(&QueuedHandoff {

@@ -2,3 +2,6 @@
 
 pub mod handoff;
 pub mod ownership;
+pub mod desk;
+pub mod drafts;
+pub mod routing;
