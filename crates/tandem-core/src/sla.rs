@@ -15,38 +15,22 @@
 //! (in the store's queue or held by an agent, see [`crate::routing`]), which covers
 //! handoffs opened before timers were durable; scheduling the same key again is harmless.
 
+use crate::engine::{self, sla::Breach};
 use crate::executor::Step;
-use crate::handoff::{self, ms, transition};
+use crate::handoff::{self, ms};
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::routing::queue_of;
 use crate::store::{
-    ConversationRecord, HandoffStatus, Owner, Reason, RoutingStep, StoreError, Turn,
+    ConversationRecord, HandoffStatus, Reason, RoutingStep, StoreError, Turn,
 };
-use crate::turn;
 use std::time::Duration;
-use tandem_model::{ConversationId, OutboundContent, Party};
+use tandem_model::ConversationId;
 use tandem_sdk::DeskOp;
 use tracing::warn;
 
-/// How early (ms) a timer may look at a handoff and still count its SLA as run out
-/// (timestamps are kept in milliseconds; timers never fire early).
-const TIMER_SLACK_MS: i64 = 5;
-
-/// What the customer hears when no agent was available in time and the bot takes over.
-pub const NO_AGENT_NOTICE: &str = "Sorry, no one from our team is available right now. I'm back to help, and you can ask for a person again any time.";
-
 pub use crate::config::{SlaBreach, SlaConfig};
-
-impl SlaConfig {
-    /// The SLA of a priority (`medium`'s when unknown).
-    pub fn for_priority(&self, priority: Option<&str>) -> Option<Duration> {
-        self.by_priority
-            .get(priority.unwrap_or("medium"))
-            .or_else(|| self.by_priority.get("medium"))
-            .copied()
-    }
-}
+pub use crate::engine::sla::NO_AGENT_NOTICE;
 
 impl Core {
     /// Looks at a new handoff again once its SLA has passed.
@@ -87,93 +71,48 @@ impl Core {
         let store = &self.inner.store;
         let decide = |conv: ConversationRecord| async move {
             let now = self.inner.clock.now();
-            let waiting = conv.state.handoff.as_ref().is_some_and(|h| {
-                h.id == handoff_id
-                    && matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)
-                    && h.sla_breached_at_ms.is_none()
-                    && self
-                        .sla_due_ms(h)
-                        .is_some_and(|due| due <= ms(now) + TIMER_SLACK_MS)
-            });
-            // Not waiting any more, or a stale timer (one set before a re-route restarted
-            // the clock, or a second one set at start-up): nothing to do.
-            if !waiting {
-                return Ok(Step::Done(None));
-            }
-            let mut next = conv.clone();
-            next.updated_at = now;
-            let mut outbox = Vec::new();
-            let mut entries = Vec::new();
-            let Some(mut h) = next.state.handoff.take() else {
+            // The customer's address on the channel, for the notice when the bot takes over.
+            let recipient = store
+                .identities(&conv.customer_id)
+                .await?
+                .into_iter()
+                .find(|i| i.channel == conv.channel)
+                .map(|i| i.subject);
+            let caps = self.adapter(&conv.channel).map(|a| a.capabilities().clone());
+            let facts = engine::sla::BreachFacts {
+                config: &self.inner.config.sla,
+                recipient: &recipient,
+                caps: caps.as_ref(),
+            };
+            let Some((priority, breach)) = engine::sla::breach(conv, handoff_id, &facts, now)
+            else {
+                // Not waiting any more, or a stale timer (one set before a re-route
+                // restarted the clock, or a second one set at start-up): nothing to do.
                 return Ok(Step::Done(None));
             };
-            h.sla_breached_at_ms = Some(ms(now));
-            let priority = h.priority.clone().unwrap_or_else(|| "medium".into());
-            let config = &self.inner.config.sla;
-            let overflow = config.overflow.get(queue_of(&h)).cloned();
-            let mut rerouted = None;
-            let mut ai_audit = Vec::new();
-            let mut finished = false;
-            match (config.on_breach, overflow) {
-                (SlaBreach::Reroute, Some(to)) => {
-                    let from = queue_of(&h).to_owned();
-                    outbox.extend(
-                        self.reroute(&mut next, &mut h, &from, &to, now, &mut ai_audit)
-                            .await?,
-                    );
-                    rerouted = Some((from, h.clone()));
-                    next.state.handoff = Some(h);
+            Ok(match breach {
+                Breach::Alert(turn) => Step::Commit(turn, Some((priority, None, false))),
+                Breach::ReturnToBot(turn) => Step::Commit(turn, Some((priority, None, true))),
+                Breach::Reroute {
+                    mut next,
+                    mut handoff,
+                    from,
+                    to,
+                } => {
+                    let mut ai_audit = Vec::new();
+                    let outbox = self
+                        .reroute(&mut next, &mut handoff, &from, &to, now, &mut ai_audit)
+                        .await?;
+                    let rerouted = Some((from, handoff.clone()));
+                    next.state.handoff = Some(handoff);
+                    let turn = Turn {
+                        outbox,
+                        ai_audit,
+                        ..Turn::of(next)
+                    };
+                    Step::Commit(turn, Some((priority, rerouted, false)))
                 }
-                (SlaBreach::Alert | SlaBreach::Reroute, _) => {
-                    next.state.handoff = Some(h);
-                }
-                (SlaBreach::ReturnToBot, _) => {
-                    finished = true;
-                    transition(&mut h, HandoffStatus::TimedOut, "system", now);
-                    outbox.push(handoff::desk_entry(
-                        &next,
-                        &h.desk,
-                        DeskOp::Close(handoff::closed(&h, &next)),
-                        now,
-                    ));
-                    crate::engine::handoff::return_to_bot(&mut next.state);
-                    next.state.archive_handoff(h);
-                    let recipient = store
-                        .identities(&conv.customer_id)
-                        .await?
-                        .into_iter()
-                        .find(|i| i.channel == conv.channel)
-                        .map(|i| i.subject);
-                    let caps = self
-                        .adapter(&conv.channel)
-                        .map(|a| a.capabilities().clone());
-                    let entry = crate::engine::handoff::reply_entry(
-                        &next,
-                        Party::Bot,
-                        &OutboundContent::text(NO_AGENT_NOTICE),
-                        now,
-                    );
-                    next.next_seq += 1;
-                    if let Some(r) = &recipient {
-                        outbox.extend(turn::outbox_entries(
-                            &entry,
-                            r,
-                            &OutboundContent::text(NO_AGENT_NOTICE),
-                            caps.as_ref(),
-                            now,
-                        ));
-                    }
-                    entries.push(entry);
-                }
-            }
-            debug_assert!(next.state.owner != Owner::Agent);
-            let turn = Turn {
-                entries,
-                outbox,
-                ai_audit,
-                ..Turn::of(next)
-            };
-            Ok(Step::Commit(turn, Some((priority, rerouted, finished))))
+            })
         };
         let applied = self
             .apply("an SLA breach", || store.conversation(id), decide)
@@ -286,20 +225,6 @@ impl Core {
         self.handoff_opened(conversation, h).await;
     }
 
-    /// When `h`'s SLA runs out, unix ms: its priority's SLA after it was opened or last
-    /// re-routed. `None` without an SLA for its priority.
-    fn sla_due_ms(&self, h: &crate::store::HandoffState) -> Option<i64> {
-        let sla = self.inner.config.sla.for_priority(h.priority.as_deref())?;
-        let since = h
-            .routing
-            .iter()
-            .rev()
-            .find(|r| r.change == "rerouted")
-            .map(|r| r.at_ms)
-            .or_else(|| h.transitions.first().map(|t| t.at_ms))?;
-        Some(since.saturating_add(i64::try_from(sla.as_millis()).unwrap_or(i64::MAX)))
-    }
-
     /// Sets the SLA timers of every handoff still waiting for an agent (after a restart):
     /// those in the queue and those assigned but not accepted. Each is due its priority's
     /// SLA after it was opened or last re-routed. Returns how many were set.
@@ -334,7 +259,7 @@ impl Core {
             }) else {
                 continue;
             };
-            let Some(due) = self.sla_due_ms(h) else {
+            let Some(due) = engine::sla::due_ms(&self.inner.config.sla, h) else {
                 continue;
             };
             let left = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));

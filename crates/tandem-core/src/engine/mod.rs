@@ -5,3 +5,4 @@ pub mod ownership;
 pub mod desk;
 pub mod drafts;
 pub mod routing;
+pub mod sla;
