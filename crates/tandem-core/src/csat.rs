@@ -5,7 +5,7 @@
 //! dashboard compares the two (`crate::health`).
 
 use crate::handoff::ms;
-use crate::store::{ConversationState, Csat, CsatPending, CsatStage};
+use crate::records::{ConversationState, Csat, CsatPending, CsatStage};
 use tandem_model::{Button, OutboundContent, Timestamp};
 
 /// Scores at or below this get the follow-up question.

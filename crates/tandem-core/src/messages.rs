@@ -357,15 +357,9 @@ fn message_turn(
     now: tandem_model::Timestamp,
 ) -> Turn {
     let mut next = conv;
-    let mut entry = crate::engine::handoff::system_entry(
-        &next.id,
-        &next.customer_id,
-        &choice.channel,
-        next.next_seq,
-        &choice.content.text,
-        now,
-    );
+    let mut entry = crate::engine::handoff::system_entry(&next, &choice.content.text, now);
     entry.id = message_id.clone();
+    entry.channel = choice.channel.clone();
     entry.from = Party::System;
     next.next_seq += 1;
     next.updated_at = now;

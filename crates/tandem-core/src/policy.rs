@@ -12,7 +12,7 @@
 //! person" button, a check-in).
 
 use crate::intent::IntentSignal;
-use crate::store::{ConversationState, CustomerRecord, Reason};
+use crate::records::{ConversationState, CustomerRecord, Reason};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tandem_model::{ChannelId, Timestamp};
@@ -44,7 +44,7 @@ pub struct PolicyInput<'a> {
 }
 
 /// An earlier conversation of the same customer (any channel), for `repeat_contact`.
-pub use crate::store::PastContact;
+pub use crate::records::PastContact;
 
 /// A business event about a customer (`payment_failed`, ...), posted through the admin API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,7 +155,7 @@ impl Decision {
         seq: u64,
         policy_version: &str,
         now: Timestamp,
-    ) -> crate::store::EscalationEvent {
+    ) -> crate::records::EscalationEvent {
         let mut reasons = self.reasons.clone();
         if !self.escalate {
             for offer in &self.offers {
@@ -164,7 +164,7 @@ impl Decision {
                 }
             }
         }
-        crate::store::EscalationEvent {
+        crate::records::EscalationEvent {
             id: tandem_model::EscalationId::generate(),
             conversation_id: conversation.clone(),
             customer_id: customer.clone(),

@@ -8,11 +8,13 @@
 //! made the bot speak last; a crash between that commit and the timer's write forgets
 //! that one check-in (a courtesy, not a delivery: nothing acknowledged is lost).
 
+use crate::engine::handoff::system_entry;
+use crate::engine::{self, proactive::Silence};
 use crate::executor::Step;
-use crate::policy::{BusinessEvent, Decision, EventsInput, InactivityInput, OfferKind};
+use crate::policy::{BusinessEvent, Decision, EventsInput};
 use crate::router::Core;
 use crate::store::{
-    AiAuditRecord, ConversationRecord, ConversationStatus, EscalationEvent, Owner, StoreError, Turn,
+    AiAuditRecord, ConversationRecord, EscalationEvent, StoreError, Turn,
 };
 use crate::turn;
 use tandem_model::{
@@ -20,9 +22,7 @@ use tandem_model::{
 };
 use tracing::warn;
 
-/// What the customer hears after a silence.
-pub const CHECK_IN: &str =
-    "Are you still there? Did that answer your question? Reply here any time.";
+pub use crate::engine::proactive::CHECK_IN;
 
 /// How far back business events count.
 const EVENT_WINDOW_DAYS: i64 = 30;
@@ -58,69 +58,47 @@ impl Core {
     ) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let decide = |conv: ConversationRecord| async move {
-            // Anything since (a customer message, an agent) means the customer is not idle.
-            if conv.next_seq != expected_next_seq
-                || conv.status != ConversationStatus::Open
-                || conv.state.owner != Owner::Bot
-                || conv.state.checked_in
-            {
+            if !engine::proactive::idle(&conv, expected_next_seq) {
                 return Ok(Step::Done(()));
             }
             let Some(customer) = store.customer(&conv.customer_id).await? else {
                 return Ok(Step::Done(()));
             };
             let now = self.inner.clock.now();
-            let idle = (now - conv.updated_at).try_into().unwrap_or_default();
             let policy = self.policy();
-            let decision = policy.evaluate_inactivity(&InactivityInput {
-                state: &conv.state,
-                customer: &customer,
-                idle,
-                now,
-            });
+            let silence = engine::proactive::silence(&*policy, &conv, &customer, now);
             let mut next = conv.clone();
             next.updated_at = now;
             next.state.checked_in = true;
-            let mut escalations = Vec::new();
             let mut replies = Vec::new();
             let mut desk_op = None;
             let mut ai_audit = Vec::new();
-            if decision.escalate {
-                escalations.push(decision.record(
-                    &conv.id,
-                    &customer.id,
-                    conv.next_seq,
-                    policy.version(),
-                    now,
-                ));
-                let note = crate::engine::handoff::system_entry(
-                    &conv.id,
-                    &customer.id,
-                    &conv.channel,
-                    conv.next_seq,
-                    "The customer went silent.",
-                    now,
-                );
-                desk_op = self
-                    .start_handoff(&mut next, &customer, &decision, &note, now, &mut ai_audit)
-                    .await;
-                if desk_op.is_some() {
-                    replies.push(OutboundContent::text(turn::HANDOFF_NOTICE));
+            let decision = match silence {
+                Silence::Nothing => return Ok(Step::Done(())),
+                Silence::CheckIn(decision) => {
+                    replies.push(OutboundContent::text(CHECK_IN));
+                    decision
                 }
-            } else if decision.offers(OfferKind::CheckIn) {
-                escalations.push(decision.record(
-                    &conv.id,
-                    &customer.id,
-                    conv.next_seq,
-                    policy.version(),
-                    now,
-                ));
-                replies.push(OutboundContent::text(CHECK_IN));
-            } else {
-                return Ok(Step::Done(()));
-            }
+                Silence::Handoff(decision) => {
+                    let note = system_entry(&conv, "The customer went silent.", now);
+                    desk_op = self
+                        .start_handoff(&mut next, &customer, &decision, &note, now, &mut ai_audit)
+                        .await;
+                    if desk_op.is_some() {
+                        replies.push(OutboundContent::text(turn::HANDOFF_NOTICE));
+                    }
+                    decision
+                }
+            };
+            let escalations = vec![decision.record(
+                &conv.id,
+                &customer.id,
+                conv.next_seq,
+                policy.version(),
+                now,
+            )];
             let turn = self
-                .proactive_turn(next, &conv.channel, replies, desk_op, escalations, ai_audit)
+                .proactive_turn(next, replies, desk_op, escalations, ai_audit)
                 .await?;
             Ok(Step::Commit(turn, ()))
         };
@@ -174,7 +152,7 @@ impl Core {
         };
         let (customer, decision, policy, channel) = (&customer, &decision, &policy, &channel);
         let decide = |conv: ConversationRecord| async move {
-            if conv.state.owner != Owner::Bot || conv.state.handoff.is_some() {
+            if !engine::proactive::bot_owns(&conv) {
                 // A person is already on it.
                 return Ok(Step::Done(()));
             }
@@ -187,14 +165,7 @@ impl Core {
                 .iter()
                 .map(|r| r.evidence.as_str())
                 .collect();
-            let note = crate::engine::handoff::system_entry(
-                &conv.id,
-                &customer.id,
-                &conv.channel,
-                conv.next_seq,
-                &format!("Business events: {}", evidence.join("; ")),
-                now,
-            );
+            let note = system_entry(&conv, &format!("Business events: {}", evidence.join("; ")), now);
             let mut ai_audit = Vec::new();
             let desk_op = self
                 .start_handoff(&mut next, customer, decision, &note, now, &mut ai_audit)
@@ -204,14 +175,7 @@ impl Core {
             }
             // The customer has not written: nothing is sent to them; the desk gets the briefing.
             let turn = self
-                .proactive_turn(
-                    next,
-                    &conv.channel,
-                    Vec::new(),
-                    desk_op,
-                    escalations,
-                    ai_audit,
-                )
+                .proactive_turn(next, Vec::new(), desk_op, escalations, ai_audit)
                 .await?;
             Ok(Step::Commit(turn, ()))
         };
@@ -232,55 +196,26 @@ impl Core {
     /// A turn with System replies to the customer and an optional desk operation.
     async fn proactive_turn(
         &self,
-        mut next: crate::store::ConversationRecord,
-        channel: &tandem_model::ChannelId,
+        next: ConversationRecord,
         replies: Vec<OutboundContent>,
         desk_op: Option<(String, tandem_sdk::DeskOp)>,
         escalations: Vec<EscalationEvent>,
         ai_audit: Vec<AiAuditRecord>,
     ) -> Result<Turn, StoreError> {
-        let now = next.updated_at;
         let recipient = self
             .inner
             .store
             .identities(&next.customer_id)
             .await?
             .into_iter()
-            .find(|i| &i.channel == channel)
+            .find(|i| i.channel == next.channel)
             .map(|i| i.subject);
-        let caps = self.adapter(channel).map(|a| a.capabilities().clone());
-        let mut entries = Vec::new();
-        let mut outbox = Vec::new();
-        for content in replies {
-            let entry = crate::engine::handoff::system_entry(
-                &next.id,
-                &next.customer_id,
-                channel,
-                next.next_seq,
-                &content.text,
-                now,
-            );
-            next.next_seq += 1;
-            if let Some(r) = &recipient {
-                outbox.extend(turn::outbox_entries(
-                    &entry,
-                    r,
-                    &content,
-                    caps.as_ref(),
-                    now,
-                ));
-            }
-            entries.push(entry);
-        }
-        if let Some((desk, op)) = desk_op {
-            outbox.push(crate::handoff::desk_entry(&next, &desk, op, now));
-        }
+        let caps = self.adapter(&next.channel).map(|a| a.capabilities().clone());
+        let turn = engine::proactive::turn(next, &recipient, caps.as_ref(), replies, desk_op);
         Ok(Turn {
-            entries,
             escalations,
-            outbox,
             ai_audit,
-            ..Turn::of(next)
+            ..turn
         })
     }
 }

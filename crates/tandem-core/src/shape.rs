@@ -4,7 +4,7 @@
 //! line breaks or spaces. Nothing is dropped or cut: a style is used only when every
 //! title and payload fits it unchanged.
 
-use crate::store::{ConversationState, NewOutboxEntry};
+use crate::records::{ConversationState, NewOutboxEntry};
 use tandem_model::{
     Button, Capabilities, ChoiceStyle, OutboundContent, OutboundMessage, OutboxId, Party,
     Timestamp, TranscriptEntry,

@@ -193,10 +193,7 @@ impl Core {
             offers: Vec::new(),
         };
         let note = crate::engine::handoff::system_entry(
-            &next.id,
-            &next.customer_id,
-            &next.channel,
-            next.next_seq,
+            next,
             &format!("Re-routed from {from}: nobody accepted in time."),
             now,
         );

@@ -12,7 +12,7 @@
 //! conversation's `last_customer_message_at` and the current time. The handoff briefing
 //! uses [`summary`].
 
-use crate::store::ConversationState;
+use crate::records::ConversationState;
 use tandem_model::{
     Capabilities, ChannelId, OutboundContent, Party, TemplateMessage, Timestamp, WindowPolicy,
 };

@@ -19,7 +19,7 @@ use crate::records::{
 };
 use serde::{Deserialize, Serialize};
 use tandem_model::{
-    ChannelId, Content, ConversationId, CustomerId, MessageId, OutboundContent, OutboundMessage,
+    ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
     OutboxId, Party, Timestamp, TranscriptEntry,
 };
 use tandem_sdk::handoff::{
@@ -341,22 +341,16 @@ pub(crate) fn reply_entry(
     }
 }
 
-/// A system line of the transcript (a check-in, a business event, an SLA note).
-pub(crate) fn system_entry(
-    conversation: &ConversationId,
-    customer: &CustomerId,
-    channel: &tandem_model::ChannelId,
-    seq: u64,
-    text: &str,
-    now: tandem_model::Timestamp,
-) -> TranscriptEntry {
+/// A System line of the transcript at `conv`'s next seq (a check-in, a business event's
+/// note, an SLA note).
+pub(crate) fn system_entry(conv: &ConversationRecord, text: &str, now: Timestamp) -> TranscriptEntry {
     TranscriptEntry {
         id: MessageId::generate(),
-        conversation_id: conversation.clone(),
-        customer_id: customer.clone(),
-        seq,
+        conversation_id: conv.id.clone(),
+        customer_id: conv.customer_id.clone(),
+        seq: conv.next_seq,
         from: Party::System,
-        channel: channel.clone(),
+        channel: conv.channel.clone(),
         at: now,
         content: Content::Text {
             text: text.to_owned(),

@@ -6,3 +6,4 @@ pub mod desk;
 pub mod drafts;
 pub mod routing;
 pub mod sla;
+pub mod proactive;
