@@ -8,12 +8,12 @@
 //! configured; an unreachable customer is marked so on that channel, and later sends to
 //! them fail at once instead of hitting the platform.
 
+use crate::engine;
 use crate::executor::Step;
 use crate::router::Core;
-use crate::store::{ConversationRecord, NewOutboxEntry, OutboxEntry, StoreError, Turn};
-use crate::window;
+use crate::store::{ConversationRecord, OutboxEntry, StoreError};
 use tandem_model::{
-    ChannelId, DeliveryStatus, DeliveryUpdate, FailureKind, OutboundMessage, OutboxId,
+    ChannelId, DeliveryStatus, DeliveryUpdate, FailureKind,
     Reachability, Timestamp,
 };
 use tracing::{debug, warn};
@@ -36,32 +36,20 @@ async fn requeue_as_template(
             .customer(&conversation.customer_id)
             .await?
             .and_then(|c| c.display_name);
-        let content = if message.content.template.is_some() {
-            None
-        } else {
-            window::template_for(adapter.capabilities(), &message.content, name.as_deref())
-        };
-        let Some(content) = content else {
-            warn!(
-                outbox.id = %failed.id,
-                channel.id = %message.channel,
-                "Message undeliverable: the messaging window is closed and no template is configured."
-            );
-            return Ok(Step::Done(false));
-        };
-        let turn = Turn {
-            outbox: vec![NewOutboxEntry {
-                message: OutboundMessage {
-                    outbox_id: OutboxId::generate(),
-                    content,
-                    created_at: now,
-                    ..message.clone()
-                },
-                next_attempt_at: now,
-            }],
-            ..Turn::of(conversation)
-        };
-        Ok(Step::Commit(turn, true))
+        let caps = adapter.capabilities();
+        Ok(
+            match engine::delivery::resend_as_template(conversation, message, caps, name, now) {
+                Some(turn) => Step::Commit(turn, true),
+                None => {
+                    warn!(
+                        outbox.id = %failed.id,
+                        channel.id = %message.channel,
+                        "Message undeliverable: the messaging window is closed and no template is configured."
+                    );
+                    Step::Done(false)
+                }
+            },
+        )
     };
     let queued = core
         .apply(

@@ -398,6 +398,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::ConversationState;
 
     fn selected() -> DraftsConfig {
         DraftsConfig {

@@ -2,7 +2,7 @@
 //! handoff is the engine's rule ([`crate::engine::ownership`]).
 
 use crate::executor::Step;
-use crate::store::{StoreError, Turn};
+use crate::store::StoreError;
 
 impl crate::router::Core {
     /// Gives a conversation a person was answering outside Tandem (owner `external`)
@@ -16,14 +16,12 @@ impl crate::router::Core {
         self.apply(
             "releasing an external owner",
             || store.conversation(id),
-            |mut next| async move {
-                if next.state.owner != crate::store::Owner::External {
-                    return Ok(Step::Done(false));
-                }
-                next.state.owner = crate::store::Owner::Bot;
-                next.state.external_at_ms = None;
-                next.updated_at = self.inner.clock.now();
-                Ok(Step::Commit(Turn::of(next), true))
+            |conv| async move {
+                let now = self.inner.clock.now();
+                Ok(match crate::engine::ownership::release_external(conv, now) {
+                    Some(turn) => Step::Commit(turn, true),
+                    None => Step::Done(false),
+                })
             },
         )
         .await

@@ -6,7 +6,7 @@ use crate::ai::{Bot, BotAnswer, BotQuestion, IntentClassifier, SentimentAnalyzer
 use crate::audit::AuditScope;
 use crate::drafts::{self, DraftParts};
 use crate::executor::Step;
-use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
+use crate::policy::OfferKind;
 use crate::router::Core;
 use crate::store::DraftSource;
 use crate::store::{
@@ -15,7 +15,7 @@ use crate::store::{
 use crate::{csat, handoff};
 use std::time::Instant;
 use tandem_model::{
-    Button, ChannelId, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry,
+    Button, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry,
 };
 use tandem_sdk::DeskOp;
 use tracing::debug;
@@ -23,9 +23,6 @@ use tracing::debug;
 /// What the customer is told when a conversation is marked for handoff.
 pub const HANDOFF_NOTICE: &str =
     "I'm passing this to our team. A person will follow up with you here as soon as possible.";
-
-/// The payload of the "talk to a person" button.
-pub const HUMAN_PAYLOAD: &str = "talk_to_human";
 
 /// How a click on the "talk to a person" button reads to the bot and the policy.
 pub const HUMAN_REQUEST_TEXT: &str = "I want to talk to a person";
@@ -50,6 +47,9 @@ pub const MEDIA_NOTICE: &str = "Thanks, I've got it. Tell me in a few words what
 pub use crate::ai::{Understanding, UnderstandingTrace};
 pub(crate) use crate::shape::remember_buttons;
 pub use crate::shape::{OFFERED_BUTTONS_KEPT, outbox_entries};
+pub use crate::engine::message::{
+    HUMAN_PAYLOAD, MessageFacts, decide, decide_message, human_button, release_external_if_quiet, tapped,
+};
 
 pub(crate) async fn plan(
     core: &Core,
@@ -145,7 +145,7 @@ pub(crate) async fn plan(
             let started = Instant::now();
             let score = inner.sentiment.analyze(text).await;
             ai_audit.push(audit_scope.sentiment(&score, started.elapsed()));
-            push_sentiment(&mut next.state, score.compound);
+            crate::engine::message::push_sentiment(&mut next.state, score.compound);
         }
         if let Some(h) = &next.state.handoff {
             desk_ops.push((
@@ -441,35 +441,6 @@ async fn suggest(core: &Core, next: &mut ConversationRecord, text: &str, now: Ti
     drafts::add(&mut next.state, DraftSource::Suggestion, parts, now);
 }
 
-/// The button a tap's payload belongs to: the "talk to a person" button, one Tandem
-/// offered lately, or one offered as numbered text. `None` for anything else (a stale or
-/// foreign payload, a platform's opaque callback data).
-pub fn tapped<'a>(state: &'a ConversationState, payload: &str) -> Option<&'a Button> {
-    state
-        .offered_buttons
-        .iter()
-        .rev()
-        .chain(state.offered_choices.iter())
-        .find(|b| b.payload == payload)
-}
-
-/// Gives a conversation back to the bot once the person outside Tandem has been quiet
-/// for `after` (checked lazily on the next message, so it survives restarts).
-pub fn release_external_if_quiet(
-    state: &mut ConversationState,
-    now: Timestamp,
-    after: time::Duration,
-) {
-    if state.owner != Owner::External {
-        return;
-    }
-    let last = state.external_at_ms.unwrap_or(i64::MIN);
-    if crate::handoff::ms(now).saturating_sub(last) >= after.whole_milliseconds() as i64 {
-        state.owner = Owner::Bot;
-        state.external_at_ms = None;
-    }
-}
-
 /// Where a message was written, for bots that answer per channel or keep their own
 /// dialogue state ([`BotQuestion::channel`], [`BotQuestion::conversation`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -522,112 +493,8 @@ pub async fn understand(
     }
 }
 
-/// Applies one customer message to the conversation state (negative and fallback
-/// counters, slots, last intent), then asks the policy. Pure: the gateway and
-/// `tandem policy test` both decide through this function, so they decide alike.
-/// [`decide_message`] is the same with the customer's history.
-pub fn decide(
-    policy: &dyn EscalationPolicy,
-    state: &mut ConversationState,
-    customer: &CustomerRecord,
-    channel: &ChannelId,
-    text: &str,
-    understanding: &Understanding,
-    now: Timestamp,
-) -> Decision {
-    let facts = MessageFacts {
-        customer,
-        channel,
-        text,
-        history: &[],
-        now,
-    };
-    decide_message(policy, state, &facts, understanding)
-}
-
-/// The facts about one customer message that [`decide_message`] passes to the policy.
-#[derive(Debug, Clone, Copy)]
-pub struct MessageFacts<'a> {
-    /// The customer.
-    pub customer: &'a CustomerRecord,
-    /// The channel the message arrived on.
-    pub channel: &'a ChannelId,
-    /// The message text.
-    pub text: &'a str,
-    /// The customer's earlier conversations (any channel), for `repeat_contact`.
-    pub history: &'a [PastContact],
-    /// When the message is evaluated.
-    pub now: Timestamp,
-}
-
-/// [`decide`] with every fact, including the customer's history. After the policy
-/// answers, remembers in the state whether a person was offered (the button or an
-/// AI-first reply), so that an AI-first segment hands off the next request.
-pub fn decide_message(
-    policy: &dyn EscalationPolicy,
-    state: &mut ConversationState,
-    facts: &MessageFacts<'_>,
-    understanding: &Understanding,
-) -> Decision {
-    let MessageFacts {
-        customer,
-        channel,
-        text,
-        history,
-        now,
-    } = *facts;
-    push_sentiment(state, understanding.sentiment);
-    if policy.counts_as_negative(understanding.sentiment, understanding.intent.as_ref()) {
-        state.negative_count += 1;
-    }
-    let answer = &understanding.answer;
-    for (k, v) in &answer.slots {
-        state.slots.insert(k.clone(), v.clone());
-    }
-    if answer.fallback {
-        if policy.counts_as_fallback(understanding.intent.as_ref()) {
-            state.fallback_count += 1;
-        } else {
-            state.fallback_count = 0;
-        }
-    } else {
-        state.fallback_count = 0;
-        state.last_intent = answer.intent.clone();
-    }
-    let decision = policy.evaluate(&PolicyInput {
-        text,
-        channel,
-        sentiment: understanding.sentiment,
-        state,
-        customer,
-        bot: answer,
-        intent: understanding.intent.as_ref(),
-        now,
-        history,
-    });
-    if decision.offers(OfferKind::HumanButton) || decision.offers(OfferKind::BotFirst) {
-        state.human_offered = true;
-    }
-    decision
-}
-
-/// Keeps the newest ten sentiment scores (the briefing's trend).
-fn push_sentiment(state: &mut ConversationState, compound: f32) {
-    state.sentiment_history.push(compound);
-    let excess = state.sentiment_history.len().saturating_sub(10);
-    state.sentiment_history.drain(..excess);
-}
-
 fn bot_reply(answer: BotAnswer) -> OutboundContent {
     OutboundContent::with_buttons(answer.text, answer.buttons)
-}
-
-/// A "talk to a person" button, offered by policies that suggest a handoff.
-pub fn human_button() -> Button {
-    Button {
-        title: "Talk to a person".into(),
-        payload: HUMAN_PAYLOAD.into(),
-    }
 }
 
 impl Core {

@@ -7,3 +7,5 @@ pub mod drafts;
 pub mod routing;
 pub mod sla;
 pub mod proactive;
+pub mod delivery;
+pub mod message;

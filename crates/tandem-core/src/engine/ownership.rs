@@ -12,7 +12,8 @@
 //! A handoff that is waiting (requested, queued, or assigned by routing but not accepted)
 //! has no owner: the first agent who accepts or replies takes it.
 
-use crate::records::{HandoffState, HandoffStatus};
+use crate::records::{ConversationRecord, HandoffState, HandoffStatus, Owner, Turn};
+use tandem_model::Timestamp;
 use tandem_sdk::DeskRefusal;
 use tandem_sdk::handoff::Agent;
 
@@ -46,6 +47,18 @@ pub(crate) fn authorize(
         }
         _ => Ok(()),
     }
+}
+
+/// An admin gives a conversation a person was answering outside Tandem (owner
+/// `external`) back to the bot; `None` when it is not `external`.
+pub fn release_external(mut next: ConversationRecord, now: Timestamp) -> Option<Turn> {
+    if next.state.owner != Owner::External {
+        return None;
+    }
+    next.state.owner = Owner::Bot;
+    next.state.external_at_ms = None;
+    next.updated_at = now;
+    Some(Turn::of(next))
 }
 
 #[cfg(test)]
