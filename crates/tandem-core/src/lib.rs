@@ -48,6 +48,8 @@ mod sharing;
 pub mod sla;
 pub mod store;
 pub mod timers;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod turn;
 pub mod window;
 
