@@ -47,9 +47,9 @@ pub mod shared;
 mod sharing;
 pub mod sla;
 pub mod store;
-pub mod timers;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod timers;
 pub mod turn;
 pub mod window;
 

@@ -5,12 +5,12 @@
 mod identity;
 
 use crate::store::{
-    AgentProfile, AgentRecord, AiAuditRecord, AuditEntry, ConversationActivity,
-    ConversationRecord, ConversationState, ConversationStatus, Conversations, CustomerEvent,
-    CustomerRecord, EscalationEvent, IdentityRecord, InboundLog, InboundRecord, KeyValue,
-    LinkCode, MergeRecord, NewTimer, Notification, NotificationFeed, OutboxEntry, OutboxStatus,
-    PendingInbound, QueuedHandoff, Reporting, Routing, Store, StoreError, SuggestedLink,
-    TimerEntry, Turn, WorkQueue, delivery_failure_text, priority_rank,
+    AgentProfile, AgentRecord, AiAuditRecord, AuditEntry, ConversationActivity, ConversationRecord,
+    ConversationState, ConversationStatus, Conversations, CustomerEvent, CustomerRecord,
+    EscalationEvent, IdentityRecord, InboundLog, InboundRecord, KeyValue, LinkCode, MergeRecord,
+    NewTimer, Notification, NotificationFeed, OutboxEntry, OutboxStatus, PendingInbound,
+    QueuedHandoff, Reporting, Routing, Store, StoreError, SuggestedLink, TimerEntry, Turn,
+    WorkQueue, delivery_failure_text, priority_rank,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -18,9 +18,9 @@ use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tandem_model::{
-    ChannelId, ConversationId, CustomerId, Delivery, DeliveryState, DeliveryStatus,
-    DeliveryTarget, DeliveryUpdate, InboundMessage, MessageId, OutboxId, Party, Reachability,
-    Timestamp, TranscriptEntry,
+    ChannelId, ConversationId, CustomerId, Delivery, DeliveryState, DeliveryStatus, DeliveryTarget,
+    DeliveryUpdate, InboundMessage, MessageId, OutboxId, Party, Reachability, Timestamp,
+    TranscriptEntry,
 };
 use tokio::sync::mpsc;
 
@@ -330,9 +330,14 @@ impl State {
         let known = |id: &ConversationId| self.conversations.contains_key(id);
         if !turn.entries.iter().all(|e| known(&e.conversation_id))
             || !turn.escalations.iter().all(|e| known(&e.conversation_id))
-            || !turn.outbox.iter().all(|o| known(&o.message.conversation_id))
+            || !turn
+                .outbox
+                .iter()
+                .all(|o| known(&o.message.conversation_id))
         {
-            return Err(conflict("a record of the turn names an unknown conversation"));
+            return Err(conflict(
+                "a record of the turn names an unknown conversation",
+            ));
         }
         let seqs: Vec<(&ConversationId, u64)> = turn
             .entries
@@ -340,9 +345,7 @@ impl State {
             .map(|e| (&e.conversation_id, e.seq))
             .collect();
         let seq_taken = |(c, seq): &(&ConversationId, u64)| {
-            self.transcript
-                .get(*c)
-                .is_some_and(|t| t.contains_key(seq))
+            self.transcript.get(*c).is_some_and(|t| t.contains_key(seq))
         };
         if !all_new(&seqs, seq_taken) {
             return Err(conflict("a transcript (conversation, seq) exists already"));
@@ -496,7 +499,9 @@ impl State {
                 continue;
             }
             match &update.status {
-                DeliveryStatus::Delivered => o.entry.delivery_state = Some(DeliveryState::Delivered),
+                DeliveryStatus::Delivered => {
+                    o.entry.delivery_state = Some(DeliveryState::Delivered)
+                }
                 DeliveryStatus::Read => o.entry.delivery_state = Some(DeliveryState::Read),
                 DeliveryStatus::Failed { kind, code, reason } => {
                     o.entry.status = OutboxStatus::Failed;
@@ -616,7 +621,7 @@ impl Conversations for MemoryStore {
             .filter(|c| c.customer_id == *customer)
             .cloned()
             .collect();
-        found.sort_by(|a, b| (b.opened_at, &b.id).cmp(&(a.opened_at, &a.id)));
+        found.sort_by_key(|c| std::cmp::Reverse((c.opened_at, c.id.clone())));
         found.truncate(limit);
         Ok(found)
     }
@@ -637,7 +642,8 @@ impl Conversations for MemoryStore {
         id: &ConversationId,
         now: Timestamp,
     ) -> Result<ConversationRecord, StoreError> {
-        self.lock().open_conversation(customer, channel, Some(id), now)
+        self.lock()
+            .open_conversation(customer, channel, Some(id), now)
     }
 
     async fn conversation(
@@ -792,7 +798,11 @@ impl WorkQueue for MemoryStore {
     }
 
     async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        Ok(self.lock().outbox_heads().filter_map(|(_, o)| o.due_at()).min())
+        Ok(self
+            .lock()
+            .outbox_heads()
+            .filter_map(|(_, o)| o.due_at())
+            .min())
     }
 
     async fn schedule_timer(&self, timer: &NewTimer) -> Result<(), StoreError> {
@@ -915,7 +925,7 @@ impl Reporting for MemoryStore {
             .values()
             .filter(|c| c.updated_at >= since && c.opened_at < until)
             .collect();
-        found.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        found.sort_by_key(|c| (c.updated_at, c.id.clone()));
         Ok(found
             .into_iter()
             .take(limit)
@@ -941,7 +951,12 @@ impl Reporting for MemoryStore {
 
     async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for label in self.lock().escalations.iter().flat_map(|e| e.count_labels()) {
+        for label in self
+            .lock()
+            .escalations
+            .iter()
+            .flat_map(|e| e.count_labels())
+        {
             *counts.entry(label).or_default() += 1;
         }
         Ok(counts.into_iter().collect())
@@ -1045,12 +1060,12 @@ impl Routing for MemoryStore {
 
     async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
         let mut queued: Vec<QueuedHandoff> = self.lock().queue.values().cloned().collect();
-        queued.sort_by(|a, b| {
-            (priority_rank(&a.priority), a.queued_at, &a.handoff_id).cmp(&(
-                priority_rank(&b.priority),
-                b.queued_at,
-                &b.handoff_id,
-            ))
+        queued.sort_by_key(|q| {
+            (
+                priority_rank(&q.priority),
+                q.queued_at,
+                q.handoff_id.clone(),
+            )
         });
         Ok(queued)
     }
@@ -1115,7 +1130,11 @@ impl KeyValue for MemoryStore {
         let mut s = self.lock();
         let budget = s.pacing.entry(key.to_owned()).or_default();
         let interval = interval.min(MAX_PACING_SPAN);
-        let tat = after(budget.tat.unwrap_or(now).max(now), interval, MAX_PACING_SPAN);
+        let tat = after(
+            budget.tat.unwrap_or(now).max(now),
+            interval,
+            MAX_PACING_SPAN,
+        );
         budget.tat = Some(tat);
         let ahead = interval.saturating_mul(burst.max(1) - 1);
         let allowed_at = time::Duration::try_from(interval.saturating_add(ahead))

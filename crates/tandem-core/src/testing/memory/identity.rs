@@ -4,7 +4,7 @@
 //! survives a merge, what a merge records and how it is audited are the shared rules of
 //! `store::merge`; this module only reads what a merge moves and moves it.
 
-use super::{Customer, LinkCodeRow, Merge, MemoryStore, State, conflict};
+use super::{Customer, LinkCodeRow, MemoryStore, Merge, State, conflict};
 use crate::store::{
     AuditEntry, AuditKind, CustomerEvent, CustomerRecord, CustomerUpdate, ERASED_TEXT,
     ErasureReport, Identities, IdentityRecord, IdentityRef, KeyKind, LinkCode, LinkCodeIssue,
@@ -33,7 +33,8 @@ fn erased_content() -> Content {
 }
 
 fn encode(what: &str, value: impl serde::Serialize) -> Result<serde_json::Value, StoreError> {
-    serde_json::to_value(value).map_err(|e| StoreError::Unavailable(format!("encoding {what}: {e}")))
+    serde_json::to_value(value)
+        .map_err(|e| StoreError::Unavailable(format!("encoding {what}: {e}")))
 }
 
 /// Whether `identity` carries the verified fact `key` (emails compare case-insensitively).
@@ -70,7 +71,7 @@ impl State {
             .filter(|i| matches(i) && Some(&i.customer_id) != except)
             .filter_map(|i| self.customers.get(&i.customer_id).map(|c| &c.record))
             .collect();
-        found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        found.sort_by_key(|c| (c.created_at, c.id.clone()));
         found.dedup_by(|a, b| a.id == b.id);
         found.into_iter().map(|c| c.id.clone()).collect()
     }
@@ -102,9 +103,10 @@ impl State {
         reason: &str,
         now: Timestamp,
     ) {
-        let known = self.suggestions.iter().any(|s| {
-            s.customer_id == *customer && s.other_customer_id == *other && s.key == *key
-        });
+        let known = self
+            .suggestions
+            .iter()
+            .any(|s| s.customer_id == *customer && s.other_customer_id == *other && s.key == *key);
         if !known {
             self.suggestions.push(SuggestedLink {
                 customer_id: customer.clone(),
@@ -140,7 +142,13 @@ impl State {
             created_at: now,
         };
         let merged_into = None;
-        self.customers.insert(id.clone(), Customer { record, merged_into });
+        self.customers.insert(
+            id.clone(),
+            Customer {
+                record,
+                merged_into,
+            },
+        );
         id
     }
 
@@ -534,11 +542,15 @@ impl State {
             }
             for seq in unprocessed {
                 if let Some(r) = self.inbound.remove(&seq) {
-                    let key = (r.message.channel, r.message.platform_message_id.as_str().into());
+                    let key = (
+                        r.message.channel,
+                        r.message.platform_message_id.as_str().into(),
+                    );
                     self.inbound_keys.remove(&key);
                 }
             }
-            self.reachability.remove(&(channel.clone(), subject.clone()));
+            self.reachability
+                .remove(&(channel.clone(), subject.clone()));
             if !subject.is_empty() {
                 self.kv.retain(|(namespace, key), value| {
                     namespace != channel.as_str()
@@ -564,7 +576,12 @@ impl State {
                 c.version += 1;
                 c.updated_at = now;
             }
-            for e in self.transcript.get_mut(&id).into_iter().flat_map(|t| t.values_mut()) {
+            for e in self
+                .transcript
+                .get_mut(&id)
+                .into_iter()
+                .flat_map(|t| t.values_mut())
+            {
                 e.content = erased_content();
                 e.buttons.clear();
                 report.transcript_entries += 1;
@@ -585,8 +602,9 @@ impl State {
             }
             // Desk references (ticket ↔ handoff maps, posted briefings) and desk events.
             for r in refs.iter().filter(|r| !r.is_empty()) {
-                self.kv
-                    .retain(|(_, key), value| !key.contains(r.as_str()) && !value.contains(r.as_str()));
+                self.kv.retain(|(_, key), value| {
+                    !key.contains(r.as_str()) && !value.contains(r.as_str())
+                });
                 for record in self.inbound.values_mut() {
                     let names_it = serde_json::to_string(&record.message)
                         .is_ok_and(|json| json.contains(r.as_str()));
@@ -665,7 +683,10 @@ impl Identities for MemoryStore {
                 .is_some_and(|e| e.eq_ignore_ascii_case(email))
         };
         let owners = s.owners(matches, None);
-        Ok(owners.iter().filter_map(|id| s.customer_record(id)).collect())
+        Ok(owners
+            .iter()
+            .filter_map(|id| s.customer_record(id))
+            .collect())
     }
 
     async fn update_customer(
@@ -719,7 +740,7 @@ impl Identities for MemoryStore {
             .filter(|e| e.customer_id == *customer && e.at >= since)
             .cloned()
             .collect();
-        found.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        found.sort_by_key(|e| (e.at, e.id.clone()));
         Ok(found)
     }
 
@@ -797,14 +818,7 @@ impl Identities for MemoryStore {
             .filter(|l| l.customer_id == *customer || l.other_customer_id == *customer)
             .cloned()
             .collect();
-        found.sort_by(|a, b| {
-            (a.at, &a.customer_id, &a.other_customer_id, &a.key).cmp(&(
-                b.at,
-                &b.customer_id,
-                &b.other_customer_id,
-                &b.key,
-            ))
-        });
+        found.sort_by_key(|l| (l.at, l.customer_id.clone(), l.other_customer_id.clone()));
         Ok(found)
     }
 
