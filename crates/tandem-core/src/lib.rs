@@ -49,6 +49,8 @@ pub mod shared;
 mod sharing;
 pub mod sla;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod timers;
 pub mod turn;
 pub mod window;
