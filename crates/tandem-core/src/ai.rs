@@ -8,8 +8,7 @@ use async_trait::async_trait;
 pub use tandem_sdk::bot::{AiCall, Bot, BotAnswer, BotQuestion};
 
 pub use crate::intent::{
-    BriefingInput, BriefingSummary, IntentSignal, Sentiment, SpeechAct, Understanding,
-    UnderstandingTrace,
+    BriefingSummary, IntentSignal, Sentiment, SpeechAct, Understanding, UnderstandingTrace,
 };
 
 /// Classifies what a customer message is about, for the escalation policy (the bot's own
@@ -27,6 +26,19 @@ pub trait IntentClassifier: Send + Sync + 'static {
 pub trait SentimentAnalyzer: Send + Sync + 'static {
     /// Scores one message.
     async fn analyze(&self, text: &str) -> Sentiment;
+}
+
+/// What a summarizer reads to brief an agent.
+#[derive(Debug, Clone, Copy)]
+pub struct BriefingInput<'a> {
+    /// The newest transcript entries, oldest first (including the triggering message).
+    pub transcript: &'a [tandem_model::TranscriptEntry],
+    /// The conversation state after the triggering message.
+    pub state: &'a crate::records::ConversationState,
+    /// The escalation decision.
+    pub decision: &'a crate::policy::Decision,
+    /// The customer's display name, when known.
+    pub customer_name: Option<&'a str>,
 }
 
 /// Writes handoff briefings.

@@ -13,8 +13,7 @@ use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{ConversationRecord, OutboxEntry, StoreError};
 use tandem_model::{
-    ChannelId, DeliveryStatus, DeliveryUpdate, FailureKind,
-    Reachability, Timestamp,
+    ChannelId, DeliveryStatus, DeliveryUpdate, FailureKind, Reachability, Timestamp,
 };
 use tracing::{debug, warn};
 

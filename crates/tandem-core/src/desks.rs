@@ -6,21 +6,21 @@
 //! workers, so an acknowledged action is never lost and a redelivered one has no effect.
 
 use crate::ai::BriefingInput;
+pub use crate::engine::desk::{AGENT_JOINED, BOT_IS_BACK};
 use crate::engine::{self, desk::DeskEventDoc};
 use crate::executor::Step;
-pub use crate::engine::desk::{AGENT_JOINED, BOT_IS_BACK};
 use crate::handoff::{self, DeskTarget, desk_channel, desk_of};
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::store::{
-    AgentRef, AiAuditRecord, ConversationRecord, CustomerRecord, HandoffState,
-    HandoffStatus, Owner, PendingInbound, StoreError,
+    AgentRef, AiAuditRecord, ConversationRecord, CustomerRecord, HandoffState, HandoffStatus,
+    Owner, PendingInbound, StoreError,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
 use tandem_model::{
-    Content, ConversationId, ExternalIdentity, InboundMessage, Party,
-    PlatformMessageId, Timestamp, TranscriptEntry,
+    Content, ConversationId, ExternalIdentity, InboundMessage, Party, PlatformMessageId, Timestamp,
+    TranscriptEntry,
 };
 use tandem_sdk::handoff::{HandoffRequested, Window};
 use tandem_sdk::{
@@ -258,7 +258,9 @@ impl Core {
                 .into_iter()
                 .find(|i| i.channel == conv.channel)
                 .map(|i| i.subject);
-            let caps = self.adapter(&conv.channel).map(|a| a.capabilities().clone());
+            let caps = self
+                .adapter(&conv.channel)
+                .map(|a| a.capabilities().clone());
             let facts = engine::desk::DeskFacts {
                 supervisors: &self.inner.config.supervisors,
                 recipient: &recipient,

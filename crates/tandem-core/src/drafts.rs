@@ -28,8 +28,8 @@
 use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{
-    AgentRef, ConversationRecord, Draft, DraftOutcome, DraftRecord, DraftSource,
-    HandoffStatus, Owner, StoreError, Turn,
+    AgentRef, ConversationRecord, Draft, DraftOutcome, DraftRecord, DraftSource, HandoffStatus,
+    Owner, StoreError, Turn,
 };
 use tandem_model::{Content, ConversationId, MessageId, OutboundContent, Party, Timestamp};
 use tandem_sdk::handoff::Agent;
@@ -122,9 +122,11 @@ impl Core {
             if draft.source == DraftSource::Suggestion
                 && let Some(h) = next.state.handoff.as_mut()
             {
-                if let Err(refusal) =
-                    crate::engine::ownership::authorize(h, Some(&agent.id), &self.inner.config.supervisors)
-                {
+                if let Err(refusal) = crate::engine::ownership::authorize(
+                    h,
+                    Some(&agent.id),
+                    &self.inner.config.supervisors,
+                ) {
                     return Ok(Step::Done((DraftAnswer::Refused(refusal), None)));
                 }
                 // Sending the agent's reply takes the handoff, like a typed reply.

@@ -97,4 +97,3 @@ fn link_media(line: &mut TranscriptLine, links: Option<&MediaLinks>) {
     };
     media.url = url;
 }
-

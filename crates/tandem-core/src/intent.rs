@@ -82,19 +82,6 @@ impl Sentiment {
     }
 }
 
-/// What a summarizer reads to brief an agent.
-#[derive(Debug, Clone, Copy)]
-pub struct BriefingInput<'a> {
-    /// The newest transcript entries, oldest first (including the triggering message).
-    pub transcript: &'a [tandem_model::TranscriptEntry],
-    /// The conversation state after the triggering message.
-    pub state: &'a crate::records::ConversationState,
-    /// The escalation decision.
-    pub decision: &'a crate::policy::Decision,
-    /// The customer's display name, when known.
-    pub customer_name: Option<&'a str>,
-}
-
 /// The briefing fields a summarizer fills.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BriefingSummary {

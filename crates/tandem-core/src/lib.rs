@@ -22,11 +22,12 @@ pub mod audit;
 pub mod claims;
 pub mod clock;
 pub mod config;
-pub mod csat;
+
 mod delivery;
 pub mod desks;
 pub mod drafts;
 pub mod engine;
+pub use engine::csat;
 mod executor;
 mod gate;
 pub mod handoff;

@@ -22,8 +22,8 @@
 use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{ConversationRecord, StoreError, Turn};
-use crate::window::{self, WindowState};
 use crate::turn;
+use crate::window::{self, WindowState};
 use serde::{Deserialize, Serialize};
 use tandem_model::{
     ChannelId, CustomerId, MessageId, OutboundContent, Party, TemplateMessage, WindowPolicy,

@@ -18,10 +18,12 @@ impl crate::router::Core {
             || store.conversation(id),
             |conv| async move {
                 let now = self.inner.clock.now();
-                Ok(match crate::engine::ownership::release_external(conv, now) {
-                    Some(turn) => Step::Commit(turn, true),
-                    None => Step::Done(false),
-                })
+                Ok(
+                    match crate::engine::ownership::release_external(conv, now) {
+                        Some(turn) => Step::Commit(turn, true),
+                        None => Step::Done(false),
+                    },
+                )
             },
         )
         .await

@@ -13,13 +13,9 @@ use crate::engine::{self, proactive::Silence};
 use crate::executor::Step;
 use crate::policy::{BusinessEvent, Decision, EventsInput};
 use crate::router::Core;
-use crate::store::{
-    AiAuditRecord, ConversationRecord, EscalationEvent, StoreError, Turn,
-};
+use crate::store::{AiAuditRecord, ConversationRecord, EscalationEvent, StoreError, Turn};
 use crate::turn;
-use tandem_model::{
-    ConversationId, CustomerId, OutboundContent,
-};
+use tandem_model::{ConversationId, CustomerId, OutboundContent};
 use tracing::warn;
 
 pub use crate::engine::proactive::CHECK_IN;
@@ -90,13 +86,8 @@ impl Core {
                     decision
                 }
             };
-            let escalations = vec![decision.record(
-                &conv.id,
-                &customer.id,
-                conv.next_seq,
-                policy.version(),
-                now,
-            )];
+            let escalations =
+                vec![decision.record(&conv.id, &customer.id, conv.next_seq, policy.version(), now)];
             let turn = self
                 .proactive_turn(next, replies, desk_op, escalations, ai_audit)
                 .await?;
@@ -165,7 +156,11 @@ impl Core {
                 .iter()
                 .map(|r| r.evidence.as_str())
                 .collect();
-            let note = system_entry(&conv, &format!("Business events: {}", evidence.join("; ")), now);
+            let note = system_entry(
+                &conv,
+                &format!("Business events: {}", evidence.join("; ")),
+                now,
+            );
             let mut ai_audit = Vec::new();
             let desk_op = self
                 .start_handoff(&mut next, customer, decision, &note, now, &mut ai_audit)
@@ -210,7 +205,9 @@ impl Core {
             .into_iter()
             .find(|i| i.channel == next.channel)
             .map(|i| i.subject);
-        let caps = self.adapter(&next.channel).map(|a| a.capabilities().clone());
+        let caps = self
+            .adapter(&next.channel)
+            .map(|a| a.capabilities().clone());
         let turn = engine::proactive::turn(next, &recipient, caps.as_ref(), replies, desk_op);
         Ok(Turn {
             escalations,

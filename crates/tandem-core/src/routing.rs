@@ -17,10 +17,7 @@
 use crate::engine::{self, routing::Assignment};
 use crate::executor::Step;
 use crate::router::Core;
-use crate::store::{
-    AgentProfile, AgentRecord, AgentRef, HandoffState, QueuedHandoff,
-    StoreError,
-};
+use crate::store::{AgentProfile, AgentRecord, AgentRef, HandoffState, QueuedHandoff, StoreError};
 use tandem_model::ConversationId;
 use tracing::{debug, warn};
 
@@ -84,10 +81,12 @@ impl Core {
         };
         let decide = |conv| async {
             let now = self.inner.clock.now();
-            Ok(match engine::routing::assign(conv, handoff_id, &agent_ref, now) {
-                Assignment::Now(turn, queue) => Step::Commit(turn, Assignment::Now((), queue)),
-                other => Step::Done(other.answer()),
-            })
+            Ok(
+                match engine::routing::assign(conv, handoff_id, &agent_ref, now) {
+                    Assignment::Now(turn, queue) => Step::Commit(turn, Assignment::Now((), queue)),
+                    other => Step::Done(other.answer()),
+                },
+            )
         };
         let applied = self
             .apply(

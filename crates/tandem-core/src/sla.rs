@@ -21,9 +21,7 @@ use crate::handoff::{self, ms};
 use crate::policy::Decision;
 use crate::router::Core;
 use crate::routing::queue_of;
-use crate::store::{
-    ConversationRecord, HandoffStatus, Reason, RoutingStep, StoreError, Turn,
-};
+use crate::store::{ConversationRecord, HandoffStatus, Reason, RoutingStep, StoreError, Turn};
 use std::time::Duration;
 use tandem_model::ConversationId;
 use tandem_sdk::DeskOp;
@@ -78,7 +76,9 @@ impl Core {
                 .into_iter()
                 .find(|i| i.channel == conv.channel)
                 .map(|i| i.subject);
-            let caps = self.adapter(&conv.channel).map(|a| a.capabilities().clone());
+            let caps = self
+                .adapter(&conv.channel)
+                .map(|a| a.capabilities().clone());
             let facts = engine::sla::BreachFacts {
                 config: &self.inner.config.sla,
                 recipient: &recipient,

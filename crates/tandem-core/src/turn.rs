@@ -45,11 +45,12 @@ pub const TEXT_ONLY_APOLOGY: &str =
 pub const MEDIA_NOTICE: &str = "Thanks, I've got it. Tell me in a few words what it's about and I'll help, or ask for a person.";
 
 pub use crate::ai::{Understanding, UnderstandingTrace};
+pub use crate::engine::message::{
+    HUMAN_PAYLOAD, MessageFacts, decide, decide_message, human_button, release_external_if_quiet,
+    tapped,
+};
 pub(crate) use crate::shape::remember_buttons;
 pub use crate::shape::{OFFERED_BUTTONS_KEPT, outbox_entries};
-pub use crate::engine::message::{
-    HUMAN_PAYLOAD, MessageFacts, decide, decide_message, human_button, release_external_if_quiet, tapped,
-};
 
 pub(crate) async fn plan(
     core: &Core,

@@ -53,7 +53,8 @@ fn folder_text(dir: &Path) -> String {
     files.sort();
     files
         .iter()
-        .map(|p| std::fs::read_to_string(p).expect("reading a module file"))
+        // Each file's own tests are left out (not the rest of the folder after them).
+        .map(|p| code(&std::fs::read_to_string(p).expect("reading a module file")))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -191,4 +192,84 @@ fn the_reader_finds_dependencies() {
     );
     // The real graph names the router's dependencies.
     assert!(graph()["turn"].contains("router"));
+    assert!(names("x.await;", ".await") && !names("p.awaiting", ".await"));
+    assert!(names("impl Core {", "Core") && !names("CoreConfig", "Core"));
+}
+
+/// The modules `start` depends on, directly or through others, and itself.
+fn reach(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::from([start.to_owned()]);
+    let mut stack = vec![start.to_owned()];
+    while let Some(at) = stack.pop() {
+        for next in graph.get(&at).into_iter().flatten() {
+            if seen.insert(next.clone()) {
+                stack.push(next.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// What the engine may not name: an async runtime or async code, the store, the runtime
+/// (`Core`, its executor and workers), a clock read, a thread, logging.
+const NOT_IN_THE_ENGINE: &[&str] = &[
+    "tokio",
+    "futures",
+    "async",
+    ".await",
+    "Store",
+    "Core",
+    "Clock",
+    "now()",
+    "now_utc",
+    "std::thread",
+    "tracing",
+];
+
+/// Whether `text` has `word` as a whole word (`.await`, not `.awaiting`).
+fn names(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let starts_ident = word.starts_with(ident);
+    let ends_ident = word.ends_with(ident);
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !(starts_ident && before.is_some_and(ident)) && !(ends_ident && after.is_some_and(ident))
+    })
+}
+
+/// Issue 11, acceptance 1: the engine (`src/engine/`) and every module it depends on are
+/// pure: no async runtime, no store, no clock.
+#[test]
+fn the_engine_depends_on_no_runtime_no_store_and_no_clock() {
+    let graph = graph();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let texts = modules(&src);
+    let reached = reach(&graph, "engine");
+    for runtime in [
+        "store", "router", "executor", "ai", "clock", "outbox", "timers", "turn",
+    ] {
+        assert!(
+            !reached.contains(runtime),
+            "the engine depends on `{runtime}` (it reaches {reached:?})"
+        );
+    }
+    let mut found = Vec::new();
+    for module in &reached {
+        let text = code(&texts[module]);
+        for word in NOT_IN_THE_ENGINE {
+            if names(&text, word) {
+                found.push(format!("{module}: {word}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the engine (or a module it depends on) names what it may not:\n{}",
+        found.join("\n")
+    );
+    assert!(
+        reached.len() >= 4,
+        "the engine's modules were read: {reached:?}"
+    );
 }

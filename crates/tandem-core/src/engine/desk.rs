@@ -1,7 +1,7 @@
 //! Desk events: what an agent's action (accept, reply, transfer, resolve, release)
 //! changes in the conversation, and a desk's confirmation that it has the thread.
 
-use crate::csat;
+use crate::engine::csat;
 use crate::engine::handoff::{self, agent_actor, queue_of, return_to_bot, transition};
 use crate::engine::ownership::authorize;
 use crate::records::{
@@ -9,7 +9,9 @@ use crate::records::{
 };
 use crate::shape::{outbox_entries, remember_buttons};
 use serde::{Deserialize, Serialize};
-use tandem_model::{Capabilities, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry};
+use tandem_model::{
+    Capabilities, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry,
+};
 use tandem_sdk::DeskOp;
 
 /// What the customer hears when an agent joins.
@@ -55,11 +57,11 @@ pub struct DeskFacts<'a> {
 /// Applies one recorded agent action to the conversation; `None` when it changes nothing
 /// (a closed or unknown handoff, an agent who does not own it, an unknown kind).
 pub fn event(
-pending: &PendingInbound,
-doc: &DeskEventDoc,
-conv: ConversationRecord,
-facts: &DeskFacts,
-now: Timestamp,
+    pending: &PendingInbound,
+    doc: &DeskEventDoc,
+    conv: ConversationRecord,
+    facts: &DeskFacts,
+    now: Timestamp,
 ) -> Option<Turn> {
     let mut next = conv.clone();
     next.updated_at = now;
@@ -200,8 +202,7 @@ now: Timestamp,
     for (from, content) in replies {
         // An agent's reply keeps the key its desk submitted it under, so the desk can
         // be told how its delivery fares (`Core::tell_desk_about_reply`).
-        let event_key =
-            (from == Party::Agent).then(|| pending.message.platform_message_id.clone());
+        let event_key = (from == Party::Agent).then(|| pending.message.platform_message_id.clone());
         let entry = TranscriptEntry {
             id: MessageId::generate(),
             conversation_id: conv.id.clone(),

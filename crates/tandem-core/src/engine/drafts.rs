@@ -115,4 +115,3 @@ fn from_ms(ms: i64) -> Timestamp {
     Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
-

@@ -19,13 +19,13 @@ use crate::records::{
 };
 use serde::{Deserialize, Serialize};
 use tandem_model::{
-    ChannelId, Content, MessageId, OutboundContent, OutboundMessage,
-    OutboxId, Party, Timestamp, TranscriptEntry,
+    ChannelId, Content, MessageId, OutboundContent, OutboundMessage, OutboxId, Party, Timestamp,
+    TranscriptEntry,
 };
+use tandem_sdk::DeskOp;
 use tandem_sdk::handoff::{
     self, HandoffClosed, HandoffMessage, HandoffRequested, HandoffUpdated, TranscriptLine,
 };
-use tandem_sdk::DeskOp;
 use time::format_description::well_known::Rfc3339;
 
 /// The pseudo-channel prefix of desk deliveries in the outbox.
@@ -343,7 +343,11 @@ pub(crate) fn reply_entry(
 
 /// A System line of the transcript at `conv`'s next seq (a check-in, a business event's
 /// note, an SLA note).
-pub(crate) fn system_entry(conv: &ConversationRecord, text: &str, now: Timestamp) -> TranscriptEntry {
+pub(crate) fn system_entry(
+    conv: &ConversationRecord,
+    text: &str,
+    now: Timestamp,
+) -> TranscriptEntry {
     TranscriptEntry {
         id: MessageId::generate(),
         conversation_id: conv.id.clone(),

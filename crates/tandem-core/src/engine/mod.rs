@@ -1,11 +1,12 @@
 //! The engine: what Tandem decides, as pure functions.
 
-pub mod handoff;
-pub mod ownership;
+pub mod csat;
+pub mod delivery;
 pub mod desk;
 pub mod drafts;
+pub mod handoff;
+pub mod message;
+pub mod ownership;
+pub mod proactive;
 pub mod routing;
 pub mod sla;
-pub mod proactive;
-pub mod delivery;
-pub mod message;

@@ -1,7 +1,9 @@
 //! Routing decisions: giving a waiting handoff to an agent.
 
 use crate::engine::handoff::{self, ms, queue_of};
-use crate::records::{AgentRef, ConversationRecord, HandoffState, HandoffStatus, RoutingStep, Turn};
+use crate::records::{
+    AgentRef, ConversationRecord, HandoffState, HandoffStatus, RoutingStep, Turn,
+};
 use tandem_model::Timestamp;
 use tandem_sdk::DeskOp;
 

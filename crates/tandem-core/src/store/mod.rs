@@ -8,13 +8,12 @@
 mod error;
 mod merge;
 
-
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+pub use crate::records::*;
 pub use error::StoreError;
 pub use merge::{MergeMoves, check_merge, merge_order};
-pub use crate::records::*;
 
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! gets the same survey once, its answer stored as `ConversationState::bot_csat`. The
 //! dashboard compares the two (`crate::health`).
 
-use crate::handoff::ms;
+use crate::engine::handoff::ms;
 use crate::records::{ConversationState, Csat, CsatPending, CsatStage};
 use tandem_model::{Button, OutboundContent, Timestamp};
 
