@@ -45,6 +45,7 @@ pub mod proactive;
 pub mod records;
 pub mod router;
 pub mod routing;
+pub mod runtime;
 pub mod shape;
 pub mod shared;
 mod sharing;

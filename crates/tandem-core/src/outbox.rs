@@ -15,6 +15,7 @@
 //! This is the one place that logs delivery failures: WARN when retrying, ERROR when
 //! giving up.
 
+use crate::engine::Command;
 use crate::router::Core;
 use crate::store::OutboxEntry;
 use std::sync::Arc;
@@ -136,8 +137,11 @@ async fn deliver(core: &Core, config: &OutboxConfig, entry: OutboxEntry) {
             if crate::handoff::desk_of(&channel).is_some()
                 && crate::handoff::is_open_op(&entry.message.content.text)
             {
-                core.on_desk_opened(&entry.message.conversation_id, &entry.message.recipient)
-                    .await;
+                let opened = Command::DeskDeliveryResult {
+                    conversation: entry.message.conversation_id.clone(),
+                    handoff_id: entry.message.recipient.clone(),
+                };
+                let _ = core.execute(opened).await;
             }
             recorded
         }

@@ -9,6 +9,7 @@
 use crate::ai::{Bot, IntentClassifier, SentimentAnalyzer, Summarizer};
 use crate::clock::Clock;
 use crate::config::{DraftsConfig, OutboxConfig, SlaConfig};
+use crate::engine::Command;
 use crate::metrics::Metrics;
 use crate::policy::EscalationPolicy;
 use crate::store::{DynStore, PendingInbound, StoreError, Turn};
@@ -394,7 +395,7 @@ impl Core {
 
     async fn process(&self, pending: PendingInbound) -> Result<(), StoreError> {
         if crate::handoff::desk_of(&pending.message.channel).is_some() {
-            return self.process_desk_event(pending).await;
+            return self.execute(Command::DeskEvent(pending)).await.map(drop);
         }
         // Order per sender across processes: within a process the sender's shard keeps
         // it, but another process may have accepted an earlier message of this sender
@@ -420,10 +421,12 @@ impl Core {
                 return Ok(());
             }
             for record in waiting.into_iter().filter(|r| r.seq < pending.seq) {
-                self.process_message(record).await?;
+                self.execute(Command::CustomerMessage(record)).await?;
             }
         }
-        self.process_message(pending).await
+        self.execute(Command::CustomerMessage(pending))
+            .await
+            .map(drop)
     }
 
     /// The adapter registered for `channel` (to fetch a customer's media from its
@@ -689,7 +692,10 @@ impl InboundHandler for Core {
     }
 
     async fn delivery_status(&self, update: DeliveryUpdate) -> Result<(), InboundError> {
-        self.record_delivery(update).await.map_err(unavailable)
+        self.execute(Command::DeliveryReport(update))
+            .await
+            .map(drop)
+            .map_err(unavailable)
     }
 
     async fn reachability(

@@ -14,9 +14,11 @@
 //! lost on a crash between that commit and the claim is the handoff's place in Tandem's
 //! queue; the desk still has it and an agent can still accept it there.
 
+use crate::engine::Command;
 use crate::engine::{self, routing::Assignment};
 use crate::executor::Step;
 use crate::router::Core;
+use crate::runtime::Executed;
 use crate::store::{AgentProfile, AgentRecord, AgentRef, HandoffState, QueuedHandoff, StoreError};
 use tandem_model::ConversationId;
 use tracing::{debug, warn};
@@ -44,7 +46,14 @@ impl Core {
         let now = self.inner.clock.now();
         let queue = queue_of(h);
         if let Some(agent) = store.claim_agent(queue, &h.id, now).await? {
-            if !self.assign(conversation, &h.id, &agent).await? {
+            let assignment = Command::Assignment {
+                conversation: conversation.clone(),
+                handoff_id: h.id.clone(),
+                agent,
+            };
+            // Boxed: assigning is a change of its own, which may route again.
+            let assigned = Box::pin(self.execute(assignment)).await?;
+            if !matches!(assigned, Executed::Assigned(true)) {
                 store.release_agent(&h.id, now).await?;
             }
             return Ok(());
@@ -68,7 +77,7 @@ impl Core {
     /// Records that `agent` was assigned handoff `handoff_id` and tells the desk. `false`
     /// when the handoff is no longer waiting (accepted, closed, replaced): the caller
     /// releases the claim.
-    async fn assign(
+    pub(crate) async fn assign(
         &self,
         conversation: &ConversationId,
         handoff_id: &str,
@@ -123,10 +132,12 @@ impl Core {
                 continue;
             };
             store.dequeue_handoff(&q.handoff_id).await?;
-            if self
-                .assign(&q.conversation_id, &q.handoff_id, &agent)
-                .await?
-            {
+            let assignment = Command::Assignment {
+                conversation: q.conversation_id.clone(),
+                handoff_id: q.handoff_id.clone(),
+                agent,
+            };
+            if matches!(self.execute(assignment).await?, Executed::Assigned(true)) {
                 assigned += 1;
             } else {
                 store.release_agent(&q.handoff_id, now).await?;

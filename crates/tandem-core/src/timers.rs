@@ -8,11 +8,11 @@
 //! reply (one per conversation: a later bot reply reschedules it), and [`Timer::Sla`], a
 //! handoff's time to acceptance (one per handoff: a re-route restarts it).
 
+use crate::engine::Command;
 use crate::router::Core;
 use crate::store::{NewTimer, StoreError, TimerEntry};
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tandem_model::{ConversationId, Timestamp};
+use tandem_model::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -27,46 +27,9 @@ const NOTIFY_DEBOUNCE: Duration = Duration::from_millis(50);
 /// A timer whose firing keeps failing is dropped after this many claims.
 const MAX_ATTEMPTS: u32 = 10;
 
-/// What a timer does when it is due.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Timer {
-    /// Look at `conversation_id` again: if nothing happened since the bot's reply
-    /// (`next_seq` unchanged), ask the policy about the silence (check-in or handoff).
-    Inactivity {
-        /// The conversation.
-        conversation_id: ConversationId,
-        /// Its `next_seq` right after the bot's reply.
-        next_seq: u64,
-    },
-    /// Look at handoff `handoff_id` of `conversation_id` again: if it is still waiting
-    /// and its SLA has run out, it is breached (alert, back to the bot, or re-route).
-    Sla {
-        /// The conversation.
-        conversation_id: ConversationId,
-        /// The handoff.
-        handoff_id: String,
-    },
-}
+pub use crate::engine::timers::Timer;
 
 impl Timer {
-    /// The timer's key: one pending timer per kind and conversation.
-    pub fn id(&self) -> String {
-        match self {
-            Self::Inactivity {
-                conversation_id, ..
-            } => format!("inactivity:{conversation_id}"),
-            Self::Sla { handoff_id, .. } => format!("sla:{handoff_id}"),
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Inactivity { .. } => "inactivity",
-            Self::Sla { .. } => "sla",
-        }
-    }
-
     /// The row to store for this timer, due at `due_at`.
     pub fn to_new(&self, due_at: Timestamp) -> Result<NewTimer, StoreError> {
         Ok(NewTimer {
@@ -109,7 +72,7 @@ impl Core {
         Ok(())
     }
 
-    async fn fire(&self, timer: Timer) -> Result<(), StoreError> {
+    pub(crate) async fn fire(&self, timer: Timer) -> Result<(), StoreError> {
         match timer {
             Timer::Inactivity {
                 conversation_id,
@@ -132,8 +95,8 @@ async fn fire_one(core: &Core, entry: TimerEntry) {
             return;
         }
     };
-    match core.fire(timer).await {
-        Ok(()) => {
+    match core.execute(Command::TimerDue(timer)).await {
+        Ok(_) => {
             debug!(timer.id = %entry.id, "Timer fired.");
         }
         Err(error) if entry.attempts < MAX_ATTEMPTS => {
@@ -209,6 +172,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tandem_model::ConversationId;
 
     #[test]
     fn a_timer_round_trips_through_its_row() {

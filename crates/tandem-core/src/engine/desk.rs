@@ -20,7 +20,7 @@ pub const AGENT_JOINED: &str = "You're now chatting with a member of our team.";
 pub const BOT_IS_BACK: &str = "Thanks for your patience! I'm the assistant again, ask me anything.";
 
 /// An agent action as kept in the inbound log.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeskEventDoc {
     pub handoff_id: String,
     pub kind: String,
