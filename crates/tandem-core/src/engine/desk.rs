@@ -65,14 +65,11 @@ pub fn event(
 ) -> Option<Turn> {
     let mut next = conv.clone();
     next.updated_at = now;
-    let Some(mut h) = next
+    let mut h = next
         .state
         .handoff
         .take()
-        .filter(|h| h.id == doc.handoff_id && !h.status.is_closed())
-    else {
-        return None;
-    };
+        .filter(|h| h.id == doc.handoff_id && !h.status.is_closed())?;
     // The desk was told when the event was submitted; a race between two agents on a
     // waiting handoff ends here, with one owner.
     authorize(&h, doc.agent_id.as_deref(), facts.supervisors).ok()?;

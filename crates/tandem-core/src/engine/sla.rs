@@ -51,6 +51,8 @@ pub struct BreachFacts<'a> {
 }
 
 /// What a breached SLA does (the breach is recorded on the handoff in every case).
+// Short-lived (one per breach, moved straight into a commit): boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Breach {
     /// The handoff keeps waiting (`alert`, or `reroute` for a queue without overflow).
