@@ -13,6 +13,10 @@ use tandem_core::store::StoreError;
 /// The server's duplicate key error code.
 pub(crate) const DUPLICATE_KEY: i32 = 11000;
 
+/// How often a write racing with concurrent writers of the same key (a duplicate key) is
+/// retried.
+pub(crate) const RACE_RETRIES: usize = 5;
+
 /// Maps a driver error to the store's error kinds.
 pub(crate) fn classify(e: Error) -> StoreError {
     if is_duplicate_key(&e) {

@@ -21,7 +21,6 @@ use crate::docs::outbox::OutboxDoc;
 use crate::docs::profiles::{CustomerEventDoc, ReachabilityDoc};
 use crate::docs::to_datetime;
 use crate::docs::transcript::TranscriptDoc;
-use crate::link_codes;
 use crate::routing::{AgentDoc, QueueDoc};
 use crate::schema::Collections;
 use crate::testing::test_store;
@@ -276,7 +275,7 @@ fn hot_queries(c: &Collections) -> Vec<Hot<'_>> {
         find(
             "a customer's active link codes",
             &c.link_codes,
-            link_codes::active_of(&customer, to_datetime(t)),
+            crate::graph::active_link_codes(&customer, to_datetime(t)),
         )
         .counted()
         .prefix(doc! { "customer_id": "cus_1", "expires_at": { "$gt": to_datetime(t) } }),

@@ -1,5 +1,6 @@
-//! The verified identity graph on MongoDB: resolution with deterministic merges, merge and
-//! unmerge, link and unlink, the audit trail, suggested links and the GDPR erasure.
+//! Customers on MongoDB: the verified identity graph (resolution with deterministic
+//! merges, merge and unmerge, link and unlink, the audit trail, suggested links and the
+//! GDPR erasure), profile lookups and updates, business events, and link codes.
 //!
 //! **Keys.** A verified key is a `verified_keys` document whose `_id` is the key, so the
 //! `_id` index decides which customer holds it: of two concurrent resolutions carrying one
@@ -19,19 +20,31 @@
 //! applied; and two merges racing on the same customers can leave an identity on a
 //! merged-away customer, which the next resolution of that identity follows to the
 //! survivor.
+//!
+//! **Link codes** (`link_codes`): `_id` is the code, the TTL index on `expires_at` removes
+//! expired ones (they then read as unknown). Redemption is one atomic `findOneAndUpdate`,
+//! so a code is used once. The active-code limit is a count before the insert: two
+//! concurrent issues for one customer can exceed it by one (acceptable for a rate limit;
+//! no transaction needed).
 
+use crate::MongoStore;
 use crate::docs::ai_audit::AiAuditDoc;
 use crate::docs::conversations::ConversationDoc;
-use crate::docs::customers::{CustomerDoc, IdentityDoc, fold_email};
+use crate::docs::customers::{CustomerDoc, IdentityDoc, fold_email, verified_email};
 use crate::docs::graph::{AuditDoc, SuggestedLinkDoc, VerifiedKeyDoc};
-use crate::docs::{decode, encode, id_only, to_datetime};
-use crate::error::{classify, is_duplicate_key};
-use crate::records::{collect, customer};
+use crate::docs::profiles::CustomerEventDoc;
+use crate::docs::{collect, decode, encode, id_only, to_datetime};
+use crate::error::{RACE_RETRIES, classify, is_duplicate_key};
 use crate::schema::Collections;
-use bson::{Bson, Document, doc};
+use async_trait::async_trait;
+use bson::{Bson, DateTime, Document, doc};
+use futures::TryStreamExt;
+use mongodb::options::ReturnDocument;
+use std::collections::BTreeSet;
 use tandem_core::store::{
-    AuditEntry, AuditKind, ConversationState, CustomerRecord, ERASED_TEXT, ErasureReport,
-    IdentityRecord, IdentityRef, KeyKind, MergeMoves, MergeRecord, MergeTrigger, StoreError,
+    AuditEntry, AuditKind, ConversationState, CustomerEvent, CustomerRecord, CustomerUpdate,
+    ERASED_TEXT, ErasureReport, Identities, IdentityRecord, IdentityRef, KeyKind, LinkCode,
+    LinkCodeIssue, LinkCodeRedemption, MergeMoves, MergeRecord, MergeTrigger, StoreError,
     SuggestedLink, VerifiedKey, check_merge, merge_order,
 };
 use tandem_model::{ChannelId, Content, ConversationId, CustomerId, ExternalIdentity, Timestamp};
@@ -286,59 +299,6 @@ async fn claim_keys(
     root(c, &customer).await
 }
 
-/// See [`Identities::resolve_customer`](tandem_core::store::Identities::resolve_customer).
-pub(crate) async fn resolve_customer(
-    c: &Collections,
-    identity: &ExternalIdentity,
-    now: Timestamp,
-) -> Result<CustomerRecord, StoreError> {
-    let keys = VerifiedKey::of(identity);
-    let known = c
-        .identities
-        .find_one(IdentityDoc::by_key(identity))
-        .projection(id_only())
-        .await
-        .map_err(classify)?;
-    if known.is_none() {
-        for key in &keys {
-            if let Some(h) = holder(c, key).await?
-                && customer_doc(c, &h).await?.is_some()
-            {
-                let doc = encode("identity", &IdentityDoc::new(&h, identity, now))?;
-                match c.identities.insert_one(doc).await {
-                    Ok(_) => {}
-                    Err(e) if is_duplicate_key(&e) => {}
-                    Err(e) => return Err(classify(e)),
-                }
-                break;
-            }
-        }
-    }
-    let (resolved, created) = crate::records::resolve_customer(c, identity, now).await?;
-    let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
-    store_facts(c, channel, subject, &keys).await?;
-    let id = follow_merges(c, identity, &resolved.id).await?;
-    let id = claim_keys(
-        c,
-        Claimant {
-            customer: id,
-            created,
-        },
-        &keys,
-        "verified_key",
-        &format!("{channel}/{subject}"),
-        now,
-    )
-    .await?;
-    // A merge racing with this resolution can have left the identity behind.
-    let id = follow_merges(c, identity, &id).await?;
-    customer(c, &id).await?.ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "identity {channel}/{subject} points at a missing customer"
-        ))
-    })
-}
-
 /// Moves `identity`, if it sits on a merged-away customer (racing merges), to the end of
 /// the chain starting at `id`; returns that customer.
 async fn follow_merges(
@@ -388,8 +348,9 @@ async fn ids(
     .await
 }
 
-/// See [`Identities::merge_customers`](tandem_core::store::Identities::merge_customers).
-pub(crate) async fn merge(
+/// Merges `merged` into `survivor` ([`Identities::merge_customers`], also run by
+/// [`claim_keys`]).
+async fn merge(
     c: &Collections,
     survivor: &CustomerId,
     merged: &CustomerId,
@@ -555,117 +516,6 @@ pub(crate) async fn finish_merges(c: &Collections) -> Result<usize, StoreError> 
     Ok(pending.len())
 }
 
-/// See [`Identities::unmerge`](tandem_core::store::Identities::unmerge).
-pub(crate) async fn unmerge(
-    c: &Collections,
-    merge_id: &str,
-    now: Timestamp,
-) -> Result<Option<MergeRecord>, StoreError> {
-    let Some(found) = c
-        .identity_audit
-        .find_one(doc! { "_id": merge_id, "kind": "merge" })
-        .await
-        .map_err(classify)?
-    else {
-        return Ok(None);
-    };
-    let entry = decode::<AuditDoc>("identity audit entry", found)?;
-    let mut record: MergeRecord = serde_json::from_str(&entry.detail)
-        .map_err(|e| StoreError::Corrupt(format!("merge {merge_id}: {e}")))?;
-    if !entry.applied {
-        apply_merge(c, &record).await?;
-    }
-    record.unmerged_at = Some(now);
-    let detail = serde_json::to_string(&record)
-        .map_err(|e| StoreError::Unavailable(format!("encoding a merge: {e}")))?;
-    let claimed = c
-        .identity_audit
-        .update_one(
-            AuditDoc::live_merge(merge_id),
-            AuditDoc::mark_unmerged(&detail, now),
-        )
-        .await
-        .map_err(classify)?;
-    if claimed.modified_count == 0 {
-        return Err(StoreError::Conflict(format!(
-            "merge {merge_id} was already undone"
-        )));
-    }
-    let (to, from) = (record.merged.as_str(), record.survivor.as_str());
-    let set = doc! { "$set": { "customer_id": to } };
-    for identity in &record.identities {
-        c.identities
-            .update_one(
-                doc! { "channel": identity.channel.as_str(), "subject": &identity.subject, "customer_id": from },
-                set.clone(),
-            )
-            .await
-            .map_err(classify)?;
-    }
-    let conversation_ids: Vec<&str> = record
-        .conversations
-        .iter()
-        .map(ConversationId::as_str)
-        .collect();
-    for (coll, filter) in [
-        (
-            &c.conversations,
-            doc! { "_id": { "$in": &conversation_ids }, "customer_id": from },
-        ),
-        (
-            &c.transcript,
-            doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
-        ),
-        (
-            &c.escalations,
-            doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
-        ),
-        (
-            &c.customer_events,
-            doc! { "_id": { "$in": &record.events }, "customer_id": from },
-        ),
-    ] {
-        coll.update_many(filter, set.clone())
-            .await
-            .map_err(classify)?;
-    }
-    if let Some(closed) = &record.closed_conversation
-        && c.conversations
-            .find_one(ConversationDoc::open_of(&record.merged))
-            .projection(id_only())
-            .await
-            .map_err(classify)?
-            .is_none()
-    {
-        let reopened = c
-            .conversations
-            .update_one(
-                doc! { "_id": closed.as_str(), "customer_id": to, "status": "closed" },
-                doc! {
-                    "$set": { "status": "open" },
-                    "$unset": { "closed_at": "" },
-                    "$inc": { "version": 1_i64 },
-                },
-            )
-            .await;
-        match reopened {
-            Ok(_) => {}
-            // The customer opened another conversation meanwhile: it stays closed.
-            Err(e) if is_duplicate_key(&e) => {}
-            Err(e) => return Err(classify(e)),
-        }
-    }
-    c.customers
-        .update_one(
-            CustomerDoc::by_id(&record.merged),
-            doc! { "$unset": { "merged_into": "" }, "$set": { "updated_at": to_datetime(now) } },
-        )
-        .await
-        .map_err(classify)?;
-    insert_audit(c, &record.unmerge_audit(now)?, true).await?;
-    Ok(Some(record))
-}
-
 async fn identity_record(
     c: &Collections,
     channel: &ChannelId,
@@ -681,364 +531,895 @@ async fn identity_record(
         .transpose()
 }
 
-/// See [`Identities::link_identity`](tandem_core::store::Identities::link_identity).
-pub(crate) async fn link_identity(
-    c: &Collections,
-    customer_id: &CustomerId,
-    identity: &ExternalIdentity,
-    source: &str,
-    now: Timestamp,
-) -> Result<Option<IdentityRecord>, StoreError> {
-    let Some(doc) = customer_doc(c, customer_id).await? else {
-        return Ok(None);
-    };
-    if merged_into(&doc).is_some() {
-        return Err(StoreError::Conflict(
-            "the customer was merged into another".into(),
-        ));
-    }
-    let (channel, subject) = (&identity.channel, identity.subject.as_str());
-    match identity_record(c, channel, subject).await? {
-        Some(existing) if existing.customer_id != *customer_id => {
-            return Err(StoreError::Conflict(
-                "the identity belongs to another customer".into(),
-            ));
-        }
-        Some(_) => {
-            c.identities
-                .update_one(IdentityDoc::by_key(identity), IdentityDoc::set_verified())
-                .await
-                .map_err(classify)?;
-        }
-        None => {
-            let mut new = IdentityDoc::new(customer_id, identity, now);
-            new.verified = true;
-            new.source = Some(source.to_owned());
-            match c.identities.insert_one(encode("identity", &new)?).await {
-                Ok(_) => {}
-                Err(e) if is_duplicate_key(&e) => {
-                    return Err(StoreError::Conflict(
-                        "the identity was linked concurrently".into(),
-                    ));
-                }
-                Err(e) => return Err(classify(e)),
-            }
-        }
-    }
-    let keys = VerifiedKey::of(identity);
-    store_facts(c, channel.as_str(), subject, &keys).await?;
-    let entry = AuditEntry {
-        id: new_id("lnk"),
-        kind: AuditKind::Link,
-        customer_id: customer_id.clone(),
-        other_customer_id: None,
-        actor: source.to_owned(),
-        at: now,
-        detail: serde_json::json!({
-            "channel": channel.as_str(),
-            "subject": subject,
-            "source": source,
-            "keys": keys.iter().map(VerifiedKey::label).collect::<Vec<_>>(),
-        }),
-    };
-    insert_audit(c, &entry, true).await?;
-    claim_keys(
-        c,
-        Claimant {
-            customer: customer_id.clone(),
-            created: false,
-        },
-        &keys,
-        source,
-        &format!("{channel}/{subject}"),
-        now,
-    )
-    .await?;
-    identity_record(c, channel, subject).await
-}
-
-/// See [`Identities::unlink_identity`](tandem_core::store::Identities::unlink_identity).
-pub(crate) async fn unlink_identity(
-    c: &Collections,
-    customer_id: &CustomerId,
-    channel: &ChannelId,
-    subject: &str,
-    now: Timestamp,
-) -> Result<Option<CustomerRecord>, StoreError> {
-    match identity_record(c, channel, subject).await? {
-        Some(existing) if existing.customer_id == *customer_id => {}
-        _ => return Ok(None),
-    }
-    let new = CustomerId::generate();
-    c.customers
-        .insert_one(encode("customer", &CustomerDoc::new(&new, None, now))?)
+/// A customer by id.
+async fn customer(c: &Collections, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+    let doc = c
+        .customers
+        .find_one(CustomerDoc::by_id(id))
         .await
         .map_err(classify)?;
-    let moved = c
-        .identities
-        .update_one(
-            doc! { "channel": channel.as_str(), "subject": subject, "customer_id": customer_id.as_str() },
-            doc! { "$set": { "customer_id": new.as_str() } },
-        )
-        .await
-        .map_err(classify)?;
-    if moved.modified_count == 0 {
-        let _ = c.customers.delete_one(CustomerDoc::by_id(&new)).await;
-        return Ok(None);
-    }
-    let entry = AuditEntry {
-        id: new_id("unl"),
-        kind: AuditKind::Unlink,
-        customer_id: customer_id.clone(),
-        other_customer_id: Some(new.clone()),
-        actor: "admin".into(),
-        at: now,
-        detail: serde_json::json!({ "channel": channel.as_str(), "subject": subject }),
-    };
-    insert_audit(c, &entry, true).await?;
-    customer(c, &new).await
-}
-
-/// See [`Identities::identity_audit`](tandem_core::store::Identities::identity_audit).
-pub(crate) async fn identity_audit(
-    c: &Collections,
-    customer_id: &CustomerId,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let cursor = c
-        .identity_audit
-        .find(AuditDoc::of_customer(customer_id))
-        .sort(AuditDoc::oldest_first())
-        .await
-        .map_err(classify)?;
-    collect(cursor, |d| {
-        decode::<AuditDoc>("identity audit entry", d)?.into_entry()
-    })
-    .await
-}
-
-/// See [`Identities::suggested_links`](tandem_core::store::Identities::suggested_links).
-pub(crate) async fn suggested_links(
-    c: &Collections,
-    customer_id: &CustomerId,
-) -> Result<Vec<SuggestedLink>, StoreError> {
-    let cursor = c
-        .suggested_links
-        .find(SuggestedLinkDoc::of_customer(customer_id))
-        .sort(SuggestedLinkDoc::oldest_first())
-        .await
-        .map_err(classify)?;
-    collect(cursor, |d| {
-        decode::<SuggestedLinkDoc>("suggested link", d)?.into_link()
-    })
-    .await
-}
-
-/// See [`Identities::suggest_link`](tandem_core::store::Identities::suggest_link).
-pub(crate) async fn suggest_link(
-    c: &Collections,
-    customer_id: &CustomerId,
-    key: &VerifiedKey,
-    now: Timestamp,
-) -> Result<Option<SuggestedLink>, StoreError> {
-    let Some(other) = holder(c, key).await?.filter(|h| h != customer_id) else {
-        return Ok(None);
-    };
-    let link = SuggestedLink {
-        customer_id: customer_id.clone(),
-        other_customer_id: other.clone(),
-        key: key.clone(),
-        reason: "unverified_claim".into(),
-        at: now,
-    };
-    record_suggestion(c, &link).await?;
-    let id = SuggestedLinkDoc::id_of(customer_id, &other, key);
-    let stored = c
-        .suggested_links
-        .find_one(doc! { "_id": id })
-        .await
-        .map_err(classify)?;
-    stored
-        .map(|d| decode::<SuggestedLinkDoc>("suggested link", d)?.into_link())
+    doc.map(|d| decode::<CustomerDoc>("customer", d)?.into_record())
         .transpose()
 }
 
-/// See [`Identities::erase_customer`](tandem_core::store::Identities::erase_customer). A sequence of
-/// idempotent updates: an erasure that fails midway is completed by running it again.
-pub(crate) async fn erase_customer(
+/// The customer of `identity` (known, or new with the identity), before its verified keys
+/// are claimed; also says whether the customer was created by this call.
+///
+/// A new customer is inserted before its identity; when the identity insert loses a race
+/// (duplicate key), the orphan customer is deleted and the winner's customer returned.
+/// A crash between the two inserts leaves an unreachable customer without identities.
+async fn resolve_identity(
     c: &Collections,
-    customer_id: &CustomerId,
+    identity: &ExternalIdentity,
     now: Timestamp,
-) -> Result<Option<ErasureReport>, StoreError> {
-    if customer_doc(c, customer_id).await?.is_none() {
-        return Ok(None);
-    }
-    let mut people = vec![customer_id.as_str().to_owned()];
-    let mut i = 0;
-    while i < people.len() {
-        let merged = ids(
-            &c.customers,
-            doc! { "merged_into": &people[i] },
-            doc! { "_id": 1 },
-        )
-        .await?;
-        people.extend(merged);
-        i += 1;
-    }
-    let erased_content = to_bson(
-        "erased content",
-        &Content::Text {
-            text: ERASED_TEXT.to_owned(),
-        },
-    )?;
-    let mut report = ErasureReport::default();
-    for person in &people {
-        let person_id = CustomerId::new(person.clone());
-        let cursor = c
+) -> Result<(CustomerRecord, bool), StoreError> {
+    for _ in 0..RACE_RETRIES {
+        let known = c
             .identities
-            .find(IdentityDoc::of_customer(&person_id))
+            .find_one(IdentityDoc::by_key(identity))
             .await
             .map_err(classify)?;
-        let identities = collect(cursor, |d| decode::<IdentityDoc>("identity", d)).await?;
-        for identity in &identities {
-            let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
-            let of_sender = doc! { "channel": channel, "sender.subject": subject };
-            let mut pending = of_sender.clone();
-            pending.insert("processed", false);
-            c.inbound.delete_many(pending).await.map_err(classify)?;
-            c.inbound
-                .update_many(
-                    of_sender,
-                    doc! { "$set": {
-                        "sender": { "channel": channel, "subject": ERASED_TEXT, "verified": false },
-                        "content": erased_content.clone(),
-                    } },
-                )
-                .await
-                .map_err(classify)?;
-            c.reachability
-                .delete_many(doc! { "channel": channel, "subject": subject })
-                .await
-                .map_err(classify)?;
-            let pattern = literal(subject);
-            c.kv.delete_many(doc! { "namespace": channel, "$or": [
-                { "key": { "$regex": &pattern } }, { "value": { "$regex": &pattern } },
-            ] })
-            .await
-            .map_err(classify)?;
-        }
-        report.identities += c
-            .identities
-            .delete_many(IdentityDoc::of_customer(&person_id))
-            .await
-            .map_err(classify)?
-            .deleted_count;
-        c.verified_keys
-            .delete_many(VerifiedKeyDoc::of_customer(&person_id))
-            .await
-            .map_err(classify)?;
-        let cursor = c
-            .conversations
-            .find(ConversationDoc::of_customer(&person_id))
-            .await
-            .map_err(classify)?;
-        let conversations =
-            collect(cursor, |d| decode::<ConversationDoc>("conversation", d)).await?;
-        for conversation in conversations {
-            let mut state: ConversationState = conversation.state.clone();
-            let mut refs = vec![conversation.id.clone()];
-            refs.extend(state.erase_personal());
-            c.conversations
-                .update_one(
-                    doc! { "_id": &conversation.id },
-                    doc! { "$set": { "state": to_bson("conversation state", &state)?, "updated_at": to_datetime(now) },
-                           "$inc": { "version": 1_i64 } },
-                )
-                .await
-                .map_err(classify)?;
-            report.transcript_entries += c
-                .transcript
-                .update_many(
-                    doc! { "conversation_id": &conversation.id },
-                    doc! { "$set": { "content": erased_content.clone(), "buttons": [] } },
-                )
-                .await
-                .map_err(classify)?
-                .matched_count;
-            report.ai_audit_records += c
-                .ai_audit
-                .delete_many(AiAuditDoc::of_conversations(std::slice::from_ref(
-                    &conversation.id,
-                )))
-                .await
-                .map_err(classify)?
-                .deleted_count;
-            c.outbox
-                .update_many(
-                    doc! { "conversation_id": &conversation.id, "unfinished": true },
-                    doc! { "$set": { "status": "failed", "unfinished": false, "head": false,
-                              "last_error": "erased", "finished_at": to_datetime(now) },
-                    "$unset": { "claim": "", "claim_expires_at": "", "due_at": "" } },
-                )
-                .await
-                .map_err(classify)?;
-            c.outbox
-                .update_many(
-                    doc! { "conversation_id": &conversation.id },
-                    doc! { "$set": { "message.recipient": ERASED_TEXT, "message.content": { "text": ERASED_TEXT } } },
-                )
-                .await
-                .map_err(classify)?;
-            for r in &refs {
-                let pattern = literal(r);
-                c.kv.delete_many(doc! { "$or": [
-                    { "key": { "$regex": &pattern } }, { "value": { "$regex": &pattern } },
-                ] })
-                .await
-                .map_err(classify)?;
+        if let Some(found) = known {
+            let id = IdentityDoc::customer_of(&found)?;
+            if let Some(name) = &identity.display_name {
+                c.customers
+                    .update_one(
+                        CustomerDoc::name_differs(&id, name),
+                        CustomerDoc::set_name(name, now),
+                    )
+                    .await
+                    .map_err(classify)?;
             }
-            report.conversations += 1;
+            if identity.verified {
+                c.identities
+                    .update_one(
+                        IdentityDoc::unverified(identity),
+                        IdentityDoc::set_verified(),
+                    )
+                    .await
+                    .map_err(classify)?;
+            }
+            if let Some(email) = verified_email(identity) {
+                c.identities
+                    .update_one(
+                        IdentityDoc::email_differs(identity, email),
+                        IdentityDoc::set_email(email),
+                    )
+                    .await
+                    .map_err(classify)?;
+            }
+            let found = customer(c, &id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "identity {}/{} points at missing customer {id}",
+                    identity.channel, identity.subject
+                ))
+            })?;
+            return Ok((found, false));
         }
-        report.events += c
-            .customer_events
-            .update_many(
-                doc! { "customer_id": person },
-                doc! { "$set": { "data": Bson::Null } },
-            )
-            .await
-            .map_err(classify)?
-            .matched_count;
+        let id = CustomerId::generate();
+        let new = CustomerDoc::new(&id, identity.display_name.clone(), now);
         c.customers
-            .update_one(
-                doc! { "_id": person },
-                doc! { "$set": { "display_name": Bson::Null, "segment": Bson::Null, "attributes": {},
-                                 "updated_at": to_datetime(now) } },
-            )
+            .insert_one(encode("customer", &new)?)
             .await
             .map_err(classify)?;
-        c.identity_audit
-            .update_many(AuditDoc::of_customer(&person_id), AuditDoc::erase_detail())
-            .await
-            .map_err(classify)?;
-        c.suggested_links
-            .delete_many(SuggestedLinkDoc::of_customer(&person_id))
-            .await
-            .map_err(classify)?;
-        c.link_codes
-            .delete_many(doc! { "customer_id": person.as_str() })
-            .await
-            .map_err(classify)?;
+        let inserted = c
+            .identities
+            .insert_one(encode("identity", &IdentityDoc::new(&id, identity, now))?)
+            .await;
+        match inserted {
+            Ok(_) => return Ok((new.into_record()?, true)),
+            Err(e) => {
+                // Best effort: an orphan customer is harmless but useless.
+                let _ = c.customers.delete_one(CustomerDoc::by_id(&id)).await;
+                if !is_duplicate_key(&e) {
+                    return Err(classify(e));
+                }
+            }
+        }
     }
-    let entry = AuditEntry {
-        id: new_id("era"),
-        kind: AuditKind::Erase,
-        customer_id: customer_id.clone(),
-        other_customer_id: None,
-        actor: "admin".into(),
-        at: now,
-        detail: json_value("an erasure", &report)?,
-    };
-    insert_audit(c, &entry, true).await?;
-    Ok(Some(report))
+    Err(StoreError::Conflict(format!(
+        "identity {}/{} kept changing concurrently",
+        identity.channel, identity.subject
+    )))
+}
+
+/// The codes of `customer` still usable at `now` (index `link_codes_customer`).
+pub(crate) fn active_link_codes(customer: &CustomerId, now: DateTime) -> Document {
+    doc! {
+        "customer_id": customer.as_str(),
+        "expires_at": { "$gt": now },
+        "used_at": Bson::Null,
+    }
+}
+
+#[async_trait]
+impl Identities for MongoStore {
+    async fn resolve_customer(
+        &self,
+        identity: &ExternalIdentity,
+        now: Timestamp,
+    ) -> Result<CustomerRecord, StoreError> {
+        self.bounded(async |c| {
+            let keys = VerifiedKey::of(identity);
+            let known = c
+                .identities
+                .find_one(IdentityDoc::by_key(identity))
+                .projection(id_only())
+                .await
+                .map_err(classify)?;
+            if known.is_none() {
+                for key in &keys {
+                    if let Some(h) = holder(c, key).await?
+                        && customer_doc(c, &h).await?.is_some()
+                    {
+                        let doc = encode("identity", &IdentityDoc::new(&h, identity, now))?;
+                        match c.identities.insert_one(doc).await {
+                            Ok(_) => {}
+                            Err(e) if is_duplicate_key(&e) => {}
+                            Err(e) => return Err(classify(e)),
+                        }
+                        break;
+                    }
+                }
+            }
+            let (resolved, created) = resolve_identity(c, identity, now).await?;
+            let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
+            store_facts(c, channel, subject, &keys).await?;
+            let id = follow_merges(c, identity, &resolved.id).await?;
+            let id = claim_keys(
+                c,
+                Claimant {
+                    customer: id,
+                    created,
+                },
+                &keys,
+                "verified_key",
+                &format!("{channel}/{subject}"),
+                now,
+            )
+            .await?;
+            // A merge racing with this resolution can have left the identity behind.
+            let id = follow_merges(c, identity, &id).await?;
+            customer(c, &id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "identity {channel}/{subject} points at a missing customer"
+                ))
+            })
+        })
+        .await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+        self.bounded(async |c| customer(c, id).await).await
+    }
+
+    async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError> {
+        self.bounded(async |c| {
+            let cursor = c
+                .identities
+                .find(IdentityDoc::of_customer(customer))
+                .sort(IdentityDoc::oldest_first())
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<IdentityDoc>("identity", d)?.into_record()
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn customer_by_identity(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        self.bounded(async |c| {
+            let identity = c
+                .identities
+                .find_one(IdentityDoc::by_parts(channel, subject))
+                .await
+                .map_err(classify)?;
+            match identity {
+                Some(found) => customer(c, &IdentityDoc::customer_of(&found)?).await,
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// The owners of identities with this verified email, oldest customer first.
+    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
+        self.bounded(async |c| {
+            if email.trim().is_empty() {
+                return Ok(Vec::new());
+            }
+            let identities: Vec<bson::Document> = c
+                .identities
+                .find(IdentityDoc::with_email(email))
+                .projection(IdentityDoc::customer_projection())
+                .await
+                .map_err(classify)?
+                .try_collect()
+                .await
+                .map_err(classify)?;
+            let ids = identities
+                .iter()
+                .map(IdentityDoc::customer_of)
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<CustomerId> = ids.into_iter().collect();
+            let cursor = c
+                .customers
+                .find(CustomerDoc::by_ids(&ids))
+                .sort(CustomerDoc::oldest_first())
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<CustomerDoc>("customer", d)?.into_record()
+            })
+            .await
+        })
+        .await
+    }
+
+    /// One atomic update of the customer document.
+    async fn update_customer(
+        &self,
+        id: &CustomerId,
+        update: CustomerUpdate,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        self.bounded(async |c| {
+            let updated = c
+                .customers
+                .find_one_and_update(CustomerDoc::by_id(id), CustomerDoc::update(&update, now)?)
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(classify)?;
+            updated
+                .map(|d| decode::<CustomerDoc>("customer", d)?.into_record())
+                .transpose()
+        })
+        .await
+    }
+
+    /// An unknown customer is a [`StoreError::Conflict`] (as the SQLite store's foreign key).
+    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let known = c
+                .customers
+                .find_one(CustomerDoc::by_id(&event.customer_id))
+                .projection(id_only())
+                .await
+                .map_err(classify)?;
+            if known.is_none() {
+                return Err(StoreError::Conflict(format!(
+                    "unknown customer {}",
+                    event.customer_id
+                )));
+            }
+            let doc = encode("customer event", &CustomerEventDoc::new(event))?;
+            match c.customer_events.insert_one(doc).await {
+                Ok(_) => Ok(true),
+                Err(e) if is_duplicate_key(&e) => Ok(false),
+                Err(e) => Err(classify(e)),
+            }
+        })
+        .await
+    }
+
+    async fn customer_events(
+        &self,
+        customer: &CustomerId,
+        since: Timestamp,
+    ) -> Result<Vec<CustomerEvent>, StoreError> {
+        self.bounded(async |c| {
+            let cursor = c
+                .customer_events
+                .find(CustomerEventDoc::of_customer_since(customer, since))
+                .sort(CustomerEventDoc::oldest_first())
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<CustomerEventDoc>("customer event", d)?.into_event()
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn merge_customers(
+        &self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        self.bounded(async |c| merge(c, survivor, merged, trigger, now).await)
+            .await
+    }
+
+    async fn unmerge(
+        &self,
+        merge_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<MergeRecord>, StoreError> {
+        self.bounded(async |c| {
+            let Some(found) = c
+                .identity_audit
+                .find_one(doc! { "_id": merge_id, "kind": "merge" })
+                .await
+                .map_err(classify)?
+            else {
+                return Ok(None);
+            };
+            let entry = decode::<AuditDoc>("identity audit entry", found)?;
+            let mut record: MergeRecord = serde_json::from_str(&entry.detail)
+                .map_err(|e| StoreError::Corrupt(format!("merge {merge_id}: {e}")))?;
+            if !entry.applied {
+                apply_merge(c, &record).await?;
+            }
+            record.unmerged_at = Some(now);
+            let detail = serde_json::to_string(&record)
+                .map_err(|e| StoreError::Unavailable(format!("encoding a merge: {e}")))?;
+            let claimed = c
+                .identity_audit
+                .update_one(
+                    AuditDoc::live_merge(merge_id),
+                    AuditDoc::mark_unmerged(&detail, now),
+                )
+                .await
+                .map_err(classify)?;
+            if claimed.modified_count == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "merge {merge_id} was already undone"
+                )));
+            }
+            let (to, from) = (record.merged.as_str(), record.survivor.as_str());
+            let set = doc! { "$set": { "customer_id": to } };
+            for identity in &record.identities {
+                c.identities
+                    .update_one(
+                        doc! { "channel": identity.channel.as_str(), "subject": &identity.subject, "customer_id": from },
+                        set.clone(),
+                    )
+                    .await
+                    .map_err(classify)?;
+            }
+            let conversation_ids: Vec<&str> = record
+                .conversations
+                .iter()
+                .map(ConversationId::as_str)
+                .collect();
+            for (coll, filter) in [
+                (
+                    &c.conversations,
+                    doc! { "_id": { "$in": &conversation_ids }, "customer_id": from },
+                ),
+                (
+                    &c.transcript,
+                    doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
+                ),
+                (
+                    &c.escalations,
+                    doc! { "conversation_id": { "$in": &conversation_ids }, "customer_id": from },
+                ),
+                (
+                    &c.customer_events,
+                    doc! { "_id": { "$in": &record.events }, "customer_id": from },
+                ),
+            ] {
+                coll.update_many(filter, set.clone())
+                    .await
+                    .map_err(classify)?;
+            }
+            if let Some(closed) = &record.closed_conversation
+                && c.conversations
+                    .find_one(ConversationDoc::open_of(&record.merged))
+                    .projection(id_only())
+                    .await
+                    .map_err(classify)?
+                    .is_none()
+            {
+                let reopened = c
+                    .conversations
+                    .update_one(
+                        doc! { "_id": closed.as_str(), "customer_id": to, "status": "closed" },
+                        doc! {
+                            "$set": { "status": "open" },
+                            "$unset": { "closed_at": "" },
+                            "$inc": { "version": 1_i64 },
+                        },
+                    )
+                    .await;
+                match reopened {
+                    Ok(_) => {}
+                    // The customer opened another conversation meanwhile: it stays closed.
+                    Err(e) if is_duplicate_key(&e) => {}
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+            c.customers
+                .update_one(
+                    CustomerDoc::by_id(&record.merged),
+                    doc! { "$unset": { "merged_into": "" }, "$set": { "updated_at": to_datetime(now) } },
+                )
+                .await
+                .map_err(classify)?;
+            insert_audit(c, &record.unmerge_audit(now)?, true).await?;
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    async fn link_identity(
+        &self,
+        customer_id: &CustomerId,
+        identity: &ExternalIdentity,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        self.bounded(async |c| {
+            let Some(doc) = customer_doc(c, customer_id).await? else {
+                return Ok(None);
+            };
+            if merged_into(&doc).is_some() {
+                return Err(StoreError::Conflict(
+                    "the customer was merged into another".into(),
+                ));
+            }
+            let (channel, subject) = (&identity.channel, identity.subject.as_str());
+            match identity_record(c, channel, subject).await? {
+                Some(existing) if existing.customer_id != *customer_id => {
+                    return Err(StoreError::Conflict(
+                        "the identity belongs to another customer".into(),
+                    ));
+                }
+                Some(_) => {
+                    c.identities
+                        .update_one(IdentityDoc::by_key(identity), IdentityDoc::set_verified())
+                        .await
+                        .map_err(classify)?;
+                }
+                None => {
+                    let mut new = IdentityDoc::new(customer_id, identity, now);
+                    new.verified = true;
+                    new.source = Some(source.to_owned());
+                    match c.identities.insert_one(encode("identity", &new)?).await {
+                        Ok(_) => {}
+                        Err(e) if is_duplicate_key(&e) => {
+                            return Err(StoreError::Conflict(
+                                "the identity was linked concurrently".into(),
+                            ));
+                        }
+                        Err(e) => return Err(classify(e)),
+                    }
+                }
+            }
+            let keys = VerifiedKey::of(identity);
+            store_facts(c, channel.as_str(), subject, &keys).await?;
+            let entry = AuditEntry {
+                id: new_id("lnk"),
+                kind: AuditKind::Link,
+                customer_id: customer_id.clone(),
+                other_customer_id: None,
+                actor: source.to_owned(),
+                at: now,
+                detail: serde_json::json!({
+                    "channel": channel.as_str(),
+                    "subject": subject,
+                    "source": source,
+                    "keys": keys.iter().map(VerifiedKey::label).collect::<Vec<_>>(),
+                }),
+            };
+            insert_audit(c, &entry, true).await?;
+            claim_keys(
+                c,
+                Claimant {
+                    customer: customer_id.clone(),
+                    created: false,
+                },
+                &keys,
+                source,
+                &format!("{channel}/{subject}"),
+                now,
+            )
+            .await?;
+            identity_record(c, channel, subject).await
+        })
+        .await
+    }
+
+    async fn unlink_identity(
+        &self,
+        customer_id: &CustomerId,
+        channel: &ChannelId,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        self.bounded(async |c| {
+            match identity_record(c, channel, subject).await? {
+                Some(existing) if existing.customer_id == *customer_id => {}
+                _ => return Ok(None),
+            }
+            let new = CustomerId::generate();
+            c.customers
+                .insert_one(encode("customer", &CustomerDoc::new(&new, None, now))?)
+                .await
+                .map_err(classify)?;
+            let moved = c
+                .identities
+                .update_one(
+                    doc! { "channel": channel.as_str(), "subject": subject, "customer_id": customer_id.as_str() },
+                    doc! { "$set": { "customer_id": new.as_str() } },
+                )
+                .await
+                .map_err(classify)?;
+            if moved.modified_count == 0 {
+                let _ = c.customers.delete_one(CustomerDoc::by_id(&new)).await;
+                return Ok(None);
+            }
+            let entry = AuditEntry {
+                id: new_id("unl"),
+                kind: AuditKind::Unlink,
+                customer_id: customer_id.clone(),
+                other_customer_id: Some(new.clone()),
+                actor: "admin".into(),
+                at: now,
+                detail: serde_json::json!({ "channel": channel.as_str(), "subject": subject }),
+            };
+            insert_audit(c, &entry, true).await?;
+            customer(c, &new).await
+        })
+        .await
+    }
+
+    async fn identity_audit(
+        &self,
+        customer_id: &CustomerId,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.bounded(async |c| {
+            let cursor = c
+                .identity_audit
+                .find(AuditDoc::of_customer(customer_id))
+                .sort(AuditDoc::oldest_first())
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<AuditDoc>("identity audit entry", d)?.into_entry()
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn suggest_link(
+        &self,
+        customer_id: &CustomerId,
+        key: &VerifiedKey,
+        now: Timestamp,
+    ) -> Result<Option<SuggestedLink>, StoreError> {
+        self.bounded(async |c| {
+            let Some(other) = holder(c, key).await?.filter(|h| h != customer_id) else {
+                return Ok(None);
+            };
+            let link = SuggestedLink {
+                customer_id: customer_id.clone(),
+                other_customer_id: other.clone(),
+                key: key.clone(),
+                reason: "unverified_claim".into(),
+                at: now,
+            };
+            record_suggestion(c, &link).await?;
+            let id = SuggestedLinkDoc::id_of(customer_id, &other, key);
+            let stored = c
+                .suggested_links
+                .find_one(doc! { "_id": id })
+                .await
+                .map_err(classify)?;
+            stored
+                .map(|d| decode::<SuggestedLinkDoc>("suggested link", d)?.into_link())
+                .transpose()
+        })
+        .await
+    }
+
+    async fn suggested_links(
+        &self,
+        customer_id: &CustomerId,
+    ) -> Result<Vec<SuggestedLink>, StoreError> {
+        self.bounded(async |c| {
+            let cursor = c
+                .suggested_links
+                .find(SuggestedLinkDoc::of_customer(customer_id))
+                .sort(SuggestedLinkDoc::oldest_first())
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<SuggestedLinkDoc>("suggested link", d)?.into_link()
+            })
+            .await
+        })
+        .await
+    }
+
+    /// A sequence of idempotent updates: an erasure that fails midway is completed by
+    /// running it again.
+    async fn erase_customer(
+        &self,
+        customer_id: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Option<ErasureReport>, StoreError> {
+        self.bounded(async |c| {
+            if customer_doc(c, customer_id).await?.is_none() {
+                return Ok(None);
+            }
+            let mut people = vec![customer_id.as_str().to_owned()];
+            let mut i = 0;
+            while i < people.len() {
+                let merged = ids(
+                    &c.customers,
+                    doc! { "merged_into": &people[i] },
+                    doc! { "_id": 1 },
+                )
+                .await?;
+                people.extend(merged);
+                i += 1;
+            }
+            let erased_content = to_bson(
+                "erased content",
+                &Content::Text {
+                    text: ERASED_TEXT.to_owned(),
+                },
+            )?;
+            let mut report = ErasureReport::default();
+            for person in &people {
+                let person_id = CustomerId::new(person.clone());
+                let cursor = c
+                    .identities
+                    .find(IdentityDoc::of_customer(&person_id))
+                    .await
+                    .map_err(classify)?;
+                let identities = collect(cursor, |d| decode::<IdentityDoc>("identity", d)).await?;
+                for identity in &identities {
+                    let (channel, subject) = (identity.channel.as_str(), identity.subject.as_str());
+                    let of_sender = doc! { "channel": channel, "sender.subject": subject };
+                    let mut pending = of_sender.clone();
+                    pending.insert("processed", false);
+                    c.inbound.delete_many(pending).await.map_err(classify)?;
+                    c.inbound
+                        .update_many(
+                            of_sender,
+                            doc! { "$set": {
+                                "sender": { "channel": channel, "subject": ERASED_TEXT, "verified": false },
+                                "content": erased_content.clone(),
+                            } },
+                        )
+                        .await
+                        .map_err(classify)?;
+                    c.reachability
+                        .delete_many(doc! { "channel": channel, "subject": subject })
+                        .await
+                        .map_err(classify)?;
+                    let pattern = literal(subject);
+                    c.kv.delete_many(doc! { "namespace": channel, "$or": [
+                        { "key": { "$regex": &pattern } }, { "value": { "$regex": &pattern } },
+                    ] })
+                    .await
+                    .map_err(classify)?;
+                }
+                report.identities += c
+                    .identities
+                    .delete_many(IdentityDoc::of_customer(&person_id))
+                    .await
+                    .map_err(classify)?
+                    .deleted_count;
+                c.verified_keys
+                    .delete_many(VerifiedKeyDoc::of_customer(&person_id))
+                    .await
+                    .map_err(classify)?;
+                let cursor = c
+                    .conversations
+                    .find(ConversationDoc::of_customer(&person_id))
+                    .await
+                    .map_err(classify)?;
+                let conversations =
+                    collect(cursor, |d| decode::<ConversationDoc>("conversation", d)).await?;
+                for conversation in conversations {
+                    let mut state: ConversationState = conversation.state.clone();
+                    let mut refs = vec![conversation.id.clone()];
+                    refs.extend(state.erase_personal());
+                    c.conversations
+                        .update_one(
+                            doc! { "_id": &conversation.id },
+                            doc! { "$set": { "state": to_bson("conversation state", &state)?, "updated_at": to_datetime(now) },
+                                   "$inc": { "version": 1_i64 } },
+                        )
+                        .await
+                        .map_err(classify)?;
+                    report.transcript_entries += c
+                        .transcript
+                        .update_many(
+                            doc! { "conversation_id": &conversation.id },
+                            doc! { "$set": { "content": erased_content.clone(), "buttons": [] } },
+                        )
+                        .await
+                        .map_err(classify)?
+                        .matched_count;
+                    report.ai_audit_records += c
+                        .ai_audit
+                        .delete_many(AiAuditDoc::of_conversations(std::slice::from_ref(
+                            &conversation.id,
+                        )))
+                        .await
+                        .map_err(classify)?
+                        .deleted_count;
+                    c.outbox
+                        .update_many(
+                            doc! { "conversation_id": &conversation.id, "unfinished": true },
+                            doc! { "$set": { "status": "failed", "unfinished": false, "head": false,
+                                      "last_error": "erased", "finished_at": to_datetime(now) },
+                            "$unset": { "claim": "", "claim_expires_at": "", "due_at": "" } },
+                        )
+                        .await
+                        .map_err(classify)?;
+                    c.outbox
+                        .update_many(
+                            doc! { "conversation_id": &conversation.id },
+                            doc! { "$set": { "message.recipient": ERASED_TEXT, "message.content": { "text": ERASED_TEXT } } },
+                        )
+                        .await
+                        .map_err(classify)?;
+                    for r in &refs {
+                        let pattern = literal(r);
+                        c.kv.delete_many(doc! { "$or": [
+                            { "key": { "$regex": &pattern } }, { "value": { "$regex": &pattern } },
+                        ] })
+                        .await
+                        .map_err(classify)?;
+                    }
+                    report.conversations += 1;
+                }
+                report.events += c
+                    .customer_events
+                    .update_many(
+                        doc! { "customer_id": person },
+                        doc! { "$set": { "data": Bson::Null } },
+                    )
+                    .await
+                    .map_err(classify)?
+                    .matched_count;
+                c.customers
+                    .update_one(
+                        doc! { "_id": person },
+                        doc! { "$set": { "display_name": Bson::Null, "segment": Bson::Null, "attributes": {},
+                                         "updated_at": to_datetime(now) } },
+                    )
+                    .await
+                    .map_err(classify)?;
+                c.identity_audit
+                    .update_many(AuditDoc::of_customer(&person_id), AuditDoc::erase_detail())
+                    .await
+                    .map_err(classify)?;
+                c.suggested_links
+                    .delete_many(SuggestedLinkDoc::of_customer(&person_id))
+                    .await
+                    .map_err(classify)?;
+                c.link_codes
+                    .delete_many(doc! { "customer_id": person.as_str() })
+                    .await
+                    .map_err(classify)?;
+            }
+            let entry = AuditEntry {
+                id: new_id("era"),
+                kind: AuditKind::Erase,
+                customer_id: customer_id.clone(),
+                other_customer_id: None,
+                actor: "admin".into(),
+                at: now,
+                detail: json_value("an erasure", &report)?,
+            };
+            insert_audit(c, &entry, true).await?;
+            Ok(Some(report))
+        })
+        .await
+    }
+
+    async fn create_link_code(
+        &self,
+        code: &LinkCode,
+        max_active: usize,
+    ) -> Result<LinkCodeIssue, StoreError> {
+        self.bounded(async |c| {
+            let customer = code.customer_id.as_str();
+            let known = c
+                .customers
+                .find_one(doc! { "_id": customer })
+                .projection(doc! { "_id": 1 })
+                .await
+                .map_err(classify)?;
+            if known.is_none() {
+                return Ok(LinkCodeIssue::UnknownCustomer);
+            }
+            let now = to_datetime(code.created_at);
+            let active = c
+                .link_codes
+                .count_documents(active_link_codes(&code.customer_id, now))
+                .await
+                .map_err(classify)?;
+            if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {
+                return Ok(LinkCodeIssue::TooMany);
+            }
+            let inserted = c
+                .link_codes
+                .insert_one(doc! {
+                    "_id": &code.code,
+                    "schema_version": 1_i32,
+                    "customer_id": customer,
+                    "created_at": now,
+                    "expires_at": to_datetime(code.expires_at),
+                    "used_at": Bson::Null,
+                })
+                .await;
+            match inserted {
+                Ok(_) => Ok(LinkCodeIssue::Issued),
+                Err(e) if is_duplicate_key(&e) => {
+                    Err(StoreError::Conflict("link code already exists".into()))
+                }
+                Err(e) => Err(classify(e)),
+            }
+        })
+        .await
+    }
+
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        redeemer: &str,
+        now: Timestamp,
+    ) -> Result<LinkCodeRedemption, StoreError> {
+        self.bounded(async |c| {
+            let now = to_datetime(now);
+            let before = c
+                .link_codes
+                .find_one_and_update(
+                    doc! { "_id": code, "used_at": Bson::Null, "expires_at": { "$gt": now } },
+                    doc! { "$set": { "used_at": now, "used_by": redeemer } },
+                )
+                .await
+                .map_err(classify)?;
+            if let Some(doc) = before {
+                let customer = doc
+                    .get_str("customer_id")
+                    .map_err(|e| StoreError::Corrupt(format!("link code without customer: {e}")))?;
+                return Ok(LinkCodeRedemption::Redeemed(CustomerId::new(customer)));
+            }
+            let stale = c
+                .link_codes
+                .find_one(doc! { "_id": code })
+                .projection(doc! { "customer_id": 1, "used_at": 1, "used_by": 1 })
+                .await
+                .map_err(classify)?;
+            let Some(stale) = stale else {
+                return Ok(LinkCodeRedemption::Unknown);
+            };
+            let used = matches!(stale.get("used_at"), Some(v) if *v != Bson::Null);
+            if !used {
+                return Ok(LinkCodeRedemption::Expired);
+            }
+            let customer = stale
+                .get_str("customer_id")
+                .map_err(|e| StoreError::Corrupt(format!("link code without customer: {e}")))?;
+            if stale.get_str("used_by").is_ok_and(|by| by == redeemer) {
+                return Ok(LinkCodeRedemption::Redeemed(CustomerId::new(customer)));
+            }
+            Ok(LinkCodeRedemption::AlreadyUsed(CustomerId::new(customer)))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

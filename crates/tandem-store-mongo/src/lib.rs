@@ -5,6 +5,19 @@
 //! finishes work a stopped process left behind and detects whether the deployment has
 //! multi-document transactions. MongoDB 5.0 or newer is expected.
 //!
+//! # Layout
+//!
+//! Each area trait of the store is implemented in one module whose methods hold the
+//! queries: `inbound` (`InboundLog`, and the counters handing out `seq`s), `graph`
+//! (`Identities`: customers, profiles and events, the verified identity graph, link
+//! codes), `turns` (`Conversations`: conversations, transcript and `commit_turn`), `outbox`
+//! (`WorkQueue`: outbox, timers, delivery reports, reachability), `reporting`
+//! (`Reporting`), `routing` (`Routing`) and `shared` (`KeyValue`: leases, notifications,
+//! the send budgets of `pacing`, the key-value space). `docs` holds the document shapes,
+//! `schema` the collections and their indexes, `maintenance` the repairs run at connect
+//! and from `claim_outbox`, `error` the mapping of driver errors. Every method runs under
+//! [`StoreOptions::operation_timeout`].
+//!
 //! # Collections
 //!
 //! Every document carries `schema_version`; timestamps are BSON `DateTime`s (milliseconds,
@@ -138,18 +151,16 @@ mod error;
 #[cfg(all(test, feature = "testing"))]
 mod explain_tests;
 mod graph;
-mod link_codes;
+mod inbound;
 mod maintenance;
 mod outbox;
 mod pacing;
-mod profiles;
-mod records;
+mod reporting;
 mod routing;
 mod schema;
 mod shared;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod timers;
 mod turns;
 
 use async_trait::async_trait;
@@ -158,18 +169,7 @@ use mongodb::options::{Acknowledgment, ClientOptions, DatabaseOptions, WriteConc
 use mongodb::{Client, Database};
 use schema::{Collections, Deployment};
 use std::time::Duration;
-use tandem_core::store::{
-    AgentProfile, AgentRecord, AuditEntry, ConversationActivity, ConversationRecord, Conversations,
-    CustomerEvent, CustomerRecord, CustomerUpdate, ErasureReport, EscalationEvent, Identities,
-    IdentityRecord, InboundLog, InboundRecord, KeyValue, LinkCode, LinkCodeIssue,
-    LinkCodeRedemption, MergeRecord, MergeTrigger, NewTimer, OutboxEntry, PendingInbound,
-    QueuedHandoff, Reporting, Routing, Store, StoreError, SuggestedLink, TimerEntry, Turn,
-    VerifiedKey, WorkQueue,
-};
-use tandem_model::{
-    ChannelId, ConversationId, CustomerId, Delivery, DeliveryUpdate, ExternalIdentity,
-    InboundMessage, OutboxId, Reachability, Timestamp, TranscriptEntry,
-};
+use tandem_core::store::{Store, StoreError};
 
 /// How long an operation waits for a usable server unless the connection string says
 /// otherwise (`serverSelectionTimeoutMS`).
@@ -335,7 +335,7 @@ impl MongoStore {
         };
         schema::ensure_indexes(&db, store_options.inbound_retention).await?;
         let c = Collections::new(&db);
-        records::align_inbound_counter(&c).await?;
+        inbound::align_inbound_counter(&c).await?;
         maintenance::run(&c, Duration::ZERO, None).await?;
         if !transactions {
             tracing::warn!(
@@ -361,14 +361,15 @@ impl MongoStore {
         })
     }
 
-    /// Runs one store operation under [`StoreOptions::operation_timeout`]. Dropping a
-    /// driver future mid-operation is safe: its connection is discarded, and a transaction
-    /// left open is aborted by the server (mongod: `transactionLifetimeLimitSeconds`).
+    /// Runs one store operation on the collections under
+    /// [`StoreOptions::operation_timeout`]. Dropping a driver future mid-operation is safe:
+    /// its connection is discarded, and a transaction left open is aborted by the server
+    /// (mongod: `transactionLifetimeLimitSeconds`).
     async fn bounded<T>(
         &self,
-        operation: impl std::future::Future<Output = Result<T, StoreError>>,
+        operation: impl AsyncFnOnce(&Collections) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.operation_timeout, operation)
+        tokio::time::timeout(self.operation_timeout, operation(&self.c))
             .await
             .unwrap_or_else(|_| {
                 Err(StoreError::Unavailable(format!(
@@ -430,7 +431,7 @@ fn default_write_concern(deployment: Deployment) -> WriteConcern {
 #[async_trait]
 impl Store for MongoStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded(async {
+        self.bounded(async |_| {
             self.db
                 .run_command(doc! { "ping": 1 })
                 .await
@@ -441,588 +442,12 @@ impl Store for MongoStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.bounded(async {
+        self.bounded(async |_| {
             // Acknowledged writes are journaled (see "Durability"), and `commit_turn` returns
             // after applying its journal: nothing is buffered here.
             Ok(())
         })
         .await
-    }
-}
-
-#[async_trait]
-impl InboundLog for MongoStore {
-    async fn record_inbound(
-        &self,
-        msg: &InboundMessage,
-        received_at: Timestamp,
-    ) -> Result<InboundRecord, StoreError> {
-        self.bounded(async { records::record_inbound(&self.c, msg, received_at).await })
-            .await
-    }
-
-    async fn mark_inbound_processed(&self, seq: u64, now: Timestamp) -> Result<bool, StoreError> {
-        self.bounded(async { records::mark_inbound_processed(&self.c, seq, now).await })
-            .await
-    }
-
-    async fn pending_inbound(&self, limit: usize) -> Result<Vec<PendingInbound>, StoreError> {
-        self.bounded(async { records::pending_inbound(&self.c, limit).await })
-            .await
-    }
-
-    async fn pending_inbound_before(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-        seq: u64,
-        limit: usize,
-    ) -> Result<Vec<PendingInbound>, StoreError> {
-        self.bounded(async {
-            records::pending_inbound_before(&self.c, channel, subject, seq, limit).await
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl Identities for MongoStore {
-    async fn resolve_customer(
-        &self,
-        identity: &ExternalIdentity,
-        now: Timestamp,
-    ) -> Result<CustomerRecord, StoreError> {
-        self.bounded(async { graph::resolve_customer(&self.c, identity, now).await })
-            .await
-    }
-
-    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
-        self.bounded(async { records::customer(&self.c, id).await })
-            .await
-    }
-
-    async fn identities(&self, customer: &CustomerId) -> Result<Vec<IdentityRecord>, StoreError> {
-        self.bounded(async { records::identities(&self.c, customer).await })
-            .await
-    }
-
-    async fn customer_by_identity(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-    ) -> Result<Option<CustomerRecord>, StoreError> {
-        self.bounded(async { profiles::customer_by_identity(&self.c, channel, subject).await })
-            .await
-    }
-
-    async fn customers_by_email(&self, email: &str) -> Result<Vec<CustomerRecord>, StoreError> {
-        self.bounded(async { profiles::customers_by_email(&self.c, email).await })
-            .await
-    }
-
-    async fn update_customer(
-        &self,
-        id: &CustomerId,
-        update: CustomerUpdate,
-        now: Timestamp,
-    ) -> Result<Option<CustomerRecord>, StoreError> {
-        self.bounded(async { profiles::update_customer(&self.c, id, &update, now).await })
-            .await
-    }
-
-    async fn record_customer_event(&self, event: &CustomerEvent) -> Result<bool, StoreError> {
-        self.bounded(async { profiles::record_customer_event(&self.c, event).await })
-            .await
-    }
-
-    async fn customer_events(
-        &self,
-        customer: &CustomerId,
-        since: Timestamp,
-    ) -> Result<Vec<CustomerEvent>, StoreError> {
-        self.bounded(async { profiles::customer_events(&self.c, customer, since).await })
-            .await
-    }
-
-    async fn merge_customers(
-        &self,
-        survivor: &CustomerId,
-        merged: &CustomerId,
-        trigger: &MergeTrigger,
-        now: Timestamp,
-    ) -> Result<Option<MergeRecord>, StoreError> {
-        self.bounded(async { graph::merge(&self.c, survivor, merged, trigger, now).await })
-            .await
-    }
-
-    async fn unmerge(
-        &self,
-        merge_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<MergeRecord>, StoreError> {
-        self.bounded(async { graph::unmerge(&self.c, merge_id, now).await })
-            .await
-    }
-
-    async fn link_identity(
-        &self,
-        customer: &CustomerId,
-        identity: &ExternalIdentity,
-        source: &str,
-        now: Timestamp,
-    ) -> Result<Option<IdentityRecord>, StoreError> {
-        self.bounded(async { graph::link_identity(&self.c, customer, identity, source, now).await })
-            .await
-    }
-
-    async fn unlink_identity(
-        &self,
-        customer: &CustomerId,
-        channel: &ChannelId,
-        subject: &str,
-        now: Timestamp,
-    ) -> Result<Option<CustomerRecord>, StoreError> {
-        self.bounded(async {
-            graph::unlink_identity(&self.c, customer, channel, subject, now).await
-        })
-        .await
-    }
-
-    async fn identity_audit(&self, customer: &CustomerId) -> Result<Vec<AuditEntry>, StoreError> {
-        self.bounded(async { graph::identity_audit(&self.c, customer).await })
-            .await
-    }
-
-    async fn suggest_link(
-        &self,
-        customer: &CustomerId,
-        key: &VerifiedKey,
-        now: Timestamp,
-    ) -> Result<Option<SuggestedLink>, StoreError> {
-        self.bounded(async { graph::suggest_link(&self.c, customer, key, now).await })
-            .await
-    }
-
-    async fn suggested_links(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Vec<SuggestedLink>, StoreError> {
-        self.bounded(async { graph::suggested_links(&self.c, customer).await })
-            .await
-    }
-
-    async fn erase_customer(
-        &self,
-        customer: &CustomerId,
-        now: Timestamp,
-    ) -> Result<Option<ErasureReport>, StoreError> {
-        self.bounded(async { graph::erase_customer(&self.c, customer, now).await })
-            .await
-    }
-
-    async fn create_link_code(
-        &self,
-        code: &LinkCode,
-        max_active: usize,
-    ) -> Result<LinkCodeIssue, StoreError> {
-        self.bounded(async { link_codes::create(&self.c, code, max_active).await })
-            .await
-    }
-
-    async fn redeem_link_code(
-        &self,
-        code: &str,
-        redeemer: &str,
-        now: Timestamp,
-    ) -> Result<LinkCodeRedemption, StoreError> {
-        self.bounded(async { link_codes::redeem(&self.c, code, redeemer, now).await })
-            .await
-    }
-}
-
-#[async_trait]
-impl Conversations for MongoStore {
-    async fn conversations_of(
-        &self,
-        customer: &CustomerId,
-        limit: usize,
-    ) -> Result<Vec<ConversationRecord>, StoreError> {
-        self.bounded(async { profiles::conversations_of(&self.c, customer, limit).await })
-            .await
-    }
-
-    async fn open_conversation(
-        &self,
-        customer: &CustomerId,
-        channel: &ChannelId,
-        now: Timestamp,
-    ) -> Result<ConversationRecord, StoreError> {
-        self.bounded(async {
-            records::open_conversation(&self.c, customer, channel, None, now).await
-        })
-        .await
-    }
-
-    async fn open_conversation_as(
-        &self,
-        customer: &CustomerId,
-        channel: &ChannelId,
-        id: &ConversationId,
-        now: Timestamp,
-    ) -> Result<ConversationRecord, StoreError> {
-        self.bounded(async {
-            records::open_conversation(&self.c, customer, channel, Some(id), now).await
-        })
-        .await
-    }
-
-    async fn conversation(
-        &self,
-        id: &ConversationId,
-    ) -> Result<Option<ConversationRecord>, StoreError> {
-        self.bounded(async { records::conversation(&self.c, id).await })
-            .await
-    }
-
-    async fn close_conversation(
-        &self,
-        id: &ConversationId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { records::close_conversation(&self.c, id, now).await })
-            .await
-    }
-
-    async fn transcript(
-        &self,
-        conversation: &ConversationId,
-        limit: usize,
-    ) -> Result<Vec<TranscriptEntry>, StoreError> {
-        self.bounded(async { records::transcript(&self.c, conversation, limit).await })
-            .await
-    }
-
-    async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
-        self.bounded(async {
-            let docs = turns::TurnDocs::new(&turn)?;
-            if self.transactions {
-                turns::commit_in_transaction(&self.client, &self.c, &docs).await
-            } else {
-                turns::commit_journaled(&self.c, &docs).await
-            }
-        })
-        .await
-    }
-
-    async fn ai_audit(
-        &self,
-        conversation: &ConversationId,
-        limit: usize,
-    ) -> Result<Vec<tandem_core::store::AiAuditRecord>, StoreError> {
-        self.bounded(async { records::ai_audit(&self.c, conversation, limit).await })
-            .await
-    }
-}
-
-#[async_trait]
-impl WorkQueue for MongoStore {
-    async fn claim_outbox(
-        &self,
-        now: Timestamp,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.bounded(async {
-            if limit == 0 {
-                return Ok(Vec::new());
-            }
-            self.maintain_if_due().await;
-            outbox::claim(&self.c, now, limit, lease).await
-        })
-        .await
-    }
-
-    async fn complete_outbox(
-        &self,
-        id: &OutboxId,
-        claim: &str,
-        delivery: &Delivery,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { outbox::complete(&self.c, id, claim, delivery, now).await })
-            .await
-    }
-
-    async fn renew_outbox(
-        &self,
-        id: &OutboxId,
-        claim: &str,
-        expires_at: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { outbox::renew(&self.c, id, claim, expires_at).await })
-            .await
-    }
-
-    async fn retry_outbox(
-        &self,
-        id: &OutboxId,
-        claim: &str,
-        next_attempt_at: Timestamp,
-        error: &str,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { outbox::retry(&self.c, id, claim, next_attempt_at, error).await })
-            .await
-    }
-
-    async fn fail_outbox(
-        &self,
-        id: &OutboxId,
-        claim: &str,
-        error: &str,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { outbox::fail(&self.c, id, claim, error, now).await })
-            .await
-    }
-
-    async fn outbox_entry(&self, id: &OutboxId) -> Result<Option<OutboxEntry>, StoreError> {
-        self.bounded(async { outbox::entry(&self.c, id).await })
-            .await
-    }
-
-    async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        self.bounded(async { outbox::depth(&self.c).await }).await
-    }
-
-    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.bounded(async { outbox::next_due(&self.c).await })
-            .await
-    }
-
-    async fn schedule_timer(&self, timer: &NewTimer) -> Result<(), StoreError> {
-        self.bounded(async { timers::schedule(&self.c, timer).await })
-            .await
-    }
-
-    async fn claim_timers(
-        &self,
-        now: Timestamp,
-        limit: usize,
-        lease: Duration,
-    ) -> Result<Vec<TimerEntry>, StoreError> {
-        self.bounded(async { timers::claim(&self.c, now, limit, lease).await })
-            .await
-    }
-
-    async fn finish_timer(&self, id: &str, claim: &str) -> Result<bool, StoreError> {
-        self.bounded(async { timers::finish(&self.c, id, claim).await })
-            .await
-    }
-
-    async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.bounded(async { timers::next_due(&self.c).await })
-            .await
-    }
-
-    async fn record_delivery_status(
-        &self,
-        update: &DeliveryUpdate,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.bounded(async { outbox::record_delivery_status(&self.c, update).await })
-            .await
-    }
-
-    async fn set_reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-        reachability: &Reachability,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async {
-            profiles::set_reachability(&self.c, channel, subject, reachability).await
-        })
-        .await
-    }
-
-    async fn reachability(
-        &self,
-        channel: &ChannelId,
-        subject: &str,
-    ) -> Result<Option<Reachability>, StoreError> {
-        self.bounded(async { profiles::reachability(&self.c, channel, subject).await })
-            .await
-    }
-}
-
-#[async_trait]
-impl Reporting for MongoStore {
-    async fn escalations(
-        &self,
-        conversation: &ConversationId,
-    ) -> Result<Vec<EscalationEvent>, StoreError> {
-        self.bounded(async { records::escalations(&self.c, conversation).await })
-            .await
-    }
-
-    async fn conversation_activity(
-        &self,
-        since: Timestamp,
-        until: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<ConversationActivity>, StoreError> {
-        self.bounded(async { records::conversation_activity(&self.c, since, until, limit).await })
-            .await
-    }
-
-    async fn decision_counts(&self) -> Result<(u64, u64), StoreError> {
-        self.bounded(async { records::decision_counts(&self.c).await })
-            .await
-    }
-
-    async fn escalation_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.bounded(async { records::escalation_counts(&self.c).await })
-            .await
-    }
-}
-
-#[async_trait]
-impl Routing for MongoStore {
-    async fn put_agent(
-        &self,
-        profile: &AgentProfile,
-        now: Timestamp,
-    ) -> Result<AgentRecord, StoreError> {
-        self.bounded(async { routing::put_agent(&self.c, profile, now).await })
-            .await
-    }
-
-    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        self.bounded(async { routing::agent(&self.c, id).await })
-            .await
-    }
-
-    async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
-        self.bounded(async { routing::agents(&self.c).await }).await
-    }
-
-    async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        self.bounded(async { routing::delete_agent(&self.c, id).await })
-            .await
-    }
-
-    async fn claim_agent(
-        &self,
-        skill: &str,
-        handoff_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<AgentRecord>, StoreError> {
-        self.bounded(async { routing::claim_agent(&self.c, skill, handoff_id, now).await })
-            .await
-    }
-
-    async fn bind_agent(
-        &self,
-        agent_id: &str,
-        handoff_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<AgentRecord>, StoreError> {
-        self.bounded(async { routing::bind_agent(&self.c, agent_id, handoff_id, now).await })
-            .await
-    }
-
-    async fn release_agent(
-        &self,
-        handoff_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
-        self.bounded(async { routing::release_agent(&self.c, handoff_id, now).await })
-            .await
-    }
-
-    async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError> {
-        self.bounded(async { routing::enqueue(&self.c, entry).await })
-            .await
-    }
-
-    async fn dequeue_handoff(&self, handoff_id: &str) -> Result<bool, StoreError> {
-        self.bounded(async { routing::dequeue(&self.c, handoff_id).await })
-            .await
-    }
-
-    async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
-        self.bounded(async { routing::queued(&self.c).await }).await
-    }
-}
-
-#[async_trait]
-impl KeyValue for MongoStore {
-    async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: Duration,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { shared::try_lease(&self.c, name, holder, ttl, now).await })
-            .await
-    }
-
-    async fn reserve_pacing(
-        &self,
-        key: &str,
-        interval: Duration,
-        burst: u32,
-        now: Timestamp,
-    ) -> Result<Option<Duration>, StoreError> {
-        self.bounded(async { pacing::reserve(&self.c, key, interval, burst, now).await })
-            .await
-            .map(Some)
-    }
-
-    async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
-        self.bounded(async { pacing::pause(&self.c, key, until).await })
-            .await
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
-        self.bounded(async { shared::release_lease(&self.c, name, holder).await })
-            .await
-    }
-
-    async fn publish_notification(
-        &self,
-        notification: &tandem_core::store::Notification,
-    ) -> Result<(), StoreError> {
-        self.bounded(async { shared::publish(&self.c, notification, tandem_model::now()).await })
-            .await
-    }
-
-    async fn notification_feed(
-        &self,
-    ) -> Result<Option<tandem_core::store::NotificationFeed>, StoreError> {
-        self.bounded(async { shared::feed(&self.c).await.map(Some) })
-            .await
-    }
-
-    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
-        self.bounded(async { records::kv_get(&self.c, namespace, key).await })
-            .await
-    }
-
-    async fn kv_swap(
-        &self,
-        namespace: &str,
-        key: &str,
-        expected: Option<&str>,
-        value: &str,
-    ) -> Result<bool, StoreError> {
-        self.bounded(async { records::kv_swap(&self.c, namespace, key, expected, value).await })
-            .await
-    }
-
-    async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {
-        self.bounded(async { records::kv_put(&self.c, namespace, key, value).await })
-            .await
     }
 }
 

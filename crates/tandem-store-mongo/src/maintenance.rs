@@ -95,7 +95,7 @@ pub(crate) async fn run(
         .await
         .map_err(classify)?;
     let stale =
-        crate::records::collect(cursor, |d| decode::<ConversationDoc>("conversation", d)).await?;
+        crate::docs::collect(cursor, |d| decode::<ConversationDoc>("conversation", d)).await?;
     for conversation in stale {
         if let Some(journal) = &conversation.journal {
             tracing::warn!(

@@ -1,19 +1,37 @@
-//! The outbox operations: claiming heads, completing, retrying and failing entries, head
-//! promotion and the outbox's reads. The head rule is described on
-//! [`OutboxDoc`].
+//! The work queue on MongoDB: the outbox (claiming heads, completing, retrying and
+//! failing entries, head promotion, delivery reports and the outbox's reads; the head
+//! rule is described on [`OutboxDoc`]), durable timers, and reachability.
+//!
+//! **Timers** (`timers`): one document per pending timer, `_id` the timer's key.
+//! `available_at` is its due time while unclaimed and its lease expiry while claimed, so
+//! a claim is one atomic `findOneAndUpdate` on `{available_at <= now}` (index
+//! `timers_available`) that moves `available_at` to the lease expiry: two claimers never
+//! get the same timer, and a timer whose claimer died comes back when the lease ends.
 
+use crate::MongoStore;
 use crate::docs::outbox::OutboxDoc;
-use crate::docs::{decode, id_only, to_datetime};
-use crate::error::classify;
+use crate::docs::profiles::ReachabilityDoc;
+use crate::docs::{collect, decode, from_datetime, id_only, to_datetime};
+use crate::error::{classify, is_duplicate_key};
 use crate::schema::Collections;
-use bson::Document;
-use mongodb::options::ReturnDocument;
+use async_trait::async_trait;
+use bson::{Document, doc};
+use mongodb::IndexModel;
+use mongodb::options::{IndexOptions, ReturnDocument};
 use std::time::Duration;
-use tandem_core::store::{OutboxEntry, StoreError};
-use tandem_model::{ConversationId, Delivery, DeliveryUpdate, OutboxId, Timestamp};
+use tandem_core::store::{NewTimer, OutboxEntry, StoreError, TimerEntry, WorkQueue};
+use tandem_model::{
+    ChannelId, ConversationId, Delivery, DeliveryUpdate, OutboxId, Reachability, Timestamp,
+};
 
-/// The longest lease honoured (a year); longer ones are capped.
-const MAX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The longest outbox lease honoured (a year); longer ones are capped.
+const MAX_OUTBOX_LEASE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The timers collection.
+pub(crate) const TIMERS: &str = "timers";
+
+/// The longest timer lease honoured (a day); longer ones are capped.
+const MAX_TIMER_LEASE: Duration = Duration::from_secs(24 * 3600);
 
 /// Marks the oldest unfinished entry of `conversation` for `destination` as its head
 /// (no-op when it is already, or when there is no unfinished entry).
@@ -32,53 +50,6 @@ pub(crate) async fn promote(
         .await
         .map_err(classify)?;
     Ok(())
-}
-
-/// See [`WorkQueue::claim_outbox`](tandem_core::store::WorkQueue::claim_outbox).
-///
-/// Each claim is one `findOneAndUpdate` on a due head that moves its `due_at` to the
-/// lease expiry, so concurrent claimers never get the same entry. An entry that cannot
-/// be read is parked as `failed` (with the reason in `last_error`) so that one bad
-/// document cannot block the outbox.
-pub(crate) async fn claim(
-    c: &Collections,
-    now: Timestamp,
-    max: usize,
-    lease: Duration,
-) -> Result<Vec<OutboxEntry>, StoreError> {
-    let lease_ms = i64::try_from(lease.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX);
-    let expires = to_datetime(now).saturating_add_millis(lease_ms);
-    let mut taken: Vec<String> = Vec::new();
-    let mut claimed = Vec::new();
-    while claimed.len() < max {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let doc = c
-            .outbox
-            .find_one_and_update(
-                OutboxDoc::claimable(now, &taken),
-                OutboxDoc::claim(&token, expires),
-            )
-            .sort(OutboxDoc::due_first())
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(classify)?;
-        let Some(doc) = doc else { break };
-        let Some((id, conversation, destination)) = OutboxDoc::id_and_lane(&doc) else {
-            return Err(StoreError::Corrupt(format!(
-                "outbox entry without a readable id or conversation: {:?}",
-                doc.get("_id")
-            )));
-        };
-        taken.push(id.as_str().to_owned());
-        match decode::<OutboxDoc>("outbox entry", doc).and_then(OutboxDoc::into_entry) {
-            Ok(entry) => claimed.push(entry),
-            Err(StoreError::Corrupt(reason)) => {
-                park(c, &id, (&conversation, &destination), now, &reason).await?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(claimed)
 }
 
 async fn park(
@@ -121,98 +92,6 @@ async fn finish(
     Ok(true)
 }
 
-/// See [`WorkQueue::complete_outbox`](tandem_core::store::WorkQueue::complete_outbox).
-pub(crate) async fn complete(
-    c: &Collections,
-    id: &OutboxId,
-    claim: &str,
-    delivery: &Delivery,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    finish(c, id, claim, OutboxDoc::complete(delivery, now)).await
-}
-
-/// See [`WorkQueue::fail_outbox`](tandem_core::store::WorkQueue::fail_outbox).
-pub(crate) async fn fail(
-    c: &Collections,
-    id: &OutboxId,
-    claim: &str,
-    error: &str,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    finish(c, id, claim, OutboxDoc::fail(error, now)).await
-}
-
-/// See [`WorkQueue::retry_outbox`](tandem_core::store::WorkQueue::retry_outbox). The entry stays
-/// its conversation's head.
-/// See [`WorkQueue::renew_outbox`](tandem_core::store::WorkQueue::renew_outbox).
-pub(crate) async fn renew(
-    c: &Collections,
-    id: &OutboxId,
-    claim: &str,
-    expires_at: Timestamp,
-) -> Result<bool, StoreError> {
-    let result = c
-        .outbox
-        .update_one(OutboxDoc::claimed(id, claim), OutboxDoc::renew(expires_at))
-        .await
-        .map_err(classify)?;
-    Ok(result.matched_count == 1)
-}
-
-pub(crate) async fn retry(
-    c: &Collections,
-    id: &OutboxId,
-    claim: &str,
-    next_attempt_at: Timestamp,
-    error: &str,
-) -> Result<bool, StoreError> {
-    let result = c
-        .outbox
-        .update_one(
-            OutboxDoc::claimed(id, claim),
-            OutboxDoc::retry(next_attempt_at, error),
-        )
-        .await
-        .map_err(classify)?;
-    Ok(result.matched_count == 1)
-}
-
-/// See [`WorkQueue::outbox_entry`](tandem_core::store::WorkQueue::outbox_entry).
-pub(crate) async fn entry(
-    c: &Collections,
-    id: &OutboxId,
-) -> Result<Option<OutboxEntry>, StoreError> {
-    let doc = c
-        .outbox
-        .find_one(OutboxDoc::by_id(id))
-        .await
-        .map_err(classify)?;
-    doc.map(|d| decode::<OutboxDoc>("outbox entry", d)?.into_entry())
-        .transpose()
-}
-
-/// See [`WorkQueue::outbox_depth`](tandem_core::store::WorkQueue::outbox_depth).
-pub(crate) async fn depth(c: &Collections) -> Result<u64, StoreError> {
-    c.outbox
-        .count_documents(OutboxDoc::unfinished())
-        .await
-        .map_err(classify)
-}
-
-/// See [`WorkQueue::next_outbox_due`](tandem_core::store::WorkQueue::next_outbox_due): the
-/// earliest `due_at` of a head.
-pub(crate) async fn next_due(c: &Collections) -> Result<Option<Timestamp>, StoreError> {
-    let head = c
-        .outbox
-        .find_one(OutboxDoc::heads())
-        .sort(OutboxDoc::due_first())
-        .projection(OutboxDoc::due_projection())
-        .await
-        .map_err(classify)?;
-    head.map(|h| OutboxDoc::due_at_of(&h)).transpose()
-}
-
 /// Promotes a head for every (conversation, destination) that has unfinished entries but
 /// none marked (a process died between a write and its promotion). Returns how many were
 /// repaired. (Maintenance does this in two steps, see `maintenance::run`.)
@@ -232,7 +111,7 @@ pub(crate) async fn headless_lanes(
         .aggregate(OutboxDoc::headless_conversations())
         .await
         .map_err(classify)?;
-    crate::records::collect(cursor, |row| OutboxDoc::lane_of(&row)).await
+    collect(cursor, |row| OutboxDoc::lane_of(&row)).await
 }
 
 /// Promotes the head of each of `lanes`.
@@ -246,41 +125,374 @@ pub(crate) async fn promote_lanes(
     Ok(())
 }
 
-/// See [`WorkQueue::record_delivery_status`](tandem_core::store::WorkQueue::record_delivery_status).
-///
-/// The entries the report names are listed, then each is moved by its own
-/// `findOneAndUpdate` that re-checks the report's condition, so a repeated or concurrent
-/// report changes (and returns) an entry at most once.
-pub(crate) async fn record_delivery_status(
-    c: &Collections,
-    update: &DeliveryUpdate,
-) -> Result<Vec<OutboxEntry>, StoreError> {
-    let Some((filter, change)) = OutboxDoc::reported(update) else {
-        return Ok(Vec::new());
-    };
-    let cursor = c
-        .outbox
-        .find(filter.clone())
-        .sort(OutboxDoc::sent_first())
-        .projection(id_only())
-        .await
-        .map_err(classify)?;
-    let ids = crate::records::collect(cursor, |d| OutboxDoc::id_of(&d)).await?;
-    let mut changed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let mut one = filter.clone();
-        one.insert("_id", id.as_str());
-        let doc = c
-            .outbox
-            .find_one_and_update(one, change.clone())
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(classify)?;
-        if let Some(doc) = doc {
-            changed.push(decode::<OutboxDoc>("outbox entry", doc)?.into_entry()?);
-        }
+/// Index models of `timers`.
+pub(crate) fn timer_indexes() -> Vec<IndexModel> {
+    vec![
+        IndexModel::builder()
+            .keys(doc! { "available_at": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("timers_available".to_owned())
+                    .build(),
+            )
+            .build(),
+    ]
+}
+
+/// A pending timer's document (what [`WorkQueue::schedule_timer`] upserts by `_id`, and a
+/// turn's journal holds).
+pub(crate) fn timer_document(timer: &NewTimer) -> Document {
+    let due = to_datetime(timer.due_at);
+    doc! {
+        "_id": &timer.id, "kind": &timer.kind, "payload": &timer.payload,
+        "due_at": due, "available_at": due, "attempts": 0_i64,
     }
-    Ok(changed)
+}
+
+fn timer_entry(doc: &Document) -> Result<TimerEntry, StoreError> {
+    let corrupt =
+        |what: &str, e: bson::error::Error| StoreError::Corrupt(format!("timer {what}: {e}"));
+    Ok(TimerEntry {
+        id: doc.get_str("_id").map_err(|e| corrupt("id", e))?.to_owned(),
+        kind: doc
+            .get_str("kind")
+            .map_err(|e| corrupt("kind", e))?
+            .to_owned(),
+        payload: doc
+            .get_str("payload")
+            .map_err(|e| corrupt("payload", e))?
+            .to_owned(),
+        due_at: from_datetime(
+            *doc.get_datetime("due_at")
+                .map_err(|e| corrupt("due_at", e))?,
+        )?,
+        attempts: doc
+            .get_i64("attempts")
+            .ok()
+            .and_then(|a| u32::try_from(a).ok())
+            .unwrap_or(1),
+        claim: doc
+            .get_str("claim")
+            .map_err(|e| corrupt("claim", e))?
+            .to_owned(),
+    })
+}
+
+#[async_trait]
+impl WorkQueue for MongoStore {
+    /// Each claim is one `findOneAndUpdate` on a due head that moves its `due_at` to the
+    /// lease expiry, so concurrent claimers never get the same entry. An entry that cannot
+    /// be read is parked as `failed` (with the reason in `last_error`) so that one bad
+    /// document cannot block the outbox. Runs maintenance when it is due.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.bounded(async |c| {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            self.maintain_if_due().await;
+            let lease_ms =
+                i64::try_from(lease.min(MAX_OUTBOX_LEASE).as_millis()).unwrap_or(i64::MAX);
+            let expires = to_datetime(now).saturating_add_millis(lease_ms);
+            let mut taken: Vec<String> = Vec::new();
+            let mut claimed = Vec::new();
+            while claimed.len() < max {
+                let token = uuid::Uuid::new_v4().simple().to_string();
+                let doc = c
+                    .outbox
+                    .find_one_and_update(
+                        OutboxDoc::claimable(now, &taken),
+                        OutboxDoc::claim(&token, expires),
+                    )
+                    .sort(OutboxDoc::due_first())
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(classify)?;
+                let Some(doc) = doc else { break };
+                let Some((id, conversation, destination)) = OutboxDoc::id_and_lane(&doc) else {
+                    return Err(StoreError::Corrupt(format!(
+                        "outbox entry without a readable id or conversation: {:?}",
+                        doc.get("_id")
+                    )));
+                };
+                taken.push(id.as_str().to_owned());
+                match decode::<OutboxDoc>("outbox entry", doc).and_then(OutboxDoc::into_entry) {
+                    Ok(entry) => claimed.push(entry),
+                    Err(StoreError::Corrupt(reason)) => {
+                        park(c, &id, (&conversation, &destination), now, &reason).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn complete_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        delivery: &Delivery,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| finish(c, id, claim, OutboxDoc::complete(delivery, now)).await)
+            .await
+    }
+
+    async fn renew_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let result = c
+                .outbox
+                .update_one(OutboxDoc::claimed(id, claim), OutboxDoc::renew(expires_at))
+                .await
+                .map_err(classify)?;
+            Ok(result.matched_count == 1)
+        })
+        .await
+    }
+
+    /// The entry stays its conversation's head.
+    async fn retry_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let result = c
+                .outbox
+                .update_one(
+                    OutboxDoc::claimed(id, claim),
+                    OutboxDoc::retry(next_attempt_at, error),
+                )
+                .await
+                .map_err(classify)?;
+            Ok(result.matched_count == 1)
+        })
+        .await
+    }
+
+    async fn fail_outbox(
+        &self,
+        id: &OutboxId,
+        claim: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| finish(c, id, claim, OutboxDoc::fail(error, now)).await)
+            .await
+    }
+
+    async fn outbox_entry(&self, id: &OutboxId) -> Result<Option<OutboxEntry>, StoreError> {
+        self.bounded(async |c| {
+            let doc = c
+                .outbox
+                .find_one(OutboxDoc::by_id(id))
+                .await
+                .map_err(classify)?;
+            doc.map(|d| decode::<OutboxDoc>("outbox entry", d)?.into_entry())
+                .transpose()
+        })
+        .await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.bounded(async |c| {
+            c.outbox
+                .count_documents(OutboxDoc::unfinished())
+                .await
+                .map_err(classify)
+        })
+        .await
+    }
+
+    /// The earliest `due_at` of a head.
+    async fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.bounded(async |c| {
+            let head = c
+                .outbox
+                .find_one(OutboxDoc::heads())
+                .sort(OutboxDoc::due_first())
+                .projection(OutboxDoc::due_projection())
+                .await
+                .map_err(classify)?;
+            head.map(|h| OutboxDoc::due_at_of(&h)).transpose()
+        })
+        .await
+    }
+
+    async fn schedule_timer(&self, timer: &NewTimer) -> Result<(), StoreError> {
+        self.bounded(async |c| {
+            let doc = timer_document(timer);
+            c.timers
+                .replace_one(doc! { "_id": &timer.id }, doc)
+                .upsert(true)
+                .await
+                .map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_timers(
+        &self,
+        now: Timestamp,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<TimerEntry>, StoreError> {
+        self.bounded(async |c| {
+            let lease_ms =
+                i64::try_from(lease.min(MAX_TIMER_LEASE).as_millis()).unwrap_or(i64::MAX);
+            let expires = to_datetime(now).saturating_add_millis(lease_ms);
+            let mut claimed = Vec::new();
+            while claimed.len() < max {
+                let token = uuid::Uuid::new_v4().simple().to_string();
+                let doc = c
+                    .timers
+                    .find_one_and_update(
+                        doc! { "available_at": { "$lte": to_datetime(now) } },
+                        doc! {
+                            "$set": { "available_at": expires, "claim": &token },
+                            "$inc": { "attempts": 1_i64 },
+                        },
+                    )
+                    .sort(doc! { "available_at": 1 })
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(classify)?;
+                let Some(doc) = doc else { break };
+                claimed.push(timer_entry(&doc)?);
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn finish_timer(&self, id: &str, claim: &str) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let removed = c
+                .timers
+                .delete_one(doc! { "_id": id, "claim": claim })
+                .await
+                .map_err(classify)?;
+            Ok(removed.deleted_count > 0)
+        })
+        .await
+    }
+
+    async fn next_timer_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.bounded(async |c| {
+            let first = c
+                .timers
+                .find_one(doc! {})
+                .sort(doc! { "available_at": 1 })
+                .projection(doc! { "available_at": 1 })
+                .await
+                .map_err(classify)?;
+            first
+                .map(|d| {
+                    d.get_datetime("available_at")
+                        .map_err(|e| StoreError::Corrupt(format!("timer available_at: {e}")))
+                        .and_then(|t| from_datetime(*t))
+                })
+                .transpose()
+        })
+        .await
+    }
+
+    /// The entries the report names are listed, then each is moved by its own
+    /// `findOneAndUpdate` that re-checks the report's condition, so a repeated or
+    /// concurrent report changes (and returns) an entry at most once.
+    async fn record_delivery_status(
+        &self,
+        update: &DeliveryUpdate,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.bounded(async |c| {
+            let Some((filter, change)) = OutboxDoc::reported(update) else {
+                return Ok(Vec::new());
+            };
+            let cursor = c
+                .outbox
+                .find(filter.clone())
+                .sort(OutboxDoc::sent_first())
+                .projection(id_only())
+                .await
+                .map_err(classify)?;
+            let ids = collect(cursor, |d| OutboxDoc::id_of(&d)).await?;
+            let mut changed = Vec::with_capacity(ids.len());
+            for id in ids {
+                let mut one = filter.clone();
+                one.insert("_id", id.as_str());
+                let doc = c
+                    .outbox
+                    .find_one_and_update(one, change.clone())
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(classify)?;
+                if let Some(doc) = doc {
+                    changed.push(decode::<OutboxDoc>("outbox entry", doc)?.into_entry()?);
+                }
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// One upsert filtered on "stored report not newer"; when a newer report is stored the
+    /// upsert's insert hits the unique `(channel, subject)` index, meaning "not applied".
+    async fn set_reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+        reachability: &Reachability,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let (filter, update) = ReachabilityDoc::upsert_if_newer(channel, subject, reachability);
+            // The second try settles a race of two first reports of one identity.
+            for _ in 0..2 {
+                match c
+                    .reachability
+                    .update_one(filter.clone(), update.clone())
+                    .upsert(true)
+                    .await
+                {
+                    Ok(_) => return Ok(true),
+                    Err(e) if is_duplicate_key(&e) => {}
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+            Ok(false)
+        })
+        .await
+    }
+
+    async fn reachability(
+        &self,
+        channel: &ChannelId,
+        subject: &str,
+    ) -> Result<Option<Reachability>, StoreError> {
+        self.bounded(async |c| {
+            let doc = c
+                .reachability
+                .find_one(ReachabilityDoc::by_key(channel, subject))
+                .await
+                .map_err(classify)?;
+            doc.map(|d| decode::<ReachabilityDoc>("reachability", d)?.into_reachability())
+                .transpose()
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

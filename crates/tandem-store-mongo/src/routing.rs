@@ -9,16 +9,17 @@
 //! collide on the empty array) refuses a second holder, and a claim that loses that race
 //! answers the agent that won it.
 
-use crate::docs::{check_schema, decode, from_datetime, to_datetime};
+use crate::MongoStore;
+use crate::docs::{check_schema, collect, decode, from_datetime, to_datetime};
 use crate::error::{classify, is_duplicate_key};
-use crate::records::collect;
 use crate::schema::Collections;
+use async_trait::async_trait;
 use bson::{DateTime, Document, doc};
 use mongodb::IndexModel;
 use mongodb::options::{IndexOptions, ReturnDocument};
 use serde::{Deserialize, Serialize};
 use tandem_core::store::{
-    AgentProfile, AgentRecord, AgentStatus, QueuedHandoff, StoreError, priority_rank,
+    AgentProfile, AgentRecord, AgentStatus, QueuedHandoff, Routing, StoreError, priority_rank,
 };
 use tandem_model::{ConversationId, Timestamp};
 
@@ -207,169 +208,187 @@ async fn find_agent(c: &Collections, filter: Document) -> Result<Option<AgentRec
         .transpose()
 }
 
-/// See [`Routing::put_agent`](tandem_core::store::Routing::put_agent).
-pub(crate) async fn put_agent(
-    c: &Collections,
-    profile: &AgentProfile,
-    now: Timestamp,
-) -> Result<AgentRecord, StoreError> {
-    let updated = c
-        .agents
-        .find_one_and_update(
-            doc! { "_id": &profile.id },
-            AgentDoc::set_profile(profile, now),
-        )
-        .upsert(true)
-        .return_document(ReturnDocument::After)
-        .await
-        .map_err(classify)?
-        .ok_or_else(|| StoreError::Unavailable("upsert returned no agent".into()))?;
-    decode::<AgentDoc>("agent", updated)?.into_record()
-}
-
-/// See [`Routing::agent`](tandem_core::store::Routing::agent).
-pub(crate) async fn agent(c: &Collections, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-    find_agent(c, doc! { "_id": id }).await
-}
-
-/// See [`Routing::agents`](tandem_core::store::Routing::agents).
-pub(crate) async fn agents(c: &Collections) -> Result<Vec<AgentRecord>, StoreError> {
-    let cursor = c
-        .agents
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .map_err(classify)?;
-    collect(cursor, |d| decode::<AgentDoc>("agent", d)?.into_record()).await
-}
-
-/// See [`Routing::delete_agent`](tandem_core::store::Routing::delete_agent).
-pub(crate) async fn delete_agent(
-    c: &Collections,
-    id: &str,
-) -> Result<Option<AgentRecord>, StoreError> {
-    c.agents
-        .find_one_and_delete(doc! { "_id": id })
-        .await
-        .map_err(classify)?
-        .map(|d| decode::<AgentDoc>("agent", d)?.into_record())
-        .transpose()
-}
-
-/// See [`Routing::claim_agent`](tandem_core::store::Routing::claim_agent).
-pub(crate) async fn claim_agent(
-    c: &Collections,
-    skill: &str,
-    handoff: &str,
-    now: Timestamp,
-) -> Result<Option<AgentRecord>, StoreError> {
-    if let Some(current) = find_agent(c, AgentDoc::holding(handoff)).await? {
-        return Ok(Some(current));
-    }
-    let claimed = c
-        .agents
-        .find_one_and_update(
-            AgentDoc::can_take(skill, handoff),
-            AgentDoc::hold(handoff, now),
-        )
-        .sort(doc! { "load": 1, "_id": 1 })
-        .return_document(ReturnDocument::After)
-        .await;
-    match claimed {
-        Ok(found) => found
-            .map(|d| decode::<AgentDoc>("agent", d)?.into_record())
-            .transpose(),
-        // A concurrent claim gave it to another agent first: that one holds it.
-        Err(e) if is_duplicate_key(&e) => find_agent(c, AgentDoc::holding(handoff)).await,
-        Err(e) => Err(classify(e)),
-    }
-}
-
-/// See [`Routing::bind_agent`](tandem_core::store::Routing::bind_agent).
-pub(crate) async fn bind_agent(
-    c: &Collections,
-    agent_id: &str,
-    handoff: &str,
-    now: Timestamp,
-) -> Result<Option<AgentRecord>, StoreError> {
-    if agent(c, agent_id).await?.is_none() {
-        return Ok(None);
-    }
-    let mut last = None;
-    // A concurrent claim may take the handoff between the release and the hold.
-    for _ in 0..BIND_RETRIES {
-        c.agents
-            .update_many(
-                doc! { "active": handoff, "load": { "$gt": 0_i64 }, "_id": { "$ne": agent_id } },
-                AgentDoc::unhold(handoff, now),
-            )
-            .await
-            .map_err(classify)?;
-        let held = c
-            .agents
-            .update_one(
-                doc! { "_id": agent_id, "active": { "$ne": handoff } },
-                AgentDoc::hold(handoff, now),
-            )
-            .await;
-        match held {
-            Ok(_) => return agent(c, agent_id).await,
-            Err(e) if is_duplicate_key(&e) => last = Some(classify(e)),
-            Err(e) => return Err(classify(e)),
-        }
-    }
-    Err(last.unwrap_or_else(|| StoreError::Conflict(format!("binding handoff {handoff}"))))
-}
-
 /// How often `bind_agent` retries when concurrent claims keep taking the handoff.
 const BIND_RETRIES: usize = 5;
 
-/// See [`Routing::release_agent`](tandem_core::store::Routing::release_agent).
-pub(crate) async fn release_agent(
-    c: &Collections,
-    handoff: &str,
-    now: Timestamp,
-) -> Result<Option<String>, StoreError> {
-    let before = c
-        .agents
-        .find_one_and_update(AgentDoc::holding(handoff), AgentDoc::unhold(handoff, now))
+#[async_trait]
+impl Routing for MongoStore {
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Timestamp,
+    ) -> Result<AgentRecord, StoreError> {
+        self.bounded(async |c| {
+            let updated = c
+                .agents
+                .find_one_and_update(
+                    doc! { "_id": &profile.id },
+                    AgentDoc::set_profile(profile, now),
+                )
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(classify)?
+                .ok_or_else(|| StoreError::Unavailable("upsert returned no agent".into()))?;
+            decode::<AgentDoc>("agent", updated)?.into_record()
+        })
         .await
-        .map_err(classify)?;
-    Ok(before.and_then(|d| d.get_str("_id").ok().map(str::to_owned)))
-}
-
-/// See [`Routing::enqueue_handoff`](tandem_core::store::Routing::enqueue_handoff).
-pub(crate) async fn enqueue(c: &Collections, entry: &QueuedHandoff) -> Result<(), StoreError> {
-    let doc = crate::docs::encode("queued handoff", &QueueDoc::from_entry(entry))?;
-    match c.handoff_queue.insert_one(doc).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_duplicate_key(&e) => Ok(()),
-        Err(e) => Err(classify(e)),
     }
-}
 
-/// See [`Routing::dequeue_handoff`](tandem_core::store::Routing::dequeue_handoff).
-pub(crate) async fn dequeue(c: &Collections, handoff: &str) -> Result<bool, StoreError> {
-    let deleted = c
-        .handoff_queue
-        .delete_one(doc! { "_id": handoff })
-        .await
-        .map_err(classify)?;
-    Ok(deleted.deleted_count > 0)
-}
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.bounded(async |c| find_agent(c, doc! { "_id": id }).await)
+            .await
+    }
 
-/// See [`Routing::queued_handoffs`](tandem_core::store::Routing::queued_handoffs).
-pub(crate) async fn queued(c: &Collections) -> Result<Vec<QueuedHandoff>, StoreError> {
-    let cursor = c
-        .handoff_queue
-        .find(doc! {})
-        .sort(QueueDoc::queue_order())
+    async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        self.bounded(async |c| {
+            let cursor = c
+                .agents
+                .find(doc! {})
+                .sort(doc! { "_id": 1 })
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| decode::<AgentDoc>("agent", d)?.into_record()).await
+        })
         .await
-        .map_err(classify)?;
-    collect(cursor, |d| {
-        decode::<QueueDoc>("queued handoff", d)?.into_entry()
-    })
-    .await
+    }
+
+    async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.bounded(async |c| {
+            c.agents
+                .find_one_and_delete(doc! { "_id": id })
+                .await
+                .map_err(classify)?
+                .map(|d| decode::<AgentDoc>("agent", d)?.into_record())
+                .transpose()
+        })
+        .await
+    }
+
+    async fn claim_agent(
+        &self,
+        skill: &str,
+        handoff: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        self.bounded(async |c| {
+            if let Some(current) = find_agent(c, AgentDoc::holding(handoff)).await? {
+                return Ok(Some(current));
+            }
+            let claimed = c
+                .agents
+                .find_one_and_update(
+                    AgentDoc::can_take(skill, handoff),
+                    AgentDoc::hold(handoff, now),
+                )
+                .sort(doc! { "load": 1, "_id": 1 })
+                .return_document(ReturnDocument::After)
+                .await;
+            match claimed {
+                Ok(found) => found
+                    .map(|d| decode::<AgentDoc>("agent", d)?.into_record())
+                    .transpose(),
+                // A concurrent claim gave it to another agent first: that one holds it.
+                Err(e) if is_duplicate_key(&e) => find_agent(c, AgentDoc::holding(handoff)).await,
+                Err(e) => Err(classify(e)),
+            }
+        })
+        .await
+    }
+
+    async fn bind_agent(
+        &self,
+        agent_id: &str,
+        handoff: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        self.bounded(async |c| {
+            if find_agent(c, doc! { "_id": agent_id }).await?.is_none() {
+                return Ok(None);
+            }
+            let mut last = None;
+            // A concurrent claim may take the handoff between the release and the hold.
+            for _ in 0..BIND_RETRIES {
+                c.agents
+                    .update_many(
+                        doc! { "active": handoff, "load": { "$gt": 0_i64 }, "_id": { "$ne": agent_id } },
+                        AgentDoc::unhold(handoff, now),
+                    )
+                    .await
+                    .map_err(classify)?;
+                let held = c
+                    .agents
+                    .update_one(
+                        doc! { "_id": agent_id, "active": { "$ne": handoff } },
+                        AgentDoc::hold(handoff, now),
+                    )
+                    .await;
+                match held {
+                    Ok(_) => return find_agent(c, doc! { "_id": agent_id }).await,
+                    Err(e) if is_duplicate_key(&e) => last = Some(classify(e)),
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+            Err(last.unwrap_or_else(|| StoreError::Conflict(format!("binding handoff {handoff}"))))
+        })
+        .await
+    }
+
+    async fn release_agent(
+        &self,
+        handoff: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        self.bounded(async |c| {
+            let before = c
+                .agents
+                .find_one_and_update(AgentDoc::holding(handoff), AgentDoc::unhold(handoff, now))
+                .await
+                .map_err(classify)?;
+            Ok(before.and_then(|d| d.get_str("_id").ok().map(str::to_owned)))
+        })
+        .await
+    }
+
+    async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError> {
+        self.bounded(async |c| {
+            let doc = crate::docs::encode("queued handoff", &QueueDoc::from_entry(entry))?;
+            match c.handoff_queue.insert_one(doc).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_duplicate_key(&e) => Ok(()),
+                Err(e) => Err(classify(e)),
+            }
+        })
+        .await
+    }
+
+    async fn dequeue_handoff(&self, handoff: &str) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let deleted = c
+                .handoff_queue
+                .delete_one(doc! { "_id": handoff })
+                .await
+                .map_err(classify)?;
+            Ok(deleted.deleted_count > 0)
+        })
+        .await
+    }
+
+    async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
+        self.bounded(async |c| {
+            let cursor = c
+                .handoff_queue
+                .find(doc! {})
+                .sort(QueueDoc::queue_order())
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<QueueDoc>("queued handoff", d)?.into_entry()
+            })
+            .await
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

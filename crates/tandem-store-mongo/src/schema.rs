@@ -61,7 +61,7 @@ impl Collections {
             link_codes: db.collection(kv::LINK_CODES),
             agents: db.collection(crate::routing::AGENTS),
             handoff_queue: db.collection(crate::routing::HANDOFF_QUEUE),
-            timers: db.collection(crate::timers::TIMERS),
+            timers: db.collection(crate::outbox::TIMERS),
             leases: db.collection(crate::shared::LEASES),
             notifications: db.collection(crate::shared::NOTIFICATIONS),
             pacing: db.collection(crate::pacing::PACING),
@@ -99,7 +99,7 @@ pub(crate) fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             crate::routing::HANDOFF_QUEUE,
             crate::routing::QueueDoc::indexes(),
         ),
-        (crate::timers::TIMERS, crate::timers::indexes()),
+        (crate::outbox::TIMERS, crate::outbox::timer_indexes()),
         (crate::shared::LEASES, Vec::new()),
         (
             crate::shared::NOTIFICATIONS,

@@ -1,4 +1,6 @@
-//! What processes sharing the database coordinate through.
+//! What processes sharing the database coordinate through, and the key-value space: the
+//! store's `KeyValue` area (the send budgets' queries are here too; their design and
+//! arithmetic are in `pacing`).
 //!
 //! **Leases** (`leases`, `_id` the lease name): `try_lease` is one upsert filtered on
 //! "held by this holder or expired"; when another holder's unexpired lease is there, the
@@ -12,17 +14,24 @@
 //! polls by `_id` instead, every [`POLL_EVERY`]: from the highest `seq` it has seen, keeping
 //! a gap (a `seq` taken by a writer that has not inserted yet) open for [`GAP_WAIT`] so a
 //! late insert is still delivered.
+//!
+//! **Key-value pairs** (`kv`): `kv_swap` is an update filtered on the expected value, or
+//! an insert that the unique `(namespace, key)` index refuses when the pair exists.
 
+use crate::MongoStore;
+use crate::docs::kv::KvDoc;
 use crate::docs::to_datetime;
-use crate::error::{classify, is_duplicate_key};
+use crate::error::{RACE_RETRIES, classify, is_duplicate_key};
+use crate::pacing::{expiry_stage, millis, wait};
 use crate::schema::Collections;
-use bson::{Bson, Document, doc};
+use async_trait::async_trait;
+use bson::{Bson, DateTime, Document, doc};
 use futures::StreamExt;
 use mongodb::IndexModel;
-use mongodb::options::IndexOptions;
+use mongodb::options::{IndexOptions, ReturnDocument};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use tandem_core::store::{Notification, NotificationFeed, StoreError};
+use tandem_core::store::{KeyValue, Notification, NotificationFeed, StoreError};
 use tandem_model::Timestamp;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -59,70 +68,245 @@ pub(crate) fn notification_indexes() -> Vec<IndexModel> {
     ]
 }
 
-/// See [`KeyValue::try_lease`](tandem_core::store::KeyValue::try_lease).
-pub(crate) async fn try_lease(
-    c: &Collections,
-    name: &str,
-    holder: &str,
-    ttl: Duration,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let now = to_datetime(now);
-    let ttl_ms = i64::try_from(ttl.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX);
-    let result = c
-        .leases
-        .update_one(
-            doc! { "_id": name, "$or": [ { "holder": holder }, { "expires_at": { "$lte": now } } ] },
-            doc! { "$set": {
-                "holder": holder,
-                "expires_at": now.saturating_add_millis(ttl_ms),
-                "schema_version": 1_i32,
-            } },
-        )
-        .upsert(true)
-        .await;
-    match result {
-        Ok(r) => Ok(r.matched_count > 0 || r.upserted_id.is_some()),
-        // Held by another, unexpired: the upsert's insert collided with it.
-        Err(e) if is_duplicate_key(&e) => Ok(false),
-        Err(e) => Err(classify(e)),
-    }
-}
-
-/// See [`KeyValue::release_lease`](tandem_core::store::KeyValue::release_lease).
-pub(crate) async fn release_lease(
-    c: &Collections,
-    name: &str,
-    holder: &str,
-) -> Result<bool, StoreError> {
-    let r = c
-        .leases
-        .delete_one(doc! { "_id": name, "holder": holder })
-        .await
-        .map_err(classify)?;
-    Ok(r.deleted_count > 0)
-}
-
-/// See [`KeyValue::publish_notification`](tandem_core::store::KeyValue::publish_notification).
-pub(crate) async fn publish(
-    c: &Collections,
-    n: &Notification,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let seq = crate::records::next_counter(c, NOTIFICATION_SEQ).await?;
-    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-    c.notifications
-        .insert_one(doc! {
-            "_id": seq,
-            "topic": &n.topic,
-            "origin": &n.origin,
-            "payload": &n.payload,
-            "at": to_datetime(now),
-            "schema_version": 1_i32,
+#[async_trait]
+impl KeyValue for MongoStore {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let now = to_datetime(now);
+            let ttl_ms = i64::try_from(ttl.min(MAX_LEASE).as_millis()).unwrap_or(i64::MAX);
+            let result = c
+                .leases
+                .update_one(
+                    doc! { "_id": name, "$or": [ { "holder": holder }, { "expires_at": { "$lte": now } } ] },
+                    doc! { "$set": {
+                        "holder": holder,
+                        "expires_at": now.saturating_add_millis(ttl_ms),
+                        "schema_version": 1_i32,
+                    } },
+                )
+                .upsert(true)
+                .await;
+            match result {
+                Ok(r) => Ok(r.matched_count > 0 || r.upserted_id.is_some()),
+                // Held by another, unexpired: the upsert's insert collided with it.
+                Err(e) if is_duplicate_key(&e) => Ok(false),
+                Err(e) => Err(classify(e)),
+            }
         })
         .await
-        .map_err(classify)?;
-    Ok(())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let r = c
+                .leases
+                .delete_one(doc! { "_id": name, "holder": holder })
+                .await
+                .map_err(classify)?;
+            Ok(r.deleted_count > 0)
+        })
+        .await
+    }
+
+    async fn reserve_pacing(
+        &self,
+        key: &str,
+        interval: Duration,
+        burst: u32,
+        now: Timestamp,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.bounded(async |c| {
+            let now = to_datetime(now);
+            let interval_ms = millis(interval);
+            let pipeline = vec![
+                doc! { "$set": { "tat": { "$add": [ { "$max": [ "$tat", now ] }, interval_ms ] } } },
+                expiry_stage(),
+            ];
+            // An update of an existing budget (the steady state: one round trip); a budget not
+            // there yet is inserted with its first slot taken, and when another caller inserted
+            // it first (duplicate key) the update is tried again. Not an upsert: SecantusDB
+            // answers some concurrent upserts of one `_id` with no document although it applied
+            // them, which would take a slot twice.
+            let mut attempts = 0;
+            let stored = loop {
+                let updated = c
+                    .pacing
+                    .find_one_and_update(doc! { "_id": key }, pipeline.clone())
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(classify)?;
+                if let Some(doc) = updated {
+                    break doc;
+                }
+                let tat = DateTime::from_millis(now.timestamp_millis().saturating_add(interval_ms));
+                let first = doc! {
+                    "_id": key,
+                    "tat": tat,
+                    "expires_at": tat,
+                    "schema_version": 1_i32,
+                };
+                match c.pacing.insert_one(first.clone()).await {
+                    Ok(_) => break first,
+                    Err(e) if is_duplicate_key(&e) && attempts < RACE_RETRIES => attempts += 1,
+                    Err(e) => return Err(classify(e)),
+                }
+            };
+            Ok(wait(&stored, now, interval_ms, burst))
+        })
+        .await
+            .map(Some)
+    }
+
+    async fn pause_pacing(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        self.bounded(async |c| {
+            let until = to_datetime(until);
+            let pipeline = vec![
+                doc! { "$set": { "paused_until": { "$max": [ "$paused_until", until ] } } },
+                expiry_stage(),
+            ];
+            let mut attempts = 0;
+            loop {
+                let r = c
+                    .pacing
+                    .update_one(doc! { "_id": key }, pipeline.clone())
+                    .await
+                    .map_err(classify)?;
+                if r.matched_count > 0 {
+                    return Ok(());
+                }
+                let paused = doc! {
+                    "_id": key,
+                    "paused_until": until,
+                    "expires_at": until,
+                    "schema_version": 1_i32,
+                };
+                match c.pacing.insert_one(paused).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) if is_duplicate_key(&e) && attempts < RACE_RETRIES => attempts += 1,
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn publish_notification(&self, notification: &Notification) -> Result<(), StoreError> {
+        self.bounded(async |c| {
+            let seq = crate::inbound::next_counter(c, NOTIFICATION_SEQ).await?;
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            c.notifications
+                .insert_one(doc! {
+                    "_id": seq,
+                    "topic": &notification.topic,
+                    "origin": &notification.origin,
+                    "payload": &notification.payload,
+                    "at": to_datetime(tandem_model::now()),
+                    "schema_version": 1_i32,
+                })
+                .await
+                .map_err(classify)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A change stream when the deployment has them, polling otherwise. The stream (or the
+    /// polling start) is opened before this returns, so every later notification is
+    /// delivered.
+    async fn notification_feed(&self) -> Result<Option<NotificationFeed>, StoreError> {
+        self.bounded(async |c| {
+            let (tx, rx) = mpsc::channel(1024);
+            let coll = c.notifications.clone();
+            let c = c.clone();
+            match open_stream(&coll, None).await {
+                Ok(stream) => {
+                    tokio::spawn(follow_stream(c, stream, tx));
+                }
+                Err(e) => {
+                    debug!(error = %e.kind, "No change stream on notifications; polling them.");
+                    let from = newest_seq(&c).await?;
+                    tokio::spawn(poll(c, from, tx));
+                }
+            }
+            Ok(Some(rx))
+        })
+        .await
+    }
+
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.bounded(async |c| {
+            let doc =
+                c.kv.find_one(KvDoc::by_key(namespace, key))
+                    .await
+                    .map_err(classify)?;
+            doc.map(|d| crate::docs::decode::<KvDoc>("key-value pair", d)?.into_value())
+                .transpose()
+        })
+        .await
+    }
+
+    async fn kv_swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| match expected {
+            Some(old) => {
+                let mut filter = KvDoc::by_key(namespace, key);
+                filter.insert("value", old);
+                let r =
+                    c.kv.update_one(filter, KvDoc::set(value))
+                        .await
+                        .map_err(classify)?;
+                Ok(r.matched_count == 1)
+            }
+            None => {
+                let doc = bson::doc! {
+                    "_id": bson::oid::ObjectId::new(),
+                    "schema_version": crate::docs::SCHEMA_VERSION,
+                    "namespace": namespace,
+                    "key": key,
+                    "value": value,
+                };
+                match c.kv.insert_one(doc).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if is_duplicate_key(&e) => Ok(false),
+                    Err(e) => Err(classify(e)),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn kv_put(&self, namespace: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        self.bounded(async |c| {
+            for _ in 0..RACE_RETRIES {
+                match c
+                    .kv
+                    .update_one(KvDoc::by_key(namespace, key), KvDoc::set(value))
+                    .upsert(true)
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    // Two first upserts of one key: the loser retries as an update.
+                    Err(e) if is_duplicate_key(&e) => {}
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+            Err(StoreError::Conflict(format!(
+                "key {namespace}/{key} kept changing concurrently"
+            )))
+        })
+        .await
+    }
 }
 
 /// Reads a stored notification; `None` (skipped, logged) when it is malformed.
@@ -170,26 +354,6 @@ fn decode_seq(doc: &Document) -> Option<i64> {
         Some(Bson::Int32(n)) => Some(i64::from(*n)),
         _ => None,
     }
-}
-
-/// See [`KeyValue::notification_feed`](tandem_core::store::KeyValue::notification_feed): a change
-/// stream when the deployment has them, polling otherwise. The stream (or the polling
-/// start) is opened before this returns, so every later notification is delivered.
-pub(crate) async fn feed(c: &Collections) -> Result<NotificationFeed, StoreError> {
-    let (tx, rx) = mpsc::channel(1024);
-    let coll = c.notifications.clone();
-    let c = c.clone();
-    match open_stream(&coll, None).await {
-        Ok(stream) => {
-            tokio::spawn(follow_stream(c, stream, tx));
-        }
-        Err(e) => {
-            debug!(error = %e.kind, "No change stream on notifications; polling them.");
-            let from = newest_seq(&c).await?;
-            tokio::spawn(poll(c, from, tx));
-        }
-    }
-    Ok(rx)
 }
 
 type Stream = mongodb::change_stream::ChangeStream<

@@ -1,24 +1,30 @@
-//! `commit_turn`: with a multi-document transaction where the deployment has them, with
-//! the conversation's turn journal where it does not (see the crate docs, "Atomicity").
+//! Conversations and their turns: opening (the unique partial index on open conversations
+//! decides races), closing, the transcript and AI audit reads, and `commit_turn`: with a
+//! multi-document transaction where the deployment has them, with the conversation's turn
+//! journal where it does not (see the crate docs, "Atomicity").
 
+use crate::MongoStore;
 use crate::docs::ai_audit::AiAuditDoc;
 use crate::docs::conversations::{ConversationDoc, JournalDoc};
 use crate::docs::escalations::EscalationDoc;
 use crate::docs::inbound::InboundDoc;
 use crate::docs::outbox::OutboxDoc;
 use crate::docs::transcript::TranscriptDoc;
-use crate::docs::{decode, encode, id_only, to_datetime, to_i64};
-use crate::error::{classify, is_transient_transaction_error, only_duplicates};
+use crate::docs::{collect, decode, encode, id_only, limit, to_datetime, to_i64};
+use crate::error::{
+    RACE_RETRIES, classify, is_duplicate_key, is_transient_transaction_error, only_duplicates,
+};
 use crate::outbox::promote;
 use crate::schema::Collections;
+use async_trait::async_trait;
 use bson::{DateTime, Document};
 use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::options::{Acknowledgment, ReadConcern, WriteConcern};
 use mongodb::{Client, ClientSession, Collection};
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
-use tandem_core::store::{StoreError, Turn};
-use tandem_model::ConversationId;
+use tandem_core::store::{AiAuditRecord, ConversationRecord, Conversations, StoreError, Turn};
+use tandem_model::{ChannelId, ConversationId, CustomerId, Timestamp, TranscriptEntry};
 
 /// How long a transaction is retried after transient errors (write conflicts with a
 /// concurrent turn of the same conversation, elections).
@@ -28,7 +34,7 @@ const TRANSACTION_RETRY_FOR: Duration = Duration::from_secs(5);
 const JOURNAL_ATTEMPTS: u32 = 3;
 
 /// A turn as documents, checked for collisions within itself.
-pub(crate) struct TurnDocs {
+struct TurnDocs {
     conversation_id: ConversationId,
     /// The new record, at the version the turn was planned at.
     conversation: ConversationDoc,
@@ -46,7 +52,7 @@ pub(crate) struct TurnDocs {
 impl TurnDocs {
     /// Encodes `turn`. Two entries with one `(conversation, seq)` or one id are a
     /// [`StoreError::Conflict`], as the unique indexes would make them.
-    pub(crate) fn new(turn: &Turn) -> Result<Self, StoreError> {
+    fn new(turn: &Turn) -> Result<Self, StoreError> {
         let conv = &turn.conversation;
         let version = conv.version;
         let entries = turn
@@ -103,7 +109,11 @@ impl TurnDocs {
             entries,
             escalations,
             outbox,
-            timers: turn.timers.iter().map(crate::timers::document).collect(),
+            timers: turn
+                .timers
+                .iter()
+                .map(crate::outbox::timer_document)
+                .collect(),
             ai_audit,
         })
     }
@@ -140,7 +150,7 @@ impl From<mongodb::error::Error> for Stop {
 }
 
 /// Commits a turn in one multi-document transaction, retrying transient failures.
-pub(crate) async fn commit_in_transaction(
+async fn commit_in_transaction(
     client: &Client,
     c: &Collections,
     turn: &TurnDocs,
@@ -302,7 +312,7 @@ async fn insert_in<T: serde::Serialize>(
 /// Commits a turn without a transaction: checks, then one single-document update that
 /// bumps the version and writes the journal (the commit point), then the journal's
 /// idempotent application.
-pub(crate) async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result<(), StoreError> {
+async fn commit_journaled(c: &Collections, turn: &TurnDocs) -> Result<(), StoreError> {
     // 1. The stored conversation, with any earlier journal applied first.
     let mut stored = None;
     let mut exists = false;
@@ -516,6 +526,191 @@ fn stale_version(turn: &TurnDocs) -> StoreError {
         "conversation {} is not at version {} (changed concurrently)",
         turn.conversation_id, turn.version
     ))
+}
+
+/// The customer's open conversation, or a new one that gets `id` unless that is taken
+/// ([`Conversations::open_conversation_as`]). The unique partial index on open
+/// conversations decides races: a loser reads the winner's.
+async fn open_conversation(
+    c: &Collections,
+    customer: &CustomerId,
+    channel: &ChannelId,
+    id: Option<&ConversationId>,
+    now: Timestamp,
+) -> Result<ConversationRecord, StoreError> {
+    for attempt in 0..RACE_RETRIES {
+        let open = c
+            .conversations
+            .find_one(ConversationDoc::open_of(customer))
+            .await
+            .map_err(classify)?;
+        if let Some(doc) = open {
+            return decode::<ConversationDoc>("conversation", doc)?.into_record();
+        }
+        // The announced id on the first try; a generated one after a duplicate key (the
+        // id may be what was taken).
+        let id = match id {
+            Some(id) if attempt == 0 => id.clone(),
+            _ => ConversationId::generate(),
+        };
+        let new = ConversationDoc::open(&id, customer, channel, now);
+        match c
+            .conversations
+            .insert_one(encode("conversation", &new)?)
+            .await
+        {
+            Ok(_) => return new.into_record(),
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(classify(e)),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "the open conversation of customer {customer} kept changing concurrently"
+    )))
+}
+
+#[async_trait]
+impl Conversations for MongoStore {
+    async fn conversations_of(
+        &self,
+        customer: &CustomerId,
+        max: usize,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        self.bounded(async |c| {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            let cursor = c
+                .conversations
+                .find(ConversationDoc::of_customer(customer))
+                .sort(ConversationDoc::newest_first())
+                .limit(limit(max))
+                .await
+                .map_err(classify)?;
+            collect(cursor, |d| {
+                decode::<ConversationDoc>("conversation", d)?.into_record()
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn open_conversation(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        self.bounded(async |c| open_conversation(c, customer, channel, None, now).await)
+            .await
+    }
+
+    async fn open_conversation_as(
+        &self,
+        customer: &CustomerId,
+        channel: &ChannelId,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<ConversationRecord, StoreError> {
+        self.bounded(async |c| open_conversation(c, customer, channel, Some(id), now).await)
+            .await
+    }
+
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        self.bounded(async |c| {
+            let doc = c
+                .conversations
+                .find_one(ConversationDoc::by_id(id))
+                .await
+                .map_err(classify)?;
+            doc.map(|d| decode::<ConversationDoc>("conversation", d)?.into_record())
+                .transpose()
+        })
+        .await
+    }
+
+    async fn close_conversation(
+        &self,
+        id: &ConversationId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.bounded(async |c| {
+            let result = c
+                .conversations
+                .update_one(ConversationDoc::open_by_id(id), ConversationDoc::close(now))
+                .await
+                .map_err(classify)?;
+            Ok(result.modified_count == 1)
+        })
+        .await
+    }
+
+    async fn transcript(
+        &self,
+        conversation: &ConversationId,
+        max: usize,
+    ) -> Result<Vec<TranscriptEntry>, StoreError> {
+        self.bounded(async |c| {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            let cursor = c
+                .transcript
+                .find(TranscriptDoc::of_conversation(conversation))
+                .sort(TranscriptDoc::newest_first())
+                .limit(limit(max))
+                .await
+                .map_err(classify)?;
+            let mut entries = collect(cursor, |d| {
+                decode::<TranscriptDoc>("transcript entry", d)?.into_entry()
+            })
+            .await?;
+            entries.reverse();
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn commit_turn(&self, turn: Turn) -> Result<(), StoreError> {
+        self.bounded(async |c| {
+            let docs = TurnDocs::new(&turn)?;
+            if self.transactions {
+                commit_in_transaction(&self.client, c, &docs).await
+            } else {
+                commit_journaled(c, &docs).await
+            }
+        })
+        .await
+    }
+
+    async fn ai_audit(
+        &self,
+        conversation: &ConversationId,
+        max: usize,
+    ) -> Result<Vec<AiAuditRecord>, StoreError> {
+        self.bounded(async |c| {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            let cursor = c
+                .ai_audit
+                .find(AiAuditDoc::of_conversation(conversation))
+                .sort(AiAuditDoc::newest_first())
+                .limit(limit(max))
+                .await
+                .map_err(classify)?;
+            let mut records = collect(cursor, |d| {
+                decode::<AiAuditDoc>("AI audit record", d)?.into_record()
+            })
+            .await?;
+            records.reverse();
+            Ok(records)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

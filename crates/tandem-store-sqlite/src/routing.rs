@@ -2,10 +2,12 @@
 //! waiting in a queue. Every mutation runs on the single writer, so a claim's check of
 //! capacity and its insert cannot interleave with another claim.
 
-use crate::rows::{col, col_json, col_ts, query_all, sql_error, to_json, to_ms};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::SqliteStore;
+use crate::rows::{col, col_json, col_ts, exec, query_all, query_opt, to_json, to_ms};
+use async_trait::async_trait;
+use rusqlite::{Connection, Row, params};
 use tandem_core::store::{
-    AgentProfile, AgentRecord, AgentStatus, QueuedHandoff, StoreError, priority_rank,
+    AgentProfile, AgentRecord, AgentStatus, QueuedHandoff, Routing, StoreError, priority_rank,
 };
 use tandem_model::{ConversationId, Timestamp};
 
@@ -49,8 +51,8 @@ fn record(
     })
 }
 
-/// See [`Routing::agent`](tandem_core::store::Routing::agent).
-pub(crate) fn agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+/// An agent by id (on the writer too, when a write returns the agent).
+fn agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, StoreError> {
     let row = query_all(
         conn,
         &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"),
@@ -62,201 +64,232 @@ pub(crate) fn agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, 
     row.map(|r| record(conn, r)).transpose()
 }
 
-/// See [`Routing::agents`](tandem_core::store::Routing::agents).
-pub(crate) fn agents(conn: &Connection) -> Result<Vec<AgentRecord>, StoreError> {
-    query_all(
-        conn,
-        &format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"),
-        [],
-        agent_row,
-    )?
-    .into_iter()
-    .map(|r| record(conn, r))
-    .collect()
-}
-
-/// See [`Routing::put_agent`](tandem_core::store::Routing::put_agent).
-pub(crate) fn put_agent(
-    conn: &Connection,
-    profile: &AgentProfile,
-    now: Timestamp,
-) -> Result<AgentRecord, StoreError> {
-    let skills = to_json("agent skills", &profile.skills)?;
-    conn.prepare_cached(
-        "INSERT INTO agents (id, name, skills, capacity, status, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, skills = excluded.skills,
-           capacity = excluded.capacity, status = excluded.status,
-           updated_at = excluded.updated_at",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            profile.id,
-            profile.name,
-            skills,
-            i64::from(profile.capacity),
-            profile.status.as_str(),
-            to_ms(now),
-        ])
-    })
-    .map_err(sql_error)?;
-    agent(conn, &profile.id)?
-        .ok_or_else(|| StoreError::Unavailable("agent vanished after its write".into()))
-}
-
-/// See [`Routing::delete_agent`](tandem_core::store::Routing::delete_agent).
-pub(crate) fn delete_agent(conn: &Connection, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-    let Some(before) = agent(conn, id)? else {
-        return Ok(None);
-    };
-    conn.prepare_cached("DELETE FROM agent_handoffs WHERE agent_id = ?1")
-        .and_then(|mut stmt| stmt.execute(params![id]))
-        .map_err(sql_error)?;
-    conn.prepare_cached("DELETE FROM agents WHERE id = ?1")
-        .and_then(|mut stmt| stmt.execute(params![id]))
-        .map_err(sql_error)?;
-    Ok(Some(before))
-}
-
 fn holder(conn: &Connection, handoff: &str) -> Result<Option<String>, StoreError> {
-    conn.prepare_cached("SELECT agent_id FROM agent_handoffs WHERE handoff_id = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row(params![handoff], |row| row.get(0))
-                .optional()
-        })
-        .map_err(sql_error)
+    query_opt(
+        conn,
+        "SELECT agent_id FROM agent_handoffs WHERE handoff_id = ?1",
+        params![handoff],
+        |row| col(row, 0),
+    )
 }
 
 fn hold(conn: &Connection, agent: &str, handoff: &str, now: Timestamp) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    exec(
+        conn,
         "INSERT INTO agent_handoffs (handoff_id, agent_id, ord)
          VALUES (?1, ?2, (SELECT coalesce(max(ord), 0) + 1 FROM agent_handoffs))
          ON CONFLICT (handoff_id) DO UPDATE SET agent_id = excluded.agent_id,
            ord = excluded.ord",
-    )
-    .and_then(|mut stmt| stmt.execute(params![handoff, agent]))
-    .map_err(sql_error)?;
+        params![handoff, agent],
+    )?;
     touch(conn, agent, now)
 }
 
 fn touch(conn: &Connection, agent: &str, now: Timestamp) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE agents SET updated_at = ?2 WHERE id = ?1")
-        .and_then(|mut stmt| stmt.execute(params![agent, to_ms(now)]))
-        .map_err(sql_error)?;
-    Ok(())
-}
-
-/// See [`Routing::claim_agent`](tandem_core::store::Routing::claim_agent).
-pub(crate) fn claim_agent(
-    conn: &Connection,
-    skill: &str,
-    handoff: &str,
-    now: Timestamp,
-) -> Result<Option<AgentRecord>, StoreError> {
-    if let Some(current) = holder(conn, handoff)? {
-        return agent(conn, &current);
-    }
-    // Candidates with the skill, least loaded first, ties by id.
-    let candidates = query_all(
+    exec(
         conn,
-        "SELECT a.id FROM agents a
-         WHERE a.status = 'available'
-           AND EXISTS (SELECT 1 FROM json_each(a.skills) s WHERE s.value = ?1)
-           AND a.capacity > (SELECT count(*) FROM agent_handoffs h WHERE h.agent_id = a.id)
-         ORDER BY (SELECT count(*) FROM agent_handoffs h WHERE h.agent_id = a.id), a.id
-         LIMIT 1",
-        params![skill],
-        |row| col::<String>(row, 0),
+        "UPDATE agents SET updated_at = ?2 WHERE id = ?1",
+        params![agent, to_ms(now)],
     )?;
-    let Some(chosen) = candidates.into_iter().next() else {
-        return Ok(None);
-    };
-    hold(conn, &chosen, handoff, now)?;
-    agent(conn, &chosen)
-}
-
-/// See [`Routing::bind_agent`](tandem_core::store::Routing::bind_agent).
-pub(crate) fn bind_agent(
-    conn: &Connection,
-    agent_id: &str,
-    handoff: &str,
-    now: Timestamp,
-) -> Result<Option<AgentRecord>, StoreError> {
-    if agent(conn, agent_id)?.is_none() {
-        return Ok(None);
-    }
-    if holder(conn, handoff)?.as_deref() != Some(agent_id) {
-        if let Some(previous) = holder(conn, handoff)? {
-            touch(conn, &previous, now)?;
-        }
-        hold(conn, agent_id, handoff, now)?;
-    }
-    agent(conn, agent_id)
-}
-
-/// See [`Routing::release_agent`](tandem_core::store::Routing::release_agent).
-pub(crate) fn release_agent(
-    conn: &Connection,
-    handoff: &str,
-    now: Timestamp,
-) -> Result<Option<String>, StoreError> {
-    let released: Option<String> = conn
-        .prepare_cached("DELETE FROM agent_handoffs WHERE handoff_id = ?1 RETURNING agent_id")
-        .and_then(|mut stmt| {
-            stmt.query_row(params![handoff], |row| row.get(0))
-                .optional()
-        })
-        .map_err(sql_error)?;
-    if let Some(agent) = &released {
-        touch(conn, agent, now)?;
-    }
-    Ok(released)
-}
-
-/// See [`Routing::enqueue_handoff`](tandem_core::store::Routing::enqueue_handoff).
-pub(crate) fn enqueue(conn: &Connection, entry: &QueuedHandoff) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO handoff_queue (handoff_id, conversation_id, queue, priority, rank, queued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handoff_id) DO NOTHING",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            entry.handoff_id,
-            entry.conversation_id.as_str(),
-            entry.queue,
-            entry.priority,
-            i64::from(priority_rank(&entry.priority)),
-            to_ms(entry.queued_at),
-        ])
-    })
-    .map_err(sql_error)?;
     Ok(())
 }
 
-/// See [`Routing::dequeue_handoff`](tandem_core::store::Routing::dequeue_handoff).
-pub(crate) fn dequeue(conn: &Connection, handoff: &str) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached("DELETE FROM handoff_queue WHERE handoff_id = ?1")
-        .and_then(|mut stmt| stmt.execute(params![handoff]))
-        .map_err(sql_error)?;
-    Ok(n > 0)
-}
+#[async_trait]
+impl Routing for SqliteStore {
+    async fn put_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Timestamp,
+    ) -> Result<AgentRecord, StoreError> {
+        let profile = profile.clone();
+        self.write(move |conn| {
+            let skills = to_json("agent skills", &profile.skills)?;
+            exec(
+                conn,
+                "INSERT INTO agents (id, name, skills, capacity, status, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, skills = excluded.skills,
+                   capacity = excluded.capacity, status = excluded.status,
+                   updated_at = excluded.updated_at",
+                params![
+                    profile.id,
+                    profile.name,
+                    skills,
+                    i64::from(profile.capacity),
+                    profile.status.as_str(),
+                    to_ms(now),
+                ],
+            )?;
+            agent(conn, &profile.id)?
+                .ok_or_else(|| StoreError::Unavailable("agent vanished after its write".into()))
+        })
+        .await
+    }
 
-/// See [`Routing::queued_handoffs`](tandem_core::store::Routing::queued_handoffs).
-pub(crate) fn queued(conn: &Connection) -> Result<Vec<QueuedHandoff>, StoreError> {
-    query_all(
-        conn,
-        "SELECT handoff_id, conversation_id, queue, priority, queued_at FROM handoff_queue
-         ORDER BY rank, queued_at, handoff_id",
-        [],
-        |row| {
-            Ok(QueuedHandoff {
-                handoff_id: col(row, 0)?,
-                conversation_id: ConversationId::new(col::<String>(row, 1)?),
-                queue: col(row, 2)?,
-                priority: col(row, 3)?,
-                queued_at: col_ts(row, 4)?,
-            })
-        },
-    )
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| agent(conn, &id)).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        self.read(|conn| {
+            query_all(
+                conn,
+                &format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"),
+                [],
+                agent_row,
+            )?
+            .into_iter()
+            .map(|r| record(conn, r))
+            .collect()
+        })
+        .await
+    }
+
+    async fn delete_agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            let Some(before) = agent(conn, &id)? else {
+                return Ok(None);
+            };
+            exec(
+                conn,
+                "DELETE FROM agent_handoffs WHERE agent_id = ?1",
+                params![id],
+            )?;
+            exec(conn, "DELETE FROM agents WHERE id = ?1", params![id])?;
+            Ok(Some(before))
+        })
+        .await
+    }
+
+    async fn claim_agent(
+        &self,
+        skill: &str,
+        handoff: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        let (skill, handoff) = (skill.to_owned(), handoff.to_owned());
+        self.write(move |conn| {
+            if let Some(current) = holder(conn, &handoff)? {
+                return agent(conn, &current);
+            }
+            // Candidates with the skill, least loaded first, ties by id.
+            let candidates = query_all(
+                conn,
+                "SELECT a.id FROM agents a
+                 WHERE a.status = 'available'
+                   AND EXISTS (SELECT 1 FROM json_each(a.skills) s WHERE s.value = ?1)
+                   AND a.capacity > (SELECT count(*) FROM agent_handoffs h WHERE h.agent_id = a.id)
+                 ORDER BY (SELECT count(*) FROM agent_handoffs h WHERE h.agent_id = a.id), a.id
+                 LIMIT 1",
+                params![skill],
+                |row| col::<String>(row, 0),
+            )?;
+            let Some(chosen) = candidates.into_iter().next() else {
+                return Ok(None);
+            };
+            hold(conn, &chosen, &handoff, now)?;
+            agent(conn, &chosen)
+        })
+        .await
+    }
+
+    async fn bind_agent(
+        &self,
+        agent_id: &str,
+        handoff: &str,
+        now: Timestamp,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        let (agent_id, handoff) = (agent_id.to_owned(), handoff.to_owned());
+        self.write(move |conn| {
+            if agent(conn, &agent_id)?.is_none() {
+                return Ok(None);
+            }
+            if holder(conn, &handoff)?.as_deref() != Some(agent_id.as_str()) {
+                if let Some(previous) = holder(conn, &handoff)? {
+                    touch(conn, &previous, now)?;
+                }
+                hold(conn, &agent_id, &handoff, now)?;
+            }
+            agent(conn, &agent_id)
+        })
+        .await
+    }
+
+    async fn release_agent(
+        &self,
+        handoff: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let handoff = handoff.to_owned();
+        self.write(move |conn| {
+            let released: Option<String> = query_opt(
+                conn,
+                "DELETE FROM agent_handoffs WHERE handoff_id = ?1 RETURNING agent_id",
+                params![handoff],
+                |row| col(row, 0),
+            )?;
+            if let Some(agent) = &released {
+                touch(conn, agent, now)?;
+            }
+            Ok(released)
+        })
+        .await
+    }
+
+    async fn enqueue_handoff(&self, entry: &QueuedHandoff) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "INSERT INTO handoff_queue (handoff_id, conversation_id, queue, priority, rank, queued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (handoff_id) DO NOTHING",
+                params![
+                    entry.handoff_id,
+                    entry.conversation_id.as_str(),
+                    entry.queue,
+                    entry.priority,
+                    i64::from(priority_rank(&entry.priority)),
+                    to_ms(entry.queued_at),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dequeue_handoff(&self, handoff: &str) -> Result<bool, StoreError> {
+        let handoff = handoff.to_owned();
+        self.write(move |conn| {
+            let n = exec(
+                conn,
+                "DELETE FROM handoff_queue WHERE handoff_id = ?1",
+                params![handoff],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn queued_handoffs(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
+        self.read(|conn| {
+            query_all(
+                conn,
+                "SELECT handoff_id, conversation_id, queue, priority, queued_at FROM handoff_queue
+                 ORDER BY rank, queued_at, handoff_id",
+                [],
+                |row| {
+                    Ok(QueuedHandoff {
+                        handoff_id: col(row, 0)?,
+                        conversation_id: ConversationId::new(col::<String>(row, 1)?),
+                        queue: col(row, 2)?,
+                        priority: col(row, 3)?,
+                        queued_at: col_ts(row, 4)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
 }

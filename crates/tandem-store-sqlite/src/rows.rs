@@ -76,6 +76,13 @@ pub(crate) fn limit(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// A lease's length in milliseconds, capped at `max_ms`.
+pub(crate) fn lease_ms(lease: std::time::Duration, max_ms: i64) -> i64 {
+    i64::try_from(lease.as_millis())
+        .unwrap_or(i64::MAX)
+        .min(max_ms)
+}
+
 /// A document as JSON text.
 pub(crate) fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Unavailable(format!("encoding {what}: {e}")))
@@ -289,6 +296,17 @@ pub(crate) fn query_all<T>(
         out.push(convert(row)?);
     }
     Ok(out)
+}
+
+/// Runs a statement that returns no rows; the number of rows it changed.
+pub(crate) fn exec(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(sql_error)
 }
 
 /// Runs a query expected to return at most one row.

@@ -34,7 +34,10 @@ mod query_tests;
 #[cfg(test)]
 mod tests;
 
+use crate::error::classify;
 use bson::{DateTime, Document};
+use futures::TryStreamExt;
+use mongodb::Cursor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tandem_core::store::StoreError;
@@ -84,6 +87,20 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, doc: Document) -> Result<T
     let id = doc.get("_id").map(ToString::to_string).unwrap_or_default();
     bson::deserialize_from_document(doc)
         .map_err(|e| StoreError::Corrupt(format!("{what} {id}: {e}")))
+}
+
+/// Drains a cursor, converting every document.
+pub(crate) async fn collect<T>(
+    cursor: Cursor<Document>,
+    convert: impl Fn(Document) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let docs: Vec<Document> = cursor.try_collect().await.map_err(classify)?;
+    docs.into_iter().map(convert).collect()
+}
+
+/// A `usize` limit as a MongoDB limit (positive; callers handle 0 themselves).
+pub(crate) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Projection of `_id` only (every collection keys its documents by `_id`).
