@@ -7,7 +7,7 @@
 
 use crate::ai::BriefingInput;
 pub use crate::engine::desk::{AGENT_JOINED, BOT_IS_BACK};
-use crate::engine::{self, desk::DeskEventDoc};
+use crate::engine::{self, Reach, desk::DeskEventDoc};
 use crate::executor::Step;
 use crate::handoff::{self, DeskTarget, desk_channel, desk_of};
 use crate::policy::Decision;
@@ -202,6 +202,23 @@ impl Core {
         (body, record)
     }
 
+    /// Where replies to `conv`'s customer go: the channel the customer last wrote on
+    /// (the conversation's), their address there and its capabilities.
+    pub(crate) async fn reach(&self, conv: &ConversationRecord) -> Result<Reach, StoreError> {
+        let recipient = self
+            .inner
+            .store
+            .identities(&conv.customer_id)
+            .await?
+            .into_iter()
+            .find(|i| i.channel == conv.channel)
+            .map(|i| i.subject);
+        let caps = self
+            .adapter(&conv.channel)
+            .map(|a| a.capabilities().clone());
+        Ok(Reach { recipient, caps })
+    }
+
     /// A desk confirmed it has the thread: the handoff is queued for an agent.
     pub(crate) async fn on_desk_opened(&self, conversation: &ConversationId, handoff_id: &str) {
         let store = &self.inner.store;
@@ -251,20 +268,10 @@ impl Core {
                 .handoff
                 .as_ref()
                 .is_some_and(|h| h.id == doc.handoff_id && h.status == HandoffStatus::Accepted);
-            // Replies go to the channel the customer last wrote on.
-            let recipient = store
-                .identities(&conv.customer_id)
-                .await?
-                .into_iter()
-                .find(|i| i.channel == conv.channel)
-                .map(|i| i.subject);
-            let caps = self
-                .adapter(&conv.channel)
-                .map(|a| a.capabilities().clone());
+            let reach = self.reach(&conv).await?;
             let facts = engine::desk::DeskFacts {
                 supervisors: &self.inner.config.supervisors,
-                recipient: &recipient,
-                caps: caps.as_ref(),
+                reach: &reach,
                 window_open: self.window_of(&conv, now).open,
             };
             Ok(match engine::desk::event(pending, doc, conv, &facts, now) {

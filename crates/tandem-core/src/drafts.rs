@@ -25,6 +25,7 @@
 //! of conversation ids) as a hint that every listing re-checks against the conversations
 //! themselves.
 
+use crate::engine::Reach;
 use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{
@@ -206,15 +207,8 @@ impl Core {
         content: OutboundContent,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let Reach { recipient, caps } = self.reach(&turn.conversation).await?;
         let next = &mut turn.conversation;
-        let identities = self.inner.store.identities(&next.customer_id).await?;
-        let recipient = identities
-            .iter()
-            .find(|i| i.channel == next.channel)
-            .map(|i| i.subject.clone());
-        let caps = self
-            .adapter(&next.channel)
-            .map(|a| a.capabilities().clone());
         crate::shape::remember_buttons(&mut next.state, &[(from, content.clone())]);
         let entry = tandem_model::TranscriptEntry {
             id: MessageId::generate(),

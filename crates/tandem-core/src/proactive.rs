@@ -197,18 +197,8 @@ impl Core {
         escalations: Vec<EscalationEvent>,
         ai_audit: Vec<AiAuditRecord>,
     ) -> Result<Turn, StoreError> {
-        let recipient = self
-            .inner
-            .store
-            .identities(&next.customer_id)
-            .await?
-            .into_iter()
-            .find(|i| i.channel == next.channel)
-            .map(|i| i.subject);
-        let caps = self
-            .adapter(&next.channel)
-            .map(|a| a.capabilities().clone());
-        let turn = engine::proactive::turn(next, &recipient, caps.as_ref(), replies, desk_op);
+        let reach = self.reach(&next).await?;
+        let turn = engine::proactive::turn(next, &reach, replies, desk_op);
         Ok(Turn {
             escalations,
             ai_audit,

@@ -69,20 +69,11 @@ impl Core {
         let store = &self.inner.store;
         let decide = |conv: ConversationRecord| async move {
             let now = self.inner.clock.now();
-            // The customer's address on the channel, for the notice when the bot takes over.
-            let recipient = store
-                .identities(&conv.customer_id)
-                .await?
-                .into_iter()
-                .find(|i| i.channel == conv.channel)
-                .map(|i| i.subject);
-            let caps = self
-                .adapter(&conv.channel)
-                .map(|a| a.capabilities().clone());
+            // For the notice when the bot takes over.
+            let reach = self.reach(&conv).await?;
             let facts = engine::sla::BreachFacts {
                 config: &self.inner.config.sla,
-                recipient: &recipient,
-                caps: caps.as_ref(),
+                reach: &reach,
             };
             let Some((priority, breach)) = engine::sla::breach(conv, handoff_id, &facts, now)
             else {

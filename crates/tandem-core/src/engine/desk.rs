@@ -1,6 +1,7 @@
 //! Desk events: what an agent's action (accept, reply, transfer, resolve, release)
 //! changes in the conversation, and a desk's confirmation that it has the thread.
 
+use crate::engine::Reach;
 use crate::engine::csat;
 use crate::engine::handoff::{self, agent_actor, queue_of, return_to_bot, transition};
 use crate::engine::ownership::authorize;
@@ -9,9 +10,7 @@ use crate::records::{
 };
 use crate::shape::{outbox_entries, remember_buttons};
 use serde::{Deserialize, Serialize};
-use tandem_model::{
-    Capabilities, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry,
-};
+use tandem_model::{Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry};
 use tandem_sdk::DeskOp;
 
 /// What the customer hears when an agent joins.
@@ -46,10 +45,8 @@ pub struct DeskEventDoc {
 pub struct DeskFacts<'a> {
     /// Agent ids allowed to act on every handoff (`[handoff] supervisors`).
     pub supervisors: &'a [String],
-    /// The customer's address on the conversation's channel (replies go there).
-    pub recipient: &'a Option<String>,
-    /// That channel's capabilities, when its adapter is running.
-    pub caps: Option<&'a Capabilities>,
+    /// Where replies to the customer go.
+    pub reach: &'a Reach,
     /// Whether the channel's messaging window is open (a survey only goes into an open one).
     pub window_open: bool,
 }
@@ -192,7 +189,7 @@ pub fn event(
     }
     // The survey's buttons are taps the customer may send back (matched by payload).
     remember_buttons(&mut next.state, &replies);
-    let (recipient, caps) = (&facts.recipient, facts.caps);
+    let (recipient, caps) = (&facts.reach.recipient, facts.reach.caps.as_ref());
     let mut seq = conv.next_seq;
     let mut entries = Vec::new();
     let mut outbox = Vec::new();

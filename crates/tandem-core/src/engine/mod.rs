@@ -41,7 +41,7 @@ pub mod sla;
 pub mod timers;
 
 use crate::records::{AgentRecord, PendingInbound};
-use tandem_model::{ConversationId, CustomerId, DeliveryUpdate};
+use tandem_model::{Capabilities, ConversationId, CustomerId, DeliveryUpdate};
 
 pub use timers::Timer;
 
@@ -79,6 +79,17 @@ pub enum Command {
     DeliveryReport(DeliveryUpdate),
     /// An operator acted through the admin API.
     AdminAction(AdminAction),
+}
+
+/// Where replies to a conversation's customer go: their address on the conversation's
+/// channel (`None`: none known, replies are kept in the transcript only) and that
+/// channel's capabilities (`None`: its adapter is not running; replies are not shaped).
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// The customer's address (subject) on the channel.
+    pub recipient: Option<String>,
+    /// The channel's capabilities.
+    pub caps: Option<Capabilities>,
 }
 
 /// What an operator may do to a conversation through the admin API.

@@ -1,11 +1,12 @@
 //! Decisions the core takes without a new customer message: after a silence (check in,
 //! hand off, or nothing) and on business events (hand off before the customer writes).
 
+use crate::engine::Reach;
 use crate::engine::handoff::{self, system_entry};
 use crate::policy::{Decision, EscalationPolicy, InactivityInput, OfferKind};
 use crate::records::{ConversationRecord, ConversationStatus, CustomerRecord, Owner, Turn};
 use crate::shape::outbox_entries;
-use tandem_model::{Capabilities, OutboundContent, Timestamp};
+use tandem_model::{OutboundContent, Timestamp};
 use tandem_sdk::DeskOp;
 
 /// What the customer hears after a silence.
@@ -63,11 +64,10 @@ pub fn silence(
 }
 
 /// A turn of `next` (already changed and stamped) with System `replies` to the customer
-/// at `recipient` (none sent without one) and an optional desk operation.
+/// (kept in the transcript, sent where `reach` says) and an optional desk operation.
 pub fn turn(
     mut next: ConversationRecord,
-    recipient: &Option<String>,
-    caps: Option<&Capabilities>,
+    reach: &Reach,
     replies: Vec<OutboundContent>,
     desk_op: Option<(String, DeskOp)>,
 ) -> Turn {
@@ -77,8 +77,14 @@ pub fn turn(
     for content in replies {
         let entry = system_entry(&next, &content.text, now);
         next.next_seq += 1;
-        if let Some(r) = recipient {
-            outbox.extend(outbox_entries(&entry, r, &content, caps, now));
+        if let Some(r) = &reach.recipient {
+            outbox.extend(outbox_entries(
+                &entry,
+                r,
+                &content,
+                reach.caps.as_ref(),
+                now,
+            ));
         }
         entries.push(entry);
     }

@@ -1,11 +1,12 @@
 //! SLA decisions: when a waiting handoff's SLA has run out, and what its breach does.
 
 use crate::config::{SlaBreach, SlaConfig};
+use crate::engine::Reach;
 use crate::engine::handoff::{self, ms, queue_of, reply_entry, return_to_bot, transition};
 use crate::records::{ConversationRecord, HandoffState, HandoffStatus, Owner, Turn};
 use crate::shape::outbox_entries;
 use std::time::Duration;
-use tandem_model::{Capabilities, OutboundContent, Party, Timestamp};
+use tandem_model::{OutboundContent, Party, Timestamp};
 use tandem_sdk::DeskOp;
 
 /// How early (ms) a timer may look at a handoff and still count its SLA as run out
@@ -44,10 +45,8 @@ pub fn due_ms(config: &SlaConfig, h: &HandoffState) -> Option<i64> {
 pub struct BreachFacts<'a> {
     /// The SLA settings.
     pub config: &'a SlaConfig,
-    /// The customer's address on the conversation's channel.
-    pub recipient: &'a Option<String>,
-    /// That channel's capabilities, when its adapter is running.
-    pub caps: Option<&'a Capabilities>,
+    /// Where the notice to the customer goes.
+    pub reach: &'a Reach,
 }
 
 /// What a breached SLA does (the breach is recorded on the handoff in every case).
@@ -123,8 +122,9 @@ pub fn breach(
             let notice = OutboundContent::text(NO_AGENT_NOTICE);
             let entry = reply_entry(&next, Party::Bot, &notice, now);
             next.next_seq += 1;
-            if let Some(r) = facts.recipient {
-                outbox.extend(outbox_entries(&entry, r, &notice, facts.caps, now));
+            if let Some(r) = &facts.reach.recipient {
+                let caps = facts.reach.caps.as_ref();
+                outbox.extend(outbox_entries(&entry, r, &notice, caps, now));
             }
             debug_assert!(next.state.owner != Owner::Agent);
             Breach::ReturnToBot(Turn {

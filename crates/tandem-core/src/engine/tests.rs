@@ -7,7 +7,7 @@ use super::proactive::{CHECK_IN, Silence};
 use super::routing::Assignment;
 use super::sla::{Breach, BreachFacts, NO_AGENT_NOTICE};
 use super::{
-    AdminAction, Command, Timer, delivery, desk, message, ownership, proactive, routing, sla,
+    AdminAction, Command, Reach, Timer, delivery, desk, message, ownership, proactive, routing, sla,
 };
 use crate::config::{SlaBreach, SlaConfig};
 use crate::intent::{Understanding, UnderstandingTrace};
@@ -86,8 +86,12 @@ fn handoff_of(conv: &ConversationRecord) -> &HandoffState {
     conv.state.handoff.as_ref().expect("an open handoff")
 }
 
-fn recipient() -> Option<String> {
-    Some("+15550001".into())
+/// The customer is reachable on WhatsApp, whose adapter runs.
+fn reach() -> Reach {
+    Reach {
+        recipient: Some("+15550001".into()),
+        caps: Some(caps()),
+    }
 }
 
 fn caps() -> Capabilities {
@@ -309,16 +313,10 @@ fn desk_event(
     (pending, doc)
 }
 
-fn facts<'a>(
-    supervisors: &'a [String],
-    recipient: &'a Option<String>,
-    caps: &'a Capabilities,
-    window_open: bool,
-) -> DeskFacts<'a> {
+fn facts<'a>(supervisors: &'a [String], reach: &'a Reach, window_open: bool) -> DeskFacts<'a> {
     DeskFacts {
         supervisors,
-        recipient,
-        caps: Some(caps),
+        reach,
         window_open,
     }
 }
@@ -328,8 +326,8 @@ fn desk_event_accept_gives_the_conversation_to_the_agent() {
     let (pending, mut doc) = desk_event("accepted", Some("amy"), None);
     let conv = handed_off(HandoffStatus::Queued, None);
     doc.handoff_id = handoff_of(&conv).id.clone();
-    let (r, c) = (recipient(), caps());
-    let turn = desk::event(&pending, &doc, conv, &facts(&[], &r, &c, true), at(45))
+    let r = reach();
+    let turn = desk::event(&pending, &doc, conv, &facts(&[], &r, true), at(45))
         .expect("an accept changes the conversation");
     assert_eq!(
         turn.inbound_seq,
@@ -350,20 +348,11 @@ fn desk_event_from_another_agent_on_an_owned_handoff_changes_nothing() {
     let conv = handed_off(HandoffStatus::Accepted, Some("amy"));
     let (pending, mut doc) = desk_event("agent_message", Some("bob"), Some("I'll take it"));
     doc.handoff_id = handoff_of(&conv).id.clone();
-    let (r, c) = (recipient(), caps());
-    assert!(
-        desk::event(
-            &pending,
-            &doc,
-            conv.clone(),
-            &facts(&[], &r, &c, true),
-            at(45)
-        )
-        .is_none()
-    );
+    let r = reach();
+    assert!(desk::event(&pending, &doc, conv.clone(), &facts(&[], &r, true), at(45)).is_none());
     // A supervisor may.
     let boss = vec!["bob".to_owned()];
-    let turn = desk::event(&pending, &doc, conv, &facts(&boss, &r, &c, true), at(45))
+    let turn = desk::event(&pending, &doc, conv, &facts(&boss, &r, true), at(45))
         .expect("a supervisor writes into the handoff");
     assert_eq!(to_customer(&turn), vec!["I'll take it".to_owned()]);
     assert_eq!(
@@ -381,15 +370,9 @@ fn desk_event_resolve_returns_to_the_bot_with_a_survey_only_in_an_open_window() 
     let conv = handed_off(HandoffStatus::Accepted, Some("amy"));
     let (pending, mut doc) = desk_event("resolved", Some("amy"), None);
     doc.handoff_id = handoff_of(&conv).id.clone();
-    let (r, c) = (recipient(), caps());
-    let open = desk::event(
-        &pending,
-        &doc,
-        conv.clone(),
-        &facts(&[], &r, &c, true),
-        at(50),
-    )
-    .expect("resolving changes the conversation");
+    let r = reach();
+    let open = desk::event(&pending, &doc, conv.clone(), &facts(&[], &r, true), at(50))
+        .expect("resolving changes the conversation");
     assert_eq!(open.conversation.state.owner, Owner::Bot);
     assert!(
         open.conversation.state.handoff.is_none(),
@@ -403,7 +386,7 @@ fn desk_event_resolve_returns_to_the_bot_with_a_survey_only_in_an_open_window() 
         "the survey waits for an answer"
     );
 
-    let closed = desk::event(&pending, &doc, conv, &facts(&[], &r, &c, false), at(50))
+    let closed = desk::event(&pending, &doc, conv, &facts(&[], &r, false), at(50))
         .expect("resolving changes the conversation");
     assert_eq!(to_customer(&closed), vec![BOT_IS_BACK.to_owned()]);
     assert!(
@@ -418,8 +401,8 @@ fn desk_event_transfer_to_a_queue_requeues_and_tells_the_desk() {
     let (pending, mut doc) = desk_event("transferred", Some("amy"), None);
     doc.handoff_id = handoff_of(&conv).id.clone();
     doc.to_queue = Some("retention".into());
-    let (r, c) = (recipient(), caps());
-    let turn = desk::event(&pending, &doc, conv, &facts(&[], &r, &c, true), at(55))
+    let r = reach();
+    let turn = desk::event(&pending, &doc, conv, &facts(&[], &r, true), at(55))
         .expect("a transfer changes the conversation");
     let h = handoff_of(&turn.conversation);
     assert_eq!(h.status, HandoffStatus::Queued);
@@ -435,8 +418,11 @@ fn desk_event_without_a_recipient_is_recorded_but_sends_nothing() {
     let conv = handed_off(HandoffStatus::Queued, None);
     let (pending, mut doc) = desk_event("agent_message", Some("amy"), Some("Hello!"));
     doc.handoff_id = handoff_of(&conv).id.clone();
-    let (r, c) = (None, caps());
-    let turn = desk::event(&pending, &doc, conv, &facts(&[], &r, &c, true), at(45))
+    let r = Reach {
+        recipient: None,
+        caps: Some(caps()),
+    };
+    let turn = desk::event(&pending, &doc, conv, &facts(&[], &r, true), at(45))
         .expect("the reply is kept in the transcript");
     assert_eq!(turn.entries.len(), 1);
     assert_eq!(turn.entries[0].from, Party::Agent);
@@ -478,11 +464,10 @@ fn timer_due_sla_is_not_breached_early_or_twice() {
     let conv = handed_off(HandoffStatus::Queued, None);
     let id = handoff_of(&conv).id.clone();
     let config = sla_config(SlaBreach::Alert);
-    let r = recipient();
+    let r = reach();
     let facts = BreachFacts {
         config: &config,
-        recipient: &r,
-        caps: None,
+        reach: &r,
     };
     // Opened at 20 s with a 60 s SLA: due at 80 s.
     assert_eq!(
@@ -514,12 +499,11 @@ fn timer_due_sla_is_not_breached_early_or_twice() {
 fn timer_due_sla_returns_to_the_bot_or_reroutes() {
     let conv = handed_off(HandoffStatus::Queued, None);
     let id = handoff_of(&conv).id.clone();
-    let (r, c) = (recipient(), caps());
+    let r = reach();
     let back = sla_config(SlaBreach::ReturnToBot);
     let facts = BreachFacts {
         config: &back,
-        recipient: &r,
-        caps: Some(&c),
+        reach: &r,
     };
     let Some((_, Breach::ReturnToBot(turn))) = sla::breach(conv.clone(), &id, &facts, at(90))
     else {
@@ -539,8 +523,7 @@ fn timer_due_sla_returns_to_the_bot_or_reroutes() {
     let reroute = sla_config(SlaBreach::Reroute);
     let facts = BreachFacts {
         config: &reroute,
-        recipient: &r,
-        caps: Some(&c),
+        reach: &r,
     };
     match sla::breach(conv, &id, &facts, at(90)) {
         Some((
@@ -596,8 +579,7 @@ fn timer_due_inactivity_checks_in_hands_off_or_does_nothing() {
 
     let mut next = conv.clone();
     next.updated_at = at(90);
-    let r = recipient();
-    let turn = proactive::turn(next, &r, None, vec![OutboundContent::text(CHECK_IN)], None);
+    let turn = proactive::turn(next, &reach(), vec![OutboundContent::text(CHECK_IN)], None);
     assert_eq!(to_customer(&turn), vec![CHECK_IN.to_owned()]);
     assert_eq!(turn.entries[0].from, Party::System);
     assert_eq!(turn.conversation.next_seq, 5);
@@ -648,8 +630,7 @@ fn business_event_hands_off_only_what_the_bot_owns_and_tells_only_the_desk() {
         handoff_of(&handed_off(HandoffStatus::Queued, None)),
         &next,
     ));
-    let r = recipient();
-    let turn = proactive::turn(next, &r, None, Vec::new(), Some(("slack".into(), op)));
+    let turn = proactive::turn(next, &reach(), Vec::new(), Some(("slack".into(), op)));
     assert!(to_customer(&turn).is_empty());
     assert_eq!(desk_ops(&turn), vec!["close".to_owned()]);
 }
