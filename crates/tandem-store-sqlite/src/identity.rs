@@ -16,9 +16,9 @@ use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
 use tandem_core::store::{
     AuditEntry, AuditKind, ConversationState, CustomerEvent, CustomerRecord, CustomerUpdate,
-    ERASED_TEXT, ErasureReport, Identities, IdentityRecord, IdentityRef, KeyKind, LinkCode,
-    LinkCodeIssue, LinkCodeRedemption, MergeMoves, MergeRecord, MergeTrigger, StoreError,
-    SuggestedLink, VerifiedKey, check_merge, merge_order,
+    ERASED_TEXT, ErasureReport, Identities, IdentityRecord, IdentityRef, KeyHolders, KeyKind,
+    LinkCode, LinkCodeIssue, LinkCodeRedemption, MergeMoves, MergeRecord, MergeTrigger, StoreError,
+    SuggestedLink, VerifiedKey, absorb, check_merge,
 };
 use tandem_model::{ChannelId, ConversationId, CustomerId, ExternalIdentity, Timestamp};
 
@@ -165,34 +165,46 @@ fn created_at(conn: &Connection, id: &CustomerId) -> Result<Option<(i64, String)
     .map(|found| found.map(|(at, merged)| (at, merged.unwrap_or_default())))
 }
 
-/// Merges every other holder of `keys` into `customer` (or `customer` into an older
-/// holder). Returns the customer that remains.
-fn absorb(
-    conn: &Connection,
-    mut customer: CustomerId,
-    keys: &[VerifiedKey],
-    actor: &str,
-    source: &str,
-    now: Timestamp,
-) -> Result<CustomerId, StoreError> {
-    for key in keys {
-        for other in holders(conn, key, Some(&customer))? {
-            if separated(conn, &customer, &other)? {
-                record_suggestion(conn, &customer, &other, key, "unmerged_before", now)?;
-                continue;
-            }
-            let (Some(mine), Some(theirs)) =
-                (created_at(conn, &customer)?, created_at(conn, &other)?)
-            else {
-                continue;
-            };
-            let (survivor, merged) = merge_order((&customer, mine.0), false, (&other, theirs.0));
-            let trigger = MergeTrigger::verified_key(actor, key, source);
-            merge(conn, &survivor, &merged, &trigger, now)?;
-            customer = survivor;
-        }
+/// The merge rules' view of the writer's connection ([`absorb`]).
+struct Graph<'c>(&'c Connection);
+
+impl KeyHolders for Graph<'_> {
+    fn holders_of(
+        &mut self,
+        key: &VerifiedKey,
+        except: Option<&CustomerId>,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        holders(self.0, key, except)
     }
-    Ok(customer)
+
+    fn were_separated(&mut self, a: &CustomerId, b: &CustomerId) -> Result<bool, StoreError> {
+        separated(self.0, a, b)
+    }
+
+    fn created_ms(&mut self, id: &CustomerId) -> Result<Option<i64>, StoreError> {
+        Ok(created_at(self.0, id)?.map(|(at, _)| at))
+    }
+
+    fn record_suggestion(
+        &mut self,
+        customer: &CustomerId,
+        other: &CustomerId,
+        key: &VerifiedKey,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        record_suggestion(self.0, customer, other, key, reason, now)
+    }
+
+    fn merge_into(
+        &mut self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        merge(self.0, survivor, merged, trigger, now).map(drop)
+    }
 }
 
 fn ids_of(conn: &Connection, sql: &str, customer: &CustomerId) -> Result<Vec<String>, StoreError> {
@@ -444,7 +456,7 @@ impl Identities for SqliteStore {
             };
             store_facts(conn, channel, subject, &keys)?;
             let id = absorb(
-                conn,
+                &mut Graph(conn),
                 id,
                 &keys,
                 "verified_key",
@@ -766,7 +778,7 @@ impl Identities for SqliteStore {
                 },
             )?;
             absorb(
-                conn,
+                &mut Graph(conn),
                 customer.clone(),
                 &keys,
                 &source,

@@ -23,6 +23,70 @@ pub fn merge_order(
     }
 }
 
+/// What [`absorb`] asks of a store, inside the write that resolves an identity.
+pub trait KeyHolders {
+    /// The customers (other than `except`) one of whose identities holds `key`, oldest
+    /// first.
+    fn holders_of(
+        &mut self,
+        key: &VerifiedKey,
+        except: Option<&CustomerId>,
+    ) -> Result<Vec<CustomerId>, StoreError>;
+    /// Whether an undone merge or an unlink separated `a` and `b`.
+    fn were_separated(&mut self, a: &CustomerId, b: &CustomerId) -> Result<bool, StoreError>;
+    /// When customer `id` was created, unix ms (`None`: unknown).
+    fn created_ms(&mut self, id: &CustomerId) -> Result<Option<i64>, StoreError>;
+    /// Records a suggested link of `customer` and `other` through `key`, for `reason`.
+    fn record_suggestion(
+        &mut self,
+        customer: &CustomerId,
+        other: &CustomerId,
+        key: &VerifiedKey,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Merges `merged` into `survivor` (as `Identities::merge_customers`).
+    fn merge_into(
+        &mut self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// Merges every other holder of `keys` into `customer` (or `customer` into an older
+/// holder, [`merge_order`]), except customers an undone merge or an unlink separated from
+/// it, which are only suggested (`unmerged_before`). The merges' trigger names `actor`
+/// and `source`. Returns the customer that remains.
+pub fn absorb(
+    store: &mut impl KeyHolders,
+    mut customer: CustomerId,
+    keys: &[VerifiedKey],
+    actor: &str,
+    source: &str,
+    now: Timestamp,
+) -> Result<CustomerId, StoreError> {
+    for key in keys {
+        for other in store.holders_of(key, Some(&customer))? {
+            if store.were_separated(&customer, &other)? {
+                store.record_suggestion(&customer, &other, key, "unmerged_before", now)?;
+                continue;
+            }
+            let (Some(mine), Some(theirs)) =
+                (store.created_ms(&customer)?, store.created_ms(&other)?)
+            else {
+                continue;
+            };
+            let (survivor, merged) = merge_order((&customer, mine), false, (&other, theirs));
+            let trigger = MergeTrigger::verified_key(actor, key, source);
+            store.merge_into(&survivor, &merged, &trigger, now)?;
+            customer = survivor;
+        }
+    }
+    Ok(customer)
+}
+
 /// A customer cannot be merged with itself (`Conflict`).
 pub fn check_merge(survivor: &CustomerId, merged: &CustomerId) -> Result<(), StoreError> {
     if survivor == merged {

@@ -13,7 +13,7 @@ pub mod conformance;
 
 pub use crate::records::*;
 pub use error::StoreError;
-pub use merge::{MergeMoves, check_merge, merge_order};
+pub use merge::{KeyHolders, MergeMoves, absorb, check_merge, merge_order};
 
 use async_trait::async_trait;
 use std::sync::Arc;

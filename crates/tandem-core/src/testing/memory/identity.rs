@@ -7,9 +7,9 @@
 use super::{Customer, LinkCodeRow, MemoryStore, Merge, State, conflict};
 use crate::store::{
     AuditEntry, AuditKind, CustomerEvent, CustomerRecord, CustomerUpdate, ERASED_TEXT,
-    ErasureReport, Identities, IdentityRecord, IdentityRef, KeyKind, LinkCode, LinkCodeIssue,
-    LinkCodeRedemption, MergeMoves, MergeRecord, MergeTrigger, StoreError, SuggestedLink,
-    VerifiedKey, check_merge, merge_order,
+    ErasureReport, Identities, IdentityRecord, IdentityRef, KeyHolders, KeyKind, LinkCode,
+    LinkCodeIssue, LinkCodeRedemption, MergeMoves, MergeRecord, MergeTrigger, StoreError,
+    SuggestedLink, VerifiedKey, absorb, check_merge,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -150,42 +150,6 @@ impl State {
             },
         );
         id
-    }
-
-    /// Merges every other holder of `keys` into `customer` (or `customer` into an older
-    /// holder), except customers separated from it before, which are only suggested.
-    /// Returns the customer that remains.
-    fn absorb(
-        &mut self,
-        mut customer: CustomerId,
-        keys: &[VerifiedKey],
-        actor: &str,
-        source: &str,
-        now: Timestamp,
-    ) -> Result<CustomerId, StoreError> {
-        for key in keys {
-            for other in self.holders(key, Some(&customer)) {
-                if self.separated(&customer, &other) {
-                    self.suggest(&customer, &other, key, "unmerged_before", now);
-                    continue;
-                }
-                let (Some(mine), Some(theirs)) = (
-                    self.customer_record(&customer),
-                    self.customer_record(&other),
-                ) else {
-                    continue;
-                };
-                let (survivor, merged) = merge_order(
-                    (&customer, millis(mine.created_at)),
-                    false,
-                    (&other, millis(theirs.created_at)),
-                );
-                let trigger = MergeTrigger::verified_key(actor, key, source);
-                self.merge(&survivor, &merged, &trigger, now)?;
-                customer = survivor;
-            }
-        }
-        Ok(customer)
     }
 
     /// Moves what belongs to `from` among `conversations` (`None`: all of them) to `to`:
@@ -390,7 +354,7 @@ impl State {
         };
         self.store_facts(channel, subject, &keys);
         let source = format!("{channel}/{subject}");
-        let id = self.absorb(id, &keys, "verified_key", &source, now)?;
+        let id = absorb(self, id, &keys, "verified_key", &source, now)?;
         let customer = self.customers.get_mut(&id).ok_or_else(|| {
             StoreError::Corrupt(format!("identity {source} points at a missing customer"))
         })?;
@@ -449,7 +413,7 @@ impl State {
             }),
         });
         let origin = format!("{channel}/{subject}");
-        self.absorb(customer.clone(), &keys, source, &origin, now)?;
+        absorb(self, customer.clone(), &keys, source, &origin, now)?;
         Ok(self
             .identity_index(channel, subject)
             .map(|i| self.identities[i].clone()))
@@ -879,5 +843,46 @@ impl Identities for MemoryStore {
             Some((_, by)) if by == redeemer => LinkCodeRedemption::Redeemed(customer),
             Some(_) => LinkCodeRedemption::AlreadyUsed(customer),
         })
+    }
+}
+
+/// The shared merge rules ([`absorb`]) over the in-memory state.
+impl KeyHolders for State {
+    fn holders_of(
+        &mut self,
+        key: &VerifiedKey,
+        except: Option<&CustomerId>,
+    ) -> Result<Vec<CustomerId>, StoreError> {
+        Ok(State::holders(self, key, except))
+    }
+
+    fn were_separated(&mut self, a: &CustomerId, b: &CustomerId) -> Result<bool, StoreError> {
+        Ok(State::separated(self, a, b))
+    }
+
+    fn created_ms(&mut self, id: &CustomerId) -> Result<Option<i64>, StoreError> {
+        Ok(self.customer_record(id).map(|c| millis(c.created_at)))
+    }
+
+    fn record_suggestion(
+        &mut self,
+        customer: &CustomerId,
+        other: &CustomerId,
+        key: &VerifiedKey,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        State::suggest(self, customer, other, key, reason, now);
+        Ok(())
+    }
+
+    fn merge_into(
+        &mut self,
+        survivor: &CustomerId,
+        merged: &CustomerId,
+        trigger: &MergeTrigger,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        State::merge(self, survivor, merged, trigger, now).map(drop)
     }
 }
