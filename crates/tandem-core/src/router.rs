@@ -160,6 +160,11 @@ pub(crate) struct Inner {
     /// would otherwise queue every waiting record each time it runs, and the workers would
     /// make each turn many times over (each copy but the first ending `AlreadyProcessed`).
     queued: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// Senders (channel, subject) a message of whom failed to process here and may still
+    /// wait in the inbound log: their next message catches up first, so a failed turn
+    /// is not overtaken by a later one (the recovery sweep alone would answer it late,
+    /// after the later messages).
+    behind: std::sync::Mutex<std::collections::HashSet<(ChannelId, String)>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
     sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
@@ -200,6 +205,7 @@ impl Core {
                 media_files: std::sync::OnceLock::new(),
                 shards: senders,
                 queued: std::sync::Mutex::new(std::collections::HashSet::new()),
+                behind: std::sync::Mutex::new(std::collections::HashSet::new()),
                 receivers: std::sync::Mutex::new(receivers),
                 shared: crate::sharing::Shared::new(),
             }),
@@ -326,6 +332,10 @@ impl Core {
         self.queued().remove(&seq);
     }
 
+    fn behind(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(ChannelId, String)>> {
+        self.inner.behind.lock().expect("behind lock poisoned")
+    }
+
     fn queued(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
         self.inner.queued.lock().expect("queued lock poisoned")
     }
@@ -337,7 +347,12 @@ impl Core {
             message.platform_id = %pending.message.platform_message_id,
             inbound.seq = pending.seq,
         );
+        let sender = (
+            pending.message.channel.clone(),
+            pending.message.sender.subject.clone(),
+        );
         if let Err(error) = self.process(pending).instrument(span).await {
+            self.behind().insert(sender);
             self.inner.metrics.processing_error();
             warn!(%error, "Processing an inbound message failed; it stays pending and will be retried.");
         }
@@ -401,8 +416,14 @@ impl Core {
         // it, but another process may have accepted an earlier message of this sender
         // that is still unprocessed (its process is slow, or died after the durable
         // write). Process those first, oldest first; a turn another process commits
-        // meanwhile makes ours `AlreadyProcessed`, which changes nothing.
-        if self.inner.shared.is_following() {
+        // meanwhile makes ours `AlreadyProcessed`, which changes nothing. A single
+        // process does the same for a sender whose earlier message failed here.
+        let sender = (
+            pending.message.channel.clone(),
+            pending.message.sender.subject.clone(),
+        );
+        let behind = self.behind().contains(&sender);
+        if self.inner.shared.is_following() || behind {
             // The sender's waiting records up to this one, oldest first.
             let waiting = self
                 .inner

@@ -98,6 +98,16 @@ fn core(store: &Arc<MemoryStore>) -> Core {
     core
 }
 
+fn message(id: &str, text: &str) -> InboundMessage {
+    InboundMessage {
+        channel: web(),
+        platform_message_id: PlatformMessageId::new(id),
+        sender: ExternalIdentity::new(web(), "visitor-1"),
+        sent_at: now(),
+        content: Content::Text { text: text.into() },
+    }
+}
+
 fn web() -> ChannelId {
     ChannelId::new("web")
 }
@@ -106,14 +116,10 @@ fn web() -> ChannelId {
 /// command that processes it.
 async fn customer_says(store: &MemoryStore, id: &str, text: &str) -> Command {
     use tandem_core::store::InboundLog;
-    let msg = InboundMessage {
-        channel: web(),
-        platform_message_id: PlatformMessageId::new(id),
-        sender: ExternalIdentity::new(web(), "visitor-1"),
-        sent_at: now(),
-        content: Content::Text { text: text.into() },
-    };
-    store.record_inbound(&msg, now()).await.unwrap();
+    store
+        .record_inbound(&message(id, text), now())
+        .await
+        .unwrap();
     let pending = store.pending_inbound(100).await.unwrap();
     let record = pending
         .into_iter()
@@ -273,4 +279,58 @@ async fn a_handoff_goes_to_the_desk_is_queued_accepted_and_released() {
         .await
         .unwrap();
     assert!(matches!(released, Executed::Released(Some(false))));
+}
+
+/// Waits (up to 10 s) until `done` holds.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_turn_is_not_overtaken_by_the_senders_next_message() {
+    use tandem_sdk::InboundHandler;
+    let store = Arc::new(MemoryStore::new());
+    let core = core(&store);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let (core, stop) = (core.clone(), stop.clone());
+        async move { core.run(stop).await }
+    });
+    // The recovery sweep's first pass (at start, over an empty log) is over by then; its
+    // later passes only take records older than 10 s.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    store.fail_commits(1);
+    core.accept(message("m1", "first")).await.unwrap();
+    until("the first turn failed", async || {
+        core.metrics()
+            .render()
+            .contains("processing_errors_total 1")
+    })
+    .await;
+    assert!(transcript(&store).await.is_empty());
+    // The sender writes again before the recovery sweep (10 s) would retry the first.
+    core.accept(message("m2", "second")).await.unwrap();
+    until("both are answered", async || {
+        transcript(&store).await.len() == 4
+    })
+    .await;
+    assert_eq!(
+        transcript(&store).await,
+        vec![
+            (Party::Customer, "first".to_owned()),
+            (Party::Bot, "You said: first".to_owned()),
+            (Party::Customer, "second".to_owned()),
+            (Party::Bot, "You said: second".to_owned()),
+        ],
+        "the failed message is answered first"
+    );
+    stop.cancel();
+    running.await.unwrap();
 }
