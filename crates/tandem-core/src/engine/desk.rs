@@ -21,12 +21,17 @@ pub const BOT_IS_BACK: &str = "Thanks for your patience! I'm the assistant again
 /// An agent action as kept in the inbound log.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeskEventDoc {
+    /// The handoff acted on.
     pub handoff_id: String,
+    /// `accepted`, `agent_message`, `transferred`, `resolved` or `released`.
     pub kind: String,
+    /// `agent_message`: the text (a caption with `media`).
     #[serde(default)]
     pub text: Option<String>,
+    /// The agent acting (`None`: the desk itself).
     #[serde(default)]
     pub agent_id: Option<String>,
+    /// The agent's name, when the desk gives one.
     #[serde(default)]
     pub agent_name: Option<String>,
     /// `transferred`: the agent taking over.
