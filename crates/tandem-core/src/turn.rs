@@ -2,11 +2,10 @@
 //! escalation decision and the replies to send. Pure apart from calling the bot and
 //! sentiment hooks; the router commits the result atomically.
 
-use crate::ai::{Bot, BotAnswer, BotQuestion, IntentClassifier, SentimentAnalyzer};
+use crate::ai::{Bot, BotQuestion, IntentClassifier, SentimentAnalyzer};
 use crate::audit::AuditScope;
 use crate::drafts::{self, DraftParts};
 use crate::executor::Step;
-use crate::policy::OfferKind;
 use crate::router::Core;
 use crate::store::DraftSource;
 use crate::store::{
@@ -14,21 +13,12 @@ use crate::store::{
 };
 use crate::{csat, handoff};
 use std::time::Instant;
-use tandem_model::{
-    Button, Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry,
-};
+use tandem_model::{Content, MessageId, OutboundContent, Party, Timestamp, TranscriptEntry};
 use tandem_sdk::DeskOp;
 use tracing::debug;
 
-/// What the customer is told when a conversation is marked for handoff.
-pub const HANDOFF_NOTICE: &str =
-    "I'm passing this to our team. A person will follow up with you here as soon as possible.";
-
 /// How a click on the "talk to a person" button reads to the bot and the policy.
 pub const HUMAN_REQUEST_TEXT: &str = "I want to talk to a person";
-
-/// The answer to a person request from an AI-first segment (the second request hands off).
-pub const BOT_FIRST_REPLY: &str = "I can help with most questions right away: tell me what you need. If you'd still rather talk to a person, tap the button.";
 
 /// What the customer is told when the platform delivered something nobody can read (a
 /// message type the platform itself does not support, an unknown kind).
@@ -45,9 +35,10 @@ pub const TEXT_ONLY_APOLOGY: &str =
 pub const MEDIA_NOTICE: &str = "Thanks, I've got it. Tell me in a few words what it's about and I'll help, or ask for a person.";
 
 pub use crate::ai::{Understanding, UnderstandingTrace};
+use crate::engine::message::{Answer, respond};
 pub use crate::engine::message::{
-    HUMAN_PAYLOAD, MessageFacts, decide, decide_message, human_button, release_external_if_quiet,
-    tapped,
+    BOT_FIRST_REPLY, HANDOFF_NOTICE, HUMAN_PAYLOAD, MessageFacts, decide, decide_message,
+    human_button, release_external_if_quiet, tapped,
 };
 pub(crate) use crate::shape::remember_buttons;
 pub use crate::shape::{OFFERED_BUTTONS_KEPT, outbox_entries};
@@ -214,15 +205,6 @@ pub(crate) async fn plan(
                     ),
                     decision.target.as_deref(),
                 );
-                let draft_parts = |reply: String, buttons: Vec<Button>| DraftParts {
-                    text: reply,
-                    buttons,
-                    question: Some(text.clone()),
-                    intent: understanding.answer.intent.clone(),
-                    confidence: Some(understanding.answer.confidence),
-                    selection: drafted.clone().unwrap_or_default(),
-                    handoff_id: None,
-                };
                 let opened = if decision.escalate {
                     // Hand off: the queue owns the conversation until an agent takes it.
                     core.start_handoff(
@@ -237,52 +219,17 @@ pub(crate) async fn plan(
                 } else {
                     None
                 };
-                if let Some(op) = opened {
-                    replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
-                    desk_ops.push(op);
-                } else if decision.escalate && !conversation.state.handoff_requested {
-                    // No desk configured: record the decision and tell the customer once.
-                    next.state.handoff_requested = true;
-                    replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
-                } else if decision.offers(OfferKind::BotFirst) {
-                    // AI-first segment asking for a person: help first, offer the person.
-                    let reply =
-                        OutboundContent::with_buttons(BOT_FIRST_REPLY, vec![human_button()]);
-                    if drafted.is_some() {
-                        let parts = draft_parts(reply.text, reply.buttons);
-                        drafts::add(&mut next.state, DraftSource::Bot, parts, now);
-                    } else {
-                        replies.push((Party::Bot, reply));
-                    }
-                } else {
-                    let survey = csat::bot_survey_due(
-                        &next.state,
-                        conversation.next_seq,
-                        understanding
-                            .intent
-                            .as_ref()
-                            .map(|i| (i.intent.as_str(), i.confidence)),
-                        understanding.answer.intent.as_deref(),
-                    );
-                    let mut reply = bot_reply(understanding.answer.clone());
-                    if decision.offers(OfferKind::HumanButton)
-                        && !reply.buttons.iter().any(|b| b.payload == HUMAN_PAYLOAD)
-                    {
-                        reply.buttons.push(human_button());
-                    }
-                    if drafted.is_some() {
-                        // No survey after a drafted answer: the customer has not got it.
-                        let parts = draft_parts(reply.text, reply.buttons);
-                        drafts::add(&mut next.state, DraftSource::Bot, parts, now);
-                    } else {
-                        replies.push((Party::Bot, reply));
-                    }
-                    if survey && drafted.is_none() {
-                        // A thanks after the bot helped: how did the bot do?
-                        csat::start(&mut next.state, csat::BOT_SURVEY);
-                        replies.push((Party::Bot, csat::prompt()));
-                    }
-                }
+                let answer = Answer {
+                    question: &text,
+                    understanding: &understanding,
+                    decision: &decision,
+                    handoff_opened: opened.is_some(),
+                    handoff_requested_before: conversation.state.handoff_requested,
+                    drafted,
+                    seq_before: conversation.next_seq,
+                };
+                replies.extend(respond(&mut next.state, &answer, now));
+                desk_ops.extend(opened);
             }
             _ => match &msg.content {
                 // A link code was redeemed (or was stale) before this turn.
@@ -492,10 +439,6 @@ pub async fn understand(
             bot: started.elapsed(),
         },
     }
-}
-
-fn bot_reply(answer: BotAnswer) -> OutboundContent {
-    OutboundContent::with_buttons(answer.text, answer.buttons)
 }
 
 impl Core {

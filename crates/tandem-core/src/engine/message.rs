@@ -3,10 +3,20 @@
 //! `tandem policy test` both decide through [`decide_message`], so they decide alike.
 //! Taps on offered buttons and an external owner gone quiet are read here too.
 
+use crate::config::Selection;
+use crate::engine::csat;
+use crate::engine::drafts::{self, DraftParts};
 use crate::intent::Understanding;
 use crate::policy::{Decision, EscalationPolicy, OfferKind, PastContact, PolicyInput};
-use crate::records::{ConversationState, CustomerRecord, Owner};
-use tandem_model::{Button, ChannelId, Timestamp};
+use crate::records::{ConversationState, CustomerRecord, DraftSource, Owner};
+use tandem_model::{Button, ChannelId, OutboundContent, Party, Timestamp};
+
+/// What the customer is told when a conversation is marked for handoff.
+pub const HANDOFF_NOTICE: &str =
+    "I'm passing this to our team. A person will follow up with you here as soon as possible.";
+
+/// The answer to a person request from an AI-first segment (the second request hands off).
+pub const BOT_FIRST_REPLY: &str = "I can help with most questions right away: tell me what you need. If you'd still rather talk to a person, tap the button.";
 
 /// The payload of the "talk to a person" button.
 pub const HUMAN_PAYLOAD: &str = "talk_to_human";
@@ -142,4 +152,93 @@ pub fn human_button() -> Button {
         title: "Talk to a person".into(),
         payload: HUMAN_PAYLOAD.into(),
     }
+}
+
+/// What [`respond`] answers a customer message from: the message, what the hooks and
+/// the policy made of it, and what the runtime did about a handoff.
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    /// What the customer wrote (or the payload of the button they tapped).
+    pub question: &'a str,
+    /// What the bot and the AI hooks said.
+    pub understanding: &'a Understanding,
+    /// The policy's decision ([`decide_message`]).
+    pub decision: &'a Decision,
+    /// Whether a desk was asked to take the handoff the decision wants.
+    pub handoff_opened: bool,
+    /// Whether a handoff had been requested before this message (without a desk).
+    pub handoff_requested_before: bool,
+    /// Draft-only mode applies to this turn (`[drafts]`): the bot's answer waits for an
+    /// agent instead of going out.
+    pub drafted: Option<Selection>,
+    /// The transcript entries the conversation had before this message.
+    pub seq_before: u64,
+}
+
+/// The replies to a customer message the bot owns, after the policy decided: the handoff
+/// notice (once without a desk; after that the bot answers as usual), the AI-first answer with the "talk to a person"
+/// button, or the bot's answer (with that button when the policy offers it, and the bot
+/// survey after a thanks); in draft-only mode the bot's answer becomes a draft instead.
+pub fn respond(
+    state: &mut ConversationState,
+    a: &Answer<'_>,
+    now: Timestamp,
+) -> Vec<(Party, OutboundContent)> {
+    let mut replies = Vec::new();
+    let answer = &a.understanding.answer;
+    let draft = |state: &mut ConversationState, reply: OutboundContent| {
+        let parts = DraftParts {
+            text: reply.text,
+            buttons: reply.buttons,
+            question: Some(a.question.to_owned()),
+            intent: answer.intent.clone(),
+            confidence: Some(answer.confidence),
+            selection: a.drafted.clone().unwrap_or_default(),
+            handoff_id: None,
+        };
+        drafts::add(state, DraftSource::Bot, parts, now);
+    };
+    if a.handoff_opened {
+        replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
+    } else if a.decision.escalate && !a.handoff_requested_before {
+        // No desk configured: record the decision and tell the customer once.
+        state.handoff_requested = true;
+        replies.push((Party::System, OutboundContent::text(HANDOFF_NOTICE)));
+    } else if a.decision.offers(OfferKind::BotFirst) {
+        // AI-first segment asking for a person: help first, offer the person.
+        let reply = OutboundContent::with_buttons(BOT_FIRST_REPLY, vec![human_button()]);
+        if a.drafted.is_some() {
+            draft(state, reply);
+        } else {
+            replies.push((Party::Bot, reply));
+        }
+    } else {
+        let survey = csat::bot_survey_due(
+            state,
+            a.seq_before,
+            a.understanding
+                .intent
+                .as_ref()
+                .map(|i| (i.intent.as_str(), i.confidence)),
+            answer.intent.as_deref(),
+        );
+        let mut reply = OutboundContent::with_buttons(answer.text.clone(), answer.buttons.clone());
+        if a.decision.offers(OfferKind::HumanButton)
+            && !reply.buttons.iter().any(|b| b.payload == HUMAN_PAYLOAD)
+        {
+            reply.buttons.push(human_button());
+        }
+        if a.drafted.is_some() {
+            // No survey after a drafted answer: the customer has not got it.
+            draft(state, reply);
+        } else {
+            replies.push((Party::Bot, reply));
+            if survey {
+                // A thanks after the bot helped: how did the bot do?
+                csat::start(state, csat::BOT_SURVEY);
+                replies.push((Party::Bot, csat::prompt()));
+            }
+        }
+    }
+    replies
 }

@@ -11,7 +11,7 @@
 //!
 //! | command | decided by |
 //! |---|---|
-//! | [`Command::CustomerMessage`] | [`message::decide_message`] (state and policy); the runtime adds the bot's reply |
+//! | [`Command::CustomerMessage`] | [`message::decide_message`] (state and policy), then [`message::respond`] (the answer) |
 //! | [`Command::DeskEvent`] | [`desk::event`] |
 //! | [`Command::DeskDeliveryResult`] | [`desk::opened`] |
 //! | [`Command::TimerDue`] | [`sla::breach`], [`proactive::idle`] + [`proactive::silence`] |
@@ -25,8 +25,10 @@
 //! are engine rules as well.
 //!
 //! Not yet pure: new ids (`MessageId::generate` and the like) are drawn inside the
-//! engine, and the turn of a customer message is still put together by the runtime
-//! (`crate::turn`) around the bot's answer.
+//! engine; and the runtime (`crate::turn`) still assembles a customer message's turn
+//! around the engine's decision and answer (the transcript entry, what a tap or a
+//! numbered choice means, survey answers, the copy to the desk of a conversation a
+//! person owns, the notices of media and link codes).
 
 pub mod csat;
 pub mod delivery;

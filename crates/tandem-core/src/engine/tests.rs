@@ -281,6 +281,116 @@ fn customer_message_taps_and_external_owners() {
     assert_eq!(state.owner, Owner::Bot);
 }
 
+fn answer<'a>(u: &'a Understanding, d: &'a Decision) -> message::Answer<'a> {
+    message::Answer {
+        question: "where is my refund",
+        understanding: u,
+        decision: d,
+        handoff_opened: false,
+        handoff_requested_before: false,
+        drafted: None,
+        seq_before: 4,
+    }
+}
+
+fn texts(replies: &[(Party, OutboundContent)]) -> Vec<(Party, String)> {
+    replies.iter().map(|(p, c)| (*p, c.text.clone())).collect()
+}
+
+#[test]
+fn customer_message_answer_follows_the_decision() {
+    let u = understanding(0.0, false);
+    let mut state = ConversationState::default();
+    let quiet = Decision::default();
+    let replies = message::respond(&mut state, &answer(&u, &quiet), at(30));
+    assert_eq!(
+        texts(&replies),
+        vec![(Party::Bot, "Your refund is on its way.".to_owned())]
+    );
+    assert!(replies[0].1.buttons.is_empty());
+
+    let offer = Decision {
+        offers: vec![Offer {
+            kind: OfferKind::HumanButton,
+            reason: Reason {
+                code: "low_confidence".into(),
+                category: None,
+                evidence: "0.2".into(),
+            },
+        }],
+        ..Decision::default()
+    };
+    let replies = message::respond(&mut state, &answer(&u, &offer), at(30));
+    assert_eq!(replies[0].1.buttons, vec![message::human_button()]);
+
+    let bot_first = Decision {
+        offers: vec![Offer {
+            kind: OfferKind::BotFirst,
+            ..offer.offers[0].clone()
+        }],
+        ..Decision::default()
+    };
+    let replies = message::respond(&mut state, &answer(&u, &bot_first), at(30));
+    assert_eq!(
+        texts(&replies),
+        vec![(Party::Bot, message::BOT_FIRST_REPLY.to_owned())]
+    );
+}
+
+#[test]
+fn customer_message_handoff_notice_is_said_once_without_a_desk() {
+    let u = understanding(0.0, false);
+    let escalate = Decision {
+        escalate: true,
+        ..Decision::default()
+    };
+    let mut state = ConversationState::default();
+    let opened = message::Answer {
+        handoff_opened: true,
+        ..answer(&u, &escalate)
+    };
+    let replies = message::respond(&mut state, &opened, at(30));
+    assert_eq!(
+        texts(&replies),
+        vec![(Party::System, message::HANDOFF_NOTICE.to_owned())]
+    );
+
+    let mut state = ConversationState::default();
+    let replies = message::respond(&mut state, &answer(&u, &escalate), at(30));
+    assert_eq!(
+        texts(&replies),
+        vec![(Party::System, message::HANDOFF_NOTICE.to_owned())]
+    );
+    assert!(
+        state.handoff_requested,
+        "without a desk the request is recorded"
+    );
+    let again = message::Answer {
+        handoff_requested_before: true,
+        ..answer(&u, &escalate)
+    };
+    let replies = message::respond(&mut state, &again, at(31));
+    assert_eq!(replies[0].0, Party::Bot, "told once; the bot keeps helping");
+}
+
+#[test]
+fn customer_message_in_draft_only_mode_becomes_a_draft_not_a_reply() {
+    let u = understanding(0.0, false);
+    let quiet = Decision::default();
+    let mut state = ConversationState::default();
+    let drafted = message::Answer {
+        drafted: Some(crate::config::Selection::default()),
+        ..answer(&u, &quiet)
+    };
+    assert!(message::respond(&mut state, &drafted, at(30)).is_empty());
+    assert_eq!(state.drafts.len(), 1);
+    assert_eq!(state.drafts[0].text, "Your refund is on its way.");
+    assert_eq!(
+        state.drafts[0].question.as_deref(),
+        Some("where is my refund")
+    );
+}
+
 // ---- desk event ------------------------------------------------------------------------
 
 fn desk_event(
