@@ -15,11 +15,9 @@ use rand::Rng;
 use tandem_model::{Content, CustomerId, Timestamp};
 use tracing::debug;
 
-/// Letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L).
-const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-/// Code length.
-pub const CODE_LEN: usize = 6;
 pub use crate::config::CODE_TTL;
+use crate::engine::claims::ALPHABET;
+pub use crate::engine::claims::{CODE_LEN, candidate};
 /// Active codes a customer may hold at once.
 pub const MAX_ACTIVE: usize = 5;
 
@@ -38,12 +36,6 @@ pub(crate) const LINKED_SOURCE: &str = "link_code";
 pub(crate) const EXPIRED_SOURCE: &str = "link_code_expired";
 /// The `Content::Start` source marking a code used before.
 pub(crate) const USED_SOURCE: &str = "link_code_used";
-
-/// Normalizes what a customer sent into a candidate code, if it has the code's shape.
-pub fn candidate(text: &str) -> Option<String> {
-    let t = text.trim().to_ascii_uppercase();
-    (t.len() == CODE_LEN && t.bytes().all(|b| ALPHABET.contains(&b))).then_some(t)
-}
 
 impl Core {
     /// Issues a code for `customer`; `Ok(None)` when the customer is unknown,
@@ -171,17 +163,4 @@ fn mark(pending: &mut PendingInbound, source: &str) {
         payload: None,
         source: Some(source.to_owned()),
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candidates_have_the_code_shape() {
-        assert_eq!(candidate(" k7p3qx "), Some("K7P3QX".into()));
-        assert_eq!(candidate("K7P3Q"), None);
-        assert_eq!(candidate("K7P3Q0"), None, "0 is not in the alphabet");
-        assert_eq!(candidate("hello there"), None);
-    }
 }

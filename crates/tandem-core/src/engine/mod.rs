@@ -21,8 +21,9 @@
 //! | [`Command::AdminAction`] | [`ownership::release_external`] |
 //!
 //! Who may act on a handoff ([`ownership::authorize`]), the handoff's lifecycle and the
-//! desk briefing ([`handoff`]), satisfaction surveys ([`csat`]) and drafts ([`drafts`])
-//! are engine rules as well.
+//! desk briefing ([`handoff`]), satisfaction surveys ([`csat`]), drafts ([`drafts`]) and
+//! what a customer's words claim about who they are ([`claims`]: typed emails and phone
+//! numbers, link codes) are engine rules as well.
 //!
 //! Not yet pure: new ids (`MessageId::generate` and the like) are drawn inside the
 //! engine; and the runtime (`crate::turn`) still assembles a customer message's turn
@@ -30,6 +31,7 @@
 //! numbered choice means, survey answers, the copy to the desk of a conversation a
 //! person owns, the notices of media and link codes).
 
+pub mod claims;
 pub mod csat;
 pub mod delivery;
 pub mod desk;
