@@ -1,6 +1,8 @@
 //! The runtime's one entry: [`Core::execute`] carries out a [`Command`] (gather the
-//! facts, ask the engine, commit, follow up). The workers, the timer worker, the outbox,
-//! routing and the admin API all come through here.
+//! facts, ask the engine, commit, follow up). The workers, the timer worker, the outbox
+//! (a desk's confirmation), routing and delivery reports come through here; the admin
+//! API calls the methods behind its two commands directly (`Core::on_customer_event`,
+//! `Core::release_external`), whose answers it shows.
 
 use crate::engine::{AdminAction, Command};
 use crate::policy::Decision;
