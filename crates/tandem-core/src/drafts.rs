@@ -25,14 +25,13 @@
 //! of conversation ids) as a hint that every listing re-checks against the conversations
 //! themselves.
 
-use crate::engine::Reach;
 use crate::executor::Step;
 use crate::router::Core;
 use crate::store::{
     AgentRef, ConversationRecord, Draft, DraftOutcome, DraftRecord, DraftSource, HandoffStatus,
     Owner, StoreError, Turn,
 };
-use tandem_model::{Content, ConversationId, MessageId, OutboundContent, Party, Timestamp};
+use tandem_model::{ConversationId, OutboundContent, Party, Timestamp};
 use tandem_sdk::handoff::Agent;
 use tandem_sdk::{DeskRefusal, DraftAnswer, DraftDecision, DraftUpdate, DraftView};
 use tracing::{debug, warn};
@@ -207,34 +206,8 @@ impl Core {
         content: OutboundContent,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let Reach { recipient, caps } = self.reach(&turn.conversation).await?;
-        let next = &mut turn.conversation;
-        crate::shape::remember_buttons(&mut next.state, &[(from, content.clone())]);
-        let entry = tandem_model::TranscriptEntry {
-            id: MessageId::generate(),
-            conversation_id: next.id.clone(),
-            customer_id: next.customer_id.clone(),
-            seq: next.next_seq,
-            from,
-            channel: next.channel.clone(),
-            at: now,
-            content: Content::Text {
-                text: content.text.clone(),
-            },
-            buttons: content.buttons.clone(),
-            platform_message_id: None,
-        };
-        next.next_seq += 1;
-        if let Some(recipient) = &recipient {
-            turn.outbox.extend(crate::shape::outbox_entries(
-                &entry,
-                recipient,
-                &content,
-                caps.as_ref(),
-                now,
-            ));
-        }
-        turn.entries.push(entry);
+        let reach = self.reach(&turn.conversation).await?;
+        crate::engine::drafts::push_reply(turn, &reach, from, content, now);
         Ok(())
     }
 

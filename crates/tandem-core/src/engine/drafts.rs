@@ -2,10 +2,14 @@
 //! and how desks see it. What an agent's decision does is in `crate::drafts`.
 
 use crate::config::Selection;
+use crate::engine::Reach;
+use crate::engine::handoff::reply_entry;
 use crate::records::{
     ConversationRecord, ConversationState, Draft, DraftOutcome, DraftRecord, DraftSource, Owner,
+    Turn,
 };
-use tandem_model::{Button, MessageId, Timestamp};
+use crate::shape::{outbox_entries, remember_buttons};
+use tandem_model::{Button, MessageId, OutboundContent, Party, Timestamp};
 use tandem_sdk::DraftView;
 
 /// Most drafts one conversation keeps pending; beyond it the oldest are withdrawn.
@@ -114,4 +118,26 @@ pub fn view(conversation: &ConversationRecord, d: &Draft) -> DraftView {
 fn from_ms(ms: i64) -> Timestamp {
     Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Appends a reply to `turn`: its transcript entry at the next seq, the buttons it offers
+/// remembered (taps are matched against them), and its outbox entries to the customer
+/// where `reach` says.
+pub(crate) fn push_reply(
+    turn: &mut Turn,
+    reach: &Reach,
+    from: Party,
+    content: OutboundContent,
+    now: Timestamp,
+) {
+    let next = &mut turn.conversation;
+    remember_buttons(&mut next.state, &[(from, content.clone())]);
+    let entry = reply_entry(next, from, &content, now);
+    next.next_seq += 1;
+    if let Some(recipient) = &reach.recipient {
+        let caps = reach.caps.as_ref();
+        turn.outbox
+            .extend(outbox_entries(&entry, recipient, &content, caps, now));
+    }
+    turn.entries.push(entry);
 }
