@@ -160,11 +160,12 @@ pub(crate) struct Inner {
     /// would otherwise queue every waiting record each time it runs, and the workers would
     /// make each turn many times over (each copy but the first ending `AlreadyProcessed`).
     queued: std::sync::Mutex<std::collections::HashSet<u64>>,
-    /// Senders (channel, subject) a message of whom failed to process here and may still
+    /// Senders ([`sender_hash`]) a message of whom failed to process here and may still
     /// wait in the inbound log: their next message catches up first, so a failed turn
     /// is not overtaken by a later one (the recovery sweep alone would answer it late,
-    /// after the later messages).
-    behind: std::sync::Mutex<std::collections::HashSet<(ChannelId, String)>>,
+    /// after the later messages). A hash collision only costs another sender one
+    /// catch-up query.
+    behind: std::sync::Mutex<std::collections::HashSet<u64>>,
     receivers: std::sync::Mutex<Vec<mpsc::Receiver<PendingInbound>>>,
     /// Token buckets per (channel, sender), from [`CoreConfig::sender_rate_limit`].
     sender_limits: Option<tandem_sdk::limit::KeyedLimiter<(ChannelId, String)>>,
@@ -332,7 +333,7 @@ impl Core {
         self.queued().remove(&seq);
     }
 
-    fn behind(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(ChannelId, String)>> {
+    fn behind(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
         self.inner.behind.lock().expect("behind lock poisoned")
     }
 
@@ -347,10 +348,7 @@ impl Core {
             message.platform_id = %pending.message.platform_message_id,
             inbound.seq = pending.seq,
         );
-        let sender = (
-            pending.message.channel.clone(),
-            pending.message.sender.subject.clone(),
-        );
+        let sender = sender_hash(&pending.message.sender);
         if let Err(error) = self.process(pending).instrument(span).await {
             self.behind().insert(sender);
             self.inner.metrics.processing_error();
@@ -418,10 +416,7 @@ impl Core {
         // write). Process those first, oldest first; a turn another process commits
         // meanwhile makes ours `AlreadyProcessed`, which changes nothing. A single
         // process does the same for a sender whose earlier message failed here.
-        let sender = (
-            pending.message.channel.clone(),
-            pending.message.sender.subject.clone(),
-        );
+        let sender = sender_hash(&pending.message.sender);
         let behind = self.behind().contains(&sender);
         if self.inner.shared.is_following() || behind {
             // The sender's waiting records up to this one, oldest first.
@@ -483,10 +478,15 @@ pub(crate) fn opened_handoff(
 const CATCH_UP_LIMIT: usize = 100;
 
 fn shard_of(sender: &ExternalIdentity, shards: usize) -> usize {
+    (sender_hash(sender) % shards as u64) as usize
+}
+
+/// A sender's (channel, subject) as a number: its shard, and its place in `behind`.
+fn sender_hash(sender: &ExternalIdentity) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     sender.channel.hash(&mut h);
     sender.subject.hash(&mut h);
-    (h.finish() % shards as u64) as usize
+    h.finish()
 }
 
 fn unavailable(e: StoreError) -> InboundError {

@@ -90,10 +90,12 @@ impl Core {
         };
         let decide = |conv| async {
             let now = self.inner.clock.now();
+            // Answers whether the agent has the handoff, and the queue when assigned now.
             Ok(
                 match engine::routing::assign(conv, handoff_id, &agent_ref, now) {
-                    Assignment::Now(turn, queue) => Step::Commit(turn, Assignment::Now((), queue)),
-                    other => Step::Done(other.answer()),
+                    Assignment::Now(turn, queue) => Step::Commit(turn, (true, Some(queue))),
+                    Assignment::Already => Step::Done((true, None)),
+                    Assignment::Gone => Step::Done((false, None)),
                 },
             )
         };
@@ -104,15 +106,14 @@ impl Core {
                 decide,
             )
             .await?;
-        match applied {
-            Some(Assignment::Now((), queue)) => {
-                self.inner.metrics.assignment(&queue);
-                debug!(%queue, "Handoff assigned to an agent.");
-                Ok(true)
-            }
-            Some(Assignment::Already) => Ok(true),
-            Some(Assignment::Gone) | None => Ok(false),
+        let Some((has_it, assigned_in)) = applied else {
+            return Ok(false);
+        };
+        if let Some(queue) = assigned_in {
+            self.inner.metrics.assignment(&queue);
+            debug!(%queue, "Handoff assigned to an agent.");
         }
+        Ok(has_it)
     }
 
     /// Gives waiting handoffs, in queue order (priority, then age), to agents who can

@@ -12,28 +12,18 @@ pub fn waiting(h: &HandoffState) -> bool {
     matches!(h.status, HandoffStatus::Requested | HandoffStatus::Queued)
 }
 
-/// What assigning a handoff to an agent comes to. `T` is what the commit carries: the
-/// [`Turn`] from [`assign`], `()` once the runtime committed it.
+/// What assigning a handoff to an agent comes to.
+// Short-lived (one per assignment, moved straight into a commit): boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Assignment<T = Turn> {
+pub enum Assignment {
     /// The handoff is no longer waiting (accepted, closed, replaced).
     Gone,
     /// The agent already has it.
     Already,
-    /// Assigned now, in this queue: commit `T` (the handoff's new assignee and routing
-    /// step, `handoff.updated` to its desk).
-    Now(T, String),
-}
-
-impl Assignment {
-    /// The answer without the turn to commit.
-    pub fn answer(self) -> Assignment<()> {
-        match self {
-            Assignment::Gone => Assignment::Gone,
-            Assignment::Already => Assignment::Already,
-            Assignment::Now(_, queue) => Assignment::Now((), queue),
-        }
-    }
+    /// Assigned now, in this queue: commit the turn (the handoff's new assignee and
+    /// routing step, `handoff.updated` to its desk).
+    Now(Turn, String),
 }
 
 /// Assigns waiting handoff `handoff_id` of `conv` to `agent` (whom routing claimed).
