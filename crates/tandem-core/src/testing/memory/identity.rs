@@ -5,6 +5,7 @@
 //! `store::merge`; this module only reads what a merge moves and moves it.
 
 use super::{Customer, LinkCodeRow, MemoryStore, Merge, State, conflict};
+use crate::engine::handoff::ms;
 use crate::store::{
     AuditEntry, AuditKind, CustomerEvent, CustomerRecord, CustomerUpdate, ERASED_TEXT,
     ErasureReport, Identities, IdentityRecord, IdentityRef, KeyHolders, KeyKind, LinkCode,
@@ -19,11 +20,6 @@ use tandem_model::{
 
 fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:032x}", rand::random::<u128>())
-}
-
-/// Unix milliseconds, the creation order [`merge_order`] compares.
-fn millis(t: Timestamp) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn erased_content() -> Content {
@@ -861,7 +857,7 @@ impl KeyHolders for State {
     }
 
     fn created_ms(&mut self, id: &CustomerId) -> Result<Option<i64>, StoreError> {
-        Ok(self.customer_record(id).map(|c| millis(c.created_at)))
+        Ok(self.customer_record(id).map(|c| ms(c.created_at)))
     }
 
     fn record_suggestion(
